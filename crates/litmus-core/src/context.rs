@@ -1,0 +1,163 @@
+//! The context an imperative eval receives: it calls the model itself.
+
+use std::collections::BTreeMap;
+
+use crate::backend::{
+    BackendError, Generation, Message, ModelInfo, Prompt, SamplingParams, Timings, Usage,
+};
+use crate::case::{CodeCase, Metric};
+use crate::score::Score;
+use crate::template::PromptTemplate;
+
+/// Makes model calls on behalf of an eval, through the response cache.
+#[doc(hidden)]
+pub trait ModelCaller: Sync {
+    /// Generates sample `sample` of `prompt`; `ordinal` numbers the calls one eval makes.
+    fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    ) -> Result<Generation, BackendError>;
+    /// The model served.
+    fn model(&self) -> &ModelInfo;
+}
+
+/// One exchange an imperative eval made, kept for the results store.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Exchange {
+    /// What was sent.
+    pub prompt: Prompt,
+    /// What came back.
+    pub response: String,
+}
+
+/// Gives an imperative eval access to the model under test.
+///
+/// ```no_run
+/// use litmus_core::context::EvalContext;
+/// use litmus_core::score::{Score, EvalError};
+/// fn doubles(ctx: &mut EvalContext<'_>) -> Result<Score, EvalError> {
+///     let n = ctx.ask("Pick a number from 1 to 9. Reply with the digit only.")?;
+///     let n: u32 = n.trim().parse().map_err(|_| "not a digit")?;
+///     let d = ctx.ask(&format!("What is {n} times 2? Reply with the number only."))?;
+///     Ok(Score::pass_if(d.trim() == (n * 2).to_string()))
+/// }
+/// ```
+pub struct EvalContext<'a> {
+    caller: &'a dyn ModelCaller,
+    template: &'a PromptTemplate,
+    params: SamplingParams,
+    sample: u32,
+    ordinal: u32,
+    pub(crate) exchanges: Vec<Exchange>,
+    pub(crate) usage: Usage,
+    pub(crate) timings: Timings,
+    pub(crate) limits: litmus_sandbox::Limits,
+}
+
+impl<'a> EvalContext<'a> {
+    #[doc(hidden)]
+    pub fn new(
+        caller: &'a dyn ModelCaller,
+        template: &'a PromptTemplate,
+        params: SamplingParams,
+        sample: u32,
+        limits: litmus_sandbox::Limits,
+    ) -> Self {
+        EvalContext {
+            caller,
+            template,
+            params,
+            sample,
+            ordinal: 0,
+            exchanges: Vec::new(),
+            usage: Usage::default(),
+            timings: Timings::default(),
+            limits,
+        }
+    }
+
+    /// Asks `task` through the run's prompt template; returns the answer.
+    pub fn ask(&mut self, task: &str) -> Result<String, BackendError> {
+        let mut vars = BTreeMap::new();
+        vars.insert("task".to_string(), task.to_string());
+        let prompt = self
+            .template
+            .render_vars(&vars)
+            .map_err(|e| BackendError::Backend(e.to_string()))?;
+        self.generate(prompt)
+    }
+
+    /// Sends chat messages as they are (no template); returns the answer.
+    pub fn chat(&mut self, messages: &[Message]) -> Result<String, BackendError> {
+        self.generate(Prompt::Chat(messages.to_vec()))
+    }
+
+    /// Continues raw text; returns the continuation.
+    pub fn complete(&mut self, text: &str) -> Result<String, BackendError> {
+        self.generate(Prompt::Completion(text.to_string()))
+    }
+
+    /// Sends any prompt; returns the answer.
+    pub fn generate(&mut self, prompt: Prompt) -> Result<String, BackendError> {
+        let ordinal = self.ordinal;
+        self.ordinal += 1;
+        let g = self
+            .caller
+            .call(&prompt, &self.params, self.sample, ordinal)?;
+        self.usage.prompt_tokens += g.usage.prompt_tokens;
+        self.usage.completion_tokens += g.usage.completion_tokens;
+        let add = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x + y),
+            (x, y) => x.or(y),
+        };
+        self.timings.prompt_ms = add(self.timings.prompt_ms, g.timings.prompt_ms);
+        self.timings.generation_ms = add(self.timings.generation_ms, g.timings.generation_ms);
+        if self.timings.ttft_ms.is_none() {
+            self.timings.ttft_ms = g.timings.ttft_ms;
+        }
+        self.timings.total_ms += g.timings.total_ms;
+        self.exchanges.push(Exchange {
+            prompt,
+            response: g.text.clone(),
+        });
+        Ok(g.text)
+    }
+
+    /// Scores `answer` as a code case would (sandboxed execution).
+    pub fn score_code(&self, case: &CodeCase, answer: &str) -> Score {
+        crate::scoring::score_code(case, answer, &self.limits)
+    }
+
+    /// Scores `answer` against `references` with `metric`.
+    pub fn score_text(&self, metric: &Metric, answer: &str, references: &[String]) -> Score {
+        crate::scoring::score_metric(metric, answer, references, None)
+    }
+
+    /// The sample index (0-based) being evaluated.
+    pub fn sample(&self) -> u32 {
+        self.sample
+    }
+
+    /// The sampling parameters of this configuration.
+    pub fn params(&self) -> &SamplingParams {
+        &self.params
+    }
+
+    /// Changes sampling parameters for the calls that follow (e.g. `max_tokens`).
+    pub fn params_mut(&mut self) -> &mut SamplingParams {
+        &mut self.params
+    }
+
+    /// The model under test.
+    pub fn model(&self) -> &ModelInfo {
+        self.caller.model()
+    }
+
+    /// The exchanges made so far.
+    pub fn exchanges(&self) -> &[Exchange] {
+        &self.exchanges
+    }
+}

@@ -1,0 +1,347 @@
+//! The eval harness: the `main` of an eval target (`[[test]] harness = false`).
+
+pub mod args;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::backend::SamplingParams;
+use crate::config::{Config, DEFAULT_MODEL};
+use crate::registry::EvalEntry;
+use crate::report::Console;
+use crate::runner::{execute, Opener, Plan};
+use crate::store::{Cache, RunMeta, RunStore};
+use crate::summary::RunSummary;
+use args::{Args, Format};
+
+/// Exit codes of an eval target and of `cargo eval`.
+pub mod exit {
+    /// Every selected eval ran (whatever its score).
+    pub const OK: i32 = 0;
+    /// Some eval failed to run (model load, backend or eval errors).
+    pub const ERRORED: i32 = 1;
+    /// Bad arguments or configuration.
+    pub const USAGE: i32 = 2;
+    /// Some eval scored below its `min_score`.
+    pub const BELOW_THRESHOLD: i32 = 3;
+}
+
+/// Where the harness runs: given by `litmus::main!()` at the user's crate.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// `CARGO_MANIFEST_DIR` of the crate holding the eval target.
+    pub manifest_dir: PathBuf,
+}
+
+/// The cargo target directory holding the running binary.
+pub fn target_dir(site: &Site) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        let p = PathBuf::from(dir);
+        return if p.is_absolute() {
+            p
+        } else {
+            workspace_root(&site.manifest_dir).join(p)
+        };
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1) {
+            if dir.join("CACHEDIR.TAG").is_file() {
+                return dir.to_path_buf();
+            }
+        }
+    }
+    workspace_root(&site.manifest_dir).join("target")
+}
+
+/// The outermost ancestor of `dir` holding a `Cargo.toml` with `[workspace]`,
+/// else `dir`.
+pub fn workspace_root(dir: &Path) -> PathBuf {
+    let mut root = dir.to_path_buf();
+    for d in dir.ancestors() {
+        if let Ok(text) = std::fs::read_to_string(d.join("Cargo.toml")) {
+            if text.lines().any(|l| l.trim() == "[workspace]") {
+                root = d.to_path_buf();
+            }
+        }
+    }
+    root
+}
+
+fn fail(code: i32, message: &str) -> i32 {
+    let _ = writeln!(std::io::stderr(), "error: {message}");
+    code
+}
+
+/// Runs the harness; returns the process exit code.
+pub fn run(site: &Site, opener: Opener<'_>) -> i32 {
+    let args = match Args::from_env() {
+        Ok(a) => a,
+        Err(e) => return fail(exit::USAGE, &e.0),
+    };
+    run_with(site, &args, opener)
+}
+
+/// Runs the harness with parsed arguments; returns the exit code.
+pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
+    let started = Instant::now();
+    let entries = match crate::registry::all() {
+        Ok(e) => e,
+        Err(e) => return fail(exit::USAGE, &e),
+    };
+    let selected: Vec<&'static EvalEntry> = entries
+        .iter()
+        .copied()
+        .filter(|e| args.selects(&e.full_name(), e.ignore, e.tags))
+        .collect();
+
+    if args.list {
+        let mut out = std::io::stdout().lock();
+        for e in &selected {
+            let _ = writeln!(out, "{}: test", e.full_name());
+        }
+        if args.format != Format::Terse && !args.quiet {
+            let _ = writeln!(out, "\n{} evals", selected.len());
+        }
+        if entries.is_empty() && args.format != Format::Terse {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: no evals are registered; if they live in another crate, name it in `litmus::main!(that_crate)`"
+            );
+        }
+        return exit::OK;
+    }
+
+    let config = match &args.config {
+        Some(p) => Config::load(p),
+        None => Config::discover(&site.manifest_dir),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return fail(exit::USAGE, &e.to_string()),
+    };
+    let all_templates = config.all_templates();
+    let template_names: Vec<String> = if !args.templates.is_empty() {
+        args.templates.clone()
+    } else if !config.run.templates.is_empty() {
+        config.run.templates.clone()
+    } else {
+        vec!["plain".to_string()]
+    };
+    let mut templates = Vec::new();
+    for name in &template_names {
+        match crate::template::find(&all_templates, name) {
+            Ok(t) => templates.push(t.clone()),
+            Err(e) => return fail(exit::USAGE, &e.to_string()),
+        }
+    }
+    let jobs = args.jobs.or(config.run.jobs).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+
+    if args.validate {
+        let results = crate::validate::validate(&selected, &templates, jobs);
+        let mut bad = 0;
+        for v in &results {
+            match &v.result {
+                Ok(()) => {
+                    if !args.quiet {
+                        println!("{:>12} {}", "valid", v.eval);
+                    }
+                }
+                Err(problems) => {
+                    bad += 1;
+                    println!("{:>12} {}", "INVALID", v.eval);
+                    for p in problems {
+                        println!("{:>14} {p}", "-");
+                    }
+                }
+            }
+        }
+        println!("{} evals validated, {} invalid", results.len(), bad);
+        return if bad == 0 { exit::OK } else { exit::ERRORED };
+    }
+
+    let model_args: Vec<String> = if !args.models.is_empty() {
+        args.models.clone()
+    } else if !config.run.models.is_empty() {
+        config.run.models.clone()
+    } else {
+        vec![DEFAULT_MODEL.to_string()]
+    };
+    let mut models = Vec::new();
+    for m in &model_args {
+        match config.resolve_model(m) {
+            Ok(spec) => models.extend(spec.expand()),
+            Err(e) => return fail(exit::USAGE, &e),
+        }
+    }
+
+    let mut params = SamplingParams::default();
+    if let Some(seed) = args.seed.or(config.run.seed) {
+        params.seed = seed;
+    }
+    if let Some(n) = args.max_tokens.or(config.run.max_tokens) {
+        params.max_tokens = n;
+    }
+    if let Some(v) = config.run.top_p {
+        params.top_p = v;
+    }
+    if let Some(v) = config.run.top_k {
+        params.top_k = v;
+    }
+    if let Some(v) = config.run.min_p {
+        params.min_p = v;
+    }
+    if let Some(v) = config.run.repeat_penalty {
+        params.repeat_penalty = v;
+    }
+    params.stop = config.run.stop.clone();
+
+    let mut limits = litmus_sandbox::Limits::default();
+    if let Some(t) = config.run.timeout_secs {
+        limits.timeout = std::time::Duration::from_secs(t);
+        limits.cpu_seconds = t;
+    }
+    let mut min_scores = BTreeMap::new();
+    let mut samples_override = HashMap::new();
+    for e in &selected {
+        if let Some(s) = config.eval_settings(&e.full_name()) {
+            if let Some(m) = s.min_score {
+                min_scores.insert(e.full_name(), m);
+            }
+            if let Some(n) = s.samples {
+                samples_override.insert(e.full_name(), n);
+            }
+        }
+    }
+    let plan = Plan {
+        evals: selected.clone(),
+        models,
+        templates,
+        temperatures: if !args.temperatures.is_empty() {
+            args.temperatures.clone()
+        } else if !config.run.temperatures.is_empty() {
+            config.run.temperatures.clone()
+        } else {
+            vec![0.0]
+        },
+        samples: args.samples.or(config.run.samples).unwrap_or(3),
+        samples_override,
+        params,
+        jobs,
+        limits,
+        min_scores,
+    };
+
+    let output_dir = args
+        .output_dir
+        .clone()
+        .or_else(|| {
+            config.run.output_dir.as_ref().map(|p| {
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    config
+                        .path
+                        .as_deref()
+                        .and_then(Path::parent)
+                        .unwrap_or(Path::new("."))
+                        .join(p)
+                }
+            })
+        })
+        .unwrap_or_else(|| target_dir(site).join("litmus"));
+    let store = if args.resume {
+        RunStore::resume(&output_dir, args.run_id.as_deref())
+    } else {
+        let meta = RunMeta {
+            id: crate::store::new_run_id(),
+            started: crate::util::rfc3339(crate::util::now_ms()),
+            args: std::env::args().collect(),
+            litmus_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        RunStore::create(&output_dir, &meta)
+    };
+    let store = match store {
+        Ok(s) => s,
+        Err(e) => return fail(exit::USAGE, &e.to_string()),
+    };
+    let cache = if args.no_cache {
+        Cache::disabled()
+    } else {
+        match Cache::open(&output_dir.join("cache")) {
+            Ok(c) => c,
+            Err(e) => return fail(exit::USAGE, &e.to_string()),
+        }
+    };
+
+    if selected.is_empty() {
+        let _ = writeln!(std::io::stderr(), "warning: no evals match the filters");
+    }
+    let mut console = Console::new(args.format, args.quiet, args.color);
+    // Replays resolve run ids against this run's output directory.
+    let open_any = |spec: &crate::model::ModelSpec| match spec.backend {
+        crate::model::BackendKind::Replay => crate::replay::open(&output_dir, spec),
+        _ => opener(spec),
+    };
+    let outcome = execute(&plan, &store, &cache, &open_any, &mut console);
+    let mut summary = RunSummary::build(
+        store.id(),
+        &store.dir().display().to_string(),
+        &outcome.records,
+        &plan
+            .min_scores
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .chain(
+                selected
+                    .iter()
+                    .filter_map(|e| e.min_score.map(|m| (e.full_name(), m))),
+            )
+            .collect(),
+        &outcome.models,
+        &outcome.walls,
+    );
+    summary.load_errors = outcome.load_errors.clone();
+    summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    summary.generated = outcome.generated;
+    summary.backend_requests = outcome.backend_requests;
+    if let Err(e) = store.write_summary(&summary) {
+        let _ = writeln!(std::io::stderr(), "warning: {e}");
+    }
+    if let Some(path) = &args.summary_json {
+        if let Err(e) = std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&summary).unwrap_or_default(),
+        ) {
+            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+        }
+    }
+    console.summary(&summary);
+    for e in outcome.store_errors.iter().take(3) {
+        let _ = writeln!(std::io::stderr(), "warning: results store: {e}");
+    }
+
+    let errored = summary.units.iter().any(|u| u.errors > 0) || !summary.load_errors.is_empty();
+    if errored {
+        let n = summary.units.iter().filter(|u| u.errors > 0).count();
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {n} eval configuration{} had errors; rerun with --resume to retry only those samples",
+            if n == 1 { "" } else { "s" }
+        );
+        return exit::ERRORED;
+    }
+    if summary.units.iter().any(|u| u.below_min()) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: some evals scored below their min_score"
+        );
+        return exit::BELOW_THRESHOLD;
+    }
+    exit::OK
+}

@@ -1,0 +1,24 @@
+//! Runtime of litmus: the eval registry, the backend interface, the runner,
+//! the results store and the libtest-compatible harness.
+//!
+//! Users depend on the `litmus` facade crate, which re-exports what is public
+//! here and adds the backends.
+
+pub mod backend;
+pub mod case;
+pub mod config;
+pub mod context;
+pub mod harness;
+pub mod model;
+pub mod registry;
+pub mod replay;
+pub mod report;
+pub mod runner;
+pub mod score;
+pub mod scoring;
+pub mod store;
+pub mod summary;
+pub mod template;
+mod templates;
+pub mod util;
+pub mod validate;

@@ -1,0 +1,175 @@
+//! How a model is named on the command line and in `litmus.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which backend serves a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// llama.cpp in-process (GGUF files).
+    #[default]
+    Llama,
+    /// An OpenAI-compatible server (llama-server, vLLM, ...).
+    Openai,
+    /// An Ollama server.
+    Ollama,
+    /// Answers from an earlier run's results.
+    Replay,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Llama => "llama",
+            BackendKind::Openai => "openai",
+            BackendKind::Ollama => "ollama",
+            BackendKind::Replay => "replay",
+        })
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "llama" | "llama.cpp" | "gguf" => Ok(BackendKind::Llama),
+            "openai" => Ok(BackendKind::Openai),
+            "ollama" => Ok(BackendKind::Ollama),
+            "replay" => Ok(BackendKind::Replay),
+            other => Err(format!(
+                "unknown backend `{other}` (expected llama, openai, ollama or replay)"
+            )),
+        }
+    }
+}
+
+/// Everything needed to open one model on one backend.
+///
+/// In `litmus.toml` a model is a table under `[models.NAME]`; on the command
+/// line `--model` takes either such a name or a spec string (see
+/// [`ModelSpec::parse`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Display name (the key in `litmus.toml`, or derived from the spec string).
+    pub name: String,
+    /// Which backend serves it.
+    pub backend: BackendKind,
+    /// llama: a GGUF path or `builtin:NAME`; openai/ollama: the base URL;
+    /// replay: a run directory or run id.
+    pub source: String,
+    /// Server-side model name (OpenAI `model`, Ollama tag).
+    pub model: Option<String>,
+    /// Quantization label, when the backend cannot tell.
+    pub quantization: Option<String>,
+    /// Context window in tokens.
+    pub context: Option<u32>,
+    /// CPU threads (llama).
+    pub threads: Option<u32>,
+    /// Most sequences decoded together / requests in flight.
+    pub parallel: Option<u32>,
+    /// Layers offloaded to the GPU (llama, feature `cuda`).
+    pub gpu_layers: Option<u32>,
+    /// GPU device index (llama, feature `cuda`).
+    pub device: Option<u32>,
+    /// Name of the environment variable holding an API key (never the key itself).
+    pub api_key_env: Option<String>,
+    /// More endpoints serving the same model (an endpoint pool).
+    pub endpoints: Vec<String>,
+    /// Per-request timeout in seconds (HTTP backends).
+    pub timeout_secs: Option<u64>,
+    /// Use `/v1/completions` or `/api/generate` even for chat prompts.
+    pub raw_completion: Option<bool>,
+    /// Backend-specific options not covered above.
+    pub options: BTreeMap<String, String>,
+    /// Several quantizations of this model: label → GGUF path (llama), tag
+    /// (Ollama) or server-side name (OpenAI). Each becomes its own
+    /// configuration; see [`ModelSpec::expand`].
+    pub quantizations: BTreeMap<String, String>,
+}
+
+impl ModelSpec {
+    /// One spec per quantization (or `self` alone when it lists none).
+    pub fn expand(&self) -> Vec<ModelSpec> {
+        if self.quantizations.is_empty() {
+            return vec![self.clone()];
+        }
+        self.quantizations
+            .iter()
+            .map(|(label, target)| {
+                let mut spec = self.clone();
+                spec.quantizations.clear();
+                spec.quantization = Some(label.clone());
+                match self.backend {
+                    BackendKind::Llama | BackendKind::Replay => spec.source = target.clone(),
+                    BackendKind::Openai | BackendKind::Ollama => spec.model = Some(target.clone()),
+                }
+                spec
+            })
+            .collect()
+    }
+
+    /// Parse a `--model` spec string:
+    ///
+    /// - `builtin:gemma3-270m-q4_k_m` or `path/to/model.gguf`: llama.cpp in-process;
+    /// - `openai:http://127.0.0.1:8080/v1` (optionally `#model-name`);
+    /// - `ollama:http://127.0.0.1:11434#qwen2.5:0.5b`;
+    /// - `replay:RUN` (a run directory or run id).
+    ///
+    /// Returns `None` for a bare word that is none of these (a name to look up
+    /// in `litmus.toml`).
+    ///
+    /// ```
+    /// use litmus_core::model::{BackendKind, ModelSpec};
+    /// let spec = ModelSpec::parse("openai:http://127.0.0.1:8080/v1#gemma").unwrap();
+    /// assert_eq!(spec.backend, BackendKind::Openai);
+    /// assert_eq!(spec.source, "http://127.0.0.1:8080/v1");
+    /// assert_eq!(spec.model.as_deref(), Some("gemma"));
+    /// ```
+    pub fn parse(s: &str) -> Option<ModelSpec> {
+        let (kind, rest) = if let Some(rest) = s.strip_prefix("openai:") {
+            (BackendKind::Openai, rest)
+        } else if let Some(rest) = s.strip_prefix("ollama:") {
+            (BackendKind::Ollama, rest)
+        } else if let Some(rest) = s.strip_prefix("replay:") {
+            (BackendKind::Replay, rest)
+        } else if s.starts_with("builtin:") || s.ends_with(".gguf") || s.contains('/') {
+            (BackendKind::Llama, s)
+        } else {
+            return None;
+        };
+        let (source, model) = match kind {
+            BackendKind::Openai | BackendKind::Ollama | BackendKind::Replay => {
+                match rest.split_once('#') {
+                    Some((url, model)) => (url.to_string(), Some(model.to_string())),
+                    None => (rest.to_string(), None),
+                }
+            }
+            _ => (rest.to_string(), None),
+        };
+        let name = match (&model, kind) {
+            (Some(m), _) => m.clone(),
+            (None, BackendKind::Llama) => source
+                .strip_prefix("builtin:")
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    std::path::Path::new(&source)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| source.clone())
+                }),
+            (None, _) => format!("{kind}:{source}"),
+        };
+        Some(ModelSpec {
+            name,
+            backend: kind,
+            source,
+            model,
+            ..ModelSpec::default()
+        })
+    }
+}

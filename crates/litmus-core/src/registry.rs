@@ -1,0 +1,94 @@
+//! The registry of evals declared with `#[litmus::eval]`.
+//!
+//! The attribute emits one [`EvalEntry`] per case through `inventory`. Entries
+//! live in whatever crate declares them; a crate that nothing references is not
+//! linked, so `litmus::main!(other_crate)` names every crate holding evals.
+
+use crate::case::Case;
+use crate::context::EvalContext;
+use crate::score::ScoreResult;
+
+/// How an eval produces its samples.
+#[derive(Clone, Copy)]
+pub enum EntryKind {
+    /// Returns a case; the runner prompts the model and scores the answer.
+    Declarative(fn() -> Case),
+    /// Calls the model itself through the context and returns a score.
+    Imperative(fn(&mut EvalContext<'_>) -> ScoreResult),
+}
+
+/// One registered eval case. Built by `#[litmus::eval]`; not public API.
+#[doc(hidden)]
+pub struct EvalEntry {
+    /// The function name, or the `name = "..."` option.
+    pub name: &'static str,
+    /// The case name for parametrized evals (`case_1_description`).
+    pub case: Option<&'static str>,
+    /// `module_path!()` at the declaration.
+    pub module_path: &'static str,
+    /// `file!()` at the declaration.
+    pub file: &'static str,
+    /// `line!()` at the declaration.
+    pub line: u32,
+    /// Tags for `--tag` filtering.
+    pub tags: &'static [&'static str],
+    /// Samples per configuration, overriding the run's default.
+    pub samples: Option<u32>,
+    /// Time limit per sample (code execution and imperative evals), in seconds.
+    pub timeout_secs: Option<u64>,
+    /// Skipped unless `--ignored` or `--include-ignored`.
+    pub ignore: bool,
+    /// The score below which the eval fails in CI.
+    pub min_score: Option<f64>,
+    /// What it does.
+    pub kind: EntryKind,
+}
+
+inventory::collect!(EvalEntry);
+
+impl EvalEntry {
+    /// The eval's full name as the harness lists it: the module path without
+    /// its crate, the eval name, and the case, joined with `::`.
+    pub fn full_name(&self) -> String {
+        let mut parts: Vec<&str> = self.module_path.split("::").skip(1).collect();
+        parts.push(self.name);
+        if let Some(case) = self.case {
+            parts.push(case);
+        }
+        parts.join("::")
+    }
+}
+
+/// A registered eval, resolved for a run.
+#[derive(Clone, Copy)]
+pub struct Eval {
+    /// Its registration.
+    pub entry: &'static EvalEntry,
+}
+
+impl Eval {
+    /// Full name (see [`EvalEntry::full_name`]).
+    pub fn name(&self) -> String {
+        self.entry.full_name()
+    }
+}
+
+/// All registered evals, sorted by name. Panics on duplicate names, which
+/// would make filtering and results ambiguous.
+pub fn all() -> Result<Vec<&'static EvalEntry>, String> {
+    let mut entries: Vec<&'static EvalEntry> = inventory::iter::<EvalEntry>.into_iter().collect();
+    entries.sort_by_cached_key(|e| e.full_name());
+    for pair in entries.windows(2) {
+        if pair[0].full_name() == pair[1].full_name() {
+            return Err(format!(
+                "two evals are named `{}`: {}:{} and {}:{}; rename one with `#[eval(name = \"...\")]`",
+                pair[0].full_name(),
+                pair[0].file,
+                pair[0].line,
+                pair[1].file,
+                pair[1].line
+            ));
+        }
+    }
+    Ok(entries)
+}

@@ -1,0 +1,350 @@
+//! Terminal and JSON output of a run, in nextest's spirit: one line per eval
+//! and configuration as it finishes, a progress bar on long runs, and a
+//! summary table at the end.
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::harness::args::{Color, Format};
+use crate::runner::{Event, Reporter};
+use crate::summary::{RunSummary, UnitSummary};
+
+/// Prints to stdout; the progress bar goes to stderr.
+pub struct Console {
+    format: Format,
+    quiet: bool,
+    color: bool,
+    bar: Option<ProgressBar>,
+    start: Instant,
+    out: Box<dyn Write + Send>,
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+impl Console {
+    /// A console reporter.
+    pub fn new(format: Format, quiet: bool, color: Color) -> Self {
+        let color = match color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        Console {
+            format,
+            quiet,
+            color,
+            bar: None,
+            start: Instant::now(),
+            out: Box::new(std::io::stdout()),
+        }
+    }
+
+    /// Writes to `out` instead of stdout (for tests).
+    pub fn with_output(mut self, out: Box<dyn Write + Send>) -> Self {
+        self.out = out;
+        self
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn println(&mut self, line: &str) {
+        match &self.bar {
+            Some(bar) if !bar.is_hidden() => bar.suspend(|| {
+                let _ = writeln!(self.out, "{line}");
+            }),
+            _ => {
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
+    }
+
+    fn unit_line(&self, u: &UnitSummary) -> String {
+        let wall = format!("[{:>7.2}s]", u.wall_ms / 1000.0);
+        let status = if u.errors > 0 && u.scored == 0 {
+            self.paint(RED, &format!("{:>12}", "ERROR"))
+        } else if u.below_min() {
+            self.paint(
+                YELLOW,
+                &format!("{:>6.1} ±{:<4.1}", u.score.mean, half_width(u)),
+            )
+        } else {
+            self.paint(
+                GREEN,
+                &format!("{:>6.1} ±{:<4.1}", u.score.mean, half_width(u)),
+            )
+        };
+        let mut line = format!(
+            "{status} {wall} {} {}",
+            self.paint(BOLD, &u.eval),
+            self.paint(DIM, &u.config.label())
+        );
+        if u.scored > 1 {
+            line.push_str(&format!("  pass {:.0}%", u.pass_rate * 100.0));
+        }
+        if let Some(tps) = u.speed.generation_tps {
+            line.push_str(&format!("  {tps:.0} tok/s"));
+        }
+        if u.errors > 0 {
+            let err = u.first_error.as_deref().unwrap_or("");
+            line.push_str(&self.paint(
+                RED,
+                &format!(
+                    "  {} error{}: {}",
+                    u.errors,
+                    if u.errors == 1 { "" } else { "s" },
+                    crate::util::truncate(err, 120)
+                ),
+            ));
+        }
+        if u.below_min() {
+            line.push_str(&self.paint(
+                YELLOW,
+                &format!("  below min_score {}", u.min_score.unwrap_or(0.0)),
+            ));
+        }
+        line
+    }
+
+    /// Prints the summary table.
+    pub fn summary(&mut self, s: &RunSummary) {
+        if self.format == Format::Json {
+            let line = serde_json::json!({ "type": "summary", "summary": s });
+            let _ = writeln!(self.out, "{line}");
+            return;
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let rule = "─".repeat(12);
+        let errors: usize = s.units.iter().map(|u| u.errors).sum();
+        let samples: usize = s.units.iter().map(|u| u.scored + u.errors).sum();
+        let evals = {
+            let mut names: Vec<&str> = s.units.iter().map(|u| u.eval.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            names.len()
+        };
+        self.println(&rule);
+        let head = format!(
+            "{:>12} [{:>7.2}s] {evals} eval{} × {} configuration{}, {samples} samples ({} generated, {} cached), {errors} error{}",
+            "Summary",
+            s.wall_ms / 1000.0,
+            if evals == 1 { "" } else { "s" },
+            s.configs.len(),
+            if s.configs.len() == 1 { "" } else { "s" },
+            s.generated,
+            s.cached,
+            if errors == 1 { "" } else { "s" },
+        );
+        let head = self.paint(BOLD, &head);
+        self.println(&head);
+        if s.configs.is_empty() {
+            return;
+        }
+        let mut rows = vec![vec![
+            "model".to_string(),
+            "quant".into(),
+            "template".into(),
+            "temp".into(),
+            "score".into(),
+            "95% CI".into(),
+            "pass@1".into(),
+            "evals".into(),
+            "samples".into(),
+            "errors".into(),
+            "gen tok/s".into(),
+            "pp tok/s".into(),
+            "ttft ms".into(),
+        ]];
+        for c in &s.configs {
+            let opt = |v: Option<f64>, p: usize| {
+                v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into())
+            };
+            rows.push(vec![
+                c.config.model.clone(),
+                c.config.quantization.clone().unwrap_or_else(|| "-".into()),
+                c.config.template.clone(),
+                format!("{}", c.config.temperature()),
+                format!("{:.1}", c.score.mean),
+                format!("[{:.1}, {:.1}]", c.score.ci_low, c.score.ci_high),
+                format!("{:.2}", c.pass_at_1),
+                c.evals.to_string(),
+                c.scored.to_string(),
+                c.errors.to_string(),
+                opt(c.speed.generation_tps, 1),
+                opt(c.speed.prompt_tps, 1),
+                opt(c.speed.ttft_ms, 0),
+            ]);
+        }
+        for line in table(&rows) {
+            self.println(&line);
+        }
+        for (model, err) in &s.load_errors {
+            let line = self.paint(RED, &format!("model {model} failed to load: {err}"));
+            self.println(&line);
+        }
+        if let Some(rss) = s.peak_rss_bytes {
+            let line = self.paint(
+                DIM,
+                &format!(
+                    "peak memory {:.0} MiB · results in {}",
+                    rss as f64 / 1048576.0,
+                    s.run_dir
+                ),
+            );
+            self.println(&line);
+        }
+    }
+}
+
+fn half_width(u: &UnitSummary) -> f64 {
+    ((u.score.ci_high - u.score.ci_low) / 2.0).max(0.0)
+}
+
+/// Aligns rows into columns (first row is the header; numbers right-aligned).
+pub fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, cell)| {
+                    let numeric = cell
+                        .chars()
+                        .next()
+                        .is_some_and(|ch| ch.is_ascii_digit() || ch == '[' || ch == '-');
+                    if numeric && i > 0 {
+                        format!("{cell:>w$}", w = widths[i])
+                    } else {
+                        format!("{cell:<w$}", w = widths[i])
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+impl Reporter for Console {
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::ModelStart { spec, samples } => {
+                if self.format == Format::Json {
+                    return;
+                }
+                let bar = if samples >= 8 && !self.quiet && std::io::stderr().is_terminal() {
+                    let b = ProgressBar::with_draw_target(
+                        Some(samples as u64),
+                        ProgressDrawTarget::stderr(),
+                    );
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} {msg} [{bar:30}] {pos}/{len} samples, {per_sec}, eta {eta}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    b.set_message(spec.name.clone());
+                    Some(b)
+                } else {
+                    None
+                };
+                if let Some(old) = std::mem::replace(&mut self.bar, bar) {
+                    old.finish_and_clear();
+                }
+                if !self.quiet {
+                    let line = format!(
+                        "{:>12} {} ({} samples to produce)",
+                        self.paint(GREEN, "Starting"),
+                        spec.name,
+                        samples
+                    );
+                    self.println(&line);
+                }
+            }
+            Event::ModelLoaded(info) => {
+                if self.format == Format::Json {
+                    let line = serde_json::json!({ "type": "model", "model": info });
+                    let _ = writeln!(self.out, "{line}");
+                    return;
+                }
+                if self.quiet {
+                    return;
+                }
+                let mut desc = vec![info.backend.clone()];
+                if let Some(q) = &info.quantization {
+                    desc.push(q.clone());
+                }
+                if let Some(p) = info.parameters {
+                    desc.push(format!("{:.0}M params", p as f64 / 1e6));
+                }
+                if let Some(b) = info.size_bytes {
+                    desc.push(format!("{:.0} MiB", b as f64 / 1048576.0));
+                }
+                if let Some(ms) = info.load_ms {
+                    desc.push(format!("loaded in {:.2}s", ms / 1000.0));
+                }
+                let line = format!(
+                    "{:>12} {} [{}]",
+                    self.paint(GREEN, "Model"),
+                    info.name,
+                    desc.join(", ")
+                );
+                self.println(&line);
+            }
+            Event::ModelFailed { spec, error } => {
+                if self.format == Format::Json {
+                    let line = serde_json::json!({ "type": "model_failed", "model": spec.name, "error": error.to_string() });
+                    let _ = writeln!(self.out, "{line}");
+                    return;
+                }
+                let line = format!("{:>12} {}: {error}", self.paint(RED, "FAILED"), spec.name);
+                self.println(&line);
+            }
+            Event::Sample(_) => {
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+            }
+            Event::Unit(u) => {
+                if self.format == Format::Json {
+                    let line = serde_json::json!({ "type": "eval", "result": u });
+                    let _ = writeln!(self.out, "{line}");
+                    return;
+                }
+                if self.quiet && u.errors == 0 && !u.below_min() {
+                    return;
+                }
+                let line = self.unit_line(u);
+                self.println(&line);
+            }
+        }
+        let _ = self.start;
+    }
+}

@@ -1,0 +1,87 @@
+//! Scoring of declarative cases: sandboxed code execution or a text metric.
+
+use crate::case::{Case, CodeCase, Metric};
+use crate::score::Score;
+
+/// Scores `answer` for `case`.
+pub fn score_case(case: &Case, answer: &str, limits: &litmus_sandbox::Limits) -> Score {
+    match case {
+        Case::Code(c) => score_code(c, answer, limits),
+        Case::Text(t) => score_metric(&t.metric, answer, &t.references, t.pass_threshold),
+    }
+}
+
+/// The sandbox spec of a code case.
+pub fn code_spec(case: &CodeCase) -> litmus_sandbox::CodeSpec {
+    litmus_sandbox::CodeSpec {
+        language: case.language,
+        examples: case.examples.clone(),
+        tests: case.tests.clone(),
+        prefix: case.prefix.clone(),
+        setup: case.setup.clone(),
+    }
+}
+
+/// Runs `answer` in the sandbox against the case's examples and tests.
+pub fn score_code(case: &CodeCase, answer: &str, limits: &litmus_sandbox::Limits) -> Score {
+    let r = litmus_sandbox::score_answer(answer, &code_spec(case), limits);
+    let all_tests = r.tests_total == 0 || r.tests_passed == r.tests_total;
+    let all_examples = r.examples_total == 0 || r.examples_passed == r.examples_total;
+    let mut score = Score::new(r.score)
+        .passed(r.executed && all_tests && all_examples)
+        .part("parsed", r.parts.parsed)
+        .part("executed", r.parts.executed)
+        .part("examples", r.parts.examples)
+        .part("tests", r.parts.tests);
+    let mut details = String::new();
+    if let Some(err) = &r.error {
+        details.push_str(err);
+    }
+    if r.timed_out {
+        details.push_str("\n[timed out]");
+    }
+    if !r.stderr.trim().is_empty() && r.error.as_deref() != Some(r.stderr.as_str()) {
+        if !details.is_empty() {
+            details.push('\n');
+        }
+        details.push_str(&r.stderr);
+    }
+    if !details.is_empty() {
+        score = score.details(details);
+    }
+    score
+}
+
+/// Whether a metric scores all-or-nothing.
+fn is_binary(metric: &Metric) -> bool {
+    matches!(
+        metric,
+        Metric::ExactMatch { .. }
+            | Metric::Contains { .. }
+            | Metric::Regex { .. }
+            | Metric::JsonValid
+            | Metric::JsonSchema { .. }
+    )
+}
+
+/// Scores `answer` with `metric` (0–100). A sample passes at `threshold`
+/// (default: 100 for all-or-nothing metrics, 50 otherwise).
+pub fn score_metric(
+    metric: &Metric,
+    answer: &str,
+    references: &[String],
+    threshold: Option<f64>,
+) -> Score {
+    match metric.score(answer, references) {
+        Ok(m) => {
+            let mut s = Score::from_fraction(m.value);
+            let threshold = threshold.unwrap_or(if is_binary(metric) { 100.0 } else { 50.0 });
+            s.passed = s.value >= threshold;
+            for (name, v) in m.parts {
+                s.parts.insert(name, v);
+            }
+            s
+        }
+        Err(e) => Score::fail().details(format!("metric {}: {e}", metric.name())),
+    }
+}

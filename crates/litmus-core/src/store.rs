@@ -1,0 +1,641 @@
+//! The results store and the response cache.
+//!
+//! Each run lives in `<output-dir>/runs/<run-id>/`: `run.json` describes it,
+//! `samples.jsonl` receives one JSON line per sample as soon as it is scored,
+//! and `summary.json` is written at the end. An interrupted run is continued
+//! with `--resume`: the samples already stored are kept, a torn last line is
+//! dropped, and only what is missing (or errored) is run again.
+//!
+//! The response cache (`<output-dir>/cache/responses.jsonl`) maps everything
+//! that determines a response — weights digest, backend, rendered prompt,
+//! sampling parameters, seed and sample index — to the generation, so a rerun
+//! skips generation. Scores are cached too, keyed by the response and the
+//! case's fingerprint, so a fully cached rerun costs almost nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Generation, Prompt, SamplingParams, Timings, Usage};
+use crate::context::Exchange;
+use crate::score::Score;
+use crate::util::sha256_hex;
+
+/// One scored (or failed) sample, as stored in `samples.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    /// The eval's full name.
+    pub eval: String,
+    /// Its tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Model display name.
+    pub model: String,
+    /// Backend kind.
+    pub backend: String,
+    /// Quantization label.
+    pub quantization: Option<String>,
+    /// Weights digest.
+    pub digest: String,
+    /// Template name.
+    pub template: String,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Base seed of the run.
+    pub seed: u64,
+    /// Sample index.
+    pub sample: u32,
+    /// The prompt sent (for imperative evals: the first one).
+    pub prompt: Option<Prompt>,
+    /// The model's answer (for imperative evals: the last one).
+    pub response: Option<String>,
+    /// Every exchange of an imperative eval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<Exchange>,
+    /// The score, absent when the sample failed.
+    pub score: Option<Score>,
+    /// Token counts.
+    #[serde(default)]
+    pub usage: Usage,
+    /// Timings.
+    #[serde(default)]
+    pub timings: Timings,
+    /// Whether the response came from the cache.
+    #[serde(default)]
+    pub cached: bool,
+    /// What went wrong, when nothing could be scored.
+    pub error: Option<String>,
+    /// When it was recorded (ms since the epoch).
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+impl SampleRecord {
+    /// The identity of this sample within a run: a rerun of the same key
+    /// supersedes it.
+    pub fn key(&self) -> SampleKey {
+        SampleKey {
+            eval: self.eval.clone(),
+            model: self.model.clone(),
+            quantization: self.quantization.clone(),
+            template: self.template.clone(),
+            temperature_bits: self.temperature.to_bits(),
+            sample: self.sample,
+        }
+    }
+
+    /// The configuration this sample belongs to.
+    pub fn config(&self) -> ConfigKey {
+        ConfigKey {
+            model: self.model.clone(),
+            quantization: self.quantization.clone(),
+            template: self.template.clone(),
+            temperature_bits: self.temperature.to_bits(),
+        }
+    }
+}
+
+/// Identity of a sample within a run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SampleKey {
+    /// Eval name.
+    pub eval: String,
+    /// Model name.
+    pub model: String,
+    /// Quantization.
+    pub quantization: Option<String>,
+    /// Template.
+    pub template: String,
+    /// Temperature, as bits so that it can be hashed.
+    pub temperature_bits: u32,
+    /// Sample index.
+    pub sample: u32,
+}
+
+/// A configuration: model, quantization, template and temperature.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConfigKey {
+    /// Model name.
+    pub model: String,
+    /// Quantization.
+    pub quantization: Option<String>,
+    /// Template.
+    pub template: String,
+    /// Temperature bits.
+    pub temperature_bits: u32,
+}
+
+impl ConfigKey {
+    /// The temperature.
+    pub fn temperature(&self) -> f32 {
+        f32::from_bits(self.temperature_bits)
+    }
+    /// A short label: `model Q4_K_M plain t=0.7`.
+    pub fn label(&self) -> String {
+        let mut s = self.model.clone();
+        if let Some(q) = &self.quantization {
+            if !s.to_ascii_lowercase().contains(&q.to_ascii_lowercase()) {
+                s.push(' ');
+                s.push_str(q);
+            }
+        }
+        format!("{s} {} t={}", self.template, self.temperature())
+    }
+}
+
+/// Metadata of a run, in `run.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// The run id.
+    pub id: String,
+    /// When it started (RFC 3339).
+    pub started: String,
+    /// The command line.
+    pub args: Vec<String>,
+    /// litmus version.
+    pub litmus_version: String,
+}
+
+/// An error of the results store, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct StoreError {
+    /// The file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// A new run id: a sortable UTC timestamp plus a random suffix.
+pub fn new_run_id() -> String {
+    let ms = crate::util::now_ms();
+    let stamp = crate::util::rfc3339(ms)
+        .replace([':', '-'], "")
+        .replace('T', "-");
+    let nonce = sha256_hex(format!("{ms}{}", std::process::id()).as_bytes());
+    format!("{}-{}", stamp.trim_end_matches('Z'), &nonce[..6])
+}
+
+/// A run directory, open for appending samples.
+pub struct RunStore {
+    dir: PathBuf,
+    id: String,
+    writer: Mutex<BufWriter<File>>,
+    existing: Vec<SampleRecord>,
+}
+
+impl RunStore {
+    /// Creates a new run under `output_dir/runs/`.
+    pub fn create(output_dir: &Path, meta: &RunMeta) -> Result<Self, StoreError> {
+        let dir = output_dir.join("runs").join(&meta.id);
+        fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        let meta_path = dir.join("run.json");
+        fs::write(
+            &meta_path,
+            serde_json::to_vec_pretty(meta).unwrap_or_default(),
+        )
+        .map_err(|e| io_err(&meta_path, e))?;
+        let latest = output_dir.join("runs").join("latest");
+        let _ = fs::write(&latest, &meta.id);
+        Self::open_dir(dir, meta.id.clone(), Vec::new())
+    }
+
+    /// Reopens run `id` (or the latest) to continue it.
+    pub fn resume(output_dir: &Path, id: Option<&str>) -> Result<Self, StoreError> {
+        let runs = output_dir.join("runs");
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => {
+                let latest = runs.join("latest");
+                fs::read_to_string(&latest)
+                    .map_err(|e| io_err(&latest, format!("no run to resume ({e})")))?
+                    .trim()
+                    .to_string()
+            }
+        };
+        let dir = runs.join(&id);
+        if !dir.is_dir() {
+            return Err(io_err(&dir, "no such run"));
+        }
+        let existing = read_samples_repairing(&dir.join("samples.jsonl"))?;
+        Self::open_dir(dir, id, existing)
+    }
+
+    fn open_dir(dir: PathBuf, id: String, existing: Vec<SampleRecord>) -> Result<Self, StoreError> {
+        let path = dir.join("samples.jsonl");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        Ok(RunStore {
+            dir,
+            id,
+            writer: Mutex::new(BufWriter::new(file)),
+            existing,
+        })
+    }
+
+    /// The run id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Samples stored before this process opened the run (on `--resume`).
+    pub fn existing(&self) -> &[SampleRecord] {
+        &self.existing
+    }
+
+    /// Appends one sample and flushes it to the OS at once.
+    pub fn append(&self, record: &SampleRecord) -> Result<(), StoreError> {
+        let mut line = serde_json::to_vec(record).map_err(|e| io_err(&self.dir, e))?;
+        line.push(b'\n');
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.write_all(&line)
+            .and_then(|_| w.flush())
+            .map_err(|e| io_err(&self.dir, e))
+    }
+
+    /// Writes `summary.json`.
+    pub fn write_summary(&self, summary: &impl Serialize) -> Result<PathBuf, StoreError> {
+        let path = self.dir.join("summary.json");
+        let data = serde_json::to_vec_pretty(summary).map_err(|e| io_err(&path, e))?;
+        fs::write(&path, data).map_err(|e| io_err(&path, e))?;
+        Ok(path)
+    }
+}
+
+/// Reads a `samples.jsonl`. A torn last line (an interrupted write) is cut
+/// off the file; a malformed line elsewhere is an error naming its number.
+pub fn read_samples_repairing(path: &Path) -> Result<Vec<SampleRecord>, StoreError> {
+    let data = match fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(path, e)),
+    };
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    let mut lineno = 0usize;
+    while offset < data.len() {
+        lineno += 1;
+        let end = data[offset..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| offset + p);
+        let Some(end) = end else {
+            // A final line without newline: an interrupted write. Drop it.
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| io_err(path, e))?;
+            f.set_len(offset as u64).map_err(|e| io_err(path, e))?;
+            break;
+        };
+        let line = &data[offset..end];
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            let rec: SampleRecord = serde_json::from_slice(line)
+                .map_err(|e| io_err(path, format!("line {lineno}: {e}")))?;
+            out.push(rec);
+        }
+        offset = end + 1;
+    }
+    Ok(out)
+}
+
+/// Reads a run's samples, keeping the last record of each sample key.
+pub fn read_run(dir: &Path) -> Result<Vec<SampleRecord>, StoreError> {
+    let path = dir.join("samples.jsonl");
+    let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
+    let mut latest: BTreeMap<SampleKey, SampleRecord> = BTreeMap::new();
+    for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<SampleRecord>(line) {
+            Ok(rec) => {
+                latest.insert(rec.key(), rec);
+            }
+            // A torn final line is tolerated when reading.
+            Err(_) if !data.ends_with(b"\n") && i == data.split(|&b| b == b'\n').count() - 1 => {}
+            Err(e) => return Err(io_err(&path, format!("line {}: {e}", i + 1))),
+        }
+    }
+    Ok(latest.into_values().collect())
+}
+
+/// Resolves a run given as a directory or an id under `output_dir/runs/`.
+pub fn find_run(output_dir: &Path, run: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(run);
+    if p.join("samples.jsonl").is_file() {
+        return Some(p);
+    }
+    let runs = output_dir.join("runs");
+    let id = if run == "latest" {
+        fs::read_to_string(runs.join("latest"))
+            .ok()?
+            .trim()
+            .to_string()
+    } else {
+        run.to_string()
+    };
+    let dir = runs.join(id);
+    dir.join("samples.jsonl").is_file().then_some(dir)
+}
+
+/// The cache key of one sample's response.
+pub fn response_key(
+    digest: &str,
+    backend: &str,
+    salt: &str,
+    prompt: &Prompt,
+    params: &SamplingParams,
+    sample: u32,
+    ordinal: u32,
+) -> String {
+    #[derive(Serialize)]
+    struct Key<'a> {
+        v: u32,
+        digest: &'a str,
+        backend: &'a str,
+        salt: &'a str,
+        prompt: &'a Prompt,
+        params: &'a SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    }
+    let k = Key {
+        v: 1,
+        digest,
+        backend,
+        salt,
+        prompt,
+        params,
+        sample,
+        ordinal,
+    };
+    sha256_hex(&serde_json::to_vec(&k).unwrap_or_default())
+}
+
+/// The cache key of a score: the response and the case's fingerprint.
+pub fn score_key(case_fingerprint: &str, response: &str) -> String {
+    let mut buf = Vec::with_capacity(case_fingerprint.len() + response.len() + 32);
+    buf.extend_from_slice(b"litmus-score-v1\0");
+    buf.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(case_fingerprint.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(response.as_bytes());
+    sha256_hex(&buf)
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum CacheLine {
+    Response { key: String, generation: Generation },
+    Score { key: String, score: Score },
+}
+
+/// The response and score cache, an append-only JSON-lines file loaded into
+/// memory at start.
+pub struct Cache {
+    path: Option<PathBuf>,
+    responses: Mutex<HashMap<String, Generation>>,
+    scores: Mutex<HashMap<String, Score>>,
+    writer: Option<Mutex<BufWriter<File>>>,
+}
+
+impl Cache {
+    /// A cache that stores nothing (`--no-cache`).
+    pub fn disabled() -> Self {
+        Cache {
+            path: None,
+            responses: Mutex::new(HashMap::new()),
+            scores: Mutex::new(HashMap::new()),
+            writer: None,
+        }
+    }
+
+    /// Opens (or creates) the cache in `dir`. Unreadable lines are skipped.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let path = dir.join("responses.jsonl");
+        let mut responses = HashMap::new();
+        let mut scores = HashMap::new();
+        if let Ok(f) = File::open(&path) {
+            for line in BufReader::with_capacity(1 << 20, f).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<CacheLine>(&line) {
+                    Ok(CacheLine::Response { key, generation }) => {
+                        responses.insert(key, generation);
+                    }
+                    Ok(CacheLine::Score { key, score }) => {
+                        scores.insert(key, score);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        Ok(Cache {
+            path: Some(path),
+            responses: Mutex::new(responses),
+            scores: Mutex::new(scores),
+            writer: Some(Mutex::new(BufWriter::new(file))),
+        })
+    }
+
+    /// The cache file, when enabled.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// A cached response.
+    pub fn response(&self, key: &str) -> Option<Generation> {
+        self.responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// A cached score.
+    pub fn score(&self, key: &str) -> Option<Score> {
+        self.scores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn append(&self, line: &CacheLine) {
+        if let Some(w) = &self.writer {
+            if let Ok(mut data) = serde_json::to_vec(line) {
+                data.push(b'\n');
+                let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = w.write_all(&data).and_then(|_| w.flush());
+            }
+        }
+    }
+
+    /// Records a response.
+    pub fn put_response(&self, key: String, generation: &Generation) {
+        if self.writer.is_none() {
+            return;
+        }
+        self.append(&CacheLine::Response {
+            key: key.clone(),
+            generation: generation.clone(),
+        });
+        self.responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, generation.clone());
+    }
+
+    /// Records a score.
+    pub fn put_score(&self, key: String, score: &Score) {
+        if self.writer.is_none() {
+            return;
+        }
+        self.append(&CacheLine::Score {
+            key: key.clone(),
+            score: score.clone(),
+        });
+        self.scores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, score.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(eval: &str, sample: u32) -> SampleRecord {
+        SampleRecord {
+            eval: eval.into(),
+            tags: vec![],
+            model: "m".into(),
+            backend: "replay".into(),
+            quantization: None,
+            digest: "d".into(),
+            template: "plain".into(),
+            temperature: 0.0,
+            seed: 1,
+            sample,
+            prompt: Some(Prompt::user("q")),
+            response: Some("a".into()),
+            exchanges: vec![],
+            score: Some(Score::pass()),
+            usage: Usage::default(),
+            timings: Timings::default(),
+            cached: false,
+            error: None,
+            at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn resume_drops_a_torn_last_line_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = RunMeta {
+            id: "r1".into(),
+            ..RunMeta::default()
+        };
+        let store = RunStore::create(dir.path(), &meta).unwrap();
+        store.append(&record("a", 0)).unwrap();
+        store.append(&record("a", 1)).unwrap();
+        drop(store);
+        let path = dir.path().join("runs/r1/samples.jsonl");
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"eval\":\"a\",\"mod").unwrap();
+        drop(f);
+        let store = RunStore::resume(dir.path(), None).unwrap();
+        assert_eq!(store.existing().len(), 2);
+        store.append(&record("a", 2)).unwrap();
+        drop(store);
+        let all = read_run(&dir.path().join("runs/r1")).unwrap();
+        assert_eq!(all.iter().map(|r| r.sample).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_corrupt_line_in_the_middle_names_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.jsonl");
+        let good = serde_json::to_string(&record("a", 0)).unwrap();
+        fs::write(&path, format!("{good}\nnot json\n{good}\n")).unwrap();
+        let err = read_samples_repairing(&path).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn cache_round_trips_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Generation {
+            sample: 3,
+            text: "hi".into(),
+            finish: Default::default(),
+            usage: Usage::default(),
+            timings: Timings::default(),
+        };
+        let c = Cache::open(dir.path()).unwrap();
+        c.put_response("k".into(), &g);
+        c.put_score("s".into(), &Score::pass());
+        drop(c);
+        let c = Cache::open(dir.path()).unwrap();
+        assert_eq!(c.response("k"), Some(g));
+        assert_eq!(c.score("s"), Some(Score::pass()));
+        assert_eq!(c.response("other"), None);
+    }
+
+    #[test]
+    fn response_keys_depend_on_everything_that_decides_a_response() {
+        let p = SamplingParams::default();
+        let base = response_key("d", "llama", "", &Prompt::user("q"), &p, 0, 0);
+        assert_ne!(
+            base,
+            response_key("e", "llama", "", &Prompt::user("q"), &p, 0, 0)
+        );
+        assert_ne!(
+            base,
+            response_key("d", "llama", "", &Prompt::user("r"), &p, 0, 0)
+        );
+        assert_ne!(
+            base,
+            response_key("d", "llama", "", &Prompt::user("q"), &p, 1, 0)
+        );
+        let hot = SamplingParams {
+            temperature: 0.7,
+            ..p.clone()
+        };
+        assert_ne!(
+            base,
+            response_key("d", "llama", "", &Prompt::user("q"), &hot, 0, 0)
+        );
+        assert_eq!(
+            base,
+            response_key("d", "llama", "", &Prompt::user("q"), &p, 0, 0)
+        );
+    }
+}

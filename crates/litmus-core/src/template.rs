@@ -1,0 +1,346 @@
+//! Prompt templates: named, reusable wrappings of a case's task.
+//!
+//! A template is either chat-style (an optional system message and a user
+//! message) or completion-style (raw text the model continues). Placeholders
+//! are written `{{name}}`; the variables are the case's own (`.var(..)`) plus:
+//!
+//! - `task`: the case's prompt, with its own placeholders filled;
+//! - `language`: the language of a code case (`Python`, `Rust`, ...);
+//! - `prefix`: the completion prefix of a code case (signature and docstring).
+//!
+//! An unknown or unfilled placeholder is an error, never text sent to a model.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Message, Prompt};
+use crate::case::Case;
+
+/// A prompt template.
+///
+/// ```
+/// use litmus_core::template::PromptTemplate;
+/// use litmus_core::case::{Case, TextCase};
+/// let t = PromptTemplate::chat("terse", Some("Answer in one word."), "{{task}}");
+/// let prompt = t.render(&Case::from(TextCase::new("Capital of France?"))).unwrap();
+/// assert!(prompt.to_text().contains("Capital of France?"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptTemplate {
+    /// The template's name, as `--template` selects it.
+    #[serde(default)]
+    pub name: String,
+    /// System message (chat templates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// User message (chat templates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Raw text (completion templates, for base models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<String>,
+    /// A one-line description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Which cases it applies to; others are not crossed with it.
+    #[serde(default)]
+    pub scope: TemplateScope,
+}
+
+/// Which cases a template applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateScope {
+    /// Every case.
+    #[default]
+    Any,
+    /// Code cases only.
+    Code,
+    /// Text cases and imperative evals only.
+    Text,
+}
+
+/// A template that cannot be rendered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    /// A placeholder names no variable.
+    #[error("template `{template}`: placeholder `{{{{{placeholder}}}}}` is not filled (variables: {available})")]
+    Unfilled {
+        /// Template name.
+        template: String,
+        /// The placeholder.
+        placeholder: String,
+        /// The variables there were.
+        available: String,
+    },
+    /// `{{` without a matching `}}`, or an empty placeholder.
+    #[error("template `{template}`: malformed placeholder at byte {offset}")]
+    Malformed {
+        /// Template name.
+        template: String,
+        /// Where.
+        offset: usize,
+    },
+    /// Neither `user` nor `completion`, or both.
+    #[error("template `{0}` must have exactly one of `user` (chat) or `completion` (raw text)")]
+    Shape(String),
+    /// No template of that name.
+    #[error("unknown template `{name}` (known: {known})")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        known: String,
+    },
+}
+
+impl PromptTemplate {
+    /// A chat template.
+    pub fn chat(name: &str, system: Option<&str>, user: &str) -> Self {
+        PromptTemplate {
+            name: name.to_string(),
+            system: system.map(str::to_string),
+            user: Some(user.to_string()),
+            completion: None,
+            description: None,
+            scope: TemplateScope::Any,
+        }
+    }
+
+    /// A completion template.
+    pub fn completion(name: &str, text: &str) -> Self {
+        PromptTemplate {
+            name: name.to_string(),
+            system: None,
+            user: None,
+            completion: Some(text.to_string()),
+            description: None,
+            scope: TemplateScope::Any,
+        }
+    }
+
+    /// Restricts the template to some cases.
+    pub fn with_scope(mut self, scope: TemplateScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: &str) -> Self {
+        self.description = Some(description.to_string());
+        self
+    }
+
+    /// Whether the template applies to `case` (`None`: an imperative eval).
+    pub fn applies_to(&self, case: Option<&Case>) -> bool {
+        matches!(
+            (self.scope, case),
+            (TemplateScope::Any, _)
+                | (TemplateScope::Code, Some(Case::Code(_)))
+                | (TemplateScope::Text, Some(Case::Text(_)) | None)
+        )
+    }
+
+    /// Whether it renders raw completion text.
+    pub fn is_completion(&self) -> bool {
+        self.completion.is_some()
+    }
+
+    /// Checks the shape and that every placeholder is well-formed.
+    pub fn validate(&self) -> Result<(), TemplateError> {
+        if self.user.is_some() == self.completion.is_some() {
+            return Err(TemplateError::Shape(self.name.clone()));
+        }
+        for text in [&self.system, &self.user, &self.completion]
+            .into_iter()
+            .flatten()
+        {
+            placeholders(&self.name, text)?;
+        }
+        Ok(())
+    }
+
+    /// The variables a case offers to templates.
+    pub fn vars_for(&self, case: &Case) -> Result<BTreeMap<String, String>, TemplateError> {
+        let mut vars = case.vars().clone();
+        if let Some(lang) = case.language() {
+            vars.entry("language".into())
+                .or_insert_with(|| display_language(lang));
+        }
+        if let Case::Code(c) = case {
+            if let Some(prefix) = &c.prefix {
+                vars.entry("prefix".into())
+                    .or_insert_with(|| prefix.clone());
+            }
+        }
+        let task = fill(
+            &format!("{} (the case's prompt)", self.name),
+            case.prompt(),
+            &vars,
+        )?;
+        vars.insert("task".into(), task);
+        Ok(vars)
+    }
+
+    /// Renders the template for `case`.
+    pub fn render(&self, case: &Case) -> Result<Prompt, TemplateError> {
+        let vars = self.vars_for(case)?;
+        self.render_vars(&vars)
+    }
+
+    /// Renders the template with explicit variables.
+    pub fn render_vars(&self, vars: &BTreeMap<String, String>) -> Result<Prompt, TemplateError> {
+        self.validate()?;
+        if let Some(text) = &self.completion {
+            return Ok(Prompt::Completion(fill(&self.name, text, vars)?));
+        }
+        let mut messages = Vec::new();
+        if let Some(system) = &self.system {
+            messages.push(Message::system(fill(&self.name, system, vars)?));
+        }
+        let user = self.user.as_deref().unwrap_or_default();
+        messages.push(Message::user(fill(&self.name, user, vars)?));
+        Ok(Prompt::Chat(messages))
+    }
+}
+
+fn display_language(lang: crate::case::Language) -> String {
+    use crate::case::Language;
+    match lang {
+        Language::Python => "Python",
+        Language::Rust => "Rust",
+        Language::JavaScript => "JavaScript",
+        Language::Bash => "Bash",
+        Language::Julia => "Julia",
+    }
+    .to_string()
+}
+
+/// The placeholders in `text`, with their byte ranges.
+fn placeholders<'a>(
+    template: &str,
+    text: &'a str,
+) -> Result<Vec<(std::ops::Range<usize>, &'a str)>, TemplateError> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(start) = text[i..].find("{{").map(|p| p + i) {
+        let end = text[start + 2..]
+            .find("}}")
+            .map(|p| p + start + 2)
+            .ok_or_else(|| TemplateError::Malformed {
+                template: template.to_string(),
+                offset: start,
+            })?;
+        let name = text[start + 2..end].trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            return Err(TemplateError::Malformed {
+                template: template.to_string(),
+                offset: start,
+            });
+        }
+        out.push((start..end + 2, name));
+        i = end + 2;
+    }
+    Ok(out)
+}
+
+/// Fills `{{name}}` placeholders from `vars`.
+pub fn fill(
+    template: &str,
+    text: &str,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut last = 0;
+    for (range, name) in placeholders(template, text)? {
+        let value = vars.get(name).ok_or_else(|| TemplateError::Unfilled {
+            template: template.to_string(),
+            placeholder: name.to_string(),
+            available: vars.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        out.push_str(&text[last..range.start]);
+        out.push_str(value);
+        last = range.end;
+    }
+    out.push_str(&text[last..]);
+    Ok(out)
+}
+
+/// The templates litmus ships. `plain` is the default.
+pub fn builtin() -> Vec<PromptTemplate> {
+    crate::templates::builtin()
+}
+
+/// Looks a template up by name among `known`.
+pub fn find<'a>(
+    known: &'a [PromptTemplate],
+    name: &str,
+) -> Result<&'a PromptTemplate, TemplateError> {
+    known
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| TemplateError::Unknown {
+            name: name.to_string(),
+            known: known
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{CodeCase, TextCase};
+
+    #[test]
+    fn fills_case_vars_inside_the_task() {
+        let case = Case::from(TextCase::new("Capital of {{country}}?").var("country", "Peru"));
+        let t = PromptTemplate::chat("t", None, "Q: {{task}}");
+        assert_eq!(
+            t.render(&case).unwrap(),
+            Prompt::user("Q: Capital of Peru?")
+        );
+    }
+
+    #[test]
+    fn unfilled_placeholder_is_an_error() {
+        let case = Case::from(TextCase::new("x"));
+        let t = PromptTemplate::chat("t", None, "{{task}} in {{language}}");
+        let err = t.render(&case).unwrap_err();
+        assert!(
+            matches!(err, TemplateError::Unfilled { ref placeholder, .. } if placeholder == "language")
+        );
+        assert!(err.to_string().contains("{{language}}"), "{err}");
+    }
+
+    #[test]
+    fn malformed_placeholder_is_an_error() {
+        let t = PromptTemplate::chat("t", None, "{{task");
+        assert!(matches!(t.validate(), Err(TemplateError::Malformed { .. })));
+    }
+
+    #[test]
+    fn code_cases_offer_language_and_prefix() {
+        let case = Case::from(CodeCase::python().prompt("add").prefix("def add(a, b):"));
+        let t = PromptTemplate::completion("c", "# {{language}}\n{{prefix}}");
+        assert_eq!(
+            t.render(&case).unwrap(),
+            Prompt::Completion("# Python\ndef add(a, b):".into())
+        );
+    }
+
+    #[test]
+    fn template_needs_exactly_one_shape() {
+        let mut t = PromptTemplate::chat("t", None, "x");
+        t.completion = Some("y".into());
+        assert!(matches!(t.validate(), Err(TemplateError::Shape(_))));
+    }
+}

@@ -1,0 +1,153 @@
+//! Self-validation of declarative evals: every reference solution scores 100,
+//! an empty answer scores 0, and the prompt renders. Run by `cargo test`
+//! (through [`assert_valid`]) and by `cargo eval --validate`.
+
+use std::sync::Mutex;
+
+use crate::case::Case;
+use crate::registry::{EntryKind, EvalEntry};
+use crate::template::PromptTemplate;
+
+/// The outcome of validating one eval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    /// Eval name.
+    pub eval: String,
+    /// `Err` with every problem found.
+    pub result: Result<(), Vec<String>>,
+}
+
+/// Validates one case.
+pub fn validate_case(
+    case: &Case,
+    templates: &[PromptTemplate],
+    limits: &litmus_sandbox::Limits,
+) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    for t in templates.iter().filter(|t| t.applies_to(Some(case))) {
+        if let Err(e) = t.render(case) {
+            problems.push(e.to_string());
+        }
+    }
+    match case {
+        Case::Code(c) => {
+            if !c.language.is_available() {
+                // Skipped with a clear message by the caller.
+                return Ok(());
+            }
+            match &c.reference {
+                None => problems.push("no reference solution".into()),
+                Some(reference) => {
+                    let s = crate::scoring::score_code(c, reference, limits);
+                    if s.value < 100.0 {
+                        problems.push(format!(
+                            "the reference solution scores {:.1}, not 100 ({:?}){}",
+                            s.value,
+                            s.parts,
+                            s.details
+                                .map(|d| format!(": {}", crate::util::truncate(&d, 600)))
+                                .unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            if c.tests.is_empty() {
+                problems.push("no unit tests".into());
+            }
+            let empty = crate::scoring::score_code(c, "", limits);
+            if empty.value != 0.0 {
+                problems.push(format!("an empty answer scores {:.1}, not 0", empty.value));
+            }
+        }
+        Case::Text(t) => {
+            if t.references.is_empty() {
+                problems.push("no reference answer".into());
+            }
+            for r in &t.references {
+                let s = crate::scoring::score_metric(&t.metric, r, &t.references, t.pass_threshold);
+                if !s.passed {
+                    problems.push(format!(
+                        "reference answer {r:?} does not pass its own metric ({:.1})",
+                        s.value
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Validates the declarative evals among `entries` on `jobs` threads.
+pub fn validate(
+    entries: &[&'static EvalEntry],
+    templates: &[PromptTemplate],
+    jobs: usize,
+) -> Vec<Validation> {
+    let limits = litmus_sandbox::Limits::default();
+    let next = Mutex::new(0usize);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                let Some(entry) = entries.get(i) else { break };
+                if !matches!(entry.kind, EntryKind::Declarative(_)) {
+                    continue;
+                }
+                let result = match crate::runner::build_case(entry) {
+                    Ok(case) => validate_case(&case, templates, &limits),
+                    Err(e) => Err(vec![e]),
+                };
+                results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Validation {
+                        eval: entry.full_name(),
+                        result,
+                    });
+            });
+        }
+    });
+    let mut out = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    out.sort_by(|a, b| a.eval.cmp(&b.eval));
+    out
+}
+
+/// Validates every registered declarative eval; panics listing the failures.
+/// Call it from a `#[test]` in the crate that holds the evals.
+pub fn assert_valid() {
+    let entries = crate::registry::all().unwrap_or_else(|e| panic!("{e}"));
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let results = validate(&entries, &crate::template::builtin(), jobs);
+    assert!(
+        !results.is_empty(),
+        "no declarative evals are registered: is the crate holding them linked?"
+    );
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|v| {
+            v.result
+                .as_ref()
+                .err()
+                .map(|p| format!("{}:\n  - {}", v.eval, p.join("\n  - ")))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} evals are invalid:\n{}",
+        failures.len(),
+        results.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,227 @@
+//! The runner against a counting backend: batching per prompt, the response
+//! cache, resume, failures that stay per sample, and panics in user code.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use litmus_core::backend::*;
+use litmus_core::case::{Case, Metric, TextCase};
+use litmus_core::context::EvalContext;
+use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::registry::{EntryKind, EvalEntry};
+use litmus_core::runner::{execute, Event, Plan, Reporter};
+use litmus_core::score::{Score, ScoreResult};
+use litmus_core::store::{Cache, RunMeta, RunStore};
+use litmus_core::template::PromptTemplate;
+
+/// Answers "Paris" to everything, counting requests and samples.
+struct Counting {
+    info: ModelInfo,
+    requests: AtomicUsize,
+    samples: AtomicUsize,
+    fail: bool,
+    seen: Mutex<Vec<GenerationRequest>>,
+}
+
+impl Counting {
+    fn new(fail: bool) -> Arc<Self> {
+        Arc::new(Counting {
+            info: ModelInfo { name: "m".into(), backend: "test".into(), digest: "d1".into(), ..Default::default() },
+            requests: AtomicUsize::new(0),
+            samples: AtomicUsize::new(0),
+            fail,
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Backend for Counting {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.seen.lock().unwrap().push(r.clone());
+        if self.fail {
+            return Err(BackendError::Connection("refused".into()));
+        }
+        self.samples.fetch_add(r.samples.len(), Ordering::SeqCst);
+        Ok(r.samples
+            .iter()
+            .map(|&i| Generation {
+                sample: i,
+                text: if i % 2 == 0 { "Paris".into() } else { "Lyon".into() },
+                finish: FinishReason::Stop,
+                usage: Usage { prompt_tokens: 5, completion_tokens: 2 },
+                timings: Timings { prompt_ms: Some(1.0), generation_ms: Some(2.0), ttft_ms: Some(1.5), total_ms: 3.0 },
+            })
+            .collect())
+    }
+    fn parallelism(&self) -> usize {
+        4
+    }
+}
+
+fn capital() -> Case {
+    TextCase::new("Capital of France?").reference("Paris").metric(Metric::exact()).into()
+}
+
+fn panics() -> Case {
+    panic!("bad case builder")
+}
+
+fn imperative(ctx: &mut EvalContext<'_>) -> ScoreResult {
+    let a = ctx.ask("First: capital of France?")?;
+    let b = ctx.ask("Again: capital of France?")?;
+    Ok(Score::pass_if(a == "Paris" && b == "Paris"))
+}
+
+fn imperative_panics(_ctx: &mut EvalContext<'_>) -> ScoreResult {
+    panic!("user code exploded")
+}
+
+macro_rules! entry {
+    ($name:literal, $kind:expr) => {
+        EvalEntry {
+            name: $name,
+            case: None,
+            module_path: "tests",
+            file: file!(),
+            line: line!(),
+            tags: &[],
+            samples: None,
+            timeout_secs: None,
+            ignore: false,
+            min_score: None,
+            kind: $kind,
+        }
+    };
+}
+
+static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));
+static PANICS: EvalEntry = entry!("panics", EntryKind::Declarative(panics));
+static IMPERATIVE: EvalEntry = entry!("imperative", EntryKind::Imperative(imperative));
+static IMPERATIVE_PANICS: EvalEntry = entry!("imperative_panics", EntryKind::Imperative(imperative_panics));
+
+#[derive(Default)]
+struct Collect {
+    units: Vec<(String, f64, usize)>,
+}
+
+impl Reporter for Collect {
+    fn event(&mut self, e: Event<'_>) {
+        if let Event::Unit(u) = e {
+            self.units.push((u.eval.clone(), u.score.mean, u.errors));
+        }
+    }
+}
+
+fn plan(evals: Vec<&'static EvalEntry>, samples: u32) -> Plan {
+    Plan {
+        evals,
+        models: vec![ModelSpec { name: "m".into(), backend: BackendKind::Llama, source: "x".into(), ..Default::default() }],
+        templates: vec![PromptTemplate::chat("plain", None, "{{task}}")],
+        temperatures: vec![0.0, 0.7],
+        samples,
+        samples_override: HashMap::new(),
+        params: SamplingParams::default(),
+        jobs: 2,
+        limits: Default::default(),
+        min_scores: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn samples_of_one_prompt_go_in_one_request_and_a_rerun_is_served_by_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Counting::new(false);
+    let b2: SharedBackend = backend.clone();
+    let opener = move |_: &ModelSpec| Ok(b2.clone());
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let p = plan(vec![&CAPITAL, &IMPERATIVE], 4);
+
+    let store = RunStore::create(dir.path(), &RunMeta { id: "a".into(), ..Default::default() }).unwrap();
+    let mut rep = Collect::default();
+    let out = execute(&p, &store, &cache, &opener, &mut rep);
+    // capital: one request per temperature for all 4 samples; imperative: 2 calls per sample.
+    assert_eq!(backend.requests.load(Ordering::SeqCst), 2 + 2 * 4 * 2);
+    assert!(backend.seen.lock().unwrap().iter().any(|r| r.samples == [0, 1, 2, 3]));
+    assert_eq!(out.records.len(), 16);
+    assert_eq!(out.generated, 16);
+    assert_eq!(out.backend_requests, 18);
+    let capital_scores: Vec<f64> = rep.units.iter().filter(|u| u.0 == "capital").map(|u| u.1).collect();
+    assert_eq!(capital_scores, [50.0, 50.0], "samples 0 and 2 answer Paris");
+
+    // A new run with the same settings: zero backend calls.
+    let store = RunStore::create(dir.path(), &RunMeta { id: "b".into(), ..Default::default() }).unwrap();
+    let before = backend.requests.load(Ordering::SeqCst);
+    let out = execute(&p, &store, &cache, &opener, &mut Collect::default());
+    assert_eq!(backend.requests.load(Ordering::SeqCst), before);
+    assert_eq!(out.backend_requests, 0);
+    assert_eq!(out.generated, 0);
+    assert!(out.records.iter().all(|r| r.cached));
+
+    // A disabled cache goes back to the backend.
+    let store = RunStore::create(dir.path(), &RunMeta { id: "c".into(), ..Default::default() }).unwrap();
+    let out = execute(&p, &store, &Cache::disabled(), &opener, &mut Collect::default());
+    assert_eq!(out.backend_requests, 18);
+}
+
+#[test]
+fn failures_are_recorded_per_sample_and_resume_retries_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = Counting::new(true);
+    let f2: SharedBackend = failing.clone();
+    let p = plan(vec![&CAPITAL, &PANICS, &IMPERATIVE_PANICS], 2);
+    let store = RunStore::create(dir.path(), &RunMeta { id: "r".into(), ..Default::default() }).unwrap();
+    let mut rep = Collect::default();
+    let out = execute(&p, &store, &Cache::disabled(), &move |_: &ModelSpec| Ok(f2.clone()), &mut rep);
+    assert_eq!(out.records.len(), 12);
+    assert!(out.records.iter().all(|r| r.error.is_some() && r.score.is_none()));
+    let errs: Vec<&str> = out.records.iter().filter_map(|r| r.error.as_deref()).collect();
+    assert!(errs.iter().any(|e| e.contains("connection failed: refused")));
+    assert!(errs.iter().any(|e| e.contains("bad case builder")));
+    assert!(errs.iter().any(|e| e.contains("user code exploded")));
+    drop(store);
+
+    // Resume with a working backend: the capital samples are retried and scored.
+    let ok = Counting::new(false);
+    let o2: SharedBackend = ok.clone();
+    let store = RunStore::resume(dir.path(), None).unwrap();
+    let out = execute(&plan(vec![&CAPITAL], 2), &store, &Cache::disabled(), &move |_: &ModelSpec| Ok(o2.clone()), &mut Collect::default());
+    assert_eq!(ok.samples.load(Ordering::SeqCst), 4);
+    let capital: Vec<_> = out.records.iter().filter(|r| r.eval == "capital").collect();
+    assert_eq!(capital.len(), 4);
+    assert!(capital.iter().all(|r| r.error.is_none() && r.score.is_some()));
+
+    // Resuming again does nothing: every capital sample is done.
+    let store = RunStore::resume(dir.path(), None).unwrap();
+    execute(&plan(vec![&CAPITAL], 2), &store, &Cache::disabled(), &move |_: &ModelSpec| Ok(ok.clone() as SharedBackend), &mut Collect::default());
+    let lines = std::fs::read_to_string(dir.path().join("runs/r/samples.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 12 + 4, "12 failed samples, then 4 retried ones");
+}
+
+#[test]
+fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = plan(vec![&CAPITAL], 1);
+    p.models.push(ModelSpec { name: "good".into(), source: "y".into(), ..Default::default() });
+    let good = Counting::new(false);
+    let g2: SharedBackend = good.clone();
+    let opener = move |s: &ModelSpec| {
+        if s.name == "m" {
+            Err(BackendError::Load("m.gguf: not a GGUF file".into()))
+        } else {
+            Ok(g2.clone())
+        }
+    };
+    let store = RunStore::create(dir.path(), &RunMeta { id: "x".into(), ..Default::default() }).unwrap();
+    let out = execute(&p, &store, &Cache::disabled(), &opener, &mut Collect::default());
+    assert_eq!(out.load_errors.len(), 1);
+    assert!(out.load_errors[0].1.contains("not a GGUF file"));
+    let by_model = |m: &str| out.records.iter().filter(|r| r.model == m).collect::<Vec<_>>();
+    assert!(by_model("m").iter().all(|r| r.error.is_some()));
+    assert!(by_model("good").iter().all(|r| r.score.is_some()));
+    assert_eq!(by_model("good").len(), 2);
+}

@@ -1,0 +1,135 @@
+# litmus bash driver (protocol: src/lang/driver.rs).
+#
+# Parse check with `bash -n`; the solution is loaded (sourced) and every
+# snippet runs in a fresh `bash` process under `timeout -s KILL`, with fd 3
+# closed and stdin at /dev/null. The nonce is a non-exported variable of
+# this shell, so snippet processes never see it.
+IFS= read -r NONCE
+read -r MODE START_KIND START_INDEX PHASE_S SNIPPET_S N_EX N_TESTS CLEANUP
+IFS= read -r EXTRA || true
+exec 0</dev/null
+ERRF="${TMPDIR:-/tmp}/.litmus-err.$$"
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=$(printf '%s' "$s" | LC_ALL=C tr -d '\000-\010\013\014\016-\037')
+  printf '"%s"' "$s"
+}
+
+emit() {
+  printf '{"nonce":"%s",%s}\n' "$NONCE" "$1" >&3
+}
+
+now_us() {
+  if [ -n "${EPOCHREALTIME:-}" ]; then
+    local t=${EPOCHREALTIME/./}
+    t=${t/,/}
+    printf '%s' "$((10#$t))"
+  else
+    printf '%s' "$(($(date +%s%N) / 1000))"
+  fi
+}
+
+to_us() {
+  local s=$1 int frac
+  int=${s%%.*}
+  if [ "$int" = "$s" ]; then frac=0; else frac=${s#*.}; fi
+  frac="${frac}000000"
+  frac=${frac:0:6}
+  printf '%s' "$((10#$int * 1000000 + 10#$frac))"
+}
+
+fmt_s() {
+  printf '%d.%06d' "$(($1 / 1000000))" "$(($1 % 1000000))"
+}
+
+# run_snip BUDGET_US SNIPPET_FILE -> sets R_OK R_ERR R_TIMED R_MS
+run_snip() {
+  local budget_us=$1 snip=$2 start end status
+  start=$(now_us)
+  timeout -s KILL "$(fmt_s "$budget_us")" bash -c '
+    . ./setup.sh
+    . ./solution.sh
+    s=$?
+    if [ -n "$1" ]; then . "$1"; s=$?; fi
+    exit $s' litmus-snippet "$snip" 3>&- 2>"$ERRF"
+  status=$?
+  end=$(now_us)
+  if [ "$CLEANUP" = "1" ]; then kill -9 -1 2>/dev/null; fi
+  cat "$ERRF" >&2 2>/dev/null
+  R_MS=$(((end - start) / 1000))
+  R_TIMED=false
+  if [ "$status" -eq 0 ]; then
+    R_OK=true
+    R_ERR=null
+  else
+    R_OK=false
+    local tail_err
+    tail_err=$(tail -c 2000 "$ERRF" 2>/dev/null)
+    if [ "$status" -eq 137 ] && [ $((end - start)) -ge "$budget_us" ]; then
+      R_TIMED=true
+      R_ERR=$(json_str "timed out after $(fmt_s "$budget_us")s")
+    else
+      R_ERR=$(json_str "exit status $status${tail_err:+: $tail_err}")
+    fi
+  fi
+  rm -f "$ERRF"
+}
+
+if ! bash -n setup.sh 2>"$ERRF"; then
+  emit "\"event\":\"infra\",\"error\":$(json_str "the spec's setup code does not parse: $(tail -c 2000 "$ERRF")")"
+  emit '"event":"done"'
+  exit 0
+fi
+if ! bash -n solution.sh 2>"$ERRF"; then
+  emit "\"event\":\"parsed\",\"ok\":false,\"error\":$(json_str "$(tail -c 2000 "$ERRF")")"
+  emit '"event":"done"'
+  exit 0
+fi
+emit '"event":"parsed","ok":true'
+if [ "$MODE" = "check" ]; then
+  emit '"event":"done"'
+  exit 0
+fi
+
+PHASE_US=$(to_us "$PHASE_S")
+SNIPPET_US=$(to_us "$SNIPPET_S")
+
+if [ "$START_KIND" = "load" ]; then
+  run_snip "$PHASE_US" ""
+  emit "\"event\":\"executed\",\"ok\":$R_OK,\"error\":$R_ERR,\"timed_out\":$R_TIMED,\"ms\":$R_MS"
+  if [ "$R_OK" != "true" ]; then
+    emit '"event":"done"'
+    exit 0
+  fi
+fi
+
+run_phase() {
+  local kind=$1 n=$2 folder=$3 first=0 i deadline remaining budget
+  case "$START_KIND:$kind" in
+    test:example) return ;;
+  esac
+  if [ "$START_KIND" = "$kind" ]; then first=$START_INDEX; fi
+  deadline=$(($(now_us) + PHASE_US))
+  for ((i = first; i < n; i++)); do
+    remaining=$((deadline - $(now_us)))
+    if [ "$remaining" -le 1000 ]; then
+      emit "\"event\":\"result\",\"kind\":\"$kind\",\"index\":$i,\"ok\":false,\"timed_out\":true,\"ms\":0,\"error\":\"the $kind phase used up its budget\""
+      continue
+    fi
+    budget=$SNIPPET_US
+    if [ "$remaining" -lt "$budget" ]; then budget=$remaining; fi
+    emit "\"event\":\"begin\",\"kind\":\"$kind\",\"index\":$i"
+    run_snip "$budget" "./$folder/$i.sh"
+    emit "\"event\":\"result\",\"kind\":\"$kind\",\"index\":$i,\"ok\":$R_OK,\"error\":$R_ERR,\"timed_out\":$R_TIMED,\"ms\":$R_MS"
+  done
+}
+
+run_phase example "$N_EX" examples
+run_phase test "$N_TESTS" tests
+emit '"event":"done"'

@@ -1,0 +1,421 @@
+//! Rust: the solution, the spec's setup, one function per example/test and a
+//! small harness `main` are compiled with `rustc` (inside the sandbox, to a
+//! binary in the workspace), then the binary runs every snippet on its own
+//! thread with `catch_unwind` and a time budget.
+//!
+//! *Parsed* means the solution compiles. A snippet that does not compile
+//! (e.g. it calls a function the answer named differently) fails on its own:
+//! rustc's JSON diagnostics are mapped back to the snippet and the harness
+//! is rebuilt without it. A `fn main` in the answer is renamed and run as
+//! the *executed* step (a panic or an `Err` return fails it); without one,
+//! *executed* means the program was built and started.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+use super::driver::{run_driver, DriverProgram, ERROR_CAP};
+use super::{Evaluation, Language, LanguageRunner, SnippetKind, SnippetOutcome};
+use crate::sandbox::{Sandbox, SandboxCommand, SandboxFile, Workspace};
+use crate::util::{cap_string, lossy};
+use crate::{tools, CodeSpec, Limits};
+
+pub(crate) struct Rust;
+
+const HARNESS: &str = include_str!("drivers/rust_harness.rs");
+const MAX_REBUILDS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Region {
+    Program,
+    Snippet(SnippetKind, usize),
+}
+
+struct Generated {
+    source: String,
+    /// (first line, last line, region), 1-based inclusive.
+    regions: Vec<(usize, usize, Region)>,
+}
+
+fn main_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| {
+        Regex::new(r"(?m)^(\s*)(pub(\([^)]*\))?\s+)?(async\s+)?fn\s+main\s*\(").expect("regex")
+    })
+}
+
+fn inner_attr_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| Regex::new(r"(?m)^\s*#!\[[^\n]*\]\s*$").expect("regex"))
+}
+
+/// Build the harness source. `skip` lists snippets left out (they do not
+/// compile); `with_snippets = false` builds the program alone.
+fn generate(
+    code: &str,
+    spec: &CodeSpec,
+    skip: &BTreeMap<(SnippetKind, usize), String>,
+    with_snippets: bool,
+) -> Generated {
+    let setup = spec.setup.clone().unwrap_or_default();
+    let mut attrs = Vec::new();
+    let strip = |s: &str, attrs: &mut Vec<String>| {
+        for m in inner_attr_re().find_iter(s) {
+            attrs.push(m.as_str().trim().to_string());
+        }
+        inner_attr_re().replace_all(s, "").into_owned()
+    };
+    let setup = strip(&setup, &mut attrs);
+    let program = strip(code, &mut attrs);
+    let has_main = main_re().is_match(&program);
+    let program = main_re()
+        .replace_all(&program, "${1}fn __litmus_user_main(")
+        .into_owned();
+
+    let mut out = String::new();
+    let mut line = 1usize;
+    let mut regions = Vec::new();
+    let mut push = |text: &str, region: Region, out: &mut String, line: &mut usize| {
+        let start = *line;
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+        *line = start + text.lines().count().max(1);
+        regions.push((start, *line - 1, region));
+    };
+    let mut head = String::from("#![allow(warnings)]\n");
+    for a in &attrs {
+        head.push_str(a);
+        head.push('\n');
+    }
+    push(&head, Region::Program, &mut out, &mut line);
+    if !setup.trim().is_empty() {
+        push(&setup, Region::Program, &mut out, &mut line);
+    }
+    push(&program, Region::Program, &mut out, &mut line);
+
+    let mut tables = String::new();
+    for (kind, snippets) in [
+        (SnippetKind::Example, &spec.examples),
+        (SnippetKind::Test, &spec.tests),
+    ] {
+        let name = kind.name();
+        let mut table = format!(
+            "const __LITMUS_{}S: &[Option<fn() -> Result<(), String>>] = &[",
+            name.to_uppercase()
+        );
+        for (i, s) in snippets.iter().enumerate() {
+            if with_snippets && !skip.contains_key(&(kind, i)) {
+                let f = format!(
+                    "#[allow(unreachable_code, unused)]\nfn __litmus_{name}_{i}() -> Result<(), String> {{\nlet _ = {{\n{s}\n}};\nOk(())\n}}\n"
+                );
+                push(&f, Region::Snippet(kind, i), &mut out, &mut line);
+                table.push_str(&format!("Some(__litmus_{name}_{i}), "));
+            } else {
+                table.push_str("None, ");
+            }
+        }
+        table.push_str("];\n");
+        tables.push_str(&table);
+    }
+    if has_main {
+        tables.push_str(
+            "const __LITMUS_USER_MAIN: Option<fn() -> Result<(), String>> = \
+             Some(|| __LitmusOutcome::__litmus_ok(__litmus_user_main()));\n",
+        );
+    } else {
+        tables.push_str("const __LITMUS_USER_MAIN: Option<fn() -> Result<(), String>> = None;\n");
+    }
+    push(&tables, Region::Program, &mut out, &mut line);
+    push(HARNESS, Region::Program, &mut out, &mut line);
+    Generated {
+        source: out,
+        regions,
+    }
+}
+
+/// A compile error, located.
+struct Diagnostic {
+    region: Option<Region>,
+    rendered: String,
+}
+
+fn diagnostics(stderr: &str, regions: &[(usize, usize, Region)]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for l in stderr.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
+            continue;
+        };
+        if v["level"].as_str() != Some("error") {
+            continue;
+        }
+        let rendered = v["rendered"]
+            .as_str()
+            .or_else(|| v["message"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let spans = v["spans"].as_array().cloned().unwrap_or_default();
+        if spans.is_empty() && rendered.starts_with("error: aborting due to") {
+            continue;
+        }
+        let primary = spans
+            .iter()
+            .find(|s| s["is_primary"].as_bool() == Some(true))
+            .or_else(|| spans.first());
+        let region = primary
+            .and_then(|s| s["line_start"].as_u64())
+            .and_then(|ln| {
+                let ln = ln as usize;
+                regions
+                    .iter()
+                    .find(|(a, b, _)| *a <= ln && ln <= *b)
+                    .map(|r| r.2)
+            });
+        out.push(Diagnostic { region, rendered });
+    }
+    out
+}
+
+impl Rust {
+    fn compile_limits(limits: &Limits) -> Limits {
+        Limits {
+            timeout: limits.timeout.max(Duration::from_secs(60)),
+            memory_bytes: limits.memory_bytes.max(4 << 30),
+            cpu_seconds: limits.cpu_seconds.max(60),
+            max_processes: limits.max_processes.max(64),
+            max_file_bytes: limits.max_file_bytes.max(256 << 20),
+            max_output_bytes: limits.max_output_bytes.max(4 << 20),
+            snippet_timeout: limits.snippet_timeout,
+            max_disk_bytes: limits.max_disk_bytes.max(512 << 20),
+        }
+    }
+
+    /// Compile `main.rs` in `ws`; `Ok(())` or the rustc stderr (JSON lines).
+    fn rustc(
+        &self,
+        sandbox: &Sandbox,
+        ws: &Workspace,
+        metadata_only: bool,
+        limits: &Limits,
+    ) -> Result<Result<(), String>, String> {
+        let t = tools::rustc()?;
+        let mut cmd = SandboxCommand::new(&t.program)
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "bin",
+                "--crate-name",
+                "solution",
+                "-C",
+                "opt-level=0",
+                "-C",
+                "debuginfo=0",
+                "--error-format=json",
+                "-o",
+                "out/solution",
+            ])
+            .writable_dir("out");
+        if metadata_only {
+            cmd = cmd.arg("--emit=metadata");
+        }
+        cmd = cmd.arg("main.rs");
+        cmd.ro_binds = t.ro_binds.clone();
+        let out = sandbox
+            .run_in(ws, &cmd, &Self::compile_limits(limits))
+            .map_err(|e| format!("sandbox error: {e}"))?;
+        if out.success() {
+            Ok(Ok(()))
+        } else if out.timed_out {
+            Ok(Err(format!(
+                "{{\"level\":\"error\",\"rendered\":\"rustc {}\"}}",
+                out.describe_end()
+            )))
+        } else {
+            let err = lossy(&out.stderr);
+            if err.trim().is_empty() {
+                Ok(Err(format!(
+                    "{{\"level\":\"error\",\"rendered\":\"rustc {}\"}}",
+                    out.describe_end()
+                )))
+            } else {
+                Ok(Err(err))
+            }
+        }
+    }
+
+    fn first_error(diags: &[Diagnostic], raw: &str) -> String {
+        let text = diags
+            .iter()
+            .find(|d| d.region.is_none() || d.region == Some(Region::Program))
+            .or_else(|| diags.first())
+            .map(|d| d.rendered.clone())
+            .unwrap_or_else(|| raw.to_string());
+        cap_string(text.trim(), ERROR_CAP)
+    }
+}
+
+impl LanguageRunner for Rust {
+    fn language(&self) -> Language {
+        Language::Rust
+    }
+
+    fn fence_tags(&self) -> &'static [&'static str] {
+        &["rust", "rs", "rustc", "rust,ignore", "rust,no_run"]
+    }
+
+    fn code_patterns(&self) -> &'static [&'static str] {
+        &[
+            r"^\s*(pub(\([^)]*\))?\s+)?(async\s+)?(unsafe\s+)?(fn|struct|enum|trait|impl|mod|use|type|const|static)\b",
+            r"^\s*let\s+(mut\s+)?\w",
+            r"^\s*#\[",
+            r"^\s*(return|if|for|while|loop|match)\b",
+            r"\w+!\(",
+            r"->",
+            r"::",
+            r";\s*$",
+            r"^\s*[}\])]+\s*[;,)]*\s*$",
+        ]
+    }
+
+    fn availability(&self) -> Result<(), String> {
+        tools::rustc().map(|_| ())
+    }
+
+    fn check(&self, sandbox: &Sandbox, code: &str, limits: &Limits) -> Result<(), String> {
+        let spec = CodeSpec::new(Language::Rust);
+        let gen = generate(code, &spec, &BTreeMap::new(), false);
+        let ws = sandbox
+            .workspace(&[SandboxFile::new("main.rs", gen.source)])
+            .map_err(|e| e.to_string())?;
+        match self.rustc(sandbox, &ws, true, limits)? {
+            Ok(()) => Ok(()),
+            Err(raw) => {
+                let diags = diagnostics(&raw, &gen.regions);
+                Err(Self::first_error(&diags, &raw))
+            }
+        }
+    }
+
+    fn evaluate(
+        &self,
+        sandbox: &Sandbox,
+        code: &str,
+        spec: &CodeSpec,
+        limits: &Limits,
+    ) -> Evaluation {
+        let ws = match sandbox.workspace(&[]) {
+            Ok(ws) => ws,
+            Err(e) => return Evaluation::infra(e.to_string()),
+        };
+        let mut skip: BTreeMap<(SnippetKind, usize), String> = BTreeMap::new();
+        let mut built = false;
+        for _ in 0..=MAX_REBUILDS {
+            let gen = generate(code, spec, &skip, true);
+            if let Err(e) = ws.write(&SandboxFile::new("main.rs", gen.source.clone())) {
+                return Evaluation::infra(e.to_string());
+            }
+            let raw = match self.rustc(sandbox, &ws, false, limits) {
+                Ok(Ok(())) => {
+                    built = true;
+                    break;
+                }
+                Ok(Err(raw)) => raw,
+                Err(e) => return Evaluation::infra(e),
+            };
+            let diags = diagnostics(&raw, &gen.regions);
+            let program_errors = diags
+                .iter()
+                .any(|d| !matches!(d.region, Some(Region::Snippet(..))));
+            if program_errors || diags.is_empty() {
+                // Does the program compile on its own?
+                let alone = generate(code, spec, &skip, false);
+                let _ = ws.write(&SandboxFile::new("main.rs", alone.source.clone()));
+                match self.rustc(sandbox, &ws, true, limits) {
+                    Ok(Ok(())) => {
+                        // The program is fine; leave out every snippet that errs.
+                        let mut any = false;
+                        for d in &diags {
+                            if let Some(Region::Snippet(k, i)) = d.region {
+                                skip.entry((k, i)).or_insert_with(|| d.rendered.clone());
+                                any = true;
+                            }
+                        }
+                        if !any {
+                            // Unlocated errors: drop all snippets.
+                            for (k, n) in [
+                                (SnippetKind::Example, spec.examples.len()),
+                                (SnippetKind::Test, spec.tests.len()),
+                            ] {
+                                for i in 0..n {
+                                    skip.entry((k, i))
+                                        .or_insert_with(|| Self::first_error(&diags, &raw));
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(Err(raw_alone)) => {
+                        let d = diagnostics(&raw_alone, &alone.regions);
+                        return Evaluation {
+                            parsed: false,
+                            error: Some(Self::first_error(&d, &raw_alone)),
+                            stderr: cap_string(&raw_alone, limits.max_output_bytes),
+                            ..Default::default()
+                        };
+                    }
+                    Err(e) => return Evaluation::infra(e),
+                }
+            }
+            for d in diags {
+                if let Some(Region::Snippet(k, i)) = d.region {
+                    skip.entry((k, i)).or_insert(d.rendered);
+                }
+            }
+        }
+        if !built {
+            return Evaluation {
+                parsed: true,
+                executed: false,
+                error: Some("the program could not be built together with its snippets".into()),
+                ..Default::default()
+            };
+        }
+        let prog = DriverProgram {
+            program: ws.inside_path(sandbox.kind()).join("out/solution"),
+            args: Vec::new(),
+            ro_binds: Vec::new(),
+            env: Vec::new(),
+            extra: serde_json::json!({}),
+            in_process: true,
+        };
+        let mut ev = run_driver(
+            sandbox,
+            &ws,
+            &prog,
+            spec.examples.len(),
+            spec.tests.len(),
+            limits,
+            &[],
+        );
+        for s in ev.examples.iter_mut().chain(ev.tests.iter_mut()) {
+            if let Some(msg) = skip.get(&(s.kind, s.index)) {
+                *s = SnippetOutcome {
+                    kind: s.kind,
+                    index: s.index,
+                    passed: false,
+                    error: Some(format!(
+                        "does not compile: {}",
+                        cap_string(msg.trim(), ERROR_CAP)
+                    )),
+                    timed_out: false,
+                    duration_ms: 0,
+                };
+            }
+        }
+        ev
+    }
+}

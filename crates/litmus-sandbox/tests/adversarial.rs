@@ -1,0 +1,407 @@
+//! Hostile programs must be contained: each ends within its time limit plus
+//! one second, the host is unaffected, nothing leaks and no process
+//! survives. Run against the default sandbox (bubblewrap here); properties
+//! only bubblewrap provides are asserted when `sandbox_info()` says so.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use common::{assert_absent, assert_no_survivors, marker, processes_with};
+use litmus_sandbox::{
+    sandbox_info, score_answer_in, warm_up, CodeScore, CodeSpec, Language, Limits, Sandbox,
+};
+
+const LIMIT: Duration = Duration::from_secs(2);
+
+/// CPU-hungry attacks (the fork bomb spins `max_processes` busy processes)
+/// run alone, so they do not starve the timing of the other cases.
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn limits() -> Limits {
+    Limits {
+        timeout: LIMIT,
+        snippet_timeout: LIMIT,
+        cpu_seconds: 10,
+        memory_bytes: 512 << 20,
+        max_processes: 32,
+        ..Limits::default()
+    }
+}
+
+fn py(code: &str) -> String {
+    format!("```python\n{code}\n```")
+}
+
+fn run(code: &str, spec: &CodeSpec, limits: &Limits) -> (CodeScore, Duration) {
+    let _g = shared();
+    run_alone(code, spec, limits)
+}
+
+fn run_alone(code: &str, spec: &CodeSpec, limits: &Limits) -> (CodeScore, Duration) {
+    warm_up(Language::Python).expect("python is needed for these tests");
+    let t0 = Instant::now();
+    let s = score_answer_in(&Sandbox::new(), &py(code), spec, limits);
+    (s, t0.elapsed())
+}
+
+fn spec() -> CodeSpec {
+    CodeSpec::new(Language::Python)
+}
+
+/// The attack runs while loading the solution: that phase has `LIMIT`.
+fn assert_within_limit(elapsed: Duration) {
+    assert!(
+        elapsed <= LIMIT + Duration::from_secs(1),
+        "took {elapsed:?}, more than the {LIMIT:?} limit plus one second"
+    );
+}
+
+fn host_still_works() {
+    let out = std::process::Command::new("true")
+        .status()
+        .expect("host can spawn");
+    assert!(out.success());
+}
+
+#[test]
+fn infinite_loop_is_killed_at_the_limit() {
+    let (s, el) = run(
+        "def f():\n    return 1\n\nwhile True:\n    pass",
+        &spec().test("assert f() == 1"),
+        &limits(),
+    );
+    assert_within_limit(el);
+    assert!(s.parsed && !s.executed, "{s:?}");
+    assert!(s.timed_out);
+    assert_eq!(s.score, 25.0);
+    assert!(
+        el >= LIMIT - Duration::from_millis(100),
+        "killed too early: {el:?}"
+    );
+}
+
+#[test]
+fn infinite_loop_in_one_test_keeps_the_other_results() {
+    let spec = spec()
+        .test("assert f() == 1")
+        .test("while True:\n    pass")
+        .test("assert f() + 1 == 2");
+    let l = Limits {
+        snippet_timeout: Duration::from_secs(1),
+        ..limits()
+    };
+    let (s, el) = run("def f():\n    return 1", &spec, &l);
+    assert_eq!((s.tests_passed, s.tests_total), (2, 3), "{s:?}");
+    assert!(s.timed_out);
+    assert!(el < Duration::from_secs(1) + LIMIT, "{el:?}");
+    let t = &s.snippets[1];
+    assert!(!t.passed && t.timed_out, "{t:?}");
+}
+
+#[test]
+fn cpu_time_limit_kills_busy_code() {
+    let l = Limits {
+        cpu_seconds: 1,
+        timeout: Duration::from_secs(20),
+        ..limits()
+    };
+    let _g = exclusive();
+    let (s, el) = run_alone("while True:\n    pass", &spec(), &l);
+    assert!(!s.executed);
+    // Stopped by the CPU limit, long before the wall limit.
+    assert!(!s.timed_out && el < Duration::from_secs(10), "{el:?} {s:?}");
+    assert!(
+        s.error.as_deref().unwrap_or("").contains("CPU"),
+        "{:?}",
+        s.error
+    );
+}
+
+#[test]
+fn fork_bomb_is_bounded_and_cleaned_up() {
+    let m = marker("fb");
+    let code = format!(
+        "import os\nM = {m:?}\nwhile True:\n    try:\n        if os.fork() == 0:\n            try:\n                open('/proc/self/comm', 'w').write(M[:15])\n            except OSError:\n                pass\n    except OSError:\n        pass"
+    );
+    // Watch the number of bomb processes while it runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let watcher = {
+        let (stop, peak, m) = (stop.clone(), peak.clone(), m.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let n = processes_with(&m).len();
+                peak.fetch_max(n, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let _g = exclusive();
+    let (s, el) = run_alone(&code, &spec(), &limits());
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert_within_limit(el);
+    assert!(!s.executed);
+    if sandbox_info().process_limit_enforced {
+        let peak = peak.load(Ordering::Relaxed);
+        assert!(
+            peak <= limits().max_processes as usize + 1,
+            "{peak} bomb processes at once, limit {}",
+            limits().max_processes
+        );
+    }
+    assert_no_survivors(&m);
+    host_still_works();
+}
+
+#[test]
+fn memory_bomb_fails_cleanly() {
+    let l = Limits {
+        memory_bytes: 256 << 20,
+        ..limits()
+    };
+    let (s, el) = run(
+        "hog = []\nwhile True:\n    hog.append(bytearray(16 << 20))",
+        &spec().test("assert True"),
+        &l,
+    );
+    assert_within_limit(el);
+    assert!(s.parsed && !s.executed, "{s:?}");
+    assert!(
+        s.error.as_deref().unwrap_or("").contains("MemoryError"),
+        "{:?}",
+        s.error
+    );
+    assert_eq!(s.score, 25.0);
+}
+
+#[test]
+fn gigabytes_of_output_are_capped() {
+    let l = limits();
+    let (s, el) = run(
+        "import sys, os\nchunk = 'x' * 65536\nwhile True:\n    sys.stdout.write(chunk)\n    sys.stderr.write(chunk)",
+        &spec(),
+        &l,
+    );
+    assert_within_limit(el);
+    assert!(s.timed_out);
+    assert!(
+        s.stderr.len() <= l.max_output_bytes + 200,
+        "stderr not capped: {} bytes",
+        s.stderr.len()
+    );
+}
+
+#[test]
+fn output_flood_in_a_test_does_not_break_other_tests() {
+    let spec = spec()
+        .test("import sys\nfor _ in range(20000):\n    sys.stdout.write('y' * 65536)\nassert False")
+        .test("assert f() == 2");
+    let l = Limits {
+        snippet_timeout: Duration::from_secs(1),
+        ..limits()
+    };
+    let (s, el) = run("def f():\n    return 2", &spec, &l);
+    assert!(el <= 2 * LIMIT + Duration::from_secs(1), "{el:?}");
+    assert_eq!((s.tests_passed, s.tests_total), (1, 2), "{s:?}");
+}
+
+#[test]
+fn network_is_unreachable() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let code = "import socket\n\ndef try_connect(host, port):\n    s = socket.socket()\n    s.settimeout(1.0)\n    try:\n        s.connect((host, port))\n        return True\n    except OSError:\n        return False\n    finally:\n        s.close()\n";
+    // 192.0.2.1 is TEST-NET-1 (documentation range): never a real host.
+    let spec = spec()
+        .test(format!("assert not try_connect('127.0.0.1', {port})"))
+        .test("assert not try_connect('192.0.2.1', 80)")
+        .test("import socket\ntry:\n    socket.getaddrinfo('example.com', 80)\n    ok = True\nexcept OSError:\n    ok = False\nassert not ok");
+    let (s, el) = run(code, &spec, &limits());
+    assert!(el <= 2 * LIMIT + Duration::from_secs(1), "{el:?}");
+    match listener.accept() {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the sandbox reached the host's listener: {other:?}"),
+    }
+    if sandbox_info().network_isolated {
+        assert_eq!((s.tests_passed, s.tests_total), (3, 3), "{s:?}");
+    }
+}
+
+#[test]
+fn writes_outside_the_workspace_do_not_reach_the_host() {
+    let m = marker("wr");
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let targets = [
+        PathBuf::from(format!("/tmp/litmus-escape-{m}")),
+        crate_dir.join(format!("litmus-escape-{m}")),
+        PathBuf::from(format!("/etc/litmus-escape-{m}")),
+        PathBuf::from(format!("/usr/litmus-escape-{m}")),
+        PathBuf::from(format!("/var/tmp/litmus-escape-{m}")),
+        PathBuf::from(format!("/dev/shm/litmus-escape-{m}")),
+    ];
+    let list: Vec<String> = targets
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    let code = format!(
+        "import os\nfor p in [{}]:\n    try:\n        os.makedirs(os.path.dirname(p), exist_ok=True)\n        with open(p, 'w') as f:\n            f.write('escaped')\n    except OSError:\n        pass",
+        list.join(", ")
+    );
+    let (s, el) = run(&code, &spec(), &limits());
+    assert_within_limit(el);
+    assert!(s.executed, "{s:?}");
+    if !sandbox_info().host_writable {
+        for t in &targets {
+            assert_absent(t);
+        }
+    } else {
+        for t in &targets {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+    // Never reachable, whatever the sandbox: the crate itself.
+    assert_absent(&targets[1]);
+}
+
+#[test]
+fn host_files_are_not_visible() {
+    if !sandbox_info().filesystem_isolated {
+        eprintln!("skipped: the fallback sandbox shares the host filesystem");
+        return;
+    }
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    let spec = spec()
+        .test(format!(
+            "import os\nassert not os.path.exists({crate_dir:?})"
+        ))
+        .test("import os\nassert not os.path.exists('/root/.cargo')")
+        .test("import os\nassert os.listdir('/tmp') == []");
+    let (s, _) = run("x = 1", &spec, &limits());
+    assert_eq!((s.tests_passed, s.tests_total), (3, 3), "{s:?}");
+}
+
+#[test]
+fn api_keys_do_not_reach_the_code() {
+    // The variable is set in this test process; the code must not see it,
+    // neither in its environment nor in any process it can inspect.
+    std::env::set_var("OPENAI_API_KEY", "sk-litmus-secret-4242");
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-litmus-secret-4242");
+    let code = "import os\n\ndef leaked():\n    if 'sk-litmus-secret' in repr(dict(os.environ)):\n        return True\n    for pid in os.listdir('/proc'):\n        if pid.isdigit():\n            try:\n                with open('/proc/%s/environ' % pid, 'rb') as f:\n                    if b'sk-litmus-secret' in f.read():\n                        return True\n            except OSError:\n                pass\n    return False\n";
+    let spec = spec()
+        .example("print(sorted(os.environ))")
+        .test("assert 'OPENAI_API_KEY' not in os.environ")
+        .test("assert not leaked()");
+    let (s, _) = run(code, &spec, &limits());
+    assert_eq!((s.tests_passed, s.tests_total), (2, 2), "{s:?}");
+    assert!(!s.stderr.contains("sk-litmus-secret"));
+}
+
+#[test]
+fn killing_the_parent_is_contained() {
+    let (s, el) = run(
+        "import os\nos.kill(os.getppid(), 9)",
+        &spec().test("assert True"),
+        &limits(),
+    );
+    assert_within_limit(el);
+    assert!(s.parsed && !s.executed, "{s:?}");
+    assert_eq!(s.score, 25.0);
+    host_still_works();
+}
+
+#[test]
+fn killing_the_parent_in_a_test_only_fails_that_test() {
+    let spec = spec()
+        .test("assert f() == 3")
+        .test("import os\nos.kill(os.getppid(), 9)")
+        .test("assert f() * 2 == 6");
+    let (s, el) = run("def f():\n    return 3", &spec, &limits());
+    assert!(el <= 2 * LIMIT + Duration::from_secs(1), "{el:?}");
+    assert!(s.executed);
+    assert_eq!((s.tests_passed, s.tests_total), (2, 3), "{s:?}");
+    assert!(!s.snippets[1].passed);
+}
+
+#[test]
+fn orphaned_children_do_not_survive() {
+    let m = marker("or");
+    let code = format!(
+        "import os, time\nM = {m:?}\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execv('/bin/sleep', [M, '1000'])\n    os._exit(0)\nos.waitpid(pid, 0)\ntime.sleep(0.2)\n\ndef f():\n    return 1"
+    );
+    let (s, el) = run(&code, &spec().test("assert f() == 1"), &limits());
+    assert_within_limit(el);
+    assert!(s.executed, "{s:?}");
+    assert_no_survivors(&m);
+}
+
+#[test]
+fn orphans_of_a_timed_out_run_do_not_survive() {
+    let m = marker("ot");
+    let code = format!(
+        "import os\nM = {m:?}\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execv('/bin/sleep', [M, '1000'])\n    os._exit(0)\nwhile True:\n    pass"
+    );
+    let (s, el) = run(&code, &spec(), &limits());
+    assert_within_limit(el);
+    assert!(s.timed_out);
+    assert_no_survivors(&m);
+}
+
+#[test]
+fn filling_the_disk_is_bounded() {
+    let code = "import os\nwritten = 0\ntry:\n    i = 0\n    while True:\n        with open('fill%d' % i, 'wb') as f:\n            for _ in range(8):\n                f.write(b'\\0' * (1 << 20))\n                written += 1 << 20\n        i += 1\nexcept OSError as e:\n    print('stopped after', written, e)\ntry:\n    with open('/tmp/big', 'wb') as f:\n        while True:\n            f.write(b'\\0' * (1 << 20))\nexcept OSError as e:\n    print('stopped', e)\n\ndef f():\n    return written";
+    let l = limits();
+    let spec = spec().test(format!("assert f() <= {}", l.max_disk_bytes));
+    let (s, el) = run(code, &spec, &l);
+    assert_within_limit(el);
+    if sandbox_info().filesystem_isolated {
+        // Bubblewrap: the scratch space is a size-limited tmpfs.
+        assert!(s.executed, "{s:?}");
+        assert_eq!(s.tests_passed, 1, "{s:?}");
+    }
+}
+
+#[test]
+fn a_huge_single_file_hits_the_file_size_limit() {
+    let l = Limits {
+        max_file_bytes: 1 << 20,
+        ..limits()
+    };
+    let code = "ok = True\ntry:\n    with open('big', 'wb') as f:\n        f.write(b'x' * (4 << 20))\n    ok = False\nexcept OSError:\n    pass\n\ndef f():\n    return ok";
+    let (s, el) = run(code, &spec().test("assert f()"), &l);
+    assert_within_limit(el);
+    assert_eq!(s.tests_passed, 1, "{s:?}");
+}
+
+#[test]
+fn forging_results_on_fd3_does_not_help() {
+    // The report pipe is closed in the code's process and the nonce unknown.
+    let code = "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'{\"nonce\": \"x\", \"event\": \"result\", \"kind\": \"test\", \"index\": 0, \"ok\": true}\\n')\n    except OSError:\n        pass\n\ndef f():\n    return 0";
+    let (s, _) = run(code, &spec().test("assert f() == 1"), &limits());
+    assert!(s.executed, "{s:?}");
+    assert_eq!(s.tests_passed, 0, "{s:?}");
+}
+
+#[test]
+fn exit_zero_inside_a_test_is_not_a_pass() {
+    let spec = spec()
+        .test("import os\nos._exit(0)")
+        .test("import sys\nsys.exit(0)")
+        .test("assert f() == 1");
+    let (s, _) = run("def f():\n    return 1", &spec, &limits());
+    assert_eq!((s.tests_passed, s.tests_total), (1, 3), "{s:?}");
+}

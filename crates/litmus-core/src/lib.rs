@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod case;
+pub mod ci;
 pub mod config;
 pub mod context;
 pub mod harness;
@@ -16,6 +17,7 @@ pub mod report;
 pub mod runner;
 pub mod score;
 pub mod scoring;
+pub mod snapshot;
 pub mod store;
 pub mod summary;
 pub mod template;

@@ -83,6 +83,16 @@ pub struct Args {
     pub validate: bool,
     /// `--summary-json PATH`: also write the run summary there.
     pub summary_json: Option<PathBuf>,
+    /// `--junit PATH`: write a JUnit XML report there.
+    pub junit: Option<PathBuf>,
+    /// `--markdown PATH`: write the Markdown summary there (it is also
+    /// appended to `$GITHUB_STEP_SUMMARY` when that is set).
+    pub markdown: Option<PathBuf>,
+    /// `--no-snapshots`: do not record score snapshots.
+    pub no_snapshots: bool,
+    /// `--tolerance POINTS`: a fixed score-snapshot tolerance instead of the
+    /// one derived from confidence intervals.
+    pub tolerance: Option<f64>,
     /// Flags that were ignored.
     pub ignored_flags: Vec<String>,
 }
@@ -220,6 +230,16 @@ impl Args {
                 "--validate" => out.validate = true,
                 "--summary-json" => {
                     out.summary_json = Some(value_of("--summary-json", take(&mut it))?)
+                }
+                "--junit" => out.junit = Some(value_of("--junit", take(&mut it))?),
+                "--markdown" => out.markdown = Some(value_of("--markdown", take(&mut it))?),
+                "--no-snapshots" => out.no_snapshots = true,
+                "--tolerance" => {
+                    let t: f64 = value_of("--tolerance", take(&mut it))?;
+                    if !(t.is_finite() && t >= 0.0) {
+                        return Err(ArgsError(format!("--tolerance {t}: expected points ≥ 0")));
+                    }
+                    out.tolerance = Some(t);
                 }
                 f if IGNORED_WITH_VALUE.contains(&f) => {
                     let _ = take(&mut it);

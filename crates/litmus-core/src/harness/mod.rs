@@ -26,6 +26,11 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// Some eval scored below its `min_score`.
     pub const BELOW_THRESHOLD: i32 = 3;
+    /// A score snapshot failed on a significant regression.
+    pub const REGRESSED: i32 = 4;
+    /// A score improved significantly: its new snapshot must be accepted
+    /// (`cargo insta review`).
+    pub const SNAPSHOT_CHANGED: i32 = 5;
 }
 
 /// Where the harness runs: given by `litmus::main!()` at the user's crate.
@@ -33,6 +38,9 @@ pub mod exit {
 pub struct Site {
     /// `CARGO_MANIFEST_DIR` of the crate holding the eval target.
     pub manifest_dir: PathBuf,
+    /// `file!()` of the eval target's main source file: score snapshots go
+    /// in `snapshots/` next to it.
+    pub source_file: Option<String>,
 }
 
 /// The cargo target directory holding the running binary.
@@ -326,22 +334,74 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         let _ = writeln!(std::io::stderr(), "warning: results store: {e}");
     }
 
-    let errored = summary.units.iter().any(|u| u.errors > 0) || !summary.load_errors.is_empty();
-    if errored {
-        let n = summary.units.iter().filter(|u| u.errors > 0).count();
-        let _ = writeln!(
-            std::io::stderr(),
-            "error: {n} eval configuration{} had errors; rerun with --resume to retry only those samples",
-            if n == 1 { "" } else { "s" }
-        );
-        return exit::ERRORED;
+    let snapshots = if args.no_snapshots {
+        Vec::new()
+    } else {
+        let mut opts = match &site.source_file {
+            Some(f) => crate::snapshot::SnapshotOptions::for_target(&site.manifest_dir, f),
+            None => crate::snapshot::SnapshotOptions::new(
+                site.manifest_dir.join("evals").join("snapshots"),
+                workspace_root(&site.manifest_dir),
+            ),
+        };
+        opts.tolerance = args.tolerance;
+        if args.format == Format::Json && std::env::var_os("INSTA_OUTPUT").is_none() {
+            // insta prints its diffs on stdout, which holds JSON lines here.
+            std::env::set_var("INSTA_OUTPUT", "none");
+        }
+        crate::snapshot::record(&summary, &opts)
+    };
+    for s in &snapshots {
+        let notable = s.failed
+            || s.pending_written
+            || s.updated
+            || s.error.is_some()
+            || matches!(
+                s.drift,
+                crate::snapshot::Drift::Regressed { .. } | crate::snapshot::Drift::Improved { .. }
+            );
+        if notable {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{:>12} {} [{}]: {}",
+                "snapshot",
+                s.eval,
+                s.config.label(),
+                s.message()
+            );
+        }
     }
-    if summary.units.iter().any(|u| u.below_min()) {
-        let _ = writeln!(
-            std::io::stderr(),
-            "error: some evals scored below their min_score"
-        );
-        return exit::BELOW_THRESHOLD;
+    if let Some(path) = &args.junit {
+        if let Err(e) = crate::ci::write_junit(path, &summary, &snapshots) {
+            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+        }
     }
-    exit::OK
+    let markdown = crate::ci::markdown_summary(&summary, &snapshots);
+    if let Some(path) = &args.markdown {
+        if let Err(e) = std::fs::write(path, &markdown) {
+            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+        }
+    }
+    if let Err(e) = crate::ci::append_step_summary(&markdown) {
+        let _ = writeln!(std::io::stderr(), "warning: $GITHUB_STEP_SUMMARY: {e}");
+    }
+
+    let code = crate::ci::exit_code(&summary, &snapshots);
+    let message = match code {
+        exit::ERRORED => {
+            let n = summary.units.iter().filter(|u| u.errors > 0).count();
+            format!(
+                "{n} eval configuration{} had errors; rerun with --resume to retry only those samples",
+                if n == 1 { "" } else { "s" }
+            )
+        }
+        exit::REGRESSED => "some scores regressed beyond noise; if that is intended, run `cargo eval` locally and accept the new snapshots with `cargo insta review`".to_string(),
+        exit::BELOW_THRESHOLD => "some evals scored below their min_score".to_string(),
+        exit::SNAPSHOT_CHANGED => "some scores improved beyond noise: accept the new snapshots with `cargo insta review` (or rerun with INSTA_UPDATE=always) and commit them".to_string(),
+        _ => String::new(),
+    };
+    if !message.is_empty() {
+        let _ = writeln!(std::io::stderr(), "error: {message}");
+    }
+    code
 }

@@ -1,0 +1,559 @@
+//! CI outputs of a run: JUnit XML, a Markdown summary for GitHub Actions, and
+//! the exit code.
+//!
+//! Each eval under each configuration is one result, classified by
+//! [`verdict`]: errored (samples failed, or the snapshot could not be
+//! written), regressed (its score snapshot failed on a significant drop, see
+//! [`crate::snapshot`]), below threshold (its mean score is under its
+//! `min_score`), snapshot changed (its snapshot failed on a significant
+//! rise), or passed. [`exit_code`] turns the worst of them into the process's
+//! exit code (see [`exit`]).
+//!
+//! An eval without a snapshot has no baseline to regress from: it passes,
+//! and the reports say that its snapshot is new (locally a `.snap.new` waits
+//! for `cargo insta review`; on CI nothing is written).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::snapshot::{Drift, SnapshotOutcome};
+use crate::store::ConfigKey;
+use crate::summary::{RunSummary, UnitSummary};
+
+/// Exit codes, the harness's ([`crate::harness::exit`]) and those of score
+/// snapshots. When several apply, the first in this order wins: errored (1),
+/// regressed (4), below threshold (3), snapshot changed (5).
+pub mod exit {
+    pub use crate::harness::exit::{BELOW_THRESHOLD, ERRORED, OK, USAGE};
+    /// A score snapshot failed on a significant regression.
+    pub const REGRESSED: i32 = 4;
+    /// A score snapshot failed on a significant improvement: accept it with
+    /// `cargo insta review` (or `INSTA_UPDATE=always`) and commit it.
+    pub const SNAPSHOT_CHANGED: i32 = 5;
+}
+
+/// What kind of failure a result has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureKind {
+    /// The score snapshot failed on a significant drop.
+    Regressed,
+    /// The mean score is below the eval's `min_score`.
+    BelowThreshold,
+    /// The score snapshot failed on a significant rise.
+    SnapshotChanged,
+}
+
+impl FailureKind {
+    /// A short identifier, used as JUnit's failure `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Regressed => "regressed",
+            FailureKind::BelowThreshold => "below_threshold",
+            FailureKind::SnapshotChanged => "snapshot_changed",
+        }
+    }
+
+    /// The exit code for this kind.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            FailureKind::Regressed => exit::REGRESSED,
+            FailureKind::BelowThreshold => exit::BELOW_THRESHOLD,
+            FailureKind::SnapshotChanged => exit::SNAPSHOT_CHANGED,
+        }
+    }
+}
+
+/// The classification of one eval under one configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Verdict {
+    /// Why it errored, if it did.
+    pub errors: Vec<String>,
+    /// Its failures, most severe first.
+    pub failures: Vec<(FailureKind, String)>,
+}
+
+impl Verdict {
+    /// Neither errored nor failed.
+    pub fn passed(&self) -> bool {
+        self.errors.is_empty() && self.failures.is_empty()
+    }
+
+    /// A word for the result: `passed`, `errored`, `regressed`,
+    /// `below_threshold` or `snapshot_changed`.
+    pub fn status(&self) -> &'static str {
+        if !self.errors.is_empty() {
+            "errored"
+        } else if let Some((k, _)) = self.failures.first() {
+            k.as_str()
+        } else {
+            "passed"
+        }
+    }
+}
+
+/// Classifies `unit`, given its snapshot outcome (if snapshots were recorded).
+pub fn verdict(unit: &UnitSummary, snapshot: Option<&SnapshotOutcome>) -> Verdict {
+    let mut v = Verdict::default();
+    if unit.errors > 0 {
+        let total = unit.errors + unit.scored;
+        v.errors.push(format!(
+            "{} of {total} sample{} errored: {}",
+            unit.errors,
+            if total == 1 { "" } else { "s" },
+            unit.first_error.as_deref().unwrap_or("unknown error")
+        ));
+    }
+    if let Some(e) = snapshot.and_then(|s| s.error.as_ref()) {
+        v.errors.push(format!("score snapshot: {e}"));
+    }
+    if let Some(s) = snapshot.filter(|s| s.regression_failed()) {
+        v.failures.push((FailureKind::Regressed, s.message()));
+    }
+    if unit.below_min() {
+        v.failures.push((
+            FailureKind::BelowThreshold,
+            format!(
+                "score {:.1} is below min_score {:.1}",
+                unit.score.mean,
+                unit.min_score.unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(s) =
+        snapshot.filter(|s| s.failed && !s.regression_failed() && s.drift != Drift::New)
+    {
+        v.failures.push((FailureKind::SnapshotChanged, s.message()));
+    }
+    v
+}
+
+fn index(snapshots: &[SnapshotOutcome]) -> BTreeMap<(&str, &ConfigKey), &SnapshotOutcome> {
+    snapshots
+        .iter()
+        .map(|s| ((s.eval.as_str(), &s.config), s))
+        .collect()
+}
+
+/// The exit code of a run: [`exit::ERRORED`] when a model failed to load or
+/// an eval errored, else [`exit::REGRESSED`], [`exit::BELOW_THRESHOLD`],
+/// [`exit::SNAPSHOT_CHANGED`] for the first kind of failure found in that
+/// order, else [`exit::OK`].
+pub fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
+    let snaps = index(snapshots);
+    let verdicts: Vec<Verdict> = summary
+        .units
+        .iter()
+        .map(|u| verdict(u, snaps.get(&(u.eval.as_str(), &u.config)).copied()))
+        .collect();
+    if !summary.load_errors.is_empty() || verdicts.iter().any(|v| !v.errors.is_empty()) {
+        return exit::ERRORED;
+    }
+    let worst = verdicts
+        .iter()
+        .flat_map(|v| v.failures.iter().map(|(k, _)| *k))
+        .min();
+    worst.map_or(exit::OK, FailureKind::exit_code)
+}
+
+/// Escapes `s` for XML text and attribute values, replacing characters XML
+/// 1.0 does not allow.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Kept through attribute-value normalization.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn secs(ms: f64) -> String {
+    format!(
+        "{:.3}",
+        if ms.is_finite() {
+            ms.max(0.0) / 1000.0
+        } else {
+            0.0
+        }
+    )
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max).collect();
+    t.push('…');
+    t
+}
+
+/// A description of a unit's result, for JUnit's `system-out`.
+fn details(unit: &UnitSummary, snapshot: Option<&SnapshotOutcome>) -> String {
+    let mut s = format!(
+        "score {:.1} (95% CI [{:.1}, {:.1}]), pass rate {:.0}%, {} scored, {} errored",
+        unit.score.mean,
+        unit.score.ci_low,
+        unit.score.ci_high,
+        unit.pass_rate * 100.0,
+        unit.scored,
+        unit.errors
+    );
+    if let Some(m) = unit.min_score {
+        let _ = write!(s, ", min_score {m:.1}");
+    }
+    if let Some(snap) = snapshot {
+        let _ = write!(s, "\nsnapshot {}: {}", snap.path.display(), snap.message());
+    }
+    s
+}
+
+fn groups(summary: &RunSummary) -> Vec<(&ConfigKey, Vec<&UnitSummary>)> {
+    let mut out: Vec<(&ConfigKey, Vec<&UnitSummary>)> = Vec::new();
+    for u in &summary.units {
+        match out.iter_mut().find(|(c, _)| *c == &u.config) {
+            Some((_, us)) => us.push(u),
+            None => out.push((&u.config, vec![u])),
+        }
+    }
+    out
+}
+
+/// JUnit XML for the run: one `<testsuite>` per configuration (named by its
+/// label), one `<testcase>` per eval and configuration (`classname` = the
+/// configuration's label, `name` = the eval), a `<failure>` per regression,
+/// score below threshold or changed snapshot, an `<error>` for an errored
+/// eval, and a `<testsuite name="model load">` for models that failed to
+/// load.
+pub fn junit_xml(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> String {
+    let snaps = index(snapshots);
+    let mut suites = String::new();
+    let (mut all_tests, mut all_failures, mut all_errors) = (0usize, 0usize, 0usize);
+    let mut all_ms = 0.0;
+    for (config, units) in groups(summary) {
+        let label = config.label();
+        let (mut failures, mut errors, mut ms) = (0usize, 0usize, 0.0);
+        let mut cases = String::new();
+        for u in &units {
+            let snap = snaps.get(&(u.eval.as_str(), &u.config)).copied();
+            let v = verdict(u, snap);
+            let _ = writeln!(
+                cases,
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">",
+                xml_escape(&u.eval),
+                xml_escape(&label),
+                secs(u.wall_ms)
+            );
+            if !v.errors.is_empty() {
+                errors += 1;
+                let msg = v.errors.join("; ");
+                let _ = writeln!(
+                    cases,
+                    "      <error message=\"{}\" type=\"errored\">{}</error>",
+                    xml_escape(&truncate(&msg, 1000)),
+                    xml_escape(&msg)
+                );
+            } else if !v.failures.is_empty() {
+                failures += 1;
+                let msg = v
+                    .failures
+                    .iter()
+                    .map(|(_, m)| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let _ = writeln!(
+                    cases,
+                    "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                    xml_escape(&truncate(&msg, 1000)),
+                    v.failures[0].0.as_str(),
+                    xml_escape(&msg)
+                );
+            }
+            let _ = writeln!(
+                cases,
+                "      <system-out>{}</system-out>",
+                xml_escape(&details(u, snap))
+            );
+            cases.push_str("    </testcase>\n");
+            ms += if u.wall_ms.is_finite() {
+                u.wall_ms
+            } else {
+                0.0
+            };
+        }
+        let mut props = vec![
+            ("model", config.model.clone()),
+            ("template", config.template.clone()),
+            ("temperature", config.temperature().to_string()),
+        ];
+        if let Some(q) = &config.quantization {
+            props.push(("quantization", q.clone()));
+        }
+        if !summary.run_id.is_empty() {
+            props.push(("run_id", summary.run_id.clone()));
+        }
+        if let Some(m) = summary
+            .configs
+            .iter()
+            .find(|c| &c.config == config)
+            .and_then(|c| c.model.as_ref())
+        {
+            props.push(("backend", m.backend.clone()));
+            if !m.digest.is_empty() {
+                props.push(("digest", m.digest.clone()));
+            }
+        }
+        let _ = writeln!(
+            suites,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{}\">",
+            xml_escape(&label),
+            units.len(),
+            secs(ms)
+        );
+        suites.push_str("    <properties>\n");
+        for (k, v) in props {
+            let _ = writeln!(
+                suites,
+                "      <property name=\"{k}\" value=\"{}\"/>",
+                xml_escape(&v)
+            );
+        }
+        suites.push_str("    </properties>\n");
+        suites.push_str(&cases);
+        suites.push_str("  </testsuite>\n");
+        all_tests += units.len();
+        all_failures += failures;
+        all_errors += errors;
+        all_ms += ms;
+    }
+    if !summary.load_errors.is_empty() {
+        let n = summary.load_errors.len();
+        let _ = writeln!(
+            suites,
+            "  <testsuite name=\"model load\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\" time=\"0.000\">"
+        );
+        for (model, reason) in &summary.load_errors {
+            let _ = writeln!(
+                suites,
+                "    <testcase name=\"load\" classname=\"{}\" time=\"0.000\">\n      <error message=\"{}\" type=\"load\">{}</error>\n    </testcase>",
+                xml_escape(model),
+                xml_escape(&truncate(reason, 1000)),
+                xml_escape(reason)
+            );
+        }
+        suites.push_str("  </testsuite>\n");
+        all_tests += n;
+        all_errors += n;
+    }
+    let total_ms = if summary.wall_ms > 0.0 {
+        summary.wall_ms
+    } else {
+        all_ms
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"litmus\" tests=\"{all_tests}\" failures=\"{all_failures}\" errors=\"{all_errors}\" time=\"{}\">\n{suites}</testsuites>\n",
+        secs(total_ms)
+    )
+}
+
+/// Writes [`junit_xml`] to `path`, creating its directory.
+pub fn write_junit(
+    path: &Path,
+    summary: &RunSummary,
+    snapshots: &[SnapshotOutcome],
+) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, junit_xml(summary, snapshots))
+}
+
+/// Escapes text for a Markdown table cell (pipes, newlines, HTML).
+pub fn md_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\\' | '`' | '*' | '_' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn snapshot_cell(snap: Option<&SnapshotOutcome>) -> String {
+    let Some(s) = snap else {
+        return "–".to_string();
+    };
+    let mut cell = match (&s.drift, s.baseline, s.tolerance) {
+        (Drift::Unchanged, Some(b), Some(t)) => format!("= {b:.1} (±{t:.1})"),
+        (Drift::Improved { from, to }, _, Some(t)) => {
+            format!("📈 {from:.1} → {to:.1} (±{t:.1})")
+        }
+        (Drift::Regressed { from, to }, _, Some(t)) => {
+            format!("📉 {from:.1} → {to:.1} (±{t:.1})")
+        }
+        (Drift::New, _, _) => "🆕 new".to_string(),
+        (Drift::Skipped { .. }, _, _) => "not recorded".to_string(),
+        (d, _, _) => d.to_string(),
+    };
+    if s.pending_written {
+        cell.push_str(", pending review");
+    } else if s.updated {
+        cell.push_str(", updated");
+    }
+    md_escape(&cell)
+}
+
+/// A Markdown report of the run: a headline with the counts and a table with
+/// one row per eval and configuration (score, 95% CI, pass rate, samples,
+/// snapshot drift, status), failures and errors explained below it.
+pub fn markdown_summary(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> String {
+    let snaps = index(snapshots);
+    let configs = groups(summary).len();
+    let evals = {
+        let mut e: Vec<&str> = summary.units.iter().map(|u| u.eval.as_str()).collect();
+        e.sort_unstable();
+        e.dedup();
+        e.len()
+    };
+    let mut rows = String::new();
+    let mut notes = Vec::new();
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for u in &summary.units {
+        let snap = snaps.get(&(u.eval.as_str(), &u.config)).copied();
+        let v = verdict(u, snap);
+        let status = v.status();
+        *counts.entry(status).or_default() += 1;
+        let icon = match status {
+            "passed" => "✅ passed",
+            "errored" => "💥 errored",
+            "regressed" => "❌ regressed",
+            "below_threshold" => "⚠️ below min_score",
+            _ => "🔎 snapshot changed",
+        };
+        let _ = writeln!(
+            rows,
+            "| {} | {} | {:.1} | {:.1}–{:.1} | {:.0}% | {} | {} | {icon} |",
+            md_escape(&u.eval),
+            md_escape(&u.config.label()),
+            u.score.mean,
+            u.score.ci_low,
+            u.score.ci_high,
+            u.pass_rate * 100.0,
+            u.scored,
+            snapshot_cell(snap),
+        );
+        for e in &v.errors {
+            notes.push(format!(
+                "- 💥 **{}** ({}): {}",
+                md_escape(&u.eval),
+                md_escape(&u.config.label()),
+                md_escape(&truncate(e, 500))
+            ));
+        }
+        for (_, m) in &v.failures {
+            notes.push(format!(
+                "- **{}** ({}): {}",
+                md_escape(&u.eval),
+                md_escape(&u.config.label()),
+                md_escape(m)
+            ));
+        }
+    }
+    for (model, reason) in &summary.load_errors {
+        notes.push(format!(
+            "- 💥 model **{}** failed to load: {}",
+            md_escape(model),
+            md_escape(&truncate(reason, 500))
+        ));
+    }
+    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let mut md = String::from("## litmus eval results\n\n");
+    let _ = write!(
+        md,
+        "**{evals} eval{} × {configs} configuration{}**: passed {} · regressed {} · below min_score {} · snapshot changed {} · errored {}",
+        if evals == 1 { "" } else { "s" },
+        if configs == 1 { "" } else { "s" },
+        count("passed"),
+        count("regressed"),
+        count("below_threshold"),
+        count("snapshot_changed"),
+        count("errored"),
+    );
+    let new = snapshots.iter().filter(|s| s.drift == Drift::New).count();
+    if new > 0 {
+        let _ = write!(md, " · new snapshots {new}");
+    }
+    if !summary.load_errors.is_empty() {
+        let _ = write!(md, " · model load failed {}", summary.load_errors.len());
+    }
+    md.push_str("\n\n");
+    if !summary.units.is_empty() {
+        md.push_str(
+            "| eval | configuration | score | 95% CI | pass rate | n | snapshot | status |\n",
+        );
+        md.push_str("| --- | --- | ---: | --- | ---: | ---: | --- | --- |\n");
+        md.push_str(&rows);
+        md.push('\n');
+    }
+    if !notes.is_empty() {
+        md.push_str(&notes.join("\n"));
+        md.push_str("\n\n");
+    }
+    if snapshots
+        .iter()
+        .any(|s| s.drift != Drift::New && (s.failed || s.pending_written))
+    {
+        md.push_str(
+            "Score snapshots changed beyond noise: run `cargo eval` locally, then `cargo insta review`.\n\n",
+        );
+    }
+    if new > 0 {
+        let _ = writeln!(
+            md,
+            "{new} eval configuration{} no score snapshot (no baseline) yet: run `cargo eval` locally, accept with `cargo insta review` and commit the snapshots.\n",
+            if new == 1 { " has" } else { "s have" }
+        );
+    }
+    md
+}
+
+/// Appends `markdown` to the file named by `$GITHUB_STEP_SUMMARY`, when set;
+/// returns that path.
+pub fn append_step_summary(markdown: &str) -> std::io::Result<Option<PathBuf>> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    append_to(&path, markdown)?;
+    Ok(Some(path))
+}
+
+/// Appends `text` to `path`, creating it.
+pub fn append_to(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}

@@ -1,0 +1,167 @@
+//! # litmus
+//!
+//! Evaluate LLMs the way Rust developers test code. Evals are Rust functions
+//! annotated with [`#[eval]`](macro@eval); `cargo eval` runs them against
+//! models — llama.cpp in-process, Ollama, OpenAI-compatible servers — over a
+//! matrix of models × quantizations × prompt templates × temperatures ×
+//! samples, and reports scores with confidence intervals and speed.
+//!
+//! ## Writing evals
+//!
+//! An eval target is a `[[test]]` target with `harness = false`:
+//!
+//! ```toml
+//! [[test]]
+//! name = "evals"
+//! path = "evals/main.rs"
+//! harness = false
+//! test = false   # keep model runs out of plain `cargo test`
+//! ```
+//!
+//! ```no_run
+//! use litmus::prelude::*;
+//!
+//! // A code case: the answer runs in a sandbox against examples and tests.
+//! #[eval(tags = ["python"])]
+//! fn add() -> CodeCase {
+//!     CodeCase::python()
+//!         .prompt("Write a Python function `add(a, b)` that returns the sum of a and b.")
+//!         .example("add(1, 2)")
+//!         .test("assert add(1, 2) == 3")
+//!         .test("assert add(-1, 1) == 0")
+//!         .reference("def add(a, b):\n    return a + b\n")
+//! }
+//!
+//! // A text case, parametrized: one eval per `#[case]`.
+//! #[eval(tags = ["geography"])]
+//! #[case::france("France", "Paris")]
+//! #[case::japan("Japan", "Tokyo")]
+//! fn capital(country: &str, city: &str) -> TextCase {
+//!     TextCase::new(format!("What is the capital of {country}? Answer with the city name only."))
+//!         .reference(city)
+//!         .metric(Metric::contains())
+//! }
+//!
+//! // An imperative eval: it calls the model itself.
+//! #[eval(samples = 2)]
+//! fn follows_up(ctx: &mut EvalContext) -> Result<Score, EvalError> {
+//!     let first = ctx.ask("Name a primary colour. One word.")?;
+//!     let second = ctx.chat(&[
+//!         Message::user("Name a primary colour. One word."),
+//!         Message::assistant(first.clone()),
+//!         Message::user("Now name a different one. One word."),
+//!     ])?;
+//!     Ok(Score::pass_if(!second.trim().eq_ignore_ascii_case(first.trim())))
+//! }
+//!
+//! litmus::main!();
+//! ```
+//!
+//! `cargo eval --list` lists them, `cargo eval capital` runs the matching ones.
+
+pub use litmus_core::backend::{Message, Prompt, Role, SamplingParams};
+pub use litmus_core::case::{Case, CodeCase, Language, Metric, TextCase};
+pub use litmus_core::context::EvalContext;
+pub use litmus_core::score::{EvalError, Score};
+pub use litmus_core::template::PromptTemplate;
+pub use litmus_macros::eval;
+
+/// Backends, results and statistics for programs that drive litmus directly.
+pub mod core {
+    pub use litmus_core::*;
+}
+#[cfg(feature = "http")]
+pub use litmus_http as http;
+#[cfg(feature = "llama")]
+pub use litmus_llama as llama;
+pub use litmus_metrics as metrics;
+pub use litmus_sandbox as sandbox;
+
+/// The usual imports for writing evals.
+pub mod prelude {
+    pub use crate::{
+        eval, Case, CodeCase, EvalContext, EvalError, Language, Message, Metric, Prompt, Score,
+        TextCase,
+    };
+}
+
+use litmus_core::backend::{BackendError, SharedBackend};
+use litmus_core::model::{BackendKind, ModelSpec};
+
+/// Opens the backend a model spec names, with the backends compiled in.
+pub fn open_backend(spec: &ModelSpec) -> Result<SharedBackend, BackendError> {
+    match spec.backend {
+        BackendKind::Replay => {
+            litmus_core::replay::open(std::path::Path::new("target/litmus"), spec)
+        }
+        #[cfg(feature = "llama")]
+        BackendKind::Llama => litmus_llama::open(spec),
+        #[cfg(feature = "http")]
+        BackendKind::Openai | BackendKind::Ollama => litmus_http::open(spec),
+        #[allow(unreachable_patterns)]
+        other => Err(BackendError::Load(format!(
+            "the `{other}` backend is not compiled in: enable litmus's `{}` feature",
+            if other == BackendKind::Llama {
+                "llama"
+            } else {
+                "http"
+            }
+        ))),
+    }
+}
+
+/// Checks every registered declarative eval: reference solutions score 100,
+/// empty answers score 0, prompts render. Call it from a `#[test]`.
+///
+/// ```no_run
+/// #[test]
+/// fn evals_are_valid() {
+///     litmus::assert_valid();
+/// }
+/// ```
+pub fn assert_valid() {
+    litmus_core::validate::assert_valid()
+}
+
+/// Defines `main` for an eval target. Name every other crate that holds evals:
+/// a crate nothing references is not linked, and its evals would be missing.
+///
+/// ```ignore
+/// litmus::main!();                 // evals in this target only
+/// litmus::main!(my_evals, more);   // and in these crates
+/// ```
+#[macro_export]
+macro_rules! main {
+    ($($krate:ident),* $(,)?) => {
+        $(
+            #[allow(unused_imports)]
+            use $krate as _;
+        )*
+        fn main() {
+            ::std::process::exit($crate::__private::run_main(
+                ::core::env!("CARGO_MANIFEST_DIR"),
+                ::core::file!(),
+            ));
+        }
+    };
+}
+
+/// Not public API: what `#[eval]` and `main!` expand to.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use litmus_core::case::{Case, IntoCase};
+    pub use litmus_core::context::EvalContext;
+    pub use litmus_core::registry::{EntryKind, EvalEntry};
+    pub use litmus_core::score::{IntoScore, ScoreResult};
+
+    /// Runs the harness; returns the exit code.
+    pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
+        let site = litmus_core::harness::Site {
+            manifest_dir: manifest_dir.into(),
+            source_file: Some(source_file.into()),
+        };
+        let opener = |spec: &litmus_core::model::ModelSpec| crate::open_backend(spec);
+        litmus_core::harness::run(&site, &opener)
+    }
+}

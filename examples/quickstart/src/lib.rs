@@ -1,0 +1,1 @@
+//! The quickstart crate: its evals live in `evals/`.

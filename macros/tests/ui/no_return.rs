@@ -1,0 +1,6 @@
+use litmus::prelude::*;
+
+#[eval]
+fn returns_nothing() {}
+
+fn main() {}

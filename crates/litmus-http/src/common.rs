@@ -1,0 +1,255 @@
+//! Pieces shared by both backends.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use litmus_core::backend::{BackendError, Generation, Message, Prompt, Role};
+use serde_json::{json, Value};
+
+/// Runs `one` for every sample, on up to `workers` threads, and returns the
+/// generations in the order of `samples`, or the first error in that order.
+pub(crate) fn run_samples<F>(
+    samples: &[u32],
+    workers: usize,
+    one: F,
+) -> Result<Vec<Generation>, BackendError>
+where
+    F: Fn(u32) -> Result<Generation, BackendError> + Sync,
+{
+    let workers = workers.clamp(1, samples.len().max(1));
+    if workers == 1 {
+        return samples.iter().map(|&s| one(s)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Generation, BackendError>>>> =
+        Mutex::new(samples.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&sample) = samples.get(i) else { break };
+                let r = one(sample);
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(BackendError::Backend("sample not generated".into()))))
+        .collect()
+}
+
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+pub(crate) fn messages_json(messages: &[Message]) -> Value {
+    Value::Array(
+        messages
+            .iter()
+            .map(|m| json!({"role": role_name(m.role), "content": m.content}))
+            .collect(),
+    )
+}
+
+/// The prompt as the backend sends it: chat messages, or raw text
+/// (a chat prompt flattened with [`Prompt::to_text`] when `raw_completion` is set).
+pub(crate) enum Wire<'a> {
+    Chat(&'a [Message]),
+    Text(String),
+}
+
+pub(crate) fn wire_prompt(prompt: &Prompt, raw_completion: bool) -> Wire<'_> {
+    match prompt {
+        Prompt::Chat(messages) if !raw_completion => Wire::Chat(messages),
+        Prompt::Chat(_) => Wire::Text(prompt.to_text()),
+        Prompt::Completion(text) => Wire::Text(text.clone()),
+    }
+}
+
+pub(crate) fn as_u32(v: Option<&Value>) -> Option<u32> {
+    v.and_then(Value::as_u64)
+        .map(|n| n.min(u64::from(u32::MAX)) as u32)
+}
+
+pub(crate) fn as_f64(v: Option<&Value>) -> Option<f64> {
+    v.and_then(Value::as_f64).filter(|x| x.is_finite())
+}
+
+/// A quantization label found in a file name or model id, e.g. `Q4_K_M` in
+/// `gemma-3-270m-it-q4_k_m.gguf`.
+pub fn quantization_from_name(name: &str) -> Option<String> {
+    const LABELS: &[&str] = &[
+        "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S",
+        "IQ3_M", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "Q2_K_S", "Q2_K", "Q3_K_S",
+        "Q3_K_M", "Q3_K_L", "Q3_K", "Q4_K_S", "Q4_K_M", "Q4_K", "Q5_K_S", "Q5_K_M", "Q5_K", "Q6_K",
+        "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "BF16", "F16", "FP16", "F32",
+    ];
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let upper = base.to_ascii_uppercase();
+    let bytes = upper.as_bytes();
+    let boundary = |i: usize| i >= bytes.len() || !bytes[i].is_ascii_alphanumeric();
+    let mut best: Option<(usize, &str)> = None;
+    for label in LABELS {
+        let mut from = 0;
+        while let Some(pos) = upper[from..].find(label) {
+            let start = from + pos;
+            let end = start + label.len();
+            let before_ok = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
+            // `_` counts as a boundary: `Q4_K` also matches in `Q4_K_M`, and the longest label wins.
+            let after_ok = boundary(end);
+            if before_ok && after_ok && best.is_none_or(|(_, b)| label.len() > b.len()) {
+                best = Some((start, label));
+            }
+            from = start + 1;
+        }
+    }
+    best.map(|(_, l)| {
+        if l == "FP16" {
+            "F16".to_string()
+        } else {
+            l.to_string()
+        }
+    })
+}
+
+/// The quantization label of a llama.cpp file-type name, as llama-server
+/// reports it (`/props` `model_ftype`, `/v1/models` `meta.ftype`):
+/// `"Q4_K - Medium"` → `Q4_K_M`, `"IQ2_XXS - 2.0625 bpw"` → `IQ2_XXS`, `"all F32"` → `F32`.
+pub fn quantization_from_ftype(ftype: &str) -> Option<String> {
+    let ftype = ftype.trim().trim_start_matches("all ").trim();
+    let (base, variant) = match ftype.split_once(" - ") {
+        Some((b, v)) => (b.trim(), v.trim()),
+        None => (ftype, ""),
+    };
+    if base.is_empty() || !base.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let suffix = match variant {
+        // llama.cpp's plain Q2_K is the "medium" mix.
+        "Medium" if base == "Q2_K" => "",
+        "Small" => "_S",
+        "Medium" => "_M",
+        "Large" => "_L",
+        _ => "",
+    };
+    Some(format!("{base}{suffix}"))
+}
+
+/// Parses Ollama's `parameter_size` (`"268.10M"`, `"8.0B"`, `"1.2T"`, `"350K"`).
+pub(crate) fn parse_parameter_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1e3),
+        'M' | 'm' => (&s[..s.len() - 1], 1e6),
+        'B' | 'b' => (&s[..s.len() - 1], 1e9),
+        'T' | 't' => (&s[..s.len() - 1], 1e12),
+        _ => (s, 1.0),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then(|| (v * mult).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use litmus_core::backend::{FinishReason, Timings, Usage};
+
+    #[test]
+    fn quantization_labels_are_found() {
+        assert_eq!(
+            quantization_from_name("/tmp/model/gemma-3-270m-q4_k_m.gguf").as_deref(),
+            Some("Q4_K_M")
+        );
+        assert_eq!(
+            quantization_from_name("Qwen2.5-0.5B-Instruct-Q8_0.gguf").as_deref(),
+            Some("Q8_0")
+        );
+        assert_eq!(
+            quantization_from_name("llama-3-8b.F16.gguf").as_deref(),
+            Some("F16")
+        );
+        assert_eq!(
+            quantization_from_name("model-bf16.gguf").as_deref(),
+            Some("BF16")
+        );
+        assert_eq!(
+            quantization_from_name("yi:34b-chat-q4_K_M").as_deref(),
+            Some("Q4_K_M")
+        );
+        assert_eq!(
+            quantization_from_name("x-IQ4_XS.gguf").as_deref(),
+            Some("IQ4_XS")
+        );
+        assert_eq!(
+            quantization_from_name("x-Q3_K.gguf").as_deref(),
+            Some("Q3_K")
+        );
+        assert_eq!(quantization_from_name("gpt-4o-mini"), None);
+        assert_eq!(quantization_from_name("myq4_0thing"), None);
+    }
+
+    #[test]
+    fn ftype_names() {
+        assert_eq!(
+            quantization_from_ftype("Q4_K - Medium").as_deref(),
+            Some("Q4_K_M")
+        );
+        assert_eq!(
+            quantization_from_ftype("Q3_K - Large").as_deref(),
+            Some("Q3_K_L")
+        );
+        assert_eq!(
+            quantization_from_ftype("Q2_K - Medium").as_deref(),
+            Some("Q2_K")
+        );
+        assert_eq!(quantization_from_ftype("Q8_0").as_deref(), Some("Q8_0"));
+        assert_eq!(quantization_from_ftype("all F32").as_deref(), Some("F32"));
+        assert_eq!(
+            quantization_from_ftype("IQ2_XXS - 2.0625 bpw").as_deref(),
+            Some("IQ2_XXS")
+        );
+        assert_eq!(quantization_from_ftype("?? weird ??"), None);
+    }
+
+    #[test]
+    fn parameter_sizes() {
+        assert_eq!(parse_parameter_size("268.10M"), Some(268_100_000));
+        assert_eq!(parse_parameter_size("8.0B"), Some(8_000_000_000));
+        assert_eq!(parse_parameter_size("nope"), None);
+    }
+
+    #[test]
+    fn samples_run_in_order_on_threads() {
+        let gen = |s: u32| {
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(10 - s)));
+            Ok(Generation {
+                sample: s,
+                text: s.to_string(),
+                finish: FinishReason::Stop,
+                usage: Usage::default(),
+                timings: Timings::default(),
+            })
+        };
+        let out = run_samples(&[0, 1, 2, 3, 4], 3, gen).unwrap();
+        assert_eq!(
+            out.iter().map(|g| g.sample).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4]
+        );
+        let err = run_samples(&[0, 1, 2], 2, |s| {
+            if s == 1 {
+                Err(BackendError::Connection("x".into()))
+            } else {
+                gen(s)
+            }
+        })
+        .unwrap_err();
+        assert_eq!(err, BackendError::Connection("x".into()));
+    }
+}

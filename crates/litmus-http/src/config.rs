@@ -1,0 +1,353 @@
+//! Settings of an HTTP backend, read from a [`ModelSpec`].
+
+use std::fmt;
+use std::time::Duration;
+
+use litmus_core::backend::BackendError;
+use litmus_core::model::{BackendKind, ModelSpec};
+use serde_json::{Map, Value};
+
+/// Requests in flight per endpoint when neither `ModelSpec.parallel` nor the
+/// server (llama-server's `/props` `total_slots`) says otherwise.
+pub const DEFAULT_PARALLEL: usize = 4;
+/// Per-request timeout when `ModelSpec.timeout_secs` is unset.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
+/// Retries after the first attempt, on connection errors, 429 and 5xx.
+pub const DEFAULT_RETRIES: u32 = 3;
+
+/// The options this crate understands in `ModelSpec.options`.
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "retries",
+    "backoff_ms",
+    "max_backoff_ms",
+    "max_retry_after_secs",
+    "cooldown_ms",
+    "connect_timeout_secs",
+    "n_supported",
+    "extra_sampling",
+    "extra_body",
+    "keep_alive",
+];
+
+/// Whether an OpenAI-compatible server honours `n` (several choices per request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NSupport {
+    /// Try `n > 1` once; fall back to one request per sample if the server
+    /// rejects it or answers with fewer choices.
+    Auto,
+    /// Always send `n`; choices missing from an answer are generated separately.
+    Yes,
+    /// One request per sample (every sample gets its own seed).
+    No,
+}
+
+/// An API key read from the environment. Its value is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(value: impl Into<String>) -> Self {
+        ApiKey(value.into())
+    }
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Replaces every occurrence of the key in `text` with `***`.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(&self.0, "***")
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// Settings shared by the OpenAI-compatible and the Ollama backend.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Normalised base URLs: `ModelSpec.source` then `ModelSpec.endpoints`.
+    pub endpoints: Vec<String>,
+    /// Requests in flight per endpoint, when set explicitly (`ModelSpec.parallel`).
+    pub parallel: Option<usize>,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Retries after the first attempt (connection errors, 429, 5xx).
+    pub retries: u32,
+    /// First backoff; doubles with each retry, with jitter.
+    pub backoff: Duration,
+    /// Largest backoff.
+    pub max_backoff: Duration,
+    /// Largest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+    /// How long an endpoint that refused a connection stays out of the pool
+    /// before one probe request is let through (grows ×2 per consecutive failure, up to ×8).
+    pub cooldown: Duration,
+    /// OpenAI: whether `n` is honoured.
+    pub n_support: NSupport,
+    /// OpenAI: send llama.cpp/vLLM sampling fields (`top_k`, `min_p`,
+    /// `repeat_penalty`) that the official OpenAI API does not know.
+    pub extra_sampling: bool,
+    /// Fields merged into every generation request body.
+    pub extra_body: Map<String, Value>,
+    /// Ollama: `keep_alive` passed with each request.
+    pub keep_alive: Option<Value>,
+    /// The API key, from the environment variable `ModelSpec.api_key_env`.
+    pub api_key: Option<ApiKey>,
+}
+
+fn bad(key: &str, value: &str, expected: &str) -> BackendError {
+    BackendError::Load(format!("option `{key}` = `{value}`: expected {expected}"))
+}
+
+fn parse_u64(key: &str, value: &str) -> Result<u64, BackendError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad(key, value, "a non-negative integer"))
+}
+
+fn parse_f64(key: &str, value: &str) -> Result<f64, BackendError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| bad(key, value, "a non-negative number"))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, BackendError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" => Ok(false),
+        _ => Err(bad(key, value, "true or false")),
+    }
+}
+
+/// Normalises a base URL: adds `http://` when no scheme is given and drops trailing slashes.
+pub(crate) fn normalize_url(url: &str) -> String {
+    let url = url.trim();
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    url.trim_end_matches('/').to_string()
+}
+
+/// A URL fit for messages: user and password removed.
+pub(crate) fn display_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{host}{path}"),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+impl HttpConfig {
+    /// Reads the settings of `spec`. Fails on unknown options, bad values, a
+    /// missing URL or a missing API key variable.
+    pub fn from_spec(spec: &ModelSpec) -> Result<Self, BackendError> {
+        let mut endpoints = Vec::new();
+        let source = spec.source.trim();
+        if !source.is_empty() {
+            endpoints.push(normalize_url(source));
+        } else if spec.backend == BackendKind::Ollama && spec.endpoints.is_empty() {
+            endpoints.push("http://127.0.0.1:11434".to_string());
+        }
+        for e in &spec.endpoints {
+            let e = normalize_url(e);
+            if !endpoints.contains(&e) {
+                endpoints.push(e);
+            }
+        }
+        if endpoints.is_empty() {
+            return Err(BackendError::Load(format!(
+                "model `{}`: no server URL (set `source` or `endpoints`)",
+                spec.name
+            )));
+        }
+        let parallel = match spec.parallel {
+            Some(0) => return Err(BackendError::Load("`parallel` must be at least 1".into())),
+            Some(p) => Some(p as usize),
+            None => None,
+        };
+        let timeout = Duration::from_secs(spec.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1));
+        let mut cfg = HttpConfig {
+            endpoints,
+            parallel,
+            timeout,
+            connect_timeout: Duration::from_secs(10).min(timeout),
+            retries: DEFAULT_RETRIES,
+            backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(120),
+            cooldown: Duration::from_secs(5),
+            n_support: NSupport::Auto,
+            extra_sampling: true,
+            extra_body: Map::new(),
+            keep_alive: None,
+            api_key: None,
+        };
+        for (key, value) in &spec.options {
+            match key.as_str() {
+                "retries" => cfg.retries = parse_u64(key, value)?.min(100) as u32,
+                "backoff_ms" => cfg.backoff = Duration::from_millis(parse_u64(key, value)?),
+                "max_backoff_ms" => cfg.max_backoff = Duration::from_millis(parse_u64(key, value)?),
+                "max_retry_after_secs" => {
+                    cfg.max_retry_after = Duration::from_secs_f64(parse_f64(key, value)?)
+                }
+                "cooldown_ms" => cfg.cooldown = Duration::from_millis(parse_u64(key, value)?),
+                "connect_timeout_secs" => {
+                    cfg.connect_timeout = Duration::from_secs_f64(parse_f64(key, value)?.max(0.001))
+                }
+                "n_supported" => {
+                    cfg.n_support = match value.trim().to_ascii_lowercase().as_str() {
+                        "auto" => NSupport::Auto,
+                        _ => {
+                            if parse_bool(key, value)
+                                .map_err(|_| bad(key, value, "true, false or auto"))?
+                            {
+                                NSupport::Yes
+                            } else {
+                                NSupport::No
+                            }
+                        }
+                    }
+                }
+                "extra_sampling" => cfg.extra_sampling = parse_bool(key, value)?,
+                "extra_body" => match serde_json::from_str::<Value>(value) {
+                    Ok(Value::Object(map)) => cfg.extra_body = map,
+                    _ => return Err(bad(key, "…", "a JSON object")),
+                },
+                "keep_alive" => {
+                    cfg.keep_alive = Some(match value.trim().parse::<i64>() {
+                        Ok(n) => Value::from(n),
+                        Err(_) => Value::from(value.trim()),
+                    })
+                }
+                other => {
+                    return Err(BackendError::Load(format!(
+                        "unknown option `{other}` for the {} backend (known: {})",
+                        spec.backend,
+                        KNOWN_OPTIONS.join(", ")
+                    )))
+                }
+            }
+        }
+        if let Some(var) = spec.api_key_env.as_deref().filter(|v| !v.is_empty()) {
+            match std::env::var(var) {
+                Ok(key) if !key.is_empty() => cfg.api_key = Some(ApiKey::new(key)),
+                _ => {
+                    return Err(BackendError::Load(format!(
+                        "model `{}`: the API key variable `{var}` is not set",
+                        spec.name
+                    )))
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The backoff before retry number `attempt` (0-based), with jitter:
+    /// uniformly between half and all of `backoff × 2^attempt`, capped at `max_backoff`.
+    pub fn backoff_for(&self, attempt: u32) -> Duration {
+        let base = self
+            .backoff
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_backoff);
+        let jitter = (random_u64() % 1_000_001) as f64 / 1_000_000.0;
+        base.mul_f64(0.5 + 0.5 * jitter)
+    }
+}
+
+/// A random number from the standard library's hasher keys (no `rand` needed).
+pub(crate) fn random_u64() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// The seed sent to a server for a per-sample seed.
+///
+/// Servers disagree on the seed's range (llama-server: `u32`, where
+/// `0xFFFF_FFFF` means "random"; Ollama: a Go `int`), so the 64-bit seed is
+/// folded to 31 bits, which every server accepts and none reads as "random".
+pub fn wire_seed(seed: u64) -> u64 {
+    (seed ^ (seed >> 32)) & 0x7FFF_FFFF
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalized() {
+        assert_eq!(normalize_url("127.0.0.1:8080/"), "http://127.0.0.1:8080");
+        assert_eq!(normalize_url("https://h/v1//"), "https://h/v1");
+        assert_eq!(display_url("http://u:p@h:1/v1/x"), "http://h:1/v1/x");
+        assert_eq!(display_url("http://h:1"), "http://h:1");
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let mut spec = ModelSpec {
+            backend: BackendKind::Openai,
+            source: "http://127.0.0.1:1".into(),
+            ..Default::default()
+        };
+        spec.options.insert("retries".into(), "5".into());
+        spec.options.insert("n_supported".into(), "false".into());
+        let cfg = HttpConfig::from_spec(&spec).unwrap();
+        assert_eq!(cfg.retries, 5);
+        assert_eq!(cfg.n_support, NSupport::No);
+        spec.options.insert("retires".into(), "5".into());
+        let err = HttpConfig::from_spec(&spec).unwrap_err().to_string();
+        assert!(err.contains("unknown option `retires`"), "{err}");
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter() {
+        let spec = ModelSpec {
+            source: "x".into(),
+            ..Default::default()
+        };
+        let cfg = HttpConfig::from_spec(&spec).unwrap();
+        for attempt in 0..6 {
+            let d = cfg.backoff_for(attempt);
+            let base = (cfg.backoff * (1 << attempt)).min(cfg.max_backoff);
+            assert!(d >= base / 2 && d <= base, "{d:?} vs {base:?}");
+        }
+    }
+
+    #[test]
+    fn wire_seed_is_31_bits() {
+        for s in [0u64, 1, u64::MAX, 0xFFFF_FFFF, 1 << 40] {
+            assert!(wire_seed(s) < 1 << 31);
+        }
+        assert_ne!(wire_seed(1), wire_seed(2));
+    }
+}

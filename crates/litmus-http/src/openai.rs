@@ -1,0 +1,616 @@
+//! OpenAI-compatible servers: llama.cpp's llama-server, vLLM, LM Studio, ...
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use litmus_core::backend::{
+    sample_seed, Backend, BackendError, FinishReason, Generation, GenerationRequest, ModelInfo,
+    SamplingParams, Timings, Usage,
+};
+use litmus_core::model::ModelSpec;
+use serde_json::{json, Map, Value};
+
+use crate::common::{
+    as_f64, as_u32, messages_json, quantization_from_ftype, quantization_from_name, run_samples,
+    wire_prompt, Wire,
+};
+use crate::config::{display_url, wire_seed, HttpConfig, NSupport, DEFAULT_PARALLEL};
+use crate::pool::{EndpointStats, Pool};
+use crate::transport::{CallError, Transport};
+
+const N_UNKNOWN: u8 = 0;
+const N_YES: u8 = 1;
+const N_NO: u8 = 2;
+
+/// A backend for an OpenAI-compatible server, or a pool of them.
+///
+/// Chat prompts go to `/v1/chat/completions`, completion prompts to
+/// `/v1/completions`. See the crate documentation for the options.
+pub struct OpenAiBackend {
+    info: ModelInfo,
+    model: String,
+    transport: Transport,
+    n_state: AtomicU8,
+    n_config: NSupport,
+    raw_completion: bool,
+    salt: String,
+}
+
+impl std::fmt::Debug for OpenAiBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiBackend")
+            .field("info", &self.info)
+            .field("model", &self.model)
+            .field("transport", &self.transport)
+            .field("n_support", &self.n_support())
+            .finish()
+    }
+}
+
+/// `http://h:8080/v1` → (`http://h:8080/v1`, `http://h:8080`); `http://h:8080` → (`…/v1`, `http://h:8080`).
+fn roots(base: &str) -> (String, String) {
+    match base.strip_suffix("/v1") {
+        Some(server) => (base.to_string(), server.to_string()),
+        None => (format!("{base}/v1"), base.to_string()),
+    }
+}
+
+/// What one endpoint said about itself at open.
+struct Probe {
+    ids: Vec<String>,
+    models: Value,
+    props: Option<Value>,
+}
+
+impl Probe {
+    /// llama.cpp's llama-server: it has `/props` with `total_slots`, or says so in `/v1/models`.
+    fn is_llama_server(&self) -> bool {
+        self.props
+            .as_ref()
+            .is_some_and(|p| p.get("total_slots").is_some())
+            || self
+                .models
+                .get("data")
+                .and_then(Value::as_array)
+                .is_some_and(|d| {
+                    d.iter()
+                        .any(|m| m.get("owned_by").and_then(Value::as_str) == Some("llamacpp"))
+                })
+    }
+}
+
+impl OpenAiBackend {
+    /// Connects to the endpoints of `spec`: lists `/v1/models` (and reads
+    /// llama-server's `/props` when there is one) on each. Endpoints that cannot
+    /// be reached start cooled down; at least one must answer.
+    pub fn open(spec: &ModelSpec) -> Result<Self, BackendError> {
+        let cfg = HttpConfig::from_spec(spec)?;
+        let meta_timeout = cfg.timeout.min(Duration::from_secs(30));
+        let endpoints: Vec<(String, String)> = cfg.endpoints.iter().map(|e| roots(e)).collect();
+        // A provisional transport for the metadata calls (limits are known only afterwards).
+        let probe_transport = Transport::new(
+            cfg.clone(),
+            Pool::new(vec![(endpoints[0].0.clone(), 1)], cfg.cooldown),
+        )?;
+        let mut probes: Vec<Result<Probe, CallError>> = Vec::new();
+        for (api, server) in &endpoints {
+            let probe = probe_transport
+                .get_once(api, "/models", meta_timeout)
+                .map(|models| {
+                    let ids = models
+                        .get("data")
+                        .and_then(Value::as_array)
+                        .map(|d| {
+                            d.iter()
+                                .filter_map(|m| m.get("id")?.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let props = probe_transport
+                        .get_once(server, "/props", meta_timeout)
+                        .ok();
+                    Probe { ids, models, props }
+                });
+            probes.push(probe);
+        }
+        let mut failures = Vec::new();
+        let mut first: Option<usize> = None;
+        for (i, p) in probes.iter().enumerate() {
+            match p {
+                Ok(_) => {
+                    first.get_or_insert(i);
+                }
+                Err(e) if e.status.is_some() && spec.model.is_none() => {
+                    return Err(BackendError::Load(format!(
+                        "openai: cannot list the models at {}/models (set the model name to skip this): {}",
+                        display_url(&endpoints[i].0),
+                        e.error
+                    )))
+                }
+                Err(e) if e.status.is_some() => {
+                    // The server answers but has no model list: go on with the configured name.
+                    first.get_or_insert(i);
+                }
+                Err(e) => failures.push(format!("{}: {}", display_url(&endpoints[i].0), e.error)),
+            }
+        }
+        let Some(first) = first else {
+            let what = spec
+                .model
+                .as_deref()
+                .map(|m| format!(" for model `{m}`"))
+                .unwrap_or_default();
+            return Err(BackendError::Connection(format!(
+                "openai: no endpoint reachable{what}: {}",
+                failures.join("; ")
+            )));
+        };
+        let model = match &spec.model {
+            Some(m) => m.clone(),
+            None => match probes[first].as_ref().ok().and_then(|p| p.ids.first()) {
+                Some(id) => id.clone(),
+                None => {
+                    return Err(BackendError::Load(format!(
+                        "openai: {}/models lists no model; set the model name",
+                        display_url(&endpoints[first].0)
+                    )))
+                }
+            },
+        };
+        // Every endpoint that answered must serve the model (a single-model
+        // server such as llama-server serves whatever name it is sent).
+        for (i, p) in probes.iter().enumerate() {
+            if let Ok(p) = p {
+                if p.ids.len() > 1 && !p.ids.contains(&model) {
+                    return Err(BackendError::Load(format!(
+                        "openai: model `{model}` is not served at {} (it serves: {})",
+                        display_url(&endpoints[i].0),
+                        p.ids.join(", ")
+                    )));
+                }
+            }
+        }
+        let limit_of = |p: &Result<Probe, CallError>| {
+            cfg.parallel
+                .or_else(|| {
+                    let slots = p
+                        .as_ref()
+                        .ok()?
+                        .props
+                        .as_ref()?
+                        .get("total_slots")?
+                        .as_u64()?;
+                    (slots > 0).then_some(slots as usize)
+                })
+                .unwrap_or(DEFAULT_PARALLEL)
+        };
+        let pool = Pool::new(
+            endpoints
+                .iter()
+                .zip(&probes)
+                .map(|((api, _), p)| (api.clone(), limit_of(p)))
+                .collect(),
+            cfg.cooldown,
+        );
+        for (i, p) in probes.iter().enumerate() {
+            if let Err(e) = p {
+                if e.status.is_none() {
+                    pool.mark_down(i, &e.error.to_string());
+                }
+            }
+        }
+        let info = model_info(spec, &model, probes[first].as_ref().ok());
+        // llama-server honours `n` (recent builds), but its `usage` and `timings`
+        // then describe the first choice only, and one seed covers all choices:
+        // with its parallel slots, one request per sample costs nothing and
+        // keeps per-sample seeds. So `auto` means "no" there.
+        let llama_server = probes
+            .iter()
+            .any(|p| p.as_ref().is_ok_and(Probe::is_llama_server));
+        let n_config = match cfg.n_support {
+            NSupport::Auto if llama_server => NSupport::No,
+            other => other,
+        };
+        let raw_completion = spec.raw_completion.unwrap_or(false);
+        let salt = format!(
+            "openai;raw_completion={raw_completion};n={};extra_sampling={};extra_body={}",
+            match cfg.n_support {
+                NSupport::Auto => "auto",
+                NSupport::Yes => "yes",
+                NSupport::No => "no",
+            },
+            cfg.extra_sampling,
+            Value::Object(cfg.extra_body.clone()),
+        );
+        let n_state = AtomicU8::new(match n_config {
+            NSupport::Auto => N_UNKNOWN,
+            NSupport::Yes => N_YES,
+            NSupport::No => N_NO,
+        });
+        let transport = Transport::new(cfg, pool)?;
+        Ok(OpenAiBackend {
+            info,
+            model,
+            transport,
+            n_state,
+            n_config,
+            raw_completion,
+            salt,
+        })
+    }
+
+    /// The server-side model name sent with each request.
+    pub fn model_id(&self) -> &str {
+        &self.model
+    }
+
+    /// Whether `n > 1` is used: as configured, or as learned from the server.
+    pub fn n_support(&self) -> NSupport {
+        match self.n_state.load(Ordering::Relaxed) {
+            N_YES => NSupport::Yes,
+            N_NO => NSupport::No,
+            _ => NSupport::Auto,
+        }
+    }
+
+    /// The state of every endpoint.
+    pub fn endpoint_stats(&self) -> Vec<EndpointStats> {
+        self.transport.pool.stats()
+    }
+
+    fn body(&self, request: &GenerationRequest, n: usize, seed: u64) -> (&'static str, Value) {
+        let p: &SamplingParams = &request.params;
+        let mut body = Map::new();
+        body.insert("model".into(), json!(self.model));
+        let path = match wire_prompt(&request.prompt, self.raw_completion) {
+            Wire::Chat(messages) => {
+                body.insert("messages".into(), messages_json(messages));
+                "/chat/completions"
+            }
+            Wire::Text(text) => {
+                body.insert("prompt".into(), json!(text));
+                "/completions"
+            }
+        };
+        body.insert("max_tokens".into(), json!(p.max_tokens));
+        body.insert("temperature".into(), json!(p.temperature));
+        body.insert("top_p".into(), json!(p.top_p));
+        body.insert("seed".into(), json!(wire_seed(seed)));
+        if !p.stop.is_empty() {
+            body.insert("stop".into(), json!(p.stop));
+        }
+        if n > 1 {
+            body.insert("n".into(), json!(n));
+        }
+        body.insert("stream".into(), json!(false));
+        if self.transport.cfg.extra_sampling {
+            // llama.cpp's defaults (top_k 40, min_p 0.05) would apply otherwise.
+            body.insert("top_k".into(), json!(p.top_k));
+            body.insert("min_p".into(), json!(p.min_p));
+            body.insert("repeat_penalty".into(), json!(p.repeat_penalty));
+            if p.repeat_penalty != 1.0 {
+                body.insert("repetition_penalty".into(), json!(p.repeat_penalty));
+            }
+        }
+        for (k, v) in &self.transport.cfg.extra_body {
+            body.insert(k.clone(), v.clone());
+        }
+        (path, Value::Object(body))
+    }
+
+    /// One request for `samples.len()` choices; returns the choices it got, in order.
+    fn call(
+        &self,
+        request: &GenerationRequest,
+        samples: &[u32],
+    ) -> Result<Vec<Generation>, CallError> {
+        let seed = sample_seed(request.params.seed, samples[0]);
+        let (path, body) = self.body(request, samples.len(), seed);
+        let reply = self.transport.post(path, &body)?;
+        parse_reply(
+            &reply.json,
+            reply.elapsed,
+            samples,
+            request.params.max_tokens,
+        )
+        .map_err(|m| CallError {
+            error: BackendError::Backend(format!("{}: {m}", display_url(&reply.url))),
+            status: None,
+        })
+    }
+
+    fn separately(
+        &self,
+        request: &GenerationRequest,
+        samples: &[u32],
+    ) -> Result<Vec<Generation>, BackendError> {
+        run_samples(samples, self.transport.pool.capacity(), |s| {
+            let mut g = self.call(request, &[s])?;
+            g.pop()
+                .ok_or_else(|| BackendError::Backend("the server answered with no choice".into()))
+        })
+    }
+}
+
+/// Parses the choices of a (chat) completion into generations for `samples`
+/// (choice `index` answers `samples[index]`; extra choices are dropped).
+///
+/// With several choices, `usage.completion_tokens` covers all of them
+/// (OpenAI, vLLM): a choice that stopped for length has `max_tokens`, the
+/// others share the rest evenly.
+fn parse_reply(
+    json: &Value,
+    elapsed: Duration,
+    samples: &[u32],
+    max_tokens: u32,
+) -> Result<Vec<Generation>, String> {
+    let choices = json
+        .get("choices")
+        .and_then(Value::as_array)
+        .ok_or("no `choices` in the answer")?;
+    let usage = json.get("usage");
+    let timings = json.get("timings");
+    let total_ms = elapsed.as_secs_f64() * 1000.0;
+    let prompt_tokens = as_u32(usage.and_then(|u| u.get("prompt_tokens"))).or_else(|| {
+        let t = timings?;
+        Some(as_u32(t.get("prompt_n"))? + as_u32(t.get("cache_n")).unwrap_or(0))
+    });
+    let completion_total = as_u32(usage.and_then(|u| u.get("completion_tokens")))
+        .or_else(|| as_u32(timings.and_then(|t| t.get("predicted_n"))));
+    let generation_ms = as_f64(timings.and_then(|t| t.get("predicted_ms")));
+    let prompt_ms = as_f64(timings.and_then(|t| t.get("prompt_ms")));
+    let mut ordered: Vec<(usize, &Value)> = choices
+        .iter()
+        .enumerate()
+        .map(|(pos, c)| {
+            (
+                c.get("index")
+                    .and_then(Value::as_u64)
+                    .map_or(pos, |i| i as usize),
+                c,
+            )
+        })
+        .filter(|(i, _)| *i < samples.len())
+        .collect();
+    ordered.sort_by_key(|(i, _)| *i);
+    ordered.dedup_by_key(|(i, _)| *i);
+    let is_length = |c: &Value| c.get("finish_reason").and_then(Value::as_str) == Some("length");
+    let n_length = ordered.iter().filter(|(_, c)| is_length(c)).count() as u32;
+    let n_other = ordered.len() as u32 - n_length;
+    let completion_of = |c: &Value, k_other: u32| -> u32 {
+        let Some(total) = completion_total else {
+            return 0;
+        };
+        if ordered.len() == 1 {
+            return total;
+        }
+        match total.checked_sub(n_length * max_tokens) {
+            Some(_) if is_length(c) => max_tokens,
+            Some(rest) if n_other > 0 => rest / n_other + u32::from(k_other < rest % n_other),
+            // Counts that do not add up: an even split.
+            _ => {
+                let n = ordered.len() as u32;
+                total / n
+            }
+        }
+    };
+    let mut k_other = 0;
+    let mut out = Vec::with_capacity(ordered.len());
+    for (i, c) in ordered.iter() {
+        let text = c
+            .get("message")
+            .and_then(|m| m.get("content"))
+            .or_else(|| c.get("text"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let finish = match c.get("finish_reason").and_then(Value::as_str) {
+            Some("length") => FinishReason::Length,
+            _ => FinishReason::Stop,
+        };
+        let completion_tokens = completion_of(c, k_other);
+        if !is_length(c) {
+            k_other += 1;
+        }
+        out.push(Generation {
+            sample: samples[*i],
+            text,
+            finish,
+            usage: Usage {
+                prompt_tokens: prompt_tokens.unwrap_or(0),
+                completion_tokens,
+            },
+            timings: Timings {
+                prompt_ms,
+                generation_ms,
+                ttft_ms: generation_ms
+                    .map(|g| (total_ms - g).max(prompt_ms.unwrap_or(0.0).min(total_ms))),
+                total_ms,
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn model_info(spec: &ModelSpec, model: &str, probe: Option<&Probe>) -> ModelInfo {
+    let meta = probe.and_then(|p| {
+        let data = p.models.get("data")?.as_array()?;
+        data.iter()
+            .find(|m| m.get("id").and_then(Value::as_str) == Some(model))
+            .or(data.first())?
+            .get("meta")
+    });
+    let props = probe.and_then(|p| p.props.as_ref());
+    let model_path = props
+        .and_then(|p| p.get("model_path"))
+        .and_then(Value::as_str);
+    let ftype = props
+        .and_then(|p| p.get("model_ftype"))
+        .or_else(|| meta.and_then(|m| m.get("ftype")))
+        .and_then(Value::as_str);
+    let quantization = spec
+        .quantization
+        .clone()
+        .or_else(|| ftype.and_then(quantization_from_ftype))
+        .or_else(|| model_path.and_then(quantization_from_name))
+        .or_else(|| quantization_from_name(model));
+    let parameters = meta.and_then(|m| m.get("n_params")).and_then(Value::as_u64);
+    let size_bytes = meta.and_then(|m| m.get("size")).and_then(Value::as_u64);
+    let context_length = spec.context.or_else(|| {
+        as_u32(
+            props
+                .and_then(|p| p.get("default_generation_settings"))
+                .and_then(|s| s.get("n_ctx")),
+        )
+    });
+    let file = model_path.map(|p| p.rsplit(['/', '\\']).next().unwrap_or(p));
+    let mut digest = format!("openai:{}", file.unwrap_or(model));
+    if let Some(s) = size_bytes {
+        digest.push_str(&format!(";size={s}"));
+    }
+    if let Some(n) = parameters {
+        digest.push_str(&format!(";params={n}"));
+    }
+    ModelInfo {
+        name: if spec.name.is_empty() {
+            model.to_string()
+        } else {
+            spec.name.clone()
+        },
+        backend: "openai".into(),
+        quantization,
+        architecture: None,
+        parameters,
+        size_bytes,
+        digest,
+        load_ms: None,
+        context_length,
+    }
+}
+
+impl Backend for OpenAiBackend {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        let samples = &request.samples;
+        if samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let state = self.n_state.load(Ordering::Relaxed);
+        if samples.len() == 1 || state == N_NO {
+            return self.separately(request, samples);
+        }
+        let mut got = match self.call(request, samples) {
+            Ok(got) => got,
+            Err(e) if state == N_UNKNOWN && matches!(e.status, Some(400 | 404 | 422)) => {
+                // The server refuses `n` (llama-server: "Only one completion choice is allowed").
+                let got = self.separately(request, samples)?;
+                self.n_state.store(N_NO, Ordering::Relaxed);
+                return Ok(got);
+            }
+            Err(e) => return Err(e.error),
+        };
+        if got.len() == samples.len() {
+            if state == N_UNKNOWN {
+                self.n_state.store(N_YES, Ordering::Relaxed);
+            }
+            return Ok(got);
+        }
+        // Fewer choices than asked for (the server ignores `n`): generate the rest one by one.
+        if state == N_UNKNOWN && self.n_config == NSupport::Auto {
+            self.n_state.store(N_NO, Ordering::Relaxed);
+        }
+        let missing: Vec<u32> = samples
+            .iter()
+            .copied()
+            .filter(|s| !got.iter().any(|g| g.sample == *s))
+            .collect();
+        got.extend(self.separately(request, &missing)?);
+        Ok(got)
+    }
+
+    fn parallelism(&self) -> usize {
+        self.transport.pool.capacity()
+    }
+
+    fn cache_salt(&self) -> String {
+        self.salt.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_handle_v1() {
+        assert_eq!(
+            roots("http://h:1/v1"),
+            ("http://h:1/v1".into(), "http://h:1".into())
+        );
+        assert_eq!(
+            roots("http://h:1"),
+            ("http://h:1/v1".into(), "http://h:1".into())
+        );
+    }
+
+    #[test]
+    fn llama_server_reply_is_parsed() {
+        let reply = json!({
+            "choices": [{"finish_reason": "length", "index": 0,
+                         "message": {"role": "assistant", "content": "Hello there"}}],
+            "created": 1, "model": "m", "object": "chat.completion",
+            "usage": {"completion_tokens": 8, "prompt_tokens": 12, "total_tokens": 20},
+            "timings": {"cache_n": 0, "prompt_n": 12, "prompt_ms": 30.5, "predicted_n": 8, "predicted_ms": 80.0}
+        });
+        let g = parse_reply(&reply, Duration::from_millis(120), &[7], 8).unwrap();
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].sample, 7);
+        assert_eq!(g[0].text, "Hello there");
+        assert_eq!(g[0].finish, FinishReason::Length);
+        assert_eq!(
+            g[0].usage,
+            Usage {
+                prompt_tokens: 12,
+                completion_tokens: 8
+            }
+        );
+        assert_eq!(g[0].timings.prompt_ms, Some(30.5));
+        assert_eq!(g[0].timings.generation_ms, Some(80.0));
+        assert!((g[0].timings.ttft_ms.unwrap() - 40.0).abs() < 1e-6);
+        assert!((g[0].timings.total_ms - 120.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn n_choices_map_to_samples() {
+        let reply = json!({
+            "choices": [{"index": 1, "text": "b", "finish_reason": "stop"},
+                        {"index": 0, "text": "a", "finish_reason": "length"}],
+            "usage": {"completion_tokens": 7, "prompt_tokens": 3}
+        });
+        let g = parse_reply(&reply, Duration::from_millis(10), &[4, 9], 5).unwrap();
+        assert_eq!((g[0].sample, g[0].text.as_str()), (4, "a"));
+        assert_eq!((g[1].sample, g[1].text.as_str()), (9, "b"));
+        assert_eq!(
+            (g[0].usage.completion_tokens, g[1].usage.completion_tokens),
+            (5, 2)
+        );
+        // Three stopped choices share 10 tokens.
+        let reply = json!({
+            "choices": [{"index": 0, "text": "a", "finish_reason": "stop"},
+                        {"index": 1, "text": "b", "finish_reason": "stop"},
+                        {"index": 2, "text": "c", "finish_reason": "stop"}],
+            "usage": {"completion_tokens": 10, "prompt_tokens": 3}
+        });
+        let g = parse_reply(&reply, Duration::from_millis(10), &[0, 1, 2], 5).unwrap();
+        assert_eq!(
+            g.iter()
+                .map(|g| g.usage.completion_tokens)
+                .collect::<Vec<_>>(),
+            vec![4, 3, 3]
+        );
+        assert_eq!(g[0].timings.ttft_ms, None);
+    }
+}

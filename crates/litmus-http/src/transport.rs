@@ -1,0 +1,391 @@
+//! One blocking `reqwest` client per backend, the endpoint pool, retries with
+//! backoff, and the mapping of HTTP failures to [`BackendError`].
+
+use std::time::{Duration, Instant};
+
+use litmus_core::backend::BackendError;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::config::{display_url, HttpConfig};
+use crate::pool::Pool;
+
+/// Longest piece of an error body quoted in a message.
+const SNIPPET_CHARS: usize = 300;
+
+/// A failed call: the error to report, and the HTTP status when the server answered.
+#[derive(Debug, Clone)]
+pub(crate) struct CallError {
+    pub error: BackendError,
+    pub status: Option<u16>,
+}
+
+impl From<CallError> for BackendError {
+    fn from(e: CallError) -> Self {
+        e.error
+    }
+}
+
+/// A successful call.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub json: Value,
+    /// Time from sending the request to the whole answer (not counting the
+    /// wait for a free endpoint slot or earlier attempts).
+    pub elapsed: Duration,
+    /// The URL that answered.
+    pub url: String,
+}
+
+/// What went wrong with one attempt.
+enum Attempt {
+    Connection(String),
+    Timeout(String),
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        message: String,
+        body: String,
+    },
+    Decode(String),
+}
+
+pub(crate) struct Transport {
+    pub client: Client,
+    pub cfg: HttpConfig,
+    pub pool: Pool,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("cfg", &self.cfg)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+/// Builds the one client of a backend (connections are reused across threads).
+pub(crate) fn build_client(cfg: &HttpConfig) -> Result<Client, BackendError> {
+    Client::builder()
+        .timeout(cfg.timeout)
+        .connect_timeout(cfg.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .user_agent(concat!("litmus-http/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| BackendError::Load(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Cuts `text` to at most `max` characters, on a character boundary.
+pub(crate) fn snippet(text: &str, max: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// The human part of an error body: OpenAI `{"error":{"message":…}}`,
+/// Ollama `{"error":"…"}`, or the raw text.
+fn error_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        let e = v.get("error").unwrap_or(&v);
+        if let Some(s) = e.as_str() {
+            return snippet(s, SNIPPET_CHARS);
+        }
+        if let Some(s) = e.get("message").and_then(Value::as_str) {
+            return snippet(s, SNIPPET_CHARS);
+        }
+        if let Some(s) = v.get("detail").and_then(Value::as_str) {
+            return snippet(s, SNIPPET_CHARS);
+        }
+    }
+    snippet(body, SNIPPET_CHARS)
+}
+
+/// `Retry-After` in seconds (fractions allowed). HTTP dates are not parsed.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v))
+}
+
+fn retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+}
+
+/// Whether a 4xx body says the prompt does not fit the context.
+fn is_context_overflow(body: &str) -> bool {
+    let b = body.to_ascii_lowercase();
+    b.contains("exceed_context_size")
+        || b.contains("maximum context length")
+        || (b.contains("context") && (b.contains("exceed") || b.contains("too long")))
+}
+
+impl Transport {
+    pub fn new(cfg: HttpConfig, pool: Pool) -> Result<Self, BackendError> {
+        Ok(Transport {
+            client: build_client(&cfg)?,
+            cfg,
+            pool,
+        })
+    }
+
+    fn redact(&self, text: &str) -> String {
+        match &self.cfg.api_key {
+            Some(key) => key.redact(text),
+            None => text.to_string(),
+        }
+    }
+
+    fn authorize(&self, req: RequestBuilder) -> RequestBuilder {
+        match &self.cfg.api_key {
+            Some(key) => req.bearer_auth(key.expose()),
+            None => req,
+        }
+    }
+
+    fn classify(&self, url: &str, e: reqwest::Error) -> Attempt {
+        let timeout = e.is_timeout();
+        let decode = e.is_decode();
+        let e = e.without_url();
+        let mut msg = format!("{}: {e}", display_url(url));
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !msg.contains(&text) {
+                msg.push_str(": ");
+                msg.push_str(&text);
+            }
+            source = s.source();
+        }
+        let msg = self.redact(&msg);
+        if timeout {
+            Attempt::Timeout(msg)
+        } else if decode {
+            Attempt::Decode(msg)
+        } else {
+            // Refused, reset, closed mid-answer, DNS: the endpoint is not serving.
+            Attempt::Connection(msg)
+        }
+    }
+
+    fn read(&self, url: &str, resp: Result<Response, reqwest::Error>) -> Result<Value, Attempt> {
+        let resp = resp.map_err(|e| self.classify(url, e))?;
+        let status = resp.status();
+        let after = retry_after(resp.headers());
+        let text = resp.text().map_err(|e| self.classify(url, e))?;
+        if !status.is_success() {
+            let body = self.redact(&text);
+            let message = format!(
+                "HTTP {status} from {}: {}",
+                display_url(url),
+                error_message(&body)
+            );
+            return Err(Attempt::Status {
+                status,
+                retry_after: after,
+                message,
+                body,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            Attempt::Decode(format!(
+                "{}: invalid JSON ({e}): {}",
+                display_url(url),
+                self.redact(&snippet(&text, SNIPPET_CHARS))
+            ))
+        })
+    }
+
+    /// GET `base + path` on one endpoint, once, with `timeout` (metadata at open).
+    pub fn get_once(&self, base: &str, path: &str, timeout: Duration) -> Result<Value, CallError> {
+        let url = format!("{base}{path}");
+        let resp = self
+            .authorize(self.client.get(&url).timeout(timeout))
+            .send();
+        self.read(&url, resp).map_err(to_call_error)
+    }
+
+    /// POST `body` to `base + path` on one endpoint, once (metadata at open).
+    pub fn post_once(
+        &self,
+        base: &str,
+        path: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<Value, CallError> {
+        let url = format!("{base}{path}");
+        let resp = self
+            .authorize(self.client.post(&url).timeout(timeout).json(body))
+            .send();
+        self.read(&url, resp).map_err(to_call_error)
+    }
+
+    /// POST `body` to `path` on the pool: the least busy healthy endpoint,
+    /// failing over to another one on connection errors, retrying with backoff
+    /// on connection errors, 429 (honouring `Retry-After`), 408 and 5xx.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Reply, CallError> {
+        let mut retries_left = self.cfg.retries;
+        let mut failovers_left = self.pool.len().saturating_sub(1);
+        let mut attempt = 0u32;
+        loop {
+            let lease = match self.pool.acquire() {
+                Ok(lease) => lease,
+                Err(unavailable) => {
+                    let msg = format!("no endpoint reachable: {}", unavailable.last_error);
+                    if retries_left == 0 {
+                        return Err(CallError {
+                            error: BackendError::Connection(msg),
+                            status: None,
+                        });
+                    }
+                    retries_left -= 1;
+                    let wait = self
+                        .cfg
+                        .backoff_for(attempt)
+                        .max(unavailable.retry_in.min(self.cfg.max_backoff));
+                    attempt += 1;
+                    std::thread::sleep(wait);
+                    continue;
+                }
+            };
+            let url = format!("{}{path}", lease.url());
+            let started = Instant::now();
+            let resp = self.authorize(self.client.post(&url).json(body)).send();
+            match self.read(&url, resp) {
+                Ok(json) => {
+                    return Ok(Reply {
+                        json,
+                        elapsed: started.elapsed(),
+                        url,
+                    })
+                }
+                Err(Attempt::Connection(msg)) => {
+                    lease.failed(&msg);
+                    if failovers_left > 0 && self.pool.has_available() {
+                        failovers_left -= 1;
+                        continue;
+                    }
+                    if retries_left == 0 {
+                        return Err(CallError {
+                            error: BackendError::Connection(msg),
+                            status: None,
+                        });
+                    }
+                    retries_left -= 1;
+                    std::thread::sleep(self.cfg.backoff_for(attempt));
+                    attempt += 1;
+                }
+                Err(Attempt::Status {
+                    status,
+                    retry_after,
+                    message,
+                    body,
+                }) => {
+                    drop(lease);
+                    if retryable(status) && retries_left > 0 {
+                        retries_left -= 1;
+                        let wait = match retry_after {
+                            Some(d) => d.min(self.cfg.max_retry_after),
+                            None => self.cfg.backoff_for(attempt),
+                        };
+                        attempt += 1;
+                        std::thread::sleep(wait);
+                        continue;
+                    }
+                    let error = if status.is_client_error() && is_context_overflow(&body) {
+                        BackendError::PromptTooLong(message)
+                    } else {
+                        BackendError::Backend(message)
+                    };
+                    return Err(CallError {
+                        error,
+                        status: Some(status.as_u16()),
+                    });
+                }
+                Err(other) => return Err(to_call_error(other)),
+            }
+        }
+    }
+}
+
+fn to_call_error(a: Attempt) -> CallError {
+    match a {
+        Attempt::Connection(m) => CallError {
+            error: BackendError::Connection(m),
+            status: None,
+        },
+        Attempt::Timeout(m) => CallError {
+            error: BackendError::Timeout(m),
+            status: None,
+        },
+        Attempt::Decode(m) => CallError {
+            error: BackendError::Backend(m),
+            status: None,
+        },
+        Attempt::Status {
+            status, message, ..
+        } => CallError {
+            error: BackendError::Backend(message),
+            status: Some(status.as_u16()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_are_summarised() {
+        assert_eq!(
+            error_message(r#"{"error":"model 'x' not found"}"#),
+            "model 'x' not found"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#
+            ),
+            "Loading model"
+        );
+        assert_eq!(error_message("plain"), "plain");
+        let long = "é".repeat(1000);
+        assert_eq!(error_message(&long).chars().count(), SNIPPET_CHARS + 1);
+    }
+
+    #[test]
+    fn context_overflow_is_recognised() {
+        assert!(is_context_overflow(
+            r#"{"error":{"code":400,"message":"the request exceeds the available context size","type":"exceed_context_size_error"}}"#
+        ));
+        assert!(is_context_overflow(
+            "This model's maximum context length is 2048 tokens."
+        ));
+        assert!(!is_context_overflow(
+            "Only one completion choice is allowed"
+        ));
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+}

@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 out=${1:-target/bench-harness}
 rm -rf "$out"
 python3 scripts/make_recording.py "$out/recording" 70 10 >/dev/null
-cargo build -q --release -p litmus --example overhead
-exe=target/release/examples/overhead
-args=(--model "replay:$out/recording" --samples 10 --output-dir "$out/results" -q --color never)
+cargo build -q --release -p litmus --no-default-features --example overhead
+exe=${CARGO_TARGET_DIR:-target}/release/examples/overhead
+args=(--model "replay:$out/recording" --samples 10 --output-dir "$out/results" -q --color never --no-snapshots)
 t0=$(date +%s.%N); "$exe" "${args[@]}" --no-cache >/dev/null; t1=$(date +%s.%N)
 "$exe" "${args[@]}" >/dev/null   # fills the cache
 t2=$(date +%s.%N); "$exe" "${args[@]}" >/dev/null; t3=$(date +%s.%N)

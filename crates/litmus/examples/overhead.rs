@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! python3 scripts/make_recording.py target/overhead-recording 70 10
-//! cargo run --release -p litmus --example overhead -- \
+//! cargo run --release -p litmus --no-default-features --example overhead -- \
 //!     --model replay:target/overhead-recording --samples 10 --output-dir target/overhead -q
 //! ```
 //!

@@ -345,13 +345,19 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
             ),
         };
         opts.tolerance = args.tolerance;
-        if args.format == Format::Json && std::env::var_os("INSTA_OUTPUT").is_none() {
-            // insta prints its diffs on stdout, which holds JSON lines here.
+        if std::env::var_os("INSTA_OUTPUT").is_none() {
+            // litmus reports each snapshot change on one line; insta's full diffs
+            // (on stdout, which may hold JSON lines) are for `cargo insta review`.
             std::env::set_var("INSTA_OUTPUT", "none");
         }
         crate::snapshot::record(&summary, &opts)
     };
+    let mut new_snapshots = 0;
     for s in &snapshots {
+        if matches!(s.drift, crate::snapshot::Drift::New) && !s.failed && s.error.is_none() {
+            new_snapshots += 1;
+            continue;
+        }
         let notable = s.failed
             || s.pending_written
             || s.updated
@@ -370,6 +376,14 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
                 s.message()
             );
         }
+    }
+    if new_snapshots > 0 && !args.quiet && args.format != Format::Json {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{:>12} {new_snapshots} new score snapshot{} pending: review with `cargo insta review`",
+            "snapshot",
+            if new_snapshots == 1 { "" } else { "s" }
+        );
     }
     if let Some(path) = &args.junit {
         if let Err(e) = crate::ci::write_junit(path, &summary, &snapshots) {

@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The default model, which the backend tests load (litmus fetches it the same
+# way on first use; fetching it first keeps those tests' timings stable).
+export LITMUS_TEST_MODEL=${LITMUS_TEST_MODEL:-$(bash scripts/fetch-model.sh | tail -n 1)}
 if [ -z "${LLAMA_SERVER_BIN:-}" ]; then
   ref=../shared/tools/llama-reference.sh
   if [ -f "$ref" ]; then

@@ -1,0 +1,256 @@
+//! Throughput of the in-process engine, in the terms llama.cpp's own tools use.
+//!
+//! ```text
+//! cargo run --release -p litmus-llama --example bench -- [--model SRC] [--threads N] [--reps N] [TEST...]
+//! ```
+//!
+//! Tests (all by default):
+//! - `pp512`: one sequence, a 512-token prompt (as `llama-bench -p 512`);
+//! - `tg128`: one sequence, 128 generated tokens (as `llama-bench -n 128`);
+//! - `same8`: 8 samples of one 128-token prompt, 128 tokens each, decoded together
+//!   vs one after another (as `llama-batched-bench -npp 128 -ntg 128 -npl 8 -pps`);
+//! - `short`: 40 prompts x 5 samples, ~30 prompt and 80 generated tokens each,
+//!   submitted from many threads (compare `llama-batched-bench -npp 30 -ntg 80 -npl 32`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use litmus_core::backend::{Backend, Prompt, SamplingParams};
+use litmus_core::model::ModelSpec;
+use litmus_llama::LlamaBackend;
+
+struct Args {
+    model: String,
+    threads: u32,
+    reps: usize,
+    parallel: u32,
+    options: Vec<(String, String)>,
+    tests: Vec<String>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        model: litmus_llama::DEFAULT_SOURCE.to_string(),
+        threads: litmus_llama::physical_cores() as u32,
+        reps: 5,
+        parallel: 32,
+        options: Vec::new(),
+        tests: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--model" | "-m" => a.model = it.next().expect("--model SRC"),
+            "--threads" | "-t" => {
+                a.threads = it.next().expect("--threads N").parse().expect("number")
+            }
+            "--reps" | "-r" => a.reps = it.next().expect("--reps N").parse().expect("number"),
+            "--parallel" | "-np" => {
+                a.parallel = it.next().expect("--parallel N").parse().expect("number")
+            }
+            "--opt" | "-o" => {
+                let kv = it.next().expect("--opt KEY=VALUE");
+                let (k, v) = kv.split_once('=').expect("--opt KEY=VALUE");
+                a.options.push((k.to_string(), v.to_string()));
+            }
+            "-h" | "--help" => {
+                println!("bench [--model SRC] [--threads N] [--reps N] [--parallel N] [--opt KEY=VALUE]... [pp512] [tg128] [same8] [short]");
+                std::process::exit(0);
+            }
+            t => a.tests.push(t.to_string()),
+        }
+    }
+    if a.tests.is_empty() {
+        a.tests = ["pp512", "tg128", "same8", "short"]
+            .map(String::from)
+            .to_vec();
+    }
+    a
+}
+
+fn open(args: &Args, parallel: u32, context: u32) -> Arc<LlamaBackend> {
+    let mut spec = ModelSpec::parse(&args.model).unwrap_or_else(|| ModelSpec {
+        source: args.model.clone(),
+        ..Default::default()
+    });
+    spec.threads = Some(args.threads);
+    spec.parallel = Some(parallel);
+    spec.context = Some(context);
+    spec.options.insert("ignore_eos".into(), "true".into());
+    for (k, v) in &args.options {
+        spec.options.insert(k.clone(), v.clone());
+    }
+    let t = Instant::now();
+    let b = LlamaBackend::open(&spec).expect("open model");
+    eprintln!(
+        "# opened {} ({:?}, {:?}) parallel={parallel} context={context} kv={} threads={} in {:.0} ms",
+        b.model().name,
+        b.model().quantization,
+        b.model().parameters,
+        b.settings().kv_size,
+        b.settings().threads,
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    Arc::new(b)
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (m, sd)
+}
+
+fn greedy(max_tokens: u32) -> SamplingParams {
+    SamplingParams {
+        temperature: 0.0,
+        max_tokens,
+        ..Default::default()
+    }
+}
+
+fn sampling(max_tokens: u32, seed: u64) -> SamplingParams {
+    SamplingParams {
+        temperature: 0.8,
+        top_k: 40,
+        top_p: 0.95,
+        max_tokens,
+        seed,
+        ..Default::default()
+    }
+}
+
+/// Token ids spread over the vocabulary (llama-bench uses random tokens too).
+fn synthetic_tokens(b: &LlamaBackend, n: usize, salt: u64) -> Vec<i32> {
+    let base = b.tokenize_prompt(&Prompt::Completion(String::new()));
+    let mut toks = base; // BOS if the model adds one
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ salt;
+    while toks.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        toks.push(1000 + (x % 20_000) as i32);
+    }
+    toks
+}
+
+fn main() {
+    let args = parse_args();
+    println!("| test | result | detail |");
+    println!("| --- | ---: | --- |");
+    if args.tests.iter().any(|t| t == "pp512" || t == "tg128") {
+        let b = open(&args, 1, 1024);
+        // Warm-up.
+        let _ = b.generate_tokens(&synthetic_tokens(&b, 64, 0), &greedy(4), &[0]);
+        if args.tests.iter().any(|t| t == "pp512") {
+            let mut tps = Vec::new();
+            for r in 0..args.reps {
+                let toks = synthetic_tokens(&b, 512, r as u64 + 1);
+                let g = b.generate_tokens(&toks, &greedy(1), &[0]).expect("pp");
+                tps.push(512.0 * 1000.0 / g[0].timings.prompt_ms.expect("prompt ms"));
+            }
+            let (m, sd) = mean_sd(&tps);
+            println!(
+                "| pp512 | {m:.1} ± {sd:.1} t/s | 1 sequence, {} reps |",
+                args.reps
+            );
+        }
+        if args.tests.iter().any(|t| t == "tg128") {
+            let mut tps = Vec::new();
+            let bos = synthetic_tokens(&b, 1, 0);
+            for _ in 0..args.reps {
+                let one = b.generate_tokens(&bos, &greedy(1), &[0]).expect("tg");
+                let long = b.generate_tokens(&bos, &greedy(129), &[0]).expect("tg");
+                assert_eq!(long[0].usage.completion_tokens, 129);
+                tps.push(128.0 * 1000.0 / (long[0].timings.total_ms - one[0].timings.total_ms));
+            }
+            let (m, sd) = mean_sd(&tps);
+            println!(
+                "| tg128 | {m:.1} ± {sd:.1} t/s | 1 sequence, {} reps |",
+                args.reps
+            );
+        }
+    }
+    if args.tests.iter().any(|t| t == "same8") {
+        let b = open(&args, 8, 512);
+        let toks = synthetic_tokens(&b, 128, 77);
+        let _ = b.generate_tokens(&toks, &sampling(8, 1), &[0]);
+        let mut ratios = Vec::new();
+        let mut together_tps = Vec::new();
+        let mut seq_tps = Vec::new();
+        for r in 0..args.reps.min(3) {
+            let params = sampling(128, 1000 + r as u64);
+            // One after another.
+            let mut seq_ms = 0.0;
+            for s in 0..8u32 {
+                let g = b.generate_tokens(&toks, &params, &[s]).expect("seq");
+                assert_eq!(g[0].usage.completion_tokens, 128);
+                seq_ms += g[0].timings.generation_ms.expect("gen ms");
+            }
+            // Together.
+            let g = b
+                .generate_tokens(&toks, &params, &(0..8).collect::<Vec<_>>())
+                .expect("together");
+            let wall = g
+                .iter()
+                .map(|g| g.timings.generation_ms.expect("gen ms"))
+                .fold(0.0, f64::max);
+            let t_tps = 8.0 * 128.0 * 1000.0 / wall;
+            let s_tps = 8.0 * 128.0 * 1000.0 / seq_ms;
+            together_tps.push(t_tps);
+            seq_tps.push(s_tps);
+            ratios.push(t_tps / s_tps);
+        }
+        let (tm, _) = mean_sd(&together_tps);
+        let (sm, _) = mean_sd(&seq_tps);
+        let (rm, rsd) = mean_sd(&ratios);
+        println!(
+            "| same8 | {rm:.2}x ± {rsd:.2} | 8 samples of a 128-token prompt, 128 tokens each: together {tm:.1} t/s, one after another {sm:.1} t/s |"
+        );
+    }
+    if args.tests.iter().any(|t| t == "short") {
+        let b = open(&args, args.parallel, 512);
+        let prompts: Vec<Vec<i32>> = (0..40).map(|i| synthetic_tokens(&b, 30, 500 + i)).collect();
+        let _ = b.generate_tokens(&prompts[0], &sampling(8, 1), &[0]);
+        let mut tps = Vec::new();
+        for r in 0..args.reps.min(2) {
+            let start = Instant::now();
+            let handles: Vec<_> = prompts
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, toks)| {
+                    let b = Arc::clone(&b);
+                    std::thread::spawn(move || {
+                        let g = b
+                            .generate_tokens(
+                                &toks,
+                                &sampling(80, (r * 100 + i) as u64),
+                                &[0, 1, 2, 3, 4],
+                            )
+                            .expect("short");
+                        g.iter()
+                            .map(|g| g.usage.completion_tokens as usize)
+                            .sum::<usize>()
+                    })
+                })
+                .collect();
+            let tokens: usize = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+            let secs = start.elapsed().as_secs_f64();
+            assert_eq!(tokens, 40 * 5 * 80);
+            tps.push(tokens as f64 / secs);
+        }
+        let (m, sd) = mean_sd(&tps);
+        println!(
+            "| short | {m:.1} ± {sd:.1} t/s | 40 prompts x 5 samples, 30 prompt + 80 generated tokens, {} sequences at once, wall clock incl. prompts |",
+            args.parallel
+        );
+    }
+    if let Some(rss) = litmus_llama::peak_rss_bytes() {
+        println!("| peak RSS | {:.0} MiB | |", rss as f64 / (1024.0 * 1024.0));
+    }
+}

@@ -1,0 +1,793 @@
+//! The engine thread: one llama.cpp context decoding many sequences together
+//! (continuous batching).
+//!
+//! Requests arrive on a channel. Each request is split into *groups* of
+//! samples that share one evaluation of the prompt: the prompt is decoded into
+//! the group's first sequence, then copied (`llama_memory_seq_cp`) to the
+//! others, and every sample then draws its own tokens with its own seeded
+//! sampler. Every step is one `llama_decode` holding one token per generating
+//! sequence plus as many pending prompt tokens as fit in `n_batch`. Sequences
+//! join as slots and KV space become free and leave as soon as they finish.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use litmus_core::backend::{
+    BackendError, FinishReason, Generation, SamplingParams, Timings, Usage,
+};
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
+use llama_cpp_2::token::LlamaToken;
+
+use crate::text::TextAccumulator;
+
+/// Tokens of context the penalties sampler looks back over.
+const REPEAT_LAST_N: i32 = 64;
+
+/// A tokenized request, as the engine receives it.
+pub(crate) struct EngineRequest {
+    pub tokens: Vec<LlamaToken>,
+    pub params: SamplingParams,
+    pub samples: Vec<u32>,
+    pub enqueued: Instant,
+    pub reply: Sender<Result<Vec<Generation>, BackendError>>,
+}
+
+pub(crate) enum Msg {
+    Request(EngineRequest),
+    Shutdown,
+}
+
+/// Fixed settings of one engine.
+#[derive(Clone, Debug)]
+pub(crate) struct EngineSettings {
+    /// Sequences decoded together at most.
+    pub n_seq: usize,
+    /// Most tokens (prompt + generated) of one sequence.
+    pub seq_limit: u32,
+    /// KV cells the admission control may hand out (the context size).
+    pub kv_capacity: u32,
+    /// Most tokens in one `llama_decode`.
+    pub n_batch: usize,
+    /// Keep generating through end-of-generation tokens (benchmarks).
+    pub ignore_eos: bool,
+    /// Decode greedy requests once and copy the text to every sample.
+    pub dedupe_greedy: bool,
+}
+
+struct Job {
+    req: EngineRequest,
+    /// Sample indices still to be started (front first).
+    to_start: VecDeque<u32>,
+    /// Generations finished so far (deduplicated greedy jobs: one).
+    results: Vec<Generation>,
+    /// Number of sequences this job runs in total.
+    n_sequences: usize,
+    /// Whether one greedy sequence stands for all samples.
+    deduped: bool,
+}
+
+struct Group {
+    job: u64,
+    /// Slot indices; the first one receives the prompt.
+    slots: Vec<usize>,
+    /// Prompt tokens submitted so far.
+    n_past: usize,
+    prompt_started: Option<Instant>,
+    /// Batch index of the last prompt token, in the step that submits it.
+    last_idx: Option<i32>,
+    /// KV cells reserved for the shared prompt.
+    reserved_prompt: u32,
+    /// Samples of this group still running.
+    alive: usize,
+}
+
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+enum SlotState {
+    Free,
+    /// Waiting for its group's prompt.
+    Prompt,
+    /// Generating; `pending` is the token to decode next.
+    Generating,
+}
+
+struct Slot {
+    state: SlotState,
+    job: u64,
+    group: u64,
+    sample: u32,
+    /// How this sample draws its tokens.
+    sampling: Sampling,
+    /// Position of the next token to decode.
+    pos: i32,
+    pending: Option<LlamaToken>,
+    batch_idx: Option<i32>,
+    n_gen: u32,
+    max_gen: u32,
+    /// Whether `max_gen` was cut by the context limit.
+    ctx_limited: bool,
+    reserved_gen: u32,
+    acc: TextAccumulator,
+    t_prompt_start: Instant,
+    t_prompt_end: Instant,
+    t_first: Option<Instant>,
+}
+
+impl Slot {
+    fn free() -> Self {
+        let now = Instant::now();
+        Slot {
+            state: SlotState::Free,
+            job: 0,
+            group: 0,
+            sample: 0,
+            sampling: Sampling::Argmax,
+            pos: 0,
+            pending: None,
+            batch_idx: None,
+            n_gen: 0,
+            max_gen: 0,
+            ctx_limited: false,
+            reserved_gen: 0,
+            acc: TextAccumulator::new(),
+            t_prompt_start: now,
+            t_prompt_end: now,
+            t_first: None,
+        }
+    }
+}
+
+/// Fold a 64-bit sample seed into the 32-bit seed llama.cpp takes (avoiding
+/// `LLAMA_DEFAULT_SEED`, which means "random").
+pub(crate) fn seed32(seed: u64) -> u32 {
+    let s = (seed ^ (seed >> 32)) as u32;
+    if s == u32::MAX {
+        0x9E37_79B9
+    } else {
+        s
+    }
+}
+
+pub(crate) struct Engine<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    batch: LlamaBatch<'static>,
+    settings: EngineSettings,
+    n_vocab: i32,
+    /// `is_eog[token]`.
+    is_eog: Vec<bool>,
+    eog_bias: Vec<LlamaLogitBias>,
+    slots: Vec<Slot>,
+    jobs: HashMap<u64, Job>,
+    groups: HashMap<u64, Group>,
+    /// Jobs with samples not yet started, first come first served.
+    queue: VecDeque<u64>,
+    /// Groups still submitting their prompt, in order.
+    prompting: VecDeque<u64>,
+    reserved: u32,
+    next_id: u64,
+    piece: Vec<u8>,
+    /// Reused candidate buffer of the top-k path.
+    candidates: LlamaTokenDataArray,
+}
+
+impl<'m> Engine<'m> {
+    pub fn new(model: &'m LlamaModel, ctx: LlamaContext<'m>, settings: EngineSettings) -> Self {
+        let vocab = model.vocab();
+        let n_vocab = vocab.n_tokens();
+        let is_eog: Vec<bool> = (0..n_vocab).map(|t| vocab.is_eog(LlamaToken(t))).collect();
+        let eog_bias = is_eog
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| **e)
+            .map(|(t, _)| LlamaLogitBias::new(LlamaToken(t as i32), f32::NEG_INFINITY))
+            .collect();
+        let batch = LlamaBatch::new(settings.n_batch, 1);
+        Engine {
+            model,
+            ctx,
+            batch,
+            n_vocab,
+            is_eog,
+            eog_bias,
+            slots: (0..settings.n_seq).map(|_| Slot::free()).collect(),
+            settings,
+            jobs: HashMap::new(),
+            groups: HashMap::new(),
+            queue: VecDeque::new(),
+            prompting: VecDeque::new(),
+            reserved: 0,
+            next_id: 1,
+            piece: Vec::with_capacity(64),
+            candidates: LlamaTokenDataArray::new(Vec::with_capacity(1024), true),
+        }
+    }
+
+    fn busy(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    /// Run until `Shutdown` or until every sender is gone.
+    pub fn run(mut self, rx: Receiver<Msg>) {
+        loop {
+            // Intake: block when idle, otherwise take whatever is waiting.
+            if !self.busy() {
+                match rx.recv() {
+                    Ok(Msg::Request(r)) => self.accept(r),
+                    Ok(Msg::Shutdown) | Err(_) => return,
+                }
+            }
+            loop {
+                match rx.recv_timeout(Duration::ZERO) {
+                    Ok(Msg::Request(r)) => self.accept(r),
+                    Ok(Msg::Shutdown) => return,
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if !self.busy() {
+                            return;
+                        }
+                        break;
+                    }
+                }
+            }
+            self.admit();
+            self.step();
+        }
+    }
+
+    fn accept(&mut self, req: EngineRequest) {
+        if req.samples.is_empty() {
+            let _ = req.reply.send(Ok(Vec::new()));
+            return;
+        }
+        if req.params.max_tokens == 0 {
+            let now = Instant::now();
+            let total_ms = ms(req.enqueued, now);
+            let gens = req
+                .samples
+                .iter()
+                .map(|&sample| Generation {
+                    sample,
+                    text: String::new(),
+                    finish: FinishReason::Length,
+                    usage: Usage {
+                        prompt_tokens: req.tokens.len() as u32,
+                        completion_tokens: 0,
+                    },
+                    timings: Timings {
+                        prompt_ms: None,
+                        generation_ms: None,
+                        ttft_ms: None,
+                        total_ms,
+                    },
+                })
+                .collect();
+            let _ = req.reply.send(Ok(gens));
+            return;
+        }
+        let deduped =
+            self.settings.dedupe_greedy && is_greedy(&req.params) && req.samples.len() > 1;
+        let to_start: VecDeque<u32> = if deduped {
+            VecDeque::from([req.samples[0]])
+        } else {
+            req.samples.iter().copied().collect()
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let n_sequences = to_start.len();
+        self.jobs.insert(
+            id,
+            Job {
+                req,
+                to_start,
+                results: Vec::new(),
+                n_sequences,
+                deduped,
+            },
+        );
+        self.queue.push_back(id);
+    }
+
+    /// Start groups for waiting jobs while slots and KV space allow.
+    fn admit(&mut self) {
+        while let Some(&jid) = self.queue.front() {
+            let free: Vec<usize> = (0..self.slots.len())
+                .filter(|&i| self.slots[i].state == SlotState::Free)
+                .collect();
+            if free.is_empty() {
+                return;
+            }
+            let job = self.jobs.get_mut(&jid).expect("queued job exists");
+            let n_prompt = job.req.tokens.len() as u32;
+            let room = self.settings.seq_limit.saturating_sub(n_prompt);
+            let gen_budget = job.req.params.max_tokens.min(room).max(1);
+            let avail = self.settings.kv_capacity.saturating_sub(self.reserved);
+            if avail < n_prompt + gen_budget {
+                if self.reserved == 0 {
+                    // Cannot fit even alone: the request is larger than the cache.
+                    let job = self.jobs.remove(&jid).expect("job");
+                    self.queue.pop_front();
+                    let _ = job.req.reply.send(Err(BackendError::PromptTooLong(format!(
+                        "{n_prompt} prompt tokens + {gen_budget} to generate exceed the KV cache of {} tokens",
+                        self.settings.kv_capacity
+                    ))));
+                    continue;
+                }
+                return;
+            }
+            let by_kv = ((avail - n_prompt) / gen_budget) as usize;
+            let k = job.to_start.len().min(free.len()).min(by_kv).max(1);
+            let gid = self.next_id;
+            self.next_id += 1;
+            let mut slots = Vec::with_capacity(k);
+            let now = Instant::now();
+            for &si in free.iter().take(k) {
+                let sample = job.to_start.pop_front().expect("sample to start");
+                let sampling = build_sampling(
+                    &job.req.params,
+                    sample,
+                    self.n_vocab,
+                    self.settings.ignore_eos.then_some(&self.eog_bias[..]),
+                    &job.req.tokens,
+                );
+                let slot = &mut self.slots[si];
+                *slot = Slot::free();
+                slot.state = SlotState::Prompt;
+                slot.job = jid;
+                slot.group = gid;
+                slot.sample = sample;
+                slot.sampling = sampling;
+                slot.max_gen = gen_budget;
+                slot.ctx_limited = room < job.req.params.max_tokens;
+                slot.reserved_gen = gen_budget;
+                slot.t_prompt_start = now;
+                slots.push(si);
+            }
+            self.reserved += n_prompt + gen_budget * k as u32;
+            self.groups.insert(
+                gid,
+                Group {
+                    job: jid,
+                    alive: slots.len(),
+                    slots,
+                    n_past: 0,
+                    prompt_started: None,
+                    last_idx: None,
+                    reserved_prompt: n_prompt,
+                },
+            );
+            self.prompting.push_back(gid);
+            if job.to_start.is_empty() {
+                self.queue.pop_front();
+            }
+        }
+    }
+
+    /// One `llama_decode` and everything that follows from it.
+    fn step(&mut self) {
+        self.batch.clear();
+        let mut n: i32 = 0;
+        for (si, slot) in self.slots.iter_mut().enumerate() {
+            if slot.state == SlotState::Generating {
+                if let Some(tok) = slot.pending {
+                    self.batch
+                        .add(tok, slot.pos, &[si as i32], true)
+                        .expect("batch has room");
+                    slot.batch_idx = Some(n);
+                    n += 1;
+                }
+            }
+        }
+        let now = Instant::now();
+        let mut completing: Vec<u64> = Vec::new();
+        for &gid in &self.prompting {
+            let budget = self.settings.n_batch as i32 - n;
+            if budget <= 0 {
+                break;
+            }
+            let group = self.groups.get_mut(&gid).expect("prompting group");
+            let tokens = &self.jobs[&group.job].req.tokens;
+            let leader = group.slots[0] as i32;
+            let take = (tokens.len() - group.n_past).min(budget as usize);
+            if group.prompt_started.is_none() {
+                group.prompt_started = Some(now);
+            }
+            for (i, &tok) in tokens.iter().enumerate().skip(group.n_past).take(take) {
+                let last = i + 1 == tokens.len();
+                self.batch
+                    .add(tok, i as i32, &[leader], last)
+                    .expect("batch has room");
+                if last {
+                    group.last_idx = Some(n);
+                }
+                n += 1;
+            }
+            group.n_past += take;
+            if group.n_past == tokens.len() {
+                completing.push(gid);
+            }
+        }
+        if n == 0 {
+            return;
+        }
+        if let Err(e) = self.ctx.decode(&mut self.batch) {
+            self.fail_all(format!("llama_decode failed: {e}"));
+            return;
+        }
+        let after = Instant::now();
+
+        // Groups whose prompt is now complete: copy it to every sibling and draw
+        // each sample's first token.
+        for gid in completing {
+            self.prompting.retain(|g| *g != gid);
+            let group = &self.groups[&gid];
+            let idx = group.last_idx.expect("last prompt token index");
+            let leader = group.slots[0] as i32;
+            let slots = group.slots.clone();
+            let started = group.prompt_started.unwrap_or(now);
+            let n_prompt = self.jobs[&group.job].req.tokens.len() as i32;
+            for &si in &slots[1..] {
+                self.ctx
+                    .copy_kv_cache_seq(leader, si as i32, None, None)
+                    .expect("sequence ids fit in i32");
+            }
+            for &si in &slots {
+                let slot = &mut self.slots[si];
+                slot.state = SlotState::Generating;
+                slot.pos = n_prompt;
+                slot.t_prompt_start = started;
+                slot.t_prompt_end = after;
+                self.sample_and_advance(si, idx);
+            }
+        }
+        // Generating sequences that had a token in this batch.
+        for si in 0..self.slots.len() {
+            if let Some(idx) = self.slots[si].batch_idx.take() {
+                if self.slots[si].state == SlotState::Generating {
+                    self.slots[si].pos += 1;
+                    self.sample_and_advance(si, idx);
+                }
+            }
+        }
+    }
+
+    fn sample_and_advance(&mut self, si: usize, idx: i32) {
+        let token = {
+            let slot = &mut self.slots[si];
+            let skip = self.settings.ignore_eos.then_some(&self.is_eog[..]);
+            match &mut slot.sampling {
+                Sampling::Argmax => argmax(self.ctx.get_logits_ith(idx), skip),
+                Sampling::Chain(s) => s.sample(&self.ctx, idx),
+                Sampling::TopK { k, chain } => {
+                    top_k_into(
+                        self.ctx.get_logits_ith(idx),
+                        *k,
+                        skip,
+                        &mut self.candidates.data,
+                    );
+                    self.candidates.selected = None;
+                    self.candidates.sorted = true;
+                    self.candidates.apply_sampler(chain);
+                    let token = self.candidates.selected_token().unwrap_or(LlamaToken(0));
+                    chain.accept(token);
+                    token
+                }
+            }
+        };
+        let now = Instant::now();
+        let slot = &mut self.slots[si];
+        if slot.t_first.is_none() {
+            slot.t_first = Some(now);
+        }
+        let eog = self.is_eog.get(token.0 as usize).copied().unwrap_or(false);
+        if eog && !self.settings.ignore_eos {
+            self.finish(si, FinishReason::Stop, now);
+            return;
+        }
+        slot.n_gen += 1;
+        self.piece.clear();
+        self.model
+            .vocab()
+            .token_to_piece_into(token, &mut self.piece, false, None);
+        let stops = &self.jobs[&slot.job].req.params.stop;
+        if slot.acc.push(&self.piece, stops) {
+            self.finish(si, FinishReason::Stop, now);
+        } else if slot.n_gen >= slot.max_gen {
+            let reason = if slot.ctx_limited {
+                FinishReason::ContextFull
+            } else {
+                FinishReason::Length
+            };
+            self.finish(si, reason, now);
+        } else {
+            slot.pending = Some(token);
+        }
+    }
+
+    fn finish(&mut self, si: usize, finish: FinishReason, now: Instant) {
+        let slot = std::mem::replace(&mut self.slots[si], Slot::free());
+        let _ = self.ctx.clear_kv_cache_seq(Some(si as u32), None, None);
+        self.reserved -= slot.reserved_gen;
+        let group = self.groups.get_mut(&slot.group).expect("group of slot");
+        group.alive -= 1;
+        if group.alive == 0 {
+            self.reserved -= group.reserved_prompt;
+            self.groups.remove(&slot.group);
+        }
+        let job = self.jobs.get_mut(&slot.job).expect("job of slot");
+        let stops = &job.req.params.stop;
+        let text = slot.acc.finish(stops);
+        let enq = job.req.enqueued;
+        let gen = Generation {
+            sample: slot.sample,
+            text,
+            finish,
+            usage: Usage {
+                prompt_tokens: job.req.tokens.len() as u32,
+                completion_tokens: slot.n_gen,
+            },
+            timings: Timings {
+                prompt_ms: Some(ms(slot.t_prompt_start, slot.t_prompt_end)),
+                generation_ms: Some(ms(slot.t_prompt_end, now)),
+                ttft_ms: slot.t_first.map(|t| ms(enq, t)),
+                total_ms: ms(enq, now),
+            },
+        };
+        job.results.push(gen);
+        if job.results.len() == job.n_sequences {
+            let job = self.jobs.remove(&slot.job).expect("job");
+            let mut results = job.results;
+            if job.deduped {
+                let first = results.pop().expect("one result");
+                results = job
+                    .req
+                    .samples
+                    .iter()
+                    .map(|&s| Generation {
+                        sample: s,
+                        ..first.clone()
+                    })
+                    .collect();
+            }
+            let _ = job.req.reply.send(Ok(results));
+        }
+    }
+
+    /// After a failed decode: fail every running job and start afresh.
+    fn fail_all(&mut self, msg: String) {
+        tracing::error!("{msg}");
+        let running: Vec<u64> = self.groups.values().map(|g| g.job).collect();
+        for jid in running {
+            if let Some(job) = self.jobs.remove(&jid) {
+                let _ = job.req.reply.send(Err(BackendError::Backend(msg.clone())));
+            }
+        }
+        self.queue.retain(|j| self.jobs.contains_key(j));
+        self.groups.clear();
+        self.prompting.clear();
+        for s in &mut self.slots {
+            *s = Slot::free();
+        }
+        self.reserved = 0;
+        self.ctx.clear_kv_cache();
+    }
+}
+
+fn ms(a: Instant, b: Instant) -> f64 {
+    b.saturating_duration_since(a).as_secs_f64() * 1000.0
+}
+
+pub(crate) fn is_greedy(p: &SamplingParams) -> bool {
+    p.temperature <= 0.0
+}
+
+/// Largest `top_k` handled by the Rust pre-selection (beyond it, llama.cpp's
+/// own top-k over the full vocabulary is used).
+const FAST_TOP_K_MAX: u32 = 1024;
+
+/// How one sample draws its tokens.
+enum Sampling {
+    /// Plain greedy: a direct argmax over the logits.
+    Argmax,
+    /// `top_k` candidates picked in Rust straight from the logits (no
+    /// vocabulary-sized candidate array), then llama.cpp's chain (top-p, min-p,
+    /// temperature, seeded dist) over them.
+    TopK { k: usize, chain: LlamaSampler },
+    /// llama.cpp's sampler chain over the full vocabulary (penalties, or no top-k).
+    Chain(LlamaSampler),
+}
+
+/// The sampling of one sample.
+fn build_sampling(
+    p: &SamplingParams,
+    sample: u32,
+    n_vocab: i32,
+    eog_bias: Option<&[LlamaLogitBias]>,
+    prompt: &[LlamaToken],
+) -> Sampling {
+    let penalties = (p.repeat_penalty - 1.0).abs() > f32::EPSILON && p.repeat_penalty > 0.0;
+    if is_greedy(p) && !penalties {
+        return Sampling::Argmax;
+    }
+    let fast_k = !penalties
+        && !is_greedy(p)
+        && p.top_k > 0
+        && p.top_k <= FAST_TOP_K_MAX
+        && (p.top_k as i32) < n_vocab;
+    let mut chain = Vec::with_capacity(7);
+    if !fast_k {
+        if let Some(bias) = eog_bias {
+            chain.push(LlamaSampler::logit_bias(n_vocab, bias));
+        }
+    }
+    if penalties {
+        chain.push(LlamaSampler::penalties(
+            n_vocab,
+            REPEAT_LAST_N,
+            p.repeat_penalty,
+            0.0,
+            0.0,
+        ));
+    }
+    if is_greedy(p) {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if p.top_k > 0 && !fast_k {
+            chain.push(LlamaSampler::top_k(p.top_k.min(i32::MAX as u32) as i32));
+        }
+        if p.top_p < 1.0 {
+            chain.push(LlamaSampler::top_p(p.top_p, 1));
+        }
+        if p.min_p > 0.0 {
+            chain.push(LlamaSampler::min_p(p.min_p, 1));
+        }
+        chain.push(LlamaSampler::temp(p.temperature));
+        chain.push(LlamaSampler::dist(seed32(
+            litmus_core::backend::sample_seed(p.seed, sample),
+        )));
+    }
+    let mut sampler = LlamaSampler::chain_simple(chain);
+    if penalties {
+        // Penalise repeats of the prompt's last tokens too, as llama.cpp's tools do.
+        let from = prompt.len().saturating_sub(REPEAT_LAST_N as usize);
+        sampler.accept_many(&prompt[from..]);
+    }
+    if fast_k {
+        Sampling::TopK {
+            k: p.top_k as usize,
+            chain: sampler,
+        }
+    } else {
+        Sampling::Chain(sampler)
+    }
+}
+
+/// The `k` largest logits (skipping tokens marked in `skip`) into `out`, sorted
+/// by logit descending, then token id ascending.
+fn top_k_into(logits: &[f32], k: usize, skip: Option<&[bool]>, out: &mut Vec<LlamaTokenData>) {
+    out.clear();
+    let k = k.max(1);
+    let skipped = |i: usize| skip.is_some_and(|s| s.get(i).copied().unwrap_or(false));
+    // Keep the best k seen so far; `min_at` is the position of the smallest.
+    let mut min_at = 0usize;
+    let mut min_v = f32::INFINITY;
+    for (i, &v) in logits.iter().enumerate() {
+        if out.len() < k {
+            if skipped(i) {
+                continue;
+            }
+            out.push(LlamaTokenData::new(LlamaToken(i as i32), v, 0.0));
+            if out.len() == k {
+                (min_at, min_v) = smallest(out);
+            }
+        } else if v > min_v && !skipped(i) {
+            out[min_at] = LlamaTokenData::new(LlamaToken(i as i32), v, 0.0);
+            (min_at, min_v) = smallest(out);
+        }
+    }
+    out.sort_unstable_by(|a, b| {
+        b.logit()
+            .total_cmp(&a.logit())
+            .then(a.id().0.cmp(&b.id().0))
+    });
+}
+
+fn smallest(v: &[LlamaTokenData]) -> (usize, f32) {
+    let mut at = 0;
+    let mut m = f32::INFINITY;
+    for (i, d) in v.iter().enumerate() {
+        // Ties: evict the larger token id, so the smaller ids stay (as a stable sort would).
+        if d.logit() < m || (d.logit() == m && d.id().0 > v[at].id().0) {
+            m = d.logit();
+            at = i;
+        }
+    }
+    (at, m)
+}
+
+/// Index of the largest logit (first on ties, as llama.cpp's greedy sampler),
+/// skipping tokens marked in `skip`.
+fn argmax(logits: &[f32], skip: Option<&[bool]>) -> LlamaToken {
+    let mut best = 0usize;
+    let mut best_v = f32::NEG_INFINITY;
+    match skip {
+        None => {
+            for (i, &v) in logits.iter().enumerate() {
+                if v > best_v {
+                    best_v = v;
+                    best = i;
+                }
+            }
+        }
+        Some(skip) => {
+            for (i, &v) in logits.iter().enumerate() {
+                if v > best_v && !skip.get(i).copied().unwrap_or(false) {
+                    best_v = v;
+                    best = i;
+                }
+            }
+        }
+    }
+    LlamaToken(best as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_first_max_and_skip() {
+        assert_eq!(argmax(&[0.0, 3.0, 3.0, 1.0], None), LlamaToken(1));
+        assert_eq!(
+            argmax(&[0.0, 3.0, 2.0], Some(&[false, true, false])),
+            LlamaToken(2)
+        );
+    }
+
+    #[test]
+    fn top_k_selection() {
+        let logits = [0.5, 3.0, -1.0, 3.0, 2.0, 7.0, 0.0];
+        let mut out = Vec::new();
+        top_k_into(&logits, 3, None, &mut out);
+        let ids: Vec<i32> = out.iter().map(|d| d.id().0).collect();
+        assert_eq!(ids, vec![5, 1, 3]);
+        top_k_into(
+            &logits,
+            2,
+            Some(&[false, false, false, false, false, true, false]),
+            &mut out,
+        );
+        let ids: Vec<i32> = out.iter().map(|d| d.id().0).collect();
+        assert_eq!(ids, vec![1, 3]);
+        top_k_into(&logits, 100, None, &mut out);
+        assert_eq!(out.len(), logits.len());
+        // Agrees with a full sort on pseudo-random data.
+        let mut x = 1u64;
+        let big: Vec<f32> = (0..5000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 40) % 1000) as f32 / 10.0
+            })
+            .collect();
+        top_k_into(&big, 40, None, &mut out);
+        let mut idx: Vec<usize> = (0..big.len()).collect();
+        idx.sort_by(|&a, &b| big[b].total_cmp(&big[a]).then(a.cmp(&b)));
+        let want: Vec<i32> = idx[..40].iter().map(|&i| i as i32).collect();
+        assert_eq!(out.iter().map(|d| d.id().0).collect::<Vec<_>>(), want);
+    }
+
+    #[test]
+    fn seeds_fold() {
+        assert_ne!(seed32(u64::from(u32::MAX)), u32::MAX);
+        assert_eq!(seed32(0x0000_0001_0000_0000), 1);
+        assert_ne!(seed32(1), seed32(2));
+    }
+}

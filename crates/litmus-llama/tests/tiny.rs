@@ -1,0 +1,341 @@
+//! Engine tests on a tiny random-weight llama model written by the test itself.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use litmus_core::backend::{
+    Backend, BackendError, FinishReason, GenerationRequest, Message, Prompt, SamplingParams,
+};
+use litmus_llama::{LlamaBackend, TextAccumulator};
+
+fn req(prompt: &str, params: SamplingParams, samples: Vec<u32>) -> GenerationRequest {
+    GenerationRequest {
+        prompt: Prompt::Completion(prompt.into()),
+        params,
+        samples,
+    }
+}
+
+fn sampled(max_tokens: u32) -> SamplingParams {
+    SamplingParams {
+        temperature: 0.9,
+        top_k: 50,
+        top_p: 0.95,
+        min_p: 0.01,
+        max_tokens,
+        seed: 1234,
+        ..Default::default()
+    }
+}
+
+fn greedy(max_tokens: u32) -> SamplingParams {
+    SamplingParams {
+        temperature: 0.0,
+        max_tokens,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn loads_and_describes() {
+    let (_dir, path) = common::tiny_model(Some(common::CHATML));
+    let b = LlamaBackend::open(&common::spec(&path, 4, 256, &[])).unwrap();
+    let info = b.model();
+    assert_eq!(info.backend, "llama");
+    assert_eq!(info.architecture.as_deref(), Some("llama"));
+    assert_eq!(info.quantization.as_deref(), Some("F32"));
+    assert!(info.parameters.unwrap() > 100_000);
+    assert_eq!(info.digest.len(), 64);
+    assert!(info.load_ms.unwrap() > 0.0);
+    assert_eq!(info.context_length, Some(256));
+    assert_eq!(b.parallelism(), 4);
+    assert!(b.cache_salt().contains("seq_context=256"));
+}
+
+#[test]
+fn chat_template_and_fallback() {
+    let (_dir, path) = common::tiny_model(Some(common::CHATML));
+    let b = LlamaBackend::open(&common::spec(&path, 2, 256, &[])).unwrap();
+    assert!(b.has_chat_template());
+    let chat = Prompt::Chat(vec![Message::system("be brief"), Message::user("hi there")]);
+    let text = b.render(&chat);
+    assert!(
+        text.contains("<|im_start|>user\nhi there<|im_end|>"),
+        "{text:?}"
+    );
+    assert!(text.ends_with("<|im_start|>assistant\n"), "{text:?}");
+    // The markers are tokenized as special tokens.
+    let toks = b.tokenize_prompt(&chat);
+    assert!(
+        toks.len() < text.len() / 2,
+        "{} tokens for {} bytes",
+        toks.len(),
+        text.len()
+    );
+    let gens = b
+        .generate(&GenerationRequest {
+            prompt: chat,
+            params: greedy(8),
+            samples: vec![0],
+        })
+        .unwrap();
+    assert_eq!(gens.len(), 1);
+    drop(b);
+
+    let (_dir2, plain) = common::tiny_model(None);
+    let b = LlamaBackend::open(&common::spec(&plain, 2, 256, &[])).unwrap();
+    assert!(!b.has_chat_template());
+    let text = b.render(&Prompt::Chat(vec![Message::user("hi")]));
+    assert_eq!(text, "User: hi\n\nAssistant:");
+    assert_eq!(b.render(&Prompt::Completion("raw text".into())), "raw text");
+    let gens = b
+        .generate(&GenerationRequest {
+            prompt: Prompt::user("hello"),
+            params: greedy(4),
+            samples: vec![3],
+        })
+        .unwrap();
+    assert_eq!(gens[0].sample, 3);
+}
+
+#[test]
+fn same_request_twice_same_text_and_alone_vs_batched() {
+    let (_dir, path) = common::tiny_model(None);
+    let b = Arc::new(
+        LlamaBackend::open(&common::spec(&path, 8, 256, &[("ignore_eos", "true")])).unwrap(),
+    );
+    let r = req("the cat is on the", sampled(24), (0..6).collect());
+    let a = b.generate(&r).unwrap();
+    let again = b.generate(&r).unwrap();
+    let by_sample = |g: &Vec<litmus_core::backend::Generation>| {
+        let mut v: Vec<(u32, String)> = g.iter().map(|g| (g.sample, g.text.clone())).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        by_sample(&a),
+        by_sample(&again),
+        "same request twice must give the same text"
+    );
+    let distinct: BTreeSet<_> = a.iter().map(|g| g.text.clone()).collect();
+    assert!(
+        distinct.len() > 1,
+        "different seeds should give different samples: {distinct:?}"
+    );
+
+    // Sample 3 alone vs together with five others (and with another request in flight).
+    let alone = b
+        .generate(&req("the cat is on the", sampled(24), vec![3]))
+        .unwrap();
+    let together = by_sample(&a).into_iter().find(|(s, _)| *s == 3).unwrap().1;
+    let other = {
+        let b = Arc::clone(&b);
+        std::thread::spawn(move || {
+            b.generate(&req("and it was", sampled(40), (0..4).collect()))
+                .unwrap()
+        })
+    };
+    let alone_busy = b
+        .generate(&req("the cat is on the", sampled(24), vec![3]))
+        .unwrap();
+    other.join().unwrap();
+    eprintln!(
+        "alone-vs-batched (tiny F32 model): alone {:?} / in a batch of 6 {:?} / next to another request {:?}",
+        alone[0].text, together, alone_busy[0].text
+    );
+    eprintln!(
+        "ALONE_EQ_BATCHED={}",
+        alone[0].text == together && alone_busy[0].text == together
+    );
+}
+
+#[test]
+fn greedy_samples_are_identical_and_deduplicated() {
+    let (_dir, path) = common::tiny_model(None);
+    let b = LlamaBackend::open(&common::spec(&path, 4, 256, &[])).unwrap();
+    let gens = b
+        .generate(&req("hello", greedy(16), vec![5, 1, 9]))
+        .unwrap();
+    let samples: BTreeSet<u32> = gens.iter().map(|g| g.sample).collect();
+    assert_eq!(samples, BTreeSet::from([1, 5, 9]));
+    assert!(gens.windows(2).all(|w| w[0].text == w[1].text));
+    // Without deduplication the three greedy sequences run side by side and agree too.
+    let b2 =
+        LlamaBackend::open(&common::spec(&path, 4, 256, &[("dedupe_greedy", "false")])).unwrap();
+    let gens2 = b2
+        .generate(&req("hello", greedy(16), vec![5, 1, 9]))
+        .unwrap();
+    assert_eq!(gens2.len(), 3);
+    eprintln!(
+        "greedy batched x3: {:?}",
+        gens2.iter().map(|g| &g.text).collect::<Vec<_>>()
+    );
+    assert_eq!(gens[0].text, gens2[0].text);
+}
+
+#[test]
+fn stop_strings_max_tokens_and_usage() {
+    let (_dir, path) = common::tiny_model(None);
+    let b = LlamaBackend::open(&common::spec(&path, 4, 512, &[("ignore_eos", "1")])).unwrap();
+    let full = b
+        .generate(&req("it is", greedy(40), vec![0]))
+        .unwrap()
+        .remove(0);
+    assert_eq!(full.finish, FinishReason::Length);
+    assert_eq!(full.usage.completion_tokens, 40);
+    assert!(full.usage.prompt_tokens >= 2);
+    let t = &full.timings;
+    assert!(t.prompt_ms.unwrap() >= 0.0 && t.generation_ms.unwrap() > 0.0);
+    assert!(t.ttft_ms.unwrap() <= t.total_ms);
+    let text = full.text.clone();
+    assert!(text.chars().count() >= 6, "{text:?}");
+    // Stop at a piece from the middle of the greedy output.
+    let chars: Vec<char> = text.chars().collect();
+    let start = chars.len() / 2;
+    let stop: String = chars[start..(start + 3).min(chars.len())].iter().collect();
+    let expected = &text[..text.find(&stop).unwrap()];
+    let params = SamplingParams {
+        stop: vec!["\u{1}never".into(), stop.clone()],
+        ..greedy(40)
+    };
+    let cut = b
+        .generate(&req("it is", params, vec![0]))
+        .unwrap()
+        .remove(0);
+    assert_eq!(cut.text, expected, "stop {stop:?} in {text:?}");
+    assert_eq!(cut.finish, FinishReason::Stop);
+    // max_tokens = 0 answers at once.
+    let none = b.generate(&req("it is", greedy(0), vec![0, 1])).unwrap();
+    assert!(none
+        .iter()
+        .all(|g| g.text.is_empty() && g.finish == FinishReason::Length));
+}
+
+#[test]
+fn prompt_too_long_fails_only_that_request() {
+    let (_dir, path) = common::tiny_model(None);
+    let b = Arc::new(LlamaBackend::open(&common::spec(&path, 4, 64, &[])).unwrap());
+    let long = "the cat and the dog ".repeat(40);
+    let err = b.generate(&req(&long, greedy(4), vec![0])).unwrap_err();
+    assert!(matches!(err, BackendError::PromptTooLong(_)), "{err:?}");
+    // A prompt that fits but leaves little room: generation stops when the context is full.
+    let fitting = (1..20)
+        .map(|k| "the cat and the dog ".repeat(k))
+        .take_while(|p| b.tokenize_prompt(&Prompt::Completion(p.clone())).len() < 56)
+        .last()
+        .unwrap();
+    let g = b
+        .generate(&req(&fitting, greedy(500), vec![0]))
+        .unwrap()
+        .remove(0);
+    assert!(
+        g.finish == FinishReason::ContextFull || g.finish == FinishReason::Stop,
+        "{:?}",
+        g.finish
+    );
+    assert!(g.usage.prompt_tokens + g.usage.completion_tokens <= 64);
+    let ok = b.generate(&req("hello", greedy(4), vec![0])).unwrap();
+    assert_eq!(ok.len(), 1);
+}
+
+#[test]
+fn many_threads_many_samples() {
+    let (_dir, path) = common::tiny_model(None);
+    // Few slots and a small KV cache, so that requests queue, split and wait for room.
+    let b = Arc::new(
+        LlamaBackend::open(&common::spec(
+            &path,
+            6,
+            128,
+            &[("kv_size", "512"), ("ignore_eos", "true")],
+        ))
+        .unwrap(),
+    );
+    let handles: Vec<_> = (0..12)
+        .map(|i| {
+            let b = Arc::clone(&b);
+            std::thread::spawn(move || {
+                let prompt = format!("request {i} is");
+                let samples: Vec<u32> = (0..(1 + i % 5)).map(|s| s * 10 + i).collect();
+                let r = req(&prompt, sampled(10 + i), samples.clone());
+                let gens = b.generate(&r).unwrap();
+                let got: BTreeSet<u32> = gens.iter().map(|g| g.sample).collect();
+                assert_eq!(got, samples.iter().copied().collect::<BTreeSet<_>>());
+                for g in &gens {
+                    assert_eq!(g.usage.completion_tokens, 10 + i);
+                    assert_eq!(g.finish, FinishReason::Length);
+                }
+                (r, gens)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // Every sample equals the same request made alone afterwards (same seeds; F32 weights).
+    let mut same = 0;
+    let mut total = 0;
+    for (r, gens) in results.iter().take(4) {
+        let again = b.generate(r).unwrap();
+        for g in gens {
+            total += 1;
+            if again
+                .iter()
+                .any(|a| a.sample == g.sample && a.text == g.text)
+            {
+                same += 1;
+            }
+        }
+    }
+    eprintln!("concurrent vs sequential agreement: {same}/{total}");
+}
+
+#[test]
+fn corrupt_files_give_errors_not_crashes() {
+    let (dir, path) = common::tiny_model(None);
+    let bytes = std::fs::read(&path).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("half", bytes[..bytes.len() / 2].to_vec()),
+        ("minus-one", bytes[..bytes.len() - 33].to_vec()),
+        ("header-only", bytes[..200].to_vec()),
+        ("magic", {
+            let mut b = bytes.clone();
+            b[1] = b'X';
+            b
+        }),
+        ("kv-count", {
+            let mut b = bytes.clone();
+            b[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+            b
+        }),
+    ];
+    for (name, data) in cases {
+        let p = dir.path().join(format!("{name}.gguf"));
+        std::fs::write(&p, data).unwrap();
+        let err = LlamaBackend::open(&common::spec(&p, 2, 128, &[])).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, BackendError::Load(_)), "{name}: {err:?}");
+        assert!(msg.contains(&format!("{name}.gguf")), "{name}: {msg}");
+    }
+    let missing = LlamaBackend::open(&common::spec(&dir.path().join("missing.gguf"), 2, 128, &[]))
+        .unwrap_err();
+    assert!(missing.to_string().contains("missing.gguf"));
+}
+
+#[test]
+fn bad_options_are_rejected() {
+    let (_dir, path) = common::tiny_model(None);
+    let err = LlamaBackend::open(&common::spec(&path, 2, 128, &[("nope", "1")])).unwrap_err();
+    assert!(err.to_string().contains("unknown llama option"), "{err}");
+    let err =
+        LlamaBackend::open(&common::spec(&path, 2, 128, &[("ignore_eos", "maybe")])).unwrap_err();
+    assert!(err.to_string().contains("ignore_eos"), "{err}");
+}
+
+#[test]
+fn text_accumulator_is_public() {
+    let mut acc = TextAccumulator::new();
+    assert!(!acc.push(b"ab", &[]));
+    assert_eq!(acc.text(), "ab");
+}

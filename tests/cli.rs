@@ -280,7 +280,10 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     let events = json_lines(&out);
     let summary = &events.iter().find(|e| e["type"] == "summary").unwrap()["summary"];
     assert_eq!(summary["generated"], 0, "{}", text(&out));
-    assert_eq!(summary["backend_requests"], 0, "a cached rerun makes no backend call");
+    assert_eq!(
+        summary["backend_requests"], 0,
+        "a cached rerun makes no backend call"
+    );
     assert_eq!(summary["cached"], 8);
     assert_eq!(score_of(&events, "capital::case_1_france"), 100.0);
 

@@ -498,7 +498,8 @@ fn severity_max(a: i32, b: i32) -> i32 {
 /// The local file a llama model source names, without fetching anything.
 fn local_gguf(source: &str) -> Option<PathBuf> {
     let path = match source.strip_prefix("builtin:") {
-        Some(name) => litmus_llama::models::cache_dir().join(litmus_llama::models::builtin_model(name)?.file_name),
+        Some(name) => litmus_llama::models::cache_dir()
+            .join(litmus_llama::models::builtin_model(name)?.file_name),
         None => PathBuf::from(source),
     };
     path.is_file().then_some(path)
@@ -511,10 +512,18 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     };
     let config = litmus_core::config::Config::discover(&root).map_err(|e| e.to_string())?;
     let mut rows = vec![vec![
-        "name".to_string(), "backend".into(), "source".into(), "quant".into(), "size".into(), "params".into(),
+        "name".to_string(),
+        "backend".into(),
+        "source".into(),
+        "quant".into(),
+        "size".into(),
+        "params".into(),
     ]];
     let size = |b: u64| format!("{:.0} MiB", b as f64 / 1048576.0);
-    let params = |p: Option<u64>| p.map(|p| format!("{:.0}M", p as f64 / 1e6)).unwrap_or_else(|| "-".into());
+    let params = |p: Option<u64>| {
+        p.map(|p| format!("{:.0}M", p as f64 / 1e6))
+            .unwrap_or_else(|| "-".into())
+    };
     for (name, spec) in &config.models {
         for s in spec.expand() {
             // Describe local GGUF files (without fetching anything).
@@ -533,7 +542,9 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
                     .clone()
                     .or_else(|| info.as_ref().and_then(|i| i.quantization.clone()))
                     .unwrap_or_else(|| "-".into()),
-                info.as_ref().map(|i| size(i.size_bytes)).unwrap_or_else(|| "-".into()),
+                info.as_ref()
+                    .map(|i| size(i.size_bytes))
+                    .unwrap_or_else(|| "-".into()),
                 params(info.as_ref().and_then(|i| i.parameters)),
             ]);
         }
@@ -543,7 +554,10 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             "(cached)".to_string(),
             "llama".into(),
             m.source.clone(),
-            m.info.as_ref().and_then(|i| i.quantization.clone()).unwrap_or_else(|| "?".into()),
+            m.info
+                .as_ref()
+                .and_then(|i| i.quantization.clone())
+                .unwrap_or_else(|| "?".into()),
             size(m.size_bytes),
             params(m.info.as_ref().and_then(|i| i.parameters)),
         ]);

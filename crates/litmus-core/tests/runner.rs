@@ -27,7 +27,12 @@ struct Counting {
 impl Counting {
     fn new(fail: bool) -> Arc<Self> {
         Arc::new(Counting {
-            info: ModelInfo { name: "m".into(), backend: "test".into(), digest: "d1".into(), ..Default::default() },
+            info: ModelInfo {
+                name: "m".into(),
+                backend: "test".into(),
+                digest: "d1".into(),
+                ..Default::default()
+            },
             requests: AtomicUsize::new(0),
             samples: AtomicUsize::new(0),
             fail,
@@ -51,10 +56,22 @@ impl Backend for Counting {
             .iter()
             .map(|&i| Generation {
                 sample: i,
-                text: if i % 2 == 0 { "Paris".into() } else { "Lyon".into() },
+                text: if i % 2 == 0 {
+                    "Paris".into()
+                } else {
+                    "Lyon".into()
+                },
                 finish: FinishReason::Stop,
-                usage: Usage { prompt_tokens: 5, completion_tokens: 2 },
-                timings: Timings { prompt_ms: Some(1.0), generation_ms: Some(2.0), ttft_ms: Some(1.5), total_ms: 3.0 },
+                usage: Usage {
+                    prompt_tokens: 5,
+                    completion_tokens: 2,
+                },
+                timings: Timings {
+                    prompt_ms: Some(1.0),
+                    generation_ms: Some(2.0),
+                    ttft_ms: Some(1.5),
+                    total_ms: 3.0,
+                },
             })
             .collect())
     }
@@ -64,7 +81,10 @@ impl Backend for Counting {
 }
 
 fn capital() -> Case {
-    TextCase::new("Capital of France?").reference("Paris").metric(Metric::exact()).into()
+    TextCase::new("Capital of France?")
+        .reference("Paris")
+        .metric(Metric::exact())
+        .into()
 }
 
 fn panics() -> Case {
@@ -102,7 +122,10 @@ macro_rules! entry {
 static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));
 static PANICS: EvalEntry = entry!("panics", EntryKind::Declarative(panics));
 static IMPERATIVE: EvalEntry = entry!("imperative", EntryKind::Imperative(imperative));
-static IMPERATIVE_PANICS: EvalEntry = entry!("imperative_panics", EntryKind::Imperative(imperative_panics));
+static IMPERATIVE_PANICS: EvalEntry = entry!(
+    "imperative_panics",
+    EntryKind::Imperative(imperative_panics)
+);
 
 #[derive(Default)]
 struct Collect {
@@ -120,7 +143,12 @@ impl Reporter for Collect {
 fn plan(evals: Vec<&'static EvalEntry>, samples: u32) -> Plan {
     Plan {
         evals,
-        models: vec![ModelSpec { name: "m".into(), backend: BackendKind::Llama, source: "x".into(), ..Default::default() }],
+        models: vec![ModelSpec {
+            name: "m".into(),
+            backend: BackendKind::Llama,
+            source: "x".into(),
+            ..Default::default()
+        }],
         templates: vec![PromptTemplate::chat("plain", None, "{{task}}")],
         temperatures: vec![0.0, 0.7],
         samples,
@@ -141,20 +169,44 @@ fn samples_of_one_prompt_go_in_one_request_and_a_rerun_is_served_by_the_cache() 
     let cache = Cache::open(&dir.path().join("cache")).unwrap();
     let p = plan(vec![&CAPITAL, &IMPERATIVE], 4);
 
-    let store = RunStore::create(dir.path(), &RunMeta { id: "a".into(), ..Default::default() }).unwrap();
+    let store = RunStore::create(
+        dir.path(),
+        &RunMeta {
+            id: "a".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut rep = Collect::default();
     let out = execute(&p, &store, &cache, &opener, &mut rep);
     // capital: one request per temperature for all 4 samples; imperative: 2 calls per sample.
     assert_eq!(backend.requests.load(Ordering::SeqCst), 2 + 2 * 4 * 2);
-    assert!(backend.seen.lock().unwrap().iter().any(|r| r.samples == [0, 1, 2, 3]));
+    assert!(backend
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| r.samples == [0, 1, 2, 3]));
     assert_eq!(out.records.len(), 16);
     assert_eq!(out.generated, 16);
     assert_eq!(out.backend_requests, 18);
-    let capital_scores: Vec<f64> = rep.units.iter().filter(|u| u.0 == "capital").map(|u| u.1).collect();
+    let capital_scores: Vec<f64> = rep
+        .units
+        .iter()
+        .filter(|u| u.0 == "capital")
+        .map(|u| u.1)
+        .collect();
     assert_eq!(capital_scores, [50.0, 50.0], "samples 0 and 2 answer Paris");
 
     // A new run with the same settings: zero backend calls.
-    let store = RunStore::create(dir.path(), &RunMeta { id: "b".into(), ..Default::default() }).unwrap();
+    let store = RunStore::create(
+        dir.path(),
+        &RunMeta {
+            id: "b".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let before = backend.requests.load(Ordering::SeqCst);
     let out = execute(&p, &store, &cache, &opener, &mut Collect::default());
     assert_eq!(backend.requests.load(Ordering::SeqCst), before);
@@ -163,8 +215,21 @@ fn samples_of_one_prompt_go_in_one_request_and_a_rerun_is_served_by_the_cache() 
     assert!(out.records.iter().all(|r| r.cached));
 
     // A disabled cache goes back to the backend.
-    let store = RunStore::create(dir.path(), &RunMeta { id: "c".into(), ..Default::default() }).unwrap();
-    let out = execute(&p, &store, &Cache::disabled(), &opener, &mut Collect::default());
+    let store = RunStore::create(
+        dir.path(),
+        &RunMeta {
+            id: "c".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let out = execute(
+        &p,
+        &store,
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
     assert_eq!(out.backend_requests, 18);
 }
 
@@ -174,13 +239,35 @@ fn failures_are_recorded_per_sample_and_resume_retries_only_those() {
     let failing = Counting::new(true);
     let f2: SharedBackend = failing.clone();
     let p = plan(vec![&CAPITAL, &PANICS, &IMPERATIVE_PANICS], 2);
-    let store = RunStore::create(dir.path(), &RunMeta { id: "r".into(), ..Default::default() }).unwrap();
+    let store = RunStore::create(
+        dir.path(),
+        &RunMeta {
+            id: "r".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut rep = Collect::default();
-    let out = execute(&p, &store, &Cache::disabled(), &move |_: &ModelSpec| Ok(f2.clone()), &mut rep);
+    let out = execute(
+        &p,
+        &store,
+        &Cache::disabled(),
+        &move |_: &ModelSpec| Ok(f2.clone()),
+        &mut rep,
+    );
     assert_eq!(out.records.len(), 12);
-    assert!(out.records.iter().all(|r| r.error.is_some() && r.score.is_none()));
-    let errs: Vec<&str> = out.records.iter().filter_map(|r| r.error.as_deref()).collect();
-    assert!(errs.iter().any(|e| e.contains("connection failed: refused")));
+    assert!(out
+        .records
+        .iter()
+        .all(|r| r.error.is_some() && r.score.is_none()));
+    let errs: Vec<&str> = out
+        .records
+        .iter()
+        .filter_map(|r| r.error.as_deref())
+        .collect();
+    assert!(errs
+        .iter()
+        .any(|e| e.contains("connection failed: refused")));
     assert!(errs.iter().any(|e| e.contains("bad case builder")));
     assert!(errs.iter().any(|e| e.contains("user code exploded")));
     drop(store);
@@ -189,24 +276,46 @@ fn failures_are_recorded_per_sample_and_resume_retries_only_those() {
     let ok = Counting::new(false);
     let o2: SharedBackend = ok.clone();
     let store = RunStore::resume(dir.path(), None).unwrap();
-    let out = execute(&plan(vec![&CAPITAL], 2), &store, &Cache::disabled(), &move |_: &ModelSpec| Ok(o2.clone()), &mut Collect::default());
+    let out = execute(
+        &plan(vec![&CAPITAL], 2),
+        &store,
+        &Cache::disabled(),
+        &move |_: &ModelSpec| Ok(o2.clone()),
+        &mut Collect::default(),
+    );
     assert_eq!(ok.samples.load(Ordering::SeqCst), 4);
     let capital: Vec<_> = out.records.iter().filter(|r| r.eval == "capital").collect();
     assert_eq!(capital.len(), 4);
-    assert!(capital.iter().all(|r| r.error.is_none() && r.score.is_some()));
+    assert!(capital
+        .iter()
+        .all(|r| r.error.is_none() && r.score.is_some()));
 
     // Resuming again does nothing: every capital sample is done.
     let store = RunStore::resume(dir.path(), None).unwrap();
-    execute(&plan(vec![&CAPITAL], 2), &store, &Cache::disabled(), &move |_: &ModelSpec| Ok(ok.clone() as SharedBackend), &mut Collect::default());
+    execute(
+        &plan(vec![&CAPITAL], 2),
+        &store,
+        &Cache::disabled(),
+        &move |_: &ModelSpec| Ok(ok.clone() as SharedBackend),
+        &mut Collect::default(),
+    );
     let lines = std::fs::read_to_string(dir.path().join("runs/r/samples.jsonl")).unwrap();
-    assert_eq!(lines.lines().count(), 12 + 4, "12 failed samples, then 4 retried ones");
+    assert_eq!(
+        lines.lines().count(),
+        12 + 4,
+        "12 failed samples, then 4 retried ones"
+    );
 }
 
 #[test]
 fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = plan(vec![&CAPITAL], 1);
-    p.models.push(ModelSpec { name: "good".into(), source: "y".into(), ..Default::default() });
+    p.models.push(ModelSpec {
+        name: "good".into(),
+        source: "y".into(),
+        ..Default::default()
+    });
     let good = Counting::new(false);
     let g2: SharedBackend = good.clone();
     let opener = move |s: &ModelSpec| {
@@ -216,11 +325,29 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
             Ok(g2.clone())
         }
     };
-    let store = RunStore::create(dir.path(), &RunMeta { id: "x".into(), ..Default::default() }).unwrap();
-    let out = execute(&p, &store, &Cache::disabled(), &opener, &mut Collect::default());
+    let store = RunStore::create(
+        dir.path(),
+        &RunMeta {
+            id: "x".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let out = execute(
+        &p,
+        &store,
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
     assert_eq!(out.load_errors.len(), 1);
     assert!(out.load_errors[0].1.contains("not a GGUF file"));
-    let by_model = |m: &str| out.records.iter().filter(|r| r.model == m).collect::<Vec<_>>();
+    let by_model = |m: &str| {
+        out.records
+            .iter()
+            .filter(|r| r.model == m)
+            .collect::<Vec<_>>()
+    };
     assert!(by_model("m").iter().all(|r| r.error.is_some()));
     assert!(by_model("good").iter().all(|r| r.score.is_some()));
     assert_eq!(by_model("good").len(), 2);

@@ -27,7 +27,9 @@
 //!    already contains it or defines every name the prefix defines (then
 //!    only the prefix's import lines missing from the code are prepended).
 //!    For Python, a body that is not indented under a prefix ending in `:`
-//!    is indented.
+//!    is indented. A continuation ends with the definition the prefix opened
+//!    (Python: the first line back at column 0; Rust and JavaScript: the
+//!    first `}` at column 0): what follows is dropped.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -629,6 +631,12 @@ fn unfenced_code(text: &str, r: &dyn LanguageRunner) -> String {
     if text.trim().is_empty() {
         return String::new();
     }
+    // An answer that starts indented continues the prompt's code (a
+    // completion-style prompt): all of it is code, comments included.
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if first.starts_with([' ', '\t']) && is_code_line(first, r) {
+        return trim_blank_lines(&text);
+    }
     let all_code = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -713,6 +721,29 @@ fn import_line_re() -> &'static Regex {
     )
 }
 
+/// A completion that continues the prefix's definition ends where the
+/// definition does: for Python at the first line back at column 0 (the body
+/// was indented), for brace languages after the first `}` at column 0 (the
+/// prefix opened the body with `{`). What a base model rambles on with after
+/// that (more functions, tests, prose, often cut off mid-line by the token
+/// limit) is dropped, as HumanEval-style harnesses do with stop sequences.
+fn end_of_definition(code: &str, prefix: &str, language: Language) -> String {
+    let first = code.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let at_col0 = |l: &str| !l.trim().is_empty() && !l.starts_with([' ', '\t']);
+    let keep: Option<usize> = match language {
+        Language::Python if first.starts_with([' ', '\t']) => code.lines().position(at_col0),
+        Language::Rust | Language::JavaScript if prefix.trim_end().ends_with('{') => code
+            .lines()
+            .position(|l| at_col0(l) && l.trim_end() == "}")
+            .map(|i| i + 1),
+        _ => None,
+    };
+    match keep {
+        Some(n) => code.lines().take(n).collect::<Vec<_>>().join("\n"),
+        None => code.to_string(),
+    }
+}
+
 /// Apply a completion-style prefix (see the module docs).
 pub fn apply_prefix(code: &str, prefix: Option<&str>, language: Language) -> String {
     let Some(prefix) = prefix else {
@@ -740,7 +771,7 @@ pub fn apply_prefix(code: &str, prefix: Option<&str>, language: Language) -> Str
         }
         return format!("{}\n{}", imports.join("\n"), code);
     }
-    let mut body = code.to_string();
+    let mut body = end_of_definition(code, p, language);
     if language == Language::Python {
         let last = p.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
         let first = code.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -786,6 +817,43 @@ mod tests {
         assert_eq!(
             strip_repl(t, r.repl_prompts()),
             "def f(x):\n    return x\n\nf(2)"
+        );
+    }
+
+    #[test]
+    fn an_indented_answer_is_a_continuation() {
+        let mut a = String::from("    if n % 2 == 0:\n        return False\n    return True\n\n");
+        for i in 0..20 {
+            a.push_str(&format!(
+                "    # print(f\"is_prime({i}): {{is_prime({i})}}\")\n"
+            ));
+        }
+        let b = extract_blocks(&a, Language::Python);
+        assert_eq!(b.len(), 1);
+        assert!(b[0].code.starts_with("    if n % 2 == 0:"), "{b:?}");
+    }
+
+    #[test]
+    fn continuation_ends_with_the_definition() {
+        let prefix = "def add(a, b):\n    \"\"\"Sum.\"\"\"\n";
+        let answer = "    return a + b\n\n\ndef add_three(a, b, c):\n    \"\"\"Sum of thr";
+        assert_eq!(
+            apply_prefix(answer, Some(prefix), Language::Python),
+            "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n\n"
+        );
+        // Nested blocks and blank lines stay; a full definition is untouched.
+        let nested = "    if a:\n\n        return b\n    return a\nprint(add(1, 2))\n";
+        assert!(apply_prefix(nested, Some(prefix), Language::Python).ends_with("    return a"));
+        let full = "def add(a, b):\n    return a + b\n\nprint(1)\n";
+        assert_eq!(apply_prefix(full, Some(prefix), Language::Python), full);
+        let rust = "    a + b\n}\n\nfn main() {\n    let x";
+        assert_eq!(
+            apply_prefix(
+                rust,
+                Some("fn add(a: i32, b: i32) -> i32 {"),
+                Language::Rust
+            ),
+            "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"
         );
     }
 

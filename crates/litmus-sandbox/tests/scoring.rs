@@ -163,6 +163,43 @@ fn every_part_and_snippet_is_recorded() {
 }
 
 #[test]
+fn python_snippets_get_fresh_state_imports_and_their_own_errors() {
+    // Each snippet sees the solution freshly loaded; modules the code
+    // imports work (the driver may import them once before forking); a
+    // snippet that does not compile, and failing assertions, report their
+    // own errors.
+    let spec = CodeSpec::new(Language::Python)
+        .test("assert words('a b') == ['a', 'b'] and len(CALLS) == 1")
+        .test("assert words('x') == ['x'] and len(CALLS) == 1")
+        .test("import json, collections.abc\nassert json.loads('[1]') == [1]")
+        .test("assert words('a') ==")
+        .test("assert words('a') == []")
+        .test("assert words('b') == []")
+        .test("from random import random\nassert 0 <= random() < 1");
+    let s = score_answer(
+        &py("import re\nfrom typing import List\nCALLS = []\n\ndef words(s: str) -> List[str]:\n    CALLS.append(s)\n    return re.findall(r'\\w+', s)"),
+        &spec,
+        &Limits::default(),
+    );
+    assert!(s.executed, "{s:#?}");
+    let passed: Vec<bool> = s.snippets.iter().map(|o| o.passed).collect();
+    assert_eq!(
+        passed,
+        [true, true, true, false, false, false, true],
+        "{s:#?}"
+    );
+    let error = |i: usize| s.snippets[i].error.clone().unwrap_or_default();
+    assert!(error(3).contains("SyntaxError"), "{}", error(3));
+    for i in [4, 5] {
+        assert!(
+            error(i).contains("Traceback") && error(i).contains("AssertionError"),
+            "{}",
+            error(i)
+        );
+    }
+}
+
+#[test]
 fn name_main_block_does_not_run() {
     let spec = CodeSpec::new(Language::Python).test("assert f() == 1");
     let s = score_answer(

@@ -394,20 +394,11 @@ pub(crate) fn run_driver(
             break;
         }
         let next = if let Some((k, i)) = inflight {
-            results.insert(
-                (k, i),
-                SnippetOutcome {
-                    kind: k,
-                    index: i,
-                    passed: false,
-                    error: Some(format!(
-                        "the sandboxed process ended while running this {} ({why})",
-                        k.name()
-                    )),
-                    timed_out: out.timed_out,
-                    duration_ms: 0,
-                },
+            let error = format!(
+                "the sandboxed process ended while running this {} ({why})",
+                k.name()
             );
+            results.insert((k, i), SnippetOutcome::failed(k, i, error, out.timed_out));
             next_after(k, i, n_ex, n_tests)
         } else if let Some((k, i)) = last {
             next_after(k, i, n_ex, n_tests)
@@ -418,19 +409,8 @@ pub(crate) fn run_driver(
         if results.len() == results_before {
             // No progress: give up on the snippet we tried to start with.
             if let Start::Snippet(k, i) = next {
-                results.insert(
-                    (k, i),
-                    SnippetOutcome {
-                        kind: k,
-                        index: i,
-                        passed: false,
-                        error: Some(format!(
-                            "the sandboxed process ended before this ran ({why})"
-                        )),
-                        timed_out: out.timed_out,
-                        duration_ms: 0,
-                    },
-                );
+                let error = format!("the sandboxed process ended before this ran ({why})");
+                results.insert((k, i), SnippetOutcome::failed(k, i, error, out.timed_out));
                 match next_after(k, i, n_ex, n_tests) {
                     Some(n) => next = n,
                     None => break,
@@ -445,29 +425,18 @@ pub(crate) fn run_driver(
 
     ev.parsed = parsed == Some(true);
     ev.executed = ev.parsed && executed == Some(true);
-    let missing = |k: SnippetKind, i: usize| SnippetOutcome {
-        kind: k,
-        index: i,
-        passed: false,
-        error: Some("not run".into()),
-        timed_out: false,
-        duration_ms: 0,
-    };
     if ev.executed {
-        ev.examples = (0..n_ex)
-            .map(|i| {
-                results
-                    .remove(&(SnippetKind::Example, i))
-                    .unwrap_or_else(|| missing(SnippetKind::Example, i))
-            })
-            .collect();
-        ev.tests = (0..n_tests)
-            .map(|i| {
-                results
-                    .remove(&(SnippetKind::Test, i))
-                    .unwrap_or_else(|| missing(SnippetKind::Test, i))
-            })
-            .collect();
+        let mut collect = |kind: SnippetKind, n: usize| -> Vec<SnippetOutcome> {
+            (0..n)
+                .map(|i| {
+                    results
+                        .remove(&(kind, i))
+                        .unwrap_or_else(|| SnippetOutcome::failed(kind, i, "not run".into(), false))
+                })
+                .collect()
+        };
+        ev.examples = collect(SnippetKind::Example, n_ex);
+        ev.tests = collect(SnippetKind::Test, n_tests);
     }
     ev.stderr = cap_string(&stderr, limits.max_output_bytes.max(1024));
     ev

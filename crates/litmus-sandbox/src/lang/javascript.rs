@@ -8,29 +8,11 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::driver::{check_with_driver, run_driver, standard_files, DriverProgram};
-use super::{Evaluation, Language, LanguageRunner, ReplPrompt};
-use crate::sandbox::{Sandbox, SandboxFile};
-use crate::{tools, CodeSpec, Limits};
+use super::interpreted::Interpreted;
+use super::{Language, ReplPrompt};
+use crate::tools::{self, Tool};
 
 pub(crate) struct JavaScript;
-
-const DRIVER: &str = include_str!("drivers/js_driver.js");
-const DRIVER_FILE: &str = "_litmus_driver.js";
-
-impl JavaScript {
-    fn program(&self) -> Result<DriverProgram, String> {
-        let t = tools::node()?;
-        Ok(DriverProgram {
-            program: t.program.clone(),
-            args: vec!["--max-old-space-size=512".into(), DRIVER_FILE.into()],
-            ro_binds: t.ro_binds.clone(),
-            env: Vec::new(),
-            extra: serde_json::json!({}),
-            in_process: true,
-        })
-    }
-}
 
 fn export_res() -> &'static [(Regex, &'static str); 3] {
     static R: OnceLock<[(Regex, &'static str); 3]> = OnceLock::new();
@@ -54,93 +36,42 @@ fn export_res() -> &'static [(Regex, &'static str); 3] {
     })
 }
 
-impl LanguageRunner for JavaScript {
-    fn language(&self) -> Language {
-        Language::JavaScript
+impl Interpreted for JavaScript {
+    const LANGUAGE: Language = Language::JavaScript;
+    const FENCE_TAGS: &'static [&'static str] = &[
+        "javascript",
+        "js",
+        "node",
+        "nodejs",
+        "jsx",
+        "mjs",
+        "cjs",
+        "ecmascript",
+    ];
+    const CODE_PATTERNS: &'static [&'static str] = &[
+        r"^\s*(export\s+)?(async\s+)?function\b",
+        r"^\s*(export\s+)?(const|let|var|class)\s+[\w$\[{]",
+        r"=>",
+        r"^\s*(return|throw|if|for|while|switch|try|catch|import|require)\b",
+        r"^\s*console\.\w+\(",
+        r"^\s*[\w$.]+\(.*\)\s*;?\s*$",
+        r"^\s*[}\])]+\s*[;,)]*\s*$",
+        r";\s*$",
+    ];
+    const REPL_PROMPTS: &'static [ReplPrompt] = &[ReplPrompt::new("> ", &["... "], false)];
+    const DRIVER: &'static str = include_str!("drivers/js_driver.js");
+    const FLAGS: &'static [&'static str] = &["--max-old-space-size=512"];
+    const IN_PROCESS: bool = true;
+
+    fn tool() -> Result<&'static Tool, String> {
+        tools::node()
     }
 
-    fn fence_tags(&self) -> &'static [&'static str] {
-        &[
-            "javascript",
-            "js",
-            "node",
-            "nodejs",
-            "jsx",
-            "mjs",
-            "cjs",
-            "ecmascript",
-        ]
-    }
-
-    fn code_patterns(&self) -> &'static [&'static str] {
-        &[
-            r"^\s*(export\s+)?(async\s+)?function\b",
-            r"^\s*(export\s+)?(const|let|var|class)\s+[\w$\[{]",
-            r"=>",
-            r"^\s*(return|throw|if|for|while|switch|try|catch|import|require)\b",
-            r"^\s*console\.\w+\(",
-            r"^\s*[\w$.]+\(.*\)\s*;?\s*$",
-            r"^\s*[}\])]+\s*[;,)]*\s*$",
-            r";\s*$",
-        ]
-    }
-
-    fn repl_prompts(&self) -> &'static [ReplPrompt] {
-        &[ReplPrompt {
-            prompt: "> ",
-            continuation: &["... "],
-            anywhere: false,
-        }]
-    }
-
-    fn availability(&self) -> Result<(), String> {
-        tools::node().map(|_| ())
-    }
-
-    fn prepare(&self, code: &str) -> String {
+    fn prepare(code: &str) -> String {
         let mut out = code.to_string();
         for (re, rep) in export_res() {
             out = re.replace_all(&out, *rep).into_owned();
         }
         out
-    }
-
-    fn check(&self, sandbox: &Sandbox, code: &str, limits: &Limits) -> Result<(), String> {
-        let prog = self.program()?;
-        let files = [
-            SandboxFile::new("solution.js", self.prepare(code).into_bytes()),
-            SandboxFile::new("setup.js", ""),
-            SandboxFile::new(DRIVER_FILE, DRIVER),
-        ];
-        let ws = sandbox.workspace(&files).map_err(|e| e.to_string())?;
-        check_with_driver(sandbox, &ws, &prog, limits)
-    }
-
-    fn evaluate(
-        &self,
-        sandbox: &Sandbox,
-        code: &str,
-        spec: &CodeSpec,
-        limits: &Limits,
-    ) -> Evaluation {
-        let prog = match self.program() {
-            Ok(p) => p,
-            Err(e) => return Evaluation::infra(e),
-        };
-        let mut files = standard_files(&self.prepare(code), spec, "js");
-        files.push(SandboxFile::new(DRIVER_FILE, DRIVER));
-        let ws = match sandbox.workspace(&files) {
-            Ok(ws) => ws,
-            Err(e) => return Evaluation::infra(e.to_string()),
-        };
-        run_driver(
-            sandbox,
-            &ws,
-            &prog,
-            spec.examples.len(),
-            spec.tests.len(),
-            limits,
-            &[],
-        )
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! Each language is one file implementing [`LanguageRunner`]: its fence tags
 //! and code patterns (for extraction), an availability check, a parse/compile
-//! check and an evaluator. Interpreted languages use a small *driver* program
-//! (in `src/lang/drivers/`) that speaks the protocol in [`driver`]: it loads
+//! check and an evaluator. Interpreted languages (Python, JavaScript, Bash,
+//! Julia) only state their syntax, interpreter and driver by implementing
+//! [`interpreted::Interpreted`], which provides the rest. They use a small
+//! *driver* program (in `src/lang/drivers/`) that speaks the protocol in
+//! [`driver`] (the compiled Rust harness speaks it too): it loads
 //! the solution once per sandboxed process, runs every example and test in
 //! isolation with a per-snippet time budget and reports per-snippet results
 //! as JSON lines carrying a per-run random nonce on fd 3 (a pipe the code's
@@ -13,6 +16,7 @@
 
 mod bash;
 pub(crate) mod driver;
+mod interpreted;
 mod javascript;
 mod julia;
 mod python;
@@ -139,6 +143,20 @@ pub struct SnippetOutcome {
     pub duration_ms: u64,
 }
 
+impl SnippetOutcome {
+    /// A snippet that did not pass (and was not timed by its runner).
+    pub(crate) fn failed(kind: SnippetKind, index: usize, error: String, timed_out: bool) -> Self {
+        SnippetOutcome {
+            kind,
+            index,
+            passed: false,
+            error: Some(error),
+            timed_out,
+            duration_ms: 0,
+        }
+    }
+}
+
 /// What running one program against a spec produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -175,6 +193,20 @@ pub struct ReplPrompt {
     pub anywhere: bool,
 }
 
+impl ReplPrompt {
+    pub const fn new(
+        prompt: &'static str,
+        continuation: &'static [&'static str],
+        anywhere: bool,
+    ) -> Self {
+        ReplPrompt {
+            prompt,
+            continuation,
+            anywhere,
+        }
+    }
+}
+
 /// One language: how to recognise its code and how to run it.
 pub trait LanguageRunner: Send + Sync {
     fn language(&self) -> Language;
@@ -208,13 +240,7 @@ pub trait LanguageRunner: Send + Sync {
     fn check(&self, sandbox: &Sandbox, code: &str, limits: &Limits) -> Result<(), String>;
 
     /// Parse, load the program and run the spec's examples and tests.
-    fn evaluate(
-        &self,
-        sandbox: &Sandbox,
-        code: &str,
-        spec: &CodeSpec,
-        limits: &Limits,
-    ) -> Evaluation;
+    fn evaluate(&self, sb: &Sandbox, code: &str, spec: &CodeSpec, limits: &Limits) -> Evaluation;
 }
 
 /// The runner of a language.

@@ -15,14 +15,13 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use super::driver::{check_with_driver, run_driver, standard_files, DriverProgram};
-use super::{Evaluation, Language, LanguageRunner, ReplPrompt};
-use crate::sandbox::{Sandbox, SandboxFile};
-use crate::{tools, CodeSpec, Limits};
+use super::interpreted::Interpreted;
+use super::{Language, ReplPrompt};
+use crate::sandbox::SandboxFile;
+use crate::tools::{self, Tool};
 
 pub(crate) struct Python;
 
-const DRIVER: &str = include_str!("drivers/python_driver.py");
 const DRIVER_FILE: &str = "_litmus_driver.py";
 const DRIVER_PYC: &str = "_litmus_driver.pyc";
 
@@ -45,7 +44,7 @@ fn driver_pyc() -> Option<&'static [u8]> {
             .spawn()
             .ok()?;
         let mut stdin = child.stdin.take()?;
-        let writer = std::thread::spawn(move || stdin.write_all(DRIVER.as_bytes()));
+        let writer = std::thread::spawn(move || stdin.write_all(Python::DRIVER.as_bytes()));
         let out = child.wait_with_output().ok()?;
         writer.join().ok()?.ok()?;
         (out.status.success() && out.stdout.len() > 16).then_some(out.stdout)
@@ -53,117 +52,50 @@ fn driver_pyc() -> Option<&'static [u8]> {
     .as_deref()
 }
 
-/// The driver file to put in the workspace and the name to run.
-fn driver_file() -> (SandboxFile, &'static str) {
-    match driver_pyc() {
-        Some(pyc) => (SandboxFile::new(DRIVER_PYC, pyc), DRIVER_PYC),
-        None => (SandboxFile::new(DRIVER_FILE, DRIVER), DRIVER_FILE),
-    }
-}
+impl Interpreted for Python {
+    const LANGUAGE: Language = Language::Python;
+    const FENCE_TAGS: &'static [&'static str] = &[
+        "python",
+        "py",
+        "python3",
+        "py3",
+        "pycon",
+        "ipython",
+        "python-repl",
+        "pyi",
+    ];
+    const CODE_PATTERNS: &'static [&'static str] = &[
+        r"^\s*(async\s+)?(def|class)\s+\w+",
+        r"^\s*(import\s+\w|from\s+[\w.]+\s+import\b)",
+        r"^\s*(return|yield|raise|pass|break|continue|global|nonlocal)\b",
+        r"^\s*(if|elif|while|for|with|try|except|finally|else|match|case)\b.*:\s*(#.*)?$",
+        r"^\s*@[\w.]+",
+        r"^\s*[A-Za-z_][\w.]*(\[[^\]]*\])?(\s*,\s*[A-Za-z_]\w*)*\s*(=|\+=|-=|\*=|/=|//=|%=|\|=|&=)\s*\S",
+        r"^\s*(print|assert)\b",
+        r"^\s*[A-Za-z_][\w.]*\(.*\)\s*(#.*)?$",
+    ];
+    const REPL_PROMPTS: &'static [ReplPrompt] = &[ReplPrompt::new(">>> ", &["... "], true)];
+    const DRIVER: &'static str = include_str!("drivers/python_driver.py");
+    const FLAGS: &'static [&'static str] = &["-I", "-S", "-B"];
+    const IN_PROCESS: bool = false;
 
-impl Python {
-    fn program(&self) -> Result<DriverProgram, String> {
-        let t = tools::python()?;
-        let (_, name) = driver_file();
-        Ok(DriverProgram {
-            program: t.program.clone(),
-            args: ["-I", "-S", "-B", name]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            ro_binds: t.ro_binds.clone(),
-            env: Vec::new(),
-            extra: serde_json::json!({ "site": t.extra_paths }),
-            in_process: false,
-        })
-    }
-}
-
-impl LanguageRunner for Python {
-    fn language(&self) -> Language {
-        Language::Python
-    }
-
-    fn fence_tags(&self) -> &'static [&'static str] {
-        &[
-            "python",
-            "py",
-            "python3",
-            "py3",
-            "pycon",
-            "ipython",
-            "python-repl",
-            "pyi",
-        ]
+    fn tool() -> Result<&'static Tool, String> {
+        tools::python()
     }
 
-    fn code_patterns(&self) -> &'static [&'static str] {
-        &[
-            r"^\s*(async\s+)?(def|class)\s+\w+",
-            r"^\s*(import\s+\w|from\s+[\w.]+\s+import\b)",
-            r"^\s*(return|yield|raise|pass|break|continue|global|nonlocal)\b",
-            r"^\s*(if|elif|while|for|with|try|except|finally|else|match|case)\b.*:\s*(#.*)?$",
-            r"^\s*@[\w.]+",
-            r"^\s*[A-Za-z_][\w.]*(\[[^\]]*\])?(\s*,\s*[A-Za-z_]\w*)*\s*(=|\+=|-=|\*=|/=|//=|%=|\|=|&=)\s*\S",
-            r"^\s*(print|assert)\b",
-            r"^\s*[A-Za-z_][\w.]*\(.*\)\s*(#.*)?$",
-        ]
+    /// The precompiled driver when the host could compile it.
+    fn driver_file() -> SandboxFile {
+        match driver_pyc() {
+            Some(pyc) => SandboxFile::new(DRIVER_PYC, pyc),
+            None => SandboxFile::new(DRIVER_FILE, Self::DRIVER),
+        }
     }
 
-    fn repl_prompts(&self) -> &'static [ReplPrompt] {
-        &[ReplPrompt {
-            prompt: ">>> ",
-            continuation: &["... "],
-            anywhere: true,
-        }]
+    fn settings(tool: &Tool) -> serde_json::Value {
+        serde_json::json!({ "site": tool.extra_paths })
     }
 
-    fn availability(&self) -> Result<(), String> {
-        tools::python().map(|_| ())
-    }
-
-    fn warm_up(&self) -> Result<(), String> {
-        self.availability()?;
+    fn prepare_driver() {
         let _ = driver_pyc();
-        Ok(())
-    }
-
-    fn check(&self, sandbox: &Sandbox, code: &str, limits: &Limits) -> Result<(), String> {
-        let prog = self.program()?;
-        let files = [
-            SandboxFile::new("solution.py", code.as_bytes()),
-            SandboxFile::new("setup.py", ""),
-            driver_file().0,
-        ];
-        let ws = sandbox.workspace(&files).map_err(|e| e.to_string())?;
-        check_with_driver(sandbox, &ws, &prog, limits)
-    }
-
-    fn evaluate(
-        &self,
-        sandbox: &Sandbox,
-        code: &str,
-        spec: &CodeSpec,
-        limits: &Limits,
-    ) -> Evaluation {
-        let prog = match self.program() {
-            Ok(p) => p,
-            Err(e) => return Evaluation::infra(e),
-        };
-        let mut files = standard_files(code, spec, "py");
-        files.push(driver_file().0);
-        let ws = match sandbox.workspace(&files) {
-            Ok(ws) => ws,
-            Err(e) => return Evaluation::infra(e.to_string()),
-        };
-        run_driver(
-            sandbox,
-            &ws,
-            &prog,
-            spec.examples.len(),
-            spec.tests.len(),
-            limits,
-            &[],
-        )
     }
 }

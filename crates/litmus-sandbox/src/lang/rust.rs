@@ -403,17 +403,8 @@ impl LanguageRunner for Rust {
         );
         for s in ev.examples.iter_mut().chain(ev.tests.iter_mut()) {
             if let Some(msg) = skip.get(&(s.kind, s.index)) {
-                *s = SnippetOutcome {
-                    kind: s.kind,
-                    index: s.index,
-                    passed: false,
-                    error: Some(format!(
-                        "does not compile: {}",
-                        cap_string(msg.trim(), ERROR_CAP)
-                    )),
-                    timed_out: false,
-                    duration_ms: 0,
-                };
+                let error = format!("does not compile: {}", cap_string(msg.trim(), ERROR_CAP));
+                *s = SnippetOutcome::failed(s.kind, s.index, error, false);
             }
         }
         ev

@@ -29,6 +29,17 @@ struct Project {
 
 impl Project {
     fn new(evals: &str, more: &str, litmus_toml: Option<&str>) -> Project {
+        Self::with_features(evals, more, litmus_toml, &[])
+    }
+
+    /// Like [`Project::new`], with these features of litmus enabled (its
+    /// default features stay off).
+    fn with_features(
+        evals: &str,
+        more: &str,
+        litmus_toml: Option<&str>,
+        features: &[&str],
+    ) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let litmus = repo().join("crates/litmus");
@@ -45,8 +56,9 @@ impl Project {
         manifest = manifest.replace(
             "[dependencies]",
             &format!(
-                "[dependencies]\nlitmus = {{ path = {:?}, default-features = false }}\nmore_evals = {{ path = \"../more_evals\" }}\n",
-                litmus.display().to_string()
+                "[dependencies]\nlitmus = {{ path = {:?}, default-features = false, features = {:?} }}\nmore_evals = {{ path = \"../more_evals\" }}\n",
+                litmus.display().to_string(),
+                features
             ),
         );
         manifest.push_str("\n[[test]]\nname = \"evals\"\npath = \"evals/main.rs\"\nharness = false\ntest = false\n\n[workspace]\n");
@@ -437,4 +449,542 @@ fn a_killed_run_resumes_with_nothing_lost_or_duplicated() {
             .join("\n")
             .as_str()
     ));
+}
+
+// ---------------------------------------------------------------------------
+// Against a real llama-server (issue 9's acceptance)
+// ---------------------------------------------------------------------------
+
+/// llama.cpp's own `llama-server` serving the default model on a loopback
+/// port; killed (SIGKILL) on drop.
+struct LlamaServer {
+    bin: PathBuf,
+    model: PathBuf,
+    port: u16,
+    log: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl LlamaServer {
+    /// The server binary and the model, or `None` (after saying why) when
+    /// either is missing: `LLAMA_SERVER_BIN`, else the one built by
+    /// `scripts/llama-server.sh --build-only`; `LITMUS_TEST_MODEL`, else the
+    /// default model in litmus's model cache.
+    fn prerequisites() -> Option<(PathBuf, PathBuf)> {
+        let skip = |why: String| {
+            eprintln!("SKIPPED: {why}");
+            None
+        };
+        if std::env::var("LITMUS_SKIP_SERVER_TESTS").is_ok_and(|v| v == "1") {
+            return skip("LITMUS_SKIP_SERVER_TESTS=1".into());
+        }
+        let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
+        let bin = std::env::var_os("LLAMA_SERVER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".cache/llama-reference/bin/llama-server"));
+        if !bin.is_file() {
+            return skip(format!(
+                "no llama-server at {} (set LLAMA_SERVER_BIN, or build it with \
+                 `scripts/llama-server.sh --build-only`; scripts/test.sh does both)",
+                bin.display()
+            ));
+        }
+        let model = match std::env::var_os("LITMUS_TEST_MODEL") {
+            Some(m) => PathBuf::from(m),
+            None => home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf"),
+        };
+        if !model.is_file() {
+            return skip(format!(
+                "no model at {} (set LITMUS_TEST_MODEL, or fetch it with `scripts/fetch-model.sh`)",
+                model.display()
+            ));
+        }
+        Some((bin, model))
+    }
+
+    /// Starts the server on a free port: `-t 2`, 4 slots.
+    fn start(bin: PathBuf, model: PathBuf, log_dir: &Path) -> LlamaServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = LlamaServer {
+            bin,
+            model,
+            port,
+            log: log_dir.join(format!("llama-server-{port}.log")),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Starts the process and waits until `/health` answers 200.
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("-m")
+            .arg(&self.model)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["-t", "2", "-c", "2048", "-np", "4"])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            extern "C" {
+                fn prctl(option: i32, ...) -> i32;
+            }
+            // Should this test process die without dropping the server, the
+            // server dies too (PR_SET_PDEATHSIG = 1, SIGKILL = 9).
+            unsafe {
+                cmd.pre_exec(|| {
+                    prctl(1, 9);
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if let Ok(Some(status)) = self.child.as_mut().unwrap().try_wait() {
+                panic!("llama-server exited with {status}:\n{}", self.log_tail());
+            }
+            if self.health() == Some(200) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "llama-server not healthy after 180 s:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The status of `GET /health`, or `None` when nothing answers.
+    fn health(&self) -> Option<u16> {
+        use std::io::{BufRead, Write};
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        write!(
+            s,
+            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut line = String::new();
+        std::io::BufReader::new(s).read_line(&mut line).ok()?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// SIGKILL, and waits for it.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Text evals for the server test: 8 evals (3 samples each from litmus.toml).
+const SERVER_EVALS: &str = r#"
+use litmus::prelude::*;
+
+#[eval(tags = ["math"])]
+fn add() -> TextCase {
+    TextCase::new("What is 2 + 3? Answer with the number only.").reference("5").metric(Metric::regex(r"\b5\b"))
+}
+
+#[eval(tags = ["geo"])]
+#[case::france("France", "Paris")]
+#[case::japan("Japan", "Tokyo")]
+#[case::italy("Italy", "Rome")]
+#[case::peru("Peru", "Lima")]
+fn capital(country: &str, city: &str) -> TextCase {
+    TextCase::new(format!("What is the capital of {country}? Answer with the city only.")).reference(city).metric(Metric::contains())
+}
+
+#[eval]
+fn sky_color() -> TextCase {
+    TextCase::new("What color is a clear daytime sky? One word.").reference("blue").metric(Metric::contains())
+}
+
+#[eval]
+fn opposite() -> TextCase {
+    TextCase::new("What is the opposite of hot? One word.").reference("cold").metric(Metric::contains())
+}
+
+#[eval]
+fn greet() -> TextCase {
+    TextCase::new("Say hello.").reference("hello").metric(Metric::contains())
+}
+
+litmus::main!();
+"#;
+
+/// The records of a `samples.jsonl` (each line must be whole JSON).
+fn records(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("torn line {l:?}: {e}")))
+        .collect()
+}
+
+fn sample_key(r: &serde_json::Value) -> (String, u64) {
+    (
+        r["eval"].as_str().unwrap().to_string(),
+        r["sample"].as_u64().unwrap(),
+    )
+}
+
+fn summary_of(out: &Output) -> serde_json::Value {
+    json_lines(out)
+        .into_iter()
+        .find(|e| e["type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary event\n{}", text(out)))["summary"]
+        .clone()
+}
+
+/// Issue 9's acceptance: `cargo eval` against llama-server, through
+/// `--model openai:URL` and through a `litmus.toml` entry; killing the
+/// server mid-run records per-sample errors (exit code 1, no hang, no
+/// abort), and `--resume` after a restart completes the run with nothing
+/// lost and nothing repeated.
+#[test]
+fn llama_server_killed_mid_run_then_resumed_completes_the_run() {
+    let Some((bin, model)) = LlamaServer::prerequisites() else {
+        return;
+    };
+    let t0 = Instant::now();
+    let logs = tempfile::tempdir().unwrap();
+    let mut server = LlamaServer::start(bin, model, logs.path());
+    let url = server.url();
+    // Short retries, back-offs and cool-downs: once the server is gone each
+    // request gives up within a second instead of the defaults' ~30 s.
+    let toml = format!(
+        r#"[run]
+models = ["server"]
+samples = 3
+max_tokens = 12
+
+[models.server]
+backend = "openai"
+source = "{url}"
+timeout_secs = 60
+options = {{ retries = "1", backoff_ms = "50", max_backoff_ms = "200", cooldown_ms = "200", connect_timeout_secs = "2" }}
+"#
+    );
+    let p = Project::with_features(SERVER_EVALS, MORE, Some(&toml), &["http"]);
+
+    // Build (the first time this compiles litmus with its `http` feature for
+    // the new crate) and list the evals.
+    let out = p.run(&["--list", "--format", "terse"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let evals: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(evals.len(), 8, "{}", text(&out));
+    let expected: std::collections::BTreeSet<(String, u64)> = evals
+        .iter()
+        .flat_map(|e| (0..3).map(move |s| (e.clone(), s)))
+        .collect();
+    eprintln!(
+        "[{:>5.1}s] built; llama-server on {url}",
+        t0.elapsed().as_secs_f64()
+    );
+
+    // 1. The flag form: `--model openai:URL`, server up, a clean run.
+    let flag_model = format!("openai:{url}");
+    let flag_dir = p.out_dir().join("flag").display().to_string();
+    let out = p.run(&[
+        "--model",
+        &flag_model,
+        "--samples",
+        "1",
+        "--format",
+        "json",
+        "--output-dir",
+        &flag_dir,
+        "capital",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary = summary_of(&out);
+    assert_eq!(summary["generated"], 4, "{}", text(&out));
+    let run_dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
+    let stored = records(&std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap());
+    assert_eq!(stored.len(), 4);
+    for r in &stored {
+        assert_eq!(r["model"], flag_model.as_str(), "{r}");
+        assert_eq!(r["backend"], "openai", "{r}");
+        assert!(r["error"].is_null() && !r["score"].is_null(), "{r}");
+        assert!(!r["response"].as_str().unwrap().trim().is_empty(), "{r}");
+        assert!(r["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{r}");
+    }
+    eprintln!("[{:>5.1}s] flag form ran", t0.elapsed().as_secs_f64());
+
+    // 2. The litmus.toml entry; the server is killed once some samples are stored.
+    let out_dir = p.out_dir().join("results");
+    let out_dir_s = out_dir.display().to_string();
+    let args = ["--format", "json", "--output-dir", out_dir_s.as_str()];
+    let stdout_path = p.out_dir().join("killed-run.stdout");
+    let stderr_path = p.out_dir().join("killed-run.stderr");
+    let mut child = p
+        .cargo_eval(&args)
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let killed_run_text = || {
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        )
+    };
+    let scored = |text: &str| {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| !r["score"].is_null())
+            .count()
+    };
+    let runs = out_dir.join("runs");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let samples_file = loop {
+        let found = std::fs::read_dir(&runs).ok().and_then(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("samples.jsonl"))
+                .find(|p| std::fs::read_to_string(p).is_ok_and(|s| scored(&s) >= 4))
+        });
+        if let Some(f) = found {
+            break f;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the run ended ({status}) before 4 samples were stored\n{}",
+                killed_run_text()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never stored 4 samples\n{}",
+            killed_run_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    server.kill();
+    eprintln!(
+        "[{:>5.1}s] llama-server killed after {} stored samples",
+        t0.elapsed().as_secs_f64(),
+        scored(&std::fs::read_to_string(&samples_file).unwrap())
+    );
+
+    // The run goes on without the server and ends, with the "errored" code.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the run hung after the server was killed\n{}",
+                killed_run_text()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!(
+        "[{:>5.1}s] the run without its server ended: {status}",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "exit::ERRORED\n{}",
+        killed_run_text()
+    );
+    assert!(
+        killed_run_text().contains("rerun with --resume"),
+        "{}",
+        killed_run_text()
+    );
+    let before_text = std::fs::read_to_string(&samples_file).unwrap();
+    let before = records(&before_text);
+    let mut scored_before = std::collections::BTreeMap::new();
+    let mut errored_before = std::collections::BTreeSet::new();
+    for (line, r) in before_text.lines().zip(&before) {
+        assert_eq!(r["model"], "server", "{r}");
+        let key = sample_key(r);
+        assert!(expected.contains(&key), "unexpected sample {key:?}");
+        if r["score"].is_null() {
+            let error = r["error"].as_str().unwrap_or_else(|| panic!("{r}"));
+            assert!(!error.is_empty(), "{r}");
+            assert!(r["response"].is_null(), "{r}");
+            errored_before.insert(key);
+        } else {
+            assert!(r["error"].is_null(), "{r}");
+            assert!(
+                scored_before
+                    .insert(key.clone(), line.to_string())
+                    .is_none(),
+                "{key:?} stored twice"
+            );
+        }
+    }
+    assert!(scored_before.len() >= 4, "{} scored", scored_before.len());
+    assert!(
+        !errored_before.is_empty(),
+        "the server was killed too late: nothing errored\n{}",
+        killed_run_text()
+    );
+    // Every sample is accounted for: scored, or recorded as an error.
+    let accounted: std::collections::BTreeSet<_> = scored_before
+        .keys()
+        .cloned()
+        .chain(errored_before.iter().cloned())
+        .collect();
+    assert_eq!(accounted, expected, "every sample is recorded");
+    assert!(
+        errored_before
+            .iter()
+            .all(|k| !scored_before.contains_key(k)),
+        "a sample both scored and errored"
+    );
+    assert!(
+        before
+            .iter()
+            .filter_map(|r| r["error"].as_str())
+            .any(|e| e.contains("connection failed")),
+        "a connection error is recorded\n{before_text}"
+    );
+
+    // 3. Same port, new server; --resume finishes the run.
+    server.spawn();
+    eprintln!(
+        "[{:>5.1}s] llama-server restarted on the same port",
+        t0.elapsed().as_secs_f64()
+    );
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = p.run(&resume);
+    eprintln!("[{:>5.1}s] resumed run ended", t0.elapsed().as_secs_f64());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary = summary_of(&out);
+    assert!(
+        summary["generated"].as_u64().unwrap() >= 1,
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        PathBuf::from(summary["run_dir"].as_str().unwrap())
+            .canonicalize()
+            .unwrap(),
+        samples_file.parent().unwrap().canonicalize().unwrap(),
+        "the same run continued"
+    );
+    let after_text = std::fs::read_to_string(&samples_file).unwrap();
+    assert!(
+        after_text.starts_with(&before_text),
+        "the stored samples are kept as they were"
+    );
+    let appended = records(&after_text[before_text.len()..]);
+    let cached_now = appended.iter().filter(|r| r["cached"] == true).count();
+    assert_eq!(
+        summary["generated"].as_u64().unwrap() as usize + cached_now,
+        errored_before.len(),
+        "only the errored samples are generated again\n{}",
+        text(&out)
+    );
+    let mut final_state = std::collections::BTreeMap::new();
+    for r in &appended {
+        let key = sample_key(r);
+        assert!(
+            !scored_before.contains_key(&key),
+            "{key:?} was scored before the kill and is run again"
+        );
+        assert!(errored_before.contains(&key), "unexpected sample {key:?}");
+        assert!(r["error"].is_null() && !r["score"].is_null(), "{r}");
+        assert!(!r["response"].as_str().unwrap().trim().is_empty(), "{r}");
+        assert!(
+            final_state.insert(key.clone(), r.clone()).is_none(),
+            "{key:?} twice"
+        );
+    }
+    assert_eq!(
+        final_state
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        errored_before,
+        "each errored sample is scored once"
+    );
+    // The final state: every (eval, sample) once, with a score; the samples
+    // scored before the kill unchanged.
+    for (key, line) in &scored_before {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        final_state.insert(key.clone(), r);
+    }
+    assert_eq!(
+        final_state
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        expected
+    );
+    assert!(final_state.values().all(|r| !r["score"].is_null()));
+    assert_eq!(
+        after_text
+            .lines()
+            .filter(|l| scored_before.values().any(|b| b == l))
+            .count(),
+        scored_before.len(),
+        "the samples scored before the kill appear once each, unchanged"
+    );
+    // The summary counts every sample once, none errored.
+    let units = summary["units"].as_array().unwrap();
+    assert_eq!(units.len(), 8, "{}", text(&out));
+    for u in units {
+        assert_eq!(
+            (u["scored"].as_u64(), u["errors"].as_u64()),
+            (Some(3), Some(0)),
+            "{u}"
+        );
+    }
+    eprintln!(
+        "[{:>5.1}s] done: {} scored before the kill, {} errored then scored on --resume",
+        t0.elapsed().as_secs_f64(),
+        scored_before.len(),
+        errored_before.len()
+    );
 }

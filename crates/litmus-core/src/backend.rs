@@ -115,13 +115,18 @@ pub struct SamplingParams {
     pub seed: u64,
 }
 
+/// llama.cpp's own defaults (`llama-cli`, `llama-server`): top-k 40, top-p
+/// 0.95, min-p 0.05, greedy (temperature 0), so that a run gives the same
+/// distribution in-process and through llama-server. `top_k = 0` samples from
+/// the whole vocabulary, which on a 262k-token vocabulary (Gemma 3) costs
+/// about as much CPU per token as the model's forward pass.
 impl Default for SamplingParams {
     fn default() -> Self {
         Self {
             temperature: 0.0,
-            top_p: 1.0,
-            top_k: 0,
-            min_p: 0.0,
+            top_p: 0.95,
+            top_k: 40,
+            min_p: 0.05,
             repeat_penalty: 1.0,
             max_tokens: 256,
             stop: Vec::new(),
@@ -239,6 +244,10 @@ pub struct ModelInfo {
     pub load_ms: Option<f64>,
     /// Context length used.
     pub context_length: Option<u32>,
+    /// Resident memory of the process with this model loaded, measured by the
+    /// runner when the model's evaluation ends (weights touched, caches full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_bytes: Option<u64>,
 }
 
 /// A backend failure. Recorded with the sample; never aborts a run.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::judge::Judge;
 pub use litmus_metrics::Metric;
 pub use litmus_sandbox::Language;
 
@@ -125,7 +126,8 @@ impl CodeCase {
     }
 }
 
-/// A text case: the answer is compared with reference answers by a metric.
+/// A text case: the answer is compared with reference answers by a metric,
+/// or graded by an LLM judge ([`TextCase::judge`]).
 ///
 /// ```
 /// use litmus_core::case::{Metric, TextCase};
@@ -146,6 +148,9 @@ pub struct TextCase {
     pub pass_threshold: Option<f64>,
     /// Variables for the prompt and the template.
     pub vars: BTreeMap<String, String>,
+    /// When set, an LLM judge grades the answer instead of `metric`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<Judge>,
 }
 
 impl TextCase {
@@ -157,6 +162,7 @@ impl TextCase {
             metric: Metric::exact(),
             pass_threshold: None,
             vars: BTreeMap::new(),
+            judge: None,
         }
     }
     /// Adds a reference answer.
@@ -172,6 +178,24 @@ impl TextCase {
     /// Sets the metric.
     pub fn metric(mut self, metric: Metric) -> Self {
         self.metric = metric;
+        self
+    }
+    /// Has an LLM judge grade the answer (instead of the metric), with the
+    /// references shown to it when there are any. The judge model is the one
+    /// given by `--judge` or `[judge] model` in `litmus.toml`, by default the
+    /// model under evaluation. See [`crate::judge`].
+    ///
+    /// ```
+    /// use litmus_core::case::TextCase;
+    /// use litmus_core::judge::Judge;
+    /// let case = TextCase::new("Explain in two sentences why the sky is blue.")
+    ///     .reference("Air molecules scatter short (blue) wavelengths of sunlight more than long ones (Rayleigh scattering).")
+    ///     .judge(Judge::new().scale(1, 10))
+    ///     .pass_threshold(60.0);
+    /// assert!(case.judge.is_some());
+    /// ```
+    pub fn judge(mut self, judge: Judge) -> Self {
+        self.judge = Some(judge);
         self
     }
     /// Sets the score at or above which a sample passes.

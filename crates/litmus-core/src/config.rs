@@ -16,6 +16,9 @@
 //! [templates.terse]
 //! system = "Answer in one word."
 //! user = "{{task}}"
+//!
+//! [judge]
+//! model = "gemma"               # grades judged cases; default: the model under test
 //! ```
 //!
 //! Command-line flags override the file. A mistake in it is an error naming
@@ -44,6 +47,8 @@ pub struct Config {
     pub templates: BTreeMap<String, PromptTemplate>,
     /// Per-eval settings, keyed by eval name (or a prefix of it).
     pub evals: BTreeMap<String, EvalSettings>,
+    /// The LLM judge (`--judge` overrides it).
+    pub judge: JudgeSettings,
     /// Where the file was read from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -83,6 +88,16 @@ pub struct RunDefaults {
     pub repeat_penalty: Option<f32>,
     /// Stop strings.
     pub stop: Vec<String>,
+}
+
+/// `[judge]`: which model grades the cases that an LLM judge scores (see
+/// [`crate::judge`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JudgeSettings {
+    /// A name from `[models]` or a spec string; `None`: each model under
+    /// evaluation judges its own answers.
+    pub model: Option<String>,
 }
 
 /// Settings for one eval (or every eval whose name starts with the key).
@@ -193,7 +208,30 @@ impl Config {
         if self.run.samples == Some(0) {
             return Err(self.err_at(text, "samples", "run.samples: must be at least 1".into()));
         }
+        if let Some(model) = &self.judge.model {
+            if let Err(e) = self.resolve_judge(model) {
+                return Err(self.err_at(text, "[judge]", format!("judge.model: {e}")));
+            }
+        }
         Ok(())
+    }
+
+    /// Resolves the judge model (a `--judge` argument or `[judge] model`):
+    /// like [`Config::resolve_model`], but it must name a single model (one
+    /// quantization).
+    pub fn resolve_judge(&self, arg: &str) -> Result<ModelSpec, String> {
+        let mut specs = self.resolve_model(arg)?.expand();
+        if specs.len() != 1 {
+            let labels: Vec<String> = specs
+                .iter()
+                .filter_map(|s| s.quantization.clone())
+                .collect();
+            return Err(format!(
+                "the judge must be one model, but `{arg}` has several quantizations ({}): define one model for the judge in [models]",
+                labels.join(", ")
+            ));
+        }
+        Ok(specs.remove(0))
     }
 
     /// Resolves a `--model` argument: a name in `[models]` or a spec string.
@@ -316,6 +354,32 @@ user = "{{task}} One word."
             .resolve_model("nope")
             .unwrap_err()
             .contains("unknown model `nope`"));
+    }
+
+    #[test]
+    fn judge_model_by_name_or_spec() {
+        let c = parse("[models.g]\nsource = \"m.gguf\"\n\n[judge]\nmodel = \"g\"\n").unwrap();
+        assert_eq!(c.judge.model.as_deref(), Some("g"));
+        assert_eq!(c.resolve_judge("g").unwrap().source, "m.gguf");
+        assert_eq!(
+            c.resolve_judge("openai:http://h/v1#judge").unwrap().name,
+            "judge"
+        );
+        assert_eq!(parse("").unwrap().judge.model, None);
+        // An unknown judge names the line of [judge].
+        let err = parse("[run]\nsamples = 1\n\n[judge]\nmodel = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 4") && err.contains("judge.model") && err.contains("nope"),
+            "{err}"
+        );
+        let err = parse("[judge]\nmodle = \"g\"\n").unwrap_err().to_string();
+        assert!(err.contains("modle"), "{err}");
+        // A model with several quantizations cannot judge.
+        let c = parse("[models.g]\nsource = \"a.gguf\"\nquantizations = { Q4 = \"a.gguf\", Q8 = \"b.gguf\" }\n")
+            .unwrap();
+        assert!(c.resolve_judge("g").unwrap_err().contains("Q4, Q8"));
     }
 
     #[test]

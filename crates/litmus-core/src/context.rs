@@ -55,6 +55,7 @@ pub struct EvalContext<'a> {
     pub(crate) usage: Usage,
     pub(crate) timings: Timings,
     pub(crate) limits: litmus_sandbox::Limits,
+    judge: Option<&'a dyn ModelCaller>,
 }
 
 impl<'a> EvalContext<'a> {
@@ -76,7 +77,16 @@ impl<'a> EvalContext<'a> {
             usage: Usage::default(),
             timings: Timings::default(),
             limits,
+            judge: None,
         }
+    }
+
+    /// Sets the model that [`EvalContext::judge`] asks (default: the model
+    /// under test).
+    #[doc(hidden)]
+    pub fn with_judge(mut self, judge: &'a dyn ModelCaller) -> Self {
+        self.judge = Some(judge);
+        self
     }
 
     /// Asks `task` through the run's prompt template; returns the answer.
@@ -134,6 +144,40 @@ impl<'a> EvalContext<'a> {
     /// Scores `answer` against `references` with `metric`.
     pub fn score_text(&self, metric: &Metric, answer: &str, references: &[String]) -> Score {
         crate::scoring::score_metric(metric, answer, references, None)
+    }
+
+    /// Has an LLM judge grade `answer` to `question` (against `references`,
+    /// which may be empty) and returns the grade as a score (0–100, the raw
+    /// replies in its details). The judge model is the one given by `--judge`
+    /// or `[judge] model` in `litmus.toml`, by default the model under test;
+    /// its replies go through the response cache and are not counted among
+    /// this eval's exchanges.
+    ///
+    /// A judge that gives no valid grade after its attempts is an error
+    /// carrying every raw reply; with `?` it becomes this sample's error
+    /// record.
+    ///
+    /// ```no_run
+    /// use litmus_core::context::EvalContext;
+    /// use litmus_core::judge::Judge;
+    /// use litmus_core::score::{Score, EvalError};
+    /// fn explains_recursion(ctx: &mut EvalContext<'_>) -> Result<Score, EvalError> {
+    ///     let question = "Explain recursion to a ten-year-old in three sentences.";
+    ///     let answer = ctx.ask(question)?;
+    ///     Ok(ctx.judge(&Judge::new(), question, &answer, &[])?)
+    /// }
+    /// ```
+    pub fn judge(
+        &self,
+        judge: &crate::judge::Judge,
+        question: &str,
+        answer: &str,
+        references: &[String],
+    ) -> Result<Score, crate::judge::JudgeError> {
+        let caller = self.judge.unwrap_or(self.caller);
+        judge
+            .grade_with(caller, question, answer, references)
+            .map(|g| g.score)
     }
 
     /// The sample index (0-based) being evaluated.

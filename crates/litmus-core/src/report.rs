@@ -168,6 +168,7 @@ impl Console {
             "samples".into(),
             "errors".into(),
             "gen tok/s".into(),
+            "all seqs tok/s".into(),
             "pp tok/s".into(),
             "ttft ms".into(),
         ]];
@@ -187,6 +188,7 @@ impl Console {
                 c.scored.to_string(),
                 c.errors.to_string(),
                 opt(c.speed.generation_tps, 1),
+                opt(c.speed.throughput_tps, 1),
                 opt(c.speed.prompt_tps, 1),
                 opt(c.speed.ttft_ms, 0),
             ]);
@@ -205,6 +207,16 @@ impl Console {
                     "peak memory {:.0} MiB · results in {}",
                     rss as f64 / 1048576.0,
                     s.run_dir
+                ),
+            );
+            self.println(&line);
+        }
+        if s.configs.len() > 1 {
+            let line = self.paint(
+                DIM,
+                &format!(
+                    "compare them (paired differences, per-tag scores, size, memory): cargo eval report {} [--baseline QUANT] [--format markdown]",
+                    s.run_id
                 ),
             );
             self.println(&line);

@@ -6,10 +6,17 @@
 //! Generation runs on `backend.parallelism()` threads (so that a backend can
 //! batch across cases), scoring on `jobs` threads, and one collector writes
 //! the results store and feeds the reporter.
+//!
+//! Text cases graded by an LLM judge are graded on the scoring threads: the
+//! judge is `plan.judge` (opened once, on first use, and shared by every
+//! model of the run) or, when that is `None`, the model under test itself.
+//! A judge that gives no valid grade makes the sample an error record
+//! carrying every raw reply.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crossbeam_channel as channel;
@@ -53,6 +60,9 @@ pub struct Plan {
     pub limits: litmus_sandbox::Limits,
     /// Minimum scores per eval.
     pub min_scores: BTreeMap<String, f64>,
+    /// The model that grades judged cases and answers `EvalContext::judge`;
+    /// `None`: each model judges its own answers.
+    pub judge: Option<ModelSpec>,
 }
 
 /// Progress events for a reporter.
@@ -129,13 +139,57 @@ struct ScoreJob {
     cached: bool,
 }
 
+/// Generates sample `sample` of `prompt` on `backend`, answering from the
+/// response cache where possible. `all_cached` is cleared on a cache miss.
+#[allow(clippy::too_many_arguments)]
+fn cached_call(
+    backend: &dyn Backend,
+    cache: &Cache,
+    salt: &str,
+    requests: &AtomicUsize,
+    all_cached: Option<&AtomicBool>,
+    prompt: &Prompt,
+    params: &SamplingParams,
+    sample: u32,
+    ordinal: u32,
+) -> Result<Generation, BackendError> {
+    let info = backend.model();
+    let key = response_key(
+        &info.digest,
+        &info.backend,
+        salt,
+        prompt,
+        params,
+        sample,
+        ordinal,
+    );
+    if let Some(g) = cache.response(&key) {
+        return Ok(g);
+    }
+    if let Some(flag) = all_cached {
+        flag.store(false, Ordering::Relaxed);
+    }
+    requests.fetch_add(1, Ordering::Relaxed);
+    let request = GenerationRequest {
+        prompt: prompt.clone(),
+        params: params.clone(),
+        samples: vec![sample],
+    };
+    let g = generate_guarded(backend, &request)?
+        .into_iter()
+        .find(|g| g.sample == sample)
+        .ok_or_else(|| BackendError::Backend(format!("no answer for sample {sample}")))?;
+    cache.put_response(key, &g);
+    Ok(g)
+}
+
 /// Calls the backend through the response cache, for imperative evals.
 struct CachingCaller<'a> {
     backend: &'a dyn Backend,
     cache: &'a Cache,
     salt: String,
-    all_cached: std::sync::atomic::AtomicBool,
-    requests: &'a std::sync::atomic::AtomicUsize,
+    all_cached: AtomicBool,
+    requests: &'a AtomicUsize,
 }
 
 impl ModelCaller for CachingCaller<'_> {
@@ -146,38 +200,102 @@ impl ModelCaller for CachingCaller<'_> {
         sample: u32,
         ordinal: u32,
     ) -> Result<Generation, BackendError> {
-        let info = self.backend.model();
-        let key = response_key(
-            &info.digest,
-            &info.backend,
+        cached_call(
+            self.backend,
+            self.cache,
             &self.salt,
+            self.requests,
+            Some(&self.all_cached),
             prompt,
             params,
             sample,
             ordinal,
-        );
-        if let Some(g) = self.cache.response(&key) {
-            return Ok(g);
-        }
-        self.all_cached
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        self.requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let request = GenerationRequest {
-            prompt: prompt.clone(),
-            params: params.clone(),
-            samples: vec![sample],
-        };
-        let g = generate_guarded(self.backend, &request)?
-            .into_iter()
-            .find(|g| g.sample == sample)
-            .ok_or_else(|| BackendError::Backend(format!("no answer for sample {sample}")))?;
-        self.cache.put_response(key, &g);
-        Ok(g)
+        )
     }
 
     fn model(&self) -> &ModelInfo {
         self.backend.model()
+    }
+}
+
+/// The judge model of a run: opened on first use, shared by every model.
+struct JudgeSlot<'a> {
+    spec: Option<&'a ModelSpec>,
+    opener: Opener<'a>,
+    opened: OnceLock<Result<SharedBackend, BackendError>>,
+}
+
+/// Asks the judge (through the response cache) on behalf of one model's
+/// evals: the run's judge model, or the model under test itself.
+struct JudgeCaller<'a> {
+    slot: &'a JudgeSlot<'a>,
+    under_test: &'a dyn Backend,
+    spec_under_test: &'a ModelSpec,
+    cache: &'a Cache,
+    requests: &'a AtomicUsize,
+    /// Describes the judge before it is opened (or when it failed to open).
+    fallback: ModelInfo,
+}
+
+impl JudgeCaller<'_> {
+    /// The judge's backend, when it is not the model under test.
+    fn other(&self) -> Option<(&ModelSpec, &Result<SharedBackend, BackendError>)> {
+        let spec = self.slot.spec.filter(|s| *s != self.spec_under_test)?;
+        let opened = self.slot.opened.get_or_init(|| {
+            catch_unwind(AssertUnwindSafe(|| (self.slot.opener)(spec))).unwrap_or_else(|p| {
+                Err(BackendError::Load(format!(
+                    "opening panicked: {}",
+                    panic_message(p)
+                )))
+            })
+        });
+        Some((spec, opened))
+    }
+}
+
+impl ModelCaller for JudgeCaller<'_> {
+    fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    ) -> Result<Generation, BackendError> {
+        let backend: &dyn Backend = match self.other() {
+            None => self.under_test,
+            Some((_, Ok(b))) => &**b,
+            Some((spec, Err(e))) => {
+                let why = match e {
+                    BackendError::Load(m) => m.clone(),
+                    other => other.to_string(),
+                };
+                return Err(BackendError::Load(format!(
+                    "judge model `{}`: {why}",
+                    spec.name
+                )));
+            }
+        };
+        cached_call(
+            backend,
+            self.cache,
+            &backend.cache_salt(),
+            self.requests,
+            None,
+            prompt,
+            params,
+            sample,
+            ordinal,
+        )
+    }
+
+    fn model(&self) -> &ModelInfo {
+        match self.slot.spec.filter(|s| *s != self.spec_under_test) {
+            None => self.under_test.model(),
+            Some(_) => match self.slot.opened.get() {
+                Some(Ok(b)) => b.model(),
+                _ => &self.fallback,
+            },
+        }
     }
 }
 
@@ -241,6 +359,12 @@ pub fn execute(
         store_errors: Vec::new(),
     };
 
+    let judge = JudgeSlot {
+        spec: plan.judge.as_ref(),
+        opener,
+        opened: OnceLock::new(),
+    };
+
     // Declarative cases are built once per process.
     let cases: Vec<Option<Result<Arc<Case>, String>>> = plan
         .evals
@@ -260,6 +384,7 @@ pub fn execute(
             store,
             cache,
             opener,
+            &judge,
             reporter,
             &mut outcome,
         );
@@ -277,6 +402,7 @@ fn run_model(
     store: &RunStore,
     cache: &Cache,
     opener: Opener<'_>,
+    judge: &JudgeSlot<'_>,
     reporter: &mut dyn Reporter,
     outcome: &mut Outcome,
 ) {
@@ -442,8 +568,22 @@ fn run_model(
     };
 
     let salt = backend.cache_salt();
-    let requests = std::sync::atomic::AtomicUsize::new(0);
+    let requests = AtomicUsize::new(0);
     let requests_ref = &requests;
+    let judge_caller = JudgeCaller {
+        slot: judge,
+        under_test: &*backend,
+        spec_under_test: spec,
+        cache,
+        requests: &requests,
+        fallback: ModelInfo {
+            name: judge
+                .spec
+                .map_or_else(|| model_name.clone(), |s| s.name.clone()),
+            ..ModelInfo::default()
+        },
+    };
+    let judge_ref = &judge_caller;
     let (job_tx, job_rx) = channel::unbounded::<Job>();
     let (score_tx, score_rx) = channel::unbounded::<ScoreJob>();
     let (rec_tx, rec_rx) = channel::unbounded::<(usize, SampleRecord, bool)>();
@@ -530,7 +670,7 @@ fn run_model(
                                 params: params.clone(),
                                 samples: uncached.clone(),
                             };
-                            requests_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            requests_ref.fetch_add(1, Ordering::Relaxed);
                             match generate_guarded(backend_ref, &request) {
                                 Ok(gens) => {
                                     let mut got = HashSet::new();
@@ -580,7 +720,7 @@ fn run_model(
                                 backend: backend_ref,
                                 cache,
                                 salt: salt_ref.to_string(),
-                                all_cached: std::sync::atomic::AtomicBool::new(true),
+                                all_cached: AtomicBool::new(true),
                                 requests: requests_ref,
                             };
                             let params = SamplingParams {
@@ -594,7 +734,8 @@ fn run_model(
                                 params,
                                 sample,
                                 u.limits.clone(),
-                            );
+                            )
+                            .with_judge(judge_ref);
                             let result = catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
                             let mut r = base_record(u, sample);
                             r.prompt = ctx.exchanges.first().map(|e| e.prompt.clone());
@@ -602,7 +743,7 @@ fn run_model(
                             r.usage = ctx.usage;
                             r.timings = ctx.timings;
                             r.exchanges = std::mem::take(&mut ctx.exchanges);
-                            r.cached = caller.all_cached.load(std::sync::atomic::Ordering::Relaxed);
+                            r.cached = caller.all_cached.load(Ordering::Relaxed);
                             match result {
                                 Ok(Ok(score)) => r.score = Some(score),
                                 Ok(Err(e)) => r.error = Some(e.to_string()),
@@ -625,19 +766,56 @@ fn run_model(
                 for job in score_rx.iter() {
                     let u = &units_ref[job.unit];
                     let case = u.case.as_ref().expect("declarative case");
-                    let skey = score_key(&u.fingerprint, &job.generation.text);
-                    let score = match cache.score(&skey) {
-                        Some(s) => s,
-                        None => {
-                            let s = catch_unwind(AssertUnwindSafe(|| {
-                                crate::scoring::score_case(case, &job.generation.text, &u.limits)
-                            }))
-                            .unwrap_or_else(|p| {
-                                Score::fail()
-                                    .details(format!("scorer panicked: {}", panic_message(p)))
-                            });
-                            cache.put_score(skey, &s);
-                            s
+                    let (score, error) = match &**case {
+                        // Judged: never from the score cache (the judge model may
+                        // differ between runs; its replies are cached instead).
+                        Case::Text(t) if t.judge.is_some() => {
+                            let question = plan.templates[u.template]
+                                .vars_for(case)
+                                .ok()
+                                .and_then(|mut v| v.remove("task"))
+                                .unwrap_or_else(|| t.prompt.clone());
+                            let graded = catch_unwind(AssertUnwindSafe(|| {
+                                crate::scoring::score_judged(
+                                    t,
+                                    &question,
+                                    &job.generation.text,
+                                    judge_ref,
+                                )
+                            }));
+                            match graded {
+                                Ok(Ok(Some(s))) => (Some(s), None),
+                                Ok(Ok(None)) => (None, Some("the case has no judge".to_string())),
+                                Ok(Err(e)) => (None, Some(e.to_string())),
+                                Err(p) => (
+                                    None,
+                                    Some(format!("the judge panicked: {}", panic_message(p))),
+                                ),
+                            }
+                        }
+                        _ => {
+                            let skey = score_key(&u.fingerprint, &job.generation.text);
+                            let score = match cache.score(&skey) {
+                                Some(s) => s,
+                                None => {
+                                    let s = catch_unwind(AssertUnwindSafe(|| {
+                                        crate::scoring::score_case(
+                                            case,
+                                            &job.generation.text,
+                                            &u.limits,
+                                        )
+                                    }))
+                                    .unwrap_or_else(|p| {
+                                        Score::fail().details(format!(
+                                            "scorer panicked: {}",
+                                            panic_message(p)
+                                        ))
+                                    });
+                                    cache.put_score(skey, &s);
+                                    s
+                                }
+                            };
+                            (Some(score), None)
                         }
                     };
                     let mut r = base_record(u, job.generation.sample);
@@ -645,7 +823,8 @@ fn run_model(
                     r.usage = job.generation.usage;
                     r.timings = job.generation.timings;
                     r.cached = job.cached;
-                    r.score = Some(score);
+                    r.score = score;
+                    r.error = error;
                     let _ = rec_tx.send((job.unit, r, !job.cached));
                 }
             });
@@ -670,7 +849,14 @@ fn run_model(
         }
     });
 
-    outcome.backend_requests += requests.load(std::sync::atomic::Ordering::Relaxed);
+    outcome.backend_requests += requests.load(Ordering::Relaxed);
+    // The memory this model needed, while it is still loaded.
+    if let Some(info) = outcome
+        .models
+        .get_mut(&(model_name.clone(), quantization.clone()))
+    {
+        info.resident_bytes = crate::util::current_rss_bytes();
+    }
 
     // Units with nothing left to do (all resumed) are reported too.
     for u in units.iter().filter(|u| u.needed.is_empty()) {

@@ -1,14 +1,41 @@
-//! Scoring of declarative cases: sandboxed code execution or a text metric.
+//! Scoring of declarative cases: sandboxed code execution, a text metric, or
+//! an LLM judge.
 
-use crate::case::{Case, CodeCase, Metric};
+use crate::case::{Case, CodeCase, Metric, TextCase};
+use crate::context::ModelCaller;
 use crate::score::Score;
 
-/// Scores `answer` for `case`.
+/// Scores `answer` for `case` without a model: a text case graded by a judge
+/// needs one (see [`score_judged`]) and scores 0 here, with details saying so.
 pub fn score_case(case: &Case, answer: &str, limits: &litmus_sandbox::Limits) -> Score {
     match case {
         Case::Code(c) => score_code(c, answer, limits),
+        Case::Text(t) if t.judge.is_some() => Score::fail().details(
+            "this case is graded by an LLM judge: it is scored by the runner, which has a judge model",
+        ),
         Case::Text(t) => score_metric(&t.metric, answer, &t.references, t.pass_threshold),
     }
+}
+
+/// Has `case`'s judge grade `answer` to `question` (the case's task) through
+/// `judge`. `Ok(None)` when the case has no judge. A judge that gives no valid
+/// grade is an `Err` carrying every raw reply: the runner records it as the
+/// sample's error.
+pub fn score_judged(
+    case: &TextCase,
+    question: &str,
+    answer: &str,
+    judge: &dyn ModelCaller,
+) -> Result<Option<Score>, crate::judge::JudgeError> {
+    let Some(j) = &case.judge else {
+        return Ok(None);
+    };
+    let graded = j.grade_with(judge, question, answer, &case.references)?;
+    let mut score = graded.score;
+    if let Some(threshold) = case.pass_threshold {
+        score.passed = score.value >= threshold;
+    }
+    Ok(Some(score))
 }
 
 /// The sandbox spec of a code case.

@@ -24,6 +24,12 @@ pub struct Speed {
     pub generation_tps: Option<f64>,
     /// Mean time to first token, ms.
     pub ttft_ms: Option<f64>,
+    /// Generated tokens per second of wall time, all sequences together: from
+    /// the first request to the last sample scored (scoring included). With
+    /// continuous batching this is the throughput; `generation_tps` is the
+    /// speed one sequence sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_tps: Option<f64>,
 }
 
 impl Speed {
@@ -32,11 +38,24 @@ impl Speed {
         let mut s = Speed::default();
         let (mut pms, mut pt, mut gms, mut gt) = (0.0, 0u64, 0.0, 0u64);
         let (mut ttft, mut nttft) = (0.0, 0u32);
+        let (mut first, mut last, mut generated) = (f64::INFINITY, 0.0f64, 0u64);
+        // Greedy samples of one prompt are decoded once and copied: count once.
+        let mut decoded = std::collections::HashSet::new();
         for r in records {
             s.prompt_tokens += u64::from(r.usage.prompt_tokens);
             s.completion_tokens += u64::from(r.usage.completion_tokens);
             if r.cached {
                 continue;
+            }
+            if r.at_ms > 0 && r.error.is_none() {
+                let end = r.at_ms as f64;
+                first = first.min(end - r.timings.total_ms);
+                last = last.max(end);
+                let copy = r.temperature == 0.0
+                    && !decoded.insert((&r.eval, &r.response, r.timings.total_ms.to_bits()));
+                if !copy {
+                    generated += u64::from(r.usage.completion_tokens);
+                }
             }
             if let Some(ms) = r.timings.prompt_ms {
                 pms += ms;
@@ -54,6 +73,8 @@ impl Speed {
         s.prompt_tps = (pms > 0.0).then(|| pt as f64 * 1000.0 / pms);
         s.generation_tps = (gms > 0.0).then(|| gt as f64 * 1000.0 / gms);
         s.ttft_ms = (nttft > 0).then(|| ttft / f64::from(nttft));
+        s.throughput_tps =
+            (last > first && generated > 0).then(|| generated as f64 * 1000.0 / (last - first));
         s
     }
 }

@@ -5,6 +5,8 @@
 //! are written `{{name}}`; the variables are the case's own (`.var(..)`) plus:
 //!
 //! - `task`: the case's prompt, with its own placeholders filled;
+//! - `task_inline`: the same, its first word uncapitalized to continue a
+//!   sentence (`In {{language}}, {{task_inline}}`; acronyms keep their case);
 //! - `language`: the language of a code case (`Python`, `Rust`, ...);
 //! - `prefix`: the completion prefix of a code case (signature and docstring).
 //!
@@ -47,6 +49,11 @@ pub struct PromptTemplate {
     /// Which cases it applies to; others are not crossed with it.
     #[serde(default)]
     pub scope: TemplateScope,
+    /// For the cases this template cannot render (outside its scope, or a
+    /// completion template and a case without a completion prefix): render
+    /// this one instead, still under this template's name. Built-in only.
+    #[serde(skip)]
+    pub otherwise: Option<Box<PromptTemplate>>,
 }
 
 /// Which cases a template applies to.
@@ -106,6 +113,7 @@ impl PromptTemplate {
             completion: None,
             description: None,
             scope: TemplateScope::Any,
+            otherwise: None,
         }
     }
 
@@ -118,6 +126,7 @@ impl PromptTemplate {
             completion: Some(text.to_string()),
             description: None,
             scope: TemplateScope::Any,
+            otherwise: None,
         }
     }
 
@@ -133,14 +142,32 @@ impl PromptTemplate {
         self
     }
 
+    /// Renders the cases this template cannot with `other` (see
+    /// [`PromptTemplate::otherwise`]).
+    pub fn or_else(mut self, other: PromptTemplate) -> Self {
+        self.otherwise = Some(Box::new(other));
+        self
+    }
+
     /// Whether the template applies to `case` (`None`: an imperative eval).
     pub fn applies_to(&self, case: Option<&Case>) -> bool {
-        matches!(
+        self.renders_itself(case) || self.otherwise.as_ref().is_some_and(|o| o.applies_to(case))
+    }
+
+    /// Whether this template itself (not its `otherwise`) renders `case`.
+    fn renders_itself(&self, case: Option<&Case>) -> bool {
+        let in_scope = matches!(
             (self.scope, case),
             (TemplateScope::Any, _)
                 | (TemplateScope::Code, Some(Case::Code(_)))
                 | (TemplateScope::Text, Some(Case::Text(_)) | None)
-        )
+        );
+        let needs_prefix = self
+            .completion
+            .as_deref()
+            .is_some_and(|t| t.contains("{{prefix}}"));
+        let has_prefix = matches!(case, Some(Case::Code(c)) if c.prefix.is_some());
+        in_scope && (!needs_prefix || has_prefix || self.otherwise.is_none())
     }
 
     /// Whether it renders raw completion text.
@@ -186,13 +213,37 @@ impl PromptTemplate {
 
     /// Renders the template for `case`.
     pub fn render(&self, case: &Case) -> Result<Prompt, TemplateError> {
+        if let Some(other) = self.otherwise.as_deref() {
+            if !self.renders_itself(Some(case)) {
+                return other.render(case);
+            }
+        }
         let vars = self.vars_for(case)?;
         self.render_vars(&vars)
     }
 
     /// Renders the template with explicit variables.
+    /// `task_inline` is derived from `task` when not given.
     pub fn render_vars(&self, vars: &BTreeMap<String, String>) -> Result<Prompt, TemplateError> {
         self.validate()?;
+        if let Some(other) = self.otherwise.as_deref() {
+            let needs_prefix = self
+                .completion
+                .as_deref()
+                .is_some_and(|t| t.contains("{{prefix}}"));
+            if needs_prefix && !vars.contains_key("prefix") {
+                return other.render_vars(vars);
+            }
+        }
+        let mut derived;
+        let vars = match vars.get("task") {
+            Some(task) if !vars.contains_key("task_inline") => {
+                derived = vars.clone();
+                derived.insert("task_inline".into(), inline(task));
+                &derived
+            }
+            _ => vars,
+        };
         if let Some(text) = &self.completion {
             return Ok(Prompt::Completion(fill(&self.name, text, vars)?));
         }
@@ -203,6 +254,28 @@ impl PromptTemplate {
         let user = self.user.as_deref().unwrap_or_default();
         messages.push(Message::user(fill(&self.name, user, vars)?));
         Ok(Prompt::Chat(messages))
+    }
+}
+
+/// `task` continuing a sentence (`In Python, {{task_inline}}`): an ordinary
+/// capitalized first word loses its capital; acronyms and identifiers
+/// (`JSON`, `CamelCase`) keep theirs.
+fn inline(task: &str) -> String {
+    let mut chars = task.chars();
+    let (Some(first), Some(second)) = (chars.next(), chars.next()) else {
+        return task.to_string();
+    };
+    let word: String = task.split_whitespace().next().unwrap_or_default().into();
+    let ordinary = first.is_uppercase()
+        && second.is_lowercase()
+        && !word.chars().skip(1).any(char::is_uppercase);
+    if ordinary {
+        first
+            .to_lowercase()
+            .chain(task[first.len_utf8()..].chars())
+            .collect()
+    } else {
+        task.to_string()
     }
 }
 
@@ -298,6 +371,16 @@ pub fn find<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_inline_lowercases_only_ordinary_words() {
+        assert_eq!(inline("Write a function"), "write a function");
+        assert_eq!(inline("JSON parsing: write"), "JSON parsing: write");
+        assert_eq!(inline("CamelCase names"), "CamelCase names");
+        assert_eq!(inline("write it"), "write it");
+        assert_eq!(inline("Écris"), "écris");
+        assert_eq!(inline("A"), "A");
+    }
     use crate::case::{CodeCase, TextCase};
 
     #[test]

@@ -3,8 +3,9 @@
 //! Five chat templates mirror the ones the Julia LLM Leaderboard compares (a
 //! plain ask, an expert persona, an expert step-by-step task, a recap with a
 //! compact cheat sheet, and a recap step-by-step task), in litmus's own
-//! wording; `completion` serves base models. `plain` works for every case and
-//! is the default; the others apply to code cases.
+//! wording; `completion` serves base models, and `base` combines it with
+//! `plain` for the cases it cannot render. `plain` and `base` work for every
+//! case and `plain` is the default; the others apply to code cases.
 
 use crate::template::{PromptTemplate, TemplateScope};
 
@@ -20,13 +21,13 @@ pub fn builtin() -> Vec<PromptTemplate> {
     vec![
         PromptTemplate::chat("plain", None, "{{task}}")
             .with_description("The case's task as the only user message."),
-        PromptTemplate::chat("ask", None, "In {{language}}, {{task}}")
+        PromptTemplate::chat("ask", None, "In {{language}}, {{task_inline}}")
             .with_scope(TemplateScope::Code)
             .with_description("A plain ask that names the language."),
         PromptTemplate::chat(
             "expert",
             Some("You are a senior {{language}} engineer. You answer with correct, idiomatic code and keep explanations short."),
-            "In {{language}}, {{task}}",
+            "In {{language}}, {{task_inline}}",
         )
         .with_scope(TemplateScope::Code)
         .with_description("An expert persona in the system message."),
@@ -50,6 +51,13 @@ pub fn builtin() -> Vec<PromptTemplate> {
         PromptTemplate::completion("completion", "{{prefix}}")
             .with_scope(TemplateScope::Code)
             .with_description("Raw completion of the case's signature and docstring, for base models."),
+        PromptTemplate::completion("base", "{{prefix}}")
+            .with_scope(TemplateScope::Code)
+            .or_else(PromptTemplate::chat("base", None, "{{task}}"))
+            .with_description(
+                "For base models: code cases as `completion`, every other case as `plain` \
+                 (which a model without a chat template sees as a Question/Answer transcript).",
+            ),
     ]
 }
 
@@ -68,5 +76,34 @@ mod tests {
             t.validate().unwrap();
         }
         assert_eq!(all[0].name, "plain");
+    }
+
+    #[test]
+    fn base_completes_code_and_asks_the_rest() {
+        use crate::backend::Prompt;
+        use crate::case::{Case, CodeCase, TextCase};
+        let base = builtin().into_iter().find(|t| t.name == "base").unwrap();
+        let code = Case::from(CodeCase::python().prompt("Add.").prefix("def add(a, b):\n"));
+        assert_eq!(
+            base.render(&code).unwrap(),
+            Prompt::Completion("def add(a, b):\n".into())
+        );
+        let no_prefix = Case::from(CodeCase::python().prompt("Add."));
+        let text = Case::from(TextCase::new("Capital of France?"));
+        for case in [&no_prefix, &text] {
+            assert!(base.applies_to(Some(case)));
+            assert!(matches!(base.render(case).unwrap(), Prompt::Chat(_)));
+        }
+        assert!(base.applies_to(None));
+        let vars = [("task".to_string(), "Go.".to_string())]
+            .into_iter()
+            .collect();
+        assert!(matches!(base.render_vars(&vars).unwrap(), Prompt::Chat(_)));
+        // `completion` alone does not take text cases.
+        let completion = builtin()
+            .into_iter()
+            .find(|t| t.name == "completion")
+            .unwrap();
+        assert!(!completion.applies_to(Some(&text)));
     }
 }

@@ -52,8 +52,17 @@ pub fn truncate(s: &str, max: usize) -> String {
 
 /// The peak resident set size of this process, in bytes (Linux: `VmHWM`).
 pub fn peak_rss_bytes() -> Option<u64> {
+    proc_status_kib("VmHWM:")
+}
+
+/// The current resident set size of this process, in bytes (Linux: `VmRSS`).
+pub fn current_rss_bytes() -> Option<u64> {
+    proc_status_kib("VmRSS:")
+}
+
+fn proc_status_kib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

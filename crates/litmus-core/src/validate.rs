@@ -1,5 +1,6 @@
 //! Self-validation of declarative evals: every reference solution scores 100,
-//! an empty answer scores 0, and the prompt renders. Run by `cargo test`
+//! an empty answer scores 0, and the prompt renders (for cases graded by an
+//! LLM judge: the judge's rubric renders). Run by `cargo test`
 //! (through [`assert_valid`]) and by `cargo eval --validate`.
 
 use std::sync::Mutex;
@@ -57,6 +58,17 @@ pub fn validate_case(
             let empty = crate::scoring::score_code(c, "", limits);
             if empty.value != 0.0 {
                 problems.push(format!("an empty answer scores {:.1}, not 0", empty.value));
+            }
+        }
+        Case::Text(t) if t.judge.is_some() => {
+            // A judged case needs a model to score anything; check that its
+            // rubric renders (references are optional).
+            if let Some(Err(e)) = t
+                .judge
+                .as_ref()
+                .map(|j| j.validate(!t.references.is_empty()))
+            {
+                problems.push(e.to_string());
             }
         }
         Case::Text(t) => {

@@ -157,6 +157,7 @@ fn plan(evals: Vec<&'static EvalEntry>, samples: u32) -> Plan {
         jobs: 2,
         limits: Default::default(),
         min_scores: BTreeMap::new(),
+        judge: None,
     }
 }
 

@@ -108,6 +108,7 @@ fn unit(eval: &str, config: ConfigKey, mean: f64, half_width: f64) -> UnitSummar
             prompt_tps: Some(1234.5),
             generation_tps: Some(42.0),
             ttft_ms: Some(12.0),
+            throughput_tps: None,
         },
         first_error: None,
         min_score: None,

@@ -42,13 +42,18 @@
 //!    five or fewer cases no difference can be significant: the smallest
 //!    exact p-value is `2 / 2^5 = 0.0625`).
 //!
-//! Scores are "higher is better". The [`Display`](std::fmt::Display) form
-//! assumes scores in `[0, 1]` and reports differences in percentage points.
+//! Scores are "higher is better", in any unit: the statistics do not depend
+//! on it (the p-value does not change with the scale, the effect and its
+//! interval scale with it). The [`Display`](std::fmt::Display) form reports
+//! the difference and its interval in the scores' own unit, called points:
+//! litmus scores samples 0–100, so `−1.2 points` is 1.2 points out of 100.
+//! (Scores in `[0, 1]` would have to be multiplied by 100 first.)
 //!
 //! ## Worked example
 //!
-//! Ten cases, two samples each, scored pass (1) or fail (0) under a baseline A
-//! and a quantized model B. Per case, the summed differences `D_g = Σ(b − a)` are
+//! Ten cases, two samples each, scored pass (100) or fail (0), as litmus
+//! scores a pass/fail sample, under a baseline A and a quantized model B. In
+//! units of 100 points, the per-case summed differences `D_g = Σ(b − a)` are
 //!
 //! | case | c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7 | c8 | c9 |
 //! | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -56,12 +61,13 @@
 //! | B   | 1,0 | 0,0 | 1,0 | 0,1 | 0,0 | 1,1 | 0,1 | 0,0 | 1,0 | 0,0 |
 //! | D_g | −1 | −2 | 0 | −1 | −1 | 0 | −1 | 0 | −1 | −2 |
 //!
-//! `diff = −9 / 20 = −0.45`: B loses 45 points. For the exact sign-flip test
-//! only the seven non-zero clusters matter (the three zeros only double every
-//! count): magnitudes `{1, 1, 1, 1, 1, 2, 2}`, observed `|S| = 9`, the maximum.
-//! `|S| ≥ 9` needs all signs equal, so 2 of the 2^7 = 128 assignments qualify:
-//! `p = 2/128 = 0.015625`. The cluster bootstrap puts the 95% CI at about
-//! [−0.65, −0.25], which excludes 0, so the verdict is `Worse`:
+//! `diff = −9 × 100 / 20 = −45`: B loses 45 points. For the exact sign-flip
+//! test only the seven non-zero clusters matter (the three zeros only double
+//! every count): magnitudes `{1, 1, 1, 1, 1, 2, 2}`, observed `|S| = 9`, the
+//! maximum. `|S| ≥ 9` needs all signs equal, so 2 of the 2^7 = 128
+//! assignments qualify: `p = 2/128 = 0.015625`. The cluster bootstrap puts
+//! the 95% CI at about [−65, −25] points, which excludes 0, so the verdict is
+//! `Worse`:
 //!
 //! ```
 //! use litmus_metrics::stats::{paired_comparison, Verdict};
@@ -71,15 +77,17 @@
 //! let mut pairs = Vec::new();
 //! for case in 0..10 {
 //!     for sample in 0..2 {
-//!         pairs.push((format!("c{case}"), a[case][sample] as f64, b[case][sample] as f64));
+//!         let (sa, sb) = (a[case][sample] as f64 * 100.0, b[case][sample] as f64 * 100.0);
+//!         pairs.push((format!("c{case}"), sa, sb));
 //!     }
 //! }
 //! let cmp = paired_comparison(&pairs, 42);
 //! assert_eq!((cmp.n_pairs, cmp.n_clusters), (20, 10));
-//! assert!((cmp.diff + 0.45).abs() < 1e-12);
+//! assert!((cmp.diff + 45.0).abs() < 1e-9);
 //! assert!((cmp.p_value - 0.015625).abs() < 1e-12);
 //! assert!(cmp.ci_high < 0.0);
 //! assert_eq!(cmp.verdict, Verdict::Worse);
+//! assert!(cmp.to_string().starts_with("\u{2212}45.0 points, 95% CI [\u{2212}"));
 //! println!("{cmp}"); // −45.0 points, 95% CI [−65.0, −25.0], p = 0.02, worse
 //! ```
 
@@ -492,16 +500,16 @@ impl Default for PairedOptions {
 /// ```
 /// use litmus_metrics::stats::{paired_comparison, Verdict};
 ///
-/// // 30 cases; B fixes 12 of the 15 cases A fails and breaks none.
+/// // 30 cases scored 0–100; B fixes 12 of the 15 cases A fails and breaks none.
 /// let pairs: Vec<(String, f64, f64)> = (0..30)
 ///     .map(|i| {
-///         let a = if i % 2 == 0 { 1.0 } else { 0.0 };
-///         let b = if a == 1.0 || i % 10 != 1 { 1.0 } else { 0.0 };
+///         let a = if i % 2 == 0 { 100.0 } else { 0.0 };
+///         let b = if a == 100.0 || i % 10 != 1 { 100.0 } else { 0.0 };
 ///         (format!("case{i}"), a, b)
 ///     })
 ///     .collect();
 /// let cmp = paired_comparison(&pairs, 1);
-/// assert!((cmp.diff - 0.4).abs() < 1e-12);
+/// assert!((cmp.diff - 40.0).abs() < 1e-9);
 /// assert_eq!(cmp.verdict, Verdict::Better);
 /// assert!(cmp.p_value < 0.001);
 /// assert!(cmp.to_string().starts_with("+40.0 points, 95% CI ["));
@@ -668,9 +676,10 @@ fn sign_flip_p_value(clusters: &[Cluster], seed: u64, permutations: usize) -> f6
 /// stream differs from the bootstrap's.
 const PERMUTATION_SEED_MIX: u64 = 0xD1B5_4A32_D192_ED03;
 
-/// Formats a difference in percentage points with a typographic minus.
+/// Formats a difference in points (the scores' own unit, 0–100 in litmus),
+/// to one decimal, with a typographic minus.
 fn points(x: f64, plus: bool) -> String {
-    let v = (x * 1000.0).round() / 10.0;
+    let v = (x * 10.0).round() / 10.0;
     if v == 0.0 {
         "0.0".to_owned()
     } else if v < 0.0 {
@@ -683,8 +692,9 @@ fn points(x: f64, plus: bool) -> String {
 }
 
 impl fmt::Display for PairedComparison {
-    /// `−1.2 points, 95% CI [−3.0, 0.5], p = 0.21, no significant difference`
-    /// (differences of `[0, 1]` scores shown in percentage points).
+    /// `−1.2 points, 95% CI [−3.0, 0.5], p = 0.21, no significant difference`:
+    /// the difference and its interval in the scores' own unit (litmus
+    /// scores are 0–100 points), not rescaled.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = if self.p_value < 0.001 {
             "p < 0.001".to_owned()

@@ -361,11 +361,11 @@ fn display_format() {
     let c = PairedComparison {
         n_pairs: 100,
         n_clusters: 50,
-        mean_a: 0.5,
-        mean_b: 0.488,
-        diff: -0.012,
-        ci_low: -0.030,
-        ci_high: 0.005,
+        mean_a: 50.0,
+        mean_b: 48.8,
+        diff: -1.2,
+        ci_low: -3.0,
+        ci_high: 0.5,
         level: 0.95,
         p_value: 0.21,
         verdict: Verdict::NoSignificantDifference,
@@ -375,9 +375,9 @@ fn display_format() {
         "\u{2212}1.2 points, 95% CI [\u{2212}3.0, 0.5], p = 0.21, no significant difference"
     );
     let better = PairedComparison {
-        diff: 0.25,
-        ci_low: 0.1,
-        ci_high: 0.4,
+        diff: 25.0,
+        ci_low: 10.0,
+        ci_high: 40.0,
         p_value: 0.0004,
         verdict: Verdict::Better,
         ..c.clone()

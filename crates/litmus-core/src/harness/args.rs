@@ -57,6 +57,9 @@ pub struct Args {
     pub models: Vec<String>,
     /// `--template`, repeatable.
     pub templates: Vec<String>,
+    /// `--judge MODEL`: the model that grades judged cases (default:
+    /// `[judge] model` in `litmus.toml`, else the model under evaluation).
+    pub judge: Option<String>,
     /// `--samples`.
     pub samples: Option<u32>,
     /// `--temperature`, repeatable (also comma-separated).
@@ -191,6 +194,7 @@ impl Args {
                 }
                 "--model" | "-m" => out.models.push(value_of("--model", take(&mut it))?),
                 "--template" | "-t" => out.templates.push(value_of("--template", take(&mut it))?),
+                "--judge" => out.judge = Some(value_of("--judge", take(&mut it))?),
                 "--samples" | "-n" => {
                     let n: u32 = value_of("--samples", take(&mut it))?;
                     if n == 0 {
@@ -350,8 +354,11 @@ mod tests {
             "r",
             "--tag",
             "python,easy",
+            "--judge",
+            "openai:http://j/v1#big",
         ])
         .unwrap();
+        assert_eq!(a.judge.as_deref(), Some("openai:http://j/v1#big"));
         assert_eq!(a.models, ["a.gguf", "openai:http://x/v1"]);
         assert_eq!(a.temperatures, [0.0, 0.7, 1.0]);
         assert_eq!((a.samples, a.seed, a.jobs), (Some(5), Some(7), Some(3)));
@@ -372,6 +379,10 @@ mod tests {
             .0
             .contains("needs a value"));
         assert!(Args::parse(["--color", "purple"]).is_err());
+        assert!(Args::parse(["--judge"])
+            .unwrap_err()
+            .0
+            .contains("needs a value"));
     }
 
     #[test]

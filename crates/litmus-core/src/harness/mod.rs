@@ -188,6 +188,14 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         }
     }
 
+    let judge = match args.judge.as_ref().or(config.judge.model.as_ref()) {
+        Some(m) => match config.resolve_judge(m) {
+            Ok(spec) => Some(spec),
+            Err(e) => return fail(exit::USAGE, &format!("judge: {e}")),
+        },
+        None => None,
+    };
+
     let mut params = SamplingParams::default();
     if let Some(seed) = args.seed.or(config.run.seed) {
         params.seed = seed;
@@ -243,6 +251,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         jobs,
         limits,
         min_scores,
+        judge,
     };
 
     let output_dir = args

@@ -36,6 +36,62 @@ enum Cmd {
         #[arg(long)]
         manifest_path: Option<PathBuf>,
     },
+    /// Build a quantization ladder from a GGUF model with llama.cpp's quantizer.
+    ///
+    /// Each rung is written next to the source (or in --out-dir), named after it
+    /// with the quantization replaced (`gemma-3-270m-q2_k.gguf`); rungs that
+    /// exist are skipped. Prints the `litmus.toml` entry that evaluates them.
+    Quantize(QuantizeArgs),
+    /// The study report of a run: every configuration ranked, with confidence
+    /// intervals, paired comparisons against a baseline quantization, per-tag
+    /// scores, speed, size and memory, and the template/temperature ×
+    /// quantization tables.
+    Report(ReportArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+struct ReportArgs {
+    /// A run directory, a run id, or `latest`.
+    #[arg(default_value = "latest")]
+    run: String,
+    /// The baseline quantization (e.g. Q8_0) or `model quant` label; default:
+    /// the one with the most bits per weight.
+    #[arg(long)]
+    baseline: Option<String>,
+    /// Break scores down by these tags only (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    tags: Vec<String>,
+    /// text, markdown or json.
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Results directory (default: <target-dir>/litmus).
+    #[arg(long)]
+    output_dir: Option<PathBuf>,
+    /// Path to Cargo.toml.
+    #[arg(long)]
+    manifest_path: Option<PathBuf>,
+}
+
+#[derive(ClapArgs, Debug)]
+struct QuantizeArgs {
+    /// The source model: a GGUF path or builtin:NAME (ideally F16/BF16/F32).
+    #[arg(default_value = litmus_llama::DEFAULT_SOURCE)]
+    source: String,
+    /// Quantization types to build (comma-separated or repeated).
+    #[arg(long = "type", short = 't', value_delimiter = ',', default_values_t = litmus_llama::quantize::DEFAULT_LADDER.iter().map(|s| s.to_string()))]
+    types: Vec<String>,
+    /// Write the rungs here instead of next to the source.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Threads (default: physical cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Name of the model in the printed litmus.toml entry.
+    #[arg(long, default_value = "model")]
+    name: String,
 }
 
 #[derive(ClapArgs, Debug, Default)]
@@ -67,6 +123,10 @@ struct RunArgs {
     /// builtin:NAME, openai:URL[#MODEL], ollama:URL#TAG or replay:RUN.
     #[arg(long, short = 'm', value_name = "MODEL")]
     model: Vec<String>,
+    /// The model that grades judged cases (a name from litmus.toml or a spec
+    /// string); default: `[judge] model`, else the model under evaluation.
+    #[arg(long, value_name = "MODEL")]
+    judge: Option<String>,
     /// Prompt template (repeatable).
     #[arg(long, short = 't', value_name = "NAME")]
     template: Vec<String>,
@@ -266,7 +326,13 @@ fn find_targets(
             if !t.kind.iter().any(|k| k == "test") {
                 continue;
             }
-            let in_evals_dir = t.src_path.components().any(|c| c.as_os_str() == "evals");
+            // An `evals/` folder of the package (not a package that is itself
+            // in a folder named `evals`, whose `tests/` are ordinary tests).
+            let pkg_dir = pkg.manifest_path.parent().unwrap_or(Path::new(""));
+            let in_evals_dir = t
+                .src_path
+                .strip_prefix(pkg_dir)
+                .is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == "evals"));
             let is_eval = listed.contains(&t.name)
                 || (uses_litmus && (t.name.starts_with("eval") || in_evals_dir));
             if !is_eval || (!names.is_empty() && !names.contains(&t.name)) {
@@ -374,6 +440,9 @@ fn harness_args(args: &RunArgs, summary: Option<&Path>) -> Vec<String> {
     for t in &args.template {
         pair("--template", t);
     }
+    if let Some(j) = &args.judge {
+        pair("--judge", j);
+    }
     for t in &args.temperature {
         pair("--temperature", t);
     }
@@ -389,14 +458,22 @@ fn harness_args(args: &RunArgs, summary: Option<&Path>) -> Vec<String> {
     if let Some(v) = args.jobs {
         pair("--jobs", &v.to_string());
     }
+    // Eval targets run in their package's directory: paths given relative to
+    // where `cargo eval` was started are made absolute.
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
     if let Some(v) = &args.output_dir {
-        pair("--output-dir", &v.display().to_string());
+        pair("--output-dir", &abs(v));
     }
     if let Some(v) = &args.run_id {
         pair("--run-id", v);
     }
     if let Some(v) = &args.config {
-        pair("--config", &v.display().to_string());
+        pair("--config", &abs(v));
     }
     pair("--format", &args.format);
     pair("--color", &args.color);
@@ -574,6 +651,163 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     Ok(exit::OK)
 }
 
+fn report(args: ReportArgs) -> Result<i32, String> {
+    use litmus_core::study::{Study, StudyOptions};
+    let output_dir = match args.output_dir {
+        Some(d) => d,
+        None => metadata(args.manifest_path.as_deref())?
+            .target_directory
+            .join("litmus"),
+    };
+    let dir = litmus_core::store::find_run(&output_dir, &args.run).ok_or_else(|| {
+        format!(
+            "no run `{}` in {} (give a run directory or id)",
+            args.run,
+            output_dir.join("runs").display()
+        )
+    })?;
+    let records = litmus_core::store::read_run(&dir).map_err(|e| e.to_string())?;
+    let summary_path = dir.join("summary.json");
+    let summary = match std::fs::read(&summary_path) {
+        Ok(data) => serde_json::from_slice::<RunSummary>(&data)
+            .map_err(|e| format!("{}: {e}", summary_path.display()))?,
+        // An interrupted run has no summary yet: rebuild it (without model facts).
+        Err(_) => RunSummary::build(
+            &dir.file_name().unwrap_or_default().to_string_lossy(),
+            &dir.display().to_string(),
+            &records,
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        ),
+    };
+    let study = Study::build(
+        &summary,
+        &records,
+        &StudyOptions {
+            baseline: args.baseline.clone(),
+            seed: None,
+            tags: args.tags.clone(),
+        },
+    );
+    if let (Some(want), None) = (&args.baseline, &study.baseline) {
+        if study.rows.len() > 1 {
+            return Err(format!(
+                "baseline `{want}` matches no configuration of the run"
+            ));
+        }
+    }
+    let text = match args.format.as_str() {
+        "text" => study.text(),
+        "markdown" | "md" => study.markdown(),
+        "json" => study.json(),
+        other => {
+            return Err(format!(
+                "unknown --format `{other}` (text, markdown or json)"
+            ))
+        }
+    };
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(exit::OK)
+}
+
+fn quantize(args: QuantizeArgs) -> Result<i32, String> {
+    use litmus_llama::quantize::{ftype_of, known_types, ladder_path, QuantizeOptions};
+    // Check every type before spending minutes on the first.
+    if let Some(bad) = args.types.iter().find(|t| ftype_of(t).is_none()) {
+        return Err(format!(
+            "unknown quantization type `{bad}` (known: {})",
+            known_types().join(", ")
+        ));
+    }
+    let src = litmus_llama::resolve_model_path(&args.source).map_err(|e| e.to_string())?;
+    let info = litmus_llama::describe_gguf(&src).map_err(|e| e.to_string())?;
+    let src_type = info.quantization.clone().unwrap_or_else(|| "?".into());
+    eprintln!(
+        "source: {} ({src_type}, {:.0} MiB, {} parameters)",
+        src.display(),
+        info.size_bytes as f64 / 1048576.0,
+        info.parameters
+            .map(litmus_llama::gguf::format_parameters)
+            .unwrap_or_else(|| "?".into())
+    );
+    if !matches!(src_type.as_str(), "F32" | "F16" | "BF16") {
+        eprintln!(
+            "warning: the source is already quantized ({src_type}); requantizing only loses quality,\n\
+             so this ladder measures requantization loss on top of {src_type}. Quantize from an\n\
+             F16/BF16 GGUF for the quality each type really has."
+        );
+    }
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let options = QuantizeOptions {
+        threads: args.threads,
+    };
+    let mut entries = vec![(src_type.clone(), src.clone())];
+    let mut failed = 0;
+    for ty in &args.types {
+        let dst = ladder_path(&src, ty, args.out_dir.as_deref());
+        if ty.eq_ignore_ascii_case(&src_type) {
+            eprintln!("{ty:<8} skipped: that is the source");
+            continue;
+        }
+        if dst.exists() {
+            eprintln!("{ty:<8} exists: {}", dst.display());
+            entries.push((ty.to_ascii_uppercase(), dst));
+            continue;
+        }
+        let bar = indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:<8} [{bar:30}] {pos}/{len} tensors {elapsed}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(ty.clone());
+        let b = bar.clone();
+        let t = std::time::Instant::now();
+        let result = litmus_llama::quantize::quantize(&src, &dst, ty, &options, move |d, n| {
+            b.set_length(n as u64);
+            b.set_position(d as u64);
+        });
+        bar.finish_and_clear();
+        match result {
+            Ok(()) => {
+                let size = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
+                let bpw = info
+                    .parameters
+                    .map(|p| format!("{:.2} bits/weight", size as f64 * 8.0 / p as f64))
+                    .unwrap_or_default();
+                eprintln!(
+                    "{ty:<8} {:>5.0} MiB  {bpw}  {:.1} s  {}",
+                    size as f64 / 1048576.0,
+                    t.elapsed().as_secs_f64(),
+                    dst.display()
+                );
+                entries.push((ty.to_ascii_uppercase(), dst));
+            }
+            Err(e) => {
+                eprintln!("{ty:<8} failed: {e}");
+                failed += 1;
+            }
+        }
+    }
+    println!("# litmus.toml: evaluate every rung (one configuration per quantization)");
+    println!("[models.{}]", args.name);
+    println!("backend = \"llama\"");
+    println!("[models.{}.quantizations]", args.name);
+    for (ty, path) in entries {
+        println!("{ty} = {:?}", path.display().to_string());
+    }
+    Ok(if failed > 0 { exit::ERRORED } else { exit::OK })
+}
+
 fn main() -> ExitCode {
     // `cargo eval ...` runs `cargo-eval eval ...`.
     let mut argv: Vec<String> = std::env::args().collect();
@@ -583,6 +817,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Some(Cmd::Models { manifest_path }) => models(manifest_path),
+        Some(Cmd::Quantize(args)) => quantize(args),
+        Some(Cmd::Report(args)) => report(args),
         None => run(cli.run),
     };
     match result {

@@ -117,7 +117,10 @@ fn chat_and_completion_bodies() {
     assert_eq!(body["seed"], wire_seed(sample_seed(42, 3)));
     assert_eq!(body["stop"], json!(["\n"]));
     assert_eq!(body["top_k"], 20);
-    assert_eq!(body["min_p"], 0.0);
+    assert!(
+        (body["min_p"].as_f64().unwrap() - 0.05).abs() < 1e-6,
+        "llama.cpp's default"
+    );
     assert_eq!(body["repeat_penalty"], 1.0);
     assert_eq!(body["stream"], false);
     assert!(body.get("n").is_none());

@@ -1,25 +1,50 @@
 #!/usr/bin/env bash
-# Runs llama.cpp's own benchmarks and the litmus engine's example benchmark on the
-# same model and thread count, one after the other, so the ratios come from one run.
+# The litmus engine against llama.cpp's own tools, same model, same threads, one run.
 #
-# Usage: crates/litmus-llama/benches/compare.sh [MODEL.gguf] [THREADS]
-# Needs llama.cpp's tools (../../shared/tools/llama-reference.sh builds them into
-# ~/.cache/llama-reference/bin, or set LLAMA_BIN) and builds the example with
-# RUSTFLAGS="-C target-cpu=native" (llama.cpp is otherwise compiled for baseline x86-64).
+# Usage: crates/litmus-llama/benches/compare.sh [ROUNDS] [THREADS] [MODEL.gguf]
+#
+# Each round runs, back to back:
+#   llama-bench pp512/tg128        vs  examples/bench pp512 tg128
+#   llama-batched-bench 128+128, 1 and 8 sequences sharing the prompt (-pps)
+#                                  vs  examples/bench same8
+#   llama-batched-bench 30+80, P sequences (P = $PARALLEL, default 32)
+#                                  vs  examples/bench short (40 prompts x 5 samples)
+# Shared machines are noisy: rounds are interleaved so that both sides see the same
+# conditions; compare within a round, and prefer the quietest round (highest figures).
+#
+# Needs llama.cpp's tools (shared/tools/llama-reference.sh builds them into
+# ~/.cache/llama-reference/bin, or set LLAMA_BIN). Builds the example with
+# RUSTFLAGS="-C target-cpu=native" and LLAMA_LIB_PROFILE=Release, as llama.cpp's own
+# tools are built (-march=native -O3); set CARGO_TARGET_DIR to a dir used for such builds.
 set -euo pipefail
-model=${1:-${LITMUS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/litmus/models}/gemma-3-270m-q4_k_m.gguf}
+rounds=${1:-3}
 threads=${2:-2}
+model=${3:-${LITMUS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/litmus/models}/gemma-3-270m-q4_k_m.gguf}
+parallel=${PARALLEL:-32}
 bin=${LLAMA_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/llama-reference/bin}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 export RUSTFLAGS="${RUSTFLAGS:--C target-cpu=native}"
-(cd "$root" && cargo build --release -p litmus-llama --example bench)
+export LLAMA_LIB_PROFILE="${LLAMA_LIB_PROFILE:-Release}"
+(cd "$root" && cargo build --release -p litmus-llama --example bench >&2)
 ex=${CARGO_TARGET_DIR:-$root/target}/release/examples/bench
 
-echo "## llama-bench (pp512, tg128), $threads threads"
-"$bin/llama-bench" -m "$model" -t "$threads" -p 512 -n 128 -r 5
-echo "## llama-batched-bench: 128 shared prompt + 128 generated, 1 and 8 sequences"
-"$bin/llama-batched-bench" -m "$model" -t "$threads" -c 4096 -b 2048 -ub 512 -npp 128 -ntg 128 -npl 1,8 -pps 2>/dev/null | grep -E '^\|'
-echo "## llama-batched-bench: 30 prompt + 80 generated, 32 sequences"
-"$bin/llama-batched-bench" -m "$model" -t "$threads" -c 4096 -b 2048 -ub 512 -npp 30 -ntg 80 -npl 32 2>/dev/null | grep -E '^\|'
-echo "## litmus engine (examples/bench.rs)"
-"$ex" --model "$model" --threads "$threads"
+s_tg() { # S_TG column of llama-batched-bench's row with B = $1
+  awk -F'|' -v b="$1" '$4+0 == b && $2 ~ /[0-9]/ { gsub(/ /, "", $9); print $9 }'
+}
+
+for r in $(seq 1 "$rounds"); do
+  echo "## round $r ($(uptime | sed 's/.*load/load/'))"
+  "$bin/llama-bench" -m "$model" -t "$threads" -p 512 -n 128 -r 3 -o csv 2>/dev/null |
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i } next }
+             { gsub(/"/, ""); t = ($col["n_prompt"] > 0) ? "pp512" : "tg128";
+               printf "llama-bench %s %.1f t/s\n", t, $col["avg_ts"] }'
+  "$ex" --model "$model" --threads "$threads" --reps 3 pp512 tg128 | grep -E '^\| (pp512|tg128) ' |
+    awk -F'|' '{ printf "litmus      %s %s\n", $2, $3 }'
+  out=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c 4096 -b 2048 -ub 512 -npp 128 -ntg 128 -npl 1,8 -pps 2>/dev/null)
+  one=$(echo "$out" | s_tg 1); eight=$(echo "$out" | s_tg 8)
+  echo "llama-batched-bench 128+128 shared: 1 seq $one t/s, 8 seq $eight t/s, ratio $(echo "$eight / $one" | bc -l | cut -c1-4)x"
+  "$ex" --model "$model" --threads "$threads" --reps 1 same8 | grep -E '^\| same8 '
+  out=$("$bin/llama-batched-bench" -m "$model" -t "$threads" -c 8192 -b 2048 -ub 512 -npp 30 -ntg 80 -npl "$parallel" 2>/dev/null)
+  echo "llama-batched-bench 30+80 x $parallel: S_TG $(echo "$out" | s_tg "$parallel") t/s"
+  "$ex" --model "$model" --threads "$threads" --reps 1 --parallel "$parallel" short | grep -E '^\| short'
+done

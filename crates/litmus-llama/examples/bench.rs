@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use litmus_core::backend::{Backend, Prompt, SamplingParams};
 use litmus_core::model::ModelSpec;
-use litmus_llama::LlamaBackend;
+use litmus_llama::{EngineStats, LlamaBackend};
 
 struct Args {
     model: String,
@@ -54,7 +54,7 @@ fn parse_args() -> Args {
                 a.options.push((k.to_string(), v.to_string()));
             }
             "-h" | "--help" => {
-                println!("bench [--model SRC] [--threads N] [--reps N] [--parallel N] [--opt KEY=VALUE]... [pp512] [tg128] [same8] [short]");
+                println!("bench [--model SRC] [--threads N] [--reps N] [--parallel N] [--opt KEY=VALUE]... [pp512] [tg128] [same8] [short] [determinism]");
                 std::process::exit(0);
             }
             t => a.tests.push(t.to_string()),
@@ -92,6 +92,25 @@ fn open(args: &Args, parallel: u32, context: u32) -> Arc<LlamaBackend> {
         t.elapsed().as_secs_f64() * 1000.0
     );
     Arc::new(b)
+}
+
+/// Where the engine's time went since `before`: inside llama_decode, sampling, the rest.
+fn engine_line(test: &str, b: &LlamaBackend, before: EngineStats) {
+    let a = b.engine_stats();
+    let busy = a.busy_secs - before.busy_secs;
+    let decode = a.decode_secs - before.decode_secs;
+    let sample = a.sample_secs - before.sample_secs;
+    println!(
+        "| {test} engine | {:.1}% in llama_decode | {} steps, {} tokens decoded, {} sampled (max {} sequences at once); sampling {:.1}%, other {:.1}% of {:.2} s busy |",
+        100.0 * decode / busy,
+        a.steps - before.steps,
+        a.tokens_decoded - before.tokens_decoded,
+        a.tokens_sampled - before.tokens_sampled,
+        a.max_active,
+        100.0 * sample / busy,
+        100.0 * (busy - decode - sample) / busy,
+        busy
+    );
 }
 
 fn mean_sd(v: &[f64]) -> (f64, f64) {
@@ -144,8 +163,8 @@ fn main() {
     println!("| --- | ---: | --- |");
     if args.tests.iter().any(|t| t == "pp512" || t == "tg128") {
         let b = open(&args, 1, 1024);
-        // Warm-up.
-        let _ = b.generate_tokens(&synthetic_tokens(&b, 64, 0), &greedy(4), &[0]);
+        // Warm-up with the shapes measured (as llama-bench does).
+        let _ = b.generate_tokens(&synthetic_tokens(&b, 512, 0), &greedy(4), &[0]);
         if args.tests.iter().any(|t| t == "pp512") {
             let mut tps = Vec::new();
             for r in 0..args.reps {
@@ -160,6 +179,7 @@ fn main() {
             );
         }
         if args.tests.iter().any(|t| t == "tg128") {
+            let before = b.engine_stats();
             let mut tps = Vec::new();
             let bos = synthetic_tokens(&b, 1, 0);
             for _ in 0..args.reps {
@@ -173,12 +193,14 @@ fn main() {
                 "| tg128 | {m:.1} ± {sd:.1} t/s | 1 sequence, {} reps |",
                 args.reps
             );
+            engine_line("tg128", &b, before);
         }
     }
     if args.tests.iter().any(|t| t == "same8") {
         let b = open(&args, 8, 512);
         let toks = synthetic_tokens(&b, 128, 77);
         let _ = b.generate_tokens(&toks, &sampling(8, 1), &[0]);
+        let before = b.engine_stats();
         let mut ratios = Vec::new();
         let mut together_tps = Vec::new();
         let mut seq_tps = Vec::new();
@@ -211,11 +233,13 @@ fn main() {
         println!(
             "| same8 | {rm:.2}x ± {rsd:.2} | 8 samples of a 128-token prompt, 128 tokens each: together {tm:.1} t/s, one after another {sm:.1} t/s |"
         );
+        engine_line("same8", &b, before);
     }
     if args.tests.iter().any(|t| t == "short") {
         let b = open(&args, args.parallel, 512);
         let prompts: Vec<Vec<i32>> = (0..40).map(|i| synthetic_tokens(&b, 30, 500 + i)).collect();
         let _ = b.generate_tokens(&prompts[0], &sampling(8, 1), &[0]);
+        let before = b.engine_stats();
         let mut tps = Vec::new();
         for r in 0..args.reps.min(2) {
             let start = Instant::now();
@@ -249,6 +273,87 @@ fn main() {
             "| short | {m:.1} ± {sd:.1} t/s | 40 prompts x 5 samples, 30 prompt + 80 generated tokens, {} sequences at once, wall clock incl. prompts |",
             args.parallel
         );
+        engine_line("short", &b, before);
+    }
+    if args.tests.iter().any(|t| t == "determinism") {
+        // Greedy (no deduplication) and seeded sampling: each prompt alone, twice,
+        // and all prompts at once in one batch.
+        let mut b_spec_opts = args.options.clone();
+        b_spec_opts.push(("dedupe_greedy".into(), "false".into()));
+        let b = open(
+            &Args {
+                options: b_spec_opts,
+                model: args.model.clone(),
+                tests: vec![],
+                ..args
+            },
+            8,
+            512,
+        );
+        let topics = [
+            "the sea",
+            "a red bicycle",
+            "winter in Norway",
+            "baking bread",
+            "the moon landing",
+            "a lost cat",
+            "jazz music",
+            "an old library",
+        ];
+        let prompts: Vec<Vec<i32>> = topics
+            .iter()
+            .map(|t| {
+                b.tokenize_prompt(&Prompt::Completion(format!(
+                    "Here is a short story about {t}. Once upon a time"
+                )))
+            })
+            .collect();
+        for (label, params) in [("greedy", greedy(64)), ("seeded", sampling(64, 5))] {
+            let alone: Vec<String> = prompts
+                .iter()
+                .map(|p| {
+                    b.generate_tokens(p, &params, &[0]).expect("alone")[0]
+                        .text
+                        .clone()
+                })
+                .collect();
+            let again: Vec<String> = prompts
+                .iter()
+                .map(|p| {
+                    b.generate_tokens(p, &params, &[0]).expect("again")[0]
+                        .text
+                        .clone()
+                })
+                .collect();
+            let handles: Vec<_> = prompts
+                .iter()
+                .cloned()
+                .map(|p| {
+                    let b = Arc::clone(&b);
+                    let params = params.clone();
+                    std::thread::spawn(move || {
+                        b.generate_tokens(&p, &params, &[0]).expect("batched")[0]
+                            .text
+                            .clone()
+                    })
+                })
+                .collect();
+            let batched: Vec<String> = handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect();
+            let same_twice = alone.iter().zip(&again).filter(|(a, b)| a == b).count();
+            let same_batched = alone.iter().zip(&batched).filter(|(a, b)| a == b).count();
+            let common_prefix: Vec<usize> = alone
+                .iter()
+                .zip(&batched)
+                .map(|(a, b)| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count())
+                .collect();
+            println!(
+                "| determinism {label} | alone twice {same_twice}/8 equal, alone vs batched {same_batched}/8 equal | common prefix (chars) alone vs batched: {common_prefix:?} |"
+            );
+        }
+        return;
     }
     if let Some(rss) = litmus_llama::peak_rss_bytes() {
         println!("| peak RSS | {:.0} MiB | |", rss as f64 / (1024.0 * 1024.0));

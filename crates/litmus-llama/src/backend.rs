@@ -20,7 +20,7 @@ use llama_cpp_2::model::params::{LlamaModelParams, LlamaSplitMode};
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
-use crate::engine::{Engine, EngineRequest, EngineSettings, Msg};
+use crate::engine::{Engine, EngineRequest, EngineSettings, EngineStats, Msg};
 use crate::gguf::{GgufFile, GgufInfo};
 use crate::models::{self, resolve_model_path};
 use crate::sys;
@@ -54,6 +54,10 @@ pub struct LlamaSettings {
     pub flash_attn: Option<bool>,
     /// Decode greedy requests once for all their samples (option `dedupe_greedy`, default on).
     pub dedupe_greedy: bool,
+    /// Decode each sequence in its own `llama_decode` (option `batch_invariant`,
+    /// default off), so that a sample's text does not depend on what else is in
+    /// flight, at the cost of batching throughput. Implies separate KV streams.
+    pub batch_invariant: bool,
     /// Chat rendering (option `chat_template`): `auto` (the model's template, else
     /// a plain transcript), `transcript`, or a llama.cpp built-in template name.
     pub chat_template: String,
@@ -69,6 +73,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "flash_attn",
     "dedupe_greedy",
     "chat_template",
+    "batch_invariant",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, BackendError> {
@@ -127,6 +132,7 @@ impl LlamaSettings {
             flash_attn: None,
             dedupe_greedy: true,
             chat_template: "auto".to_string(),
+            batch_invariant: false,
         };
         let mut kv_size = None;
         for (key, value) in &spec.options {
@@ -138,6 +144,7 @@ impl LlamaSettings {
                 "kv_unified" => s.kv_unified = parse_bool(key, value)?,
                 "dedupe_greedy" => s.dedupe_greedy = parse_bool(key, value)?,
                 "chat_template" => s.chat_template = value.clone(),
+                "batch_invariant" => s.batch_invariant = parse_bool(key, value)?,
                 "flash_attn" => {
                     s.flash_attn = match value.to_ascii_lowercase().as_str() {
                         "auto" => None,
@@ -169,6 +176,9 @@ impl LlamaSettings {
             .max(u64::from(seq_context))
             .next_multiple_of(256)
             .min(u64::from(u32::MAX / 2)) as u32;
+        if s.batch_invariant {
+            s.kv_unified = false;
+        }
         if !s.kv_unified {
             // Separate streams: each sequence owns kv_size / parallel cells.
             s.kv_size = (s.seq_context.next_multiple_of(256)) * s.parallel;
@@ -179,8 +189,8 @@ impl LlamaSettings {
     /// The part of the settings that can change responses (beyond the weights).
     pub fn cache_salt(&self) -> String {
         format!(
-            "llama;seq_context={};ignore_eos={};chat_template={}",
-            self.seq_context, self.ignore_eos, self.chat_template
+            "llama;seq_context={};ignore_eos={};chat_template={};batch_invariant={};transcript=qa",
+            self.seq_context, self.ignore_eos, self.chat_template, self.batch_invariant
         )
     }
 }
@@ -214,6 +224,9 @@ unsafe extern "C" fn log_callback(
     }
     // SAFETY: llama.cpp passes a NUL-terminated string valid for this call.
     let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    if text.starts_with('[') {
+        crate::quantize::observe_log(&text);
+    }
     let level = level as i32;
     let effective = if level == llama_cpp_sys_2::GGML_LOG_LEVEL_CONT as i32 {
         LAST_LEVEL.load(Ordering::Relaxed)
@@ -254,7 +267,7 @@ unsafe extern "C" fn log_callback(
     }
 }
 
-fn take_llama_errors() -> String {
+pub(crate) fn take_llama_errors() -> String {
     let mut errors = LAST_ERRORS.lock().unwrap_or_else(|e| e.into_inner());
     let joined: Vec<String> = errors
         .drain(..)
@@ -351,6 +364,7 @@ pub struct LlamaBackend {
     tx: Sender<Msg>,
     engine: Mutex<Option<JoinHandle<()>>>,
     bos: Option<LlamaToken>,
+    stats: Arc<Mutex<EngineStats>>,
 }
 
 impl std::fmt::Debug for LlamaBackend {
@@ -410,6 +424,7 @@ impl LlamaBackend {
             digest,
             load_ms: None,
             context_length: Some(settings.seq_context),
+            resident_bytes: None,
         };
         Self::start(model_info, settings)
     }
@@ -447,6 +462,8 @@ impl LlamaBackend {
         let (tx, rx) = mpsc::channel::<Msg>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let engine_model = Arc::clone(&model);
+        let stats = Arc::new(Mutex::new(EngineStats::default()));
+        let engine_stats = Arc::clone(&stats);
         let s = settings.clone();
         let handle = std::thread::Builder::new()
             .name("litmus-llama-engine".into())
@@ -493,7 +510,9 @@ impl LlamaBackend {
                         n_batch: s.n_batch as usize,
                         ignore_eos: s.ignore_eos,
                         dedupe_greedy: s.dedupe_greedy,
+                        batch_invariant: s.batch_invariant,
                     },
+                    engine_stats,
                 );
                 let _ = ready_tx.send(Ok(()));
                 engine.run(rx);
@@ -526,7 +545,14 @@ impl LlamaBackend {
             tx,
             engine: Mutex::new(Some(handle)),
             bos,
+            stats,
         })
+    }
+
+    /// What the engine has done so far (steps, tokens, time in `llama_decode`
+    /// and in sampling), for benchmarks and diagnostics.
+    pub fn engine_stats(&self) -> EngineStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The settings in force.
@@ -641,8 +667,9 @@ pub enum ChatFormat {
     Model,
     /// A llama.cpp built-in template chosen with the `chat_template` option.
     Builtin(String),
-    /// A plain `User: ...` / `Assistant:` transcript (models without a
-    /// template); generation also stops where the model starts a new `User:` turn.
+    /// A plain `Question: ...` / `Answer:` transcript (models without a
+    /// template, typically base models); generation also stops where the
+    /// model starts a new turn.
     Transcript,
 }
 
@@ -715,23 +742,36 @@ fn apply_template(
 }
 
 /// Where generation stops for chat prompts rendered as a transcript.
-pub const TRANSCRIPT_STOP: &str = "\nUser:";
+pub const TRANSCRIPT_STOPS: [&str; 2] = ["\nQuestion:", "\nAnswer:"];
 
-/// A plain transcript for models without a (usable) chat template.
+/// A plain transcript for models without a (usable) chat template: system
+/// text first, then `Question: ...` / `Answer: ...` turns, ending with
+/// `Answer:`. Base models continue this reliably (measured on Gemma 3 270M
+/// base: a `User:`/`Assistant:` transcript made it echo the question back on
+/// coding and short-answer tasks, `Question:`/`Answer:` made it answer).
 pub fn fallback_chat(messages: &[Message]) -> String {
     let mut out = String::new();
     for m in messages {
-        let role = match m.role {
-            Role::System => "System",
-            Role::User => "User",
-            Role::Assistant => "Assistant",
-        };
-        out.push_str(role);
-        out.push_str(": ");
-        out.push_str(&m.content);
-        out.push_str("\n\n");
+        match m.role {
+            Role::System => {
+                out.push_str(&m.content);
+                out.push_str("\n\n");
+            }
+            Role::User => {
+                out.push_str("Question: ");
+                out.push_str(&m.content);
+                out.push_str("\nAnswer:");
+            }
+            Role::Assistant => {
+                out.push(' ');
+                out.push_str(&m.content);
+                out.push_str("\n\n");
+            }
+        }
     }
-    out.push_str("Assistant:");
+    if !matches!(messages.last().map(|m| m.role), Some(Role::User)) {
+        out.push_str("Answer:");
+    }
     out
 }
 
@@ -746,8 +786,8 @@ impl Backend for LlamaBackend {
         let mut params = request.params.clone();
         if matches!(request.prompt, Prompt::Chat(_)) && self.chat_format == ChatFormat::Transcript {
             // The transcript has no end-of-turn token: stop where the model
-            // starts the next user turn.
-            params.stop.push(TRANSCRIPT_STOP.to_string());
+            // starts the next turn.
+            params.stop.extend(TRANSCRIPT_STOPS.map(String::from));
         }
         self.submit(tokens, params, request.samples.clone(), enqueued)
     }

@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use litmus_core::backend::{
@@ -31,12 +32,34 @@ use crate::text::TextAccumulator;
 const REPEAT_LAST_N: i32 = 64;
 
 /// A tokenized request, as the engine receives it.
+/// The answer to one request.
+pub(crate) type Reply = Result<Vec<Generation>, BackendError>;
+
 pub(crate) struct EngineRequest {
     pub tokens: Vec<LlamaToken>,
     pub params: SamplingParams,
     pub samples: Vec<u32>,
     pub enqueued: Instant,
-    pub reply: Sender<Result<Vec<Generation>, BackendError>>,
+    pub reply: Sender<Reply>,
+}
+
+/// Counters of the engine's work since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EngineStats {
+    /// `llama_decode` calls.
+    pub steps: u64,
+    /// Tokens decoded (prompt and generated).
+    pub tokens_decoded: u64,
+    /// Tokens sampled.
+    pub tokens_sampled: u64,
+    /// Most sequences generating in one step.
+    pub max_active: u64,
+    /// Seconds inside `llama_decode`.
+    pub decode_secs: f64,
+    /// Seconds drawing tokens (logits to token).
+    pub sample_secs: f64,
+    /// Seconds of the whole engine loop while busy.
+    pub busy_secs: f64,
 }
 
 pub(crate) enum Msg {
@@ -59,6 +82,9 @@ pub(crate) struct EngineSettings {
     pub ignore_eos: bool,
     /// Decode greedy requests once and copy the text to every sample.
     pub dedupe_greedy: bool,
+    /// One `llama_decode` per sequence per step, so that a sample's numbers do
+    /// not depend on what else is in flight (needs separate KV streams).
+    pub batch_invariant: bool,
 }
 
 struct Job {
@@ -86,6 +112,15 @@ struct Group {
     reserved_prompt: u32,
     /// Samples of this group still running.
     alive: usize,
+}
+
+/// What one batch-invariant decode holds.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+enum Unit {
+    /// The next token of the sequence in this slot.
+    Slot(usize),
+    /// The next prompt chunk of this group.
+    Group(u64),
 }
 
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
@@ -175,10 +210,19 @@ pub(crate) struct Engine<'m> {
     piece: Vec<u8>,
     /// Reused candidate buffer of the top-k path.
     candidates: LlamaTokenDataArray,
+    stats: EngineStats,
+    shared_stats: Arc<Mutex<EngineStats>>,
+    /// Answers of this step, sent once the step's statistics are published.
+    outbox: Vec<(Sender<Reply>, Reply)>,
 }
 
 impl<'m> Engine<'m> {
-    pub fn new(model: &'m LlamaModel, ctx: LlamaContext<'m>, settings: EngineSettings) -> Self {
+    pub fn new(
+        model: &'m LlamaModel,
+        ctx: LlamaContext<'m>,
+        settings: EngineSettings,
+        shared_stats: Arc<Mutex<EngineStats>>,
+    ) -> Self {
         let vocab = model.vocab();
         let n_vocab = vocab.n_tokens();
         let is_eog: Vec<bool> = (0..n_vocab).map(|t| vocab.is_eog(LlamaToken(t))).collect();
@@ -206,6 +250,9 @@ impl<'m> Engine<'m> {
             next_id: 1,
             piece: Vec::with_capacity(64),
             candidates: LlamaTokenDataArray::new(Vec::with_capacity(1024), true),
+            stats: EngineStats::default(),
+            shared_stats,
+            outbox: Vec::new(),
         }
     }
 
@@ -371,9 +418,40 @@ impl<'m> Engine<'m> {
 
     /// One `llama_decode` and everything that follows from it.
     fn step(&mut self) {
+        let t_step = Instant::now();
+        if self.settings.batch_invariant {
+            let mut units: Vec<Unit> = (0..self.slots.len())
+                .filter(|&si| {
+                    self.slots[si].state == SlotState::Generating
+                        && self.slots[si].pending.is_some()
+                })
+                .map(Unit::Slot)
+                .collect();
+            units.extend(self.prompting.iter().map(|&g| Unit::Group(g)));
+            for unit in units {
+                self.step_inner(Some(unit));
+            }
+        } else {
+            self.step_inner(None);
+        }
+        self.stats.busy_secs += t_step.elapsed().as_secs_f64();
+        if let Ok(mut shared) = self.shared_stats.lock() {
+            *shared = self.stats;
+        }
+        for (reply, result) in self.outbox.drain(..) {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Build and decode one batch: every generating sequence and as many
+    /// prompt tokens as fit, or (`only`) just one sequence or one prompt chunk.
+    fn step_inner(&mut self, only: Option<Unit>) {
         self.batch.clear();
         let mut n: i32 = 0;
         for (si, slot) in self.slots.iter_mut().enumerate() {
+            if only.is_some_and(|u| u != Unit::Slot(si)) {
+                continue;
+            }
             if slot.state == SlotState::Generating {
                 if let Some(tok) = slot.pending {
                     self.batch
@@ -387,6 +465,9 @@ impl<'m> Engine<'m> {
         let now = Instant::now();
         let mut completing: Vec<u64> = Vec::new();
         for &gid in &self.prompting {
+            if only.is_some_and(|u| u != Unit::Group(gid)) {
+                continue;
+            }
             let budget = self.settings.n_batch as i32 - n;
             if budget <= 0 {
                 break;
@@ -416,11 +497,21 @@ impl<'m> Engine<'m> {
         if n == 0 {
             return;
         }
+        let t_decode = Instant::now();
         if let Err(e) = self.ctx.decode(&mut self.batch) {
             self.fail_all(format!("llama_decode failed: {e}"));
             return;
         }
         let after = Instant::now();
+        self.stats.steps += 1;
+        self.stats.tokens_decoded += n as u64;
+        self.stats.decode_secs += (after - t_decode).as_secs_f64();
+        let active = self
+            .slots
+            .iter()
+            .filter(|s| s.state == SlotState::Generating)
+            .count() as u64;
+        self.stats.max_active = self.stats.max_active.max(active);
 
         // Groups whose prompt is now complete: copy it to every sibling and draw
         // each sample's first token.
@@ -458,6 +549,7 @@ impl<'m> Engine<'m> {
     }
 
     fn sample_and_advance(&mut self, si: usize, idx: i32) {
+        let t_sample = Instant::now();
         let token = {
             let slot = &mut self.slots[si];
             let skip = self.settings.ignore_eos.then_some(&self.is_eog[..]);
@@ -481,6 +573,8 @@ impl<'m> Engine<'m> {
             }
         };
         let now = Instant::now();
+        self.stats.sample_secs += (now - t_sample).as_secs_f64();
+        self.stats.tokens_sampled += 1;
         let slot = &mut self.slots[si];
         if slot.t_first.is_none() {
             slot.t_first = Some(now);
@@ -555,7 +649,7 @@ impl<'m> Engine<'m> {
                     })
                     .collect();
             }
-            let _ = job.req.reply.send(Ok(results));
+            self.outbox.push((job.req.reply, Ok(results)));
         }
     }
 
@@ -677,19 +771,36 @@ fn top_k_into(logits: &[f32], k: usize, skip: Option<&[bool]>, out: &mut Vec<Lla
     // Keep the best k seen so far; `min_at` is the position of the smallest.
     let mut min_at = 0usize;
     let mut min_v = f32::INFINITY;
-    for (i, &v) in logits.iter().enumerate() {
-        if out.len() < k {
-            if skipped(i) {
-                continue;
+    let offer =
+        |i: usize, v: f32, out: &mut Vec<LlamaTokenData>, min_at: &mut usize, min_v: &mut f32| {
+            if out.len() < k {
+                if skipped(i) {
+                    return;
+                }
+                out.push(LlamaTokenData::new(LlamaToken(i as i32), v, 0.0));
+                if out.len() == k {
+                    (*min_at, *min_v) = smallest(out);
+                }
+            } else if v > *min_v && !skipped(i) {
+                out[*min_at] = LlamaTokenData::new(LlamaToken(i as i32), v, 0.0);
+                (*min_at, *min_v) = smallest(out);
             }
-            out.push(LlamaTokenData::new(LlamaToken(i as i32), v, 0.0));
-            if out.len() == k {
-                (min_at, min_v) = smallest(out);
+        };
+    // Blocks whose maximum cannot enter the current top k are skipped with one
+    // (vectorisable) comparison; once k candidates are held that is nearly all.
+    const BLOCK: usize = 32;
+    let mut base = 0usize;
+    for block in logits.chunks(BLOCK) {
+        let full = out.len() == k;
+        let block_max = block
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        if !full || block_max > min_v || block_max.is_nan() {
+            for (j, &v) in block.iter().enumerate() {
+                offer(base + j, v, out, &mut min_at, &mut min_v);
             }
-        } else if v > min_v && !skipped(i) {
-            out[min_at] = LlamaTokenData::new(LlamaToken(i as i32), v, 0.0);
-            (min_at, min_v) = smallest(out);
         }
+        base += block.len();
     }
     out.sort_unstable_by(|a, b| {
         b.logit()
@@ -714,24 +825,35 @@ fn smallest(v: &[LlamaTokenData]) -> (usize, f32) {
 /// Index of the largest logit (first on ties, as llama.cpp's greedy sampler),
 /// skipping tokens marked in `skip`.
 fn argmax(logits: &[f32], skip: Option<&[bool]>) -> LlamaToken {
+    // The largest value, in lanes the compiler can vectorise...
+    const LANES: usize = 16;
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = logits.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (m, &v) in lanes.iter_mut().zip(c) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    let max = lanes
+        .iter()
+        .chain(rest)
+        .copied()
+        .fold(f32::NEG_INFINITY, |a, b| if b > a { b } else { a });
+    // ...then the first position holding it.
+    let skipped = |i: usize| skip.is_some_and(|s| s.get(i).copied().unwrap_or(false));
+    if let Some(i) = logits.iter().position(|&v| v == max) {
+        if !skipped(i) {
+            return LlamaToken(i as i32);
+        }
+    }
+    // NaNs only, or the maximum is a skipped token: a plain scan.
     let mut best = 0usize;
     let mut best_v = f32::NEG_INFINITY;
-    match skip {
-        None => {
-            for (i, &v) in logits.iter().enumerate() {
-                if v > best_v {
-                    best_v = v;
-                    best = i;
-                }
-            }
-        }
-        Some(skip) => {
-            for (i, &v) in logits.iter().enumerate() {
-                if v > best_v && !skip.get(i).copied().unwrap_or(false) {
-                    best_v = v;
-                    best = i;
-                }
-            }
+    for (i, &v) in logits.iter().enumerate() {
+        if v > best_v && !skipped(i) {
+            best_v = v;
+            best = i;
         }
     }
     LlamaToken(best as i32)

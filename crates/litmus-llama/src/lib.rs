@@ -14,7 +14,22 @@
 //! `LITMUS_LLAMA_LOG=tracing`.
 //!
 //! Options in `ModelSpec.options` (see [`LlamaSettings`]): `ignore_eos`,
-//! `kv_size`, `n_batch`, `n_ubatch`, `kv_unified`, `flash_attn`, `dedupe_greedy`.
+//! `kv_size`, `n_batch`, `n_ubatch`, `kv_unified`, `flash_attn`,
+//! `dedupe_greedy`, `chat_template`, `batch_invariant`.
+//!
+//! # Determinism
+//!
+//! A sample's seed is `sample_seed(params.seed, index)`, so the same request
+//! gives the same text on the same machine and build. Whether a sample is
+//! decoded alone or in a batch with others can still change its text: llama.cpp
+//! sums floats in a different order for different batch shapes (measured on
+//! the default model: 3 of 8 greedy texts and 0 of 8 sampled texts of 64
+//! tokens identical alone vs batched). `batch_invariant=true` decodes every
+//! sequence on its own (separate KV streams, one `llama_decode` each), which
+//! makes alone and batched identical at the cost of batching throughput.
+//! Greedy requests with several samples are decoded once by default
+//! (`dedupe_greedy`), since all their samples are the same text.
+//!
 //! With the cargo feature `cuda`, `ModelSpec.gpu_layers` and `ModelSpec.device`
 //! place the model on a GPU.
 //!
@@ -26,8 +41,12 @@
 //! `RUSTFLAGS="-C target-cpu=native"` (or the `[build] rustflags` of a
 //! `.cargo/config.toml`), and with `LLAMA_LIB_PROFILE=Release` to get `-O3`
 //! instead of the `-O2` of CMake's `RelWithDebInfo` that a profile with debug
-//! info selects. [`simd_warning`] tells when the build lacks the CPU's SIMD (a
-//! one-time warning is also printed when a model is opened).
+//! info selects (an existing build keeps its CMake cache: run
+//! `cargo clean -p llama-cpp-sys-2` after changing it). [`simd_warning`] tells
+//! when the build lacks the CPU's SIMD (a one-time warning is also printed when
+//! a model is opened). Measured on a 2-core AVX-512 machine with the default
+//! model: pp512 139 t/s and tg128 about 20 t/s with a plain build, against
+//! about 680 and 70 t/s with both settings (llama-bench: 690 and 70).
 
 #![warn(missing_docs)]
 
@@ -35,13 +54,15 @@ mod backend;
 mod engine;
 pub mod gguf;
 pub mod models;
+pub mod quantize;
 mod sys;
 mod text;
 
 pub use backend::{
     describe_source, fallback_chat, llama, open, simd_warning, system_info, ChatFormat,
-    LlamaBackend, LlamaSettings, OPTION_KEYS,
+    LlamaBackend, LlamaSettings, OPTION_KEYS, TRANSCRIPT_STOPS,
 };
+pub use engine::EngineStats;
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};
 pub use models::{
     cache_dir, list_cached_models, resolve_model_path, CachedModel, DEFAULT_MODEL, DEFAULT_SOURCE,

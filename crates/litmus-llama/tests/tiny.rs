@@ -88,7 +88,7 @@ fn chat_template_and_fallback() {
     let b = LlamaBackend::open(&common::spec(&plain, 2, 256, &[])).unwrap();
     assert!(!b.has_chat_template());
     let text = b.render(&Prompt::Chat(vec![Message::user("hi")]));
-    assert_eq!(text, "User: hi\n\nAssistant:");
+    assert_eq!(text, "Question: hi\nAnswer:");
     assert_eq!(b.render(&Prompt::Completion("raw text".into())), "raw text");
     let gens = b
         .generate(&GenerationRequest {
@@ -338,4 +338,53 @@ fn text_accumulator_is_public() {
     let mut acc = TextAccumulator::new();
     assert!(!acc.push(b"ab", &[]));
     assert_eq!(acc.text(), "ab");
+}
+
+/// `quantize` runs llama.cpp's quantizer: the rungs are real GGUF files of the
+/// asked type that load and generate, progress is reported per tensor, and a
+/// bad type or a corrupt source is an error naming it, with no file left.
+#[test]
+fn quantizes_a_model_into_a_ladder() {
+    use litmus_llama::quantize::{ladder_path, quantize, QuantizeOptions};
+    let (dir, src) = common::tiny_model(None);
+    let mut sizes = Vec::new();
+    for ty in ["Q8_0", "Q4_0"] {
+        let dst = ladder_path(&src, ty, None);
+        assert_eq!(dst.parent(), src.parent());
+        let seen = Arc::new(std::sync::Mutex::new((0usize, 0usize)));
+        let s = Arc::clone(&seen);
+        quantize(&src, &dst, ty, &QuantizeOptions::default(), move |d, t| {
+            *s.lock().unwrap() = (d, t)
+        })
+        .unwrap();
+        let (done, total) = *seen.lock().unwrap();
+        assert!(total > 0 && done == total, "progress {done}/{total}");
+        let info = litmus_llama::describe_gguf(&dst).unwrap();
+        assert_eq!(info.quantization.as_deref(), Some(ty));
+        sizes.push(info.size_bytes);
+        let b = LlamaBackend::open(&common::spec(&dst, 1, 256, &[])).unwrap();
+        let out = b.generate(&req("hello", greedy(4), vec![0])).unwrap();
+        assert_eq!(out[0].usage.completion_tokens, 4);
+    }
+    let f32_size = std::fs::metadata(&src).unwrap().len();
+    assert!(
+        sizes[0] < f32_size && sizes[1] < sizes[0],
+        "{sizes:?} vs {f32_size}"
+    );
+
+    let err = quantize(
+        &src,
+        &dir.path().join("x.gguf"),
+        "Q9_Z",
+        &QuantizeOptions::default(),
+        |_, _| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("Q9_Z"), "{err}");
+    let bad = dir.path().join("bad.gguf");
+    std::fs::write(&bad, b"GGUF\x03\0\0\0truncated").unwrap();
+    let out = dir.path().join("bad-q8_0.gguf");
+    let err = quantize(&bad, &out, "Q8_0", &QuantizeOptions::default(), |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("bad.gguf"), "{err}");
+    assert!(!out.exists() && !out.with_extension("gguf.part").exists());
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! PORT=$(scripts/llama-server.sh)
-//! cargo run --release -p litmus-http --example bench -- openai:http://127.0.0.1:$PORT/v1 [PROMPTS] [SAMPLES] [MAX_TOKENS]
+//! cargo run --release -p litmus-http --example http_bench -- openai:http://127.0.0.1:$PORT/v1 [PROMPTS] [SAMPLES] [MAX_TOKENS]
 //! ```
 //!
 //! Sends PROMPTS (default 20) chat prompts × SAMPLES (default 4) samples,

@@ -717,13 +717,10 @@ fn report(args: ReportArgs) -> Result<i32, String> {
 }
 
 fn quantize(args: QuantizeArgs) -> Result<i32, String> {
-    use litmus_llama::quantize::{ftype_of, known_types, ladder_path, QuantizeOptions};
+    use litmus_llama::quantize::{ftype_of, ladder_path, QuantizeError, QuantizeOptions};
     // Check every type before spending minutes on the first.
     if let Some(bad) = args.types.iter().find(|t| ftype_of(t).is_none()) {
-        return Err(format!(
-            "unknown quantization type `{bad}` (known: {})",
-            known_types().join(", ")
-        ));
+        return Err(QuantizeError::UnknownType(bad.clone()).to_string());
     }
     let src = litmus_llama::resolve_model_path(&args.source).map_err(|e| e.to_string())?;
     let info = litmus_llama::describe_gguf(&src).map_err(|e| e.to_string())?;

@@ -162,9 +162,10 @@ impl Study {
             .collect();
         // A model's configurations share its engine and run interleaved: the
         // throughput over all sequences is the model's, over all of them.
+        let keys: Vec<ConfigKey> = records.iter().map(SampleRecord::config).collect();
         let mut by_variant: BTreeMap<String, Vec<&SampleRecord>> = BTreeMap::new();
-        for r in records {
-            by_variant.entry(variant(&r.config())).or_default().push(r);
+        for (r, k) in records.iter().zip(&keys) {
+            by_variant.entry(variant(k)).or_default().push(r);
         }
         for row in rows.iter_mut() {
             if let Some(recs) = by_variant.get(&row.variant) {
@@ -230,7 +231,6 @@ impl Study {
         if let Some(base) = &baseline {
             // Scores by configuration, then by (eval, sample).
             let mut scores: BTreeMap<&ConfigKey, BTreeMap<(&str, u32), f64>> = BTreeMap::new();
-            let keys: Vec<ConfigKey> = records.iter().map(SampleRecord::config).collect();
             for (r, k) in records.iter().zip(&keys) {
                 if let Some(s) = &r.score {
                     scores
@@ -239,11 +239,15 @@ impl Study {
                         .insert((r.eval.as_str(), r.sample), s.value);
                 }
             }
+            let base_configs: Vec<ConfigKey> = rows
+                .iter()
+                .filter(|r| &r.variant == base)
+                .map(|r| r.config.clone())
+                .collect();
             let empty = BTreeMap::new();
             for row in rows.iter_mut().filter(|r| &r.variant != base) {
-                let Some(base_key) = keys.iter().find(|k| {
-                    &variant(k) == base
-                        && k.template == row.config.template
+                let Some(base_key) = base_configs.iter().find(|k| {
+                    k.template == row.config.template
                         && k.temperature_bits == row.config.temperature_bits
                 }) else {
                     continue;

@@ -162,12 +162,15 @@ impl PromptTemplate {
                 | (TemplateScope::Code, Some(Case::Code(_)))
                 | (TemplateScope::Text, Some(Case::Text(_)) | None)
         );
-        let needs_prefix = self
-            .completion
-            .as_deref()
-            .is_some_and(|t| t.contains("{{prefix}}"));
         let has_prefix = matches!(case, Some(Case::Code(c)) if c.prefix.is_some());
-        in_scope && (!needs_prefix || has_prefix || self.otherwise.is_none())
+        in_scope && (!self.needs_prefix() || has_prefix || self.otherwise.is_none())
+    }
+
+    /// Whether its completion text continues a code case's `{{prefix}}`.
+    fn needs_prefix(&self) -> bool {
+        self.completion
+            .as_deref()
+            .is_some_and(|t| t.contains("{{prefix}}"))
     }
 
     /// Whether it renders raw completion text.
@@ -227,11 +230,7 @@ impl PromptTemplate {
     pub fn render_vars(&self, vars: &BTreeMap<String, String>) -> Result<Prompt, TemplateError> {
         self.validate()?;
         if let Some(other) = self.otherwise.as_deref() {
-            let needs_prefix = self
-                .completion
-                .as_deref()
-                .is_some_and(|t| t.contains("{{prefix}}"));
-            if needs_prefix && !vars.contains_key("prefix") {
+            if self.needs_prefix() && !vars.contains_key("prefix") {
                 return other.render_vars(vars);
             }
         }

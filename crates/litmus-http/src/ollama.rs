@@ -303,7 +303,7 @@ pub(crate) fn model_info(
         digest,
         load_ms: None,
         context_length,
-        resident_bytes: None,
+        ..ModelInfo::default()
     }
 }
 

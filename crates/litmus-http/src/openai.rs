@@ -485,7 +485,7 @@ fn model_info(spec: &ModelSpec, model: &str, probe: Option<&Probe>) -> ModelInfo
         digest,
         load_ms: None,
         context_length,
-        resident_bytes: None,
+        ..ModelInfo::default()
     }
 }
 

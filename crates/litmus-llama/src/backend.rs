@@ -424,7 +424,7 @@ impl LlamaBackend {
             digest,
             load_ms: None,
             context_length: Some(settings.seq_context),
-            resident_bytes: None,
+            ..ModelInfo::default()
         };
         Self::start(model_info, settings)
     }

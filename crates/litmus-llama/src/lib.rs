@@ -64,10 +64,11 @@ pub use backend::{
 };
 pub use engine::EngineStats;
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};
+pub use litmus_core::util::peak_rss_bytes;
 pub use models::{
     cache_dir, list_cached_models, resolve_model_path, CachedModel, DEFAULT_MODEL, DEFAULT_SOURCE,
 };
-pub use sys::{peak_rss_bytes, physical_cores, total_memory_bytes};
+pub use sys::{physical_cores, total_memory_bytes};
 pub use text::TextAccumulator;
 
 /// The llama.cpp bindings in use, for callers that need lower-level access.

@@ -1,4 +1,5 @@
-//! Machine facts: physical cores, memory, the process's peak resident memory.
+//! Machine facts: physical cores and memory (the process's peak resident
+//! memory is [`litmus_core::util::peak_rss_bytes`]).
 
 use std::collections::HashSet;
 
@@ -43,35 +44,11 @@ pub fn total_memory_bytes() -> Option<u64> {
         .map(|kib| kib * 1024)
 }
 
-/// The peak resident set size of this process in bytes (`getrusage` `ru_maxrss`,
-/// else `/proc/self/status` `VmHWM`).
-pub fn peak_rss_bytes() -> Option<u64> {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    if rc == 0 && usage.ru_maxrss > 0 {
-        let v = usage.ru_maxrss as u64;
-        // Linux reports KiB, macOS bytes.
-        return Some(if cfg!(target_os = "macos") {
-            v
-        } else {
-            v * 1024
-        });
-    }
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kib| kib * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn facts() {
         assert!(super::physical_cores() >= 1);
-        assert!(super::peak_rss_bytes().unwrap() > 1024 * 1024);
         #[cfg(target_os = "linux")]
         assert!(super::total_memory_bytes().unwrap() > 0);
     }

@@ -8,6 +8,12 @@
 //! sampler. Every step is one `llama_decode` holding one token per generating
 //! sequence plus as many pending prompt tokens as fit in `n_batch`. Sequences
 //! join as slots and KV space become free and leave as soon as they finish.
+//!
+//! When a request has more samples than free slots, its prompt is still
+//! decoded once: the logits after the prompt are kept while samples wait, a
+//! finished sample's slot is cut back to the prompt and handed to the next
+//! sample, and a slot freed by another request copies the prompt from a
+//! sibling still running.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -52,6 +58,11 @@ pub struct EngineStats {
     pub tokens_decoded: u64,
     /// Tokens sampled.
     pub tokens_sampled: u64,
+    /// Samples that started from their prompt as decoded for a sibling (kept
+    /// in a finished sibling's slot or copied), instead of decoding it again.
+    pub prompt_reuses: u64,
+    /// Of those, samples that copied the prompt from a sibling still running.
+    pub prompt_copies: u64,
     /// Most sequences generating in one step.
     pub max_active: u64,
     /// Seconds inside `llama_decode`.
@@ -82,6 +93,8 @@ pub(crate) struct EngineSettings {
     pub ignore_eos: bool,
     /// Decode greedy requests once and copy the text to every sample.
     pub dedupe_greedy: bool,
+    /// One KV cache for all sequences (else one stream per sequence).
+    pub kv_unified: bool,
     /// One `llama_decode` per sequence per step, so that a sample's numbers do
     /// not depend on what else is in flight (needs separate KV streams).
     pub batch_invariant: bool,
@@ -97,6 +110,10 @@ struct Job {
     n_sequences: usize,
     /// Whether one greedy sequence stands for all samples.
     deduped: bool,
+    /// The logits after the last prompt token, kept while samples are still to
+    /// start, so that later groups copy the prompt's KV from a running sibling
+    /// instead of decoding the prompt again.
+    prompt_logits: Option<Vec<f32>>,
 }
 
 struct Group {
@@ -130,6 +147,9 @@ enum SlotState {
     Prompt,
     /// Generating; `pending` is the token to decode next.
     Generating,
+    /// Finished, its cache cut back to the prompt, which the job's next
+    /// sample takes over in the same step (else it is freed).
+    Parked,
 }
 
 struct Slot {
@@ -336,6 +356,7 @@ impl<'m> Engine<'m> {
                 results: Vec::new(),
                 n_sequences,
                 deduped,
+                prompt_logits: None,
             },
         );
         self.queue.push_back(id);
@@ -343,9 +364,22 @@ impl<'m> Engine<'m> {
 
     /// Start groups for waiting jobs while slots and KV space allow.
     fn admit(&mut self) {
+        self.admit_jobs();
+        for si in 0..self.slots.len() {
+            if self.slots[si].state == SlotState::Parked {
+                let _ = self.ctx.clear_kv_cache_seq(Some(si as u32), None, None);
+                self.slots[si] = Slot::free();
+            }
+        }
+    }
+
+    fn admit_jobs(&mut self) {
         while let Some(&jid) = self.queue.front() {
+            // The job's parked slots first: they hold its prompt already.
+            let parked = |s: &Slot| s.state == SlotState::Parked && s.job == jid;
             let free: Vec<usize> = (0..self.slots.len())
-                .filter(|&i| self.slots[i].state == SlotState::Free)
+                .filter(|&i| parked(&self.slots[i]))
+                .chain((0..self.slots.len()).filter(|&i| self.slots[i].state == SlotState::Free))
                 .collect();
             if free.is_empty() {
                 return;
@@ -370,10 +404,31 @@ impl<'m> Engine<'m> {
             }
             let by_kv = ((avail - n_prompt) / gen_budget) as usize;
             let k = job.to_start.len().min(free.len()).min(by_kv).max(1);
+            // A parked or running sibling whose cache still holds the whole
+            // prompt (a sliding-window cache may have dropped its start) lends it.
+            let lender = job.prompt_logits.as_ref().and_then(|_| {
+                free.first()
+                    .copied()
+                    .filter(|&si| parked(&self.slots[si]))
+                    .or_else(|| {
+                        (0..self.slots.len()).find(|&si| {
+                            let s = &self.slots[si];
+                            s.state == SlotState::Generating
+                                && s.job == jid
+                                && self.ctx.kv_cache_seq_pos_min(si as i32) == 0
+                        })
+                    })
+            });
             let gid = self.next_id;
             self.next_id += 1;
             let mut slots = Vec::with_capacity(k);
             let now = Instant::now();
+            let holding: Vec<usize> = free
+                .iter()
+                .take(k)
+                .copied()
+                .filter(|&si| parked(&self.slots[si]))
+                .collect();
             for &si in free.iter().take(k) {
                 let sample = job.to_start.pop_front().expect("sample to start");
                 let sampling = build_sampling(
@@ -397,22 +452,76 @@ impl<'m> Engine<'m> {
                 slots.push(si);
             }
             self.reserved += n_prompt + gen_budget * k as u32;
+            // Taken out while this group draws from them; put back below if
+            // samples are still waiting.
+            let logits = if lender.is_some() {
+                job.prompt_logits.take()
+            } else {
+                None
+            };
+            let all_started = job.to_start.is_empty();
+            if all_started {
+                job.prompt_logits = None;
+                self.queue.pop_front();
+            }
             self.groups.insert(
                 gid,
                 Group {
                     job: jid,
                     alive: slots.len(),
-                    slots,
-                    n_past: 0,
+                    slots: slots.clone(),
+                    n_past: if lender.is_some() {
+                        n_prompt as usize
+                    } else {
+                        0
+                    },
                     prompt_started: None,
                     last_idx: None,
                     reserved_prompt: n_prompt,
                 },
             );
-            self.prompting.push_back(gid);
-            if job.to_start.is_empty() {
-                self.queue.pop_front();
+            let (Some(lender), Some(logits)) = (lender, logits) else {
+                self.prompting.push_back(gid);
+                continue;
+            };
+            for &si in &slots {
+                if si != lender && !holding.contains(&si) {
+                    self.copy_prompt(lender, si, n_prompt);
+                    self.stats.prompt_copies += 1;
+                }
+                self.stats.prompt_reuses += 1;
             }
+            for &si in &slots {
+                let slot = &mut self.slots[si];
+                slot.state = SlotState::Generating;
+                slot.pos = n_prompt as i32;
+                slot.t_prompt_end = now;
+            }
+            for &si in &slots {
+                self.sample_and_advance(si, Draw::Prompt(&logits));
+            }
+            if !all_started {
+                if let Some(job) = self.jobs.get_mut(&jid) {
+                    job.prompt_logits = Some(logits);
+                }
+            }
+        }
+    }
+
+    /// Give slot `dst` the first `n_prompt` positions of slot `src`'s sequence.
+    fn copy_prompt(&mut self, src: usize, dst: usize, n_prompt: u32) {
+        if self.settings.kv_unified {
+            self.ctx
+                .copy_kv_cache_seq(src as i32, dst as i32, Some(0), Some(n_prompt))
+                .expect("sequence ids fit in i32");
+        } else {
+            // Across KV streams llama.cpp copies whole streams only.
+            self.ctx
+                .copy_kv_cache_seq(src as i32, dst as i32, None, None)
+                .expect("sequence ids fit in i32");
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(dst as u32), Some(n_prompt), None);
         }
     }
 
@@ -534,7 +643,14 @@ impl<'m> Engine<'m> {
                 slot.pos = n_prompt;
                 slot.t_prompt_start = started;
                 slot.t_prompt_end = after;
-                self.sample_and_advance(si, idx);
+                self.sample_and_advance(si, Draw::Batch(idx));
+            }
+            let job = self
+                .jobs
+                .get_mut(&self.groups[&gid].job)
+                .expect("job of group");
+            if !job.to_start.is_empty() && job.prompt_logits.is_none() {
+                job.prompt_logits = Some(self.ctx.get_logits_ith(idx).to_vec());
             }
         }
         // Generating sequences that had a token in this batch.
@@ -542,35 +658,26 @@ impl<'m> Engine<'m> {
             if let Some(idx) = self.slots[si].batch_idx.take() {
                 if self.slots[si].state == SlotState::Generating {
                     self.slots[si].pos += 1;
-                    self.sample_and_advance(si, idx);
+                    self.sample_and_advance(si, Draw::Batch(idx));
                 }
             }
         }
     }
 
-    fn sample_and_advance(&mut self, si: usize, idx: i32) {
+    fn sample_and_advance(&mut self, si: usize, from: Draw<'_>) {
         let t_sample = Instant::now();
         let token = {
-            let slot = &mut self.slots[si];
+            let logits = match from {
+                Draw::Batch(idx) => self.ctx.get_logits_ith(idx),
+                Draw::Prompt(logits) => logits,
+            };
             let skip = self.settings.ignore_eos.then_some(&self.is_eog[..]);
-            match &mut slot.sampling {
-                Sampling::Argmax => argmax(self.ctx.get_logits_ith(idx), skip),
-                Sampling::Chain(s) => s.sample(&self.ctx, idx),
-                Sampling::TopK { k, chain } => {
-                    top_k_into(
-                        self.ctx.get_logits_ith(idx),
-                        *k,
-                        skip,
-                        &mut self.candidates.data,
-                    );
-                    self.candidates.selected = None;
-                    self.candidates.sorted = true;
-                    self.candidates.apply_sampler(chain);
-                    let token = self.candidates.selected_token().unwrap_or(LlamaToken(0));
-                    chain.accept(token);
-                    token
-                }
-            }
+            draw(
+                &mut self.slots[si].sampling,
+                logits,
+                skip,
+                &mut self.candidates,
+            )
         };
         let now = Instant::now();
         self.stats.sample_secs += (now - t_sample).as_secs_f64();
@@ -606,7 +713,22 @@ impl<'m> Engine<'m> {
 
     fn finish(&mut self, si: usize, finish: FinishReason, now: Instant) {
         let slot = std::mem::replace(&mut self.slots[si], Slot::free());
-        let _ = self.ctx.clear_kv_cache_seq(Some(si as u32), None, None);
+        let job = &self.jobs[&slot.job];
+        let n_prompt = job.req.tokens.len() as u32;
+        if !job.to_start.is_empty()
+            && job.prompt_logits.is_some()
+            && self.ctx.kv_cache_seq_pos_min(si as i32) == 0
+            && self
+                .ctx
+                .clear_kv_cache_seq(Some(si as u32), Some(n_prompt), None)
+                .unwrap_or(false)
+        {
+            // The job's next sample starts from this prompt (see `admit`).
+            self.slots[si].state = SlotState::Parked;
+            self.slots[si].job = slot.job;
+        } else {
+            let _ = self.ctx.clear_kv_cache_seq(Some(si as u32), None, None);
+        }
         self.reserved -= slot.reserved_gen;
         let group = self.groups.get_mut(&slot.group).expect("group of slot");
         group.alive -= 1;
@@ -671,6 +793,47 @@ impl<'m> Engine<'m> {
         self.reserved = 0;
         self.ctx.clear_kv_cache();
     }
+}
+
+/// Where a sample's next-token logits are.
+enum Draw<'a> {
+    /// Row `i` of the last batch's logits.
+    Batch(i32),
+    /// Kept logits of the job's last prompt token.
+    Prompt(&'a [f32]),
+}
+
+/// Draw one token from `logits` and let the sampler's state see it.
+fn draw(
+    sampling: &mut Sampling,
+    logits: &[f32],
+    skip: Option<&[bool]>,
+    candidates: &mut LlamaTokenDataArray,
+) -> LlamaToken {
+    let chain = match sampling {
+        Sampling::Argmax => return argmax(logits, skip),
+        Sampling::TopK { k, chain } => {
+            top_k_into(logits, *k, skip, &mut candidates.data);
+            candidates.sorted = true;
+            chain
+        }
+        Sampling::Chain(chain) => {
+            candidates.data.clear();
+            candidates.data.extend(
+                logits
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &l)| LlamaTokenData::new(LlamaToken(t as i32), l, 0.0)),
+            );
+            candidates.sorted = false;
+            chain
+        }
+    };
+    candidates.selected = None;
+    candidates.apply_sampler(chain);
+    let token = candidates.selected_token().unwrap_or(LlamaToken(0));
+    chain.accept(token);
+    token
 }
 
 fn ms(a: Instant, b: Instant) -> f64 {

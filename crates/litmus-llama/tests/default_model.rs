@@ -340,6 +340,67 @@ fn batch_invariant_mode_gives_the_same_text_alone_and_batched() {
     assert_eq!(alone[0].text, batched.text);
 }
 
+/// A slot freed by another request goes to a waiting sample, which copies its
+/// prompt's KV from a sibling still running instead of decoding the prompt
+/// again (batch-invariant, so its text must equal the one it gets with a slot
+/// of its own from the start).
+#[test]
+fn waiting_sample_copies_the_prompt_from_a_running_sibling() {
+    let params = SamplingParams {
+        temperature: 0.8,
+        max_tokens: 16,
+        seed: 5,
+        ..Default::default()
+    };
+    let many = GenerationRequest {
+        prompt: Prompt::Completion("The lighthouse keeper opened the door and".into()),
+        params: params.clone(),
+        samples: vec![0, 1, 2, 3],
+    };
+    let texts = |gens: Vec<litmus_core::backend::Generation>| {
+        let mut v: Vec<(u32, String)> = gens.into_iter().map(|g| (g.sample, g.text)).collect();
+        v.sort();
+        v
+    };
+    let open = |parallel| {
+        let mut spec = default_spec(parallel);
+        spec.options.insert("batch_invariant".into(), "true".into());
+        spec.options.insert("ignore_eos".into(), "true".into());
+        std::sync::Arc::new(LlamaBackend::open(&spec).unwrap())
+    };
+    let alone = texts(open(4).generate(&many).unwrap());
+    let b = open(3);
+    let n_prompt = b.tokenize_prompt(&many.prompt).len() as u64;
+    let start = b.engine_stats();
+    // Another request holds one slot when `many` arrives and ends first.
+    let other = {
+        let b = std::sync::Arc::clone(&b);
+        let r = GenerationRequest {
+            prompt: Prompt::Completion("Rain".into()),
+            params: SamplingParams {
+                max_tokens: 8,
+                ..params.clone()
+            },
+            samples: vec![0],
+        };
+        std::thread::spawn(move || b.generate(&r).unwrap())
+    };
+    while b.engine_stats().tokens_decoded == start.tokens_decoded {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let before = b.engine_stats();
+    let shared = texts(b.generate(&many).unwrap());
+    other.join().unwrap();
+    let after = b.engine_stats();
+    assert_eq!(shared, alone);
+    assert!(
+        after.prompt_copies > before.prompt_copies,
+        "no sample copied a running sibling's prompt: {before:?} -> {after:?}"
+    );
+    // The prompt once, 15 tokens per sample, the other request's rest.
+    assert!(after.tokens_decoded - before.tokens_decoded <= n_prompt + 4 * 15 + 8);
+}
+
 /// The real default model as an LLM judge: whatever it replies, the result is
 /// a grade on the scale or a recorded failure carrying every raw reply, never
 /// a panic. (A 270M base model is a poor judge; this checks the plumbing and

@@ -388,3 +388,56 @@ fn quantizes_a_model_into_a_ladder() {
     assert!(err.to_string().contains("bad.gguf"), "{err}");
     assert!(!out.exists() && !out.with_extension("gguf.part").exists());
 }
+
+/// Samples that start after their prompt was decoded (more samples than free
+/// slots) take the prompt's KV from a finished sibling's slot or copy it from
+/// a running one: the prompt is decoded once, and every sample's text equals
+/// the one it gets when all samples fit at once. Batch-invariant decoding makes
+/// the texts comparable exactly; the same runs on one shared KV cache check the
+/// unified copy path. A stop string staggers the samples' ends, so that later
+/// samples start while siblings still run.
+#[test]
+fn later_samples_reuse_the_decoded_prompt() {
+    let (_dir, path) = common::tiny_model(None);
+    let prompt = "once upon a time there was a";
+    let lockstep = req(prompt, sampled(12), (0..7).collect());
+    let mut staggered = req(prompt, sampled(16), (0..9).collect());
+    staggered.params.stop = vec!["e".into()];
+    let run = |r: &GenerationRequest, parallel: u32, options: &[(&str, &str)]| {
+        let b = LlamaBackend::open(&common::spec(&path, parallel, 128, options)).unwrap();
+        let n_prompt = b.tokenize_prompt(&r.prompt).len() as u64;
+        let before = b.engine_stats();
+        let mut gens = b.generate(r).unwrap();
+        let stats = b.engine_stats();
+        gens.sort_by_key(|g| g.sample);
+        // Each sample decodes all of its tokens but the last; the prompt once.
+        let decoded: u64 = gens
+            .iter()
+            .map(|g| u64::from(g.usage.completion_tokens.max(1)) - 1)
+            .sum::<u64>()
+            + n_prompt;
+        let finishes: BTreeSet<String> = gens.iter().map(|g| format!("{:?}", g.finish)).collect();
+        assert_eq!(
+            stats.tokens_decoded - before.tokens_decoded,
+            decoded,
+            "parallel {parallel} {options:?}: the prompt must be decoded once"
+        );
+        (
+            gens.into_iter().map(|g| g.text).collect::<Vec<_>>(),
+            finishes,
+        )
+    };
+    let invariant = [("ignore_eos", "true"), ("batch_invariant", "true")];
+    let unified = [("ignore_eos", "true"), ("kv_unified", "true")];
+    for r in [&lockstep, &staggered] {
+        let (all_at_once, finishes) = run(r, 16, &invariant);
+        assert_eq!(all_at_once.len(), r.samples.len());
+        if r.params.stop.is_empty() {
+            assert_eq!(finishes.len(), 1);
+        } else {
+            assert_eq!(finishes.len(), 2, "samples should end at different steps");
+        }
+        assert_eq!(run(r, 3, &invariant).0, all_at_once);
+        assert_eq!(run(r, 3, &unified).0.len(), r.samples.len());
+    }
+}

@@ -395,7 +395,7 @@ pub fn response_key(
 /// The cache key of a score: the response and the case's fingerprint.
 pub fn score_key(case_fingerprint: &str, response: &str) -> String {
     let mut buf = Vec::with_capacity(case_fingerprint.len() + response.len() + 32);
-    buf.extend_from_slice(b"litmus-score-v1\0");
+    buf.extend_from_slice(b"litmus-score-v2\0");
     buf.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
     buf.push(0);
     buf.extend_from_slice(case_fingerprint.as_bytes());

@@ -756,11 +756,24 @@ pub fn apply_prefix(code: &str, prefix: Option<&str>, language: Language) -> Str
     if code.trim().is_empty() {
         return code.to_string();
     }
-    if collapse_ws(code).contains(&collapse_ws(p)) {
+    // An indented first line continues the prefix's open body, even when the
+    // answer goes on to repeat the whole definition (base models often do):
+    // the prefix goes in front and the repeat is cut off.
+    let opens_body = p
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.trim_end().ends_with([':', '{']) || l.starts_with([' ', '\t']));
+    let continues = opens_body
+        && code
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.starts_with([' ', '\t']));
+    if !continues && collapse_ws(code).contains(&collapse_ws(p)) {
         return code.to_string();
     }
     let names = defined_names(p);
-    if !names.is_empty() && names.iter().all(|n| defines(code, n)) {
+    if !continues && !names.is_empty() && names.iter().all(|n| defines(code, n)) {
         let imports: Vec<&str> = p
             .lines()
             .filter(|l| import_line_re().is_match(l))
@@ -854,6 +867,21 @@ mod tests {
                 Language::Rust
             ),
             "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"
+        );
+        // A body that goes on to repeat the whole definition is still a
+        // continuation (and a body line naming the function is not a definition).
+        let prefix = "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n";
+        let answer = "    return len(text.split())\n\n\ndef count_words(text";
+        assert_eq!(
+            apply_prefix(answer, Some(prefix), Language::Python),
+            "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n    return len(text.split())\n\n"
+        );
+        let prefix = "fn price(age: u32) -> u32 {";
+        let answer =
+            "    let price = 10;\n    price\n}\n\nfn price(age: u32) -> u32 {\n    10\n}\n";
+        assert_eq!(
+            apply_prefix(answer, Some(prefix), Language::Rust),
+            "fn price(age: u32) -> u32 {\n    let price = 10;\n    price\n}"
         );
     }
 

@@ -1,12 +1,17 @@
 //! Python code generation: string processing, data wrangling, parsing, dates
-//! and times, algorithms and small utilities, graded `easy`, `medium` and
-//! `hard`.
+//! and times, algorithms and small utilities, graded `starter`, `easy`,
+//! `medium` and `hard`.
 //!
 //! Every case names the exact function and signature, gives examples (calls
 //! that must run without raising), unit tests (independent `assert`
 //! one-liners, run after the solution is loaded), a reference solution and a
 //! completion prefix (the signature plus a docstring that restates the task,
 //! for base models). Only the standard library is needed.
+//!
+//! `starter` cases are the lowest rung, meant to tell very small models apart:
+//! one-line or few-line functions whose obvious first draft runs but misses an
+//! edge case the prompt states (an empty list or string, a zero divisor,
+//! negative numbers, range boundaries, halves that round up).
 
 use litmus::prelude::*;
 
@@ -21,6 +26,624 @@ const RAISES_HELPER: &str = r"def _raises(exc, fn, *args):
         return False
     return False
 ";
+
+// ---------------------------------------------------------------------------
+// Starter
+// ---------------------------------------------------------------------------
+
+#[eval(tags = ["python", "code", "algorithms", "starter"])]
+fn last_digit() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `last_digit(n: int) -> int` that returns the last decimal \
+             digit of the integer `n`, between 0 and 9; for a negative number it is the last \
+             digit of its absolute value. For example, `last_digit(1234)` returns `4` and \
+             `last_digit(-47)` returns `7`.",
+        )
+        .prefix(
+            r#"def last_digit(n: int) -> int:
+    """Return the last decimal digit of n (0-9), ignoring the sign.
+
+    >>> last_digit(-47)
+    7
+    """
+"#,
+        )
+        .examples(["last_digit(1234)", "last_digit(0)", "last_digit(-47)"])
+        .tests([
+            "assert last_digit(1234) == 4",
+            "assert last_digit(0) == 0",
+            "assert last_digit(10) == 0",
+            "assert last_digit(-47) == 7",
+            "assert last_digit(-5) == 5",
+        ])
+        .reference(
+            r"def last_digit(n: int) -> int:
+    return abs(n) % 10
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "dates", "starter"])]
+fn century() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `century(year: int) -> int` that returns the century a year \
+             (1 or later) belongs to. Centuries are counted from year 1: the 1st century is \
+             years 1 to 100, the 20th is 1901 to 2000, the 21st starts with 2001. For example, \
+             `century(1999)` returns `20` and `century(2000)` returns `20`.",
+        )
+        .prefix(
+            r#"def century(year: int) -> int:
+    """Return the century of year: 1-100 is the 1st, 1901-2000 the 20th.
+
+    >>> century(2001)
+    21
+    """
+"#,
+        )
+        .examples(["century(1999)", "century(2000)", "century(1)"])
+        .tests([
+            "assert century(1999) == 20",
+            "assert century(2024) == 21",
+            "assert century(1) == 1",
+            "assert century(2000) == 20",
+            "assert century(100) == 1",
+            "assert century(101) == 2",
+        ])
+        .reference(
+            r"def century(year: int) -> int:
+    return (year + 99) // 100
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "algorithms", "starter"])]
+fn round_to_ten() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `round_to_ten(n: int) -> int` that rounds the non-negative \
+             integer `n` to the nearest multiple of ten, rounding halves (numbers ending in 5) \
+             up. For example, `round_to_ten(14)` returns `10`, `round_to_ten(15)` returns `20` \
+             and `round_to_ten(25)` returns `30`.",
+        )
+        .prefix(
+            r#"def round_to_ten(n: int) -> int:
+    """Round n to the nearest multiple of ten; a number ending in 5 rounds up.
+
+    >>> round_to_ten(14)
+    10
+    """
+"#,
+        )
+        .examples(["round_to_ten(14)", "round_to_ten(15)", "round_to_ten(0)"])
+        .tests([
+            "assert round_to_ten(14) == 10",
+            "assert round_to_ten(15) == 20",
+            "assert round_to_ten(25) == 30",
+            "assert round_to_ten(0) == 0",
+            "assert round_to_ten(7) == 10",
+            "assert round_to_ten(120) == 120",
+        ])
+        .reference(
+            r"def round_to_ten(n: int) -> int:
+    return (n + 5) // 10 * 10
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "data", "starter"])]
+fn average() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `average(numbers: list[float]) -> float` that returns the \
+             arithmetic mean of the numbers, or `0.0` for an empty list. For example, \
+             `average([1, 2, 6])` returns `3.0`.",
+        )
+        .prefix(
+            r#"def average(numbers: list[float]) -> float:
+    """Return the mean of numbers (0.0 for an empty list).
+
+    >>> average([1, 2, 6])
+    3.0
+    """
+"#,
+        )
+        .examples(["average([1, 2, 6])", "average([])", "average([-2.5])"])
+        .tests([
+            "assert average([1, 2, 6]) == 3.0",
+            "assert average([-2.5]) == -2.5",
+            "assert average([1, 2]) == 1.5",
+            "assert average([]) == 0.0",
+        ])
+        .reference(
+            r"def average(numbers: list[float]) -> float:
+    if not numbers:
+        return 0.0
+    return sum(numbers) / len(numbers)
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "utilities", "starter"])]
+fn ticket_price() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `ticket_price(age: int) -> int` that returns the price of a \
+             museum ticket in euros: children under 12 pay 5, visitors aged 65 or more pay 7, \
+             everyone else pays 10. For example, `ticket_price(30)` returns `10` and \
+             `ticket_price(12)` returns `10`.",
+        )
+        .prefix(
+            r#"def ticket_price(age: int) -> int:
+    """Return the ticket price in euros: 5 under 12, 7 from 65, otherwise 10.
+
+    >>> ticket_price(8)
+    5
+    """
+"#,
+        )
+        .examples(["ticket_price(8)", "ticket_price(30)", "ticket_price(70)"])
+        .tests([
+            "assert ticket_price(8) == 5",
+            "assert ticket_price(30) == 10",
+            "assert ticket_price(70) == 7",
+            "assert ticket_price(12) == 10",
+            "assert ticket_price(11) == 5",
+            "assert ticket_price(65) == 7",
+        ])
+        .reference(
+            r"def ticket_price(age: int) -> int:
+    if age < 12:
+        return 5
+    if age >= 65:
+        return 7
+    return 10
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "utilities", "starter"])]
+fn water_state() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `water_state(celsius: float) -> str` that returns the state \
+             of water at normal pressure: `'ice'` below 0 degrees, `'steam'` at 100 degrees or \
+             more, and `'water'` in between (0 included). For example, `water_state(-5)` returns \
+             `'ice'`.",
+        )
+        .prefix(
+            r#"def water_state(celsius: float) -> str:
+    """Return 'ice' below 0 degrees Celsius, 'steam' from 100, 'water' in between.
+
+    >>> water_state(-5)
+    'ice'
+    """
+"#,
+        )
+        .examples(["water_state(-5)", "water_state(20)", "water_state(100)"])
+        .tests([
+            "assert water_state(-5) == 'ice'",
+            "assert water_state(20) == 'water'",
+            "assert water_state(120) == 'steam'",
+            "assert water_state(0) == 'water'",
+            "assert water_state(100) == 'steam'",
+            "assert water_state(-0.5) == 'ice'",
+        ])
+        .reference(
+            r"def water_state(celsius: float) -> str:
+    if celsius < 0:
+        return 'ice'
+    if celsius >= 100:
+        return 'steam'
+    return 'water'
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "utilities", "starter"])]
+fn letter_grade() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `letter_grade(score: int) -> str` that turns an exam score \
+             from 0 to 100 into a letter: `'A'` for 90 and above, `'B'` for 80 to 89, `'C'` for \
+             70 to 79, `'D'` for 60 to 69 and `'F'` below 60. For example, `letter_grade(85)` \
+             returns `'B'`.",
+        )
+        .prefix(
+            r#"def letter_grade(score: int) -> str:
+    """Return the letter for a score (0-100): A from 90, B from 80, C from 70,
+    D from 60, F below 60.
+
+    >>> letter_grade(85)
+    'B'
+    """
+"#,
+        )
+        .examples(["letter_grade(85)", "letter_grade(100)", "letter_grade(0)"])
+        .tests([
+            "assert letter_grade(95) == 'A'",
+            "assert letter_grade(90) == 'A'",
+            "assert letter_grade(89) == 'B'",
+            "assert letter_grade(70) == 'C'",
+            "assert letter_grade(60) == 'D'",
+            "assert letter_grade(59) == 'F'",
+            "assert letter_grade(12) == 'F'",
+        ])
+        .reference(
+            r"def letter_grade(score: int) -> str:
+    for limit, letter in ((90, 'A'), (80, 'B'), (70, 'C'), (60, 'D')):
+        if score >= limit:
+            return letter
+    return 'F'
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "algorithms", "starter"])]
+fn safe_divide() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `safe_divide(a: float, b: float) -> float | None` that \
+             returns `a / b`, or `None` when `b` is zero. For example, `safe_divide(7, 2)` \
+             returns `3.5` and `safe_divide(1, 0)` returns `None`.",
+        )
+        .prefix(
+            r#"def safe_divide(a: float, b: float) -> float | None:
+    """Return a / b, or None when b is zero.
+    """
+"#,
+        )
+        .examples([
+            "safe_divide(7, 2)",
+            "safe_divide(1, 0)",
+            "safe_divide(-9, 3)",
+        ])
+        .tests([
+            "assert safe_divide(7, 2) == 3.5",
+            "assert safe_divide(-9, 3) == -3",
+            "assert safe_divide(1, 0) is None",
+            "assert safe_divide(0, 5) == 0",
+            "assert safe_divide(2.5, 0.0) is None",
+        ])
+        .reference(
+            r"def safe_divide(a: float, b: float) -> float | None:
+    if b == 0:
+        return None
+    return a / b
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "algorithms", "starter"])]
+fn triangle_kind() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `triangle_kind(a: int, b: int, c: int) -> str` that \
+             classifies a triangle by its side lengths: `'equilateral'` when all three are \
+             equal, `'isosceles'` when exactly two are equal (any two), and `'scalene'` when all \
+             differ. For example, `triangle_kind(3, 4, 4)` returns `'isosceles'`.",
+        )
+        .prefix(
+            r#"def triangle_kind(a: int, b: int, c: int) -> str:
+    """Return 'equilateral', 'isosceles' (any two sides equal) or 'scalene'.
+
+    >>> triangle_kind(3, 4, 4)
+    'isosceles'
+    """
+"#,
+        )
+        .examples([
+            "triangle_kind(2, 2, 2)",
+            "triangle_kind(3, 4, 4)",
+            "triangle_kind(3, 4, 5)",
+        ])
+        .tests([
+            "assert triangle_kind(2, 2, 2) == 'equilateral'",
+            "assert triangle_kind(5, 5, 8) == 'isosceles'",
+            "assert triangle_kind(3, 4, 5) == 'scalene'",
+            "assert triangle_kind(3, 4, 4) == 'isosceles'",
+            "assert triangle_kind(6, 2, 6) == 'isosceles'",
+        ])
+        .reference(
+            r"def triangle_kind(a: int, b: int, c: int) -> str:
+    if a == b == c:
+        return 'equilateral'
+    if a == b or b == c or a == c:
+        return 'isosceles'
+    return 'scalene'
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "algorithms", "starter"])]
+fn quadrant() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `quadrant(x: float, y: float) -> int` that returns the \
+             quadrant of the point (x, y): 1 when both are positive, 2 when x is negative and y \
+             positive, 3 when both are negative, 4 when x is positive and y negative, and 0 when \
+             the point lies on an axis (x or y is zero). For example, `quadrant(3, -2)` returns \
+             `4`.",
+        )
+        .prefix(
+            r#"def quadrant(x: float, y: float) -> int:
+    """Return the quadrant (1-4) of the point (x, y), or 0 on an axis.
+
+    >>> quadrant(3, -2)
+    4
+    """
+"#,
+        )
+        .examples(["quadrant(3, -2)", "quadrant(0, 5)", "quadrant(-1, -1)"])
+        .tests([
+            "assert quadrant(1, 1) == 1",
+            "assert quadrant(-4, 2) == 2",
+            "assert quadrant(-1, -1) == 3",
+            "assert quadrant(3, -2) == 4",
+            "assert quadrant(0, 5) == 0",
+            "assert quadrant(7, 0) == 0",
+        ])
+        .reference(
+            r"def quadrant(x: float, y: float) -> int:
+    if x == 0 or y == 0:
+        return 0
+    if x > 0:
+        return 1 if y > 0 else 4
+    return 2 if y > 0 else 3
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "strings", "starter"])]
+fn capitalize_first() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `capitalize_first(s: str) -> str` that returns `s` with its \
+             first character upper-cased and the rest unchanged; an empty string stays empty. \
+             For example, `capitalize_first('hello World')` returns `'Hello World'`.",
+        )
+        .prefix(
+            r#"def capitalize_first(s: str) -> str:
+    """Return s with its first character upper-cased, the rest unchanged.
+
+    >>> capitalize_first('hello World')
+    'Hello World'
+    """
+"#,
+        )
+        .examples([
+            "capitalize_first('hello World')",
+            "capitalize_first('')",
+            "capitalize_first('x')",
+        ])
+        .tests([
+            "assert capitalize_first('hello World') == 'Hello World'",
+            "assert capitalize_first('') == ''",
+            "assert capitalize_first('x') == 'X'",
+            "assert capitalize_first('iPhone') == 'IPhone'",
+            "assert capitalize_first('1st') == '1st'",
+        ])
+        .reference(
+            r"def capitalize_first(s: str) -> str:
+    return s[:1].upper() + s[1:]
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "strings", "starter"])]
+fn count_words() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `count_words(text: str) -> int` that returns the number of \
+             words in `text`, words being separated by any amount of whitespace. For example, \
+             `count_words('the quick  fox')` returns `3` and `count_words('')` returns `0`.",
+        )
+        .prefix(
+            r#"def count_words(text: str) -> int:
+    """Return the number of whitespace-separated words in text.
+    """
+"#,
+        )
+        .examples([
+            "count_words('the quick  fox')",
+            "count_words('')",
+            "count_words('one')",
+        ])
+        .tests([
+            "assert count_words('the quick  fox') == 3",
+            "assert count_words('') == 0",
+            "assert count_words('one') == 1",
+            "assert count_words('  padded  ') == 1",
+            r"assert count_words('a\tb\nc') == 3",
+        ])
+        .reference(
+            r"def count_words(text: str) -> int:
+    return len(text.split())
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "utilities", "starter"])]
+fn percent() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `percent(part: int, total: int) -> int` that returns what \
+             percentage `part` is of `total`, rounded down to a whole number; a `total` of zero \
+             gives `0`. For example, `percent(1, 4)` returns `25` and `percent(1, 3)` returns \
+             `33`.",
+        )
+        .prefix(
+            r#"def percent(part: int, total: int) -> int:
+    """Return part as a whole percentage of total, rounded down (0 if total is 0).
+
+    >>> percent(1, 3)
+    33
+    """
+"#,
+        )
+        .examples(["percent(1, 4)", "percent(2, 3)", "percent(3, 0)"])
+        .tests([
+            "assert percent(1, 4) == 25",
+            "assert percent(1, 3) == 33",
+            "assert percent(0, 5) == 0",
+            "assert percent(5, 5) == 100",
+            "assert percent(3, 0) == 0",
+        ])
+        .reference(
+            r"def percent(part: int, total: int) -> int:
+    if total == 0:
+        return 0
+    return part * 100 // total
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "strings", "starter"])]
+fn first_word() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `first_word(text: str) -> str` that returns the first \
+             whitespace-separated word of `text`, or `''` when there is none; leading spaces are \
+             skipped. For example, `first_word('hello big world')` returns `'hello'`.",
+        )
+        .prefix(
+            r#"def first_word(text: str) -> str:
+    """Return the first whitespace-separated word of text ('' if there is none).
+
+    >>> first_word('hello big world')
+    'hello'
+    """
+"#,
+        )
+        .examples([
+            "first_word('hello big world')",
+            "first_word('')",
+            "first_word('  padded')",
+        ])
+        .tests([
+            "assert first_word('hello big world') == 'hello'",
+            "assert first_word('single') == 'single'",
+            "assert first_word('') == ''",
+            "assert first_word('  padded  word') == 'padded'",
+            "assert first_word('   ') == ''",
+        ])
+        .reference(
+            r"def first_word(text: str) -> str:
+    words = text.split()
+    return words[0] if words else ''
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "strings", "starter"])]
+fn is_palindrome() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `is_palindrome(text: str) -> bool` that returns `True` when \
+             `text` reads the same backwards, ignoring upper/lower case. For example, \
+             `is_palindrome('Racecar')` returns `True` and `is_palindrome('hello')` returns \
+             `False`.",
+        )
+        .prefix(
+            r#"def is_palindrome(text: str) -> bool:
+    """Return True if text reads the same backwards, ignoring case.
+
+    >>> is_palindrome('Racecar')
+    True
+    """
+"#,
+        )
+        .examples([
+            "is_palindrome('Racecar')",
+            "is_palindrome('')",
+            "is_palindrome('hello')",
+        ])
+        .tests([
+            "assert is_palindrome('level')",
+            "assert not is_palindrome('hello')",
+            "assert is_palindrome('')",
+            "assert is_palindrome('Racecar')",
+            "assert not is_palindrome('ab')",
+            "assert is_palindrome('Noon')",
+        ])
+        .reference(
+            r"def is_palindrome(text: str) -> bool:
+    lowered = text.lower()
+    return lowered == lowered[::-1]
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "data", "starter"])]
+fn median() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `median(numbers: list[float]) -> float` that returns the \
+             median of a non-empty list: the middle value once sorted, or the mean of the two \
+             middle values when the length is even. The input is not necessarily sorted. For \
+             example, `median([3, 1, 2])` returns `2` and `median([4, 1, 3, 2])` returns `2.5`.",
+        )
+        .prefix(
+            r#"def median(numbers: list[float]) -> float:
+    """Return the median of numbers (not necessarily sorted); for an even count,
+    the mean of the two middle values.
+
+    >>> median([4, 1, 3, 2])
+    2.5
+    """
+"#,
+        )
+        .examples(["median([3, 1, 2])", "median([4, 1, 3, 2])", "median([7])"])
+        .tests([
+            "assert median([3, 1, 2]) == 2",
+            "assert median([7]) == 7",
+            "assert median([1, 2, 3, 4]) == 2.5",
+            "assert median([4, 1, 3, 2]) == 2.5",
+            "assert median([9, 1, 5]) == 5",
+        ])
+        .reference(
+            r"def median(numbers: list[float]) -> float:
+    ordered = sorted(numbers)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2
+",
+        )
+}
+
+#[eval(tags = ["python", "code", "algorithms", "starter"])]
+fn digit_sum() -> CodeCase {
+    CodeCase::python()
+        .prompt(
+            "Write a Python function `digit_sum(n: int) -> int` that returns the sum of the \
+             decimal digits of the integer `n`, ignoring its sign. For example, \
+             `digit_sum(1234)` returns `10` and `digit_sum(-56)` returns `11`.",
+        )
+        .prefix(
+            r#"def digit_sum(n: int) -> int:
+    """Return the sum of the decimal digits of n, ignoring the sign.
+
+    >>> digit_sum(1234)
+    10
+    """
+"#,
+        )
+        .examples(["digit_sum(1234)", "digit_sum(0)", "digit_sum(-56)"])
+        .tests([
+            "assert digit_sum(1234) == 10",
+            "assert digit_sum(0) == 0",
+            "assert digit_sum(9) == 9",
+            "assert digit_sum(-56) == 11",
+            "assert digit_sum(1000) == 1",
+        ])
+        .reference(
+            r"def digit_sum(n: int) -> int:
+    return sum(int(d) for d in str(abs(n)))
+",
+        )
+}
 
 // ---------------------------------------------------------------------------
 // Easy

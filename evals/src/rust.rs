@@ -1,12 +1,506 @@
-//! Rust code generation, graded `easy`, `medium` and `hard`; std only.
+//! Rust code generation, graded `starter`, `easy`, `medium` and `hard`; std only.
 //!
 //! The sandbox compiles the answer's items together with one function per
 //! example and unit test, so examples are statements such as
 //! `let _ = add(1, 2);` and tests are assertions such as
 //! `assert_eq!(add(1, 2), 3);`. The prefix (doc comment and signature, up to
 //! the opening brace) serves completion-style templates.
+//!
+//! `starter` cases are the lowest rung, meant to tell very small models apart:
+//! short functions on integers returning a number, a boolean or a `&'static
+//! str`, whose obvious first draft compiles but misses an edge case the prompt
+//! states (zero, negative numbers, a zero divisor, range boundaries,
+//! overflow). Some prefixes also show example results in the doc comment or
+//! open the body with its first line (such as `if a == b && b == c {`), so the
+//! model completes a chain of branches rather than writing the function from
+//! scratch.
 
 use litmus::prelude::*;
+
+// ---------------------------------------------------------------------------
+// Starter
+// ---------------------------------------------------------------------------
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn sign_of() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn sign_of(n: i32) -> i32` that returns `1` when `n` is \
+             positive, `-1` when it is negative and `0` when it is zero. For example, \
+             `sign_of(42)` returns `1` and `sign_of(-7)` returns `-1`.",
+        )
+        .prefix(
+            r"/// The sign of `n`: 1 if positive, -1 if negative, 0 if zero.
+fn sign_of(n: i32) -> i32 {
+",
+        )
+        .examples([
+            "let _ = sign_of(42);",
+            "let _ = sign_of(-7);",
+            "let _ = sign_of(0);",
+        ])
+        .tests([
+            "assert_eq!(sign_of(42), 1);",
+            "assert_eq!(sign_of(-7), -1);",
+            "assert_eq!(sign_of(0), 0);",
+            "assert_eq!(sign_of(i32::MIN), -1);",
+        ])
+        .reference(
+            r"fn sign_of(n: i32) -> i32 {
+    n.signum()
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn last_digit() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn last_digit(n: i32) -> i32` that returns the last decimal \
+             digit of `n`, always between 0 and 9 (for a negative number, the last digit of its \
+             absolute value). For example, `last_digit(1234)` returns `4` and `last_digit(-47)` \
+             returns `7`.",
+        )
+        .prefix(
+            r"/// The last decimal digit of `n`, from 0 to 9 (for a negative `n`, that of its
+/// absolute value).
+fn last_digit(n: i32) -> i32 {
+",
+        )
+        .examples([
+            "let _ = last_digit(1234);",
+            "let _ = last_digit(0);",
+            "let _ = last_digit(-47);",
+        ])
+        .tests([
+            "assert_eq!(last_digit(1234), 4);",
+            "assert_eq!(last_digit(0), 0);",
+            "assert_eq!(last_digit(10), 0);",
+            "assert_eq!(last_digit(-47), 7);",
+            "assert_eq!(last_digit(i32::MIN), 8);",
+        ])
+        .reference(
+            r"fn last_digit(n: i32) -> i32 {
+    (n % 10).abs()
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "utilities", "starter"])]
+fn percent_of() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn percent_of(part: u32, total: u32) -> u32` that returns \
+             what percentage `part` is of `total`, rounded down to a whole number. A `total` of \
+             zero gives `0`. For example, `percent_of(1, 4)` returns `25` and `percent_of(1, 3)` \
+             returns `33`.",
+        )
+        .prefix(
+            r"/// `part` as a whole percentage of `total`, rounded down (0 when `total` is 0).
+fn percent_of(part: u32, total: u32) -> u32 {
+",
+        )
+        .examples([
+            "let _ = percent_of(1, 4);",
+            "let _ = percent_of(2, 3);",
+            "let _ = percent_of(3, 0);",
+        ])
+        .tests([
+            "assert_eq!(percent_of(1, 4), 25);",
+            "assert_eq!(percent_of(1, 3), 33);",
+            "assert_eq!(percent_of(0, 5), 0);",
+            "assert_eq!(percent_of(5, 5), 100);",
+            "assert_eq!(percent_of(3, 0), 0);",
+        ])
+        .reference(
+            r"fn percent_of(part: u32, total: u32) -> u32 {
+    if total == 0 {
+        return 0;
+    }
+    (u64::from(part) * 100 / u64::from(total)) as u32
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn triangle_kind() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn triangle_kind(a: u32, b: u32, c: u32) -> &'static str` \
+             that classifies a triangle by its side lengths: `\"equilateral\"` when all three \
+             are equal, `\"isosceles\"` when exactly two are equal (any two), and `\"scalene\"` \
+             when all differ. For example, `triangle_kind(3, 4, 4)` returns `\"isosceles\"`.",
+        )
+        .prefix(
+            r#"/// "equilateral" (three equal sides), "isosceles" (two equal sides, any two)
+/// or "scalene" (all different).
+fn triangle_kind(a: u32, b: u32, c: u32) -> &'static str {
+    if a == b && b == c {
+"#,
+        )
+        .examples([
+            "let _ = triangle_kind(2, 2, 2);",
+            "let _ = triangle_kind(3, 4, 4);",
+            "let _ = triangle_kind(3, 4, 5);",
+        ])
+        .tests([
+            r#"assert_eq!(triangle_kind(2, 2, 2), "equilateral");"#,
+            r#"assert_eq!(triangle_kind(5, 5, 8), "isosceles");"#,
+            r#"assert_eq!(triangle_kind(3, 4, 5), "scalene");"#,
+            r#"assert_eq!(triangle_kind(3, 4, 4), "isosceles");"#,
+            r#"assert_eq!(triangle_kind(6, 2, 6), "isosceles");"#,
+        ])
+        .reference(
+            r#"fn triangle_kind(a: u32, b: u32, c: u32) -> &'static str {
+    if a == b && b == c {
+        "equilateral"
+    } else if a == b || b == c || a == c {
+        "isosceles"
+    } else {
+        "scalene"
+    }
+}
+"#,
+        )
+}
+
+#[eval(tags = ["rust", "code", "utilities", "starter"])]
+fn speed_label_of() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn speed_label_of(kmh: u32) -> &'static str` that labels a \
+             speed in km/h: `\"slow\"` below 30, `\"fast\"` from 90 on, `\"normal\"` otherwise. \
+             For example, `speed_label_of(50)` returns `\"normal\"` and `speed_label_of(90)` \
+             returns `\"fast\"`.",
+        )
+        .prefix(
+            r#"/// "slow" below 30 km/h, "fast" from 90 km/h, "normal" in between.
+fn speed_label_of(kmh: u32) -> &'static str {
+    if kmh < 30 {
+"#,
+        )
+        .examples([
+            "let _ = speed_label_of(10);",
+            "let _ = speed_label_of(50);",
+            "let _ = speed_label_of(130);",
+        ])
+        .tests([
+            r#"assert_eq!(speed_label_of(10), "slow");"#,
+            r#"assert_eq!(speed_label_of(50), "normal");"#,
+            r#"assert_eq!(speed_label_of(130), "fast");"#,
+            r#"assert_eq!(speed_label_of(30), "normal");"#,
+            r#"assert_eq!(speed_label_of(90), "fast");"#,
+            r#"assert_eq!(speed_label_of(0), "slow");"#,
+        ])
+        .reference(
+            r#"fn speed_label_of(kmh: u32) -> &'static str {
+    if kmh < 30 {
+        "slow"
+    } else if kmh >= 90 {
+        "fast"
+    } else {
+        "normal"
+    }
+}
+"#,
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn is_pow2() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn is_pow2(n: u32) -> bool` that returns true when `n` is a \
+             power of two (1, 2, 4, 8, ...); 0 is not one. For example, `is_pow2(8)` returns \
+             `true` and `is_pow2(6)` returns `false`.",
+        )
+        .prefix(
+            r"/// Whether `n` is a power of two (1, 2, 4, 8, ...); 0 is not.
+fn is_pow2(n: u32) -> bool {
+",
+        )
+        .examples([
+            "let _ = is_pow2(8);",
+            "let _ = is_pow2(6);",
+            "let _ = is_pow2(0);",
+        ])
+        .tests([
+            "assert!(is_pow2(8));",
+            "assert!(!is_pow2(6));",
+            "assert!(is_pow2(1));",
+            "assert!(!is_pow2(0));",
+            "assert!(is_pow2(1024));",
+            "assert!(!is_pow2(12));",
+        ])
+        .reference(
+            r"fn is_pow2(n: u32) -> bool {
+    n != 0 && n & (n - 1) == 0
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "utilities", "starter"])]
+fn is_teen() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn is_teen(age: u32) -> bool` that returns true when `age` \
+             is in the teens, from 13 to 19 years inclusive. For example, `is_teen(15)` returns \
+             `true` and `is_teen(12)` returns `false`.",
+        )
+        .prefix(
+            r"/// Whether `age` is from 13 to 19 inclusive.
+fn is_teen(age: u32) -> bool {
+    if age < 13 {
+",
+        )
+        .examples([
+            "let _ = is_teen(15);",
+            "let _ = is_teen(12);",
+            "let _ = is_teen(20);",
+        ])
+        .tests([
+            "assert!(is_teen(15));",
+            "assert!(!is_teen(12));",
+            "assert!(!is_teen(20));",
+            "assert!(is_teen(13));",
+            "assert!(is_teen(19));",
+            "assert!(!is_teen(0));",
+        ])
+        .reference(
+            r"fn is_teen(age: u32) -> bool {
+    (13..=19).contains(&age)
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn median_of_three() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn median_of_three(a: i32, b: i32, c: i32) -> i32` that \
+             returns the middle value of its three arguments once sorted. For example, \
+             `median_of_three(3, 1, 2)` returns `2` and `median_of_three(5, 5, 1)` returns `5`.",
+        )
+        .prefix(
+            r"/// The middle value of `a`, `b` and `c` once sorted.
+fn median_of_three(a: i32, b: i32, c: i32) -> i32 {
+",
+        )
+        .examples([
+            "let _ = median_of_three(3, 1, 2);",
+            "let _ = median_of_three(5, 5, 1);",
+            "let _ = median_of_three(-4, 0, 9);",
+        ])
+        .tests([
+            "assert_eq!(median_of_three(3, 1, 2), 2);",
+            "assert_eq!(median_of_three(1, 2, 3), 2);",
+            "assert_eq!(median_of_three(9, 7, 8), 8);",
+            "assert_eq!(median_of_three(5, 5, 1), 5);",
+            "assert_eq!(median_of_three(-4, 0, 9), 0);",
+            "assert_eq!(median_of_three(2, 6, 4), 4);",
+        ])
+        .reference(
+            r"fn median_of_three(a: i32, b: i32, c: i32) -> i32 {
+    a.max(b).min(a.min(b).max(c))
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn next_multiple_of_ten() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn next_multiple_of_ten(n: u32) -> u32` that returns the \
+             smallest multiple of ten that is greater than or equal to `n`. For example, \
+             `next_multiple_of_ten(23)` returns `30` and `next_multiple_of_ten(40)` returns \
+             `40`.",
+        )
+        .prefix(
+            r"/// The smallest multiple of ten that is at least `n`.
+fn next_multiple_of_ten(n: u32) -> u32 {
+",
+        )
+        .examples([
+            "let _ = next_multiple_of_ten(23);",
+            "let _ = next_multiple_of_ten(40);",
+            "let _ = next_multiple_of_ten(0);",
+        ])
+        .tests([
+            "assert_eq!(next_multiple_of_ten(23), 30);",
+            "assert_eq!(next_multiple_of_ten(1), 10);",
+            "assert_eq!(next_multiple_of_ten(40), 40);",
+            "assert_eq!(next_multiple_of_ten(0), 0);",
+            "assert_eq!(next_multiple_of_ten(99), 100);",
+        ])
+        .reference(
+            r"fn next_multiple_of_ten(n: u32) -> u32 {
+    n.div_ceil(10) * 10
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "utilities", "starter"])]
+fn tax_rate() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn tax_rate(income: u32) -> u32` that returns the tax rate \
+             in percent for a yearly income: 0 up to 10000 included, 20 above 10000 up to 50000 \
+             included, and 40 above 50000. For example, `tax_rate(30000)` returns `20` and \
+             `tax_rate(10000)` returns `0`.",
+        )
+        .prefix(
+            r"/// The tax rate in percent: 0 up to 10000 (included), 20 up to 50000
+/// (included), 40 above.
+fn tax_rate(income: u32) -> u32 {
+    if income <= 10000 {
+",
+        )
+        .examples([
+            "let _ = tax_rate(30000);",
+            "let _ = tax_rate(10000);",
+            "let _ = tax_rate(80000);",
+        ])
+        .tests([
+            "assert_eq!(tax_rate(5000), 0);",
+            "assert_eq!(tax_rate(30000), 20);",
+            "assert_eq!(tax_rate(80000), 40);",
+            "assert_eq!(tax_rate(10000), 0);",
+            "assert_eq!(tax_rate(50000), 20);",
+            "assert_eq!(tax_rate(50001), 40);",
+        ])
+        .reference(
+            r"fn tax_rate(income: u32) -> u32 {
+    if income <= 10000 {
+        0
+    } else if income <= 50000 {
+        20
+    } else {
+        40
+    }
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn round_down_to() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn round_down_to(n: u32, step: u32) -> u32` that rounds `n` \
+             down to a multiple of `step`; a `step` of 0 leaves `n` unchanged. For example, \
+             `round_down_to(17, 5)` returns `15` and `round_down_to(17, 0)` returns `17`.",
+        )
+        .prefix(
+            r"/// `n` rounded down to a multiple of `step` (`n` itself when `step` is 0).
+fn round_down_to(n: u32, step: u32) -> u32 {
+",
+        )
+        .examples([
+            "let _ = round_down_to(17, 5);",
+            "let _ = round_down_to(20, 5);",
+            "let _ = round_down_to(17, 0);",
+        ])
+        .tests([
+            "assert_eq!(round_down_to(17, 5), 15);",
+            "assert_eq!(round_down_to(20, 5), 20);",
+            "assert_eq!(round_down_to(3, 10), 0);",
+            "assert_eq!(round_down_to(17, 0), 17);",
+            "assert_eq!(round_down_to(99, 1), 99);",
+        ])
+        .reference(
+            r"fn round_down_to(n: u32, step: u32) -> u32 {
+    if step == 0 {
+        n
+    } else {
+        n / step * step
+    }
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn floor_div() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn floor_div(a: i32, b: i32) -> i32` that divides `a` by the \
+             non-zero `b` and rounds the quotient down, toward negative infinity (Rust's `/` \
+             rounds toward zero instead). For example, `floor_div(7, 2)` returns `3` and \
+             `floor_div(-7, 2)` returns `-4`.",
+        )
+        .prefix(
+            r"/// `a / b` rounded down, toward negative infinity (`b` is not zero).
+///
+/// `floor_div(7, 2)` is 3 and `floor_div(-7, 2)` is -4.
+fn floor_div(a: i32, b: i32) -> i32 {
+",
+        )
+        .examples([
+            "let _ = floor_div(7, 2);",
+            "let _ = floor_div(-7, 2);",
+            "let _ = floor_div(6, -3);",
+        ])
+        .tests([
+            "assert_eq!(floor_div(7, 2), 3);",
+            "assert_eq!(floor_div(6, 3), 2);",
+            "assert_eq!(floor_div(-7, 2), -4);",
+            "assert_eq!(floor_div(7, -2), -4);",
+            "assert_eq!(floor_div(-6, 3), -2);",
+            "assert_eq!(floor_div(-7, -2), 3);",
+        ])
+        .reference(
+            r"fn floor_div(a: i32, b: i32) -> i32 {
+    let q = a / b;
+    if a % b != 0 && (a < 0) != (b < 0) {
+        q - 1
+    } else {
+        q
+    }
+}
+",
+        )
+}
+
+#[eval(tags = ["rust", "code", "algorithms", "starter"])]
+fn average_of_two() -> CodeCase {
+    CodeCase::rust()
+        .prompt(
+            "Write a Rust function `fn average_of_two(a: i32, b: i32) -> i32` that returns the \
+             average of `a` and `b` rounded toward zero, without overflowing for large inputs. \
+             For example, `average_of_two(3, 8)` returns `5` and `average_of_two(i32::MAX, \
+             i32::MAX)` returns `i32::MAX`.",
+        )
+        .prefix(
+            r"/// The average of `a` and `b`, rounded toward zero, without overflow.
+fn average_of_two(a: i32, b: i32) -> i32 {
+",
+        )
+        .examples([
+            "let _ = average_of_two(3, 8);",
+            "let _ = average_of_two(-4, -6);",
+            "let _ = average_of_two(i32::MAX, i32::MAX);",
+        ])
+        .tests([
+            "assert_eq!(average_of_two(3, 8), 5);",
+            "assert_eq!(average_of_two(-4, -6), -5);",
+            "assert_eq!(average_of_two(0, 0), 0);",
+            "assert_eq!(average_of_two(i32::MAX, i32::MAX), i32::MAX);",
+            "assert_eq!(average_of_two(i32::MIN, i32::MIN), i32::MIN);",
+        ])
+        .reference(
+            r"fn average_of_two(a: i32, b: i32) -> i32 {
+    ((i64::from(a) + i64::from(b)) / 2) as i32
+}
+",
+        )
+}
 
 // ---------------------------------------------------------------------------
 // Easy

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p litmus --example short_run -- \
-//!     --config crates/litmus/examples/short_run.toml --no-cache --quiet
+//!     --config crates/litmus/examples/short_run.toml --no-cache --quiet --no-snapshots
 //! ```
 //!
 //! The summary's `all seqs tok/s` is the run's generated tokens over its wall

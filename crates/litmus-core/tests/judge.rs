@@ -3,20 +3,22 @@
 //! reply), out-of-range grades, the judge model of a run, the response cache,
 //! and `EvalContext::judge`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod common;
+
+use common::{spec, store, Collect};
 use litmus_core::backend::*;
 use litmus_core::case::{Case, TextCase};
 use litmus_core::context::EvalContext;
 use litmus_core::judge::{Judge, JudgeError};
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::model::ModelSpec;
 use litmus_core::registry::{EntryKind, EvalEntry};
-use litmus_core::runner::{execute, Event, Plan, Reporter};
+use litmus_core::runner::{execute, Plan};
 use litmus_core::score::ScoreResult;
-use litmus_core::store::{Cache, RunMeta, RunStore, SampleRecord};
-use litmus_core::template::PromptTemplate;
+use litmus_core::store::{Cache, SampleRecord};
 
 /// Answers eval prompts with `answer`, and judge prompts (those holding the
 /// default rubric's "Answer to grade") from a script: the first script whose
@@ -327,24 +329,6 @@ fn imperative_judge_fails(ctx: &mut EvalContext<'_>) -> ScoreResult {
     Ok(ctx.judge(&Judge::new(), "Q-broken: capital of Italy?", &answer, &[])?)
 }
 
-macro_rules! entry {
-    ($name:literal, $kind:expr) => {
-        EvalEntry {
-            name: $name,
-            case: None,
-            module_path: "tests",
-            file: file!(),
-            line: line!(),
-            tags: &[],
-            samples: None,
-            timeout_secs: None,
-            ignore: false,
-            min_score: None,
-            kind: $kind,
-        }
-    };
-}
-
 static GOOD: EvalEntry = entry!("good", EntryKind::Declarative(judged_good));
 static BAD: EvalEntry = entry!("bad", EntryKind::Declarative(judged_bad));
 static STRICT: EvalEntry = entry!("strict", EntryKind::Declarative(judged_strict));
@@ -359,57 +343,8 @@ const SCRIPTS: &[(&str, &[&str])] = &[
     ("Q-broken", &["", "Grade: 7\nGrade: 3"]),
 ];
 
-#[derive(Default)]
-struct Collect {
-    units: Vec<(String, usize, usize)>,
-}
-
-impl Reporter for Collect {
-    fn event(&mut self, e: Event<'_>) {
-        if let Event::Unit(u) = e {
-            self.units.push((u.eval.clone(), u.scored, u.errors));
-        }
-    }
-}
-
-fn spec(name: &str) -> ModelSpec {
-    ModelSpec {
-        name: name.into(),
-        backend: BackendKind::Llama,
-        source: format!("{name}.gguf"),
-        ..Default::default()
-    }
-}
-
 fn plan(evals: Vec<&'static EvalEntry>, samples: u32) -> Plan {
-    Plan {
-        evals,
-        models: vec![spec("m")],
-        templates: vec![PromptTemplate::chat(
-            "plain",
-            None,
-            "Answer briefly. {{task}}",
-        )],
-        temperatures: vec![0.0],
-        samples,
-        samples_override: HashMap::new(),
-        params: SamplingParams::default(),
-        jobs: 2,
-        limits: Default::default(),
-        min_scores: BTreeMap::new(),
-        judge: None,
-    }
-}
-
-fn store(dir: &std::path::Path, id: &str) -> RunStore {
-    RunStore::create(
-        dir,
-        &RunMeta {
-            id: id.into(),
-            ..Default::default()
-        },
-    )
-    .unwrap()
+    common::plan(evals, samples, "Answer briefly. {{task}}", &[0.0])
 }
 
 fn by_eval<'a>(records: &'a [SampleRecord], eval: &str) -> Vec<&'a SampleRecord> {
@@ -486,7 +421,7 @@ fn the_runner_judges_with_the_model_under_test_and_records_failures() {
     let units: HashMap<String, (usize, usize)> = rep
         .units
         .iter()
-        .map(|(e, s, n)| (e.clone(), (*s, *n)))
+        .map(|u| (u.eval.clone(), (u.scored, u.errors)))
         .collect();
     assert_eq!(units["good"], (2, 0));
     assert_eq!(units["bad"], (0, 2));

@@ -1,19 +1,20 @@
 //! The runner against a counting backend: batching per prompt, the response
 //! cache, resume, failures that stay per sample, and panics in user code.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod common;
+
+use common::Collect;
 use litmus_core::backend::*;
 use litmus_core::case::{Case, Metric, TextCase};
 use litmus_core::context::EvalContext;
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::model::ModelSpec;
 use litmus_core::registry::{EntryKind, EvalEntry};
-use litmus_core::runner::{execute, Event, Plan, Reporter};
+use litmus_core::runner::{execute, Plan};
 use litmus_core::score::{Score, ScoreResult};
-use litmus_core::store::{Cache, RunMeta, RunStore};
-use litmus_core::template::PromptTemplate;
+use litmus_core::store::{Cache, RunStore};
 
 /// Answers "Paris" to everything, counting requests and samples.
 struct Counting {
@@ -101,24 +102,6 @@ fn imperative_panics(_ctx: &mut EvalContext<'_>) -> ScoreResult {
     panic!("user code exploded")
 }
 
-macro_rules! entry {
-    ($name:literal, $kind:expr) => {
-        EvalEntry {
-            name: $name,
-            case: None,
-            module_path: "tests",
-            file: file!(),
-            line: line!(),
-            tags: &[],
-            samples: None,
-            timeout_secs: None,
-            ignore: false,
-            min_score: None,
-            kind: $kind,
-        }
-    };
-}
-
 static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));
 static PANICS: EvalEntry = entry!("panics", EntryKind::Declarative(panics));
 static IMPERATIVE: EvalEntry = entry!("imperative", EntryKind::Imperative(imperative));
@@ -127,38 +110,8 @@ static IMPERATIVE_PANICS: EvalEntry = entry!(
     EntryKind::Imperative(imperative_panics)
 );
 
-#[derive(Default)]
-struct Collect {
-    units: Vec<(String, f64, usize)>,
-}
-
-impl Reporter for Collect {
-    fn event(&mut self, e: Event<'_>) {
-        if let Event::Unit(u) = e {
-            self.units.push((u.eval.clone(), u.score.mean, u.errors));
-        }
-    }
-}
-
 fn plan(evals: Vec<&'static EvalEntry>, samples: u32) -> Plan {
-    Plan {
-        evals,
-        models: vec![ModelSpec {
-            name: "m".into(),
-            backend: BackendKind::Llama,
-            source: "x".into(),
-            ..Default::default()
-        }],
-        templates: vec![PromptTemplate::chat("plain", None, "{{task}}")],
-        temperatures: vec![0.0, 0.7],
-        samples,
-        samples_override: HashMap::new(),
-        params: SamplingParams::default(),
-        jobs: 2,
-        limits: Default::default(),
-        min_scores: BTreeMap::new(),
-        judge: None,
-    }
+    common::plan(evals, samples, "{{task}}", &[0.0, 0.7])
 }
 
 #[test]
@@ -170,14 +123,7 @@ fn samples_of_one_prompt_go_in_one_request_and_a_rerun_is_served_by_the_cache() 
     let cache = Cache::open(&dir.path().join("cache")).unwrap();
     let p = plan(vec![&CAPITAL, &IMPERATIVE], 4);
 
-    let store = RunStore::create(
-        dir.path(),
-        &RunMeta {
-            id: "a".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let store = common::store(dir.path(), "a");
     let mut rep = Collect::default();
     let out = execute(&p, &store, &cache, &opener, &mut rep);
     // capital: one request per temperature for all 4 samples; imperative: 2 calls per sample.
@@ -194,20 +140,13 @@ fn samples_of_one_prompt_go_in_one_request_and_a_rerun_is_served_by_the_cache() 
     let capital_scores: Vec<f64> = rep
         .units
         .iter()
-        .filter(|u| u.0 == "capital")
-        .map(|u| u.1)
+        .filter(|u| u.eval == "capital")
+        .map(|u| u.score.mean)
         .collect();
     assert_eq!(capital_scores, [50.0, 50.0], "samples 0 and 2 answer Paris");
 
     // A new run with the same settings: zero backend calls.
-    let store = RunStore::create(
-        dir.path(),
-        &RunMeta {
-            id: "b".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let store = common::store(dir.path(), "b");
     let before = backend.requests.load(Ordering::SeqCst);
     let out = execute(&p, &store, &cache, &opener, &mut Collect::default());
     assert_eq!(backend.requests.load(Ordering::SeqCst), before);
@@ -216,14 +155,7 @@ fn samples_of_one_prompt_go_in_one_request_and_a_rerun_is_served_by_the_cache() 
     assert!(out.records.iter().all(|r| r.cached));
 
     // A disabled cache goes back to the backend.
-    let store = RunStore::create(
-        dir.path(),
-        &RunMeta {
-            id: "c".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let store = common::store(dir.path(), "c");
     let out = execute(
         &p,
         &store,
@@ -240,14 +172,7 @@ fn failures_are_recorded_per_sample_and_resume_retries_only_those() {
     let failing = Counting::new(true);
     let f2: SharedBackend = failing.clone();
     let p = plan(vec![&CAPITAL, &PANICS, &IMPERATIVE_PANICS], 2);
-    let store = RunStore::create(
-        dir.path(),
-        &RunMeta {
-            id: "r".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let store = common::store(dir.path(), "r");
     let mut rep = Collect::default();
     let out = execute(
         &p,
@@ -326,14 +251,7 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
             Ok(g2.clone())
         }
     };
-    let store = RunStore::create(
-        dir.path(),
-        &RunMeta {
-            id: "x".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let store = common::store(dir.path(), "x");
     let out = execute(
         &p,
         &store,

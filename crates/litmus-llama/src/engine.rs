@@ -421,15 +421,15 @@ impl<'m> Engine<'m> {
             });
             let gid = self.next_id;
             self.next_id += 1;
-            let mut slots = Vec::with_capacity(k);
+            let slots = free[..k].to_vec();
             let now = Instant::now();
-            let holding: Vec<usize> = free
+            // Parked slots (the lender among them, if parked) hold the prompt.
+            let holding: Vec<usize> = slots
                 .iter()
-                .take(k)
                 .copied()
                 .filter(|&si| parked(&self.slots[si]))
                 .collect();
-            for &si in free.iter().take(k) {
+            for &si in &slots {
                 let sample = job.to_start.pop_front().expect("sample to start");
                 let sampling = build_sampling(
                     &job.req.params,
@@ -449,7 +449,6 @@ impl<'m> Engine<'m> {
                 slot.ctx_limited = room < job.req.params.max_tokens;
                 slot.reserved_gen = gen_budget;
                 slot.t_prompt_start = now;
-                slots.push(si);
             }
             self.reserved += n_prompt + gen_budget * k as u32;
             // Taken out while this group draws from them; put back below if
@@ -470,11 +469,7 @@ impl<'m> Engine<'m> {
                     job: jid,
                     alive: slots.len(),
                     slots: slots.clone(),
-                    n_past: if lender.is_some() {
-                        n_prompt as usize
-                    } else {
-                        0
-                    },
+                    n_past: lender.map_or(0, |_| n_prompt as usize),
                     prompt_started: None,
                     last_idx: None,
                     reserved_prompt: n_prompt,
@@ -485,7 +480,7 @@ impl<'m> Engine<'m> {
                 continue;
             };
             for &si in &slots {
-                if si != lender && !holding.contains(&si) {
+                if !holding.contains(&si) {
                     self.copy_prompt(lender, si, n_prompt);
                     self.stats.prompt_copies += 1;
                 }

@@ -1,0 +1,91 @@
+//! Helpers shared by the runner and judge tests: registry entries, a reporter
+//! that keeps unit summaries, plans and result stores.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use litmus_core::backend::SamplingParams;
+use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::runner::{Event, Plan, Reporter};
+use litmus_core::store::{RunMeta, RunStore};
+use litmus_core::summary::UnitSummary;
+use litmus_core::template::PromptTemplate;
+
+/// A registry entry as `#[eval]` would write it, with every option at its default.
+#[macro_export]
+macro_rules! entry {
+    ($name:literal, $kind:expr) => {
+        litmus_core::registry::EvalEntry {
+            name: $name,
+            case: None,
+            module_path: "tests",
+            file: file!(),
+            line: line!(),
+            tags: &[],
+            samples: None,
+            timeout_secs: None,
+            ignore: false,
+            min_score: None,
+            kind: $kind,
+        }
+    };
+}
+
+/// Keeps the summary of every unit the runner reports.
+#[derive(Default)]
+pub struct Collect {
+    pub units: Vec<UnitSummary>,
+}
+
+impl Reporter for Collect {
+    fn event(&mut self, e: Event<'_>) {
+        if let Event::Unit(u) = e {
+            self.units.push(u.clone());
+        }
+    }
+}
+
+/// A llama-backed model spec named `name` (the tests' openers ignore the source).
+pub fn spec(name: &str) -> ModelSpec {
+    ModelSpec {
+        name: name.into(),
+        backend: BackendKind::Llama,
+        source: format!("{name}.gguf"),
+        ..Default::default()
+    }
+}
+
+/// A plan over model `m` with one chat template and the given temperatures.
+pub fn plan(
+    evals: Vec<&'static litmus_core::registry::EvalEntry>,
+    samples: u32,
+    template: &str,
+    temperatures: &[f32],
+) -> Plan {
+    Plan {
+        evals,
+        models: vec![spec("m")],
+        templates: vec![PromptTemplate::chat("plain", None, template)],
+        temperatures: temperatures.to_vec(),
+        samples,
+        samples_override: HashMap::new(),
+        params: SamplingParams::default(),
+        jobs: 2,
+        limits: Default::default(),
+        min_scores: BTreeMap::new(),
+        judge: None,
+    }
+}
+
+/// A fresh results store for run `id` under `dir`.
+pub fn store(dir: &std::path::Path, id: &str) -> RunStore {
+    RunStore::create(
+        dir,
+        &RunMeta {
+            id: id.into(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}

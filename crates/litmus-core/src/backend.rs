@@ -297,6 +297,13 @@ pub trait Backend: Send + Sync {
     fn cache_salt(&self) -> String {
         String::new()
     }
+
+    /// Resident memory, in bytes, of the process that holds the model when it
+    /// is on this machine (a worker process, or this one); `None` for remote
+    /// servers or when unknown.
+    fn resident_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl fmt::Debug for dyn Backend {

@@ -855,7 +855,7 @@ fn run_model(
         .models
         .get_mut(&(model_name.clone(), quantization.clone()))
     {
-        info.resident_bytes = crate::util::current_rss_bytes();
+        info.resident_bytes = backend.resident_bytes();
     }
 
     // Units with nothing left to do (all resumed) are reported too.

@@ -52,16 +52,18 @@ pub fn truncate(s: &str, max: usize) -> String {
 
 /// The peak resident set size of this process, in bytes (Linux: `VmHWM`).
 pub fn peak_rss_bytes() -> Option<u64> {
-    proc_status_kib("VmHWM:")
+    proc_status_kib(std::process::id(), "VmHWM:")
 }
 
 /// The current resident set size of this process, in bytes (Linux: `VmRSS`).
 pub fn current_rss_bytes() -> Option<u64> {
-    proc_status_kib("VmRSS:")
+    proc_status_kib(std::process::id(), "VmRSS:")
 }
 
-fn proc_status_kib(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A `kB` field of a process's `/proc/PID/status` (Linux), in bytes, e.g.
+/// `VmRSS:` (resident now) or `VmHWM:` (peak).
+pub fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)

@@ -24,6 +24,7 @@ struct Args {
     threads: u32,
     reps: usize,
     parallel: u32,
+    parallel_set: bool,
     options: Vec<(String, String)>,
     tests: Vec<String>,
 }
@@ -34,6 +35,7 @@ fn parse_args() -> Args {
         threads: litmus_llama::physical_cores() as u32,
         reps: 5,
         parallel: 32,
+        parallel_set: false,
         options: Vec::new(),
         tests: Vec::new(),
     };
@@ -46,7 +48,8 @@ fn parse_args() -> Args {
             }
             "--reps" | "-r" => a.reps = it.next().expect("--reps N").parse().expect("number"),
             "--parallel" | "-np" => {
-                a.parallel = it.next().expect("--parallel N").parse().expect("number")
+                a.parallel = it.next().expect("--parallel N").parse().expect("number");
+                a.parallel_set = true;
             }
             "--opt" | "-o" => {
                 let kv = it.next().expect("--opt KEY=VALUE");
@@ -83,12 +86,13 @@ fn open(args: &Args, parallel: u32, context: u32) -> Arc<LlamaBackend> {
     let t = Instant::now();
     let b = LlamaBackend::open(&spec).expect("open model");
     eprintln!(
-        "# opened {} ({:?}, {:?}) parallel={parallel} context={context} kv={} threads={} in {:.0} ms",
+        "# opened {} ({:?}, {:?}) parallel={parallel} context={context} kv={} threads={} weights {:?} in {:.0} ms",
         b.model().name,
         b.model().quantization,
         b.model().parameters,
         b.settings().kv_size,
         b.settings().threads,
+        b.weight_buffers(),
         t.elapsed().as_secs_f64() * 1000.0
     );
     Arc::new(b)
@@ -145,7 +149,9 @@ fn sampling(max_tokens: u32, seed: u64) -> SamplingParams {
 
 /// Token ids spread over the vocabulary (llama-bench uses random tokens too).
 fn synthetic_tokens(b: &LlamaBackend, n: usize, salt: u64) -> Vec<i32> {
-    let base = b.tokenize_prompt(&Prompt::Completion(String::new()));
+    let base = b
+        .tokenize_prompt(&Prompt::Completion(String::new()))
+        .unwrap();
     let mut toks = base; // BOS if the model adds one
     let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ salt;
     while toks.len() < n {
@@ -158,11 +164,20 @@ fn synthetic_tokens(b: &LlamaBackend, n: usize, salt: u64) -> Vec<i32> {
 }
 
 fn main() {
+    // Models run in engine worker processes, as in eval targets
+    // (`--opt isolation=thread` runs them on a thread of this process).
+    litmus_llama::worker::main_hook();
     let args = parse_args();
     println!("| test | result | detail |");
     println!("| --- | ---: | --- |");
     if args.tests.iter().any(|t| t == "pp512" || t == "tg128") {
-        let b = open(&args, 1, 1024);
+        // One sequence, as llama-bench; `--parallel N` opens N slots (the
+        // lone sequence's steps are then padded, as in a run).
+        let b = open(
+            &args,
+            if args.parallel_set { args.parallel } else { 1 },
+            1024,
+        );
         // Warm-up with the shapes measured (as llama-bench does).
         let _ = b.generate_tokens(&synthetic_tokens(&b, 512, 0), &greedy(4), &[0]);
         if args.tests.iter().any(|t| t == "pp512") {
@@ -278,6 +293,7 @@ fn main() {
     if args.tests.iter().any(|t| t == "determinism") {
         // Greedy (no deduplication) and seeded sampling: each prompt alone, twice,
         // and all prompts at once in one batch.
+        let parallel = args.parallel;
         let mut b_spec_opts = args.options.clone();
         b_spec_opts.push(("dedupe_greedy".into(), "false".into()));
         let b = open(
@@ -287,7 +303,7 @@ fn main() {
                 tests: vec![],
                 ..args
             },
-            8,
+            parallel,
             512,
         );
         let topics = [
@@ -306,6 +322,7 @@ fn main() {
                 b.tokenize_prompt(&Prompt::Completion(format!(
                     "Here is a short story about {t}. Once upon a time"
                 )))
+                .unwrap()
             })
             .collect();
         for (label, params) in [("greedy", greedy(64)), ("seeded", sampling(64, 5))] {
@@ -342,6 +359,9 @@ fn main() {
                 .into_iter()
                 .map(|h| h.join().expect("thread"))
                 .collect();
+            if let Ok(path) = std::env::var("BENCH_DUMP") {
+                let _ = std::fs::write(format!("{path}.{label}"), alone.join("\n=====\n"));
+            }
             let same_twice = alone.iter().zip(&again).filter(|(a, b)| a == b).count();
             let same_batched = alone.iter().zip(&batched).filter(|(a, b)| a == b).count();
             let common_prefix: Vec<usize> = alone
@@ -353,9 +373,5 @@ fn main() {
                 "| determinism {label} | alone twice {same_twice}/8 equal, alone vs batched {same_batched}/8 equal | common prefix (chars) alone vs batched: {common_prefix:?} |"
             );
         }
-        return;
-    }
-    if let Some(rss) = litmus_llama::peak_rss_bytes() {
-        println!("| peak RSS | {:.0} MiB | |", rss as f64 / (1024.0 * 1024.0));
     }
 }

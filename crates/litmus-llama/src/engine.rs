@@ -16,7 +16,7 @@
 //! sibling still running.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,20 +37,23 @@ use crate::text::TextAccumulator;
 /// Tokens of context the penalties sampler looks back over.
 const REPEAT_LAST_N: i32 = 64;
 
-/// A tokenized request, as the engine receives it.
 /// The answer to one request.
 pub(crate) type Reply = Result<Vec<Generation>, BackendError>;
 
+/// Where the answer to one request goes (called once, on the engine thread).
+pub(crate) type Replier = Box<dyn FnOnce(Reply) + Send>;
+
+/// A tokenized request, as the engine receives it.
 pub(crate) struct EngineRequest {
     pub tokens: Vec<LlamaToken>,
     pub params: SamplingParams,
     pub samples: Vec<u32>,
     pub enqueued: Instant,
-    pub reply: Sender<Reply>,
+    pub reply: Replier,
 }
 
 /// Counters of the engine's work since it started.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EngineStats {
     /// `llama_decode` calls.
     pub steps: u64,
@@ -65,12 +68,36 @@ pub struct EngineStats {
     pub prompt_copies: u64,
     /// Most sequences generating in one step.
     pub max_active: u64,
+    /// Throwaway tokens decoded next to a lone generating sequence.
+    pub padding_tokens: u64,
+    /// KV positions still held by sequences when the engine last ran out of
+    /// work (0 unless a finished sequence leaked its cells).
+    pub kv_positions_held: u64,
     /// Seconds inside `llama_decode`.
     pub decode_secs: f64,
     /// Seconds drawing tokens (logits to token).
     pub sample_secs: f64,
     /// Seconds of the whole engine loop while busy.
     pub busy_secs: f64,
+}
+
+impl EngineStats {
+    /// The work of two engines together (a worker and the one that replaced it).
+    pub fn plus(self, o: EngineStats) -> EngineStats {
+        EngineStats {
+            steps: self.steps + o.steps,
+            tokens_decoded: self.tokens_decoded + o.tokens_decoded,
+            tokens_sampled: self.tokens_sampled + o.tokens_sampled,
+            prompt_reuses: self.prompt_reuses + o.prompt_reuses,
+            prompt_copies: self.prompt_copies + o.prompt_copies,
+            max_active: self.max_active.max(o.max_active),
+            padding_tokens: self.padding_tokens + o.padding_tokens,
+            kv_positions_held: o.kv_positions_held,
+            decode_secs: self.decode_secs + o.decode_secs,
+            sample_secs: self.sample_secs + o.sample_secs,
+            busy_secs: self.busy_secs + o.busy_secs,
+        }
+    }
 }
 
 pub(crate) enum Msg {
@@ -95,9 +122,9 @@ pub(crate) struct EngineSettings {
     pub dedupe_greedy: bool,
     /// One KV cache for all sequences (else one stream per sequence).
     pub kv_unified: bool,
-    /// One `llama_decode` per sequence per step, so that a sample's numbers do
-    /// not depend on what else is in flight (needs separate KV streams).
-    pub batch_invariant: bool,
+    /// The fewest rows of a generation step: fewer generating sequences are
+    /// padded with throwaway tokens in free slots (see [`Engine::step`]).
+    pub pad_rows: usize,
 }
 
 struct Job {
@@ -129,15 +156,6 @@ struct Group {
     reserved_prompt: u32,
     /// Samples of this group still running.
     alive: usize,
-}
-
-/// What one batch-invariant decode holds.
-#[derive(PartialEq, Eq, Clone, Copy, Debug)]
-enum Unit {
-    /// The next token of the sequence in this slot.
-    Slot(usize),
-    /// The next prompt chunk of this group.
-    Group(u64),
 }
 
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
@@ -218,6 +236,8 @@ pub(crate) struct Engine<'m> {
     /// `is_eog[token]`.
     is_eog: Vec<bool>,
     eog_bias: Vec<LlamaLogitBias>,
+    /// The throwaway token that pads a lone generating sequence (see `step`).
+    pad_token: LlamaToken,
     slots: Vec<Slot>,
     jobs: HashMap<u64, Job>,
     groups: HashMap<u64, Group>,
@@ -233,7 +253,7 @@ pub(crate) struct Engine<'m> {
     stats: EngineStats,
     shared_stats: Arc<Mutex<EngineStats>>,
     /// Answers of this step, sent once the step's statistics are published.
-    outbox: Vec<(Sender<Reply>, Reply)>,
+    outbox: Vec<(Replier, Reply)>,
 }
 
 impl<'m> Engine<'m> {
@@ -252,8 +272,13 @@ impl<'m> Engine<'m> {
             .filter(|(_, e)| **e)
             .map(|(t, _)| LlamaLogitBias::new(LlamaToken(t as i32), f32::NEG_INFINITY))
             .collect();
-        let batch = LlamaBatch::new(settings.n_batch, 1);
+        let batch = LlamaBatch::new(settings.n_batch.max(settings.n_seq + 1), 1);
+        let pad_token = match vocab.bos() {
+            t if (0..n_vocab).contains(&t.0) => t,
+            _ => LlamaToken(0),
+        };
         Engine {
+            pad_token,
             model,
             ctx,
             batch,
@@ -310,7 +335,7 @@ impl<'m> Engine<'m> {
 
     fn accept(&mut self, req: EngineRequest) {
         if req.samples.is_empty() {
-            let _ = req.reply.send(Ok(Vec::new()));
+            (req.reply)(Ok(Vec::new()));
             return;
         }
         if req.params.max_tokens == 0 {
@@ -335,7 +360,7 @@ impl<'m> Engine<'m> {
                     },
                 })
                 .collect();
-            let _ = req.reply.send(Ok(gens));
+            (req.reply)(Ok(gens));
             return;
         }
         let deduped =
@@ -394,7 +419,7 @@ impl<'m> Engine<'m> {
                     // Cannot fit even alone: the request is larger than the cache.
                     let job = self.jobs.remove(&jid).expect("job");
                     self.queue.pop_front();
-                    let _ = job.req.reply.send(Err(BackendError::PromptTooLong(format!(
+                    (job.req.reply)(Err(BackendError::PromptTooLong(format!(
                         "{n_prompt} prompt tokens + {gen_budget} to generate exceed the KV cache of {} tokens",
                         self.settings.kv_capacity
                     ))));
@@ -521,65 +546,55 @@ impl<'m> Engine<'m> {
     }
 
     /// One `llama_decode` and everything that follows from it.
+    ///
+    /// A step decodes either the next chunk of one prompt, alone, or one token
+    /// of every generating sequence: never both, and never two prompts
+    /// together. llama.cpp splits a batch that mixes sequences of different
+    /// lengths into micro-batches whose shapes depend on the mix, and its CPU
+    /// kernels pick their arithmetic by shape (llamafile's GEMM needs two rows
+    /// or more, flash attention has per-shape paths), so a mixed batch would
+    /// make a sample's numbers depend on what else is in flight. With these
+    /// two shapes (and separate KV streams) they do not: a sample's text is
+    /// the same alone and in any batch, whatever the timing.
     fn step(&mut self) {
         let t_step = Instant::now();
-        if self.settings.batch_invariant {
-            let mut units: Vec<Unit> = (0..self.slots.len())
-                .filter(|&si| {
-                    self.slots[si].state == SlotState::Generating
-                        && self.slots[si].pending.is_some()
+        self.step_inner();
+        if self.jobs.is_empty() {
+            // Idle: every sequence's cells must have been released.
+            self.stats.kv_positions_held = (0..self.slots.len() as i32)
+                .map(|s| {
+                    let max = self.ctx.kv_cache_seq_pos_max(s);
+                    if max < 0 {
+                        0
+                    } else {
+                        (max - self.ctx.kv_cache_seq_pos_min(s).max(0) + 1) as u64
+                    }
                 })
-                .map(Unit::Slot)
-                .collect();
-            units.extend(self.prompting.iter().map(|&g| Unit::Group(g)));
-            for unit in units {
-                self.step_inner(Some(unit));
-            }
-        } else {
-            self.step_inner(None);
+                .sum();
         }
         self.stats.busy_secs += t_step.elapsed().as_secs_f64();
         if let Ok(mut shared) = self.shared_stats.lock() {
             *shared = self.stats;
         }
         for (reply, result) in self.outbox.drain(..) {
-            let _ = reply.send(result);
+            reply(result);
         }
     }
 
-    /// Build and decode one batch: every generating sequence and as many
-    /// prompt tokens as fit, or (`only`) just one sequence or one prompt chunk.
-    fn step_inner(&mut self, only: Option<Unit>) {
+    /// Build and decode one batch: the next chunk of the first prompt in
+    /// line, else every generating sequence's next token.
+    fn step_inner(&mut self) {
         self.batch.clear();
         let mut n: i32 = 0;
-        for (si, slot) in self.slots.iter_mut().enumerate() {
-            if only.is_some_and(|u| u != Unit::Slot(si)) {
-                continue;
-            }
-            if slot.state == SlotState::Generating {
-                if let Some(tok) = slot.pending {
-                    self.batch
-                        .add(tok, slot.pos, &[si as i32], true)
-                        .expect("batch has room");
-                    slot.batch_idx = Some(n);
-                    n += 1;
-                }
-            }
-        }
         let now = Instant::now();
         let mut completing: Vec<u64> = Vec::new();
-        for &gid in &self.prompting {
-            if only.is_some_and(|u| u != Unit::Group(gid)) {
-                continue;
-            }
-            let budget = self.settings.n_batch as i32 - n;
-            if budget <= 0 {
-                break;
-            }
+        let mut padding: Vec<usize> = Vec::new();
+        if let Some(&gid) = self.prompting.front() {
             let group = self.groups.get_mut(&gid).expect("prompting group");
             let tokens = &self.jobs[&group.job].req.tokens;
             let leader = group.slots[0] as i32;
-            let take = (tokens.len() - group.n_past).min(budget as usize);
+            // Chunks at fixed offsets, so that a prompt is always cut the same way.
+            let take = (tokens.len() - group.n_past).min(self.settings.n_batch);
             if group.prompt_started.is_none() {
                 group.prompt_started = Some(now);
             }
@@ -596,19 +611,63 @@ impl<'m> Engine<'m> {
             group.n_past += take;
             if group.n_past == tokens.len() {
                 completing.push(gid);
+                self.prompting.pop_front();
+            }
+        } else {
+            for (si, slot) in self.slots.iter_mut().enumerate() {
+                if slot.state == SlotState::Generating {
+                    if let Some(tok) = slot.pending {
+                        self.batch
+                            .add(tok, slot.pos, &[si as i32], true)
+                            .expect("batch has room");
+                        slot.batch_idx = Some(n);
+                        n += 1;
+                    }
+                }
+            }
+            // llama.cpp's CPU matrix kernels change path with the row count
+            // (llamafile's GEMM from two rows, the tiled K-quant GEMM from
+            // eight unless forced): pad a step with throwaway tokens in free
+            // slots, so that every generation step takes the same paths.
+            // The first pads request logits too, so that the output layer
+            // sees at least two rows.
+            let n_real = n as usize;
+            if n_real >= 1 && n_real < self.settings.pad_rows {
+                let want = self.settings.pad_rows - n_real;
+                let free: Vec<usize> = (0..self.slots.len())
+                    .filter(|&i| self.slots[i].state == SlotState::Free)
+                    .take(want)
+                    .collect();
+                for si in free {
+                    let logits = n_real + padding.len() < 2;
+                    self.batch
+                        .add(self.pad_token, 0, &[si as i32], logits)
+                        .expect("batch has room");
+                    padding.push(si);
+                    n += 1;
+                }
             }
         }
-        if n == 0 {
-            return;
-        }
         let t_decode = Instant::now();
-        if let Err(e) = self.ctx.decode(&mut self.batch) {
+        let decoded = self.ctx.decode(&mut self.batch);
+        for &si in &padding {
+            let _ = self.ctx.clear_kv_cache_seq(Some(si as u32), None, None);
+        }
+        if let Err(e) = decoded {
             self.fail_all(format!("llama_decode failed: {e}"));
             return;
         }
         let after = Instant::now();
         self.stats.steps += 1;
-        self.stats.tokens_decoded += n as u64;
+        if self.stats.steps
+            >= crate::worker::FAULT_AFTER_STEPS.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // The fault a test asked for (see `worker::FAULT_ENV`).
+            // SAFETY: raising a signal in this (worker) process.
+            unsafe { libc::raise(libc::SIGSEGV) };
+        }
+        self.stats.tokens_decoded += n as u64 - padding.len() as u64;
+        self.stats.padding_tokens += padding.len() as u64;
         self.stats.decode_secs += (after - t_decode).as_secs_f64();
         let active = self
             .slots
@@ -620,17 +679,24 @@ impl<'m> Engine<'m> {
         // Groups whose prompt is now complete: copy it to every sibling and draw
         // each sample's first token.
         for gid in completing {
-            self.prompting.retain(|g| *g != gid);
             let group = &self.groups[&gid];
             let idx = group.last_idx.expect("last prompt token index");
             let leader = group.slots[0] as i32;
             let slots = group.slots.clone();
             let started = group.prompt_started.unwrap_or(now);
-            let n_prompt = self.jobs[&group.job].req.tokens.len() as i32;
+            let jid = group.job;
+            let n_prompt = self.jobs[&jid].req.tokens.len() as i32;
             for &si in &slots[1..] {
                 self.ctx
                     .copy_kv_cache_seq(leader, si as i32, None, None)
                     .expect("sequence ids fit in i32");
+            }
+            // Keep the prompt's logits for samples still to start, before any
+            // sample of this group can finish (and free the group or the job).
+            if let Some(job) = self.jobs.get_mut(&jid) {
+                if !job.to_start.is_empty() && job.prompt_logits.is_none() {
+                    job.prompt_logits = Some(self.ctx.get_logits_ith(idx).to_vec());
+                }
             }
             for &si in &slots {
                 let slot = &mut self.slots[si];
@@ -639,13 +705,6 @@ impl<'m> Engine<'m> {
                 slot.t_prompt_start = started;
                 slot.t_prompt_end = after;
                 self.sample_and_advance(si, Draw::Batch(idx));
-            }
-            let job = self
-                .jobs
-                .get_mut(&self.groups[&gid].job)
-                .expect("job of group");
-            if !job.to_start.is_empty() && job.prompt_logits.is_none() {
-                job.prompt_logits = Some(self.ctx.get_logits_ith(idx).to_vec());
             }
         }
         // Generating sequences that had a token in this batch.
@@ -776,7 +835,7 @@ impl<'m> Engine<'m> {
         let running: Vec<u64> = self.groups.values().map(|g| g.job).collect();
         for jid in running {
             if let Some(job) = self.jobs.remove(&jid) {
-                let _ = job.req.reply.send(Err(BackendError::Backend(msg.clone())));
+                (job.req.reply)(Err(BackendError::Backend(msg.clone())));
             }
         }
         self.queue.retain(|j| self.jobs.contains_key(j));

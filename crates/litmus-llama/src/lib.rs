@@ -51,23 +51,28 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod cpu;
 mod engine;
 pub mod gguf;
+mod local;
 pub mod models;
 pub mod quantize;
+mod runtime;
+mod settings;
 mod sys;
 mod text;
+pub mod worker;
 
-pub use backend::{
-    describe_source, fallback_chat, llama, open, simd_warning, system_info, ChatFormat,
-    LlamaBackend, LlamaSettings, OPTION_KEYS, TRANSCRIPT_STOPS,
-};
+pub use backend::{describe_source, open, LlamaBackend};
 pub use engine::EngineStats;
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};
 pub use litmus_core::util::peak_rss_bytes;
+pub use local::{fallback_chat, ChatFormat, TRANSCRIPT_STOPS};
 pub use models::{
     cache_dir, list_cached_models, resolve_model_path, CachedModel, DEFAULT_MODEL, DEFAULT_SOURCE,
 };
+pub use runtime::{llama, simd_warning, system_info};
+pub use settings::{Isolation, LlamaSettings, OPTION_KEYS};
 pub use sys::{physical_cores, total_memory_bytes};
 pub use text::TextAccumulator;
 

@@ -143,7 +143,7 @@ pub fn quantize(
     let ftype = ftype_of(ty).ok_or_else(|| QuantizeError::UnknownType(ty.to_string()))?;
     // Validate before llama.cpp sees the file (a corrupt file would abort).
     GgufFile::open(src)?;
-    crate::backend::llama().map_err(|e| QuantizeError::Failed {
+    crate::runtime::llama().map_err(|e| QuantizeError::Failed {
         src: src.to_path_buf(),
         ty: ty.to_string(),
         detail: format!(": {e}"),
@@ -163,14 +163,14 @@ pub fn quantize(
     params.nthread = options.threads.unwrap_or_else(crate::sys::physical_cores) as i32;
     params.allow_requantize = true;
     *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(progress));
-    crate::backend::take_llama_errors();
+    crate::runtime::take_llama_errors();
     // SAFETY: both paths are NUL-terminated and outlive the call; params is valid.
     let rc =
         unsafe { llama_cpp_sys_2::llama_model_quantize(c_src.as_ptr(), c_tmp.as_ptr(), &params) };
     *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = None;
     if rc != 0 {
         let _ = std::fs::remove_file(&tmp);
-        let errors = crate::backend::take_llama_errors();
+        let errors = crate::runtime::take_llama_errors();
         return Err(QuantizeError::Failed {
             src: src.to_path_buf(),
             ty: ty.to_string(),

@@ -203,8 +203,11 @@ pub mod __private {
     pub use litmus_core::registry::{EntryKind, EvalEntry};
     pub use litmus_core::score::{IntoScore, ScoreResult};
 
-    /// Runs the harness; returns the exit code.
+    /// Runs the harness; returns the exit code. In an engine worker process
+    /// (started by this very program) it serves a model instead and exits.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
+        #[cfg(feature = "llama")]
+        litmus_llama::worker::main_hook();
         let site = litmus_core::harness::Site {
             manifest_dir: manifest_dir.into(),
             source_file: Some(source_file.into()),

@@ -1,0 +1,435 @@
+//! [`Local`]: a model loaded in this process and the engine thread that
+//! serves it; chat rendering.
+
+use std::num::NonZeroU32;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use litmus_core::backend::{
+    BackendError, GenerationRequest, Message, Prompt, Role, SamplingParams,
+};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::model::params::{LlamaModelParams, LlamaSplitMode};
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Engine, EngineRequest, EngineSettings, EngineStats, Msg, Replier, Reply};
+use crate::runtime::{llama, take_llama_errors, warn_once_about_simd, LOAD_BUFFERS, LOAD_LOCK};
+use crate::settings::LlamaSettings;
+
+/// A model loaded in this process, served by an engine thread.
+pub(crate) struct Local {
+    pub settings: LlamaSettings,
+    model: Arc<LlamaModel>,
+    template: Option<LlamaChatTemplate>,
+    pub chat_format: ChatFormat,
+    tx: Sender<Msg>,
+    engine: Mutex<Option<JoinHandle<()>>>,
+    bos: Option<LlamaToken>,
+    stats: Arc<Mutex<EngineStats>>,
+    /// Where llama.cpp put the weights (buffer type, MiB).
+    pub weight_buffers: Vec<(String, f64)>,
+    /// Time to load the model and start the engine, ms.
+    pub load_ms: f64,
+}
+
+/// The fewest rows of a generation step (see the engine's `step`): eight,
+/// from where llama.cpp's tiled K-quant GEMM takes every row count the same
+/// way (two when the environment makes it take all of them,
+/// `GGML_CPU_TILED_MM_FORCE=1`, or none, `GGML_CPU_TILED_MM=0`); never more
+/// than the slots; one (no padding) for a single slot, a shared KV cache or
+/// a GPU, where answers are not batch-invariant anyway.
+fn pad_rows(s: &LlamaSettings) -> usize {
+    let gpu = cfg!(feature = "cuda") && s.gpu_layers != Some(0);
+    if s.parallel <= 1 || gpu || s.kv_unified {
+        return 1;
+    }
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    let uniform = env("GGML_CPU_TILED_MM_FORCE") == Some(1) || env("GGML_CPU_TILED_MM") == Some(0);
+    (if uniform { 2 } else { 8 }).min(s.parallel as usize)
+}
+
+impl Local {
+    /// Loads the model (under the load lock, with the CPU layouts the
+    /// settings allow) and starts the engine thread.
+    pub fn start(settings: LlamaSettings) -> Result<Self, BackendError> {
+        let backend = llama()?;
+        warn_once_about_simd();
+        let t0 = Instant::now();
+        let mut params = LlamaModelParams::default();
+        if let Some(layers) = settings.gpu_layers {
+            params = params.with_n_gpu_layers(layers);
+        }
+        if let Some(device) = settings.device {
+            params = params
+                .with_split_mode(LlamaSplitMode::None)
+                .with_main_gpu(device as i32);
+        }
+        take_llama_errors();
+        let load_guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let layouts = crate::cpu::select(crate::cpu::Layouts {
+            amx: settings.amx,
+            repack: settings.repack,
+        });
+        LOAD_BUFFERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let loaded = LlamaModel::load_from_file(backend, &settings.model_path, &params);
+        let weight_buffers =
+            std::mem::take(&mut *LOAD_BUFFERS.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(load_guard);
+        let model = loaded.map_err(|e| {
+            let detail = take_llama_errors();
+            BackendError::Load(format!(
+                "{}: {e}{}{detail}",
+                settings.model_path.display(),
+                if detail.is_empty() { "" } else { ": " }
+            ))
+        })?;
+        tracing::debug!("CPU layouts offered: {layouts:?}; weight buffers: {weight_buffers:?}");
+        let model = Arc::new(model);
+        let (template, chat_format) = chat_template(&model, &settings.chat_template)?;
+        let bos = {
+            let vocab = model.vocab();
+            vocab.should_add_bos().then(|| vocab.bos())
+        };
+
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let engine_model = Arc::clone(&model);
+        let stats = Arc::new(Mutex::new(EngineStats::default()));
+        let engine_stats = Arc::clone(&stats);
+        let s = settings.clone();
+        let pad_rows = pad_rows(&settings);
+        let handle = std::thread::Builder::new()
+            .name("litmus-llama-engine".into())
+            .spawn(move || {
+                let model: &LlamaModel = &engine_model;
+                let mut cp = LlamaContextParams::default()
+                    .with_n_ctx(NonZeroU32::new(s.kv_size))
+                    .with_n_batch(s.n_batch)
+                    .with_n_ubatch(s.n_ubatch)
+                    .with_n_seq_max(s.parallel)
+                    .with_n_threads(s.threads as i32)
+                    .with_n_threads_batch(s.threads as i32)
+                    .with_kv_unified(s.kv_unified)
+                    .with_swa_full(false);
+                if let Some(fa) = s.flash_attn {
+                    cp = cp.with_flash_attention_policy(if fa {
+                        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
+                    } else {
+                        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+                    });
+                }
+                let backend = match llama() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let ctx = match model.new_context(backend, cp) {
+                    Ok(ctx) => ctx,
+                    Err(e) => {
+                        let detail = take_llama_errors();
+                        let _ = ready_tx.send(Err(format!("creating the context: {e} {detail}")));
+                        return;
+                    }
+                };
+                let engine = Engine::new(
+                    model,
+                    ctx,
+                    EngineSettings {
+                        n_seq: s.parallel as usize,
+                        seq_limit: s.seq_context,
+                        kv_capacity: s.kv_size,
+                        n_batch: s.n_batch as usize,
+                        ignore_eos: s.ignore_eos,
+                        dedupe_greedy: s.dedupe_greedy,
+                        kv_unified: s.kv_unified,
+                        pad_rows,
+                    },
+                    engine_stats,
+                );
+                let _ = ready_tx.send(Ok(()));
+                engine.run(rx);
+            })
+            .map_err(|e| BackendError::Load(format!("starting the engine thread: {e}")))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = handle.join();
+                return Err(BackendError::Load(format!(
+                    "{}: {e}",
+                    settings.model_path.display()
+                )));
+            }
+            Err(_) => {
+                let _ = handle.join();
+                return Err(BackendError::Load(format!(
+                    "{}: engine thread died",
+                    settings.model_path.display()
+                )));
+            }
+        }
+        Ok(Local {
+            load_ms: t0.elapsed().as_secs_f64() * 1000.0,
+            settings,
+            model,
+            template,
+            chat_format,
+            tx,
+            engine: Mutex::new(Some(handle)),
+            bos,
+            stats,
+            weight_buffers,
+        })
+    }
+
+    /// What the engine has done so far.
+    pub fn engine_stats(&self) -> EngineStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The engine's statistics as it publishes them after each step (before
+    /// it answers the requests that finished in it).
+    pub fn stats_handle(&self) -> Arc<Mutex<EngineStats>> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Whether chat prompts are rendered with a chat template.
+    pub fn has_chat_template(&self) -> bool {
+        self.template.is_some()
+    }
+
+    /// The text the model sees for a prompt.
+    pub fn render(&self, prompt: &Prompt) -> String {
+        match prompt {
+            Prompt::Completion(text) => text.clone(),
+            Prompt::Chat(messages) => self
+                .template
+                .as_ref()
+                .and_then(|t| apply_template(&self.model, t, messages).ok())
+                .unwrap_or_else(|| fallback_chat(messages)),
+        }
+    }
+
+    /// The prompt's tokens, as generation sees them.
+    pub fn tokenize_prompt(&self, prompt: &Prompt) -> Vec<i32> {
+        self.tokens_for(prompt).into_iter().map(|t| t.0).collect()
+    }
+
+    fn tokens_for(&self, prompt: &Prompt) -> Vec<LlamaToken> {
+        let text = self.render(prompt);
+        let parse_special = matches!(prompt, Prompt::Chat(_));
+        let mut tokens = self
+            .model
+            .vocab()
+            .tokenize(text.as_bytes(), true, parse_special);
+        // A template that writes the BOS text itself, plus the added BOS: keep one.
+        if let Some(bos) = self.bos {
+            if tokens.len() >= 2 && tokens[0] == bos && tokens[1] == bos {
+                tokens.remove(0);
+            }
+        }
+        tokens
+    }
+
+    /// Starts generating `request`; `reply` gets the answer (on the engine
+    /// thread, or at once when the request is refused).
+    pub fn generate(&self, request: &GenerationRequest, enqueued: Instant, reply: Replier) {
+        let tokens = self.tokens_for(&request.prompt);
+        let mut params = request.params.clone();
+        if matches!(request.prompt, Prompt::Chat(_)) && self.chat_format == ChatFormat::Transcript {
+            // The transcript has no end-of-turn token: stop where the model
+            // starts the next turn.
+            params.stop.extend(TRANSCRIPT_STOPS.map(String::from));
+        }
+        self.submit(tokens, params, request.samples.clone(), enqueued, reply)
+    }
+
+    /// Starts generating from an already tokenized prompt.
+    pub fn submit(
+        &self,
+        tokens: Vec<LlamaToken>,
+        params: SamplingParams,
+        samples: Vec<u32>,
+        enqueued: Instant,
+        reply: Replier,
+    ) {
+        if tokens.is_empty() {
+            return reply(Err(BackendError::Backend("the prompt is empty".into())));
+        }
+        let n_vocab = self.model.n_vocab();
+        if let Some(bad) = tokens.iter().find(|t| t.0 < 0 || t.0 >= n_vocab) {
+            return reply(Err(BackendError::Backend(format!(
+                "token {} outside the vocabulary",
+                bad.0
+            ))));
+        }
+        if tokens.len() as u64 >= u64::from(self.settings.seq_context) {
+            return reply(Err(BackendError::PromptTooLong(format!(
+                "{} prompt tokens do not fit the context of {} tokens per sequence",
+                tokens.len(),
+                self.settings.seq_context
+            ))));
+        }
+        let request = EngineRequest {
+            tokens,
+            params,
+            samples,
+            enqueued,
+            reply,
+        };
+        if let Err(mpsc::SendError(Msg::Request(r))) = self.tx.send(Msg::Request(request)) {
+            (r.reply)(Err(BackendError::Backend(
+                "the llama engine has stopped".into(),
+            )));
+        }
+    }
+}
+
+/// Waits for the answer a [`Replier`] would get.
+pub(crate) fn blocking(start: impl FnOnce(Replier)) -> Reply {
+    let (tx, rx) = mpsc::channel();
+    start(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    rx.recv().unwrap_or_else(|_| {
+        Err(BackendError::Backend(
+            "the llama engine stopped during generation".into(),
+        ))
+    })
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        if let Some(handle) = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// How chat prompts are rendered for a model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatFormat {
+    /// The model's own template (`tokenizer.chat_template`), applied by llama.cpp.
+    Model,
+    /// A llama.cpp built-in template chosen with the `chat_template` option.
+    Builtin(String),
+    /// A plain `Question: ...` / `Answer:` transcript (models without a
+    /// template, typically base models); generation also stops where the
+    /// model starts a new turn.
+    Transcript,
+}
+
+impl std::fmt::Display for ChatFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatFormat::Model => f.write_str("model template"),
+            ChatFormat::Builtin(name) => write!(f, "built-in template {name}"),
+            ChatFormat::Transcript => f.write_str("plain transcript"),
+        }
+    }
+}
+
+/// Pick the chat template. `choice` is the `chat_template` option: `auto`
+/// (default: the model's own template if llama.cpp can apply it, else a plain
+/// transcript, which suits base models that have no template), `transcript`,
+/// or the name of a llama.cpp built-in template (`gemma`, `chatml`, `llama3`, ...).
+fn chat_template(
+    model: &LlamaModel,
+    choice: &str,
+) -> Result<(Option<LlamaChatTemplate>, ChatFormat), BackendError> {
+    let probe = [Message::system("s"), Message::user("u")];
+    match choice {
+        "auto" | "" => {
+            if let Ok(template) = model.chat_template(None) {
+                match apply_template(model, &template, &probe) {
+                    Ok(_) => return Ok((Some(template), ChatFormat::Model)),
+                    Err(e) => tracing::warn!(
+                        "the model's chat template is not supported by llama.cpp ({e}); using a plain transcript"
+                    ),
+                }
+            }
+            Ok((None, ChatFormat::Transcript))
+        }
+        "transcript" => Ok((None, ChatFormat::Transcript)),
+        name => {
+            let template = LlamaChatTemplate::new(name)
+                .map_err(|e| BackendError::Load(format!("option chat_template={name}: {e}")))?;
+            apply_template(model, &template, &probe).map_err(|e| {
+                BackendError::Load(format!(
+                    "option chat_template={name}: llama.cpp cannot apply it ({e})"
+                ))
+            })?;
+            Ok((Some(template), ChatFormat::Builtin(name.to_string())))
+        }
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+fn apply_template(
+    model: &LlamaModel,
+    template: &LlamaChatTemplate,
+    messages: &[Message],
+) -> Result<String, String> {
+    let chat = messages
+        .iter()
+        .map(|m| LlamaChatMessage::new(role_name(m.role).to_string(), m.content.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    model
+        .apply_chat_template(template, &chat, true)
+        .map_err(|e| e.to_string())
+}
+
+/// Where generation stops for chat prompts rendered as a transcript.
+pub const TRANSCRIPT_STOPS: [&str; 2] = ["\nQuestion:", "\nAnswer:"];
+
+/// A plain transcript for models without a (usable) chat template: system
+/// text first, then `Question: ...` / `Answer: ...` turns, ending with
+/// `Answer:`. Base models continue this reliably (measured on Gemma 3 270M
+/// base: a `User:`/`Assistant:` transcript made it echo the question back on
+/// coding and short-answer tasks, `Question:`/`Answer:` made it answer).
+pub fn fallback_chat(messages: &[Message]) -> String {
+    let mut out = String::new();
+    for m in messages {
+        match m.role {
+            Role::System => {
+                out.push_str(&m.content);
+                out.push_str("\n\n");
+            }
+            Role::User => {
+                out.push_str("Question: ");
+                out.push_str(&m.content);
+                out.push_str("\nAnswer:");
+            }
+            Role::Assistant => {
+                out.push(' ');
+                out.push_str(&m.content);
+                out.push_str("\n\n");
+            }
+        }
+    }
+    if !matches!(messages.last().map(|m| m.role), Some(Role::User)) {
+        out.push_str("Answer:");
+    }
+    out
+}

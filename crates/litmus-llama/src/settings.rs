@@ -1,0 +1,359 @@
+//! [`LlamaSettings`]: the settings of one opened model, from its spec, the
+//! GGUF's facts and the machine.
+
+use std::path::PathBuf;
+
+use litmus_core::backend::BackendError;
+use litmus_core::model::ModelSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::gguf::GgufInfo;
+use crate::sys;
+
+/// Settings of one opened model, after defaults are applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlamaSettings {
+    /// The GGUF file.
+    pub model_path: PathBuf,
+    /// CPU threads for generation and for prompt processing.
+    pub threads: u32,
+    /// Most sequences decoded together (`ModelSpec.parallel`).
+    pub parallel: u32,
+    /// Most tokens (prompt + generated) of one sequence (`ModelSpec.context`).
+    pub seq_context: u32,
+    /// Total KV cache in tokens shared by all sequences (option `kv_size`).
+    pub kv_size: u32,
+    /// Most tokens per `llama_decode` (option `n_batch`).
+    pub n_batch: u32,
+    /// Physical batch size (option `n_ubatch`).
+    pub n_ubatch: u32,
+    /// Layers offloaded to the GPU (`ModelSpec.gpu_layers`; feature `cuda`).
+    pub gpu_layers: Option<u32>,
+    /// The one GPU to use (`ModelSpec.device`; feature `cuda`).
+    pub device: Option<u32>,
+    /// Keep generating through end-of-generation tokens (option `ignore_eos`, for benchmarks).
+    pub ignore_eos: bool,
+    /// One KV cache shared by all sequences (option `kv_unified`, or an
+    /// explicit `kv_size`; the default on a GPU). By default each sequence has
+    /// its own KV stream: a token attends only to its own sequence's cells
+    /// (in a unified cache it is computed against every sequence's masked
+    /// cells: about 14% of the throughput of a 32-sequence run of short cases
+    /// on a 2-core machine), and where a sequence's cells lie does not depend
+    /// on the others, which keeps answers batch-invariant (see the crate
+    /// docs). When `parallel` full-length streams would take more than a
+    /// quarter of the memory, the default `parallel` is lowered to fit.
+    pub kv_unified: bool,
+    /// Flash attention: `None` lets llama.cpp decide (option `flash_attn` = on/off/auto).
+    pub flash_attn: Option<bool>,
+    /// Decode greedy requests once for all their samples (option `dedupe_greedy`, default on).
+    pub dedupe_greedy: bool,
+    /// Chat rendering (option `chat_template`): `auto` (the model's template, else
+    /// a plain transcript), `transcript`, or a llama.cpp built-in template name.
+    pub chat_template: String,
+    /// Let llama.cpp put weights in its AMX layout on CPUs with AMX (option
+    /// `amx`, default off: its kernel crashes on K-quants, see [`crate::cpu`]).
+    pub amx: bool,
+    /// Let llama.cpp repack weights for its CPU GEMM kernels (option `repack`,
+    /// default off). Off, the default model processes prompts faster here
+    /// (llama-bench pp512 742 vs 626 t/s, tg128 equal); on, Q4_0/IQ4_NL models
+    /// on AVX2 may gain, but a repacked kernel takes four rows at a time and
+    /// the rest one by one, so a sample's numbers depend on how many
+    /// sequences share its step: answers are no longer batch-invariant.
+    pub repack: bool,
+    /// Where the engine runs (option `isolation`): in a worker process of its
+    /// own, so that a crash inside llama.cpp becomes error records instead of
+    /// ending the run, or on a thread of this process. See [`Isolation`].
+    pub isolation: Isolation,
+}
+
+/// Where a model's engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// In an engine worker process (the default in eval targets, whose `main`
+    /// starts workers: see [`crate::worker::main_hook`]).
+    Process,
+    /// On a thread of the calling process (the default elsewhere).
+    Thread,
+}
+
+impl Isolation {
+    fn parse(v: &str) -> Result<Self, BackendError> {
+        match v.to_ascii_lowercase().as_str() {
+            "process" => Ok(Isolation::Process),
+            "thread" => Ok(Isolation::Thread),
+            _ => Err(BackendError::Load(format!(
+                "option isolation={v}: expected process or thread"
+            ))),
+        }
+    }
+
+    /// The default: `LITMUS_LLAMA_ISOLATION` if set, else a worker process
+    /// where this program can start one.
+    fn default_here() -> Result<Self, BackendError> {
+        match std::env::var("LITMUS_LLAMA_ISOLATION") {
+            Ok(v) if !v.is_empty() => Isolation::parse(&v)
+                .map_err(|e| BackendError::Load(format!("LITMUS_LLAMA_ISOLATION: {e}"))),
+            _ if crate::worker::available() => Ok(Isolation::Process),
+            _ => Ok(Isolation::Thread),
+        }
+    }
+}
+
+/// Options understood in `ModelSpec.options`.
+pub const OPTION_KEYS: &[&str] = &[
+    "ignore_eos",
+    "kv_size",
+    "n_batch",
+    "n_ubatch",
+    "kv_unified",
+    "flash_attn",
+    "dedupe_greedy",
+    "chat_template",
+    "amx",
+    "repack",
+    "isolation",
+];
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, BackendError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(BackendError::Load(format!(
+            "option {key}={v}: expected true or false"
+        ))),
+    }
+}
+
+fn parse_u32(key: &str, v: &str) -> Result<u32, BackendError> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| BackendError::Load(format!("option {key}={v}: expected a positive integer")))
+}
+
+impl LlamaSettings {
+    /// Apply defaults to a spec for the model described by `gguf`.
+    pub fn resolve(
+        spec: &ModelSpec,
+        model_path: PathBuf,
+        gguf: &GgufInfo,
+    ) -> Result<Self, BackendError> {
+        let gpu = cfg!(feature = "cuda") && spec.gpu_layers != Some(0);
+        let threads = spec
+            .threads
+            .filter(|t| *t > 0)
+            .unwrap_or(sys::physical_cores() as u32);
+        let parallel = spec
+            .parallel
+            .filter(|p| *p > 0)
+            .unwrap_or(if gpu { 64 } else { 32 })
+            .min(256);
+        let train = gguf
+            .context_length
+            .map(|c| c.min(u64::from(u32::MAX)) as u32);
+        let seq_context = spec
+            .context
+            .filter(|c| *c > 0)
+            .unwrap_or_else(|| train.unwrap_or(4096).clamp(256, 4096));
+        let mut s = LlamaSettings {
+            model_path,
+            threads,
+            parallel,
+            seq_context,
+            kv_size: 0,
+            n_batch: 512,
+            n_ubatch: 512,
+            gpu_layers: spec.gpu_layers,
+            device: spec.device,
+            ignore_eos: false,
+            kv_unified: false,
+            flash_attn: None,
+            dedupe_greedy: true,
+            chat_template: "auto".to_string(),
+            amx: false,
+            repack: false,
+            isolation: Isolation::Thread,
+        };
+        let mut isolation = None;
+        let mut kv_size = None;
+        let mut kv_unified = None;
+        for (key, value) in &spec.options {
+            match key.as_str() {
+                "ignore_eos" => s.ignore_eos = parse_bool(key, value)?,
+                "kv_size" => kv_size = Some(parse_u32(key, value)?),
+                "n_batch" => s.n_batch = parse_u32(key, value)?,
+                "n_ubatch" => s.n_ubatch = parse_u32(key, value)?,
+                "kv_unified" => kv_unified = Some(parse_bool(key, value)?),
+                "dedupe_greedy" => s.dedupe_greedy = parse_bool(key, value)?,
+                "chat_template" => s.chat_template = value.clone(),
+                "batch_invariant" => {
+                    return Err(BackendError::Load(
+                        "option batch_invariant is gone: answers are batch-invariant by default \
+                         (unless kv_unified or repack is set)"
+                            .into(),
+                    ))
+                }
+                "amx" => s.amx = parse_bool(key, value)?,
+                "repack" => s.repack = parse_bool(key, value)?,
+                "isolation" => isolation = Some(Isolation::parse(value)?),
+                "flash_attn" => {
+                    s.flash_attn = match value.to_ascii_lowercase().as_str() {
+                        "auto" => None,
+                        v => Some(parse_bool(key, v)?),
+                    }
+                }
+                other => {
+                    return Err(BackendError::Load(format!(
+                        "unknown llama option `{other}` (known: {})",
+                        OPTION_KEYS.join(", ")
+                    )))
+                }
+            }
+        }
+        s.n_ubatch = s.n_ubatch.min(s.n_batch);
+        // By default each sequence has its own KV stream of `seq_context` cells,
+        // unless that takes more than a quarter of the memory (at least 1 GiB):
+        // then fewer sequences run at once (or as many as asked for).
+        let per_seq = u64::from(seq_context.next_multiple_of(256));
+        let fitting_seqs = match (gguf.kv_bytes_per_token, sys::total_memory_bytes()) {
+            (Some(per_token), Some(mem)) if per_token > 0 && !gpu => {
+                let budget = (mem / 4).max(1 << 30);
+                Some(budget / (per_token * per_seq))
+            }
+            _ => None,
+        };
+        s.kv_unified = kv_unified.unwrap_or(kv_size.is_some() || gpu);
+        if s.kv_unified {
+            let full = u64::from(s.parallel) * u64::from(seq_context);
+            let default_kv = match (gguf.kv_bytes_per_token, sys::total_memory_bytes()) {
+                (Some(per_token), Some(mem)) if per_token > 0 && !gpu => {
+                    full.min((mem / 4).max(1 << 30) / per_token)
+                }
+                _ => full,
+            };
+            let kv = u64::from(kv_size.unwrap_or(default_kv.min(u64::from(u32::MAX / 2)) as u32));
+            s.kv_size = kv
+                .max(u64::from(seq_context))
+                .next_multiple_of(256)
+                .min(u64::from(u32::MAX / 2)) as u32;
+        } else {
+            if spec.parallel.is_none() {
+                if let Some(fit) = fitting_seqs {
+                    s.parallel = s.parallel.min(fit.clamp(1, 256) as u32);
+                }
+            }
+            s.kv_size = (per_seq * u64::from(s.parallel)).min(u64::from(u32::MAX / 2)) as u32;
+        }
+        s.n_batch = s.n_batch.max(s.parallel + 1);
+        s.isolation = match isolation {
+            Some(i) => i,
+            None => Isolation::default_here()?,
+        };
+        Ok(s)
+    }
+
+    /// The part of the settings that can change responses (beyond the weights).
+    pub fn cache_salt(&self) -> String {
+        // `llama2`: the engine that decodes prompts alone and pads lone
+        // sequences (its answers differ in the last bits from the first one's).
+        format!(
+            "llama2;seq_context={};ignore_eos={};chat_template={};kv_unified={};repack={};amx={};flash_attn={:?};transcript=qa",
+            self.seq_context,
+            self.ignore_eos,
+            self.chat_template,
+            self.kv_unified,
+            self.repack,
+            self.amx,
+            self.flash_attn
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(kv_bytes_per_token: Option<u64>) -> GgufInfo {
+        GgufInfo {
+            path: PathBuf::from("m.gguf"),
+            size_bytes: 1,
+            version: 3,
+            architecture: None,
+            name: None,
+            parameters: None,
+            file_type: None,
+            quantization: None,
+            tensor_count: 0,
+            metadata_count: 0,
+            context_length: Some(2048),
+            block_count: None,
+            embedding_length: None,
+            vocab_size: None,
+            has_chat_template: false,
+            kv_bytes_per_token,
+        }
+    }
+
+    fn resolve(
+        options: &[(&str, &str)],
+        per_token: Option<u64>,
+        parallel: Option<u32>,
+    ) -> LlamaSettings {
+        let spec = ModelSpec {
+            parallel,
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        LlamaSettings::resolve(&spec, PathBuf::from("m.gguf"), &info(per_token)).unwrap()
+    }
+
+    #[test]
+    fn kv_streams_per_sequence_when_they_fit() {
+        if cfg!(feature = "cuda") || sys::total_memory_bytes().is_none() {
+            return;
+        }
+        // 8 x 2048 tokens of 1 KiB: separate streams, each a full sequence.
+        let s = resolve(&[], Some(1024), Some(8));
+        assert!(!s.kv_unified);
+        assert_eq!((s.parallel, s.kv_size), (8, 8 * 2048));
+        // Far beyond a quarter of any memory: still streams; a default
+        // `parallel` is lowered to fit, an explicit one is kept.
+        let s = resolve(&[], Some(1 << 30), None);
+        assert!(!s.kv_unified);
+        assert_eq!(s.parallel, 1);
+        assert_eq!(s.kv_size, 2048);
+        let s = resolve(&[], Some(1 << 30), Some(8));
+        assert_eq!((s.parallel, s.kv_size), (8, 8 * 2048));
+        // An explicit total size or an explicit choice: one shared cache.
+        assert!(resolve(&[("kv_size", "4096")], Some(1024), Some(8)).kv_unified);
+        assert!(resolve(&[("kv_unified", "true")], Some(1024), Some(8)).kv_unified);
+        assert!(!resolve(&[("kv_unified", "false")], None, Some(8)).kv_unified);
+        assert!(!resolve(&[], None, Some(8)).kv_unified);
+    }
+
+    #[test]
+    fn defaults_keep_amx_and_repack_out() {
+        let s = resolve(&[], Some(1024), Some(8));
+        assert!(!s.amx && !s.repack);
+        let s = resolve(&[("amx", "true"), ("repack", "on")], Some(1024), Some(8));
+        assert!(s.amx && s.repack);
+        assert_ne!(
+            s.cache_salt(),
+            resolve(&[], Some(1024), Some(8)).cache_salt(),
+            "layouts change the arithmetic, so they are part of the cache key"
+        );
+        assert!(LlamaSettings::resolve(
+            &ModelSpec {
+                options: [("batch_invariant".to_string(), "true".to_string())].into(),
+                ..Default::default()
+            },
+            PathBuf::from("m.gguf"),
+            &info(None)
+        )
+        .is_err());
+    }
+}

@@ -536,6 +536,13 @@ impl LlamaServer {
             .arg(&self.model)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["-t", "2", "-c", "2048", "-np", "4"])
+            // llama.cpp's AMX kernel crashes llama-server at its first decode
+            // of a Q4_K_M model (ggml-org/llama.cpp#20824): no repacking there.
+            .args(
+                std::fs::read_to_string("/proc/cpuinfo")
+                    .is_ok_and(|i| i.split_whitespace().any(|f| f == "amx_int8"))
+                    .then_some("--no-repack"),
+            )
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

@@ -510,3 +510,47 @@ fn amx_layout_kept_out_and_repack_follows_its_option() {
         );
     }
 }
+
+/// A completion of a Python function stops where the function ends: the
+/// answer is exactly the unstopped answer cut where the rule says (the engine
+/// is deterministic), in fewer tokens.
+#[test]
+fn a_completion_stops_where_its_definition_ends() {
+    use litmus_core::backend::StopRule;
+    use litmus_sandbox::Language;
+    let prompt = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n";
+    let rule = StopRule::for_completion(prompt, Language::Python).unwrap();
+    let b = LlamaBackend::open(&default_spec(4)).unwrap();
+    let ask = |stop_rule: Option<StopRule>| {
+        let mut g = b
+            .generate(&GenerationRequest {
+                prompt: Prompt::Completion(prompt.into()),
+                params: SamplingParams {
+                    max_tokens: 160,
+                    stop_rule,
+                    ..Default::default()
+                },
+                samples: vec![0],
+            })
+            .unwrap();
+        g.remove(0)
+    };
+    let full = ask(None);
+    let cut = rule
+        .end(&full.text)
+        .unwrap_or_else(|| panic!("the model did not leave the function: {:?}", full.text));
+    let stopped = ask(Some(rule));
+    assert_eq!(
+        stopped.text,
+        full.text[..cut],
+        "full answer: {:?}",
+        full.text
+    );
+    assert_eq!(stopped.finish, litmus_core::backend::FinishReason::Stop);
+    assert!(
+        stopped.usage.completion_tokens < full.usage.completion_tokens,
+        "{} vs {} tokens",
+        stopped.usage.completion_tokens,
+        full.usage.completion_tokens
+    );
+}

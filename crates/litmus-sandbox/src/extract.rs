@@ -28,7 +28,8 @@
 //!    only the prefix's import lines missing from the code are prepended).
 //!    For Python, a body that is not indented under a prefix ending in `:`
 //!    is indented. A continuation ends with the definition the prefix opened
-//!    (Python: the first line back at column 0; Rust and JavaScript: the
+//!    (Python: the first code line back at the `def`'s indentation, the rule
+//!    generation stops by, see [`crate::stop`]; Rust and JavaScript: the
 //!    first `}` at column 0): what follows is dropped.
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::lang::{runner, Language, LanguageRunner, ReplPrompt};
+use crate::stop::StopRule;
 
 /// How a block's tag relates to the target language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -727,20 +729,31 @@ fn import_line_re() -> &'static Regex {
 /// prefix opened the body with `{`). What a base model rambles on with after
 /// that (more functions, tests, prose, often cut off mid-line by the token
 /// limit) is dropped, as HumanEval-style harnesses do with stop sequences.
+///
+/// Python uses the rule generation stops by ([`StopRule`]), so that stopping
+/// there never changes what is scored: the first line back at the `def`'s
+/// indentation after an indented body (comment lines do not end it).
 fn end_of_definition(code: &str, prefix: &str, language: Language) -> String {
-    let first = code.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let at_col0 = |l: &str| !l.trim().is_empty() && !l.starts_with([' ', '\t']);
-    let keep: Option<usize> = match language {
-        Language::Python if first.starts_with([' ', '\t']) => code.lines().position(at_col0),
-        Language::Rust | Language::JavaScript if prefix.trim_end().ends_with('{') => code
-            .lines()
-            .position(|l| at_col0(l) && l.trim_end() == "}")
-            .map(|i| i + 1),
-        _ => None,
-    };
-    match keep {
-        Some(n) => code.lines().take(n).collect::<Vec<_>>().join("\n"),
-        None => code.to_string(),
+    match language {
+        Language::Python => {
+            match StopRule::for_completion(&format!("{prefix}\n"), language)
+                .and_then(|rule| rule.end(code))
+            {
+                Some(cut) => code[..cut]
+                    .strip_suffix('\n')
+                    .unwrap_or(&code[..cut])
+                    .to_string(),
+                None => code.to_string(),
+            }
+        }
+        Language::Rust | Language::JavaScript if prefix.trim_end().ends_with('{') => {
+            match code.lines().position(|l| at_col0(l) && l.trim_end() == "}") {
+                Some(i) => code.lines().take(i + 1).collect::<Vec<_>>().join("\n"),
+                None => code.to_string(),
+            }
+        }
+        _ => code.to_string(),
     }
 }
 

@@ -252,6 +252,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         limits,
         min_scores,
         judge,
+        stop_rules: config.run.stop_at_definition_end.unwrap_or(true),
     };
 
     let output_dir = args

@@ -75,6 +75,7 @@ pub fn plan(
         limits: Default::default(),
         min_scores: BTreeMap::new(),
         judge: None,
+        stop_rules: true,
     }
 }
 

@@ -821,19 +821,22 @@ pub fn apply_prefix(code: &str, prefix: Option<&str>, language: Language) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rstest::rstest;
 
-    #[test]
-    fn info_parsing() {
-        assert_eq!(parse_info("python"), (Some("python".into()), None));
-        assert_eq!(parse_info(" Python "), (Some("python".into()), None));
-        assert_eq!(parse_info("python3.11"), (Some("python".into()), None));
-        assert_eq!(parse_info("{.rust}"), (Some("rust".into()), None));
+    #[rstest]
+    #[case::plain("python", Some("python"), None)]
+    #[case::spaces_and_case(" Python ", Some("python"), None)]
+    #[case::version("python3.11", Some("python"), None)]
+    #[case::attribute("{.rust}", Some("rust"), None)]
+    #[case::trailing_attributes("python title=\"x.py\"", Some("python"), None)]
+    #[case::unknown_language("haskell", Some("haskell"), None)]
+    #[case::code_on_the_fence_line("def f(x):", None, Some("def f(x):"))]
+    fn info_parsing(#[case] info: &str, #[case] tag: Option<&str>, #[case] code: Option<&str>) {
         assert_eq!(
-            parse_info("python title=\"x.py\""),
-            (Some("python".into()), None)
+            parse_info(info),
+            (tag.map(String::from), code.map(String::from)),
+            "{info:?}"
         );
-        assert_eq!(parse_info("haskell"), (Some("haskell".into()), None));
-        assert_eq!(parse_info("def f(x):"), (None, Some("def f(x):".into())));
     }
 
     #[test]
@@ -859,50 +862,63 @@ mod tests {
         assert!(b[0].code.starts_with("    if n % 2 == 0:"), "{b:?}");
     }
 
-    #[test]
-    fn continuation_ends_with_the_definition() {
-        let prefix = "def add(a, b):\n    \"\"\"Sum.\"\"\"\n";
-        let answer = "    return a + b\n\n\ndef add_three(a, b, c):\n    \"\"\"Sum of thr";
-        assert_eq!(
-            apply_prefix(answer, Some(prefix), Language::Python),
-            "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n\n"
-        );
-        // Nested blocks and blank lines stay; a full definition is untouched.
-        let nested = "    if a:\n\n        return b\n    return a\nprint(add(1, 2))\n";
-        assert!(apply_prefix(nested, Some(prefix), Language::Python).ends_with("    return a"));
-        let full = "def add(a, b):\n    return a + b\n\nprint(1)\n";
-        assert_eq!(apply_prefix(full, Some(prefix), Language::Python), full);
-        let rust = "    a + b\n}\n\nfn main() {\n    let x";
-        assert_eq!(
-            apply_prefix(
-                rust,
-                Some("fn add(a: i32, b: i32) -> i32 {"),
-                Language::Rust
-            ),
-            "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"
-        );
-        // A body that goes on to repeat the whole definition is still a
-        // continuation (and a body line naming the function is not a definition).
-        let prefix = "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n";
-        let answer = "    return len(text.split())\n\n\ndef count_words(text";
-        assert_eq!(
-            apply_prefix(answer, Some(prefix), Language::Python),
-            "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n    return len(text.split())\n\n"
-        );
-        let prefix = "fn price(age: u32) -> u32 {";
-        let answer =
-            "    let price = 10;\n    price\n}\n\nfn price(age: u32) -> u32 {\n    10\n}\n";
-        assert_eq!(
-            apply_prefix(answer, Some(prefix), Language::Rust),
-            "fn price(age: u32) -> u32 {\n    let price = 10;\n    price\n}"
-        );
+    const ADD: &str = "def add(a, b):\n    \"\"\"Sum.\"\"\"\n";
+
+    #[rstest]
+    #[case::python_next_definition(
+        Language::Python,
+        ADD,
+        "    return a + b\n\n\ndef add_three(a, b, c):\n    \"\"\"Sum of thr",
+        "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n\n"
+    )]
+    // A full definition is untouched.
+    #[case::python_full_definition(
+        Language::Python,
+        ADD,
+        "def add(a, b):\n    return a + b\n\nprint(1)\n",
+        "def add(a, b):\n    return a + b\n\nprint(1)\n"
+    )]
+    #[case::rust_next_definition(
+        Language::Rust,
+        "fn add(a: i32, b: i32) -> i32 {",
+        "    a + b\n}\n\nfn main() {\n    let x",
+        "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"
+    )]
+    // A body that goes on to repeat the whole definition is still a
+    // continuation (and a body line naming the function is not a definition).
+    #[case::python_repeated_definition(
+        Language::Python,
+        "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n",
+        "    return len(text.split())\n\n\ndef count_words(text",
+        "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n    return len(text.split())\n\n"
+    )]
+    #[case::rust_repeated_definition(
+        Language::Rust,
+        "fn price(age: u32) -> u32 {",
+        "    let price = 10;\n    price\n}\n\nfn price(age: u32) -> u32 {\n    10\n}\n",
+        "fn price(age: u32) -> u32 {\n    let price = 10;\n    price\n}"
+    )]
+    fn continuation_ends_with_the_definition(
+        #[case] lang: Language,
+        #[case] prefix: &str,
+        #[case] answer: &str,
+        #[case] want: &str,
+    ) {
+        assert_eq!(apply_prefix(answer, Some(prefix), lang), want);
     }
 
     #[test]
-    fn prose() {
-        assert!(is_prose_line("Here is the function:"));
-        assert!(is_prose_line("This reverses the order of the words."));
-        assert!(!is_prose_line("return ' '.join(reversed(s.split()))"));
-        assert!(!is_prose_line("x = 1"));
+    fn continuation_keeps_nested_blocks_and_blank_lines() {
+        let nested = "    if a:\n\n        return b\n    return a\nprint(add(1, 2))\n";
+        assert!(apply_prefix(nested, Some(ADD), Language::Python).ends_with("    return a"));
+    }
+
+    #[rstest]
+    #[case::introduction("Here is the function:", true)]
+    #[case::sentence("This reverses the order of the words.", true)]
+    #[case::return_statement("return ' '.join(reversed(s.split()))", false)]
+    #[case::assignment("x = 1", false)]
+    fn prose(#[case] line: &str, #[case] is_prose: bool) {
+        assert_eq!(is_prose_line(line), is_prose, "{line:?}");
     }
 }

@@ -327,6 +327,115 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     assert!(stdout.contains("recorded"), "{stdout}");
 }
 
+/// The eval target executable of a run: `argv[0]` as its `run.json` records it.
+fn target_exe(run_dir: &Path) -> PathBuf {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap();
+    PathBuf::from(meta["args"][0].as_str().unwrap())
+}
+
+#[test]
+fn unknown_flags_are_usage_errors_and_libtest_flags_are_accepted() {
+    let p = Project::new(EVALS, MORE, None);
+    // `--sample` is no flag: taken for a filter it would have selected nothing
+    // (`0 evals`, exit 0). Rejected before anything is built, in either place.
+    for args in [
+        &["--sample", "5", "--tag", "starter", "--list"][..],
+        &["--list", "--", "--sample", "5"],
+    ] {
+        let out = p.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("unexpected argument '--sample'"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("a similar argument exists: '--samples'"),
+            "{stderr}"
+        );
+    }
+
+    // A run, to learn where its eval target is.
+    let rec = p.out_dir().join("recording");
+    write_recording(
+        &rec,
+        &[(
+            "add_numbers",
+            "What is 2 + 2? Answer with the number only.",
+            "4",
+        )],
+    );
+    let model = format!("replay:{}", rec.display());
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let replay = [
+        "--model",
+        model.as_str(),
+        "--samples",
+        "1",
+        "--output-dir",
+        out_dir.as_str(),
+        "--no-snapshots",
+    ];
+    let mut args = vec!["add_numbers", "--format", "json"];
+    args.extend(replay);
+    let out = p.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let exe = target_exe(Path::new(summary_of(&out)["run_dir"].as_str().unwrap()));
+
+    // The eval target itself, driven as cargo test, nextest and cargo insta test drive it.
+    let target = |args: &[&str]| -> Output {
+        Command::new(&exe)
+            .args(args)
+            .current_dir(p.path())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .unwrap()
+    };
+    let out = target(&["--list", "--format", "terse"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "add_numbers: test\ncapital::case_1_france: test\ncapital::case_2_peru: test\nfrom_another_crate: test\n"
+    );
+    let out = target(&["--list", "--format", "terse", "--ignored"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "slow_one: test\n",
+        "{}",
+        text(&out)
+    );
+    let mut nextest_run = vec!["--exact", "add_numbers", "--nocapture", "--quiet"];
+    nextest_run.extend(replay);
+    let mut insta_test = vec![
+        "-q",
+        "--color=auto",
+        "--test-threads",
+        "1",
+        "-Zunstable-options",
+        "--report-time",
+        "--shuffle-seed",
+        "3",
+        "--logfile",
+        "/dev/null",
+        "--show-output",
+        "--format=terse",
+        "add",
+    ];
+    insta_test.extend(replay);
+    for args in [nextest_run, insta_test] {
+        let out = target(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", text(&out));
+    }
+    let out = target(&["--sample", "5", "--list"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a similar argument exists: '--samples'"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[test]
 fn errors_fail_the_run_with_a_clear_message_and_config_errors_name_the_line() {
     let p = Project::new(

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use litmus_core::harness::args::{Args, Format};
 use litmus_core::harness::exit;
 use litmus_core::summary::RunSummary;
 use serde::Deserialize;
@@ -17,9 +18,10 @@ use serde::Deserialize;
     version,
     about = "Run litmus evals: LLM evals written as Rust functions",
     args_conflicts_with_subcommands = true,
+    args_override_self = true,
     after_help = "Eval targets are `[[test]]` targets with `harness = false` in packages that depend on litmus,\n\
 named `evals` (or starting with `eval`), or listed in `[package.metadata.litmus] targets`.\n\
-Arguments after `--` go to the eval targets unchanged."
+Arguments after `--` go to the eval targets too (as `cargo test -- ARGS` does)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -94,103 +96,33 @@ struct QuantizeArgs {
     name: String,
 }
 
-#[derive(ClapArgs, Debug, Default)]
+#[derive(ClapArgs, Debug)]
 struct RunArgs {
-    /// Run only evals whose name contains one of these.
-    filters: Vec<String>,
-    /// Filters match whole names.
-    #[arg(long)]
-    exact: bool,
-    /// Skip evals whose name contains this (repeatable).
-    #[arg(long, value_name = "PATTERN")]
-    skip: Vec<String>,
-    /// Only evals with this tag (repeatable, or comma-separated).
-    #[arg(long, value_name = "TAG")]
-    tag: Vec<String>,
-    /// List the evals instead of running them.
-    #[arg(long)]
-    list: bool,
-    /// Run only ignored evals.
-    #[arg(long)]
-    ignored: bool,
-    /// Run ignored evals too.
-    #[arg(long)]
-    include_ignored: bool,
-    /// Check the evals themselves: reference solutions score 100, empty answers 0.
-    #[arg(long)]
-    validate: bool,
-    /// Model to evaluate (repeatable): a name from litmus.toml, a .gguf path,
-    /// builtin:NAME, openai:URL[#MODEL], ollama:URL#TAG or replay:RUN.
-    #[arg(long, short = 'm', value_name = "MODEL")]
-    model: Vec<String>,
-    /// The model that grades judged cases (a name from litmus.toml or a spec
-    /// string); default: `[judge] model`, else the model under evaluation.
-    #[arg(long, value_name = "MODEL")]
-    judge: Option<String>,
-    /// Prompt template (repeatable).
-    #[arg(long, short = 't', value_name = "NAME")]
-    template: Vec<String>,
-    /// Samples per case and configuration.
-    #[arg(long, short = 'n')]
-    samples: Option<u32>,
-    /// Sampling temperature (repeatable, or comma-separated).
-    #[arg(long, value_name = "T")]
-    temperature: Vec<String>,
-    /// Base seed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Most tokens per answer.
-    #[arg(long)]
-    max_tokens: Option<u32>,
-    /// Parallel scoring jobs.
-    #[arg(long, short = 'j')]
-    jobs: Option<usize>,
-    /// Results directory (default: <target-dir>/litmus).
-    #[arg(long)]
-    output_dir: Option<PathBuf>,
-    /// Do not read or write the response cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Continue the latest run (or --run-id): nothing repeated, nothing lost.
-    #[arg(long)]
-    resume: bool,
-    /// The run to resume.
-    #[arg(long, requires = "resume")]
-    run_id: Option<String>,
-    /// A litmus.toml to use instead of discovering one.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_parser = ["human", "json", "terse"], default_value = "human")]
-    format: String,
-    /// Less output.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Colour: auto, always, never.
-    #[arg(long, value_parser = ["auto", "always", "never"], default_value = "auto")]
-    color: String,
+    /// The eval targets' flags (litmus_core::harness::args::Args).
+    #[command(flatten)]
+    harness: Args,
     /// Build in the dev profile instead of release.
-    #[arg(long)]
+    #[arg(long, help_heading = "Build")]
     debug: bool,
     /// Build with this cargo profile.
-    #[arg(long, conflicts_with = "debug")]
+    #[arg(long, conflicts_with = "debug", help_heading = "Build")]
     profile: Option<String>,
     /// Package(s) whose eval targets run (default: all in the workspace).
-    #[arg(long, short = 'p', value_name = "SPEC")]
+    #[arg(long, short = 'p', value_name = "SPEC", help_heading = "Build")]
     package: Vec<String>,
     /// Run only this eval target (repeatable).
-    #[arg(long = "target-name", value_name = "NAME")]
+    #[arg(long = "target-name", value_name = "NAME", help_heading = "Build")]
     target_name: Vec<String>,
     /// Cargo features to enable.
-    #[arg(long, short = 'F')]
+    #[arg(long, short = 'F', help_heading = "Build")]
     features: Vec<String>,
     /// Disable default features.
-    #[arg(long)]
+    #[arg(long, help_heading = "Build")]
     no_default_features: bool,
     /// Path to Cargo.toml.
-    #[arg(long)]
+    #[arg(long, help_heading = "Build")]
     manifest_path: Option<PathBuf>,
-    /// Arguments passed to the eval targets unchanged.
+    /// More eval-target arguments, as a test binary takes them.
     #[arg(last = true)]
     harness_args: Vec<String>,
 }
@@ -408,83 +340,39 @@ fn build(targets: &[EvalTarget], args: &RunArgs) -> Result<Vec<PathBuf>, String>
     Ok(exes)
 }
 
-/// The arguments for an eval target.
-fn harness_args(args: &RunArgs, summary: Option<&Path>) -> Vec<String> {
-    let mut a: Vec<String> = args.filters.clone();
-    let mut flag = |f: &str, on: bool| {
-        if on {
-            a.push(f.to_string());
-        }
+/// The arguments for an eval target: `args` with the paths made absolute
+/// (eval targets run in their package's directory, not where `cargo eval`
+/// was started) and the files this process reads back afterwards.
+fn target_args(args: &Args, summary: Option<&Path>, run_dir_file: Option<&Path>) -> Vec<String> {
+    let abs = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
     };
-    flag("--exact", args.exact);
-    flag("--list", args.list);
-    flag("--ignored", args.ignored);
-    flag("--include-ignored", args.include_ignored);
-    flag("--validate", args.validate);
-    flag("--no-cache", args.no_cache);
-    flag("--resume", args.resume);
-    flag("--quiet", args.quiet);
-    let mut pair = |f: &str, v: &str| {
-        a.push(f.to_string());
-        a.push(v.to_string());
-    };
-    for s in &args.skip {
-        pair("--skip", s);
-    }
-    for t in &args.tag {
-        pair("--tag", t);
-    }
-    for m in &args.model {
-        pair("--model", m);
-    }
-    for t in &args.template {
-        pair("--template", t);
-    }
-    if let Some(j) = &args.judge {
-        pair("--judge", j);
-    }
-    for t in &args.temperature {
-        pair("--temperature", t);
-    }
-    if let Some(v) = args.samples {
-        pair("--samples", &v.to_string());
-    }
-    if let Some(v) = args.seed {
-        pair("--seed", &v.to_string());
-    }
-    if let Some(v) = args.max_tokens {
-        pair("--max-tokens", &v.to_string());
-    }
-    if let Some(v) = args.jobs {
-        pair("--jobs", &v.to_string());
-    }
-    // Eval targets run in their package's directory: paths given relative to
-    // where `cargo eval` was started are made absolute.
-    let abs = |p: &Path| {
-        std::path::absolute(p)
-            .unwrap_or_else(|_| p.to_path_buf())
-            .display()
-            .to_string()
-    };
-    if let Some(v) = &args.output_dir {
-        pair("--output-dir", &abs(v));
-    }
-    if let Some(v) = &args.run_id {
-        pair("--run-id", v);
-    }
-    if let Some(v) = &args.config {
-        pair("--config", &abs(v));
-    }
-    pair("--format", &args.format);
-    pair("--color", &args.color);
-    if let Some(s) = summary {
-        pair("--summary-json", &s.display().to_string());
-    }
-    a.extend(args.harness_args.iter().cloned());
-    a
+    let mut a = args.clone();
+    a.output_dir = abs(&args.output_dir);
+    a.config = abs(&args.config);
+    a.junit = abs(&args.junit);
+    a.markdown = abs(&args.markdown);
+    a.summary_json = summary.map(Path::to_path_buf);
+    a.run_dir_file = run_dir_file.map(Path::to_path_buf);
+    a.to_argv()
 }
 
 fn run(args: RunArgs) -> Result<i32, String> {
+    // The flags given before `--` and those after it, as one eval target
+    // would parse them: a mistake is reported before anything is built.
+    let run = match Args::parse(
+        args.harness
+            .to_argv()
+            .into_iter()
+            .chain(args.harness_args.iter().cloned()),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("{}", e.message);
+            return Ok(e.code);
+        }
+    };
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let meta = metadata(args.manifest_path.as_deref())?;
     let targets = find_targets(&meta, &args.package, &args.target_name, &cwd);
@@ -501,15 +389,16 @@ fn run(args: RunArgs) -> Result<i32, String> {
     let mut summaries = Vec::new();
     let multi = targets.len() > 1;
     for (i, (t, exe)) in targets.iter().zip(&exes).enumerate() {
-        if multi && !args.list && args.format == "human" {
+        if multi && !run.list && run.format == Format::Human {
             eprintln!("{:>12} {} ({})", "Running", t.name, t.package);
         }
         let summary_path = tmp.join(format!("summary-{i}.json"));
-        let collect = !args.list && !args.validate;
+        let collect = !run.list && !run.validate;
         let mut cmd = Command::new(exe);
-        cmd.args(harness_args(
-            &args,
+        cmd.args(target_args(
+            &run,
             collect.then_some(summary_path.as_path()),
+            None,
         ))
         .current_dir(&t.manifest_dir)
         .env("CARGO_TARGET_DIR", &meta.target_directory);
@@ -527,7 +416,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    if multi && args.format == "human" && !summaries.is_empty() {
+    if multi && run.format == Format::Human && !summaries.is_empty() {
         println!("{}", "═".repeat(12));
         let mut rows = vec![vec![
             "target".to_string(),

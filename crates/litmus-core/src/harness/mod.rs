@@ -86,7 +86,15 @@ fn fail(code: i32, message: &str) -> i32 {
 pub fn run(site: &Site, opener: Opener<'_>) -> i32 {
     let args = match Args::from_env() {
         Ok(a) => a,
-        Err(e) => return fail(exit::USAGE, &e.0),
+        Err(e) => {
+            // clap's rendering: `error: ...` with a tip and the usage, or the help.
+            if e.code == exit::OK {
+                print!("{}", e.message);
+            } else {
+                eprint!("{}", e.message);
+            }
+            return e.code;
+        }
     };
     run_with(site, &args, opener)
 }

@@ -84,6 +84,36 @@ impl Project {
         self.dir.path().join("userproj")
     }
 
+    /// Builds as this repository does: its `.cargo/config.toml` (rustflags
+    /// `target-cpu=native`, `LLAMA_LIB_PROFILE=Release`) and its dev profile,
+    /// so that llama.cpp, compiled for the workspace's own tests in the same
+    /// target directory, is reused rather than compiled again.
+    fn build_like_this_repository(&self) {
+        let cargo_dir = self.path().join(".cargo");
+        std::fs::create_dir_all(&cargo_dir).unwrap();
+        std::fs::copy(
+            repo().join(".cargo/config.toml"),
+            cargo_dir.join("config.toml"),
+        )
+        .unwrap();
+        let manifest = self.path().join("Cargo.toml");
+        let mut text = std::fs::read_to_string(&manifest).unwrap();
+        text.push_str("\n[profile.dev.package.\"*\"]\nopt-level = 2\n");
+        std::fs::write(manifest, text).unwrap();
+    }
+
+    /// `cargo eval ARGS` exactly as given (no `--debug --color=never` added).
+    fn cargo_eval_exactly(&self, args: &[String]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+            .arg("eval")
+            .args(args)
+            .current_dir(self.path())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env_remove("CARGO_MANIFEST_DIR")
+            .output()
+            .unwrap()
+    }
+
     fn out_dir(&self) -> PathBuf {
         self.dir.path().join("out")
     }
@@ -558,6 +588,219 @@ fn a_killed_run_resumes_with_nothing_lost_or_duplicated() {
             .join("\n")
             .as_str()
     ));
+}
+
+/// The `cargo eval` command printed after "continue the run", as arguments.
+fn printed_resume_command(stderr: &str) -> Vec<String> {
+    let line = stderr
+        .lines()
+        .skip_while(|l| !l.contains("continue the run") && !l.contains("retry only the errored"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no resume command in\n{stderr}"));
+    let command = line.trim().strip_prefix("cargo eval ").unwrap();
+    assert!(
+        !command.contains('\''),
+        "quoted words: split them properly: {command}"
+    );
+    command.split_whitespace().map(str::to_string).collect()
+}
+
+const KILLED: &str = r#"
+use litmus::prelude::*;
+
+/// Sample 3 kills its own process with SIGKILL, as the kernel's out-of-memory
+/// killer would, the first time round (a marker file remembers).
+#[eval(samples = 6)]
+fn killed_once(ctx: &mut EvalContext) -> Result<Score, EvalError> {
+    let marker = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("killed-once");
+    if ctx.sample() == 3 && !marker.exists() {
+        std::fs::write(&marker, "").unwrap();
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    Ok(Score::new(f64::from(ctx.sample()) * 10.0))
+}
+
+litmus::main!();
+"#;
+
+#[test]
+fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
+    let p = Project::new(KILLED, MORE, None);
+    let rec = p.out_dir().join("empty-recording");
+    std::fs::create_dir_all(&rec).unwrap();
+    std::fs::write(rec.join("samples.jsonl"), "").unwrap();
+    let model = format!("replay:{}", rec.display());
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let out = p.run(&[
+        "--model",
+        &model,
+        "--output-dir",
+        &out_dir,
+        "--jobs",
+        "1",
+        "--quiet",
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
+    assert!(p.path().join("killed-once").exists(), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: eval target `userproj/evals` was killed by SIGKILL (killed, often by the kernel when memory runs out)"
+        ),
+        "{all}"
+    );
+    // The samples stored before the kill, counted from the run's own file.
+    let runs = PathBuf::from(&out_dir).join("runs");
+    let run_id = std::fs::read_to_string(runs.join("latest")).unwrap();
+    let samples = runs.join(run_id.trim()).join("samples.jsonl");
+    let stored = records(&std::fs::read_to_string(&samples).unwrap()).len();
+    assert_eq!(stored, 3, "samples 0-2 ran before sample 3 killed the run");
+    assert!(
+        stderr.contains(&format!(
+            "3 samples are stored in {} (3 scored, 0 errored)",
+            samples.display()
+        )),
+        "{all}"
+    );
+
+    // The printed command continues that run: the other 3 samples, nothing twice.
+    let command = printed_resume_command(&stderr);
+    assert!(
+        command
+            .windows(3)
+            .any(|w| w[0] == "--resume" && w[1] == "--run-id" && w[2] == run_id.trim()),
+        "{command:?}"
+    );
+    assert!(
+        command.contains(&model),
+        "the same other arguments: {command:?}"
+    );
+    let out = p.cargo_eval_exactly(&command);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut done: Vec<u64> = records(&std::fs::read_to_string(&samples).unwrap())
+        .iter()
+        .map(|r| r["sample"].as_u64().unwrap())
+        .collect();
+    done.sort_unstable();
+    assert_eq!(
+        done,
+        (0..6).collect::<Vec<u64>>(),
+        "each sample exactly once"
+    );
+}
+
+/// Text evals on the default model, for the engine-crash test.
+const CRASH_EVALS: &str = r#"
+use litmus::prelude::*;
+
+#[eval]
+#[case::france("France", "Paris")]
+#[case::japan("Japan", "Tokyo")]
+#[case::italy("Italy", "Rome")]
+fn capital(country: &str, city: &str) -> TextCase {
+    TextCase::new(format!("What is the capital of {country}? Answer with the city only.")).reference(city).metric(Metric::contains())
+}
+
+#[eval]
+fn opposite() -> TextCase {
+    TextCase::new("What is the opposite of hot? One word.").reference("cold").metric(Metric::contains())
+}
+
+litmus::main!();
+"#;
+
+/// A crash inside llama.cpp (SIGSEGV injected into the engine worker after 3
+/// decode steps) fails the samples in flight (here: all of them, the runner
+/// submits every request at once), naming the signal; the run ends with exit
+/// code 1 and the command that retries them, and `--resume` without the fault
+/// finishes the run on a new worker.
+#[test]
+fn an_engine_crash_errors_the_samples_in_flight_and_resume_finishes_the_run() {
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
+    let model = match std::env::var_os("LITMUS_TEST_MODEL") {
+        Some(m) => PathBuf::from(m),
+        None => home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf"),
+    };
+    if !model.is_file() {
+        eprintln!(
+            "SKIPPED: no model at {} (set LITMUS_TEST_MODEL, or fetch it with `scripts/fetch-model.sh`)",
+            model.display()
+        );
+        return;
+    }
+    // `builtin:` finds the file in litmus's model cache; another file is named by path.
+    let in_cache = model == home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf");
+    let model = if in_cache {
+        "builtin:gemma3-270m-q4_k_m".to_string()
+    } else {
+        model.display().to_string()
+    };
+    let p = Project::with_features(
+        CRASH_EVALS,
+        MORE,
+        Some("[run]\nsamples = 2\ntemperatures = [0.7]\nmax_tokens = 8\njobs = 2\n"),
+        &["llama"],
+    );
+    p.build_like_this_repository();
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let args = [
+        "--model",
+        model.as_str(),
+        "--output-dir",
+        out_dir.as_str(),
+        "--no-snapshots",
+        "--format",
+        "json",
+    ];
+
+    let out = p
+        .cargo_eval(&args)
+        .env("LITMUS_LLAMA_FAULT", "segv-after-steps:3")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
+    let summary = summary_of(&out);
+    let run_dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
+    let before = records(&std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap());
+    assert_eq!(
+        before.len(),
+        8,
+        "every sample is recorded, scored or errored\n{all}"
+    );
+    let errored: Vec<&serde_json::Value> = before.iter().filter(|r| r["score"].is_null()).collect();
+    assert!(!errored.is_empty(), "the crash failed no sample\n{all}");
+    for r in &errored {
+        let e = r["error"].as_str().unwrap_or_default();
+        assert!(e.contains("SIGSEGV (segmentation fault)"), "{r}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rerun with --resume"), "{all}");
+    let command = printed_resume_command(&stderr);
+    assert!(command.contains(&"--resume".to_string()), "{command:?}");
+
+    // No fault this time: only the errored samples run again.
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = p.run(&resume);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary = summary_of(&out);
+    assert_eq!(
+        (summary["generated"].as_u64().unwrap() + summary["cached"].as_u64().unwrap()) as usize,
+        errored.len(),
+        "{}",
+        text(&out)
+    );
+    for u in summary["units"].as_array().unwrap() {
+        assert_eq!(
+            (u["scored"].as_u64(), u["errors"].as_u64()),
+            (Some(2), Some(0)),
+            "{u}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

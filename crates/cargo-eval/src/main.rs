@@ -383,6 +383,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
         );
     }
     let exes = build(&targets, &args)?;
+    let argv: Vec<String> = std::env::args().collect();
     let tmp = std::env::temp_dir().join(format!("cargo-eval-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut worst = exit::OK;
@@ -393,20 +394,38 @@ fn run(args: RunArgs) -> Result<i32, String> {
             eprintln!("{:>12} {} ({})", "Running", t.name, t.package);
         }
         let summary_path = tmp.join(format!("summary-{i}.json"));
+        let run_dir_path = tmp.join(format!("run-dir-{i}"));
         let collect = !run.list && !run.validate;
         let mut cmd = Command::new(exe);
         cmd.args(target_args(
             &run,
             collect.then_some(summary_path.as_path()),
-            None,
+            collect.then_some(run_dir_path.as_path()),
         ))
         .current_dir(&t.manifest_dir)
         .env("CARGO_TARGET_DIR", &meta.target_directory);
         let status = cmd
             .status()
             .map_err(|e| format!("running {}: {e}", exe.display()))?;
-        let code = status.code().unwrap_or(exit::ERRORED);
-        worst = severity_max(worst, code);
+        // 0-5 are the harness's own codes; anything else (a signal, a panic
+        // outside the harness) ended it before it could report.
+        let expected = status
+            .code()
+            .filter(|c| (exit::OK..=exit::SNAPSHOT_CHANGED).contains(c));
+        let code = expected.unwrap_or(exit::ERRORED);
+        if expected.is_none() || (collect && code == exit::ERRORED) {
+            let run_dir = collect
+                .then(|| std::fs::read_to_string(&run_dir_path).ok())
+                .flatten()
+                .map(|d| PathBuf::from(d.trim()));
+            let only = multi.then_some(t);
+            let ended = (expected.is_none()).then_some(&status);
+            eprint!(
+                "{}",
+                ended_report(t, ended, run_dir.as_deref(), &argv, only)
+            );
+        }
+        worst = exit::worst(worst, code);
         if collect {
             if let Ok(data) = std::fs::read(&summary_path) {
                 if let Ok(s) = serde_json::from_slice::<RunSummary>(&data) {
@@ -445,19 +464,148 @@ fn run(args: RunArgs) -> Result<i32, String> {
     Ok(worst)
 }
 
-/// Combines exit codes: errors beat thresholds beat success.
-fn severity_max(a: i32, b: i32) -> i32 {
-    let rank = |c: i32| match c {
-        exit::OK => 0,
-        exit::BELOW_THRESHOLD => 1,
-        exit::ERRORED => 3,
-        exit::USAGE => 4,
-        _ => 2,
+/// What `cargo eval` says when an eval target ends abnormally (`ended`: by a
+/// signal or with a code outside 0-5) or with errors: how it ended, what its
+/// run stored, and the command that continues the run. `only`: the target to
+/// name in that command (when several ran).
+fn ended_report(
+    t: &EvalTarget,
+    ended: Option<&std::process::ExitStatus>,
+    run_dir: Option<&Path>,
+    argv: &[String],
+    only: Option<&EvalTarget>,
+) -> String {
+    let mut out = String::new();
+    if let Some(status) = ended {
+        out.push_str(&format!(
+            "error: eval target `{}/{}` {} before it could report\n",
+            t.package,
+            t.name,
+            litmus_core::util::describe_exit(status)
+        ));
+    }
+    let Some(run_dir) = run_dir else {
+        if ended.is_some() {
+            out.push_str(
+                "       no samples were stored (it ended before its results store existed)\n",
+            );
+        }
+        return out;
     };
-    if rank(b) > rank(a) {
-        b
+    let (scored, errored) = stored_samples(&run_dir.join("samples.jsonl"));
+    let run_id = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if ended.is_some() {
+        let n = scored + errored;
+        out.push_str(&format!(
+            "       {n} sample{} stored in {} ({scored} scored, {errored} errored)\n",
+            if n == 1 { " is" } else { "s are" },
+            run_dir.join("samples.jsonl").display()
+        ));
+        out.push_str("       continue the run (stored samples are kept, not run again):\n");
     } else {
-        a
+        out.push_str("       retry only the errored samples:\n");
+    }
+    out.push_str(&format!(
+        "         {}\n",
+        resume_command(argv, &run_id, only)
+    ));
+    out
+}
+
+/// Samples in a `samples.jsonl`: (scored, errored). A torn last line (the
+/// process died while writing it) does not count.
+fn stored_samples(path: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let records = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+    let (mut scored, mut errored) = (0, 0);
+    for r in records {
+        if r["score"].is_null() {
+            errored += 1;
+        } else {
+            scored += 1;
+        }
+    }
+    (scored, errored)
+}
+
+/// `cargo eval` with this process's arguments (`argv`, program name first),
+/// continuing run `run_id`: `--resume --run-id ID` replaces any given, and
+/// with `only` the command names that target (`-p`, `--target-name`).
+fn resume_command(argv: &[String], run_id: &str, only: Option<&EvalTarget>) -> String {
+    let mut rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    if rest.first() == Some(&"eval") {
+        rest.remove(0);
+    }
+    // Dropped (with their values): what the command sets itself.
+    let mut replaced = vec!["--run-id"];
+    if only.is_some() {
+        replaced.extend(["--package", "-p", "--target-name"]);
+    }
+    let mut kept: Vec<String> = Vec::new();
+    let mut it = rest.into_iter();
+    let mut after_dashes = false;
+    while let Some(a) = it.next() {
+        if a == "--" && !after_dashes {
+            after_dashes = true;
+            kept.push(a.to_string());
+            continue;
+        }
+        if a == "--resume" {
+            continue;
+        }
+        // `--flag value`, `--flag=value`, `-pNAME`.
+        let active: &[&str] = if after_dashes {
+            &["--run-id"]
+        } else {
+            &replaced
+        };
+        if active.contains(&a) {
+            it.next();
+            continue;
+        }
+        if active.iter().any(|f| {
+            a.strip_prefix(f)
+                .is_some_and(|v| v.starts_with('=') || (*f == "-p" && !v.is_empty()))
+        }) {
+            continue;
+        }
+        kept.push(a.to_string());
+    }
+    let mut added = vec![
+        "--resume".to_string(),
+        "--run-id".into(),
+        run_id.to_string(),
+    ];
+    if let Some(t) = only {
+        added.extend([
+            "-p".into(),
+            t.package.clone(),
+            "--target-name".into(),
+            t.name.clone(),
+        ]);
+    }
+    let at = kept.iter().position(|a| a == "--").unwrap_or(kept.len());
+    kept.splice(at..at, added);
+    std::iter::once("cargo eval".to_string())
+        .chain(kept.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `a` as a POSIX shell word.
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
     }
 }
 
@@ -713,5 +861,90 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(exit::USAGE as u8)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        std::iter::once("/bin/cargo-eval")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn the_resume_command_keeps_the_other_arguments() {
+        let a = argv(&[
+            "eval",
+            "--model",
+            "m.gguf",
+            "capital",
+            "--",
+            "--tolerance",
+            "2",
+        ]);
+        assert_eq!(
+            resume_command(&a, "r1", None),
+            "cargo eval --model m.gguf capital --resume --run-id r1 -- --tolerance 2"
+        );
+        // A resumed run: its flags are replaced, not repeated.
+        let a = argv(&[
+            "eval",
+            "--resume",
+            "--run-id=old",
+            "-n",
+            "3",
+            "--",
+            "--run-id",
+            "x",
+            "--resume",
+        ]);
+        assert_eq!(
+            resume_command(&a, "r2", None),
+            "cargo eval -n 3 --resume --run-id r2 --"
+        );
+        // Several targets ran: the command names the one to continue.
+        let t = EvalTarget {
+            package: "userproj".into(),
+            name: "evals".into(),
+            manifest_dir: PathBuf::new(),
+        };
+        let a = argv(&[
+            "eval",
+            "-p",
+            "a",
+            "-pb",
+            "--package=c",
+            "--target-name",
+            "x",
+            "--tag",
+            "geo",
+        ]);
+        assert_eq!(
+            resume_command(&a, "r3", Some(&t)),
+            "cargo eval --tag geo --resume --run-id r3 -p userproj --target-name evals"
+        );
+        // Words the shell would split or expand are quoted.
+        let a = argv(&["eval", "--model", "openai:http://h/v1#my model", "it's"]);
+        assert_eq!(
+            resume_command(&a, "r4", None),
+            r"cargo eval --model 'openai:http://h/v1#my model' 'it'\''s' --resume --run-id r4"
+        );
+    }
+
+    #[test]
+    fn stored_samples_counts_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.jsonl");
+        assert_eq!(stored_samples(&path), (0, 0));
+        std::fs::write(
+            &path,
+            "{\"score\": {\"value\": 1}}\n{\"score\": null, \"error\": \"boom\"}\n{\"score\": {\"va",
+        )
+        .unwrap();
+        assert_eq!(stored_samples(&path), (1, 1));
     }
 }

@@ -31,6 +31,37 @@ pub mod exit {
     /// A score improved significantly: its new snapshot must be accepted
     /// (`cargo insta review`).
     pub const SNAPSHOT_CHANGED: i32 = 5;
+
+    /// How severe an exit code is when several are combined into one (the
+    /// eval targets of one `cargo eval`, the results of one run): usage
+    /// errors, then errors (and any code outside 0–5, such as that of a
+    /// process killed by a signal), regressions, scores below a threshold,
+    /// changed snapshots, success.
+    pub fn severity(code: i32) -> u8 {
+        match code {
+            OK => 0,
+            SNAPSHOT_CHANGED => 1,
+            BELOW_THRESHOLD => 2,
+            REGRESSED => 3,
+            USAGE => 5,
+            _ => 4,
+        }
+    }
+
+    /// The more severe of two exit codes ([`severity`]); `a` on a tie.
+    ///
+    /// ```
+    /// use litmus_core::harness::exit::{worst, BELOW_THRESHOLD, ERRORED, REGRESSED, SNAPSHOT_CHANGED};
+    /// assert_eq!(worst(SNAPSHOT_CHANGED, BELOW_THRESHOLD), BELOW_THRESHOLD);
+    /// assert_eq!(worst(ERRORED, REGRESSED), ERRORED);
+    /// ```
+    pub fn worst(a: i32, b: i32) -> i32 {
+        if severity(b) > severity(a) {
+            b
+        } else {
+            a
+        }
+    }
 }
 
 /// Where the harness runs: given by `litmus::main!()` at the user's crate.
@@ -295,6 +326,12 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
     };
+    if let Some(path) = &args.run_dir_file {
+        // For `cargo eval`, should this process die before its summary is written.
+        if let Err(e) = std::fs::write(path, store.dir().display().to_string()) {
+            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+        }
+    }
     let cache = if args.no_cache {
         Cache::disabled()
     } else {

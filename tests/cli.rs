@@ -609,12 +609,25 @@ const KILLED: &str = r#"
 use litmus::prelude::*;
 
 /// Sample 3 kills its own process with SIGKILL, as the kernel's out-of-memory
-/// killer would, the first time round (a marker file remembers).
+/// killer would, once the other 5 samples are stored (samples run in any
+/// order, on several threads) and only the first time round (a marker file
+/// remembers).
 #[eval(samples = 6)]
 fn killed_once(ctx: &mut EvalContext) -> Result<Score, EvalError> {
     let marker = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("killed-once");
     if ctx.sample() == 3 && !marker.exists() {
         std::fs::write(&marker, "").unwrap();
+        let runs = std::path::PathBuf::from(std::env::var_os("KILLED_RUNS_DIR").unwrap());
+        let stored = || {
+            std::fs::read_dir(&runs).into_iter().flatten().flatten().any(|d| {
+                std::fs::read_to_string(d.path().join("samples.jsonl"))
+                    .is_ok_and(|s| s.lines().count() >= 5)
+            })
+        };
+        let t = std::time::Instant::now();
+        while !stored() && t.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let pid = std::process::id().to_string();
         let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
         std::thread::sleep(std::time::Duration::from_secs(30));
@@ -633,15 +646,11 @@ fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
     std::fs::write(rec.join("samples.jsonl"), "").unwrap();
     let model = format!("replay:{}", rec.display());
     let out_dir = p.out_dir().join("results").display().to_string();
-    let out = p.run(&[
-        "--model",
-        &model,
-        "--output-dir",
-        &out_dir,
-        "--jobs",
-        "1",
-        "--quiet",
-    ]);
+    let out = p
+        .cargo_eval(&["--model", &model, "--output-dir", &out_dir, "--quiet"])
+        .env("KILLED_RUNS_DIR", PathBuf::from(&out_dir).join("runs"))
+        .output()
+        .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
     assert!(p.path().join("killed-once").exists(), "{all}");
@@ -657,16 +666,19 @@ fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
     let run_id = std::fs::read_to_string(runs.join("latest")).unwrap();
     let samples = runs.join(run_id.trim()).join("samples.jsonl");
     let stored = records(&std::fs::read_to_string(&samples).unwrap()).len();
-    assert_eq!(stored, 3, "samples 0-2 ran before sample 3 killed the run");
+    assert_eq!(
+        stored, 5,
+        "the other samples ran before sample 3 killed the run\n{all}"
+    );
     assert!(
         stderr.contains(&format!(
-            "3 samples are stored in {} (3 scored, 0 errored)",
+            "5 samples are stored in {} (5 scored, 0 errored)",
             samples.display()
         )),
         "{all}"
     );
 
-    // The printed command continues that run: the other 3 samples, nothing twice.
+    // The printed command continues that run: sample 3, nothing twice.
     let command = printed_resume_command(&stderr);
     assert!(
         command

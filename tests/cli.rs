@@ -104,14 +104,14 @@ impl Project {
 
     /// `cargo eval ARGS` exactly as given (no `--debug --color=never` added).
     fn cargo_eval_exactly(&self, args: &[String]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
-            .arg("eval")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-eval"));
+        cmd.arg("eval")
             .args(args)
             .current_dir(self.path())
             .env("CARGO_TARGET_DIR", target_dir())
-            .env_remove("CARGO_MANIFEST_DIR")
-            .output()
-            .unwrap()
+            .env_remove("CARGO_MANIFEST_DIR");
+        without_user_rustflags(&mut cmd);
+        cmd.output().unwrap()
     }
 
     fn out_dir(&self) -> PathBuf {
@@ -127,11 +127,30 @@ impl Project {
             .current_dir(self.path())
             .env("CARGO_TARGET_DIR", target_dir())
             .env_remove("CARGO_MANIFEST_DIR");
+        without_user_rustflags(&mut cmd);
         cmd
     }
 
     fn run(&self, args: &[&str]) -> Output {
         self.cargo_eval(args).output().unwrap()
+    }
+}
+
+/// A new user's environment: no rustflags of their own (whatever the
+/// environment running these tests has set).
+fn without_user_rustflags(cmd: &mut Command) {
+    for (var, _) in std::env::vars_os() {
+        let var = var.to_string_lossy();
+        if matches!(
+            &*var,
+            "RUSTFLAGS"
+                | "CARGO_ENCODED_RUSTFLAGS"
+                | "CARGO_BUILD_RUSTFLAGS"
+                | "CARGO_BUILD_TARGET"
+        ) || (var.starts_with("CARGO_TARGET_") && var.ends_with("_RUSTFLAGS"))
+        {
+            cmd.env_remove(&*var);
+        }
     }
 }
 
@@ -313,6 +332,14 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
 
     // The samples are in the results store, one JSON line each.
     let run_dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
+    // A crate without rustflags of its own: its eval target was built for
+    // this CPU, in a target directory of its own; results stay in the shared one.
+    let exe = target_exe(&run_dir);
+    assert!(
+        exe.starts_with(target_dir().join("litmus/native")),
+        "{} is not in the native build",
+        exe.display()
+    );
     let stored = std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 8);
 
@@ -355,6 +382,61 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Summary"), "{stdout}");
     assert!(stdout.contains("recorded"), "{stdout}");
+}
+
+/// Where `cargo eval` builds eval targets (`--print-build-plan`: nothing is
+/// built): for this CPU in `<target-dir>/litmus/native` when the user set no
+/// rustflags, else with the user's settings in the usual target directory.
+#[test]
+fn eval_targets_are_built_for_this_cpu_unless_the_user_set_rustflags() {
+    let p = Project::new(EVALS, MORE, None);
+    let plan = |cmd: &mut Command| -> serde_json::Value {
+        let out = cmd.arg("--print-build-plan").output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", text(&out)))
+    };
+    let native = plan(&mut p.cargo_eval(&[]));
+    let reason = native["reason"].as_str().unwrap();
+    if reason.contains(".cargo/config") {
+        // This machine's $CARGO_HOME sets rustflags: a new crate gets them too.
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    assert_eq!(
+        PathBuf::from(native["target_dir"].as_str().unwrap()),
+        target_dir().join("litmus/native"),
+        "{native}"
+    );
+    let env = &native["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|kv| kv[0] == "CARGO_ENCODED_RUSTFLAGS" && kv[1] == "-Ctarget-cpu=native"),
+        "{native}"
+    );
+
+    // Opting out.
+    let own = plan(&mut p.cargo_eval(&["--no-native"]));
+    assert!(
+        own["target_dir"].is_null() && own["env"] == serde_json::json!([]),
+        "{own}"
+    );
+    // Rustflags in the environment, even empty ones, are the user's choice.
+    let own = plan(p.cargo_eval(&[]).env("RUSTFLAGS", ""));
+    assert_eq!(own["reason"], "your rustflags: RUSTFLAGS is set", "{own}");
+    // So are those of a .cargo/config.toml that cargo reads (this
+    // repository's, copied: build.rustflags).
+    p.build_like_this_repository();
+    let own = plan(&mut p.cargo_eval(&[]));
+    assert!(own["target_dir"].is_null(), "{own}");
+    assert!(
+        own["reason"]
+            .as_str()
+            .unwrap()
+            .contains("build.rustflags in"),
+        "{own}"
+    );
 }
 
 /// The eval target executable of a run: `argv[0]` as its `run.json` records it.

@@ -2,6 +2,8 @@
 //! workspace, builds them (release by default), runs them with the given
 //! options and aggregates their results.
 
+mod native;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
@@ -122,6 +124,14 @@ struct RunArgs {
     /// Path to Cargo.toml.
     #[arg(long, help_heading = "Build")]
     manifest_path: Option<PathBuf>,
+    /// Build with your own cargo settings only. Without it, when you set no
+    /// rustflags, eval targets are built for this CPU (-C target-cpu=native,
+    /// llama.cpp at -O3) in <target-dir>/litmus/native.
+    #[arg(long, help_heading = "Build")]
+    no_native: bool,
+    /// Print how eval targets would be built (JSON) and build nothing.
+    #[arg(long, hide = true)]
+    print_build_plan: bool,
     /// More eval-target arguments, as a test binary takes them.
     #[arg(last = true)]
     harness_args: Vec<String>,
@@ -284,8 +294,52 @@ fn find_targets(
     out
 }
 
+/// How eval targets are built: with the user's settings, or for this CPU in
+/// a target directory of its own (see [`native`]).
+#[derive(Debug, serde::Serialize)]
+struct BuildPlan {
+    /// `--target-dir` for `cargo test --no-run`; `None`: cargo's own.
+    target_dir: Option<PathBuf>,
+    /// Environment for cargo (`CARGO_ENCODED_RUSTFLAGS`, `LLAMA_LIB_PROFILE`).
+    env: Vec<(String, String)>,
+    /// Why.
+    reason: String,
+}
+
+fn build_plan(args: &RunArgs, meta: &Metadata) -> BuildPlan {
+    let mine = |reason: String| BuildPlan {
+        target_dir: None,
+        env: Vec::new(),
+        reason,
+    };
+    if args.no_native {
+        return mine("--no-native".into());
+    }
+    if let Some(source) = native::Probe::current().user_rustflags(&native::Host::detect) {
+        return mine(format!("your rustflags: {source}"));
+    }
+    let mut env = vec![(
+        "CARGO_ENCODED_RUSTFLAGS".to_string(),
+        native::NATIVE_RUSTFLAGS.to_string(),
+    )];
+    if std::env::var_os("LLAMA_LIB_PROFILE").is_none() {
+        env.push(("LLAMA_LIB_PROFILE".into(), "Release".into()));
+    }
+    BuildPlan {
+        target_dir: Some(meta.target_directory.join("litmus").join("native")),
+        env,
+        reason: "no rustflags set: building for this CPU".into(),
+    }
+}
+
 /// Builds the targets; returns their executables in the same order.
-fn build(targets: &[EvalTarget], args: &RunArgs) -> Result<Vec<PathBuf>, String> {
+fn build(targets: &[EvalTarget], args: &RunArgs, plan: &BuildPlan) -> Result<Vec<PathBuf>, String> {
+    if let Some(dir) = plan.target_dir.as_ref().filter(|d| !d.exists()) {
+        eprintln!(
+            "note: building eval targets for this CPU (-C target-cpu=native, llama.cpp at -O3) in {}; --no-native builds with your own settings",
+            dir.display()
+        );
+    }
     let mut exes = Vec::new();
     for t in targets {
         let mut cmd = cargo();
@@ -298,6 +352,10 @@ fn build(targets: &[EvalTarget], args: &RunArgs) -> Result<Vec<PathBuf>, String>
             "--test",
             &t.name,
         ]);
+        if let Some(dir) = &plan.target_dir {
+            cmd.arg("--target-dir").arg(dir);
+        }
+        cmd.envs(plan.env.iter().map(|(k, v)| (k, v)));
         match (&args.profile, args.debug) {
             (Some(p), _) => {
                 cmd.args(["--profile", p]);
@@ -382,7 +440,12 @@ fn run(args: RunArgs) -> Result<i32, String> {
                 .into(),
         );
     }
-    let exes = build(&targets, &args)?;
+    let plan = build_plan(&args, &meta);
+    if args.print_build_plan {
+        println!("{}", serde_json::to_string(&plan).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    let exes = build(&targets, &args, &plan)?;
     let argv: Vec<String> = std::env::args().collect();
     let tmp = std::env::temp_dir().join(format!("cargo-eval-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;

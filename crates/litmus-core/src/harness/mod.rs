@@ -84,14 +84,26 @@ pub fn target_dir(site: &Site) -> PathBuf {
             workspace_root(&site.manifest_dir).join(p)
         };
     }
-    if let Ok(exe) = std::env::current_exe() {
-        for dir in exe.ancestors().skip(1) {
-            if dir.join("CACHEDIR.TAG").is_file() {
-                return dir.to_path_buf();
-            }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| target_dir_of(&exe))
+        .unwrap_or_else(|| workspace_root(&site.manifest_dir).join("target"))
+}
+
+/// The cargo target directory an executable was built in: the nearest
+/// ancestor holding `CACHEDIR.TAG`, or, for `cargo eval`'s builds for this
+/// CPU (`<target-dir>/litmus/native`), the target directory around it.
+fn target_dir_of(exe: &Path) -> Option<PathBuf> {
+    let dir = exe
+        .ancestors()
+        .skip(1)
+        .find(|d| d.join("CACHEDIR.TAG").is_file())?;
+    if dir.ends_with("litmus/native") {
+        if let Some(outer) = dir.parent().and_then(Path::parent) {
+            return Some(outer.to_path_buf());
         }
     }
-    workspace_root(&site.manifest_dir).join("target")
+    Some(dir.to_path_buf())
 }
 
 /// The outermost ancestor of `dir` holding a `Cargo.toml` with `[workspace]`,
@@ -472,4 +484,24 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         let _ = writeln!(std::io::stderr(), "error: {message}");
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_of_native_builds_go_to_the_outer_target_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let native = target.join("litmus/native");
+        std::fs::create_dir_all(native.join("release/deps")).unwrap();
+        std::fs::write(target.join("CACHEDIR.TAG"), "").unwrap();
+        std::fs::write(native.join("CACHEDIR.TAG"), "").unwrap();
+        let exe = native.join("release/deps/evals-0123");
+        assert_eq!(target_dir_of(&exe), Some(target.clone()));
+        let exe = target.join("debug/deps/evals-0123");
+        assert_eq!(target_dir_of(&exe), Some(target));
+        assert_eq!(target_dir_of(Path::new("/nonexistent/x")), None);
+    }
 }

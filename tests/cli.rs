@@ -813,18 +813,10 @@ litmus::main!();
 /// finishes the run on a new worker.
 #[test]
 fn an_engine_crash_errors_the_samples_in_flight_and_resume_finishes_the_run() {
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
-    let model = match std::env::var_os("LITMUS_TEST_MODEL") {
-        Some(m) => PathBuf::from(m),
-        None => home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf"),
-    };
-    if !model.is_file() {
-        eprintln!(
-            "SKIPPED: no model at {} (set LITMUS_TEST_MODEL, or fetch it with `scripts/fetch-model.sh`)",
-            model.display()
-        );
+    let Some(model) = default_model_file() else {
         return;
-    }
+    };
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
     // `builtin:` finds the file in litmus's model cache; another file is named by path.
     let in_cache = model == home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf");
     let model = if in_cache {
@@ -895,6 +887,96 @@ fn an_engine_crash_errors_the_samples_in_flight_and_resume_finishes_the_run() {
             "{u}"
         );
     }
+}
+
+/// The default model for tests that load it: `LITMUS_TEST_MODEL`, else the
+/// file in litmus's model cache; `None` (after saying so) when neither exists.
+fn default_model_file() -> Option<PathBuf> {
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
+    let model = match std::env::var_os("LITMUS_TEST_MODEL") {
+        Some(m) => PathBuf::from(m),
+        None => home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf"),
+    };
+    if model.is_file() {
+        Some(model)
+    } else {
+        eprintln!(
+            "SKIPPED: no model at {} (set LITMUS_TEST_MODEL, or fetch it with `scripts/fetch-model.sh`)",
+            model.display()
+        );
+        None
+    }
+}
+
+/// `cargo eval quantize` runs llama.cpp's quantizer in an eval target (cargo-eval
+/// itself does not link llama.cpp): the rung is a real GGUF of the asked type,
+/// the output is what it was (a warning for a quantized source, the
+/// litmus.toml entry on stdout), and a bad type fails before anything is built.
+#[test]
+fn quantize_runs_through_an_eval_target() {
+    let p = Project::with_features(CRASH_EVALS, MORE, None, &["llama"]);
+    p.build_like_this_repository();
+    // In the dev profile, like the other tests (whose llama.cpp it reuses).
+    let quantize = |args: &[&str]| -> Output {
+        let mut a: Vec<String> = vec!["quantize".into(), "--debug".into()];
+        a.extend(args.iter().map(|s| s.to_string()));
+        p.cargo_eval_exactly(&a)
+    };
+    let out = quantize(&["--type", "Q4_0,Q9_Z"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown quantization type `Q9_Z` (known: "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Compiling"),
+        "nothing is built for a bad type\n{stderr}"
+    );
+
+    let Some(model) = default_model_file() else {
+        return;
+    };
+    let rungs = p.out_dir().join("rungs");
+    let rungs_s = rungs.display().to_string();
+    let model_s = model.display().to_string();
+    let args = [
+        model_s.as_str(),
+        "--type",
+        "Q4_0",
+        "--out-dir",
+        rungs_s.as_str(),
+        "--name",
+        "gemma",
+    ];
+    let out = quantize(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rung = rungs.join("gemma-3-270m-q4_0.gguf");
+    let info = litmus_gguf::describe_gguf(&rung).unwrap();
+    assert_eq!(info.quantization.as_deref(), Some("Q4_0"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: the source is already quantized (Q4_K_M)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Q4_0 ") && stderr.contains("bits/weight"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[models.gemma.quantizations]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Q4_0 = {:?}", rung.display().to_string())),
+        "{stdout}"
+    );
+    // A rung that exists is not built again.
+    let out = quantize(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Q4_0     exists: "),
+        "{}",
+        text(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------

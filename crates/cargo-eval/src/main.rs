@@ -82,10 +82,10 @@ struct ReportArgs {
 #[derive(ClapArgs, Debug)]
 struct QuantizeArgs {
     /// The source model: a GGUF path or builtin:NAME (ideally F16/BF16/F32).
-    #[arg(default_value = litmus_llama::DEFAULT_SOURCE)]
+    #[arg(default_value = litmus_gguf::DEFAULT_SOURCE)]
     source: String,
     /// Quantization types to build (comma-separated or repeated).
-    #[arg(long = "type", short = 't', value_delimiter = ',', default_values_t = litmus_llama::quantize::DEFAULT_LADDER.iter().map(|s| s.to_string()))]
+    #[arg(long = "type", short = 't', value_delimiter = ',', default_values_t = litmus_gguf::ladder::DEFAULT_LADDER.iter().map(|s| s.to_string()))]
     types: Vec<String>,
     /// Write the rungs here instead of next to the source.
     #[arg(long)]
@@ -96,6 +96,10 @@ struct QuantizeArgs {
     /// Name of the model in the printed litmus.toml entry.
     #[arg(long, default_value = "model")]
     name: String,
+    /// llama.cpp's quantizer runs in an eval target (cargo-eval does not
+    /// link llama.cpp): the first one found, built like `cargo eval` builds.
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -103,38 +107,46 @@ struct RunArgs {
     /// The eval targets' flags (litmus_core::harness::args::Args).
     #[command(flatten)]
     harness: Args,
-    /// Build in the dev profile instead of release.
-    #[arg(long, help_heading = "Build")]
-    debug: bool,
-    /// Build with this cargo profile.
-    #[arg(long, conflicts_with = "debug", help_heading = "Build")]
-    profile: Option<String>,
-    /// Package(s) whose eval targets run (default: all in the workspace).
-    #[arg(long, short = 'p', value_name = "SPEC", help_heading = "Build")]
-    package: Vec<String>,
-    /// Run only this eval target (repeatable).
-    #[arg(long = "target-name", value_name = "NAME", help_heading = "Build")]
-    target_name: Vec<String>,
-    /// Cargo features to enable.
-    #[arg(long, short = 'F', help_heading = "Build")]
-    features: Vec<String>,
-    /// Disable default features.
-    #[arg(long, help_heading = "Build")]
-    no_default_features: bool,
-    /// Path to Cargo.toml.
-    #[arg(long, help_heading = "Build")]
-    manifest_path: Option<PathBuf>,
-    /// Build with your own cargo settings only. Without it, when you set no
-    /// rustflags, eval targets are built for this CPU (-C target-cpu=native,
-    /// llama.cpp at -O3) in <target-dir>/litmus/native.
-    #[arg(long, help_heading = "Build")]
-    no_native: bool,
+    #[command(flatten)]
+    build: BuildArgs,
     /// Print how eval targets would be built (JSON) and build nothing.
     #[arg(long, hide = true)]
     print_build_plan: bool,
     /// More eval-target arguments, as a test binary takes them.
     #[arg(last = true)]
     harness_args: Vec<String>,
+}
+
+/// Which eval targets, built how.
+#[derive(ClapArgs, Debug, Clone)]
+#[command(next_help_heading = "Build")]
+struct BuildArgs {
+    /// Build in the dev profile instead of release.
+    #[arg(long)]
+    debug: bool,
+    /// Build with this cargo profile.
+    #[arg(long, conflicts_with = "debug")]
+    profile: Option<String>,
+    /// Package(s) whose eval targets run (default: all in the workspace).
+    #[arg(long, short = 'p', value_name = "SPEC")]
+    package: Vec<String>,
+    /// Run only this eval target (repeatable).
+    #[arg(long = "target-name", value_name = "NAME")]
+    target_name: Vec<String>,
+    /// Cargo features to enable.
+    #[arg(long, short = 'F')]
+    features: Vec<String>,
+    /// Disable default features.
+    #[arg(long)]
+    no_default_features: bool,
+    /// Path to Cargo.toml.
+    #[arg(long)]
+    manifest_path: Option<PathBuf>,
+    /// Build with your own cargo settings only. Without it, when you set no
+    /// rustflags, eval targets are built for this CPU (-C target-cpu=native,
+    /// llama.cpp at -O3) in <target-dir>/litmus/native.
+    #[arg(long)]
+    no_native: bool,
 }
 
 #[derive(Deserialize)]
@@ -306,7 +318,7 @@ struct BuildPlan {
     reason: String,
 }
 
-fn build_plan(args: &RunArgs, meta: &Metadata) -> BuildPlan {
+fn build_plan(args: &BuildArgs, meta: &Metadata) -> BuildPlan {
     let mine = |reason: String| BuildPlan {
         target_dir: None,
         env: Vec::new(),
@@ -333,7 +345,11 @@ fn build_plan(args: &RunArgs, meta: &Metadata) -> BuildPlan {
 }
 
 /// Builds the targets; returns their executables in the same order.
-fn build(targets: &[EvalTarget], args: &RunArgs, plan: &BuildPlan) -> Result<Vec<PathBuf>, String> {
+fn build(
+    targets: &[EvalTarget],
+    args: &BuildArgs,
+    plan: &BuildPlan,
+) -> Result<Vec<PathBuf>, String> {
     if let Some(dir) = plan.target_dir.as_ref().filter(|d| !d.exists()) {
         eprintln!(
             "note: building eval targets for this CPU (-C target-cpu=native, llama.cpp at -O3) in {}; --no-native builds with your own settings",
@@ -432,20 +448,20 @@ fn run(args: RunArgs) -> Result<i32, String> {
         }
     };
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
-    let meta = metadata(args.manifest_path.as_deref())?;
-    let targets = find_targets(&meta, &args.package, &args.target_name, &cwd);
+    let meta = metadata(args.build.manifest_path.as_deref())?;
+    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
     if targets.is_empty() {
         return Err(
             "no eval targets found: add a `[[test]]` target with `harness = false` named `evals` (path e.g. `evals/main.rs`) to a package that depends on litmus"
                 .into(),
         );
     }
-    let plan = build_plan(&args, &meta);
+    let plan = build_plan(&args.build, &meta);
     if args.print_build_plan {
         println!("{}", serde_json::to_string(&plan).unwrap_or_default());
         return Ok(exit::OK);
     }
-    let exes = build(&targets, &args, &plan)?;
+    let exes = build(&targets, &args.build, &plan)?;
     let argv: Vec<String> = std::env::args().collect();
     let tmp = std::env::temp_dir().join(format!("cargo-eval-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
@@ -675,8 +691,8 @@ fn shell_quote(a: &str) -> String {
 /// The local file a llama model source names, without fetching anything.
 fn local_gguf(source: &str) -> Option<PathBuf> {
     let path = match source.strip_prefix("builtin:") {
-        Some(name) => litmus_llama::models::cache_dir()
-            .join(litmus_llama::models::builtin_model(name)?.file_name),
+        Some(name) => litmus_gguf::models::cache_dir()
+            .join(litmus_gguf::models::builtin_model(name)?.file_name),
         None => PathBuf::from(source),
     };
     path.is_file().then_some(path)
@@ -707,7 +723,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             let info = (s.backend == litmus_core::model::BackendKind::Llama)
                 .then(|| local_gguf(&s.source))
                 .flatten()
-                .and_then(|p| litmus_llama::describe_gguf(p).ok());
+                .and_then(|p| litmus_gguf::describe_gguf(p).ok());
             rows.push(vec![
                 name.clone(),
                 s.backend.to_string(),
@@ -726,7 +742,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             ]);
         }
     }
-    for m in litmus_llama::list_cached_models() {
+    for m in litmus_gguf::list_cached_models() {
         rows.push(vec![
             "(cached)".to_string(),
             "llama".into(),
@@ -745,7 +761,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     if rows.len() == 1 {
         println!(
             "no models configured in litmus.toml and none cached in {}",
-            litmus_llama::cache_dir().display()
+            litmus_gguf::cache_dir().display()
         );
     }
     Ok(exit::OK)
@@ -817,92 +833,56 @@ fn report(args: ReportArgs) -> Result<i32, String> {
 }
 
 fn quantize(args: QuantizeArgs) -> Result<i32, String> {
-    use litmus_llama::quantize::{ftype_of, ladder_path, QuantizeError, QuantizeOptions};
-    // Check every type before spending minutes on the first.
+    use litmus_gguf::ladder::{ftype_of, known_types, QuantizeJob};
+    // Check every type before building anything.
     if let Some(bad) = args.types.iter().find(|t| ftype_of(t).is_none()) {
-        return Err(QuantizeError::UnknownType(bad.clone()).to_string());
+        return Err(format!(
+            "unknown quantization type `{bad}` (known: {})",
+            known_types().join(", ")
+        ));
     }
-    let src = litmus_llama::resolve_model_path(&args.source).map_err(|e| e.to_string())?;
-    let info = litmus_llama::describe_gguf(&src).map_err(|e| e.to_string())?;
-    let src_type = info.quantization.clone().unwrap_or_else(|| "?".into());
-    eprintln!(
-        "source: {} ({src_type}, {:.0} MiB, {} parameters)",
-        src.display(),
-        info.size_bytes as f64 / 1048576.0,
-        info.parameters
-            .map(litmus_llama::gguf::format_parameters)
-            .unwrap_or_else(|| "?".into())
-    );
-    if !matches!(src_type.as_str(), "F32" | "F16" | "BF16") {
-        eprintln!(
-            "warning: the source is already quantized ({src_type}); requantizing only loses quality,\n\
-             so this ladder measures requantization loss on top of {src_type}. Quantize from an\n\
-             F16/BF16 GGUF for the quality each type really has."
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let meta = metadata(args.build.manifest_path.as_deref())?;
+    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
+    let Some(target) = targets.into_iter().next() else {
+        return Err(
+            "no eval target to quantize with: `cargo eval quantize` runs llama.cpp's quantizer in an eval target \
+             (cargo-eval itself does not link llama.cpp); run it in a package with one, whose litmus dependency \
+             has the `llama` feature (on by default), or pick one with -p"
+                .into(),
         );
-    }
-    if let Some(dir) = &args.out_dir {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let options = QuantizeOptions {
-        threads: args.threads,
     };
-    let mut entries = vec![(src_type.clone(), src.clone())];
-    let mut failed = 0;
-    for ty in &args.types {
-        let dst = ladder_path(&src, ty, args.out_dir.as_deref());
-        if ty.eq_ignore_ascii_case(&src_type) {
-            eprintln!("{ty:<8} skipped: that is the source");
-            continue;
-        }
-        if dst.exists() {
-            eprintln!("{ty:<8} exists: {}", dst.display());
-            entries.push((ty.to_ascii_uppercase(), dst));
-            continue;
-        }
-        let bar = indicatif::ProgressBar::new(0).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix:<8} [{bar:30}] {pos}/{len} tensors {elapsed}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(ty.clone());
-        let b = bar.clone();
-        let t = std::time::Instant::now();
-        let result = litmus_llama::quantize::quantize(&src, &dst, ty, &options, move |d, n| {
-            b.set_length(n as u64);
-            b.set_position(d as u64);
-        });
-        bar.finish_and_clear();
-        match result {
-            Ok(()) => {
-                let size = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
-                let bpw = info
-                    .parameters
-                    .map(|p| format!("{:.2} bits/weight", size as f64 * 8.0 / p as f64))
-                    .unwrap_or_default();
-                eprintln!(
-                    "{ty:<8} {:>5.0} MiB  {bpw}  {:.1} s  {}",
-                    size as f64 / 1048576.0,
-                    t.elapsed().as_secs_f64(),
-                    dst.display()
-                );
-                entries.push((ty.to_ascii_uppercase(), dst));
-            }
-            Err(e) => {
-                eprintln!("{ty:<8} failed: {e}");
-                failed += 1;
-            }
+    let plan = build_plan(&args.build, &meta);
+    let exe = build(std::slice::from_ref(&target), &args.build, &plan)?.remove(0);
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let job = QuantizeJob {
+        source: if args.source.starts_with("builtin:") {
+            args.source.clone()
+        } else {
+            abs(Path::new(&args.source)).display().to_string()
+        },
+        types: args.types.clone(),
+        out_dir: args.out_dir.as_deref().map(abs),
+        threads: args.threads,
+        name: args.name.clone(),
+    };
+    let status = Command::new(&exe)
+        .args(job.to_args())
+        .env("CARGO_TARGET_DIR", &meta.target_directory)
+        .status()
+        .map_err(|e| format!("running {}: {e}", exe.display()))?;
+    match status.code() {
+        Some(code) if (exit::OK..=exit::SNAPSHOT_CHANGED).contains(&code) => Ok(code),
+        _ => {
+            eprintln!(
+                "error: eval target `{}/{}` {} while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
+                target.package,
+                target.name,
+                litmus_core::util::describe_exit(&status)
+            );
+            Ok(exit::ERRORED)
         }
     }
-    println!("# litmus.toml: evaluate every rung (one configuration per quantization)");
-    println!("[models.{}]", args.name);
-    println!("backend = \"llama\"");
-    println!("[models.{}.quantizations]", args.name);
-    for (ty, path) in entries {
-        println!("{ty} = {:?}", path.display().to_string());
-    }
-    Ok(if failed > 0 { exit::ERRORED } else { exit::OK })
 }
 
 fn main() -> ExitCode {

@@ -781,13 +781,20 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
 
 fn report(args: ReportArgs) -> Result<i32, String> {
     use litmus_core::study::StudyOptions;
-    let output_dir = match args.output_dir {
-        Some(d) => d,
-        None => metadata(args.manifest_path.as_deref())?
-            .target_directory
-            .join("litmus"),
+    // A run given as a directory needs no cargo project around it.
+    let output_dir = || -> Result<PathBuf, String> {
+        match &args.output_dir {
+            Some(d) => Ok(d.clone()),
+            None => Ok(metadata(args.manifest_path.as_deref())?
+                .target_directory
+                .join("litmus")),
+        }
     };
     let load = |run: &str| -> Result<litmus_html::Run, String> {
+        if Path::new(run).join("samples.jsonl").is_file() {
+            return litmus_html::Run::load(Path::new(run));
+        }
+        let output_dir = output_dir()?;
         let dir = litmus_core::store::find_run(&output_dir, run).ok_or_else(|| {
             format!(
                 "no run `{run}` in {} (give a run directory or id)",

@@ -77,10 +77,15 @@ pub(crate) fn grouped_bars(
     let left = 44.0;
     let top = 28.0;
     let h = 200.0;
-    let n_bars: usize = groups.iter().map(|g| g.1.len()).sum();
-    let plot_w = n_bars as f64 * bar_w + groups.len() as f64 * gap + gap;
-    let legend_rows = legend.len().div_ceil(3);
+    // A group is as wide as its bars or its label, whichever is wider.
+    let group_w: Vec<f64> = groups
+        .iter()
+        .map(|(name, bars)| (bars.len() as f64 * bar_w).max(text_w(name) + 4.0))
+        .collect();
+    let plot_w = group_w.iter().sum::<f64>() + groups.len() as f64 * gap + gap;
     let width = (left + plot_w + 10.0).max(360.0);
+    let (per_row, col_w) = legend_layout(legend, width - left);
+    let legend_rows = legend.len().div_ceil(per_row);
     let height = top + h + 40.0 + legend_rows as f64 * 16.0;
     let mut out = String::new();
     let _ = write!(
@@ -91,8 +96,9 @@ pub(crate) fn grouped_bars(
     score_axis(&mut out, left, top, h, width);
     let y = |v: f64| top + h - v.clamp(0.0, 100.0) / 100.0 * h;
     let mut x = left + gap;
-    for (name, bars) in groups {
+    for ((name, bars), gw) in groups.iter().zip(&group_w) {
         let gx = x;
+        x += (gw - bars.len() as f64 * bar_w) / 2.0;
         for b in bars {
             let c = series_color(b.series);
             let _ = write!(
@@ -120,21 +126,39 @@ pub(crate) fn grouped_bars(
         let _ = write!(
             out,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            (gx + x) / 2.0,
+            gx + gw / 2.0,
             top + h + 14.0,
             esc(name)
         );
-        x += gap;
+        x = gx + gw + gap;
     }
-    legend_rows_svg(&mut out, legend, left, top + h + 32.0);
+    legend_rows_svg(&mut out, legend, left, top + h + 32.0, per_row, col_w);
     out.push_str("</svg>");
     out
 }
 
-fn legend_rows_svg(out: &mut String, legend: &[String], left: f64, top: f64) {
+/// The width of `s` in pixels at the plots' 11 px font, roughly.
+fn text_w(s: &str) -> f64 {
+    s.chars().count() as f64 * 6.8
+}
+
+/// Legend entries per row and the width of each, to fit `width`.
+fn legend_layout(legend: &[String], width: f64) -> (usize, f64) {
+    let col_w = legend.iter().map(|l| text_w(l)).fold(0.0, f64::max) + 26.0;
+    (((width / col_w).floor() as usize).max(1), col_w)
+}
+
+fn legend_rows_svg(
+    out: &mut String,
+    legend: &[String],
+    left: f64,
+    top: f64,
+    per_row: usize,
+    col_w: f64,
+) {
     for (i, name) in legend.iter().enumerate() {
-        let lx = left + (i % 3) as f64 * 150.0;
-        let ly = top + (i / 3) as f64 * 16.0;
+        let lx = left + (i % per_row) as f64 * col_w;
+        let ly = top + (i / per_row) as f64 * 16.0;
         let _ = write!(
             out,
             r#"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
@@ -192,8 +216,9 @@ pub(crate) fn scatter(title: &str, x_label: &str, points: &[Point], legend: &[St
     let top = 28.0;
     let w = 460.0;
     let h = 240.0;
-    let legend_rows = legend.len().div_ceil(3);
     let width = left + w + 20.0;
+    let (per_row, col_w) = legend_layout(legend, w);
+    let legend_rows = legend.len().div_ceil(per_row);
     let height = top + h + 48.0 + legend_rows as f64 * 16.0;
     let xmax = points.iter().map(|p| p.x).fold(0.0f64, f64::max) * 1.1;
     let xmax = if xmax > 0.0 { nice_ceil(xmax) } else { 1.0 };
@@ -255,7 +280,7 @@ pub(crate) fn scatter(title: &str, x_label: &str, points: &[Point], legend: &[St
             c = series_color(p.series),
         );
     }
-    legend_rows_svg(&mut out, legend, left, top + h + 46.0);
+    legend_rows_svg(&mut out, legend, left, top + h + 46.0, per_row, col_w);
     out.push_str("</svg>");
     out
 }

@@ -203,10 +203,13 @@ pub mod __private {
     pub use litmus_core::registry::{EntryKind, EvalEntry};
     pub use litmus_core::score::{IntoScore, ScoreResult};
 
+    use litmus_core::harness::args::{Args, Format};
+
     /// Runs the harness; returns the exit code. In an engine worker process
     /// (started by this very program) it serves a model instead and exits;
     /// given a quantization job (`cargo eval quantize` starts eval targets
     /// that way: cargo-eval itself does not link llama.cpp) it runs that.
+    /// At the end of a run it writes the run's `report.html`.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
         #[cfg(feature = "llama")]
         litmus_llama::worker::main_hook();
@@ -230,7 +233,7 @@ pub mod __private {
             source_file: Some(source_file.into()),
         };
         let opener = |spec: &litmus_core::model::ModelSpec| crate::open_backend(spec);
-        let mut args = match litmus_core::harness::args::Args::from_env() {
+        let mut args = match Args::from_env() {
             Ok(a) => a,
             Err(e) => {
                 // clap's rendering: an error with its usage, or the help.
@@ -273,8 +276,6 @@ pub mod __private {
         }
         code
     }
-
-    use litmus_core::harness::args::{Args, Format};
 
     /// Whether this run writes `report.html`: not for `--list` or
     /// `--validate`, nor with `--no-html-report` or `[run] html_report =

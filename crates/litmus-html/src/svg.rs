@@ -299,7 +299,7 @@ fn trim_num(v: f64) -> String {
     if v >= 10.0 || v == 0.0 {
         format!("{v:.0}")
     } else {
-        format!("{v:.2}")
+        format!("{v:.3}")
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_string()

@@ -312,6 +312,22 @@ pub trait Backend: Send + Sync {
     fn resident_bytes(&self) -> Option<u64> {
         None
     }
+
+    /// The model's busy time so far, split into prompt processing and
+    /// generation, for the run's time breakdown; `None` when the backend
+    /// cannot tell (remote servers).
+    fn busy_time(&self) -> Option<BusyTime> {
+        None
+    }
+}
+
+/// Seconds a backend spent working, by kind of work (see [`Backend::busy_time`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BusyTime {
+    /// Evaluating prompts.
+    pub prompt_secs: f64,
+    /// Generating tokens (decoding, sampling, bookkeeping).
+    pub generation_secs: f64,
 }
 
 impl fmt::Debug for dyn Backend {

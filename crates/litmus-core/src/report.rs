@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::harness::args::{Color, Format};
 use crate::runner::{Event, Reporter};
-use crate::summary::{RunSummary, UnitSummary};
+use crate::summary::{RunSummary, TimeSplit, UnitSummary};
 
 /// Prints to stdout; the progress bar goes to stderr.
 pub struct Console {
@@ -200,6 +200,10 @@ impl Console {
             let line = self.paint(RED, &format!("model {model} failed to load: {err}"));
             self.println(&line);
         }
+        if let Some(t) = &s.time {
+            let line = self.paint(DIM, &time_line(t));
+            self.println(&line);
+        }
         if let Some(rss) = s.peak_rss_bytes {
             let line = self.paint(
                 DIM,
@@ -222,6 +226,38 @@ impl Console {
             self.println(&line);
         }
     }
+}
+
+/// Where the time went, in one line: `time: load 1.2 s · prompts 20.1 s ·
+/// generation 180.0 s · model idle 3.1 s · scoring 95.0 s on 2 threads
+/// (12.0 s after the last answer)`, with a hint when the model mostly waited.
+pub fn time_line(t: &TimeSplit) -> String {
+    let mut parts = vec![format!("load {:.1} s", t.load_secs)];
+    match (t.prompt_secs, t.generation_secs, t.idle_secs()) {
+        (Some(p), Some(g), Some(idle)) => {
+            parts.push(format!("prompts {p:.1} s"));
+            parts.push(format!("generation {g:.1} s"));
+            parts.push(format!("model idle {idle:.1} s"));
+        }
+        _ => parts.push(format!("model (prompts and generation) {:.1} s", t.model_secs)),
+    }
+    parts.push(format!(
+        "scoring {:.1} s on {} thread{} ({:.1} s after the last answer)",
+        t.scoring_secs,
+        t.scoring_threads,
+        if t.scoring_threads == 1 { "" } else { "s" },
+        t.scoring_tail_secs
+    ));
+    let mut line = format!("time: {}", parts.join(" · "));
+    if let Some(idle) = t.idle_secs() {
+        if t.model_secs > 0.0 && idle > 0.25 * t.model_secs {
+            line.push_str(&format!(
+                " — the model waited for work {:.0}% of its time",
+                100.0 * idle / t.model_secs
+            ));
+        }
+    }
+    line
 }
 
 fn half_width(u: &UnitSummary) -> f64 {

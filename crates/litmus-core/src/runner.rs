@@ -15,8 +15,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crossbeam_channel as channel;
@@ -31,7 +31,7 @@ use crate::model::ModelSpec;
 use crate::registry::{EntryKind, EvalEntry};
 use crate::score::Score;
 use crate::store::{response_key, score_key, Cache, ConfigKey, RunStore, SampleKey, SampleRecord};
-use crate::summary::UnitSummary;
+use crate::summary::{TimeSplit, UnitSummary};
 use crate::template::PromptTemplate;
 
 /// Opens a backend for a model spec.
@@ -114,6 +114,8 @@ pub struct Outcome {
     pub backend_requests: usize,
     /// Errors writing the results store (the run goes on; these are reported).
     pub store_errors: Vec<String>,
+    /// Where the time went (models loaded in this process only).
+    pub time: Option<TimeSplit>,
 }
 
 struct Unit {
@@ -362,6 +364,7 @@ pub fn execute(
         generated: 0,
         backend_requests: 0,
         store_errors: Vec::new(),
+        time: None,
     };
 
     let judge = JudgeSlot {
@@ -411,7 +414,9 @@ fn run_model(
     reporter: &mut dyn Reporter,
     outcome: &mut Outcome,
 ) {
+    let t_open = Instant::now();
     let opened = opener(spec);
+    let load_secs = t_open.elapsed().as_secs_f64();
     let (backend, info) = match &opened {
         Ok(b) => {
             let info = b.model().clone();
@@ -563,6 +568,13 @@ fn run_model(
             outcome
                 .load_errors
                 .push((model_name.clone(), error.to_string()));
+            outcome
+                .time
+                .get_or_insert_with(TimeSplit::default)
+                .add(&TimeSplit {
+                    load_secs,
+                    ..TimeSplit::default()
+                });
             for u in &units {
                 for &i in &u.needed {
                     let mut r = base_record(u, i);
@@ -580,6 +592,16 @@ fn run_model(
     };
 
     let salt = backend.cache_salt();
+    let busy_before = backend.busy_time();
+    let model_started = Instant::now();
+    // When the model last answered, and the nanoseconds spent scoring.
+    let last_answer: Mutex<Option<Instant>> = Mutex::new(None);
+    let scoring_nanos = AtomicU64::new(0);
+    let (last_answer_ref, scoring_nanos_ref) = (&last_answer, &scoring_nanos);
+    let answered = move || {
+        let mut last = last_answer_ref.lock().unwrap_or_else(|e| e.into_inner());
+        *last = Some(Instant::now());
+    };
     let requests = AtomicUsize::new(0);
     let requests_ref = &requests;
     let judge_caller = JudgeCaller {
@@ -684,7 +706,9 @@ fn run_model(
                                 samples: uncached.clone(),
                             };
                             requests_ref.fetch_add(1, Ordering::Relaxed);
-                            match generate_guarded(backend_ref, &request) {
+                            let generated = generate_guarded(backend_ref, &request);
+                            answered();
+                            match generated {
                                 Ok(gens) => {
                                     let mut got = HashSet::new();
                                     for g in gens {
@@ -750,6 +774,7 @@ fn run_model(
                             )
                             .with_judge(judge_ref);
                             let result = catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
+                            answered();
                             let mut r = base_record(u, sample);
                             r.prompt = ctx.exchanges.first().map(|e| e.prompt.clone());
                             r.response = ctx.exchanges.last().map(|e| e.response.clone());
@@ -779,6 +804,7 @@ fn run_model(
                 for job in score_rx.iter() {
                     let u = &units_ref[job.unit];
                     let case = u.case.as_ref().expect("declarative case");
+                    let t_score = Instant::now();
                     let (score, error) = match &**case {
                         // Judged: never from the score cache (the judge model may
                         // differ between runs; its replies are cached instead).
@@ -831,6 +857,8 @@ fn run_model(
                             (Some(score), None)
                         }
                     };
+                    scoring_nanos_ref
+                        .fetch_add(t_score.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     let mut r = base_record(u, job.generation.sample);
                     r.response = Some(job.generation.text);
                     r.usage = job.generation.usage;
@@ -863,6 +891,26 @@ fn run_model(
     });
 
     outcome.backend_requests += requests.load(Ordering::Relaxed);
+    let ended = Instant::now();
+    let last = last_answer
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(ended);
+    let busy = backend.busy_time().zip(busy_before).map(|(a, b)| {
+        (
+            (a.prompt_secs - b.prompt_secs).max(0.0),
+            (a.generation_secs - b.generation_secs).max(0.0),
+        )
+    });
+    outcome.time.get_or_insert_with(TimeSplit::default).add(&TimeSplit {
+        load_secs,
+        model_secs: last.saturating_duration_since(model_started).as_secs_f64(),
+        prompt_secs: busy.map(|b| b.0),
+        generation_secs: busy.map(|b| b.1),
+        scoring_secs: scoring_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        scoring_threads: score_threads,
+        scoring_tail_secs: ended.saturating_duration_since(last).as_secs_f64(),
+    });
     // The memory this model needed, while it is still loaded.
     if let Some(info) = outcome
         .models

@@ -99,6 +99,9 @@ pub struct Study {
     pub template_by_variant: Option<Grid>,
     /// Temperature × variant, when the run swept temperatures.
     pub temperature_by_variant: Option<Grid>,
+    /// Where the run's time went, when its summary says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<crate::summary::TimeSplit>,
 }
 
 fn variant(c: &ConfigKey) -> String {
@@ -313,6 +316,7 @@ impl Study {
             tags: tags.into_iter().collect(),
             template_by_variant,
             temperature_by_variant,
+            time: summary.time,
         }
     }
 
@@ -469,6 +473,10 @@ impl Study {
             }
             out.push('\n');
         }
+        if let Some(t) = &self.time {
+            out.push_str(&crate::report::time_line(t));
+            out.push('\n');
+        }
         out
     }
 
@@ -490,6 +498,10 @@ impl Study {
                 }
             }
             out.push('\n');
+        }
+        if let Some(t) = &self.time {
+            out.push_str(&crate::report::time_line(t));
+            out.push_str("\n\n");
         }
         out
     }

@@ -11,6 +11,61 @@ use crate::store::{ConfigKey, SampleRecord};
 /// The seed used for bootstrap confidence intervals in summaries.
 pub const CI_SEED: u64 = 0x6c69_746d_7573;
 
+/// Where a run's wall time went. Model time (from a model loaded to its
+/// last answer) is the model's prompt processing, generation and idle time
+/// (waiting for work: the harness, the scorers, or nothing); scoring runs on
+/// its own threads next to it, so its seconds are summed over them, and the
+/// part after a model's last answer (`scoring_tail_secs`) is what it added
+/// to the wall.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeSplit {
+    /// Loading models (worker start-up included).
+    pub load_secs: f64,
+    /// From each model loaded to its last answer, summed over models.
+    pub model_secs: f64,
+    /// Of `model_secs`, the model evaluating prompts (`None`: the backend
+    /// cannot tell, e.g. a remote server).
+    pub prompt_secs: Option<f64>,
+    /// Of `model_secs`, the model generating tokens.
+    pub generation_secs: Option<f64>,
+    /// Scoring (sandbox runs, metrics, judge calls), summed over scoring threads.
+    pub scoring_secs: f64,
+    /// Scoring threads, per model.
+    pub scoring_threads: usize,
+    /// Wall time after a model's last answer until its last sample was scored.
+    pub scoring_tail_secs: f64,
+}
+
+impl TimeSplit {
+    /// Model time in which the model did neither prompts nor generation.
+    pub fn idle_secs(&self) -> Option<f64> {
+        Some((self.model_secs - self.prompt_secs? - self.generation_secs?).max(0.0))
+    }
+
+    /// Adds the figures of another model's part of the run.
+    pub fn add(&mut self, o: &TimeSplit) {
+        // A part without model time (a failed load) knows nothing of the split.
+        let sum = |a: Option<f64>, a_model: f64, b: Option<f64>, b_model: f64| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (None, b) if a_model == 0.0 => b,
+            (a, None) if b_model == 0.0 => a,
+            _ => None,
+        };
+        self.prompt_secs = sum(self.prompt_secs, self.model_secs, o.prompt_secs, o.model_secs);
+        self.generation_secs = sum(
+            self.generation_secs,
+            self.model_secs,
+            o.generation_secs,
+            o.model_secs,
+        );
+        self.load_secs += o.load_secs;
+        self.model_secs += o.model_secs;
+        self.scoring_secs += o.scoring_secs;
+        self.scoring_threads = self.scoring_threads.max(o.scoring_threads);
+        self.scoring_tail_secs += o.scoring_tail_secs;
+    }
+}
+
 /// Speed figures over a set of samples.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Speed {
@@ -255,6 +310,9 @@ pub struct RunSummary {
     pub backend_requests: usize,
     /// Peak resident memory of the process, bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// Where the wall time went (`None` in summaries of old runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<TimeSplit>,
 }
 
 impl RunSummary {
@@ -307,6 +365,7 @@ impl RunSummary {
             cached: records.iter().filter(|r| r.cached).count(),
             backend_requests: 0,
             peak_rss_bytes: crate::util::peak_rss_bytes(),
+            time: None,
         }
     }
 

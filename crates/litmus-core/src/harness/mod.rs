@@ -385,6 +385,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
     summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     summary.generated = outcome.generated;
     summary.backend_requests = outcome.backend_requests;
+    summary.time = outcome.time;
     if let Err(e) = store.write_summary(&summary) {
         let _ = writeln!(std::io::stderr(), "warning: {e}");
     }

@@ -133,6 +133,10 @@ struct RunArgs {
     /// Samples per case and configuration.
     #[arg(long, short = 'n')]
     samples: Option<u32>,
+    /// Run every eval × configuration × sample N times over, to measure
+    /// run-to-run noise (flip rates, pass^N; recorded in score snapshots).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: Option<u32>,
     /// Sampling temperature (repeatable, or comma-separated).
     #[arg(long, value_name = "T")]
     temperature: Vec<String>,
@@ -448,6 +452,9 @@ fn harness_args(args: &RunArgs, summary: Option<&Path>) -> Vec<String> {
     }
     if let Some(v) = args.samples {
         pair("--samples", &v.to_string());
+    }
+    if let Some(v) = args.repeat {
+        pair("--repeat", &v.to_string());
     }
     if let Some(v) = args.seed {
         pair("--seed", &v.to_string());
@@ -824,5 +831,29 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(exit::USAGE as u8)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cargo-eval").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn repeat_reaches_the_eval_targets_and_must_be_at_least_one() {
+        let cli = parse(&["--repeat", "5", "--samples", "3"]).unwrap();
+        let a = harness_args(&cli.run, None);
+        let at = a
+            .iter()
+            .position(|x| x == "--repeat")
+            .expect("--repeat passed on");
+        assert_eq!(a[at + 1], "5");
+        let plain = parse(&[]).unwrap();
+        assert!(!harness_args(&plain.run, None).contains(&"--repeat".to_string()));
+        assert!(parse(&["--repeat", "0"]).is_err());
+        assert!(parse(&["--repeat", "x"]).is_err());
     }
 }

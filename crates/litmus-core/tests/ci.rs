@@ -44,6 +44,7 @@ fn unit(eval: &str, template: &str, mean: f64) -> UnitSummary {
         first_error: None,
         min_score: None,
         wall_ms: 1234.0,
+        repeats: None,
     }
 }
 
@@ -89,6 +90,7 @@ fn summary(units: Vec<UnitSummary>) -> RunSummary {
             pass_at_k: None,
             flaky: 0,
             speed: Speed::default(),
+            repeats: None,
         }],
         units,
         load_errors: vec![],

@@ -113,6 +113,7 @@ fn unit(eval: &str, config: ConfigKey, mean: f64, half_width: f64) -> UnitSummar
         first_error: None,
         min_score: None,
         wall_ms: 1500.0,
+        repeats: None,
     }
 }
 
@@ -482,6 +483,7 @@ fn records_a_built_summary() {
         temperature: 0.0,
         seed: 1,
         sample: i,
+        repeat: 0,
         prompt: None,
         response: Some("x".into()),
         exchanges: vec![],

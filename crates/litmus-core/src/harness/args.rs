@@ -62,6 +62,10 @@ pub struct Args {
     pub judge: Option<String>,
     /// `--samples`.
     pub samples: Option<u32>,
+    /// `--repeat N`: run every eval × configuration × sample N times over,
+    /// to measure run-to-run noise (default 1; [`Args::parse`] rejects 0,
+    /// and the harness reads the 0 of `Args::default()` as 1).
+    pub repeat: u32,
     /// `--temperature`, repeatable (also comma-separated).
     pub temperatures: Vec<f32>,
     /// `--seed`.
@@ -142,7 +146,10 @@ impl Args {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut out = Args::default();
+        let mut out = Args {
+            repeat: 1,
+            ..Args::default()
+        };
         let mut it = args.into_iter().map(Into::into).peekable();
         let mut only_positional = false;
         while let Some(arg) = it.next() {
@@ -201,6 +208,13 @@ impl Args {
                         return Err(ArgsError("--samples must be at least 1".into()));
                     }
                     out.samples = Some(n);
+                }
+                "--repeat" => {
+                    let n: u32 = value_of("--repeat", take(&mut it))?;
+                    if n == 0 {
+                        return Err(ArgsError("--repeat must be at least 1".into()));
+                    }
+                    out.repeat = n;
                 }
                 "--temperature" => {
                     let v: String = value_of("--temperature", take(&mut it))?;
@@ -364,6 +378,9 @@ mod tests {
         assert_eq!((a.samples, a.seed, a.jobs), (Some(5), Some(7), Some(3)));
         assert!(a.no_cache && a.resume);
         assert_eq!(a.tags, ["python", "easy"]);
+        assert_eq!(a.repeat, 1, "one run by default");
+        assert_eq!(Args::parse(["--repeat", "5"]).unwrap().repeat, 5);
+        assert_eq!(Args::parse(["--repeat=3"]).unwrap().repeat, 3);
     }
 
     #[test]
@@ -373,6 +390,11 @@ mod tests {
             .0
             .contains("--samples x"));
         assert!(Args::parse(["--samples", "0"]).is_err());
+        assert!(Args::parse(["--repeat", "0"])
+            .unwrap_err()
+            .0
+            .contains("--repeat must be at least 1"));
+        assert!(Args::parse(["--repeat", "-1"]).is_err());
         assert!(Args::parse(["--temperature", "9"]).is_err());
         assert!(Args::parse(["--model"])
             .unwrap_err()

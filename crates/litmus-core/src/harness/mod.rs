@@ -246,6 +246,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
             vec![0.0]
         },
         samples: args.samples.or(config.run.samples).unwrap_or(3),
+        repeat: args.repeat.max(1),
         samples_override,
         params,
         jobs,

@@ -68,7 +68,11 @@ fi
 # 4. Start and wait for /health.
 log=/tmp/llama-server-$port.log
 pidfile=${LLAMA_SERVER_PIDFILE:-/tmp/llama-server-$port.pid}
-nohup "$bin" -m "$model" --host 127.0.0.1 --port "$port" -t 2 -c 4096 -np 4 "${extra[@]}" >"$log" 2>&1 &
+# On CPUs with AMX, llama.cpp's AMX matrix kernel crashes at the first decode
+# of a Q4_K_M model (ggml-org/llama.cpp#20824): keep the weights unrepacked.
+amx=()
+if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then amx=(--no-repack); fi
+nohup "$bin" -m "$model" --host 127.0.0.1 --port "$port" -t 2 -c 4096 -np 4 "${amx[@]}" "${extra[@]}" >"$log" 2>&1 &
 pid=$!
 echo "$pid" >"$pidfile"
 health() {

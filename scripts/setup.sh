@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing litmus needs on a fresh Debian/Ubuntu
 # machine: cmake and clang (llama.cpp through llama-cpp-2), bubblewrap (the
-# sandbox for generated code), python3-pip (fetching the built-in model).
+# sandbox for generated code), python3-pip (fetching the built-in model); then
+# `cargo eval` itself (cargo-eval from this tree) when it is missing or older
+# than this tree's version.
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v clang >/dev/null || need+=(clang)
@@ -17,4 +20,13 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# cargo-eval does not link llama.cpp (eval targets do), so this takes about a
+# minute. `cargo eval-dev` runs the tree's own build without installing it.
+tree=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+installed=$(cargo eval --version 2>/dev/null | awk '{print $2}' || true)
+if [ -z "$installed" ] || [ "$(printf '%s\n%s\n' "$installed" "$tree" | sort -V | head -n 1)" != "$tree" ]; then
+  echo "setup: installing cargo-eval $tree from crates/cargo-eval (installed: ${installed:-none})" >&2
+  cargo install --quiet --locked --path crates/cargo-eval
 fi

@@ -84,6 +84,36 @@ impl Project {
         self.dir.path().join("userproj")
     }
 
+    /// Builds as this repository does: its `.cargo/config.toml` (rustflags
+    /// `target-cpu=native`, `LLAMA_LIB_PROFILE=Release`) and its dev profile,
+    /// so that llama.cpp, compiled for the workspace's own tests in the same
+    /// target directory, is reused rather than compiled again.
+    fn build_like_this_repository(&self) {
+        let cargo_dir = self.path().join(".cargo");
+        std::fs::create_dir_all(&cargo_dir).unwrap();
+        std::fs::copy(
+            repo().join(".cargo/config.toml"),
+            cargo_dir.join("config.toml"),
+        )
+        .unwrap();
+        let manifest = self.path().join("Cargo.toml");
+        let mut text = std::fs::read_to_string(&manifest).unwrap();
+        text.push_str("\n[profile.dev.package.\"*\"]\nopt-level = 2\n");
+        std::fs::write(manifest, text).unwrap();
+    }
+
+    /// `cargo eval ARGS` exactly as given (no `--debug --color=never` added).
+    fn cargo_eval_exactly(&self, args: &[String]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-eval"));
+        cmd.arg("eval")
+            .args(args)
+            .current_dir(self.path())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env_remove("CARGO_MANIFEST_DIR");
+        without_user_rustflags(&mut cmd);
+        cmd.output().unwrap()
+    }
+
     fn out_dir(&self) -> PathBuf {
         self.dir.path().join("out")
     }
@@ -97,11 +127,30 @@ impl Project {
             .current_dir(self.path())
             .env("CARGO_TARGET_DIR", target_dir())
             .env_remove("CARGO_MANIFEST_DIR");
+        without_user_rustflags(&mut cmd);
         cmd
     }
 
     fn run(&self, args: &[&str]) -> Output {
         self.cargo_eval(args).output().unwrap()
+    }
+}
+
+/// A new user's environment: no rustflags of their own (whatever the
+/// environment running these tests has set).
+fn without_user_rustflags(cmd: &mut Command) {
+    for (var, _) in std::env::vars_os() {
+        let var = var.to_string_lossy();
+        if matches!(
+            &*var,
+            "RUSTFLAGS"
+                | "CARGO_ENCODED_RUSTFLAGS"
+                | "CARGO_BUILD_RUSTFLAGS"
+                | "CARGO_BUILD_TARGET"
+        ) || (var.starts_with("CARGO_TARGET_") && var.ends_with("_RUSTFLAGS"))
+        {
+            cmd.env_remove(&*var);
+        }
     }
 }
 
@@ -283,6 +332,14 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
 
     // The samples are in the results store, one JSON line each.
     let run_dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
+    // A crate without rustflags of its own: its eval target was built for
+    // this CPU, in a target directory of its own; results stay in the shared one.
+    let exe = target_exe(&run_dir);
+    assert!(
+        exe.starts_with(target_dir().join("litmus/native")),
+        "{} is not in the native build",
+        exe.display()
+    );
     let stored = std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 8);
 
@@ -325,6 +382,170 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Summary"), "{stdout}");
     assert!(stdout.contains("recorded"), "{stdout}");
+}
+
+/// Where `cargo eval` builds eval targets (`--print-build-plan`: nothing is
+/// built): for this CPU in `<target-dir>/litmus/native` when the user set no
+/// rustflags, else with the user's settings in the usual target directory.
+#[test]
+fn eval_targets_are_built_for_this_cpu_unless_the_user_set_rustflags() {
+    let p = Project::new(EVALS, MORE, None);
+    let plan = |cmd: &mut Command| -> serde_json::Value {
+        let out = cmd.arg("--print-build-plan").output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", text(&out)))
+    };
+    let native = plan(&mut p.cargo_eval(&[]));
+    let reason = native["reason"].as_str().unwrap();
+    if reason.contains(".cargo/config") {
+        // This machine's $CARGO_HOME sets rustflags: a new crate gets them too.
+        eprintln!("SKIPPED: {reason}");
+        return;
+    }
+    assert_eq!(
+        PathBuf::from(native["target_dir"].as_str().unwrap()),
+        target_dir().join("litmus/native"),
+        "{native}"
+    );
+    let env = &native["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|kv| kv[0] == "CARGO_ENCODED_RUSTFLAGS" && kv[1] == "-Ctarget-cpu=native"),
+        "{native}"
+    );
+
+    // Opting out.
+    let own = plan(&mut p.cargo_eval(&["--no-native"]));
+    assert!(
+        own["target_dir"].is_null() && own["env"] == serde_json::json!([]),
+        "{own}"
+    );
+    // Rustflags in the environment, even empty ones, are the user's choice.
+    let own = plan(p.cargo_eval(&[]).env("RUSTFLAGS", ""));
+    assert_eq!(own["reason"], "your rustflags: RUSTFLAGS is set", "{own}");
+    // So are those of a .cargo/config.toml that cargo reads (this
+    // repository's, copied: build.rustflags).
+    p.build_like_this_repository();
+    let own = plan(&mut p.cargo_eval(&[]));
+    assert!(own["target_dir"].is_null(), "{own}");
+    assert!(
+        own["reason"]
+            .as_str()
+            .unwrap()
+            .contains("build.rustflags in"),
+        "{own}"
+    );
+}
+
+/// The eval target executable of a run: `argv[0]` as its `run.json` records it.
+fn target_exe(run_dir: &Path) -> PathBuf {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap();
+    PathBuf::from(meta["args"][0].as_str().unwrap())
+}
+
+#[test]
+fn unknown_flags_are_usage_errors_and_libtest_flags_are_accepted() {
+    let p = Project::new(EVALS, MORE, None);
+    // `--sample` is no flag: taken for a filter it would have selected nothing
+    // (`0 evals`, exit 0). Rejected before anything is built, in either place.
+    for args in [
+        &["--sample", "5", "--tag", "starter", "--list"][..],
+        &["--list", "--", "--sample", "5"],
+    ] {
+        let out = p.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("unexpected argument '--sample'"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("a similar argument exists: '--samples'"),
+            "{stderr}"
+        );
+    }
+
+    // A run, to learn where its eval target is.
+    let rec = p.out_dir().join("recording");
+    write_recording(
+        &rec,
+        &[(
+            "add_numbers",
+            "What is 2 + 2? Answer with the number only.",
+            "4",
+        )],
+    );
+    let model = format!("replay:{}", rec.display());
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let replay = [
+        "--model",
+        model.as_str(),
+        "--samples",
+        "1",
+        "--output-dir",
+        out_dir.as_str(),
+        "--no-snapshots",
+    ];
+    let mut args = vec!["add_numbers", "--format", "json"];
+    args.extend(replay);
+    let out = p.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let exe = target_exe(Path::new(summary_of(&out)["run_dir"].as_str().unwrap()));
+
+    // The eval target itself, driven as cargo test, nextest and cargo insta test drive it.
+    let target = |args: &[&str]| -> Output {
+        Command::new(&exe)
+            .args(args)
+            .current_dir(p.path())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .unwrap()
+    };
+    let out = target(&["--list", "--format", "terse"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "add_numbers: test\ncapital::case_1_france: test\ncapital::case_2_peru: test\nfrom_another_crate: test\n"
+    );
+    let out = target(&["--list", "--format", "terse", "--ignored"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "slow_one: test\n",
+        "{}",
+        text(&out)
+    );
+    let mut nextest_run = vec!["--exact", "add_numbers", "--nocapture", "--quiet"];
+    nextest_run.extend(replay);
+    let mut insta_test = vec![
+        "-q",
+        "--color=auto",
+        "--test-threads",
+        "1",
+        "-Zunstable-options",
+        "--report-time",
+        "--shuffle-seed",
+        "3",
+        "--logfile",
+        "/dev/null",
+        "--show-output",
+        "--format=terse",
+        "add",
+    ];
+    insta_test.extend(replay);
+    for args in [nextest_run, insta_test] {
+        let out = target(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", text(&out));
+    }
+    let out = target(&["--sample", "5", "--list"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a similar argument exists: '--samples'"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -451,6 +672,313 @@ fn a_killed_run_resumes_with_nothing_lost_or_duplicated() {
     ));
 }
 
+/// The `cargo eval` command printed after "continue the run", as arguments.
+fn printed_resume_command(stderr: &str) -> Vec<String> {
+    let line = stderr
+        .lines()
+        .skip_while(|l| !l.contains("continue the run") && !l.contains("retry only the errored"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no resume command in\n{stderr}"));
+    let command = line.trim().strip_prefix("cargo eval ").unwrap();
+    assert!(
+        !command.contains('\''),
+        "quoted words: split them properly: {command}"
+    );
+    command.split_whitespace().map(str::to_string).collect()
+}
+
+const KILLED: &str = r#"
+use litmus::prelude::*;
+
+/// Sample 3 kills its own process with SIGKILL, as the kernel's out-of-memory
+/// killer would, once the other 5 samples are stored (samples run in any
+/// order, on several threads) and only the first time round (a marker file
+/// remembers).
+#[eval(samples = 6)]
+fn killed_once(ctx: &mut EvalContext) -> Result<Score, EvalError> {
+    let marker = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("killed-once");
+    if ctx.sample() == 3 && !marker.exists() {
+        std::fs::write(&marker, "").unwrap();
+        let runs = std::path::PathBuf::from(std::env::var_os("KILLED_RUNS_DIR").unwrap());
+        let stored = || {
+            std::fs::read_dir(&runs).into_iter().flatten().flatten().any(|d| {
+                std::fs::read_to_string(d.path().join("samples.jsonl"))
+                    .is_ok_and(|s| s.lines().count() >= 5)
+            })
+        };
+        let t = std::time::Instant::now();
+        while !stored() && t.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    Ok(Score::new(f64::from(ctx.sample()) * 10.0))
+}
+
+litmus::main!();
+"#;
+
+#[test]
+fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
+    let p = Project::new(KILLED, MORE, None);
+    let rec = p.out_dir().join("empty-recording");
+    std::fs::create_dir_all(&rec).unwrap();
+    std::fs::write(rec.join("samples.jsonl"), "").unwrap();
+    let model = format!("replay:{}", rec.display());
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let out = p
+        .cargo_eval(&["--model", &model, "--output-dir", &out_dir, "--quiet"])
+        .env("KILLED_RUNS_DIR", PathBuf::from(&out_dir).join("runs"))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
+    assert!(p.path().join("killed-once").exists(), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: eval target `userproj/evals` was killed by SIGKILL (killed, often by the kernel when memory runs out)"
+        ),
+        "{all}"
+    );
+    // The samples stored before the kill, counted from the run's own file.
+    let runs = PathBuf::from(&out_dir).join("runs");
+    let run_id = std::fs::read_to_string(runs.join("latest")).unwrap();
+    let samples = runs.join(run_id.trim()).join("samples.jsonl");
+    let stored = records(&std::fs::read_to_string(&samples).unwrap()).len();
+    assert_eq!(
+        stored, 5,
+        "the other samples ran before sample 3 killed the run\n{all}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "5 samples are stored in {} (5 scored, 0 errored)",
+            samples.display()
+        )),
+        "{all}"
+    );
+
+    // The printed command continues that run: sample 3, nothing twice.
+    let command = printed_resume_command(&stderr);
+    assert!(
+        command
+            .windows(3)
+            .any(|w| w[0] == "--resume" && w[1] == "--run-id" && w[2] == run_id.trim()),
+        "{command:?}"
+    );
+    assert!(
+        command.contains(&model),
+        "the same other arguments: {command:?}"
+    );
+    let out = p.cargo_eval_exactly(&command);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut done: Vec<u64> = records(&std::fs::read_to_string(&samples).unwrap())
+        .iter()
+        .map(|r| r["sample"].as_u64().unwrap())
+        .collect();
+    done.sort_unstable();
+    assert_eq!(
+        done,
+        (0..6).collect::<Vec<u64>>(),
+        "each sample exactly once"
+    );
+}
+
+/// Text evals on the default model, for the engine-crash test.
+const CRASH_EVALS: &str = r#"
+use litmus::prelude::*;
+
+#[eval]
+#[case::france("France", "Paris")]
+#[case::japan("Japan", "Tokyo")]
+#[case::italy("Italy", "Rome")]
+fn capital(country: &str, city: &str) -> TextCase {
+    TextCase::new(format!("What is the capital of {country}? Answer with the city only.")).reference(city).metric(Metric::contains())
+}
+
+#[eval]
+fn opposite() -> TextCase {
+    TextCase::new("What is the opposite of hot? One word.").reference("cold").metric(Metric::contains())
+}
+
+litmus::main!();
+"#;
+
+/// A crash inside llama.cpp (SIGSEGV injected into the engine worker after 3
+/// decode steps) fails the samples in flight (here: all of them, the runner
+/// submits every request at once), naming the signal; the run ends with exit
+/// code 1 and the command that retries them, and `--resume` without the fault
+/// finishes the run on a new worker.
+#[test]
+fn an_engine_crash_errors_the_samples_in_flight_and_resume_finishes_the_run() {
+    let Some(model) = default_model_file() else {
+        return;
+    };
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
+    // `builtin:` finds the file in litmus's model cache; another file is named by path.
+    let in_cache = model == home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf");
+    let model = if in_cache {
+        "builtin:gemma3-270m-q4_k_m".to_string()
+    } else {
+        model.display().to_string()
+    };
+    let p = Project::with_features(
+        CRASH_EVALS,
+        MORE,
+        Some("[run]\nsamples = 2\ntemperatures = [0.7]\nmax_tokens = 8\njobs = 2\n"),
+        &["llama"],
+    );
+    p.build_like_this_repository();
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let args = [
+        "--model",
+        model.as_str(),
+        "--output-dir",
+        out_dir.as_str(),
+        "--no-snapshots",
+        "--format",
+        "json",
+    ];
+
+    let out = p
+        .cargo_eval(&args)
+        .env("LITMUS_LLAMA_FAULT", "segv-after-steps:3")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
+    let summary = summary_of(&out);
+    let run_dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
+    let before = records(&std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap());
+    assert_eq!(
+        before.len(),
+        8,
+        "every sample is recorded, scored or errored\n{all}"
+    );
+    let errored: Vec<&serde_json::Value> = before.iter().filter(|r| r["score"].is_null()).collect();
+    assert!(!errored.is_empty(), "the crash failed no sample\n{all}");
+    for r in &errored {
+        let e = r["error"].as_str().unwrap_or_default();
+        assert!(e.contains("SIGSEGV (segmentation fault)"), "{r}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rerun with --resume"), "{all}");
+    let command = printed_resume_command(&stderr);
+    assert!(command.contains(&"--resume".to_string()), "{command:?}");
+
+    // No fault this time: only the errored samples run again.
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = p.run(&resume);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary = summary_of(&out);
+    assert_eq!(
+        (summary["generated"].as_u64().unwrap() + summary["cached"].as_u64().unwrap()) as usize,
+        errored.len(),
+        "{}",
+        text(&out)
+    );
+    for u in summary["units"].as_array().unwrap() {
+        assert_eq!(
+            (u["scored"].as_u64(), u["errors"].as_u64()),
+            (Some(2), Some(0)),
+            "{u}"
+        );
+    }
+}
+
+/// The default model for tests that load it: `LITMUS_TEST_MODEL`, else the
+/// file in litmus's model cache; `None` (after saying so) when neither exists.
+fn default_model_file() -> Option<PathBuf> {
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
+    let model = match std::env::var_os("LITMUS_TEST_MODEL") {
+        Some(m) => PathBuf::from(m),
+        None => home.join(".cache/litmus/models/gemma-3-270m-q4_k_m.gguf"),
+    };
+    if model.is_file() {
+        Some(model)
+    } else {
+        eprintln!(
+            "SKIPPED: no model at {} (set LITMUS_TEST_MODEL, or fetch it with `scripts/fetch-model.sh`)",
+            model.display()
+        );
+        None
+    }
+}
+
+/// `cargo eval quantize` runs llama.cpp's quantizer in an eval target (cargo-eval
+/// itself does not link llama.cpp): the rung is a real GGUF of the asked type,
+/// the output is what it was (a warning for a quantized source, the
+/// litmus.toml entry on stdout), and a bad type fails before anything is built.
+#[test]
+fn quantize_runs_through_an_eval_target() {
+    let p = Project::with_features(CRASH_EVALS, MORE, None, &["llama"]);
+    p.build_like_this_repository();
+    // In the dev profile, like the other tests (whose llama.cpp it reuses).
+    let quantize = |args: &[&str]| -> Output {
+        let mut a: Vec<String> = vec!["quantize".into(), "--debug".into()];
+        a.extend(args.iter().map(|s| s.to_string()));
+        p.cargo_eval_exactly(&a)
+    };
+    let out = quantize(&["--type", "Q4_0,Q9_Z"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown quantization type `Q9_Z` (known: "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Compiling"),
+        "nothing is built for a bad type\n{stderr}"
+    );
+
+    let Some(model) = default_model_file() else {
+        return;
+    };
+    let rungs = p.out_dir().join("rungs");
+    let rungs_s = rungs.display().to_string();
+    let model_s = model.display().to_string();
+    let args = [
+        model_s.as_str(),
+        "--type",
+        "Q4_0",
+        "--out-dir",
+        rungs_s.as_str(),
+        "--name",
+        "gemma",
+    ];
+    let out = quantize(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rung = rungs.join("gemma-3-270m-q4_0.gguf");
+    let info = litmus_gguf::describe_gguf(&rung).unwrap();
+    assert_eq!(info.quantization.as_deref(), Some("Q4_0"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: the source is already quantized (Q4_K_M)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Q4_0 ") && stderr.contains("bits/weight"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[models.gemma.quantizations]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Q4_0 = {:?}", rung.display().to_string())),
+        "{stdout}"
+    );
+    // A rung that exists is not built again.
+    let out = quantize(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Q4_0     exists: "),
+        "{}",
+        text(&out)
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Against a real llama-server (issue 9's acceptance)
 // ---------------------------------------------------------------------------
@@ -536,6 +1064,13 @@ impl LlamaServer {
             .arg(&self.model)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["-t", "2", "-c", "2048", "-np", "4"])
+            // llama.cpp's AMX kernel crashes llama-server at its first decode
+            // of a Q4_K_M model (ggml-org/llama.cpp#20824): no repacking there.
+            .args(
+                std::fs::read_to_string("/proc/cpuinfo")
+                    .is_ok_and(|i| i.split_whitespace().any(|f| f == "amx_int8"))
+                    .then_some("--no-repack"),
+            )
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

@@ -2,10 +2,13 @@
 //! workspace, builds them (release by default), runs them with the given
 //! options and aggregates their results.
 
+mod native;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use litmus_core::harness::args::{Args, Format};
 use litmus_core::harness::exit;
 use litmus_core::summary::RunSummary;
 use serde::Deserialize;
@@ -17,9 +20,10 @@ use serde::Deserialize;
     version,
     about = "Run litmus evals: LLM evals written as Rust functions",
     args_conflicts_with_subcommands = true,
+    args_override_self = true,
     after_help = "Eval targets are `[[test]]` targets with `harness = false` in packages that depend on litmus,\n\
 named `evals` (or starting with `eval`), or listed in `[package.metadata.litmus] targets`.\n\
-Arguments after `--` go to the eval targets unchanged."
+Arguments after `--` go to the eval targets too (as `cargo test -- ARGS` does)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -78,10 +82,10 @@ struct ReportArgs {
 #[derive(ClapArgs, Debug)]
 struct QuantizeArgs {
     /// The source model: a GGUF path or builtin:NAME (ideally F16/BF16/F32).
-    #[arg(default_value = litmus_llama::DEFAULT_SOURCE)]
+    #[arg(default_value = litmus_gguf::DEFAULT_SOURCE)]
     source: String,
     /// Quantization types to build (comma-separated or repeated).
-    #[arg(long = "type", short = 't', value_delimiter = ',', default_values_t = litmus_llama::quantize::DEFAULT_LADDER.iter().map(|s| s.to_string()))]
+    #[arg(long = "type", short = 't', value_delimiter = ',', default_values_t = litmus_gguf::ladder::DEFAULT_LADDER.iter().map(|s| s.to_string()))]
     types: Vec<String>,
     /// Write the rungs here instead of next to the source.
     #[arg(long)]
@@ -92,87 +96,31 @@ struct QuantizeArgs {
     /// Name of the model in the printed litmus.toml entry.
     #[arg(long, default_value = "model")]
     name: String,
+    /// llama.cpp's quantizer runs in an eval target (cargo-eval does not
+    /// link llama.cpp): the first one found, built like `cargo eval` builds.
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
-#[derive(ClapArgs, Debug, Default)]
+#[derive(ClapArgs, Debug)]
 struct RunArgs {
-    /// Run only evals whose name contains one of these.
-    filters: Vec<String>,
-    /// Filters match whole names.
-    #[arg(long)]
-    exact: bool,
-    /// Skip evals whose name contains this (repeatable).
-    #[arg(long, value_name = "PATTERN")]
-    skip: Vec<String>,
-    /// Only evals with this tag (repeatable, or comma-separated).
-    #[arg(long, value_name = "TAG")]
-    tag: Vec<String>,
-    /// List the evals instead of running them.
-    #[arg(long)]
-    list: bool,
-    /// Run only ignored evals.
-    #[arg(long)]
-    ignored: bool,
-    /// Run ignored evals too.
-    #[arg(long)]
-    include_ignored: bool,
-    /// Check the evals themselves: reference solutions score 100, empty answers 0.
-    #[arg(long)]
-    validate: bool,
-    /// Model to evaluate (repeatable): a name from litmus.toml, a .gguf path,
-    /// builtin:NAME, openai:URL[#MODEL], ollama:URL#TAG or replay:RUN.
-    #[arg(long, short = 'm', value_name = "MODEL")]
-    model: Vec<String>,
-    /// The model that grades judged cases (a name from litmus.toml or a spec
-    /// string); default: `[judge] model`, else the model under evaluation.
-    #[arg(long, value_name = "MODEL")]
-    judge: Option<String>,
-    /// Prompt template (repeatable).
-    #[arg(long, short = 't', value_name = "NAME")]
-    template: Vec<String>,
-    /// Samples per case and configuration.
-    #[arg(long, short = 'n')]
-    samples: Option<u32>,
-    /// Run every eval × configuration × sample N times over, to measure
-    /// run-to-run noise (flip rates, pass^N; recorded in score snapshots).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    repeat: Option<u32>,
-    /// Sampling temperature (repeatable, or comma-separated).
-    #[arg(long, value_name = "T")]
-    temperature: Vec<String>,
-    /// Base seed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Most tokens per answer.
-    #[arg(long)]
-    max_tokens: Option<u32>,
-    /// Parallel scoring jobs.
-    #[arg(long, short = 'j')]
-    jobs: Option<usize>,
-    /// Results directory (default: <target-dir>/litmus).
-    #[arg(long)]
-    output_dir: Option<PathBuf>,
-    /// Do not read or write the response cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Continue the latest run (or --run-id): nothing repeated, nothing lost.
-    #[arg(long)]
-    resume: bool,
-    /// The run to resume.
-    #[arg(long, requires = "resume")]
-    run_id: Option<String>,
-    /// A litmus.toml to use instead of discovering one.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_parser = ["human", "json", "terse"], default_value = "human")]
-    format: String,
-    /// Less output.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Colour: auto, always, never.
-    #[arg(long, value_parser = ["auto", "always", "never"], default_value = "auto")]
-    color: String,
+    /// The eval targets' flags (litmus_core::harness::args::Args).
+    #[command(flatten)]
+    harness: Args,
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Print how eval targets would be built (JSON) and build nothing.
+    #[arg(long, hide = true)]
+    print_build_plan: bool,
+    /// More eval-target arguments, as a test binary takes them.
+    #[arg(last = true)]
+    harness_args: Vec<String>,
+}
+
+/// Which eval targets, built how.
+#[derive(ClapArgs, Debug, Clone)]
+#[command(next_help_heading = "Build")]
+struct BuildArgs {
     /// Build in the dev profile instead of release.
     #[arg(long)]
     debug: bool,
@@ -194,9 +142,11 @@ struct RunArgs {
     /// Path to Cargo.toml.
     #[arg(long)]
     manifest_path: Option<PathBuf>,
-    /// Arguments passed to the eval targets unchanged.
-    #[arg(last = true)]
-    harness_args: Vec<String>,
+    /// Build with your own cargo settings only. Without it, when you set no
+    /// rustflags, eval targets are built for this CPU (-C target-cpu=native,
+    /// llama.cpp at -O3) in <target-dir>/litmus/native.
+    #[arg(long)]
+    no_native: bool,
 }
 
 #[derive(Deserialize)]
@@ -356,8 +306,56 @@ fn find_targets(
     out
 }
 
+/// How eval targets are built: with the user's settings, or for this CPU in
+/// a target directory of its own (see [`native`]).
+#[derive(Debug, serde::Serialize)]
+struct BuildPlan {
+    /// `--target-dir` for `cargo test --no-run`; `None`: cargo's own.
+    target_dir: Option<PathBuf>,
+    /// Environment for cargo (`CARGO_ENCODED_RUSTFLAGS`, `LLAMA_LIB_PROFILE`).
+    env: Vec<(String, String)>,
+    /// Why.
+    reason: String,
+}
+
+fn build_plan(args: &BuildArgs, meta: &Metadata) -> BuildPlan {
+    let mine = |reason: String| BuildPlan {
+        target_dir: None,
+        env: Vec::new(),
+        reason,
+    };
+    if args.no_native {
+        return mine("--no-native".into());
+    }
+    if let Some(source) = native::Probe::current().user_rustflags(&native::Host::detect) {
+        return mine(format!("your rustflags: {source}"));
+    }
+    let mut env = vec![(
+        "CARGO_ENCODED_RUSTFLAGS".to_string(),
+        native::NATIVE_RUSTFLAGS.to_string(),
+    )];
+    if std::env::var_os("LLAMA_LIB_PROFILE").is_none() {
+        env.push(("LLAMA_LIB_PROFILE".into(), "Release".into()));
+    }
+    BuildPlan {
+        target_dir: Some(meta.target_directory.join("litmus").join("native")),
+        env,
+        reason: "no rustflags set: building for this CPU".into(),
+    }
+}
+
 /// Builds the targets; returns their executables in the same order.
-fn build(targets: &[EvalTarget], args: &RunArgs) -> Result<Vec<PathBuf>, String> {
+fn build(
+    targets: &[EvalTarget],
+    args: &BuildArgs,
+    plan: &BuildPlan,
+) -> Result<Vec<PathBuf>, String> {
+    if let Some(dir) = plan.target_dir.as_ref().filter(|d| !d.exists()) {
+        eprintln!(
+            "note: building eval targets for this CPU (-C target-cpu=native, llama.cpp at -O3) in {}; --no-native builds with your own settings",
+            dir.display()
+        );
+    }
     let mut exes = Vec::new();
     for t in targets {
         let mut cmd = cargo();
@@ -370,6 +368,10 @@ fn build(targets: &[EvalTarget], args: &RunArgs) -> Result<Vec<PathBuf>, String>
             "--test",
             &t.name,
         ]);
+        if let Some(dir) = &plan.target_dir {
+            cmd.arg("--target-dir").arg(dir);
+        }
+        cmd.envs(plan.env.iter().map(|(k, v)| (k, v)));
         match (&args.profile, args.debug) {
             (Some(p), _) => {
                 cmd.args(["--profile", p]);
@@ -412,119 +414,97 @@ fn build(targets: &[EvalTarget], args: &RunArgs) -> Result<Vec<PathBuf>, String>
     Ok(exes)
 }
 
-/// The arguments for an eval target.
-fn harness_args(args: &RunArgs, summary: Option<&Path>) -> Vec<String> {
-    let mut a: Vec<String> = args.filters.clone();
-    let mut flag = |f: &str, on: bool| {
-        if on {
-            a.push(f.to_string());
-        }
+/// The arguments for an eval target: `args` with the paths made absolute
+/// (eval targets run in their package's directory, not where `cargo eval`
+/// was started) and the files this process reads back afterwards.
+fn target_args(args: &Args, summary: Option<&Path>, run_dir_file: Option<&Path>) -> Vec<String> {
+    let abs = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
     };
-    flag("--exact", args.exact);
-    flag("--list", args.list);
-    flag("--ignored", args.ignored);
-    flag("--include-ignored", args.include_ignored);
-    flag("--validate", args.validate);
-    flag("--no-cache", args.no_cache);
-    flag("--resume", args.resume);
-    flag("--quiet", args.quiet);
-    let mut pair = |f: &str, v: &str| {
-        a.push(f.to_string());
-        a.push(v.to_string());
-    };
-    for s in &args.skip {
-        pair("--skip", s);
-    }
-    for t in &args.tag {
-        pair("--tag", t);
-    }
-    for m in &args.model {
-        pair("--model", m);
-    }
-    for t in &args.template {
-        pair("--template", t);
-    }
-    if let Some(j) = &args.judge {
-        pair("--judge", j);
-    }
-    for t in &args.temperature {
-        pair("--temperature", t);
-    }
-    if let Some(v) = args.samples {
-        pair("--samples", &v.to_string());
-    }
-    if let Some(v) = args.repeat {
-        pair("--repeat", &v.to_string());
-    }
-    if let Some(v) = args.seed {
-        pair("--seed", &v.to_string());
-    }
-    if let Some(v) = args.max_tokens {
-        pair("--max-tokens", &v.to_string());
-    }
-    if let Some(v) = args.jobs {
-        pair("--jobs", &v.to_string());
-    }
-    // Eval targets run in their package's directory: paths given relative to
-    // where `cargo eval` was started are made absolute.
-    let abs = |p: &Path| {
-        std::path::absolute(p)
-            .unwrap_or_else(|_| p.to_path_buf())
-            .display()
-            .to_string()
-    };
-    if let Some(v) = &args.output_dir {
-        pair("--output-dir", &abs(v));
-    }
-    if let Some(v) = &args.run_id {
-        pair("--run-id", v);
-    }
-    if let Some(v) = &args.config {
-        pair("--config", &abs(v));
-    }
-    pair("--format", &args.format);
-    pair("--color", &args.color);
-    if let Some(s) = summary {
-        pair("--summary-json", &s.display().to_string());
-    }
-    a.extend(args.harness_args.iter().cloned());
-    a
+    let mut a = args.clone();
+    a.output_dir = abs(&args.output_dir);
+    a.config = abs(&args.config);
+    a.junit = abs(&args.junit);
+    a.markdown = abs(&args.markdown);
+    a.summary_json = summary.map(Path::to_path_buf);
+    a.run_dir_file = run_dir_file.map(Path::to_path_buf);
+    a.to_argv()
 }
 
 fn run(args: RunArgs) -> Result<i32, String> {
+    // The flags given before `--` and those after it, as one eval target
+    // would parse them: a mistake is reported before anything is built.
+    let run = match Args::parse(
+        args.harness
+            .to_argv()
+            .into_iter()
+            .chain(args.harness_args.iter().cloned()),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("{}", e.message);
+            return Ok(e.code);
+        }
+    };
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
-    let meta = metadata(args.manifest_path.as_deref())?;
-    let targets = find_targets(&meta, &args.package, &args.target_name, &cwd);
+    let meta = metadata(args.build.manifest_path.as_deref())?;
+    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
     if targets.is_empty() {
         return Err(
             "no eval targets found: add a `[[test]]` target with `harness = false` named `evals` (path e.g. `evals/main.rs`) to a package that depends on litmus"
                 .into(),
         );
     }
-    let exes = build(&targets, &args)?;
+    let plan = build_plan(&args.build, &meta);
+    if args.print_build_plan {
+        println!("{}", serde_json::to_string(&plan).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    let exes = build(&targets, &args.build, &plan)?;
+    let argv: Vec<String> = std::env::args().collect();
     let tmp = std::env::temp_dir().join(format!("cargo-eval-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut worst = exit::OK;
     let mut summaries = Vec::new();
     let multi = targets.len() > 1;
     for (i, (t, exe)) in targets.iter().zip(&exes).enumerate() {
-        if multi && !args.list && args.format == "human" {
+        if multi && !run.list && run.format == Format::Human {
             eprintln!("{:>12} {} ({})", "Running", t.name, t.package);
         }
         let summary_path = tmp.join(format!("summary-{i}.json"));
-        let collect = !args.list && !args.validate;
+        let run_dir_path = tmp.join(format!("run-dir-{i}"));
+        let collect = !run.list && !run.validate;
         let mut cmd = Command::new(exe);
-        cmd.args(harness_args(
-            &args,
+        cmd.args(target_args(
+            &run,
             collect.then_some(summary_path.as_path()),
+            collect.then_some(run_dir_path.as_path()),
         ))
         .current_dir(&t.manifest_dir)
         .env("CARGO_TARGET_DIR", &meta.target_directory);
         let status = cmd
             .status()
             .map_err(|e| format!("running {}: {e}", exe.display()))?;
-        let code = status.code().unwrap_or(exit::ERRORED);
-        worst = severity_max(worst, code);
+        // 0-5 are the harness's own codes; anything else (a signal, a panic
+        // outside the harness) ended it before it could report.
+        let expected = status
+            .code()
+            .filter(|c| (exit::OK..=exit::SNAPSHOT_CHANGED).contains(c));
+        let code = expected.unwrap_or(exit::ERRORED);
+        if expected.is_none() || (collect && code == exit::ERRORED) {
+            let run_dir = collect
+                .then(|| std::fs::read_to_string(&run_dir_path).ok())
+                .flatten()
+                .map(|d| PathBuf::from(d.trim()));
+            let only = multi.then_some(t);
+            let ended = (expected.is_none()).then_some(&status);
+            eprint!(
+                "{}",
+                ended_report(t, ended, run_dir.as_deref(), &argv, only)
+            );
+        }
+        worst = exit::worst(worst, code);
         if collect {
             if let Ok(data) = std::fs::read(&summary_path) {
                 if let Ok(s) = serde_json::from_slice::<RunSummary>(&data) {
@@ -534,7 +514,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    if multi && args.format == "human" && !summaries.is_empty() {
+    if multi && run.format == Format::Human && !summaries.is_empty() {
         println!("{}", "═".repeat(12));
         let mut rows = vec![vec![
             "target".to_string(),
@@ -563,27 +543,156 @@ fn run(args: RunArgs) -> Result<i32, String> {
     Ok(worst)
 }
 
-/// Combines exit codes: errors beat thresholds beat success.
-fn severity_max(a: i32, b: i32) -> i32 {
-    let rank = |c: i32| match c {
-        exit::OK => 0,
-        exit::BELOW_THRESHOLD => 1,
-        exit::ERRORED => 3,
-        exit::USAGE => 4,
-        _ => 2,
+/// What `cargo eval` says when an eval target ends abnormally (`ended`: by a
+/// signal or with a code outside 0-5) or with errors: how it ended, what its
+/// run stored, and the command that continues the run. `only`: the target to
+/// name in that command (when several ran).
+fn ended_report(
+    t: &EvalTarget,
+    ended: Option<&std::process::ExitStatus>,
+    run_dir: Option<&Path>,
+    argv: &[String],
+    only: Option<&EvalTarget>,
+) -> String {
+    let mut out = String::new();
+    if let Some(status) = ended {
+        out.push_str(&format!(
+            "error: eval target `{}/{}` {} before it could report\n",
+            t.package,
+            t.name,
+            litmus_core::util::describe_exit(status)
+        ));
+    }
+    let Some(run_dir) = run_dir else {
+        if ended.is_some() {
+            out.push_str(
+                "       no samples were stored (it ended before its results store existed)\n",
+            );
+        }
+        return out;
     };
-    if rank(b) > rank(a) {
-        b
+    let (scored, errored) = stored_samples(&run_dir.join("samples.jsonl"));
+    let run_id = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if ended.is_some() {
+        let n = scored + errored;
+        out.push_str(&format!(
+            "       {n} sample{} stored in {} ({scored} scored, {errored} errored)\n",
+            if n == 1 { " is" } else { "s are" },
+            run_dir.join("samples.jsonl").display()
+        ));
+        out.push_str("       continue the run (stored samples are kept, not run again):\n");
     } else {
-        a
+        out.push_str("       retry only the errored samples:\n");
+    }
+    out.push_str(&format!(
+        "         {}\n",
+        resume_command(argv, &run_id, only)
+    ));
+    out
+}
+
+/// Samples in a `samples.jsonl`: (scored, errored). A torn last line (the
+/// process died while writing it) does not count.
+fn stored_samples(path: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let records = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+    let (mut scored, mut errored) = (0, 0);
+    for r in records {
+        if r["score"].is_null() {
+            errored += 1;
+        } else {
+            scored += 1;
+        }
+    }
+    (scored, errored)
+}
+
+/// `cargo eval` with this process's arguments (`argv`, program name first),
+/// continuing run `run_id`: `--resume --run-id ID` replaces any given, and
+/// with `only` the command names that target (`-p`, `--target-name`).
+fn resume_command(argv: &[String], run_id: &str, only: Option<&EvalTarget>) -> String {
+    let mut rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    if rest.first() == Some(&"eval") {
+        rest.remove(0);
+    }
+    // Dropped (with their values): what the command sets itself.
+    let mut replaced = vec!["--run-id"];
+    if only.is_some() {
+        replaced.extend(["--package", "-p", "--target-name"]);
+    }
+    let mut kept: Vec<String> = Vec::new();
+    let mut it = rest.into_iter();
+    let mut after_dashes = false;
+    while let Some(a) = it.next() {
+        if a == "--" && !after_dashes {
+            after_dashes = true;
+            kept.push(a.to_string());
+            continue;
+        }
+        if a == "--resume" {
+            continue;
+        }
+        // `--flag value`, `--flag=value`, `-pNAME`.
+        let active: &[&str] = if after_dashes {
+            &["--run-id"]
+        } else {
+            &replaced
+        };
+        if active.contains(&a) {
+            it.next();
+            continue;
+        }
+        if active.iter().any(|f| {
+            a.strip_prefix(f)
+                .is_some_and(|v| v.starts_with('=') || (*f == "-p" && !v.is_empty()))
+        }) {
+            continue;
+        }
+        kept.push(a.to_string());
+    }
+    let mut added = vec![
+        "--resume".to_string(),
+        "--run-id".into(),
+        run_id.to_string(),
+    ];
+    if let Some(t) = only {
+        added.extend([
+            "-p".into(),
+            t.package.clone(),
+            "--target-name".into(),
+            t.name.clone(),
+        ]);
+    }
+    let at = kept.iter().position(|a| a == "--").unwrap_or(kept.len());
+    kept.splice(at..at, added);
+    std::iter::once("cargo eval".to_string())
+        .chain(kept.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `a` as a POSIX shell word.
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
     }
 }
 
 /// The local file a llama model source names, without fetching anything.
 fn local_gguf(source: &str) -> Option<PathBuf> {
     let path = match source.strip_prefix("builtin:") {
-        Some(name) => litmus_llama::models::cache_dir()
-            .join(litmus_llama::models::builtin_model(name)?.file_name),
+        Some(name) => litmus_gguf::models::cache_dir()
+            .join(litmus_gguf::models::builtin_model(name)?.file_name),
         None => PathBuf::from(source),
     };
     path.is_file().then_some(path)
@@ -614,7 +723,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             let info = (s.backend == litmus_core::model::BackendKind::Llama)
                 .then(|| local_gguf(&s.source))
                 .flatten()
-                .and_then(|p| litmus_llama::describe_gguf(p).ok());
+                .and_then(|p| litmus_gguf::describe_gguf(p).ok());
             rows.push(vec![
                 name.clone(),
                 s.backend.to_string(),
@@ -633,7 +742,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             ]);
         }
     }
-    for m in litmus_llama::list_cached_models() {
+    for m in litmus_gguf::list_cached_models() {
         rows.push(vec![
             "(cached)".to_string(),
             "llama".into(),
@@ -652,7 +761,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     if rows.len() == 1 {
         println!(
             "no models configured in litmus.toml and none cached in {}",
-            litmus_llama::cache_dir().display()
+            litmus_gguf::cache_dir().display()
         );
     }
     Ok(exit::OK)
@@ -724,92 +833,56 @@ fn report(args: ReportArgs) -> Result<i32, String> {
 }
 
 fn quantize(args: QuantizeArgs) -> Result<i32, String> {
-    use litmus_llama::quantize::{ftype_of, ladder_path, QuantizeError, QuantizeOptions};
-    // Check every type before spending minutes on the first.
+    use litmus_gguf::ladder::{ftype_of, known_types, QuantizeJob};
+    // Check every type before building anything.
     if let Some(bad) = args.types.iter().find(|t| ftype_of(t).is_none()) {
-        return Err(QuantizeError::UnknownType(bad.clone()).to_string());
+        return Err(format!(
+            "unknown quantization type `{bad}` (known: {})",
+            known_types().join(", ")
+        ));
     }
-    let src = litmus_llama::resolve_model_path(&args.source).map_err(|e| e.to_string())?;
-    let info = litmus_llama::describe_gguf(&src).map_err(|e| e.to_string())?;
-    let src_type = info.quantization.clone().unwrap_or_else(|| "?".into());
-    eprintln!(
-        "source: {} ({src_type}, {:.0} MiB, {} parameters)",
-        src.display(),
-        info.size_bytes as f64 / 1048576.0,
-        info.parameters
-            .map(litmus_llama::gguf::format_parameters)
-            .unwrap_or_else(|| "?".into())
-    );
-    if !matches!(src_type.as_str(), "F32" | "F16" | "BF16") {
-        eprintln!(
-            "warning: the source is already quantized ({src_type}); requantizing only loses quality,\n\
-             so this ladder measures requantization loss on top of {src_type}. Quantize from an\n\
-             F16/BF16 GGUF for the quality each type really has."
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let meta = metadata(args.build.manifest_path.as_deref())?;
+    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
+    let Some(target) = targets.into_iter().next() else {
+        return Err(
+            "no eval target to quantize with: `cargo eval quantize` runs llama.cpp's quantizer in an eval target \
+             (cargo-eval itself does not link llama.cpp); run it in a package with one, whose litmus dependency \
+             has the `llama` feature (on by default), or pick one with -p"
+                .into(),
         );
-    }
-    if let Some(dir) = &args.out_dir {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let options = QuantizeOptions {
-        threads: args.threads,
     };
-    let mut entries = vec![(src_type.clone(), src.clone())];
-    let mut failed = 0;
-    for ty in &args.types {
-        let dst = ladder_path(&src, ty, args.out_dir.as_deref());
-        if ty.eq_ignore_ascii_case(&src_type) {
-            eprintln!("{ty:<8} skipped: that is the source");
-            continue;
-        }
-        if dst.exists() {
-            eprintln!("{ty:<8} exists: {}", dst.display());
-            entries.push((ty.to_ascii_uppercase(), dst));
-            continue;
-        }
-        let bar = indicatif::ProgressBar::new(0).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix:<8} [{bar:30}] {pos}/{len} tensors {elapsed}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(ty.clone());
-        let b = bar.clone();
-        let t = std::time::Instant::now();
-        let result = litmus_llama::quantize::quantize(&src, &dst, ty, &options, move |d, n| {
-            b.set_length(n as u64);
-            b.set_position(d as u64);
-        });
-        bar.finish_and_clear();
-        match result {
-            Ok(()) => {
-                let size = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
-                let bpw = info
-                    .parameters
-                    .map(|p| format!("{:.2} bits/weight", size as f64 * 8.0 / p as f64))
-                    .unwrap_or_default();
-                eprintln!(
-                    "{ty:<8} {:>5.0} MiB  {bpw}  {:.1} s  {}",
-                    size as f64 / 1048576.0,
-                    t.elapsed().as_secs_f64(),
-                    dst.display()
-                );
-                entries.push((ty.to_ascii_uppercase(), dst));
-            }
-            Err(e) => {
-                eprintln!("{ty:<8} failed: {e}");
-                failed += 1;
-            }
+    let plan = build_plan(&args.build, &meta);
+    let exe = build(std::slice::from_ref(&target), &args.build, &plan)?.remove(0);
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let job = QuantizeJob {
+        source: if args.source.starts_with("builtin:") {
+            args.source.clone()
+        } else {
+            abs(Path::new(&args.source)).display().to_string()
+        },
+        types: args.types.clone(),
+        out_dir: args.out_dir.as_deref().map(abs),
+        threads: args.threads,
+        name: args.name.clone(),
+    };
+    let status = Command::new(&exe)
+        .args(job.to_args())
+        .env("CARGO_TARGET_DIR", &meta.target_directory)
+        .status()
+        .map_err(|e| format!("running {}: {e}", exe.display()))?;
+    match status.code() {
+        Some(code) if (exit::OK..=exit::SNAPSHOT_CHANGED).contains(&code) => Ok(code),
+        _ => {
+            eprintln!(
+                "error: eval target `{}/{}` {} while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
+                target.package,
+                target.name,
+                litmus_core::util::describe_exit(&status)
+            );
+            Ok(exit::ERRORED)
         }
     }
-    println!("# litmus.toml: evaluate every rung (one configuration per quantization)");
-    println!("[models.{}]", args.name);
-    println!("backend = \"llama\"");
-    println!("[models.{}.quantizations]", args.name);
-    for (ty, path) in entries {
-        println!("{ty} = {:?}", path.display().to_string());
-    }
-    Ok(if failed > 0 { exit::ERRORED } else { exit::OK })
 }
 
 fn main() -> ExitCode {
@@ -838,22 +911,83 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("cargo-eval").chain(args.iter().copied()))
+    fn argv(args: &[&str]) -> Vec<String> {
+        std::iter::once("/bin/cargo-eval")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect()
     }
 
     #[test]
-    fn repeat_reaches_the_eval_targets_and_must_be_at_least_one() {
-        let cli = parse(&["--repeat", "5", "--samples", "3"]).unwrap();
-        let a = harness_args(&cli.run, None);
-        let at = a
-            .iter()
-            .position(|x| x == "--repeat")
-            .expect("--repeat passed on");
-        assert_eq!(a[at + 1], "5");
-        let plain = parse(&[]).unwrap();
-        assert!(!harness_args(&plain.run, None).contains(&"--repeat".to_string()));
-        assert!(parse(&["--repeat", "0"]).is_err());
-        assert!(parse(&["--repeat", "x"]).is_err());
+    fn the_resume_command_keeps_the_other_arguments() {
+        let a = argv(&[
+            "eval",
+            "--model",
+            "m.gguf",
+            "capital",
+            "--",
+            "--tolerance",
+            "2",
+        ]);
+        assert_eq!(
+            resume_command(&a, "r1", None),
+            "cargo eval --model m.gguf capital --resume --run-id r1 -- --tolerance 2"
+        );
+        // A resumed run: its flags are replaced, not repeated.
+        let a = argv(&[
+            "eval",
+            "--resume",
+            "--run-id=old",
+            "-n",
+            "3",
+            "--",
+            "--run-id",
+            "x",
+            "--resume",
+        ]);
+        assert_eq!(
+            resume_command(&a, "r2", None),
+            "cargo eval -n 3 --resume --run-id r2 --"
+        );
+        // Several targets ran: the command names the one to continue.
+        let t = EvalTarget {
+            package: "userproj".into(),
+            name: "evals".into(),
+            manifest_dir: PathBuf::new(),
+        };
+        let a = argv(&[
+            "eval",
+            "-p",
+            "a",
+            "-pb",
+            "--package=c",
+            "--target-name",
+            "x",
+            "--tag",
+            "geo",
+        ]);
+        assert_eq!(
+            resume_command(&a, "r3", Some(&t)),
+            "cargo eval --tag geo --resume --run-id r3 -p userproj --target-name evals"
+        );
+        // Words the shell would split or expand are quoted.
+        let a = argv(&["eval", "--model", "openai:http://h/v1#my model", "it's"]);
+        assert_eq!(
+            resume_command(&a, "r4", None),
+            r"cargo eval --model 'openai:http://h/v1#my model' 'it'\''s' --resume --run-id r4"
+        );
+    }
+
+    #[test]
+    fn stored_samples_counts_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.jsonl");
+        assert_eq!(stored_samples(&path), (0, 0));
+        std::fs::write(
+            &path,
+            "{\"score\": {\"value\": 1}}\n{\"score\": null, \"error\": \"boom\"}\n{\"score\": {\"va",
+        )
+        .unwrap();
+        assert_eq!(stored_samples(&path), (1, 1));
     }
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use litmus_sandbox::stop::{Scanner as StopScanner, StopRule};
+
 /// Who speaks a chat message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -111,6 +113,11 @@ pub struct SamplingParams {
     pub max_tokens: u32,
     /// Generation stops before any of these strings.
     pub stop: Vec<String>,
+    /// Generation stops where a completion of a code prompt has finished the
+    /// definition the prompt opened (see [`StopRule`]); a backend that cannot
+    /// stop there cuts its answers there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_rule: Option<StopRule>,
     /// Base seed; sample `i` uses [`sample_seed`]`(seed, i)`.
     pub seed: u64,
 }
@@ -130,6 +137,7 @@ impl Default for SamplingParams {
             repeat_penalty: 1.0,
             max_tokens: 256,
             stop: Vec::new(),
+            stop_rule: None,
             seed: 42,
         }
     }

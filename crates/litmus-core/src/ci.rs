@@ -23,7 +23,8 @@ use crate::summary::{RunSummary, UnitSummary};
 
 /// Exit codes, the harness's ([`crate::harness::exit`]) and those of score
 /// snapshots. When several apply, the first in this order wins: errored (1),
-/// regressed (4), below threshold (3), snapshot changed (5).
+/// regressed (4), below threshold (3), snapshot changed (5)
+/// ([`crate::harness::exit::worst`], which `cargo eval` uses too).
 pub mod exit {
     pub use crate::harness::exit::{BELOW_THRESHOLD, ERRORED, OK, USAGE};
     /// A score snapshot failed on a significant regression.
@@ -146,14 +147,12 @@ pub fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
         .iter()
         .map(|u| verdict(u, snaps.get(&(u.eval.as_str(), &u.config)).copied()))
         .collect();
-    if !summary.load_errors.is_empty() || verdicts.iter().any(|v| !v.errors.is_empty()) {
-        return exit::ERRORED;
-    }
-    let worst = verdicts
+    let errored = !summary.load_errors.is_empty() || verdicts.iter().any(|v| !v.errors.is_empty());
+    verdicts
         .iter()
-        .flat_map(|v| v.failures.iter().map(|(k, _)| *k))
-        .min();
-    worst.map_or(exit::OK, FailureKind::exit_code)
+        .flat_map(|v| v.failures.iter().map(|(k, _)| k.exit_code()))
+        .chain(errored.then_some(exit::ERRORED))
+        .fold(exit::OK, crate::harness::exit::worst)
 }
 
 /// Escapes `s` for XML text and attribute values, replacing characters XML

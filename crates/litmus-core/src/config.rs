@@ -88,6 +88,9 @@ pub struct RunDefaults {
     pub repeat_penalty: Option<f32>,
     /// Stop strings.
     pub stop: Vec<String>,
+    /// Stop a completion of a code prompt where the definition it continues
+    /// ends (see [`litmus_sandbox::StopRule`]); default true.
+    pub stop_at_definition_end: Option<bool>,
 }
 
 /// `[judge]`: which model grades the cases that an LLM judge scores (see

@@ -28,7 +28,7 @@ use crossbeam_channel as channel;
 
 use crate::backend::{
     Backend, BackendError, Generation, GenerationRequest, ModelInfo, Prompt, SamplingParams,
-    SharedBackend,
+    SharedBackend, StopRule,
 };
 use crate::case::Case;
 use crate::context::{EvalContext, ModelCaller};
@@ -76,6 +76,9 @@ pub struct Plan {
     /// The model that grades judged cases and answers `EvalContext::judge`;
     /// `None`: each model judges its own answers.
     pub judge: Option<ModelSpec>,
+    /// Stop completions of code prompts where their definition ends
+    /// ([`crate::backend::StopRule`]).
+    pub stop_rules: bool,
 }
 
 /// Progress events for a reporter.
@@ -135,6 +138,8 @@ struct Unit {
     template: usize,
     temperature: f32,
     prompt: Option<Prompt>,
+    /// Where a completion of the prompt ends by its shape.
+    stop_rule: Option<StopRule>,
     error: Option<String>,
     /// (repeat, sample) pairs still to produce.
     needed: Vec<(u32, u32)>,
@@ -537,6 +542,12 @@ fn run_model(
                     Err(e) => (None, Some(e.to_string()), Some(c.clone()), c.fingerprint()),
                 },
             };
+            let stop_rule = match (&prompt, case_ref) {
+                (Some(Prompt::Completion(text)), Some(Case::Code(code))) if plan.stop_rules => {
+                    StopRule::for_completion(text, code.language)
+                }
+                _ => None,
+            };
             for &temperature in &plan.temperatures {
                 let config = ConfigKey {
                     model: model_name.clone(),
@@ -568,6 +579,7 @@ fn run_model(
                     template: ti,
                     temperature,
                     prompt: prompt.clone(),
+                    stop_rule: stop_rule.clone(),
                     error: error.clone(),
                     needed,
                     limits: limits.clone(),
@@ -723,6 +735,7 @@ fn run_model(
                             let prompt = u.prompt.as_ref().expect("rendered prompt");
                             let params = SamplingParams {
                                 temperature: u.temperature,
+                                stop_rule: u.stop_rule.clone(),
                                 ..plan.params.clone()
                             };
                             let info = backend_ref.model();

@@ -69,9 +69,66 @@ pub fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// `SIGSEGV (segmentation fault)` and the like: a signal's name and what it
+/// usually means.
+pub fn signal_name(sig: i32) -> String {
+    let (name, what) = match sig {
+        libc::SIGSEGV => ("SIGSEGV", "segmentation fault"),
+        libc::SIGABRT => ("SIGABRT", "aborted"),
+        libc::SIGBUS => ("SIGBUS", "bus error"),
+        libc::SIGILL => (
+            "SIGILL",
+            "illegal instruction: the build uses a CPU feature this CPU lacks?",
+        ),
+        libc::SIGFPE => ("SIGFPE", "arithmetic exception"),
+        libc::SIGKILL => (
+            "SIGKILL",
+            "killed, often by the kernel when memory runs out",
+        ),
+        libc::SIGTERM => ("SIGTERM", "terminated"),
+        libc::SIGINT => ("SIGINT", "interrupted"),
+        _ => return format!("signal {sig}"),
+    };
+    format!("{name} ({what})")
+}
+
+/// How a process ended: `was killed by SIGSEGV (segmentation fault)`,
+/// `exited with code 101`.
+pub fn describe_exit(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(status) {
+        return format!("was killed by {}", signal_name(sig));
+    }
+    match status.code() {
+        Some(c) => format!("exited with code {c}"),
+        None => "ended".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_signals_and_exits() {
+        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV (segmentation fault)");
+        assert_eq!(
+            signal_name(libc::SIGKILL),
+            "SIGKILL (killed, often by the kernel when memory runs out)"
+        );
+        assert_eq!(signal_name(1234), "signal 1234");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            let killed = std::process::ExitStatus::from_raw(libc::SIGKILL);
+            assert_eq!(
+                describe_exit(&killed),
+                "was killed by SIGKILL (killed, often by the kernel when memory runs out)"
+            );
+            let exited = std::process::ExitStatus::from_raw(101 << 8);
+            assert_eq!(describe_exit(&exited), "exited with code 101");
+        }
+    }
 
     #[test]
     fn rfc3339_known_dates() {

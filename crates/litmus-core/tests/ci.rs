@@ -404,6 +404,39 @@ fn exit_codes_tell_failures_apart() {
     assert_eq!(exit_code(&s, &[broken]), exit::ERRORED);
 }
 
+/// One precedence for a run's results and for `cargo eval`'s targets: the
+/// order of [`FailureKind`] (most severe first), below errors and usage errors.
+#[test]
+fn one_precedence_orders_every_exit_code() {
+    use litmus_core::harness::exit::{severity, worst};
+    let kinds = [
+        FailureKind::Regressed,
+        FailureKind::BelowThreshold,
+        FailureKind::SnapshotChanged,
+    ];
+    for pair in kinds.windows(2) {
+        assert!(pair[0] < pair[1]);
+        assert!(severity(pair[0].exit_code()) > severity(pair[1].exit_code()));
+    }
+    let most_severe_first = [
+        exit::USAGE,
+        exit::ERRORED,
+        exit::REGRESSED,
+        exit::BELOW_THRESHOLD,
+        exit::SNAPSHOT_CHANGED,
+        exit::OK,
+    ];
+    for (i, &a) in most_severe_first.iter().enumerate() {
+        for &b in &most_severe_first[i..] {
+            assert_eq!(worst(a, b), a, "{a} vs {b}");
+            assert_eq!(worst(b, a), a, "{b} vs {a}");
+        }
+    }
+    // A code no target should exit with (a crash) counts as an error.
+    assert_eq!(severity(101), severity(exit::ERRORED));
+    assert_eq!(worst(exit::REGRESSED, 101), 101);
+}
+
 #[test]
 fn markdown_summary_is_a_table() {
     let (s, snaps) = mixed();

@@ -3,7 +3,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use litmus_core::backend::{BackendError, Generation, Message, Prompt, Role};
+use litmus_core::backend::{
+    BackendError, FinishReason, Generation, Message, Prompt, Role, SamplingParams,
+};
 use serde_json::{json, Value};
 
 /// Runs `one` for every sample, on up to `workers` threads, and returns the
@@ -39,6 +41,39 @@ where
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(BackendError::Backend("sample not generated".into()))))
         .collect()
+}
+
+/// The stop strings to send: the request's own, and those that end about
+/// where its stop rule does (see [`apply_stop_rule`]).
+pub(crate) fn stop_strings(p: &SamplingParams) -> Vec<String> {
+    let mut stops = p.stop.clone();
+    if let Some(rule) = &p.stop_rule {
+        for s in rule.stop_sequences() {
+            if !stops.contains(&s) {
+                stops.push(s);
+            }
+        }
+    }
+    stops
+}
+
+/// A server knows stop strings, not stop rules: cut each answer where the
+/// request's rule ends it, as the in-process engine stops there.
+pub(crate) fn apply_stop_rule(
+    p: &SamplingParams,
+    generated: Result<Vec<Generation>, BackendError>,
+) -> Result<Vec<Generation>, BackendError> {
+    let Some(rule) = &p.stop_rule else {
+        return generated;
+    };
+    let mut gens = generated?;
+    for g in &mut gens {
+        if let Some(cut) = rule.end(&g.text) {
+            g.text.truncate(cut);
+            g.finish = FinishReason::Stop;
+        }
+    }
+    Ok(gens)
 }
 
 pub(crate) fn role_name(role: Role) -> &'static str {
@@ -159,7 +194,48 @@ pub(crate) fn parse_parameter_size(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use litmus_core::backend::{FinishReason, Timings, Usage};
+    use litmus_core::backend::{StopRule, Timings, Usage};
+
+    #[test]
+    fn stop_rules_become_stop_strings_and_cut_answers() {
+        let rule = StopRule::Dedent { indent: 0 };
+        let p = SamplingParams {
+            stop: vec!["\n\n\n".into(), "\ndef ".into()],
+            stop_rule: Some(rule),
+            ..SamplingParams::default()
+        };
+        let stops = stop_strings(&p);
+        assert_eq!(stops[0], "\n\n\n");
+        assert_eq!(stops.iter().filter(|s| *s == "\ndef ").count(), 1);
+        assert!(stops.contains(&"\nprint(".to_string()));
+        let gen = |text: &str| Generation {
+            sample: 0,
+            text: text.into(),
+            finish: FinishReason::Length,
+            usage: Usage::default(),
+            timings: Timings::default(),
+        };
+        // A server that ignored the stop strings: the answer is cut by the rule.
+        let got = apply_stop_rule(
+            &p,
+            Ok(vec![gen("    return 1\nx = f()\n"), gen("    return 2")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (got[0].text.as_str(), got[0].finish),
+            ("    return 1\n", FinishReason::Stop)
+        );
+        assert_eq!(
+            (got[1].text.as_str(), got[1].finish),
+            ("    return 2", FinishReason::Length)
+        );
+        let plain = SamplingParams::default();
+        assert!(stop_strings(&plain).is_empty());
+        assert_eq!(
+            apply_stop_rule(&plain, Ok(vec![gen("x\ny")])).unwrap()[0].text,
+            "x\ny"
+        );
+    }
 
     #[test]
     fn quantization_labels_are_found() {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use litmus_core::backend::BackendError;
 use litmus_core::model::{BackendKind, ModelSpec};
+use rand::Rng;
 use serde_json::{Map, Value};
 
 /// Requests in flight per endpoint when neither `ModelSpec.parallel` nor the
@@ -272,23 +273,8 @@ impl HttpConfig {
             .backoff
             .saturating_mul(1u32 << attempt.min(16))
             .min(self.max_backoff);
-        let jitter = (random_u64() % 1_000_001) as f64 / 1_000_000.0;
-        base.mul_f64(0.5 + 0.5 * jitter)
+        base.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
-}
-
-/// A random number from the standard library's hasher keys (no `rand` needed).
-pub(crate) fn random_u64() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 /// The seed sent to a server for a per-sample seed.
@@ -336,10 +322,29 @@ mod tests {
             ..Default::default()
         };
         let cfg = HttpConfig::from_spec(&spec).unwrap();
-        for attempt in 0..6 {
-            let d = cfg.backoff_for(attempt);
+        // 250 ms doubled per retry reaches the 10 s cap at retry 6.
+        for attempt in 0..10 {
             let base = (cfg.backoff * (1 << attempt)).min(cfg.max_backoff);
-            assert!(d >= base / 2 && d <= base, "{d:?} vs {base:?}");
+            let delays: Vec<Duration> = (0..200).map(|_| cfg.backoff_for(attempt)).collect();
+            for d in &delays {
+                assert!(
+                    *d >= base / 2 && *d <= base,
+                    "retry {attempt}: {d:?} vs {base:?}"
+                );
+            }
+            // Jittered: 200 draws from [base/2, base] are not all equal.
+            assert!(
+                delays.iter().any(|d| *d != delays[0]),
+                "retry {attempt}: no jitter in {delays:?}"
+            );
+        }
+        // Late retries stay at the cap, without overflowing the doubling.
+        for attempt in [16, 17, 31, u32::MAX] {
+            let d = cfg.backoff_for(attempt);
+            assert!(
+                d >= cfg.max_backoff / 2 && d <= cfg.max_backoff,
+                "retry {attempt}: {d:?}"
+            );
         }
     }
 

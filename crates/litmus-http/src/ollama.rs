@@ -13,7 +13,8 @@ use litmus_core::model::ModelSpec;
 use serde_json::{json, Map, Value};
 
 use crate::common::{
-    as_f64, as_u32, messages_json, parse_parameter_size, run_samples, wire_prompt, Wire,
+    apply_stop_rule, as_f64, as_u32, messages_json, parse_parameter_size, run_samples,
+    stop_strings, wire_prompt, Wire,
 };
 use crate::config::{display_url, wire_seed, HttpConfig, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
@@ -137,8 +138,9 @@ impl OllamaBackend {
         options.insert("top_k".into(), json!(p.top_k));
         options.insert("min_p".into(), json!(p.min_p));
         options.insert("repeat_penalty".into(), json!(p.repeat_penalty));
-        if !p.stop.is_empty() {
-            options.insert("stop".into(), json!(p.stop));
+        let stop = stop_strings(p);
+        if !stop.is_empty() {
+            options.insert("stop".into(), json!(stop));
         }
         if let Some(n) = self.num_ctx {
             options.insert("num_ctx".into(), json!(n));
@@ -313,9 +315,10 @@ impl Backend for OllamaBackend {
     }
 
     fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
-        run_samples(&request.samples, self.transport.pool.capacity(), |s| {
+        let generated = run_samples(&request.samples, self.transport.pool.capacity(), |s| {
             self.one(request, s)
-        })
+        });
+        apply_stop_rule(&request.params, generated)
     }
 
     fn parallelism(&self) -> usize {

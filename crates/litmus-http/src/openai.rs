@@ -11,8 +11,8 @@ use litmus_core::model::ModelSpec;
 use serde_json::{json, Map, Value};
 
 use crate::common::{
-    as_f64, as_u32, messages_json, quantization_from_ftype, quantization_from_name, run_samples,
-    wire_prompt, Wire,
+    apply_stop_rule, as_f64, as_u32, messages_json, quantization_from_ftype,
+    quantization_from_name, run_samples, stop_strings, wire_prompt, Wire,
 };
 use crate::config::{display_url, wire_seed, HttpConfig, NSupport, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
@@ -276,8 +276,9 @@ impl OpenAiBackend {
         body.insert("temperature".into(), json!(p.temperature));
         body.insert("top_p".into(), json!(p.top_p));
         body.insert("seed".into(), json!(wire_seed(seed)));
-        if !p.stop.is_empty() {
-            body.insert("stop".into(), json!(p.stop));
+        let stop = stop_strings(p);
+        if !stop.is_empty() {
+            body.insert("stop".into(), json!(stop));
         }
         if n > 1 {
             body.insert("n".into(), json!(n));
@@ -495,6 +496,20 @@ impl Backend for OpenAiBackend {
     }
 
     fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        apply_stop_rule(&request.params, self.generate_all(request))
+    }
+
+    fn parallelism(&self) -> usize {
+        self.parallelism_impl()
+    }
+
+    fn cache_salt(&self) -> String {
+        self.cache_salt_impl()
+    }
+}
+
+impl OpenAiBackend {
+    fn generate_all(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
         let samples = &request.samples;
         if samples.is_empty() {
             return Ok(Vec::new());
@@ -532,11 +547,11 @@ impl Backend for OpenAiBackend {
         Ok(got)
     }
 
-    fn parallelism(&self) -> usize {
+    fn parallelism_impl(&self) -> usize {
         self.transport.pool.capacity()
     }
 
-    fn cache_salt(&self) -> String {
+    fn cache_salt_impl(&self) -> String {
         self.salt.clone()
     }
 }

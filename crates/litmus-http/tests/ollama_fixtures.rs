@@ -57,6 +57,7 @@ fn params() -> SamplingParams {
         repeat_penalty: 1.1,
         max_tokens: 64,
         stop: vec!["\n\n".into()],
+        stop_rule: None,
         seed: 1234,
     }
 }

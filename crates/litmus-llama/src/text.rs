@@ -29,6 +29,13 @@ impl TextAccumulator {
         self.check_stops(old_len, stops)
     }
 
+    /// Keep only the first `len` bytes of the text (a char boundary), and
+    /// drop any incomplete character after them.
+    pub fn truncate(&mut self, len: usize) {
+        self.text.truncate(len);
+        self.pending.clear();
+    }
+
     /// Flush an incomplete trailing character (as U+FFFD) and check the stops
     /// once more; returns the final text.
     pub fn finish(mut self, stops: &[String]) -> String {

@@ -700,26 +700,7 @@ fn exit_signal(_: &ExitStatus) -> Option<i32> {
 }
 
 /// `SIGSEGV (segmentation fault)` and the like.
-pub fn signal_name(sig: i32) -> String {
-    let (name, what) = match sig {
-        libc::SIGSEGV => ("SIGSEGV", "segmentation fault"),
-        libc::SIGABRT => ("SIGABRT", "aborted"),
-        libc::SIGBUS => ("SIGBUS", "bus error"),
-        libc::SIGILL => (
-            "SIGILL",
-            "illegal instruction: the build uses a CPU feature this CPU lacks?",
-        ),
-        libc::SIGFPE => ("SIGFPE", "arithmetic exception"),
-        libc::SIGKILL => (
-            "SIGKILL",
-            "killed, often by the kernel when memory runs out",
-        ),
-        libc::SIGTERM => ("SIGTERM", "terminated"),
-        libc::SIGINT => ("SIGINT", "interrupted"),
-        _ => return format!("signal {sig}"),
-    };
-    format!("{name} ({what})")
-}
+pub use litmus_core::util::signal_name;
 
 #[cfg(test)]
 mod tests {

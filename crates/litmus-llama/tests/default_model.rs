@@ -456,3 +456,101 @@ fn default_model_as_judge_grades_or_records_its_failure() {
         Err(other) => panic!("the default rubric must render: {other}"),
     }
 }
+
+/// llama.cpp's AMX weight layout stays out by default (its kernel crashes on
+/// K-quants: ggml-org/llama.cpp#20824), the other CPU layouts follow option
+/// `repack`, and the model decodes a batch either way. On a CPU without AMX
+/// the AMX part can only be checked as "not offered"; the `repack` half shows
+/// that the layout selection is applied to what llama.cpp loads.
+#[test]
+fn amx_layout_kept_out_and_repack_follows_its_option() {
+    let available = litmus_llama::cpu::available();
+    let decode_a_batch = |b: &LlamaBackend| {
+        let gens = b
+            .generate(&GenerationRequest {
+                prompt: Prompt::Completion("The three primary colours are".into()),
+                params: SamplingParams {
+                    temperature: 0.8,
+                    max_tokens: 8,
+                    ..Default::default()
+                },
+                samples: vec![0, 1, 2, 3],
+            })
+            .unwrap();
+        assert_eq!(gens.len(), 4);
+    };
+    let buffers = |b: &LlamaBackend| -> Vec<String> {
+        b.weight_buffers().iter().map(|(n, _)| n.clone()).collect()
+    };
+    let plain = LlamaBackend::open(&default_spec(4)).unwrap();
+    decode_a_batch(&plain);
+    let names = buffers(&plain);
+    assert!(!names.is_empty(), "no buffer lines read from the load log");
+    assert!(!names.iter().any(|n| n == "AMX"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "CPU_REPACK"),
+        "repack is off by default: {names:?}"
+    );
+    if litmus_llama::cpu::cpu_has_amx() {
+        eprintln!("CPU with AMX (this build offers {available:?}): a batch decoded with the weights in {names:?}");
+    } else {
+        eprintln!("no AMX on this CPU (this build offers {available:?}); checking the selection through `repack`");
+        assert!(!available.iter().any(|n| n == "AMX"));
+    }
+    let mut spec = default_spec(4);
+    spec.options.insert("repack".into(), "true".into());
+    let repacked = LlamaBackend::open(&spec).unwrap();
+    decode_a_batch(&repacked);
+    let names = buffers(&repacked);
+    assert!(!names.iter().any(|n| n == "AMX"), "{names:?}");
+    if available.iter().any(|n| n == "CPU_REPACK") {
+        assert!(
+            names.iter().any(|n| n == "CPU_REPACK"),
+            "repack=true: {names:?}"
+        );
+    }
+}
+
+/// A completion of a Python function stops where the function ends: the
+/// answer is exactly the unstopped answer cut where the rule says (the engine
+/// is deterministic), in fewer tokens.
+#[test]
+fn a_completion_stops_where_its_definition_ends() {
+    use litmus_core::backend::StopRule;
+    use litmus_sandbox::Language;
+    let prompt = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n";
+    let rule = StopRule::for_completion(prompt, Language::Python).unwrap();
+    let b = LlamaBackend::open(&default_spec(4)).unwrap();
+    let ask = |stop_rule: Option<StopRule>| {
+        let mut g = b
+            .generate(&GenerationRequest {
+                prompt: Prompt::Completion(prompt.into()),
+                params: SamplingParams {
+                    max_tokens: 160,
+                    stop_rule,
+                    ..Default::default()
+                },
+                samples: vec![0],
+            })
+            .unwrap();
+        g.remove(0)
+    };
+    let full = ask(None);
+    let cut = rule
+        .end(&full.text)
+        .unwrap_or_else(|| panic!("the model did not leave the function: {:?}", full.text));
+    let stopped = ask(Some(rule));
+    assert_eq!(
+        stopped.text,
+        full.text[..cut],
+        "full answer: {:?}",
+        full.text
+    );
+    assert_eq!(stopped.finish, litmus_core::backend::FinishReason::Stop);
+    assert!(
+        stopped.usage.completion_tokens < full.usage.completion_tokens,
+        "{} vs {} tokens",
+        stopped.usage.completion_tokens,
+        full.usage.completion_tokens
+    );
+}

@@ -5,6 +5,7 @@ use litmus_metrics::stats::{
     pass_rate, percentile, summarize, PairedComparison, PairedOptions, SplitMix64, Summary,
     Verdict,
 };
+use rstest::rstest;
 
 fn binom(n: u64, k: u64) -> u128 {
     if k > n {
@@ -17,6 +18,10 @@ fn binom(n: u64, k: u64) -> u128 {
     }
     r
 }
+
+// The closed-form checks below sweep every (n, c, k) up to a bound: they
+// are sweeps, not tables (over 10,000 combinations), so they stay loops and
+// a failure names n, c and k.
 
 #[test]
 fn pass_at_k_matches_closed_form() {
@@ -37,15 +42,20 @@ fn pass_at_k_matches_closed_form() {
     assert!(checked > 10_000);
 }
 
+#[rstest]
+#[case::no_samples(0, 0, 1, 0.0)]
+#[case::no_correct(5, 0, 3, 0.0)]
+#[case::all_correct(5, 5, 1, 1.0)]
+#[case::zero_draws(5, 2, 0, 0.0)]
+// Clamping: c > n counts as n, k > n as n.
+#[case::more_correct_than_samples(5, 9, 1, 1.0)]
+#[case::more_draws_than_samples(5, 1, 50, 1.0)]
+fn pass_at_k_edges(#[case] n: u64, #[case] c: u64, #[case] k: u64, #[case] want: f64) {
+    assert_eq!(pass_at_k(n, c, k), want, "n={n} c={c} k={k}");
+}
+
 #[test]
-fn pass_at_k_edges() {
-    assert_eq!(pass_at_k(0, 0, 1), 0.0);
-    assert_eq!(pass_at_k(5, 0, 3), 0.0);
-    assert_eq!(pass_at_k(5, 5, 1), 1.0);
-    assert_eq!(pass_at_k(5, 2, 0), 0.0);
-    // Clamping: c > n counts as n, k > n as n.
-    assert_eq!(pass_at_k(5, 9, 1), 1.0);
-    assert_eq!(pass_at_k(5, 1, 50), 1.0);
+fn pass_at_k_large_and_plain() {
     // pass@1 is the plain pass rate.
     assert!((pass_at_k(200, 37, 1) - 37.0 / 200.0).abs() < 1e-12);
     // Large n stays finite and in range (the product form does not overflow).
@@ -73,11 +83,18 @@ fn pass_rate_and_flakiness() {
     assert_eq!(r.rate(), 0.75);
     assert!(r.is_flaky());
     assert_eq!(r.to_string(), "3/4");
-    assert!(!is_flaky(&[true, true]));
-    assert!(!is_flaky(&[false, false]));
-    assert!(!is_flaky(&[]));
     assert_eq!(pass_rate(&[]).rate(), 0.0);
     assert!((r.pass_at_k(2) - (1.0 - 0.0)).abs() < 1e-12); // only 1 failure: 2 draws cannot both fail
+}
+
+#[rstest]
+#[case::mixed(&[true, false, true, true], true)]
+#[case::all_pass(&[true, true], false)]
+#[case::all_fail(&[false, false], false)]
+#[case::no_runs(&[], false)]
+fn flakiness(#[case] runs: &[bool], #[case] flaky: bool) {
+    assert_eq!(is_flaky(runs), flaky, "{runs:?}");
+    assert_eq!(pass_rate(runs).is_flaky(), flaky, "{runs:?}");
 }
 
 #[test]
@@ -112,9 +129,18 @@ fn summarize_empty_and_single() {
     assert_eq!(s.n, 2);
     assert_eq!(s.mean, 0.5);
     assert!(s.ci_low.is_finite() && s.ci_high.is_finite());
-    assert_eq!(bootstrap_ci(&[], 1, 100, 0.95), (0.0, 0.0));
-    assert_eq!(bootstrap_ci(&[2.0, 2.0, 2.0], 1, 100, 0.95), (2.0, 2.0));
-    assert_eq!(bootstrap_ci(&[1.0, 3.0], 1, 0, 0.95), (2.0, 2.0));
+}
+
+#[rstest]
+#[case::empty(&[], 100, (0.0, 0.0))]
+#[case::constant(&[2.0, 2.0, 2.0], 100, (2.0, 2.0))]
+#[case::no_resamples(&[1.0, 3.0], 0, (2.0, 2.0))]
+fn bootstrap_ci_degenerate(
+    #[case] values: &[f64],
+    #[case] resamples: usize,
+    #[case] want: (f64, f64),
+) {
+    assert_eq!(bootstrap_ci(values, 1, resamples, 0.95), want);
 }
 
 #[test]
@@ -152,13 +178,17 @@ fn bootstrap_ci_agrees_with_normal_approximation() {
     assert!((s.ci_high - (0.5 + half)).abs() < 0.01, "{s}");
 }
 
+#[rstest]
+#[case::minimum(0.0, 1.0)]
+#[case::maximum(1.0, 4.0)]
+#[case::median(0.5, 2.5)]
+#[case::quartile(0.25, 1.75)]
+fn percentile_linear_interpolation(#[case] q: f64, #[case] want: f64) {
+    assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], q), want, "at {q}");
+}
+
 #[test]
-fn percentile_linear_interpolation() {
-    let x = [1.0, 2.0, 3.0, 4.0];
-    assert_eq!(percentile(&x, 0.0), 1.0);
-    assert_eq!(percentile(&x, 1.0), 4.0);
-    assert_eq!(percentile(&x, 0.5), 2.5);
-    assert!((percentile(&x, 0.25) - 1.75).abs() < 1e-12);
+fn percentile_of_nothing_is_zero() {
     assert_eq!(percentile(&[], 0.5), 0.0);
 }
 
@@ -273,6 +303,8 @@ fn clustering_by_case_widens_the_evidence_bar() {
     assert!(clustered.ci_high - clustered.ci_low > naive.ci_high - naive.ci_low);
 }
 
+/// The trials draw from one random stream in turn, so they stay a loop (a
+/// failure names the trial).
 #[test]
 fn exact_sign_flip_matches_brute_force() {
     let mut r = SplitMix64::new(17);

@@ -28,7 +28,8 @@
 //!    only the prefix's import lines missing from the code are prepended).
 //!    For Python, a body that is not indented under a prefix ending in `:`
 //!    is indented. A continuation ends with the definition the prefix opened
-//!    (Python: the first line back at column 0; Rust and JavaScript: the
+//!    (Python: the first code line back at the `def`'s indentation, the rule
+//!    generation stops by, see [`crate::stop`]; Rust and JavaScript: the
 //!    first `}` at column 0): what follows is dropped.
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::lang::{runner, Language, LanguageRunner, ReplPrompt};
+use crate::stop::StopRule;
 
 /// How a block's tag relates to the target language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -727,20 +729,31 @@ fn import_line_re() -> &'static Regex {
 /// prefix opened the body with `{`). What a base model rambles on with after
 /// that (more functions, tests, prose, often cut off mid-line by the token
 /// limit) is dropped, as HumanEval-style harnesses do with stop sequences.
+///
+/// Python uses the rule generation stops by ([`StopRule`]), so that stopping
+/// there never changes what is scored: the first line back at the `def`'s
+/// indentation after an indented body (comment lines do not end it).
 fn end_of_definition(code: &str, prefix: &str, language: Language) -> String {
-    let first = code.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let at_col0 = |l: &str| !l.trim().is_empty() && !l.starts_with([' ', '\t']);
-    let keep: Option<usize> = match language {
-        Language::Python if first.starts_with([' ', '\t']) => code.lines().position(at_col0),
-        Language::Rust | Language::JavaScript if prefix.trim_end().ends_with('{') => code
-            .lines()
-            .position(|l| at_col0(l) && l.trim_end() == "}")
-            .map(|i| i + 1),
-        _ => None,
-    };
-    match keep {
-        Some(n) => code.lines().take(n).collect::<Vec<_>>().join("\n"),
-        None => code.to_string(),
+    match language {
+        Language::Python => {
+            match StopRule::for_completion(&format!("{prefix}\n"), language)
+                .and_then(|rule| rule.end(code))
+            {
+                Some(cut) => code[..cut]
+                    .strip_suffix('\n')
+                    .unwrap_or(&code[..cut])
+                    .to_string(),
+                None => code.to_string(),
+            }
+        }
+        Language::Rust | Language::JavaScript if prefix.trim_end().ends_with('{') => {
+            match code.lines().position(|l| at_col0(l) && l.trim_end() == "}") {
+                Some(i) => code.lines().take(i + 1).collect::<Vec<_>>().join("\n"),
+                None => code.to_string(),
+            }
+        }
+        _ => code.to_string(),
     }
 }
 
@@ -808,19 +821,22 @@ pub fn apply_prefix(code: &str, prefix: Option<&str>, language: Language) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rstest::rstest;
 
-    #[test]
-    fn info_parsing() {
-        assert_eq!(parse_info("python"), (Some("python".into()), None));
-        assert_eq!(parse_info(" Python "), (Some("python".into()), None));
-        assert_eq!(parse_info("python3.11"), (Some("python".into()), None));
-        assert_eq!(parse_info("{.rust}"), (Some("rust".into()), None));
+    #[rstest]
+    #[case::plain("python", Some("python"), None)]
+    #[case::spaces_and_case(" Python ", Some("python"), None)]
+    #[case::version("python3.11", Some("python"), None)]
+    #[case::attribute("{.rust}", Some("rust"), None)]
+    #[case::trailing_attributes("python title=\"x.py\"", Some("python"), None)]
+    #[case::unknown_language("haskell", Some("haskell"), None)]
+    #[case::code_on_the_fence_line("def f(x):", None, Some("def f(x):"))]
+    fn info_parsing(#[case] info: &str, #[case] tag: Option<&str>, #[case] code: Option<&str>) {
         assert_eq!(
-            parse_info("python title=\"x.py\""),
-            (Some("python".into()), None)
+            parse_info(info),
+            (tag.map(String::from), code.map(String::from)),
+            "{info:?}"
         );
-        assert_eq!(parse_info("haskell"), (Some("haskell".into()), None));
-        assert_eq!(parse_info("def f(x):"), (None, Some("def f(x):".into())));
     }
 
     #[test]
@@ -846,50 +862,63 @@ mod tests {
         assert!(b[0].code.starts_with("    if n % 2 == 0:"), "{b:?}");
     }
 
-    #[test]
-    fn continuation_ends_with_the_definition() {
-        let prefix = "def add(a, b):\n    \"\"\"Sum.\"\"\"\n";
-        let answer = "    return a + b\n\n\ndef add_three(a, b, c):\n    \"\"\"Sum of thr";
-        assert_eq!(
-            apply_prefix(answer, Some(prefix), Language::Python),
-            "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n\n"
-        );
-        // Nested blocks and blank lines stay; a full definition is untouched.
-        let nested = "    if a:\n\n        return b\n    return a\nprint(add(1, 2))\n";
-        assert!(apply_prefix(nested, Some(prefix), Language::Python).ends_with("    return a"));
-        let full = "def add(a, b):\n    return a + b\n\nprint(1)\n";
-        assert_eq!(apply_prefix(full, Some(prefix), Language::Python), full);
-        let rust = "    a + b\n}\n\nfn main() {\n    let x";
-        assert_eq!(
-            apply_prefix(
-                rust,
-                Some("fn add(a: i32, b: i32) -> i32 {"),
-                Language::Rust
-            ),
-            "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"
-        );
-        // A body that goes on to repeat the whole definition is still a
-        // continuation (and a body line naming the function is not a definition).
-        let prefix = "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n";
-        let answer = "    return len(text.split())\n\n\ndef count_words(text";
-        assert_eq!(
-            apply_prefix(answer, Some(prefix), Language::Python),
-            "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n    return len(text.split())\n\n"
-        );
-        let prefix = "fn price(age: u32) -> u32 {";
-        let answer =
-            "    let price = 10;\n    price\n}\n\nfn price(age: u32) -> u32 {\n    10\n}\n";
-        assert_eq!(
-            apply_prefix(answer, Some(prefix), Language::Rust),
-            "fn price(age: u32) -> u32 {\n    let price = 10;\n    price\n}"
-        );
+    const ADD: &str = "def add(a, b):\n    \"\"\"Sum.\"\"\"\n";
+
+    #[rstest]
+    #[case::python_next_definition(
+        Language::Python,
+        ADD,
+        "    return a + b\n\n\ndef add_three(a, b, c):\n    \"\"\"Sum of thr",
+        "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n\n"
+    )]
+    // A full definition is untouched.
+    #[case::python_full_definition(
+        Language::Python,
+        ADD,
+        "def add(a, b):\n    return a + b\n\nprint(1)\n",
+        "def add(a, b):\n    return a + b\n\nprint(1)\n"
+    )]
+    #[case::rust_next_definition(
+        Language::Rust,
+        "fn add(a: i32, b: i32) -> i32 {",
+        "    a + b\n}\n\nfn main() {\n    let x",
+        "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}"
+    )]
+    // A body that goes on to repeat the whole definition is still a
+    // continuation (and a body line naming the function is not a definition).
+    #[case::python_repeated_definition(
+        Language::Python,
+        "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n",
+        "    return len(text.split())\n\n\ndef count_words(text",
+        "def count_words(text: str) -> int:\n    \"\"\"Words.\"\"\"\n    return len(text.split())\n\n"
+    )]
+    #[case::rust_repeated_definition(
+        Language::Rust,
+        "fn price(age: u32) -> u32 {",
+        "    let price = 10;\n    price\n}\n\nfn price(age: u32) -> u32 {\n    10\n}\n",
+        "fn price(age: u32) -> u32 {\n    let price = 10;\n    price\n}"
+    )]
+    fn continuation_ends_with_the_definition(
+        #[case] lang: Language,
+        #[case] prefix: &str,
+        #[case] answer: &str,
+        #[case] want: &str,
+    ) {
+        assert_eq!(apply_prefix(answer, Some(prefix), lang), want);
     }
 
     #[test]
-    fn prose() {
-        assert!(is_prose_line("Here is the function:"));
-        assert!(is_prose_line("This reverses the order of the words."));
-        assert!(!is_prose_line("return ' '.join(reversed(s.split()))"));
-        assert!(!is_prose_line("x = 1"));
+    fn continuation_keeps_nested_blocks_and_blank_lines() {
+        let nested = "    if a:\n\n        return b\n    return a\nprint(add(1, 2))\n";
+        assert!(apply_prefix(nested, Some(ADD), Language::Python).ends_with("    return a"));
+    }
+
+    #[rstest]
+    #[case::introduction("Here is the function:", true)]
+    #[case::sentence("This reverses the order of the words.", true)]
+    #[case::return_statement("return ' '.join(reversed(s.split()))", false)]
+    #[case::assignment("x = 1", false)]
+    fn prose(#[case] line: &str, #[case] is_prose: bool) {
+        assert_eq!(is_prose_line(line), is_prose, "{line:?}");
     }
 }

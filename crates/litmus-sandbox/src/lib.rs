@@ -26,6 +26,7 @@ pub mod extract;
 pub mod lang;
 pub mod sandbox;
 pub mod score;
+pub mod stop;
 mod tools;
 mod util;
 
@@ -40,6 +41,7 @@ pub use sandbox::{
     SandboxKind, Workspace,
 };
 pub use score::{score_answer, score_answer_in, score_code, CodeScore, ScoreParts, MAX_ATTEMPTS};
+pub use stop::StopRule;
 
 /// What to run an answer against: the language, examples (snippets that must
 /// run without raising) and unit tests (snippets that must pass).

@@ -1,8 +1,10 @@
 //! Each language: a correct solution scores 100, an empty answer 0, a syntax
 //! error 0, a program failing at load time gets the parsed points only, and
-//! partially passing tests get fractional points.
+//! partially passing tests get fractional points. Every check is one test
+//! per language (`correct::case_2_rust`, ...).
 
 use litmus_sandbox::{score_answer, CodeScore, CodeSpec, Language, Limits};
+use rstest::rstest;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
@@ -14,12 +16,12 @@ fn limits() -> Limits {
 
 /// Scores answers for one language; skips (with a message) when the
 /// language is not installed.
-struct Case {
+struct Suite {
     lang: Language,
     spec: CodeSpec,
 }
 
-impl Case {
+impl Suite {
     fn available(&self) -> bool {
         if let Some(why) = self.lang.unavailable_reason() {
             eprintln!("skipping {}: {why}", self.lang);
@@ -35,85 +37,12 @@ impl Case {
     fn fence(&self, code: &str) -> String {
         format!("Here you go:\n\n```{}\n{code}\n```\n", self.lang.name())
     }
-
-    fn correct(&self, code: &str) {
-        if !self.available() {
-            return;
-        }
-        let s = self.score(&self.fence(code));
-        assert!(close(s.score, 100.0), "{}: {s:#?}", self.lang);
-        assert_eq!(s.examples_passed, s.examples_total);
-        assert_eq!(s.tests_passed, s.tests_total);
-    }
-
-    fn empty(&self) {
-        if !self.available() {
-            return;
-        }
-        for answer in ["", "I'm sorry, I can't help with that.", &self.fence("")] {
-            let s = self.score(answer);
-            assert_eq!(s.score, 0.0, "{}: {answer:?}: {s:#?}", self.lang);
-            assert!(!s.parsed);
-        }
-    }
-
-    fn syntax_error(&self, code: &str) {
-        if !self.available() {
-            return;
-        }
-        let s = self.score(&self.fence(code));
-        assert_eq!(s.score, 0.0, "{}: {s:#?}", self.lang);
-        assert!(!s.parsed && s.error.is_some());
-        assert!(close(s.parts.parsed, 0.0));
-    }
-
-    fn runtime_failure(&self, code: &str, expect_in_error: &str) {
-        if !self.available() {
-            return;
-        }
-        let s = self.score(&self.fence(code));
-        assert!(s.parsed && !s.executed, "{}: {s:#?}", self.lang);
-        assert!(close(s.score, 25.0), "{}: {s:#?}", self.lang);
-        assert!(close(s.parts.parsed, 25.0) && close(s.parts.executed, 0.0));
-        let err = s.error.clone().unwrap_or_default();
-        assert!(
-            err.contains(expect_in_error),
-            "{}: error {err:?}",
-            self.lang
-        );
-    }
-
-    /// Examples all run, `passed` of the tests pass.
-    fn partial(&self, code: &str, passed: usize) {
-        if !self.available() {
-            return;
-        }
-        let s = self.score(&self.fence(code));
-        assert!(s.executed, "{}: {s:#?}", self.lang);
-        assert_eq!(s.tests_passed, passed, "{}: {s:#?}", self.lang);
-        let expected = 75.0 + 25.0 * passed as f64 / s.tests_total as f64;
-        assert!(
-            close(s.score, expected),
-            "{}: {} != {expected}",
-            self.lang,
-            s.score
-        );
-        assert!(close(
-            s.parts.tests,
-            25.0 * passed as f64 / s.tests_total as f64
-        ));
-        assert!(
-            s.error.as_deref().unwrap_or("").contains("failed"),
-            "{:?}",
-            s.error
-        );
-    }
 }
 
-// ---------------------------------------------------------------- Python
+// The same task in every language: count the vowels of a string.
 
-fn python() -> Case {
-    Case {
+fn python() -> Suite {
+    Suite {
         lang: Language::Python,
         spec: CodeSpec::new(Language::Python)
             .example("count_vowels('hello')")
@@ -124,42 +53,8 @@ fn python() -> Case {
     }
 }
 
-#[test]
-fn python_correct() {
-    python().correct("def count_vowels(s):\n    return sum(c in 'aeiouAEIOU' for c in s)");
-}
-
-#[test]
-fn python_empty() {
-    python().empty();
-}
-
-#[test]
-fn python_syntax_error() {
-    python().syntax_error("def count_vowels(s)\n    return 0");
-}
-
-#[test]
-fn python_runtime_failure() {
-    python().runtime_failure(
-        "def count_vowels(s):\n    return sum(c in 'aeiou' for c in s)\n\nprint(count_vowels(None))",
-        "TypeError",
-    );
-}
-
-#[test]
-fn python_partial() {
-    // Misses upper-case vowels: 2 of 3 tests pass.
-    python().partial(
-        "def count_vowels(s):\n    return sum(c in 'aeiou' for c in s)",
-        2,
-    );
-}
-
-// ---------------------------------------------------------------- Rust
-
-fn rust() -> Case {
-    Case {
+fn rust() -> Suite {
+    Suite {
         lang: Language::Rust,
         spec: CodeSpec::new(Language::Rust)
             .example("count_vowels(\"hello\")")
@@ -170,46 +65,224 @@ fn rust() -> Case {
     }
 }
 
-#[test]
-fn rust_correct() {
-    rust().correct(
-        "fn count_vowels(s: &str) -> usize {\n    s.chars().filter(|c| \"aeiouAEIOU\".contains(*c)).count()\n}\n\nfn main() {\n    println!(\"{}\", count_vowels(\"hello\"));\n}",
+fn javascript() -> Suite {
+    Suite {
+        lang: Language::JavaScript,
+        spec: CodeSpec::new(Language::JavaScript)
+            .example("countVowels('hello')")
+            .example("countVowels('')")
+            .test("assert.strictEqual(countVowels('hello'), 2);")
+            .test("const r = countVowels('AEIOU');\nassert.strictEqual(r, 5);")
+            .test("const r = countVowels('xyz');\nassert.strictEqual(r, 0);"),
+    }
+}
+
+fn bash() -> Suite {
+    Suite {
+        lang: Language::Bash,
+        spec: CodeSpec::new(Language::Bash)
+            .example("count_vowels hello")
+            .example("count_vowels ''")
+            .test("[ \"$(count_vowels hello)\" = 2 ]")
+            .test("[ \"$(count_vowels AEIOU)\" = 5 ]")
+            .test("[ \"$(count_vowels 'x y z')\" = 0 ]"),
+    }
+}
+
+fn julia() -> Suite {
+    Suite {
+        lang: Language::Julia,
+        spec: CodeSpec::new(Language::Julia)
+            .example("count_vowels(\"hello\")")
+            .test("@test count_vowels(\"hello\") == 2")
+            .test("@test count_vowels(\"AEIOU\") == 5")
+            .test("@test count_vowels(\"xyz\") == 0"),
+    }
+}
+
+#[rstest]
+#[case::python(
+    python(),
+    "def count_vowels(s):\n    return sum(c in 'aeiouAEIOU' for c in s)"
+)]
+#[case::rust(
+    rust(),
+    "fn count_vowels(s: &str) -> usize {\n    s.chars().filter(|c| \"aeiouAEIOU\".contains(*c)).count()\n}\n\nfn main() {\n    println!(\"{}\", count_vowels(\"hello\"));\n}"
+)]
+#[case::javascript(
+    javascript(),
+    "export function countVowels(s) {\n  return [...s].filter((c) => 'aeiouAEIOU'.includes(c)).length;\n}"
+)]
+#[case::javascript_arrow_const(
+    javascript(),
+    "const countVowels = (s) => (s.match(/[aeiou]/gi) || []).length;"
+)]
+#[case::bash(
+    bash(),
+    "count_vowels() {\n  local s=\"${1//[^aeiouAEIOU]/}\"\n  echo \"${#s}\"\n}"
+)]
+#[case::julia(julia(), "count_vowels(s) = count(in(\"aeiouAEIOU\"), s)")]
+fn correct(#[case] suite: Suite, #[case] code: &str) {
+    if !suite.available() {
+        return;
+    }
+    let s = suite.score(&suite.fence(code));
+    assert!(close(s.score, 100.0), "{}: {s:#?}", suite.lang);
+    assert_eq!(s.examples_passed, s.examples_total);
+    assert_eq!(s.tests_passed, s.tests_total);
+}
+
+/// Answers with no code in them.
+#[derive(Clone, Copy, Debug)]
+enum NoCode {
+    Blank,
+    Refusal,
+    EmptyFence,
+}
+
+impl NoCode {
+    fn answer(self, suite: &Suite) -> String {
+        match self {
+            NoCode::Blank => String::new(),
+            NoCode::Refusal => "I'm sorry, I can't help with that.".to_string(),
+            NoCode::EmptyFence => suite.fence(""),
+        }
+    }
+}
+
+#[rstest]
+#[case::python(python())]
+#[case::rust(rust())]
+#[case::javascript(javascript())]
+#[case::bash(bash())]
+#[case::julia(julia())]
+fn empty(
+    #[case] suite: Suite,
+    #[values(NoCode::Blank, NoCode::Refusal, NoCode::EmptyFence)] no_code: NoCode,
+) {
+    if !suite.available() {
+        return;
+    }
+    let answer = no_code.answer(&suite);
+    let s = suite.score(&answer);
+    assert_eq!(s.score, 0.0, "{}: {answer:?}: {s:#?}", suite.lang);
+    assert!(!s.parsed);
+}
+
+#[rstest]
+#[case::python(python(), "def count_vowels(s)\n    return 0")]
+#[case::rust(
+    rust(),
+    "fn count_vowels(s: &str) -> usize {\n    s.chars().filter(|c| \"aeiou\".contains(*c)).count()\n"
+)]
+#[case::javascript(javascript(), "function countVowels(s) {\n  return s.length +;\n}")]
+#[case::bash(bash(), "count_vowels() {\n  if [ -n \"$1\" ]; then\n    echo 1\n}")]
+#[case::julia(julia(), "function count_vowels(s)\n    count(in(\"aeiou\"), s)\n")]
+fn syntax_error(#[case] suite: Suite, #[case] code: &str) {
+    if !suite.available() {
+        return;
+    }
+    let s = suite.score(&suite.fence(code));
+    assert_eq!(s.score, 0.0, "{}: {s:#?}", suite.lang);
+    assert!(!s.parsed && s.error.is_some());
+    assert!(close(s.parts.parsed, 0.0));
+}
+
+#[rstest]
+#[case::python(
+    python(),
+    "def count_vowels(s):\n    return sum(c in 'aeiou' for c in s)\n\nprint(count_vowels(None))",
+    "TypeError"
+)]
+#[case::rust(
+    rust(),
+    "fn count_vowels(s: &str) -> usize { s.len() }\n\nfn main() {\n    let v: Vec<u32> = Vec::new();\n    println!(\"{}\", v[3]);\n}",
+    "index out of bounds"
+)]
+#[case::javascript(
+    javascript(),
+    "function countVowels(s) { return s.length; }\nconsole.log(countVowels(undefined));",
+    "TypeError"
+)]
+#[case::bash(
+    bash(),
+    "count_vowels() {\n  echo 0\n}\nthis_command_does_not_exist_litmus",
+    "exit status 127"
+)]
+#[case::julia(
+    julia(),
+    "count_vowels(s) = count(in(\"aeiou\"), s)\nerror(\"boom\")",
+    "boom"
+)]
+fn runtime_failure(#[case] suite: Suite, #[case] code: &str, #[case] expect_in_error: &str) {
+    if !suite.available() {
+        return;
+    }
+    let s = suite.score(&suite.fence(code));
+    assert!(s.parsed && !s.executed, "{}: {s:#?}", suite.lang);
+    assert!(close(s.score, 25.0), "{}: {s:#?}", suite.lang);
+    assert!(close(s.parts.parsed, 25.0) && close(s.parts.executed, 0.0));
+    let err = s.error.clone().unwrap_or_default();
+    assert!(
+        err.contains(expect_in_error),
+        "{}: error {err:?}",
+        suite.lang
     );
 }
 
-#[test]
-fn rust_empty() {
-    rust().empty();
-}
-
-#[test]
-fn rust_syntax_error() {
-    rust().syntax_error("fn count_vowels(s: &str) -> usize {\n    s.chars().filter(|c| \"aeiou\".contains(*c)).count()\n");
-}
-
-#[test]
-fn rust_runtime_failure() {
-    rust().runtime_failure(
-        "fn count_vowels(s: &str) -> usize { s.len() }\n\nfn main() {\n    let v: Vec<u32> = Vec::new();\n    println!(\"{}\", v[3]);\n}",
-        "index out of bounds",
+/// Each solution misses the upper-case vowels: the examples all run, 2 of
+/// the 3 tests pass.
+#[rstest]
+#[case::python(
+    python(),
+    "def count_vowels(s):\n    return sum(c in 'aeiou' for c in s)"
+)]
+#[case::rust(
+    rust(),
+    "pub fn count_vowels(s: &str) -> usize {\n    s.chars().filter(|c| \"aeiou\".contains(*c)).count()\n}"
+)]
+#[case::javascript(
+    javascript(),
+    "function countVowels(s) {\n  return [...s].filter((c) => 'aeiou'.includes(c)).length;\n}"
+)]
+#[case::bash(
+    bash(),
+    "count_vowels() {\n  local s=\"${1//[^aeiou]/}\"\n  echo \"${#s}\"\n}"
+)]
+#[case::julia(julia(), "count_vowels(s) = count(in(\"aeiou\"), s)")]
+fn partial(#[case] suite: Suite, #[case] code: &str) {
+    if !suite.available() {
+        return;
+    }
+    let passed = 2;
+    let s = suite.score(&suite.fence(code));
+    assert!(s.executed, "{}: {s:#?}", suite.lang);
+    assert_eq!(s.tests_passed, passed, "{}: {s:#?}", suite.lang);
+    let expected = 75.0 + 25.0 * passed as f64 / s.tests_total as f64;
+    assert!(
+        close(s.score, expected),
+        "{}: {} != {expected}",
+        suite.lang,
+        s.score
     );
-}
-
-#[test]
-fn rust_partial() {
-    rust().partial(
-        "pub fn count_vowels(s: &str) -> usize {\n    s.chars().filter(|c| \"aeiou\".contains(*c)).count()\n}",
-        2,
+    assert!(close(
+        s.parts.tests,
+        25.0 * passed as f64 / s.tests_total as f64
+    ));
+    assert!(
+        s.error.as_deref().unwrap_or("").contains("failed"),
+        "{:?}",
+        s.error
     );
 }
 
 #[test]
 fn rust_test_that_does_not_compile_fails_alone() {
-    let case = rust();
-    if !case.available() {
+    let suite = rust();
+    if !suite.available() {
         return;
     }
-    let spec = case
+    let spec = suite
         .spec
         .clone()
         .test("assert_eq!(count_consonants(\"abc\"), 2);");
@@ -227,133 +300,15 @@ fn rust_test_that_does_not_compile_fails_alone() {
     );
 }
 
-// ---------------------------------------------------------------- JavaScript
-
-fn javascript() -> Case {
-    Case {
-        lang: Language::JavaScript,
-        spec: CodeSpec::new(Language::JavaScript)
-            .example("countVowels('hello')")
-            .example("countVowels('')")
-            .test("assert.strictEqual(countVowels('hello'), 2);")
-            .test("const r = countVowels('AEIOU');\nassert.strictEqual(r, 5);")
-            .test("const r = countVowels('xyz');\nassert.strictEqual(r, 0);"),
-    }
-}
-
+/// Without Julia installed, its cases above skip; scoring a Julia answer
+/// then says so instead of failing the answer.
 #[test]
-fn javascript_correct() {
-    javascript().correct(
-        "export function countVowels(s) {\n  return [...s].filter((c) => 'aeiouAEIOU'.includes(c)).length;\n}",
-    );
-}
-
-#[test]
-fn javascript_correct_arrow_const() {
-    javascript().correct("const countVowels = (s) => (s.match(/[aeiou]/gi) || []).length;");
-}
-
-#[test]
-fn javascript_empty() {
-    javascript().empty();
-}
-
-#[test]
-fn javascript_syntax_error() {
-    javascript().syntax_error("function countVowels(s) {\n  return s.length +;\n}");
-}
-
-#[test]
-fn javascript_runtime_failure() {
-    javascript().runtime_failure(
-        "function countVowels(s) { return s.length; }\nconsole.log(countVowels(undefined));",
-        "TypeError",
-    );
-}
-
-#[test]
-fn javascript_partial() {
-    javascript().partial(
-        "function countVowels(s) {\n  return [...s].filter((c) => 'aeiou'.includes(c)).length;\n}",
-        2,
-    );
-}
-
-// ---------------------------------------------------------------- Bash
-
-fn bash() -> Case {
-    Case {
-        lang: Language::Bash,
-        spec: CodeSpec::new(Language::Bash)
-            .example("count_vowels hello")
-            .example("count_vowels ''")
-            .test("[ \"$(count_vowels hello)\" = 2 ]")
-            .test("[ \"$(count_vowels AEIOU)\" = 5 ]")
-            .test("[ \"$(count_vowels 'x y z')\" = 0 ]"),
-    }
-}
-
-#[test]
-fn bash_correct() {
-    bash().correct("count_vowels() {\n  local s=\"${1//[^aeiouAEIOU]/}\"\n  echo \"${#s}\"\n}");
-}
-
-#[test]
-fn bash_empty() {
-    bash().empty();
-}
-
-#[test]
-fn bash_syntax_error() {
-    bash().syntax_error("count_vowels() {\n  if [ -n \"$1\" ]; then\n    echo 1\n}");
-}
-
-#[test]
-fn bash_runtime_failure() {
-    bash().runtime_failure(
-        "count_vowels() {\n  echo 0\n}\nthis_command_does_not_exist_litmus",
-        "exit status 127",
-    );
-}
-
-#[test]
-fn bash_partial() {
-    bash().partial(
-        "count_vowels() {\n  local s=\"${1//[^aeiou]/}\"\n  echo \"${#s}\"\n}",
-        2,
-    );
-}
-
-// ---------------------------------------------------------------- Julia
-
-fn julia() -> Case {
-    Case {
-        lang: Language::Julia,
-        spec: CodeSpec::new(Language::Julia)
-            .example("count_vowels(\"hello\")")
-            .test("@test count_vowels(\"hello\") == 2")
-            .test("@test count_vowels(\"AEIOU\") == 5")
-            .test("@test count_vowels(\"xyz\") == 0"),
-    }
-}
-
-#[test]
-fn julia_all_cases_or_clear_skip() {
-    let case = julia();
-    if !Language::Julia.is_available() {
-        let s = case.score("```julia\ncount_vowels(s) = count(in(\"aeiouAEIOU\"), s)\n```");
-        let err = s.error.unwrap_or_default();
-        assert!(err.contains("not available"), "{err}");
-        assert!(s.infra_error.is_some());
-        eprintln!("skipping Julia: {err}");
+fn missing_julia_is_an_infrastructure_error() {
+    if Language::Julia.is_available() {
         return;
     }
-    case.correct("count_vowels(s) = count(in(\"aeiouAEIOU\"), s)");
-    case.empty();
-    case.syntax_error("function count_vowels(s)\n    count(in(\"aeiou\"), s)\n");
-    case.runtime_failure(
-        "count_vowels(s) = count(in(\"aeiou\"), s)\nerror(\"boom\")",
-        "boom",
-    );
-    case.partial("count_vowels(s) = count(in(\"aeiou\"), s)", 2);
+    let s = julia().score("```julia\ncount_vowels(s) = count(in(\"aeiouAEIOU\"), s)\n```");
+    let err = s.error.unwrap_or_default();
+    assert!(err.contains("not available"), "{err}");
+    assert!(s.infra_error.is_some());
 }

@@ -4,6 +4,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use rstest::rstest;
+
 use litmus_sandbox::{
     sandbox_info, score_answer, score_code, CodeScore, CodeSpec, Language, Limits, Sandbox,
     SandboxCommand, SandboxFile, SandboxKind, ScoreParts, Workspace,
@@ -47,16 +49,18 @@ fn empty_parts_take_the_executed_value_not_nan() {
     }
 }
 
-#[test]
-fn spec_without_examples_or_tests_scores_on_parse_and_execute() {
+#[rstest]
+#[case::runs("def f():\n    return 1", 100.0)]
+#[case::fails_at_load("raise ValueError('x')", 25.0)]
+#[case::does_not_parse("def f(:\n    pass", 0.0)]
+fn spec_without_examples_or_tests_scores_on_parse_and_execute(
+    #[case] code: &str,
+    #[case] want: f64,
+) {
     let spec = CodeSpec::new(Language::Python);
-    let s = score_answer(&py("def f():\n    return 1"), &spec, &Limits::default());
-    assert!(close(s.score, 100.0), "{s:?}");
-    let s = score_answer(&py("raise ValueError('x')"), &spec, &Limits::default());
-    assert!(close(s.score, 25.0), "{s:?}");
-    let s = score_answer(&py("def f(:\n    pass"), &spec, &Limits::default());
-    assert!(close(s.score, 0.0), "{s:?}");
-    assert!(s.score.is_finite());
+    let s = score_answer(&py(code), &spec, &Limits::default());
+    assert!(s.score.is_finite(), "{s:?}");
+    assert!(close(s.score, want), "{s:?}");
 }
 
 #[test]
@@ -244,24 +248,25 @@ fn code_score_round_trips_through_json() {
     assert_eq!(v["parts"]["tests"], 25.0);
 }
 
+#[rstest]
+#[case::python("python", Language::Python)]
+#[case::py("py", Language::Python)]
+#[case::python3("Python3", Language::Python)]
+#[case::rust("rust", Language::Rust)]
+#[case::rs("rs", Language::Rust)]
+#[case::javascript("javascript", Language::JavaScript)]
+#[case::js("js", Language::JavaScript)]
+#[case::node("node", Language::JavaScript)]
+#[case::bash("bash", Language::Bash)]
+#[case::sh("sh", Language::Bash)]
+#[case::julia("julia", Language::Julia)]
+#[case::jl("jl", Language::Julia)]
+fn language_names(#[case] name: &str, #[case] want: Language) {
+    assert_eq!(Language::from_str(name).unwrap(), want, "{name}");
+}
+
 #[test]
-fn language_names() {
-    for (s, l) in [
-        ("python", Language::Python),
-        ("py", Language::Python),
-        ("Python3", Language::Python),
-        ("rust", Language::Rust),
-        ("rs", Language::Rust),
-        ("javascript", Language::JavaScript),
-        ("js", Language::JavaScript),
-        ("node", Language::JavaScript),
-        ("bash", Language::Bash),
-        ("sh", Language::Bash),
-        ("julia", Language::Julia),
-        ("jl", Language::Julia),
-    ] {
-        assert_eq!(Language::from_str(s).unwrap(), l, "{s}");
-    }
+fn language_parsing_and_display() {
     assert!(Language::from_str("cobol").is_err());
     assert_eq!(Language::JavaScript.to_string(), "javascript");
     assert_eq!(
@@ -277,7 +282,7 @@ fn language_names() {
         Language::Python
     );
     for l in Language::ALL {
-        assert_eq!(Language::from_str(l.name()).unwrap(), l);
+        assert_eq!(Language::from_str(l.name()).unwrap(), l, "{l}");
     }
     assert!(Language::Python.is_available());
 }
@@ -387,17 +392,17 @@ fn sandbox_enforces_the_wall_limit() {
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
 }
 
-#[test]
-fn sandbox_rejects_escaping_paths() {
-    let sb = Sandbox::new();
-    for bad in ["../x", "/etc/passwd", ""] {
-        let r = sb.run(
-            &SandboxCommand::new("/bin/true"),
-            &[SandboxFile::new(bad, "x")],
-            &Limits::default(),
-        );
-        assert!(r.is_err(), "{bad:?} accepted");
-    }
+#[rstest]
+#[case::parent("../x")]
+#[case::absolute("/etc/passwd")]
+#[case::empty("")]
+fn sandbox_rejects_escaping_paths(#[case] bad: &str) {
+    let r = Sandbox::new().run(
+        &SandboxCommand::new("/bin/true"),
+        &[SandboxFile::new(bad, "x")],
+        &Limits::default(),
+    );
+    assert!(r.is_err(), "{bad:?} accepted");
 }
 
 #[test]

@@ -204,10 +204,27 @@ pub mod __private {
     pub use litmus_core::score::{IntoScore, ScoreResult};
 
     /// Runs the harness; returns the exit code. In an engine worker process
-    /// (started by this very program) it serves a model instead and exits.
+    /// (started by this very program) it serves a model instead and exits;
+    /// given a quantization job (`cargo eval quantize` starts eval targets
+    /// that way: cargo-eval itself does not link llama.cpp) it runs that.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
         #[cfg(feature = "llama")]
         litmus_llama::worker::main_hook();
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match litmus_gguf::ladder::QuantizeJob::from_args(&args) {
+            #[cfg(feature = "llama")]
+            Some(Ok(job)) => return litmus_llama::quantize::run_job(&job),
+            #[cfg(not(feature = "llama"))]
+            Some(Ok(_)) => {
+                eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot quantize");
+                return litmus_core::harness::exit::USAGE;
+            }
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return litmus_core::harness::exit::USAGE;
+            }
+            None => {}
+        }
         let site = litmus_core::harness::Site {
             manifest_dir: manifest_dir.into(),
             source_file: Some(source_file.into()),

@@ -1,15 +1,19 @@
-//! Command-line arguments of an eval target, libtest-compatible.
+//! Command-line arguments of an eval target: one clap definition, shared by
+//! the harness and `cargo eval` (which flattens [`Args`] into its own CLI and
+//! passes [`Args::to_argv`] to the eval targets, so the two cannot disagree).
 //!
 //! libtest's flags are understood (`FILTER`, `--exact`, `--skip`, `--list`,
-//! `--ignored`, `--include-ignored`, `-q`, `--color`, `--format`) and unknown
-//! flags are tolerated, so `cargo test`, `cargo insta test` and nextest can
-//! drive an eval target. litmus's own flags configure the run.
+//! `--ignored`, `--include-ignored`, `-q`, `--color`, `--format`), and the
+//! rest of what `cargo test`, `cargo nextest run` and `cargo insta test` pass
+//! to a test binary is accepted and ignored ([`Libtest`]). Any other flag is
+//! a usage error naming the closest known flag.
 
 use std::path::PathBuf;
-use std::str::FromStr;
+
+use clap::{Args as _, FromArgMatches as _};
 
 /// `--color`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Color {
     /// Colour when stdout is a terminal.
     #[default]
@@ -21,10 +25,12 @@ pub enum Color {
 }
 
 /// `--format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// One line per eval and configuration, and a summary table.
+    /// One line per eval and configuration, and a summary table (libtest's
+    /// `pretty` is the same).
     #[default]
+    #[value(alias = "pretty")]
     Human,
     /// Only the essentials (as with `-q`).
     Terse,
@@ -32,105 +38,250 @@ pub enum Format {
     Json,
 }
 
-/// Parsed arguments.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The run flags of an eval target (and of `cargo eval`).
+#[derive(Clone, Debug, PartialEq, clap::Args)]
 pub struct Args {
-    /// Substring filters (any may match).
+    /// Run only evals whose name contains one of these.
+    #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
-    /// Filters must match whole names.
+    /// Filters (and --skip) match whole names.
+    #[arg(long)]
     pub exact: bool,
-    /// Names containing any of these are skipped.
+    /// Skip evals whose name contains this (repeatable).
+    #[arg(long, value_name = "PATTERN")]
     pub skip: Vec<String>,
-    /// List evals instead of running them.
+    /// List the evals instead of running them.
+    #[arg(long)]
     pub list: bool,
     /// Run only ignored evals.
+    #[arg(long)]
     pub ignored: bool,
     /// Run ignored evals too.
+    #[arg(long)]
     pub include_ignored: bool,
     /// Less output.
+    #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Colour.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t)]
     pub color: Color,
     /// Output format.
+    #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// `--model`, repeatable.
+    /// Model to evaluate (repeatable): a name from litmus.toml, a .gguf path,
+    /// builtin:NAME, openai:URL[#MODEL], ollama:URL#TAG or replay:RUN.
+    #[arg(long = "model", short = 'm', value_name = "MODEL")]
     pub models: Vec<String>,
-    /// `--template`, repeatable.
+    /// Prompt template (repeatable).
+    #[arg(long = "template", short = 't', value_name = "NAME")]
     pub templates: Vec<String>,
-    /// `--judge MODEL`: the model that grades judged cases (default:
-    /// `[judge] model` in `litmus.toml`, else the model under evaluation).
+    /// The model that grades judged cases (a name from litmus.toml or a spec
+    /// string); default: `[judge] model`, else the model under evaluation.
+    #[arg(long, value_name = "MODEL")]
     pub judge: Option<String>,
-    /// `--samples`.
+    /// Samples per case and configuration.
+    #[arg(long, short = 'n', value_name = "N", value_parser = at_least_one)]
     pub samples: Option<u32>,
-    /// `--repeat N`: run every eval × configuration × sample N times over,
-    /// to measure run-to-run noise (default 1; [`Args::parse`] rejects 0,
-    /// and the harness reads the 0 of `Args::default()` as 1).
-    pub repeat: u32,
-    /// `--temperature`, repeatable (also comma-separated).
+    /// Sampling temperature (repeatable, or comma-separated), 0–5.
+    #[arg(long = "temperature", value_name = "T", value_delimiter = ',', value_parser = temperature)]
     pub temperatures: Vec<f32>,
-    /// `--seed`.
+    /// Base seed.
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// `--jobs`.
+    /// Parallel scoring jobs (0 counts as 1).
+    #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
-    /// `--output-dir`.
+    /// Results directory (default: <target-dir>/litmus).
+    #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
-    /// `--no-cache`.
+    /// Do not read or write the response cache.
+    #[arg(long)]
     pub no_cache: bool,
-    /// `--resume`: continue the latest (or `--run-id`) run.
+    /// Continue the latest run (or --run-id): nothing repeated, nothing lost.
+    #[arg(long)]
     pub resume: bool,
-    /// `--run-id`: the run to resume.
+    /// The run to resume (with --resume).
+    #[arg(long, value_name = "ID", requires = "resume")]
     pub run_id: Option<String>,
-    /// `--max-tokens`.
+    /// Most tokens per answer.
+    #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
-    /// `--tag`, repeatable: only evals with one of these tags.
+    /// Only evals with one of these tags (repeatable, or comma-separated).
+    #[arg(long = "tag", value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
-    /// `--config`: a `litmus.toml` to use instead of discovering one.
+    /// A litmus.toml to use instead of discovering one.
+    #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// `--validate`: check the evals themselves (references score 100, empty answers 0).
+    /// Check the evals themselves: reference solutions score 100, empty answers 0.
+    #[arg(long)]
     pub validate: bool,
-    /// `--summary-json PATH`: also write the run summary there.
+    /// Also write the run summary (JSON) there.
+    #[arg(long, value_name = "PATH", hide = true)]
     pub summary_json: Option<PathBuf>,
-    /// `--junit PATH`: write a JUnit XML report there.
+    /// Write a JUnit XML report there.
+    #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
-    /// `--markdown PATH`: write the Markdown summary there (it is also
-    /// appended to `$GITHUB_STEP_SUMMARY` when that is set).
+    /// Write the Markdown summary there (it is also appended to
+    /// $GITHUB_STEP_SUMMARY when that is set).
+    #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
-    /// `--no-snapshots`: do not record score snapshots.
+    /// Do not record score snapshots.
+    #[arg(long)]
     pub no_snapshots: bool,
-    /// `--tolerance POINTS`: a fixed score-snapshot tolerance instead of the
-    /// one derived from confidence intervals.
+    /// A fixed score-snapshot tolerance in points, instead of the one derived
+    /// from confidence intervals.
+    #[arg(long, value_name = "POINTS", value_parser = tolerance)]
     pub tolerance: Option<f64>,
-    /// Flags that were ignored.
-    pub ignored_flags: Vec<String>,
+    /// Run every eval N times over to measure run-to-run flip rates.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    pub repeat: u32,
+    /// Write the run directory's path to this file as soon as the results
+    /// store exists (`cargo eval` reads it when the target dies early).
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub run_dir_file: Option<PathBuf>,
+    /// libtest's other flags: accepted, ignored.
+    #[command(flatten)]
+    pub libtest: Libtest,
 }
 
-/// A usage error.
+/// What `cargo test`, `cargo nextest run` and `cargo insta test` may pass to
+/// a libtest-style harness and litmus has no use for: accepted (so those
+/// tools can drive an eval target) and ignored. Hidden from `--help`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+pub struct Libtest {
+    /// `--nocapture`.
+    #[arg(long, hide = true)]
+    pub nocapture: bool,
+    /// `--no-capture` (libtest's newer spelling).
+    #[arg(long = "no-capture", hide = true)]
+    pub no_capture: bool,
+    /// `--show-output`.
+    #[arg(long, hide = true)]
+    pub show_output: bool,
+    /// `--test-threads N`.
+    #[arg(long, value_name = "N", hide = true)]
+    pub test_threads: Option<String>,
+    /// `-Z FLAG` (repeatable).
+    #[arg(short = 'Z', value_name = "FLAG", hide = true)]
+    pub unstable: Vec<String>,
+    /// `--logfile PATH`.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub logfile: Option<String>,
+    /// `--shuffle`.
+    #[arg(long, hide = true)]
+    pub shuffle: bool,
+    /// `--shuffle-seed N`.
+    #[arg(long, value_name = "N", hide = true)]
+    pub shuffle_seed: Option<String>,
+    /// `--report-time`.
+    #[arg(long, hide = true)]
+    pub report_time: bool,
+    /// `--ensure-time`.
+    #[arg(long, hide = true)]
+    pub ensure_time: bool,
+    /// `--bench`.
+    #[arg(long, hide = true)]
+    pub bench: bool,
+    /// `--test`.
+    #[arg(long, hide = true)]
+    pub test: bool,
+    /// `--force-run-in-process`.
+    #[arg(long, hide = true)]
+    pub force_run_in_process: bool,
+    /// `--exclude-should-panic`.
+    #[arg(long, hide = true)]
+    pub exclude_should_panic: bool,
+}
+
+fn at_least_one(v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn temperature(v: &str) -> Result<f32, String> {
+    let t: f32 = v.trim().parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=5.0).contains(&t) {
+        Ok(t)
+    } else {
+        Err("outside 0–5".into())
+    }
+}
+
+fn jobs(v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .map(|j| j.max(1))
+        .map_err(|e| e.to_string())
+}
+
+fn tolerance(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        Ok(_) => Err("expected points ≥ 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A usage error (or `--help`), rendered as clap renders it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct ArgsError(pub String);
+#[error("{message}")]
+pub struct ArgsError {
+    /// The text to print (an error starts with `error:`; `--help` is the help).
+    pub message: String,
+    /// The exit code: [`super::exit::USAGE`], or 0 for `--help`.
+    pub code: i32,
+}
 
-/// libtest flags that take a value and that litmus ignores.
-const IGNORED_WITH_VALUE: &[&str] = &[
-    "--logfile",
-    "--test-threads",
-    "-Z",
-    "--shuffle-seed",
-    "--report-time-format",
-];
+impl ArgsError {
+    fn from_clap(e: clap::Error) -> ArgsError {
+        let code = if e.use_stderr() {
+            super::exit::USAGE
+        } else {
+            super::exit::OK
+        };
+        ArgsError {
+            message: e.render().to_string(),
+            code,
+        }
+    }
+}
 
-fn value_of<T: FromStr>(flag: &str, v: Option<String>) -> Result<T, ArgsError>
-where
-    T::Err: std::fmt::Display,
-{
-    let v = v.ok_or_else(|| ArgsError(format!("{flag} needs a value")))?;
-    v.parse::<T>()
-        .map_err(|e| ArgsError(format!("{flag} {v}: {e}")))
+impl Default for Args {
+    fn default() -> Self {
+        Args::parse(std::iter::empty::<String>()).expect("no arguments are valid arguments")
+    }
 }
 
 impl Args {
+    /// The harness's command line: [`Args`] and nothing else, as `name`.
+    pub fn command(name: &str) -> clap::Command {
+        Args::augment_args(
+            clap::Command::new("evals")
+                .bin_name(name.to_string())
+                .about("A litmus eval target: runs the evals registered in it against models")
+                .after_help(
+                    "Usually run through `cargo eval`. libtest's flags (--nocapture, --test-threads N, ...) are accepted and ignored,\n\
+                     so `cargo test`, `cargo nextest run` and `cargo insta test` can drive it.",
+                )
+                .color(clap::ColorChoice::Never)
+                .args_override_self(true)
+                .disable_version_flag(true),
+        )
+    }
+
     /// Parses the process's arguments.
     pub fn from_env() -> Result<Args, ArgsError> {
-        Self::parse(std::env::args().skip(1))
+        let mut argv = std::env::args_os();
+        let name = argv
+            .next()
+            .as_deref()
+            .map(std::path::Path::new)
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "evals".into());
+        Self::parse_as(&name, argv.map(|a| a.to_string_lossy().into_owned()))
     }
 
     /// Parses `args` (without the program name).
@@ -140,138 +291,183 @@ impl Args {
     /// let a = Args::parse(["python", "--model", "m.gguf", "--temperature", "0,0.7", "--nocapture"]).unwrap();
     /// assert_eq!(a.filters, ["python"]);
     /// assert_eq!(a.temperatures, [0.0, 0.7]);
+    /// let e = Args::parse(["--sample", "5"]).unwrap_err();
+    /// assert_eq!(e.code, 2);
+    /// assert!(e.message.contains("'--samples'"), "{e}");
     /// ```
     pub fn parse<I, S>(args: I) -> Result<Args, ArgsError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut out = Args {
-            repeat: 1,
-            ..Args::default()
-        };
-        let mut it = args.into_iter().map(Into::into).peekable();
-        let mut only_positional = false;
-        while let Some(arg) = it.next() {
-            if only_positional || !arg.starts_with('-') || arg == "-" {
-                out.filters.push(arg);
-                continue;
-            }
-            if arg == "--" {
-                only_positional = true;
-                continue;
-            }
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            let take = |it: &mut std::iter::Peekable<_>| -> Option<String> {
-                inline.clone().or_else(|| Iterator::next(it))
-            };
-            match flag.as_str() {
-                "--exact" => out.exact = true,
-                "--skip" => out.skip.push(value_of::<String>("--skip", take(&mut it))?),
-                "--list" => out.list = true,
-                "--ignored" => out.ignored = true,
-                "--include-ignored" => out.include_ignored = true,
-                "-q" | "--quiet" => out.quiet = true,
-                "--color" => {
-                    out.color = match value_of::<String>("--color", take(&mut it))?.as_str() {
-                        "auto" => Color::Auto,
-                        "always" => Color::Always,
-                        "never" => Color::Never,
-                        other => {
-                            return Err(ArgsError(format!(
-                                "--color {other}: expected auto, always or never"
-                            )))
-                        }
-                    }
-                }
-                "--format" => {
-                    out.format = match value_of::<String>("--format", take(&mut it))?.as_str() {
-                        "pretty" | "human" => Format::Human,
-                        "terse" => Format::Terse,
-                        "json" => Format::Json,
-                        other => {
-                            return Err(ArgsError(format!(
-                                "--format {other}: expected human, pretty, terse or json"
-                            )))
-                        }
-                    }
-                }
-                "--model" | "-m" => out.models.push(value_of("--model", take(&mut it))?),
-                "--template" | "-t" => out.templates.push(value_of("--template", take(&mut it))?),
-                "--judge" => out.judge = Some(value_of("--judge", take(&mut it))?),
-                "--samples" | "-n" => {
-                    let n: u32 = value_of("--samples", take(&mut it))?;
-                    if n == 0 {
-                        return Err(ArgsError("--samples must be at least 1".into()));
-                    }
-                    out.samples = Some(n);
-                }
-                "--repeat" => {
-                    let n: u32 = value_of("--repeat", take(&mut it))?;
-                    if n == 0 {
-                        return Err(ArgsError("--repeat must be at least 1".into()));
-                    }
-                    out.repeat = n;
-                }
-                "--temperature" => {
-                    let v: String = value_of("--temperature", take(&mut it))?;
-                    for part in v.split(',').filter(|p| !p.trim().is_empty()) {
-                        let t: f32 = part
-                            .trim()
-                            .parse()
-                            .map_err(|e| ArgsError(format!("--temperature {part}: {e}")))?;
-                        if !(0.0..=5.0).contains(&t) {
-                            return Err(ArgsError(format!("--temperature {t}: outside 0–5")));
-                        }
-                        out.temperatures.push(t);
-                    }
-                }
-                "--seed" => out.seed = Some(value_of("--seed", take(&mut it))?),
-                "--jobs" | "-j" => {
-                    let j: usize = value_of("--jobs", take(&mut it))?;
-                    out.jobs = Some(j.max(1));
-                }
-                "--output-dir" => out.output_dir = Some(value_of("--output-dir", take(&mut it))?),
-                "--no-cache" => out.no_cache = true,
-                "--resume" => out.resume = true,
-                "--run-id" => out.run_id = Some(value_of("--run-id", take(&mut it))?),
-                "--max-tokens" => out.max_tokens = Some(value_of("--max-tokens", take(&mut it))?),
-                "--tag" => {
-                    let v: String = value_of("--tag", take(&mut it))?;
-                    out.tags
-                        .extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string));
-                }
-                "--config" => out.config = Some(value_of("--config", take(&mut it))?),
-                "--validate" => out.validate = true,
-                "--summary-json" => {
-                    out.summary_json = Some(value_of("--summary-json", take(&mut it))?)
-                }
-                "--junit" => out.junit = Some(value_of("--junit", take(&mut it))?),
-                "--markdown" => out.markdown = Some(value_of("--markdown", take(&mut it))?),
-                "--no-snapshots" => out.no_snapshots = true,
-                "--tolerance" => {
-                    let t: f64 = value_of("--tolerance", take(&mut it))?;
-                    if !(t.is_finite() && t >= 0.0) {
-                        return Err(ArgsError(format!("--tolerance {t}: expected points ≥ 0")));
-                    }
-                    out.tolerance = Some(t);
-                }
-                f if IGNORED_WITH_VALUE.contains(&f) => {
-                    let _ = take(&mut it);
-                    out.ignored_flags.push(arg.clone());
-                }
-                _ => out.ignored_flags.push(arg.clone()),
-            }
-        }
-        if out.run_id.is_some() && !out.resume {
-            return Err(ArgsError(
-                "--run-id is only meaningful with --resume".into(),
-            ));
-        }
+        Self::parse_as("evals", args)
+    }
+
+    fn parse_as<I, S>(name: &str, args: I) -> Result<Args, ArgsError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let argv = std::iter::once(name.to_string()).chain(args.into_iter().map(Into::into));
+        let matches = Self::command(name)
+            .try_get_matches_from(argv)
+            .map_err(ArgsError::from_clap)?;
+        let mut out = Args::from_arg_matches(&matches).map_err(ArgsError::from_clap)?;
+        out.tags.retain(|t| !t.is_empty());
         Ok(out)
+    }
+
+    /// The arguments that make an eval target parse exactly these `Args`:
+    /// what `cargo eval` passes to eval targets. Values at their defaults are
+    /// left out.
+    ///
+    /// ```
+    /// use litmus_core::harness::args::Args;
+    /// let a = Args::parse(["capital", "--tag", "geo,easy", "--samples", "2"]).unwrap();
+    /// assert_eq!(a.to_argv(), ["--tag", "geo", "--tag", "easy", "--samples", "2", "capital"]);
+    /// assert_eq!(Args::parse(a.to_argv()).unwrap(), a);
+    /// ```
+    pub fn to_argv(&self) -> Vec<String> {
+        // Destructured so that a new field that is not passed on is a compile error.
+        let Args {
+            filters,
+            exact,
+            skip,
+            list,
+            ignored,
+            include_ignored,
+            quiet,
+            color,
+            format,
+            models,
+            templates,
+            judge,
+            samples,
+            temperatures,
+            seed,
+            jobs,
+            output_dir,
+            no_cache,
+            resume,
+            run_id,
+            max_tokens,
+            tags,
+            config,
+            validate,
+            summary_json,
+            junit,
+            markdown,
+            no_snapshots,
+            tolerance,
+            repeat,
+            run_dir_file,
+            libtest:
+                Libtest {
+                    nocapture,
+                    no_capture,
+                    show_output,
+                    test_threads,
+                    unstable,
+                    logfile,
+                    shuffle,
+                    shuffle_seed,
+                    report_time,
+                    ensure_time,
+                    bench,
+                    test,
+                    force_run_in_process,
+                    exclude_should_panic,
+                },
+        } = self;
+        let mut a = Vec::new();
+        let mut flag = |f: &str, on: bool| {
+            if on {
+                a.push(f.to_string());
+            }
+        };
+        flag("--exact", *exact);
+        flag("--list", *list);
+        flag("--ignored", *ignored);
+        flag("--include-ignored", *include_ignored);
+        flag("--quiet", *quiet);
+        flag("--no-cache", *no_cache);
+        flag("--resume", *resume);
+        flag("--validate", *validate);
+        flag("--no-snapshots", *no_snapshots);
+        flag("--nocapture", *nocapture);
+        flag("--no-capture", *no_capture);
+        flag("--show-output", *show_output);
+        flag("--shuffle", *shuffle);
+        flag("--report-time", *report_time);
+        flag("--ensure-time", *ensure_time);
+        flag("--bench", *bench);
+        flag("--test", *test);
+        flag("--force-run-in-process", *force_run_in_process);
+        flag("--exclude-should-panic", *exclude_should_panic);
+        let mut pair = |f: &str, v: String| {
+            a.push(f.to_string());
+            a.push(v);
+        };
+        let path = |p: &PathBuf| p.display().to_string();
+        for s in skip {
+            pair("--skip", s.clone());
+        }
+        for t in tags {
+            pair("--tag", t.clone());
+        }
+        for m in models {
+            pair("--model", m.clone());
+        }
+        for t in templates {
+            pair("--template", t.clone());
+        }
+        for t in temperatures {
+            pair("--temperature", t.to_string());
+        }
+        for z in unstable {
+            pair("-Z", z.clone());
+        }
+        let optional: [(&str, Option<String>); 17] = [
+            (
+                "--color",
+                (*color != Color::Auto).then(|| value_name(*color)),
+            ),
+            (
+                "--format",
+                (*format != Format::Human).then(|| value_name(*format)),
+            ),
+            ("--judge", judge.clone()),
+            ("--samples", samples.map(|v| v.to_string())),
+            ("--seed", seed.map(|v| v.to_string())),
+            ("--jobs", jobs.map(|v| v.to_string())),
+            ("--output-dir", output_dir.as_ref().map(path)),
+            ("--run-id", run_id.clone()),
+            ("--max-tokens", max_tokens.map(|v| v.to_string())),
+            ("--config", config.as_ref().map(path)),
+            ("--summary-json", summary_json.as_ref().map(path)),
+            ("--junit", junit.as_ref().map(path)),
+            ("--markdown", markdown.as_ref().map(path)),
+            ("--tolerance", tolerance.map(|v| v.to_string())),
+            ("--repeat", (*repeat != 1).then(|| repeat.to_string())),
+            ("--run-dir-file", run_dir_file.as_ref().map(path)),
+            ("--test-threads", test_threads.clone()),
+        ];
+        for (f, v) in optional {
+            if let Some(v) = v {
+                pair(f, v);
+            }
+        }
+        for (f, v) in [("--logfile", logfile), ("--shuffle-seed", shuffle_seed)] {
+            if let Some(v) = v {
+                pair(f, v.clone());
+            }
+        }
+        // Filters last; after `--` when one looks like a flag.
+        if filters.iter().any(|f| f.starts_with('-')) {
+            a.push("--".into());
+        }
+        a.extend(filters.iter().cloned());
+        a
     }
 
     /// Whether an eval named `name` with `ignore` and `tags` is selected.
@@ -309,12 +505,25 @@ impl Args {
     }
 }
 
+/// The name a value has on the command line (`never`, `terse`).
+fn value_name<T: clap::ValueEnum>(v: T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn usage_error(args: &[&str]) -> String {
+        let e = Args::parse(args.iter().copied()).unwrap_err();
+        assert_eq!(e.code, crate::harness::exit::USAGE, "{args:?}: {e}");
+        e.message
+    }
+
     #[test]
-    fn libtest_flags_and_unknown_flags() {
+    fn libtest_flags_are_accepted() {
         let a = Args::parse([
             "foo",
             "--exact",
@@ -339,7 +548,59 @@ mod tests {
         assert_eq!(a.skip, ["bar"]);
         assert_eq!(a.format, Format::Terse);
         assert_eq!(a.color, Color::Never);
-        assert_eq!(a.ignored_flags.len(), 5);
+        assert!(a.libtest.nocapture && a.libtest.show_output && a.libtest.bench);
+        assert_eq!(a.libtest.test_threads.as_deref(), Some("4"));
+        assert_eq!(a.libtest.unstable, ["unstable-options"]);
+    }
+
+    #[test]
+    fn what_cargo_test_nextest_and_insta_pass_is_accepted() {
+        // cargo test -- ARGS; nextest's list and run invocations; cargo insta test.
+        for argv in [
+            &["--list", "--format", "terse"][..],
+            &["--list", "--format", "terse", "--ignored"],
+            &["--exact", "math::add", "--nocapture"],
+            &["--exact", "math::add", "--no-capture", "--ignored"],
+            &[
+                "--include-ignored",
+                "--test-threads=1",
+                "--logfile",
+                "/tmp/l",
+            ],
+            &["-q", "--color=auto", "--format", "pretty"],
+            &["--format=json", "-Zunstable-options", "--report-time"],
+            &["--shuffle", "--shuffle-seed", "7", "--ensure-time"],
+            &["--test", "--bench", "--force-run-in-process"],
+            &[
+                "--exclude-should-panic",
+                "--show-output",
+                "--",
+                "--weird-name",
+            ],
+        ] {
+            let a = Args::parse(argv.iter().copied())
+                .unwrap_or_else(|e| panic!("{argv:?} rejected:\n{e}"));
+            // And what `cargo eval` would pass on parses back the same.
+            assert_eq!(Args::parse(a.to_argv()).unwrap(), a, "{argv:?}");
+        }
+        let a = Args::parse(["--format", "pretty", "--exact", "x", "--", "--y"]).unwrap();
+        assert_eq!(a.format, Format::Human);
+        assert_eq!(a.filters, ["x", "--y"]);
+    }
+
+    #[test]
+    fn unknown_flags_are_rejected_naming_the_closest_one() {
+        // Taken for a filter, `5` would have selected nothing and exited 0.
+        let m = usage_error(&["--sample", "5", "--tag", "starter", "--list"]);
+        assert!(m.contains("'--sample'"), "{m}");
+        assert!(m.contains("similar argument exists: '--samples'"), "{m}");
+        let m = usage_error(&["--temprature", "0.5"]);
+        assert!(
+            m.contains("'--temprature'") && m.contains("'--temperature'"),
+            "{m}"
+        );
+        let m = usage_error(&["--no-such-flag"]);
+        assert!(m.contains("'--no-such-flag'"), "{m}");
     }
 
     #[test]
@@ -370,6 +631,8 @@ mod tests {
             "python,easy",
             "--judge",
             "openai:http://j/v1#big",
+            "--repeat",
+            "4",
         ])
         .unwrap();
         assert_eq!(a.judge.as_deref(), Some("openai:http://j/v1#big"));
@@ -378,33 +641,95 @@ mod tests {
         assert_eq!((a.samples, a.seed, a.jobs), (Some(5), Some(7), Some(3)));
         assert!(a.no_cache && a.resume);
         assert_eq!(a.tags, ["python", "easy"]);
-        assert_eq!(a.repeat, 1, "one run by default");
-        assert_eq!(Args::parse(["--repeat", "5"]).unwrap().repeat, 5);
-        assert_eq!(Args::parse(["--repeat=3"]).unwrap().repeat, 3);
+        assert_eq!(a.repeat, 4);
+        assert_eq!(Args::default().repeat, 1);
+        assert_eq!(Args::parse(["--jobs", "0"]).unwrap().jobs, Some(1));
+        // Later values of single-valued flags win, as libtest's tools expect.
+        let a = Args::parse(["--format", "terse", "--format=json"]).unwrap();
+        assert_eq!(a.format, Format::Json);
     }
 
     #[test]
     fn bad_values_are_errors() {
-        assert!(Args::parse(["--samples", "x"])
-            .unwrap_err()
-            .0
-            .contains("--samples x"));
-        assert!(Args::parse(["--samples", "0"]).is_err());
-        assert!(Args::parse(["--repeat", "0"])
-            .unwrap_err()
-            .0
-            .contains("--repeat must be at least 1"));
-        assert!(Args::parse(["--repeat", "-1"]).is_err());
-        assert!(Args::parse(["--temperature", "9"]).is_err());
-        assert!(Args::parse(["--model"])
-            .unwrap_err()
-            .0
-            .contains("needs a value"));
-        assert!(Args::parse(["--color", "purple"]).is_err());
-        assert!(Args::parse(["--judge"])
-            .unwrap_err()
-            .0
-            .contains("needs a value"));
+        let m = usage_error(&["--samples", "x"]);
+        assert!(m.contains("'x'") && m.contains("--samples"), "{m}");
+        assert!(usage_error(&["--samples", "0"]).contains("at least 1"));
+        assert!(usage_error(&["--repeat", "0"]).contains("at least 1"));
+        assert!(usage_error(&["--temperature", "9"]).contains("outside 0–5"));
+        assert!(usage_error(&["--temperature", "0,x"]).contains("--temperature"));
+        assert!(usage_error(&["--tolerance", "nan"]).contains("points ≥ 0"));
+        assert!(usage_error(&["--model"]).contains("a value is required for '--model"));
+        assert!(
+            usage_error(&["--color", "purple"]).contains("[possible values: auto, always, never]")
+        );
+        assert!(usage_error(&["--judge"]).contains("a value is required for '--judge"));
+        assert!(usage_error(&["--run-id", "r"]).contains("--resume"));
+        let help = Args::parse(["--help"]).unwrap_err();
+        assert_eq!(help.code, 0);
+        assert!(help.message.contains("--samples"), "{}", help.message);
+        assert!(
+            !help.message.contains("--show-output"),
+            "libtest flags stay hidden"
+        );
+    }
+
+    #[test]
+    fn to_argv_round_trips_every_field() {
+        let a = Args {
+            filters: vec!["a".into(), "b::c".into()],
+            exact: true,
+            skip: vec!["s".into()],
+            list: true,
+            ignored: true,
+            include_ignored: true,
+            quiet: true,
+            color: Color::Always,
+            format: Format::Json,
+            models: vec!["m1".into(), "openai:http://x/v1#big model".into()],
+            templates: vec!["plain".into(), "expert".into()],
+            judge: Some("j".into()),
+            samples: Some(4),
+            temperatures: vec![0.0, 0.7, 1.25],
+            seed: Some(9),
+            jobs: Some(2),
+            output_dir: Some("/tmp/out dir".into()),
+            no_cache: true,
+            resume: true,
+            run_id: Some("r1".into()),
+            max_tokens: Some(64),
+            tags: vec!["x".into(), "y".into()],
+            config: Some("/tmp/litmus.toml".into()),
+            validate: true,
+            summary_json: Some("/tmp/s.json".into()),
+            junit: Some("/tmp/j.xml".into()),
+            markdown: Some("/tmp/m.md".into()),
+            no_snapshots: true,
+            tolerance: Some(2.5),
+            repeat: 3,
+            run_dir_file: Some("/tmp/rd".into()),
+            libtest: Libtest {
+                nocapture: true,
+                no_capture: true,
+                show_output: true,
+                test_threads: Some("1".into()),
+                unstable: vec!["unstable-options".into()],
+                logfile: Some("/tmp/log".into()),
+                shuffle: true,
+                shuffle_seed: Some("3".into()),
+                report_time: true,
+                ensure_time: true,
+                bench: true,
+                test: true,
+                force_run_in_process: true,
+                exclude_should_panic: true,
+            },
+        };
+        assert_eq!(Args::parse(a.to_argv()).unwrap(), a);
+        assert_eq!(Args::default().to_argv(), Vec::<String>::new());
+        assert_eq!(
+            Args::parse(Args::default().to_argv()).unwrap(),
+            Args::default()
+        );
     }
 
     #[test]

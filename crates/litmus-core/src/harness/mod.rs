@@ -31,6 +31,37 @@ pub mod exit {
     /// A score improved significantly: its new snapshot must be accepted
     /// (`cargo insta review`).
     pub const SNAPSHOT_CHANGED: i32 = 5;
+
+    /// How severe an exit code is when several are combined into one (the
+    /// eval targets of one `cargo eval`, the results of one run): usage
+    /// errors, then errors (and any code outside 0–5, such as that of a
+    /// process killed by a signal), regressions, scores below a threshold,
+    /// changed snapshots, success.
+    pub fn severity(code: i32) -> u8 {
+        match code {
+            OK => 0,
+            SNAPSHOT_CHANGED => 1,
+            BELOW_THRESHOLD => 2,
+            REGRESSED => 3,
+            USAGE => 5,
+            _ => 4,
+        }
+    }
+
+    /// The more severe of two exit codes ([`severity`]); `a` on a tie.
+    ///
+    /// ```
+    /// use litmus_core::harness::exit::{worst, BELOW_THRESHOLD, ERRORED, REGRESSED, SNAPSHOT_CHANGED};
+    /// assert_eq!(worst(SNAPSHOT_CHANGED, BELOW_THRESHOLD), BELOW_THRESHOLD);
+    /// assert_eq!(worst(ERRORED, REGRESSED), ERRORED);
+    /// ```
+    pub fn worst(a: i32, b: i32) -> i32 {
+        if severity(b) > severity(a) {
+            b
+        } else {
+            a
+        }
+    }
 }
 
 /// Where the harness runs: given by `litmus::main!()` at the user's crate.
@@ -53,14 +84,26 @@ pub fn target_dir(site: &Site) -> PathBuf {
             workspace_root(&site.manifest_dir).join(p)
         };
     }
-    if let Ok(exe) = std::env::current_exe() {
-        for dir in exe.ancestors().skip(1) {
-            if dir.join("CACHEDIR.TAG").is_file() {
-                return dir.to_path_buf();
-            }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| target_dir_of(&exe))
+        .unwrap_or_else(|| workspace_root(&site.manifest_dir).join("target"))
+}
+
+/// The cargo target directory an executable was built in: the nearest
+/// ancestor holding `CACHEDIR.TAG`, or, for `cargo eval`'s builds for this
+/// CPU (`<target-dir>/litmus/native`), the target directory around it.
+fn target_dir_of(exe: &Path) -> Option<PathBuf> {
+    let dir = exe
+        .ancestors()
+        .skip(1)
+        .find(|d| d.join("CACHEDIR.TAG").is_file())?;
+    if dir.ends_with("litmus/native") {
+        if let Some(outer) = dir.parent().and_then(Path::parent) {
+            return Some(outer.to_path_buf());
         }
     }
-    workspace_root(&site.manifest_dir).join("target")
+    Some(dir.to_path_buf())
 }
 
 /// The outermost ancestor of `dir` holding a `Cargo.toml` with `[workspace]`,
@@ -86,7 +129,15 @@ fn fail(code: i32, message: &str) -> i32 {
 pub fn run(site: &Site, opener: Opener<'_>) -> i32 {
     let args = match Args::from_env() {
         Ok(a) => a,
-        Err(e) => return fail(exit::USAGE, &e.0),
+        Err(e) => {
+            // clap's rendering: `error: ...` with a tip and the usage, or the help.
+            if e.code == exit::OK {
+                print!("{}", e.message);
+            } else {
+                eprint!("{}", e.message);
+            }
+            return e.code;
+        }
     };
     run_with(site, &args, opener)
 }
@@ -253,6 +304,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         limits,
         min_scores,
         judge,
+        stop_rules: config.run.stop_at_definition_end.unwrap_or(true),
     };
 
     let output_dir = args
@@ -288,6 +340,12 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, &e.to_string()),
     };
+    if let Some(path) = &args.run_dir_file {
+        // For `cargo eval`, should this process die before its summary is written.
+        if let Err(e) = std::fs::write(path, store.dir().display().to_string()) {
+            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+        }
+    }
     let cache = if args.no_cache {
         Cache::disabled()
     } else {
@@ -428,4 +486,24 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         let _ = writeln!(std::io::stderr(), "error: {message}");
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_of_native_builds_go_to_the_outer_target_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let native = target.join("litmus/native");
+        std::fs::create_dir_all(native.join("release/deps")).unwrap();
+        std::fs::write(target.join("CACHEDIR.TAG"), "").unwrap();
+        std::fs::write(native.join("CACHEDIR.TAG"), "").unwrap();
+        let exe = native.join("release/deps/evals-0123");
+        assert_eq!(target_dir_of(&exe), Some(target.clone()));
+        let exe = target.join("debug/deps/evals-0123");
+        assert_eq!(target_dir_of(&exe), Some(target));
+        assert_eq!(target_dir_of(Path::new("/nonexistent/x")), None);
+    }
 }

@@ -76,6 +76,7 @@ pub fn plan(
         limits: Default::default(),
         min_scores: BTreeMap::new(),
         judge: None,
+        stop_rules: true,
     }
 }
 

@@ -370,6 +370,19 @@ pub struct LlamaServer {
     log: PathBuf,
 }
 
+/// `--no-repack` on CPUs with Intel AMX: llama.cpp's AMX matrix kernel
+/// crashes llama-server at its first decode of a Q4_K_M model there
+/// (ggml-org/llama.cpp#20824); without repacking the AMX layout is not used.
+pub fn amx_workaround() -> &'static [&'static str] {
+    let amx = std::fs::read_to_string("/proc/cpuinfo")
+        .is_ok_and(|info| info.split_whitespace().any(|flag| flag == "amx_int8"));
+    if amx {
+        &["--no-repack"]
+    } else {
+        &[]
+    }
+}
+
 pub fn free_port() -> u16 {
     dead_port()
 }
@@ -406,6 +419,7 @@ impl LlamaServer {
             .arg(&self.model)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["-t", "2", "-c", "4096", "-np", "4"])
+            .args(amx_workaround())
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log);

@@ -101,12 +101,11 @@ impl Console {
         }
         if let Some(r) = &u.repeats {
             let text = format!(
-                "  {}× repeated: flips {:.0}% (pass/fail {:.0}%), mean sd {:.1} range {:.1}, pass^{} {:.0}%, majority {:.0}%",
+                "  {}× repeated: flips {:.0}% (pass/fail {:.0}%), spread ±{:.1}, pass^{} {:.0}%, majority {:.0}%",
                 r.count,
                 r.flip_rate * 100.0,
                 r.pass_flip_rate * 100.0,
-                r.mean_sd,
-                r.mean_range,
+                r.spread,
                 r.count,
                 r.pass_all * 100.0,
                 r.majority_pass * 100.0

@@ -101,6 +101,15 @@ pub struct RepeatStats {
     pub mean_sd: f64,
     /// Highest minus lowest of `means`, in points.
     pub mean_range: f64,
+    /// How far the eval's score can move between identical runs, in points:
+    /// the mean over the compared samples of each one's score range across
+    /// the repeats (a sample that scored 100 in one repeat and 0 in another
+    /// adds 100 / samples). Any run whose samples score within the ranges the
+    /// repeats showed lies within `spread` of any other such run, and of
+    /// the mean over the repeats. Score snapshots allow for it (see
+    /// [`crate::snapshot`]).
+    #[serde(default)]
+    pub spread: f64,
     /// pass^N: share of sample indices that passed in every repeat.
     pub pass_all: f64,
     /// Share of sample indices that passed in a strict majority of their
@@ -132,6 +141,7 @@ impl RepeatStats {
     /// assert_eq!((s.count, s.samples), (2, 2));
     /// assert_eq!((s.flip_rate, s.pass_all, s.majority_pass), (0.5, 0.5, 0.5));
     /// assert_eq!((s.means.clone(), s.mean_range), (vec![100.0, 50.0], 50.0));
+    /// assert_eq!(s.spread, 50.0);
     /// ```
     pub fn of(records: &[&SampleRecord]) -> Option<RepeatStats> {
         let mut by_repeat: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
@@ -156,6 +166,11 @@ impl RepeatStats {
         let hi = means.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let compared: Vec<&Vec<(f64, bool)>> =
             by_sample.values().filter(|v| v.len() >= 2).collect();
+        let range = |v: &SampleRepeats| {
+            let lo = v.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+            let hi = v.iter().map(|x| x.0).fold(f64::NEG_INFINITY, f64::max);
+            hi - lo
+        };
         let share = |pred: &dyn Fn(&SampleRepeats) -> bool| {
             if compared.is_empty() {
                 0.0
@@ -166,14 +181,15 @@ impl RepeatStats {
         Some(RepeatStats {
             count: by_repeat.len() as u32,
             samples: compared.len(),
-            flip_rate: share(&|v| {
-                let lo = v.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
-                let hi = v.iter().map(|x| x.0).fold(f64::NEG_INFINITY, f64::max);
-                hi - lo > 1e-9
-            }),
+            flip_rate: share(&|v| range(v) > 1e-9),
             pass_flip_rate: share(&|v| v.iter().any(|x| x.1) && !v.iter().all(|x| x.1)),
             mean_sd: std_dev(&means),
             mean_range: hi - lo,
+            spread: if compared.is_empty() {
+                0.0
+            } else {
+                compared.iter().map(|v| range(v)).sum::<f64>() / compared.len() as f64
+            },
             means,
             pass_all: share(&|v| v.iter().all(|x| x.1)),
             majority_pass: share(&|v| 2 * v.iter().filter(|x| x.1).count() > v.len()),
@@ -571,6 +587,8 @@ mod tests {
         assert!(close(s.majority_pass, 0.75), "0, 2 (2 of 3) and 3");
         assert_eq!(s.means, [65.0, 45.0, 65.0]);
         assert!(close(s.mean_range, 20.0));
+        // Ranges 0, 0, 100 and 20 over 4 samples.
+        assert!(close(s.spread, 30.0), "{}", s.spread);
         // sd of (65, 45, 65): mean 58.33, ss = 2·44.44 + 177.78 = 266.67, /2 → 11.547
         assert!((s.mean_sd - 11.547).abs() < 1e-3, "{}", s.mean_sd);
         assert!(s.flaky());
@@ -601,8 +619,8 @@ mod tests {
         assert_eq!(a.parts, b.parts);
         let r = b.repeats.unwrap();
         assert_eq!(
-            (r.count, r.flip_rate, r.mean_sd, r.mean_range),
-            (3, 0.0, 0.0, 0.0)
+            (r.count, r.flip_rate, r.mean_sd, r.mean_range, r.spread),
+            (3, 0.0, 0.0, 0.0, 0.0)
         );
         assert!(close(r.pass_all, 2.0 / 3.0) && close(r.majority_pass, 2.0 / 3.0));
         assert!(!r.flaky());

@@ -363,6 +363,7 @@ fn repeats_regenerate_each_sample_and_keep_their_own_cache_keys() {
     let r = u.repeats.as_ref().expect("repeat statistics");
     assert_eq!((r.count, r.samples), (3, 2));
     assert_eq!((r.flip_rate, r.pass_all, r.majority_pass), (0.5, 0.5, 1.0));
+    assert_eq!(r.spread, 50.0, "sample 1 ranges over 100 points");
     let mut means = r.means.clone();
     means.sort_by(f64::total_cmp);
     assert_eq!(means, [50.0, 100.0, 100.0]);

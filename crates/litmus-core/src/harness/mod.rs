@@ -432,7 +432,9 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
             || s.error.is_some()
             || matches!(
                 s.drift,
-                crate::snapshot::Drift::Regressed { .. } | crate::snapshot::Drift::Improved { .. }
+                crate::snapshot::Drift::Regressed { .. }
+                    | crate::snapshot::Drift::Improved { .. }
+                    | crate::snapshot::Drift::Flaky { .. }
             );
         if notable {
             let _ = writeln!(

@@ -233,13 +233,13 @@ impl Study {
 
         if let Some(base) = &baseline {
             // Scores by configuration, then by (eval, sample).
-            let mut scores: BTreeMap<&ConfigKey, BTreeMap<(&str, u32), f64>> = BTreeMap::new();
+            let mut scores: BTreeMap<&ConfigKey, BTreeMap<(&str, u32, u32), f64>> = BTreeMap::new();
             for (r, k) in records.iter().zip(&keys) {
                 if let Some(s) = &r.score {
                     scores
                         .entry(k)
                         .or_default()
-                        .insert((r.eval.as_str(), r.sample), s.value);
+                        .insert((r.eval.as_str(), r.repeat, r.sample), s.value);
                 }
             }
             let base_configs: Vec<ConfigKey> = rows
@@ -542,6 +542,7 @@ mod tests {
             temperature: t,
             seed: 1,
             sample,
+            repeat: 0,
             prompt: None,
             response: None,
             exchanges: vec![],

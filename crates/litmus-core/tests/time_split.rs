@@ -122,7 +122,10 @@ fn the_split_counts_load_model_work_idle_time_and_scoring() {
 #[test]
 fn a_backend_that_cannot_tell_leaves_the_model_time_unsplit() {
     let (t, _) = run(false);
-    assert_eq!((t.prompt_secs, t.generation_secs, t.idle_secs()), (None, None, None));
+    assert_eq!(
+        (t.prompt_secs, t.generation_secs, t.idle_secs()),
+        (None, None, None)
+    );
     assert!(t.model_secs > 0.0);
     let line = litmus_core::report::time_line(&t);
     assert!(line.contains("model (prompts and generation)"), "{line}");

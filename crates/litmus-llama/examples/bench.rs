@@ -272,7 +272,9 @@ fn main() {
     }
     if args.tests.iter().any(|t| t == "short") {
         let b = open(&args, args.parallel, 512);
-        let prompts: Vec<Vec<i32>> = (0..n_prompts(&args, 40) as u64).map(|i| synthetic_tokens(&b, 30, 500 + i)).collect();
+        let prompts: Vec<Vec<i32>> = (0..n_prompts(&args, 40) as u64)
+            .map(|i| synthetic_tokens(&b, 30, 500 + i))
+            .collect();
         let _ = b.generate_tokens(&prompts[0], &sampling(8, 1), &[0]);
         let before = b.engine_stats();
         let mut tps = Vec::new();

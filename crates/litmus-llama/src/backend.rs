@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use litmus_core::backend::{
-    Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelInfo, Prompt, SamplingParams,
+    Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelInfo, Prompt,
+    SamplingParams,
 };
 use litmus_core::model::ModelSpec;
 use llama_cpp_2::token::LlamaToken;

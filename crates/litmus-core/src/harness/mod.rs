@@ -297,6 +297,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
             vec![0.0]
         },
         samples: args.samples.or(config.run.samples).unwrap_or(3),
+        repeat: args.repeat.max(1),
         samples_override,
         params,
         jobs,
@@ -385,6 +386,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
     summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     summary.generated = outcome.generated;
     summary.backend_requests = outcome.backend_requests;
+    summary.time = outcome.time;
     if let Err(e) = store.write_summary(&summary) {
         let _ = writeln!(std::io::stderr(), "warning: {e}");
     }
@@ -431,7 +433,9 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
             || s.error.is_some()
             || matches!(
                 s.drift,
-                crate::snapshot::Drift::Regressed { .. } | crate::snapshot::Drift::Improved { .. }
+                crate::snapshot::Drift::Regressed { .. }
+                    | crate::snapshot::Drift::Improved { .. }
+                    | crate::snapshot::Drift::Flaky { .. }
             );
         if notable {
             let _ = writeln!(

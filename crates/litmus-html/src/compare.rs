@@ -1,5 +1,5 @@
 //! Run against run: each configuration of run B paired with the same
-//! configuration of run A, compared over the same evals and sample indices
+//! configuration of run A, compared over the same evals, repeats and sample indices
 //! with the paired statistics of the study (cluster bootstrap CI by eval,
 //! sign-flip permutation p-value, [`litmus_metrics::stats::paired_comparison`]),
 //! overall and per eval; the evals that flipped; the speed changes.
@@ -90,20 +90,21 @@ fn configs(records: &[SampleRecord]) -> Vec<ConfigKey> {
     keys
 }
 
-type Scores<'a> = BTreeMap<&'a str, BTreeMap<u32, (f64, bool)>>;
+/// Per eval: (repeat, sample) → (score, passed).
+type Scores<'a> = BTreeMap<&'a str, BTreeMap<(u32, u32), (f64, bool)>>;
 
 fn scores<'a>(records: &'a [SampleRecord], key: &ConfigKey) -> Scores<'a> {
     let mut out: Scores = BTreeMap::new();
     for r in records.iter().filter(|r| &r.config() == key) {
         let entry = out.entry(r.eval.as_str()).or_default();
         if let Some(s) = &r.score {
-            entry.insert(r.sample, (s.value, s.passed));
+            entry.insert((r.repeat, r.sample), (s.value, s.passed));
         }
     }
     out
 }
 
-fn mean_pass(samples: &BTreeMap<u32, (f64, bool)>) -> Option<(f64, f64)> {
+fn mean_pass(samples: &BTreeMap<(u32, u32), (f64, bool)>) -> Option<(f64, f64)> {
     (!samples.is_empty()).then(|| {
         let n = samples.len() as f64;
         (
@@ -343,7 +344,7 @@ fn compare_config(a: &Run, b: &Run, ca: ConfigKey, cb: ConfigKey) -> ConfigCompa
             let xb = sb.get(eval).unwrap_or(&empty);
             let pairs: Vec<(String, f64, f64)> = xa
                 .iter()
-                .filter_map(|(s, va)| xb.get(s).map(|vb| (s.to_string(), va.0, vb.0)))
+                .filter_map(|(k, va)| xb.get(k).map(|vb| (format!("{}/{}", k.0, k.1), va.0, vb.0)))
                 .collect();
             all_pairs.extend(pairs.iter().map(|(_, va, vb)| (eval.to_string(), *va, *vb)));
             let ma = mean_pass(xa);
@@ -436,6 +437,25 @@ mod tests {
         assert!(md.contains("| qa::q1 |"), "{md}");
         let back: Comparison = serde_json::from_str(&c.json()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn repeats_are_paired_repeat_by_repeat() {
+        let mut a = testing::run();
+        let again: Vec<_> = a
+            .records
+            .iter()
+            .map(|r| SampleRecord {
+                repeat: 1,
+                ..r.clone()
+            })
+            .collect();
+        a.records.extend(again);
+        let c = Comparison::build(&a, &a);
+        let first = c.configs[0].overall.as_ref().unwrap();
+        // 8 evals × 2 samples × 2 repeats, nothing overwritten.
+        assert_eq!((first.n_pairs, first.n_clusters), (32, 8));
+        assert_eq!(first.diff, 0.0);
     }
 
     #[test]

@@ -45,11 +45,15 @@ pub(crate) struct Cell {
     pub e: usize,
     /// Samples that passed.
     pub p: usize,
-    /// Indices into [`Payload::samples`], by sample index.
+    /// Indices into [`Payload::samples`], by repeat and sample index.
     pub s: Vec<usize>,
 }
 
 fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 
@@ -58,6 +62,9 @@ fn is_zero(n: &usize) -> bool {
 pub(crate) struct Sample {
     /// Sample index.
     pub i: u32,
+    /// Repeat index (`--repeat`; 0 otherwise).
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub rep: u32,
     /// Score (absent: failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub v: Option<f64>,
@@ -200,7 +207,7 @@ impl Payload {
                 by_eval.entry(r.eval.as_str()).or_default().push(r);
             }
             for (eval, mut recs) in by_eval {
-                recs.sort_by_key(|r| r.sample);
+                recs.sort_by_key(|r| (r.repeat, r.sample));
                 let scores: Vec<f64> = recs
                     .iter()
                     .filter_map(|r| r.score.as_ref().map(|s| s.value))
@@ -246,6 +253,7 @@ impl Payload {
             .collect();
         Sample {
             i: r.sample,
+            rep: r.repeat,
             v: r.score.as_ref().map(|s| r2(s.value)),
             ok: r.score.as_ref().is_some_and(|s| s.passed),
             parts: r

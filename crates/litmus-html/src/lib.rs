@@ -165,6 +165,7 @@ pub(crate) mod testing {
             temperature: t,
             seed: 1,
             sample,
+            repeat: 0,
             prompt: Some(if code {
                 Prompt::Completion(format!(
                     "def {}(x):\n    \"\"\"Return x.\"\"\"\n",

@@ -127,7 +127,7 @@
   }
   function sampleView(s) {
     var line = el('div', { cls: 'line' });
-    line.appendChild(el('span', { text: 'sample ' + s.i }));
+    line.appendChild(el('span', { text: (s.rep ? 'repeat ' + s.rep + ' · ' : '') + 'sample ' + s.i }));
     var sc = el('span', { cls: 'score', text: s.v == null ? 'error' : fmt(s.v) });
     if (s.v != null) sc.style.background = color(s.v);
     line.appendChild(sc);

@@ -116,6 +116,7 @@ pub fn synthetic_run(root: &Path) -> PathBuf {
                             temperature: t,
                             seed: 42,
                             sample: s,
+                            repeat: 0,
                             prompt: Some(prompt),
                             response: (!errored).then_some(response),
                             exchanges: vec![],

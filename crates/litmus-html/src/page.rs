@@ -374,6 +374,12 @@ fn facts(run: &Run) -> String {
     if s.wall_ms > 0.0 {
         let _ = write!(out, "<dt>wall time</dt><dd>{}</dd>", duration(s.wall_ms));
     }
+    if let Some(t) = &s.time {
+        // "time: load 2.4 s · prompts …": where the wall time went.
+        let line = litmus_core::report::time_line(t);
+        let line = line.strip_prefix("time: ").unwrap_or(&line);
+        let _ = write!(out, "<dt>time went to</dt><dd>{}</dd>", esc(line));
+    }
     if s.cached > 0 {
         let _ = write!(out, "<dt>from cache</dt><dd>{}</dd>", s.cached);
     }

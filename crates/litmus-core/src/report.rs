@@ -245,10 +245,18 @@ impl Console {
             self.println(&line);
         }
         if let Some(rss) = s.peak_rss_bytes {
+            // Models in engine worker processes hold their memory there.
+            let models = s
+                .configs
+                .iter()
+                .filter_map(|c| c.model.as_ref()?.resident_bytes)
+                .max()
+                .map(|b| format!(", model {:.0} MiB", b as f64 / 1048576.0))
+                .unwrap_or_default();
             let line = self.paint(
                 DIM,
                 &format!(
-                    "peak memory {:.0} MiB · results in {}",
+                    "peak memory: this process {:.0} MiB{models} · results in {}",
                     rss as f64 / 1048576.0,
                     s.run_dir
                 ),

@@ -640,11 +640,11 @@ impl<'m> Engine<'m> {
                 }
             }
             // llama.cpp's CPU matrix kernels change path with the row count
-            // (llamafile's GEMM from two rows, the tiled K-quant GEMM from
-            // eight unless forced): pad a step with throwaway tokens in free
-            // slots, so that every generation step takes the same paths.
-            // The first pads request logits too, so that the output layer
-            // sees at least two rows.
+            // (llamafile's GEMM from two rows; the tiled K-quant GEMM, when on,
+            // from eight): pad a step with throwaway tokens in free slots, so
+            // that every generation step takes the same paths. The first pads
+            // request logits too, so that the output layer sees at least two
+            // rows.
             let n_real = n as usize;
             if n_real >= 1 && n_real < self.settings.pad_rows {
                 let want = self.settings.pad_rows - n_real;

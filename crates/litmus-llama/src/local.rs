@@ -36,30 +36,43 @@ pub(crate) struct Local {
     pub load_ms: f64,
 }
 
-/// The fewest rows of a generation step (see the engine's `step`): eight,
-/// from where llama.cpp's tiled K-quant GEMM takes every row count the same
-/// way (two when the environment makes it take all of them,
-/// `GGML_CPU_TILED_MM_FORCE=1`, or none, `GGML_CPU_TILED_MM=0`); never more
-/// than the slots; one (no padding) for a single slot, a shared KV cache or
-/// a GPU, where answers are not batch-invariant anyway.
+/// The fewest rows of a generation step (see the engine's `step`): two,
+/// from where llama.cpp's CPU matrix kernels take every row count the same
+/// way (llamafile's GEMM for Q8_0 weights from two rows; K-quants through one
+/// dot product per row with the tiled kernel off); eight with the tiled
+/// K-quant kernel on (option `tiled_mm`, from where it takes every row
+/// count, unless `GGML_CPU_TILED_MM_FORCE=1` makes it take all of them);
+/// never more than the slots; one (no padding) for a single slot, a shared KV
+/// cache or a GPU, where answers are not batch-invariant anyway.
 fn pad_rows(s: &LlamaSettings) -> usize {
     let gpu = cfg!(feature = "cuda") && s.gpu_layers != Some(0);
     if s.parallel <= 1 || gpu || s.kv_unified {
         return 1;
     }
-    let env = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-    };
-    let uniform = env("GGML_CPU_TILED_MM_FORCE") == Some(1) || env("GGML_CPU_TILED_MM") == Some(0);
-    (if uniform { 2 } else { 8 }).min(s.parallel as usize)
+    let forced = std::env::var("GGML_CPU_TILED_MM_FORCE")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        == Some(1);
+    (if !s.tiled_mm || forced { 2 } else { 8 }).min(s.parallel as usize)
+}
+
+/// Makes this process's llama.cpp take the tiled K-quant kernel or not, as
+/// the settings say, before its first matrix product (llama.cpp reads the
+/// variable once). A worker gets it from its parent's `spawn`; the engine on
+/// a thread of the harness sets it here, when nothing has set it yet.
+fn apply_tiled_mm(s: &LlamaSettings) {
+    if std::env::var_os("GGML_CPU_TILED_MM").is_none() {
+        // Before the first model of this process is loaded, while no thread
+        // of ours reads the environment.
+        std::env::set_var("GGML_CPU_TILED_MM", if s.tiled_mm { "1" } else { "0" });
+    }
 }
 
 impl Local {
     /// Loads the model (under the load lock, with the CPU layouts the
     /// settings allow) and starts the engine thread.
     pub fn start(settings: LlamaSettings) -> Result<Self, BackendError> {
+        apply_tiled_mm(&settings);
         let backend = llama()?;
         warn_once_about_simd();
         let t0 = Instant::now();

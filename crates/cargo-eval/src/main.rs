@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use litmus_core::base::exit;
 use litmus_core::harness::args::{Args, Format};
-use litmus_core::harness::exit;
-use litmus_core::summary::RunSummary;
+use litmus_core::run::summary::RunSummary;
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
@@ -536,7 +536,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
                 ]);
             }
         }
-        for line in litmus_core::report::table(&rows) {
+        for line in litmus_core::output::console::table(&rows) {
             println!("{line}");
         }
     }
@@ -560,7 +560,7 @@ fn ended_report(
             "error: eval target `{}/{}` {} before it could report\n",
             t.package,
             t.name,
-            litmus_core::util::describe_exit(status)
+            litmus_core::base::util::describe_exit(status)
         ));
     }
     let Some(run_dir) = run_dir else {
@@ -703,7 +703,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
         Ok(m) => m.workspace_root,
         Err(_) => std::env::current_dir().map_err(|e| e.to_string())?,
     };
-    let config = litmus_core::config::Config::discover(&root).map_err(|e| e.to_string())?;
+    let config = litmus_core::plan::config::Config::discover(&root).map_err(|e| e.to_string())?;
     let mut rows = vec![vec![
         "name".to_string(),
         "backend".into(),
@@ -720,7 +720,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     for (name, spec) in &config.models {
         for s in spec.expand() {
             // Describe local GGUF files (without fetching anything).
-            let info = (s.backend == litmus_core::model::BackendKind::Llama)
+            let info = (s.backend == litmus_core::base::model::BackendKind::Llama)
                 .then(|| local_gguf(&s.source))
                 .flatten()
                 .and_then(|p| litmus_gguf::describe_gguf(p).ok());
@@ -755,7 +755,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             params(m.info.as_ref().and_then(|i| i.parameters)),
         ]);
     }
-    for line in litmus_core::report::table(&rows) {
+    for line in litmus_core::output::console::table(&rows) {
         println!("{line}");
     }
     if rows.len() == 1 {
@@ -768,21 +768,21 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
 }
 
 fn report(args: ReportArgs) -> Result<i32, String> {
-    use litmus_core::study::{Study, StudyOptions};
+    use litmus_core::output::study_report::{Study, StudyOptions};
     let output_dir = match args.output_dir {
         Some(d) => d,
         None => metadata(args.manifest_path.as_deref())?
             .target_directory
             .join("litmus"),
     };
-    let dir = litmus_core::store::find_run(&output_dir, &args.run).ok_or_else(|| {
+    let dir = litmus_core::run::store::find_run(&output_dir, &args.run).ok_or_else(|| {
         format!(
             "no run `{}` in {} (give a run directory or id)",
             args.run,
             output_dir.join("runs").display()
         )
     })?;
-    let records = litmus_core::store::read_run(&dir).map_err(|e| e.to_string())?;
+    let records = litmus_core::run::store::read_run(&dir).map_err(|e| e.to_string())?;
     let summary_path = dir.join("summary.json");
     let summary = match std::fs::read(&summary_path) {
         Ok(data) => serde_json::from_slice::<RunSummary>(&data)
@@ -878,7 +878,7 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
                 "error: eval target `{}/{}` {} while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
                 target.package,
                 target.name,
-                litmus_core::util::describe_exit(&status)
+                litmus_core::base::util::describe_exit(&status)
             );
             Ok(exit::ERRORED)
         }

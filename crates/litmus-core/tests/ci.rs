@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use litmus_core::backend::ModelInfo;
-use litmus_core::ci::{
-    append_step_summary, exit, exit_code, junit_xml, markdown_summary, verdict, write_junit,
-    FailureKind,
+use litmus_core::base::backend::ModelInfo;
+use litmus_core::base::exit;
+use litmus_core::output::ci::{
+    append_step_summary, exit_code, junit_xml, markdown_summary, verdict, write_junit, FailureKind,
 };
-use litmus_core::snapshot::{Drift, SnapshotOutcome};
-use litmus_core::store::ConfigKey;
-use litmus_core::summary::{ConfigSummary, RunSummary, Speed, UnitSummary};
+use litmus_core::output::snapshot::{Drift, SnapshotOutcome};
+use litmus_core::run::store::ConfigKey;
+use litmus_core::run::summary::{ConfigSummary, RunSummary, Speed, UnitSummary};
 use litmus_metrics::stats::Summary;
 
 fn config(template: &str) -> ConfigKey {
@@ -56,7 +56,7 @@ fn outcome(u: &UnitSummary, drift: Drift, failed: bool) -> SnapshotOutcome {
     SnapshotOutcome {
         eval: u.eval.clone(),
         config: u.config.clone(),
-        name: litmus_core::snapshot::snapshot_name(&u.eval, &u.config),
+        name: litmus_core::output::snapshot::snapshot_name(&u.eval, &u.config),
         path: PathBuf::from("/ws/evals/snapshots/x.snap"),
         drift,
         baseline,
@@ -406,7 +406,7 @@ fn exit_codes_tell_failures_apart() {
 /// order of [`FailureKind`] (most severe first), below errors and usage errors.
 #[test]
 fn one_precedence_orders_every_exit_code() {
-    use litmus_core::harness::exit::{severity, worst};
+    use litmus_core::base::exit::{severity, worst};
     let kinds = [
         FailureKind::Regressed,
         FailureKind::BelowThreshold,

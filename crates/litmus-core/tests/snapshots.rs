@@ -15,12 +15,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use litmus_core::backend::ModelInfo;
-use litmus_core::ci::{exit, exit_code};
-use litmus_core::score::Score;
-use litmus_core::snapshot::{record, Drift, SnapshotBody, SnapshotOptions, SnapshotOutcome};
-use litmus_core::store::{ConfigKey, SampleRecord};
-use litmus_core::summary::{RunSummary, Speed, UnitSummary};
+use litmus_core::base::backend::ModelInfo;
+use litmus_core::base::exit;
+use litmus_core::eval::score::Score;
+use litmus_core::output::ci::exit_code;
+use litmus_core::output::snapshot::{
+    record, Drift, SnapshotBody, SnapshotOptions, SnapshotOutcome,
+};
+use litmus_core::run::store::{ConfigKey, SampleRecord};
+use litmus_core::run::summary::{RunSummary, Speed, UnitSummary};
 use litmus_metrics::stats::Summary;
 use serde::{Deserialize, Serialize};
 

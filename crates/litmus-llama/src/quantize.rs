@@ -149,7 +149,7 @@ pub fn quantize(
 /// `litmus.toml` entry for the ladder on stdout. Returns the exit code: 0, 1
 /// when a rung failed, 2 when the job cannot start (unknown type, no source).
 pub fn run_job(job: &QuantizeJob) -> i32 {
-    use litmus_core::harness::exit;
+    use litmus_core::base::exit;
     // Check every type before spending minutes on the first.
     if let Some(bad) = job.types.iter().find(|t| ftype_of(t).is_none()) {
         eprintln!("error: {}", QuantizeError::UnknownType(bad.clone()));

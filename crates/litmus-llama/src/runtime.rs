@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use litmus_core::backend::BackendError;
+use litmus_core::base::backend::BackendError;
 use llama_cpp_2::llama_backend::LlamaBackend as LlamaCppBackend;
 
 static LLAMA: OnceLock<Result<LlamaCppBackend, String>> = OnceLock::new();

@@ -106,12 +106,12 @@
 //! matter. Judge replies go through the response cache like every
 //! generation (`--no-cache` asks again).
 
-pub use litmus_core::backend::{Message, Prompt, Role, SamplingParams};
-pub use litmus_core::case::{Case, CodeCase, Language, Metric, TextCase};
-pub use litmus_core::context::EvalContext;
-pub use litmus_core::judge::Judge;
-pub use litmus_core::score::{EvalError, Score};
-pub use litmus_core::template::PromptTemplate;
+pub use litmus_core::base::backend::{Message, Prompt, Role, SamplingParams};
+pub use litmus_core::eval::case::{Case, CodeCase, Language, Metric, TextCase};
+pub use litmus_core::eval::context::EvalContext;
+pub use litmus_core::eval::judge::Judge;
+pub use litmus_core::eval::score::{EvalError, Score};
+pub use litmus_core::eval::template::PromptTemplate;
 pub use litmus_macros::eval;
 
 /// Backends, results and statistics for programs that drive litmus directly.
@@ -133,14 +133,14 @@ pub mod prelude {
     };
 }
 
-use litmus_core::backend::{BackendError, SharedBackend};
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::base::backend::{BackendError, SharedBackend};
+use litmus_core::base::model::{BackendKind, ModelSpec};
 
 /// Opens the backend a model spec names, with the backends compiled in.
 pub fn open_backend(spec: &ModelSpec) -> Result<SharedBackend, BackendError> {
     match spec.backend {
         BackendKind::Replay => {
-            litmus_core::replay::open(std::path::Path::new("target/litmus"), spec)
+            litmus_core::run::replay::open(std::path::Path::new("target/litmus"), spec)
         }
         #[cfg(feature = "llama")]
         BackendKind::Llama => litmus_llama::open(spec),
@@ -168,7 +168,7 @@ pub fn open_backend(spec: &ModelSpec) -> Result<SharedBackend, BackendError> {
 /// }
 /// ```
 pub fn assert_valid() {
-    litmus_core::validate::assert_valid()
+    litmus_core::run::validate::assert_valid()
 }
 
 /// Defines `main` for an eval target. Name every other crate that holds evals:
@@ -198,10 +198,10 @@ macro_rules! main {
 #[doc(hidden)]
 pub mod __private {
     pub use inventory;
-    pub use litmus_core::case::{Case, IntoCase};
-    pub use litmus_core::context::EvalContext;
-    pub use litmus_core::registry::{EntryKind, EvalEntry};
-    pub use litmus_core::score::{IntoScore, ScoreResult};
+    pub use litmus_core::eval::case::{Case, IntoCase};
+    pub use litmus_core::eval::context::EvalContext;
+    pub use litmus_core::eval::registry::{EntryKind, EvalEntry};
+    pub use litmus_core::eval::score::{IntoScore, ScoreResult};
 
     /// Runs the harness; returns the exit code. In an engine worker process
     /// (started by this very program) it serves a model instead and exits;
@@ -217,19 +217,19 @@ pub mod __private {
             #[cfg(not(feature = "llama"))]
             Some(Ok(_)) => {
                 eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot quantize");
-                return litmus_core::harness::exit::USAGE;
+                return litmus_core::base::exit::USAGE;
             }
             Some(Err(e)) => {
                 eprintln!("error: {e}");
-                return litmus_core::harness::exit::USAGE;
+                return litmus_core::base::exit::USAGE;
             }
             None => {}
         }
-        let site = litmus_core::harness::Site {
+        let site = litmus_core::base::paths::TargetLocation {
             manifest_dir: manifest_dir.into(),
             source_file: Some(source_file.into()),
         };
-        let opener = |spec: &litmus_core::model::ModelSpec| crate::open_backend(spec);
+        let opener = |spec: &litmus_core::base::model::ModelSpec| crate::open_backend(spec);
         litmus_core::harness::run(&site, &opener)
     }
 }

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use litmus_metrics::stats::{pass_at_k, summarize, Summary};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ModelInfo;
-use crate::store::{ConfigKey, SampleRecord};
+use crate::base::backend::ModelInfo;
+use crate::run::store::{ConfigKey, SampleRecord};
 
 /// The seed used for bootstrap confidence intervals in summaries.
-pub const CI_SEED: u64 = 0x6c69_746d_7573;
+pub const BOOTSTRAP_SEED: u64 = 0x6c69_746d_7573;
 
 /// Speed figures over a set of samples.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -137,7 +137,7 @@ impl UnitSummary {
             config: first.config(),
             scored: scored.len(),
             errors: records.iter().filter(|r| r.error.is_some()).count(),
-            score: summarize(&scored, CI_SEED),
+            score: summarize(&scored, BOOTSTRAP_SEED),
             pass_rate: if scored.is_empty() {
                 0.0
             } else {
@@ -220,7 +220,7 @@ impl ConfigSummary {
             evals: units.len(),
             scored: units.iter().map(|u| u.scored).sum(),
             errors: units.iter().map(|u| u.errors).sum(),
-            score: summarize(&means, CI_SEED),
+            score: summarize(&means, BOOTSTRAP_SEED),
             pass_at_1: mean(&p1),
             pass_at_k: (!pk.is_empty()).then(|| (kmax, mean(&pk))),
             flaky: units
@@ -306,7 +306,7 @@ impl RunSummary {
             generated: 0,
             cached: records.iter().filter(|r| r.cached).count(),
             backend_requests: 0,
-            peak_rss_bytes: crate::util::peak_rss_bytes(),
+            peak_rss_bytes: crate::base::util::peak_rss_bytes(),
         }
     }
 

@@ -4,10 +4,11 @@
 //! Each eval under each configuration is one result, classified by
 //! [`verdict`]: errored (samples failed, or the snapshot could not be
 //! written), regressed (its score snapshot failed on a significant drop, see
-//! [`crate::snapshot`]), below threshold (its mean score is under its
+//! [`crate::output::snapshot`]), below threshold (its mean score is under its
 //! `min_score`), snapshot changed (its snapshot failed on a significant
 //! rise), or passed. [`exit_code`] turns the worst of them into the process's
-//! exit code (see [`exit`]).
+//! exit code (see [`crate::base::exit`], the one table of exit codes and
+//! their precedence).
 //!
 //! An eval without a snapshot has no baseline to regress from: it passes,
 //! and the reports say that its snapshot is new (locally a `.snap.new` waits
@@ -17,22 +18,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::snapshot::{Drift, SnapshotOutcome};
-use crate::store::ConfigKey;
-use crate::summary::{RunSummary, UnitSummary};
-
-/// Exit codes, the harness's ([`crate::harness::exit`]) and those of score
-/// snapshots. When several apply, the first in this order wins: errored (1),
-/// regressed (4), below threshold (3), snapshot changed (5)
-/// ([`crate::harness::exit::worst`], which `cargo eval` uses too).
-pub mod exit {
-    pub use crate::harness::exit::{BELOW_THRESHOLD, ERRORED, OK, USAGE};
-    /// A score snapshot failed on a significant regression.
-    pub const REGRESSED: i32 = 4;
-    /// A score snapshot failed on a significant improvement: accept it with
-    /// `cargo insta review` (or `INSTA_UPDATE=always`) and commit it.
-    pub const SNAPSHOT_CHANGED: i32 = 5;
-}
+use crate::base::exit;
+use crate::output::snapshot::{Drift, SnapshotOutcome};
+use crate::run::store::ConfigKey;
+use crate::run::summary::{RunSummary, UnitSummary};
 
 /// What kind of failure a result has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -152,7 +141,7 @@ pub fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
         .iter()
         .flat_map(|v| v.failures.iter().map(|(k, _)| k.exit_code()))
         .chain(errored.then_some(exit::ERRORED))
-        .fold(exit::OK, crate::harness::exit::worst)
+        .fold(exit::OK, exit::worst)
 }
 
 /// Escapes `s` for XML text and attribute values, replacing characters XML

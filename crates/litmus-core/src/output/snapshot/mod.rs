@@ -34,7 +34,7 @@
 //!
 //! An eval that errored under a configuration is not recorded
 //! ([`Drift::Skipped`]), so a partial run never moves a baseline.
-//! [`crate::ci`] turns the outcomes into JUnit XML, a Markdown summary and
+//! [`crate::output::ci`] turns the outcomes into JUnit XML, a Markdown summary and
 //! the exit code.
 //!
 //! insta reads its environment once per process and workspace root; run
@@ -49,8 +49,8 @@ use std::sync::{Mutex, Once};
 use insta::{Comparator, Settings, Snapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::store::ConfigKey;
-use crate::summary::{RunSummary, Speed, UnitSummary};
+use crate::run::store::ConfigKey;
+use crate::run::summary::{RunSummary, Speed, UnitSummary};
 
 /// The version of the snapshot body format written by [`SnapshotBody::render`].
 pub const FORMAT: u32 = 1;
@@ -98,7 +98,7 @@ impl SnapshotOptions {
     /// passes it, or absolute), both captured by `litmus::main!()`.
     ///
     /// ```
-    /// use litmus_core::snapshot::SnapshotOptions;
+    /// use litmus_core::output::snapshot::SnapshotOptions;
     /// let dir = tempfile::tempdir().unwrap();
     /// let ws = dir.path();
     /// std::fs::write(ws.join("Cargo.toml"), "[workspace]\nmembers = [\"app\"]\n").unwrap();
@@ -110,7 +110,7 @@ impl SnapshotOptions {
     /// assert_eq!(o.workspace_root, ws);
     /// ```
     pub fn for_target(manifest_dir: &Path, source_file: &str) -> SnapshotOptions {
-        let workspace_root = crate::harness::workspace_root(manifest_dir);
+        let workspace_root = crate::base::paths::workspace_root(manifest_dir);
         let file = Path::new(source_file);
         let located = if file.is_absolute() {
             Some(file.to_path_buf())
@@ -476,7 +476,7 @@ pub fn render(unit: &UnitSummary) -> String {
 /// `hw` the half-width of each 95% confidence interval.
 ///
 /// ```
-/// use litmus_core::snapshot::tolerance_for;
+/// use litmus_core::output::snapshot::tolerance_for;
 /// assert_eq!(tolerance_for(3.0, 4.0, None, 0.5), 5.0);
 /// assert_eq!(tolerance_for(0.0, 0.0, None, 0.5), 0.5);
 /// assert_eq!(tolerance_for(3.0, 4.0, Some(2.0), 0.5), 2.0);
@@ -496,7 +496,7 @@ pub fn tolerance_for(
 }
 
 /// Compares `current` with `baseline`: returns the drift and the tolerance.
-pub fn judge(
+pub fn measure_drift(
     baseline: &SnapshotBody,
     current: &SnapshotBody,
     fixed: Option<f64>,
@@ -528,7 +528,7 @@ pub fn judge(
 
 /// insta `Comparator` for score snapshots: two bodies match when they are
 /// about the same eval and configuration and the score moved by no more than
-/// the tolerance (see [`judge`]). Bodies it cannot parse are compared as
+/// the tolerance (see [`measure_drift`]). Bodies it cannot parse are compared as
 /// text. Metadata never counts, even under `INSTA_REQUIRE_FULL_MATCH`: it
 /// holds the volatile data by design.
 #[derive(Clone, Debug, PartialEq)]
@@ -554,7 +554,8 @@ impl ScoreComparator {
         match (SnapshotBody::parse(reference), SnapshotBody::parse(test)) {
             (Some(a), Some(b)) => {
                 a.same_subject(&b)
-                    && judge(&a, &b, self.tolerance, self.min_tolerance).0 == Drift::Unchanged
+                    && measure_drift(&a, &b, self.tolerance, self.min_tolerance).0
+                        == Drift::Unchanged
             }
             _ => reference.trim_end() == test.trim_end(),
         }
@@ -607,8 +608,8 @@ fn sanitize(s: &str) -> String {
 /// contains it, and overlong names are shortened with a hash).
 ///
 /// ```
-/// use litmus_core::snapshot::snapshot_name;
-/// use litmus_core::store::ConfigKey;
+/// use litmus_core::output::snapshot::snapshot_name;
+/// use litmus_core::run::store::ConfigKey;
 /// let c = ConfigKey { model: "gemma".into(), quantization: Some("Q4_K_M".into()),
 ///                     template: "plain".into(), temperature_bits: 0.7f32.to_bits() };
 /// assert_eq!(snapshot_name("geo::capital::france", &c), "geo__capital__france@gemma-Q4_K_M-plain-t0.7");
@@ -634,7 +635,7 @@ pub fn snapshot_name(eval: &str, config: &ConfigKey) -> String {
     if name.len() <= 180 {
         return name;
     }
-    let hash = crate::util::sha256_hex(name.as_bytes());
+    let hash = crate::base::util::sha256_hex(name.as_bytes());
     let cut = (0..=160)
         .rev()
         .find(|&i| name.is_char_boundary(i))
@@ -770,7 +771,7 @@ fn record_inner(
         if let Some(other) = taken.get(&name) {
             if other != &(unit.eval.clone(), unit.config.clone()) {
                 let key = format!("{}\0{:?}", unit.eval, unit.config);
-                let hash = crate::util::sha256_hex(key.as_bytes());
+                let hash = crate::base::util::sha256_hex(key.as_bytes());
                 name = format!("{name}-{}", &hash[..8]);
             }
         }
@@ -825,7 +826,7 @@ fn record_one(
         .and_then(|t| SnapshotBody::parse(&t))
         .filter(|b| b.same_subject(&body));
     if let Some(b) = &baseline {
-        let (drift, tol) = judge(b, &body, opts.tolerance, opts.min_tolerance);
+        let (drift, tol) = measure_drift(b, &body, opts.tolerance, opts.min_tolerance);
         outcome.drift = drift;
         outcome.baseline = Some(b.score);
         outcome.tolerance = Some(tol);
@@ -836,7 +837,7 @@ fn record_one(
         .and_then(|c| c.model.as_ref());
     let info = Info {
         run_id: run.map(|r| r.run_id.as_str()),
-        recorded_at: crate::util::rfc3339(crate::util::now_ms()),
+        recorded_at: crate::base::util::rfc3339(crate::base::util::now_ms()),
         litmus_version: env!("CARGO_PKG_VERSION"),
         backend: model.map(|m| m.backend.as_str()),
         digest: model.map(|m| m.digest.as_str()).filter(|d| !d.is_empty()),
@@ -940,24 +941,27 @@ mod tests {
     fn judge_uses_both_intervals() {
         let base = body(70.0, 66.0, 74.0); // hw 4
         let noise = body(73.0, 70.0, 76.0); // hw 3 → tol 5
-        assert_eq!(judge(&base, &noise, None, 0.5), (Drift::Unchanged, 5.0));
+        assert_eq!(
+            measure_drift(&base, &noise, None, 0.5),
+            (Drift::Unchanged, 5.0)
+        );
         let worse = body(60.0, 57.0, 63.0);
         assert!(matches!(
-            judge(&base, &worse, None, 0.5).0,
+            measure_drift(&base, &worse, None, 0.5).0,
             Drift::Regressed { .. }
         ));
         let better = body(80.0, 77.0, 83.0);
         assert!(matches!(
-            judge(&base, &better, None, 0.5).0,
+            measure_drift(&base, &better, None, 0.5).0,
             Drift::Improved { .. }
         ));
         assert!(matches!(
-            judge(&base, &noise, Some(1.0), 0.5).0,
+            measure_drift(&base, &noise, Some(1.0), 0.5).0,
             Drift::Improved { .. }
         ));
         let exact = body(70.0, 70.0, 70.0);
         let tiny = body(70.4, 70.4, 70.4);
-        assert_eq!(judge(&exact, &tiny, None, 0.5).0, Drift::Unchanged);
+        assert_eq!(measure_drift(&exact, &tiny, None, 0.5).0, Drift::Unchanged);
         let c = ScoreComparator::default();
         assert!(c.matches_text(&base.render(), &noise.render()));
         assert!(!c.matches_text(&base.render(), &worse.render()));

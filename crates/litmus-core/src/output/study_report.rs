@@ -8,8 +8,8 @@
 //! Built from a run's records and summary; rendered as text, Markdown or JSON.
 //!
 //! ```
-//! use litmus_core::study::{Study, StudyOptions};
-//! # let summary = litmus_core::summary::RunSummary::build("r", "d", &[], &Default::default(), &Default::default(), &Default::default());
+//! use litmus_core::output::study_report::{Study, StudyOptions};
+//! # let summary = litmus_core::run::summary::RunSummary::build("r", "d", &[], &Default::default(), &Default::default(), &Default::default());
 //! let study = Study::build(&summary, &[], &StudyOptions::default());
 //! assert!(study.rows.is_empty());
 //! println!("{}", study.markdown());
@@ -20,9 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use litmus_metrics::stats::{paired_comparison, summarize, PairedComparison, Summary};
 use serde::{Deserialize, Serialize};
 
-use crate::report::table;
-use crate::store::{ConfigKey, SampleRecord};
-use crate::summary::{RunSummary, Speed};
+use crate::output::console::table;
+use crate::run::store::{ConfigKey, SampleRecord};
+use crate::run::summary::{RunSummary, Speed};
 
 /// Choices of a study report.
 #[derive(Clone, Debug, Default)]
@@ -115,7 +115,7 @@ fn variant(c: &ConfigKey) -> String {
 impl Study {
     /// Builds the report of a run from its summary and records.
     pub fn build(summary: &RunSummary, records: &[SampleRecord], options: &StudyOptions) -> Study {
-        let seed = options.seed.unwrap_or(crate::summary::CI_SEED);
+        let seed = options.seed.unwrap_or(crate::run::summary::BOOTSTRAP_SEED);
         let mut tags: BTreeSet<String> = BTreeSet::new();
         let mut rows: Vec<StudyRow> = summary
             .configs
@@ -503,8 +503,8 @@ impl Study {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::ModelInfo;
-    use crate::score::Score;
+    use crate::base::backend::ModelInfo;
+    use crate::eval::score::Score;
 
     fn record(
         quant: &str,

@@ -7,11 +7,12 @@ mod native;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+use cargo_metadata::camino::Utf8Path;
+use cargo_metadata::{Message, Metadata, MetadataCommand, Package};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use litmus_core::base::exit;
 use litmus_core::harness::args::{Args, Format};
 use litmus_core::run::summary::RunSummary;
-use serde::Deserialize;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -149,41 +150,6 @@ struct BuildArgs {
     no_native: bool,
 }
 
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<Package>,
-    workspace_members: Vec<String>,
-    workspace_root: PathBuf,
-    target_directory: PathBuf,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Package {
-    id: String,
-    name: String,
-    manifest_path: PathBuf,
-    targets: Vec<Target>,
-    dependencies: Vec<Dependency>,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    name: String,
-    kind: Vec<String>,
-    src_path: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct Dependency {
-    name: String,
-    #[serde(default)]
-    rename: Option<String>,
-}
-
 /// An eval target to build and run.
 #[derive(Debug, Clone)]
 struct EvalTarget {
@@ -197,19 +163,13 @@ fn cargo() -> Command {
 }
 
 fn metadata(manifest_path: Option<&Path>) -> Result<Metadata, String> {
-    let mut cmd = cargo();
-    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    let mut cmd = MetadataCommand::new();
+    cmd.no_deps();
     if let Some(p) = manifest_path {
-        cmd.arg("--manifest-path").arg(p);
+        cmd.manifest_path(p);
     }
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("running cargo metadata: {e}"))?;
-    if !out.status.success() {
-        return Err("cargo metadata failed".into());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("reading cargo metadata: {e}"))
+    cmd.exec()
+        .map_err(|e| format!("reading cargo metadata: {e}"))
 }
 
 /// The eval targets of the workspace's packages (or those named with `-p`).
@@ -232,9 +192,8 @@ fn find_targets(
     });
     // At the workspace root, `[workspace.metadata.litmus] packages` picks the default.
     let defaults: Vec<String> = meta
-        .metadata
-        .as_ref()
-        .and_then(|m| m.get("litmus"))
+        .workspace_metadata
+        .get("litmus")
         .and_then(|l| l.get("packages"))
         .and_then(|p| p.as_array())
         .map(|a| {
@@ -266,8 +225,7 @@ fn find_targets(
             || pkg.name == "litmus";
         let listed: Vec<String> = pkg
             .metadata
-            .as_ref()
-            .and_then(|m| m.get("litmus"))
+            .get("litmus")
             .and_then(|l| l.get("targets"))
             .and_then(|t| t.as_array())
             .map(|a| {
@@ -282,11 +240,11 @@ fn find_targets(
             }
             // An `evals/` folder of the package (not a package that is itself
             // in a folder named `evals`, whose `tests/` are ordinary tests).
-            let pkg_dir = pkg.manifest_path.parent().unwrap_or(Path::new(""));
+            let pkg_dir = pkg.manifest_path.parent().unwrap_or(Utf8Path::new(""));
             let in_evals_dir = t
                 .src_path
                 .strip_prefix(pkg_dir)
-                .is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == "evals"));
+                .is_ok_and(|rel| rel.components().any(|c| c.as_str() == "evals"));
             let is_eval = listed.contains(&t.name)
                 || (uses_litmus && (t.name.starts_with("eval") || in_evals_dir));
             if !is_eval || (!names.is_empty() && !names.contains(&t.name)) {
@@ -298,7 +256,7 @@ fn find_targets(
                 manifest_dir: pkg
                     .manifest_path
                     .parent()
-                    .map(Path::to_path_buf)
+                    .map(|d| d.as_std_path().to_path_buf())
                     .unwrap_or_default(),
             });
         }
@@ -338,7 +296,7 @@ fn build_plan(args: &BuildArgs, meta: &Metadata) -> BuildPlan {
         env.push(("LLAMA_LIB_PROFILE".into(), "Release".into()));
     }
     BuildPlan {
-        target_dir: Some(meta.target_directory.join("litmus").join("native")),
+        target_dir: Some(meta.target_directory.join("litmus").join("native").into()),
         env,
         reason: "no rustflags set: building for this CPU".into(),
     }
@@ -400,14 +358,13 @@ fn build(
                 t.name, t.package
             ));
         }
-        let exe = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| {
-                m["reason"] == "compiler-artifact" && m["target"]["name"] == t.name.as_str()
+        let exe = Message::parse_stream(out.stdout.as_slice())
+            .filter_map(|m| match m {
+                Ok(Message::CompilerArtifact(a)) if a.target.name == t.name => a.executable,
+                _ => None,
             })
-            .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .next_back()
+            .last()
+            .map(PathBuf::from)
             .ok_or_else(|| format!("cargo built no executable for `{}`", t.name))?;
         exes.push(exe);
     }
@@ -700,7 +657,7 @@ fn local_gguf(source: &str) -> Option<PathBuf> {
 
 fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     let root = match metadata(manifest_path.as_deref()) {
-        Ok(m) => m.workspace_root,
+        Ok(m) => m.workspace_root.into(),
         Err(_) => std::env::current_dir().map_err(|e| e.to_string())?,
     };
     let config = litmus_core::plan::config::Config::discover(&root).map_err(|e| e.to_string())?;
@@ -773,7 +730,8 @@ fn report(args: ReportArgs) -> Result<i32, String> {
         Some(d) => d,
         None => metadata(args.manifest_path.as_deref())?
             .target_directory
-            .join("litmus"),
+            .join("litmus")
+            .into(),
     };
     let dir = litmus_core::run::store::find_run(&output_dir, &args.run).ok_or_else(|| {
         format!(

@@ -76,6 +76,3 @@ pub use runtime::{llama, simd_warning, system_info};
 pub use settings::{Isolation, LlamaSettings, OPTION_KEYS};
 pub use sys::{physical_cores, total_memory_bytes};
 pub use text::TextAccumulator;
-
-/// The llama.cpp bindings in use, for callers that need lower-level access.
-pub use llama_cpp_2;

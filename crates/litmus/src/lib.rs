@@ -106,31 +106,116 @@
 //! matter. Judge replies go through the response cache like every
 //! generation (`--no-cache` asks again).
 
+//! ## What is stable
+//!
+//! The crate root, [`prelude`] and [`backend`] are litmus's public API: the
+//! types evals are written with, and the interface a model backend
+//! implements. [`metrics`] holds the text metrics. The backends litmus ships
+//! are [`llama`] and [`http`] (features `llama` and `http`).
+//! Everything else — the runner, the results store, the harness, snapshots,
+//! CI outputs — is reachable through [`internals`], which is **unstable**:
+//! it can change in any release.
+
 pub use litmus_core::base::backend::{Message, Prompt, Role, SamplingParams};
 pub use litmus_core::eval::case::{Case, CodeCase, Language, Metric, TextCase};
-pub use litmus_core::eval::context::EvalContext;
-pub use litmus_core::eval::judge::Judge;
+pub use litmus_core::eval::context::{EvalContext, Exchange};
+pub use litmus_core::eval::judge::{Judge, JudgeError};
 pub use litmus_core::eval::score::{EvalError, Score};
-pub use litmus_core::eval::template::PromptTemplate;
+pub use litmus_core::eval::template::{PromptTemplate, TemplateError};
 pub use litmus_macros::eval;
 
-/// Backends, results and statistics for programs that drive litmus directly.
-pub mod core {
-    pub use litmus_core::*;
-}
 #[cfg(feature = "http")]
 pub use litmus_http as http;
 #[cfg(feature = "llama")]
 pub use litmus_llama as llama;
 pub use litmus_metrics as metrics;
-pub use litmus_sandbox as sandbox;
 
 /// The usual imports for writing evals.
 pub mod prelude {
     pub use crate::{
         eval, Case, CodeCase, EvalContext, EvalError, Judge, Language, Message, Metric, Prompt,
-        Score, TextCase,
+        PromptTemplate, Score, TextCase,
     };
+}
+
+/// The interface a model backend implements.
+///
+/// A backend turns a [`GenerationRequest`] (a prompt, sampling parameters and
+/// the indices of the samples wanted) into one [`Generation`] per sample.
+/// The runner calls [`Backend::generate`] from several threads at once (up to
+/// [`Backend::parallelism`] requests in flight) and caches the answers; a
+/// backend only generates.
+///
+/// A backend that answers every prompt with a fixed text:
+///
+/// ```
+/// use litmus::backend::{
+///     Backend, BackendError, FinishReason, Generation, GenerationRequest, ModelInfo, Timings,
+///     Usage,
+/// };
+///
+/// struct Canned {
+///     info: ModelInfo,
+///     answer: String,
+/// }
+///
+/// impl Backend for Canned {
+///     fn model(&self) -> &ModelInfo {
+///         &self.info
+///     }
+///
+///     fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+///         if request.prompt.to_text().is_empty() {
+///             return Err(BackendError::Backend("empty prompt".into()));
+///         }
+///         Ok(request
+///             .samples
+///             .iter()
+///             .map(|&sample| Generation {
+///                 sample,
+///                 text: self.answer.clone(),
+///                 finish: FinishReason::Stop,
+///                 usage: Usage::default(),
+///                 timings: Timings::default(),
+///             })
+///             .collect())
+///     }
+/// }
+///
+/// let backend = Canned {
+///     info: ModelInfo { name: "canned".into(), ..ModelInfo::default() },
+///     answer: "Paris".into(),
+/// };
+/// let request = GenerationRequest {
+///     prompt: litmus::Prompt::Completion("The capital of France is".into()),
+///     params: litmus::SamplingParams::default(),
+///     samples: vec![0, 1],
+/// };
+/// let answers = backend.generate(&request).unwrap();
+/// assert_eq!(answers.len(), 2);
+/// assert_eq!(answers[1].text, "Paris");
+/// ```
+///
+/// To run evals against it, open it from the `opener` given to
+/// [`internals::core::harness::run`] (see [`open_backend`] for the one
+/// `litmus::main!()` uses).
+pub mod backend {
+    pub use litmus_core::base::backend::{
+        sample_seed, Backend, BackendError, FinishReason, Generation, GenerationRequest, Message,
+        ModelInfo, Prompt, Role, SamplingParams, SharedBackend, StopRule, Timings, Usage,
+    };
+    pub use litmus_core::base::model::{BackendKind, ModelSpec};
+}
+
+/// **Unstable**: litmus's internals — the runner, the results store, the
+/// harness, score snapshots, CI outputs, the code sandbox — for programs that
+/// drive litmus directly and for litmus's own crates. Anything here can
+/// change in any release, patch releases included; the stable API is the
+/// crate root, [`prelude`](crate::prelude) and [`backend`](crate::backend).
+pub mod internals {
+    pub use litmus_core as core;
+    pub use litmus_gguf as gguf;
+    pub use litmus_sandbox as sandbox;
 }
 
 use litmus_core::base::backend::{BackendError, SharedBackend};

@@ -16,3 +16,5 @@ if [ -z "${LLAMA_SERVER_BIN:-}" ]; then
   fi
 fi
 cargo test --workspace "$@"
+# The engine benchmark, briefly: a benchmark that cannot run is a failure.
+cargo run --quiet -p litmus-llama --example bench -- --quick --parallel 8 pp512 tg128 same8 short ragged

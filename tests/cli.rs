@@ -342,6 +342,9 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     );
     let stored = std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 8);
+    // Next to them, the HTML report: one self-contained file.
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(html.contains("litmus report") && html.contains("capital::case_2_peru"));
 
     // A rerun is answered from the cache: zero backend calls.
     let out = p.run(&args);
@@ -356,15 +359,44 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     assert_eq!(summary["cached"], 8);
     assert_eq!(score_of(&events, "capital::case_1_france"), 100.0);
 
-    // --no-cache goes back to the backend.
+    // --no-cache goes back to the backend; --no-html-report writes no report.
     let mut nc = args.clone();
-    nc.push("--no-cache");
+    nc.extend(["--no-cache", "--no-html-report"]);
     let out = p.run(&nc);
     let events = json_lines(&out);
-    assert_eq!(
-        events.iter().find(|e| e["type"] == "summary").unwrap()["summary"]["generated"],
-        8
+    let summary = &events.iter().find(|e| e["type"] == "summary").unwrap()["summary"];
+    assert_eq!(summary["generated"], 8);
+    let other_dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
+    assert!(!other_dir.join("report.html").exists());
+
+    // `cargo eval report`: the HTML report of a run, and one run against another.
+    let report = |args: &[&str]| -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+            .arg("eval")
+            .arg("report")
+            .args(args)
+            .current_dir(p.path())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .unwrap()
+    };
+    let (a, b) = (
+        run_dir.display().to_string(),
+        other_dir.display().to_string(),
     );
+    let out = report(&[&b, "--html"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(other_dir.join("report.html").is_file());
+    let out = report(&[&a, "--compare", &b]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("no significant difference"), "{stdout}");
+    let file = p.out_dir().join("cmp.html");
+    let out = report(&[&a, "--compare", &b, "--html", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("(B) against run"));
 
     // Human output: a line per eval and a summary table.
     let mut human = vec![

@@ -50,7 +50,9 @@ enum Cmd {
     /// The study report of a run: every configuration ranked, with confidence
     /// intervals, paired comparisons against a baseline quantization, per-tag
     /// scores, speed, size and memory, and the template/temperature ×
-    /// quantization tables.
+    /// quantization tables; as text, Markdown, JSON or (--html) one
+    /// self-contained HTML file with plots and every sample. With --compare,
+    /// one run against another.
     Report(ReportArgs),
 }
 
@@ -72,6 +74,16 @@ struct ReportArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Write the HTML report (one self-contained file: ranking, plots, the
+    /// evals × configurations grid with every sample) to FILE; default:
+    /// report.html in the run directory (compare-OTHER.html with --compare).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    html: Option<Option<PathBuf>>,
+    /// Compare the run against this one (a run directory, an id or
+    /// `latest`): paired differences per eval and overall, flipped evals,
+    /// speed changes. The run given first is A, this one B.
+    #[arg(long, value_name = "OTHER_RUN")]
+    compare: Option<String>,
     /// Results directory (default: <target-dir>/litmus).
     #[arg(long)]
     output_dir: Option<PathBuf>,
@@ -725,45 +737,37 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
 }
 
 fn report(args: ReportArgs) -> Result<i32, String> {
-    use litmus_core::output::study_report::{Study, StudyOptions};
-    let output_dir = match args.output_dir {
-        Some(d) => d,
-        None => metadata(args.manifest_path.as_deref())?
-            .target_directory
-            .join("litmus")
-            .into(),
+    use litmus_core::output::study_report::StudyOptions;
+    // A run given as a directory needs no cargo project around it.
+    let output_dir = || -> Result<PathBuf, String> {
+        match &args.output_dir {
+            Some(d) => Ok(d.clone()),
+            None => Ok(metadata(args.manifest_path.as_deref())?
+                .target_directory
+                .join("litmus")
+                .into()),
+        }
     };
-    let dir = litmus_core::run::store::find_run(&output_dir, &args.run).ok_or_else(|| {
-        format!(
-            "no run `{}` in {} (give a run directory or id)",
-            args.run,
-            output_dir.join("runs").display()
-        )
-    })?;
-    let records = litmus_core::run::store::read_run(&dir).map_err(|e| e.to_string())?;
-    let summary_path = dir.join("summary.json");
-    let summary = match std::fs::read(&summary_path) {
-        Ok(data) => serde_json::from_slice::<RunSummary>(&data)
-            .map_err(|e| format!("{}: {e}", summary_path.display()))?,
-        // An interrupted run has no summary yet: rebuild it (without model facts).
-        Err(_) => RunSummary::build(
-            &dir.file_name().unwrap_or_default().to_string_lossy(),
-            &dir.display().to_string(),
-            &records,
-            &Default::default(),
-            &Default::default(),
-            &Default::default(),
-        ),
+    let load = |run: &str| -> Result<litmus_html::Run, String> {
+        if Path::new(run).join("samples.jsonl").is_file() {
+            return litmus_html::Run::load(Path::new(run));
+        }
+        let output_dir = output_dir()?;
+        let dir = litmus_core::run::store::find_run(&output_dir, run).ok_or_else(|| {
+            format!(
+                "no run `{run}` in {} (give a run directory or id)",
+                output_dir.join("runs").display()
+            )
+        })?;
+        litmus_html::Run::load(&dir)
     };
-    let study = Study::build(
-        &summary,
-        &records,
-        &StudyOptions {
-            baseline: args.baseline.clone(),
-            seed: None,
-            tags: args.tags.clone(),
-        },
-    );
+    let run = load(&args.run)?;
+    let options = StudyOptions {
+        baseline: args.baseline.clone(),
+        seed: None,
+        tags: args.tags.clone(),
+    };
+    let study = run.study(&options);
     if let (Some(want), None) = (&args.baseline, &study.baseline) {
         if study.rows.len() > 1 {
             return Err(format!(
@@ -771,11 +775,43 @@ fn report(args: ReportArgs) -> Result<i32, String> {
             ));
         }
     }
-    let text = match args.format.as_str() {
-        "text" => study.text(),
-        "markdown" | "md" => study.markdown(),
-        "json" => study.json(),
-        other => {
+    let other = args.compare.as_deref().map(load).transpose()?;
+    if let Some(html) = &args.html {
+        let (default, page) = match &other {
+            Some(b) => (
+                run.dir.join(format!("compare-{}.html", b.id())),
+                litmus_html::render_comparison(&run, b, &options),
+            ),
+            None => (
+                run.dir.join(litmus_html::REPORT_FILE),
+                litmus_html::render(&run, &options),
+            ),
+        };
+        let path = html.clone().unwrap_or(default);
+        std::fs::write(&path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("{:>12} {}", "Report", path.display());
+        if args.output.is_none() && args.format == "text" {
+            return Ok(exit::OK);
+        }
+    }
+    let text = match (&other, args.format.as_str()) {
+        (None, "text") => study.text(),
+        (None, "markdown" | "md") => study.markdown(),
+        (None, "json") => study.json(),
+        (Some(b), format) => {
+            let cmp = litmus_html::Comparison::build(&run, b);
+            match format {
+                "text" => cmp.text(),
+                "markdown" | "md" => cmp.markdown(),
+                "json" => cmp.json(),
+                other => {
+                    return Err(format!(
+                        "unknown --format `{other}` (text, markdown or json)"
+                    ))
+                }
+            }
+        }
+        (None, other) => {
             return Err(format!(
                 "unknown --format `{other}` (text, markdown or json)"
             ))

@@ -44,12 +44,15 @@ fn unit(eval: &str, template: &str, mean: f64) -> UnitSummary {
         first_error: None,
         min_score: None,
         wall_ms: 1234.0,
+        repeats: None,
     }
 }
 
 fn outcome(u: &UnitSummary, drift: Drift, failed: bool) -> SnapshotOutcome {
     let baseline = match &drift {
-        Drift::Improved { from, .. } | Drift::Regressed { from, .. } => Some(*from),
+        Drift::Improved { from, .. }
+        | Drift::Regressed { from, .. }
+        | Drift::Flaky { from, .. } => Some(*from),
         Drift::Unchanged => Some(u.score.mean),
         _ => None,
     };
@@ -62,6 +65,7 @@ fn outcome(u: &UnitSummary, drift: Drift, failed: bool) -> SnapshotOutcome {
         baseline,
         score: u.score.mean,
         tolerance: baseline.map(|_| 5.7),
+        noise: None,
         pending_written: false,
         updated: false,
         failed,
@@ -89,6 +93,7 @@ fn summary(units: Vec<UnitSummary>) -> RunSummary {
             pass_at_k: None,
             flaky: 0,
             speed: Speed::default(),
+            repeats: None,
         }],
         units,
         load_errors: vec![],
@@ -97,6 +102,7 @@ fn summary(units: Vec<UnitSummary>) -> RunSummary {
         cached: 0,
         backend_requests: 0,
         peak_rss_bytes: None,
+        time: None,
     }
 }
 
@@ -470,6 +476,55 @@ fn markdown_summary_is_a_table() {
     assert!(md.contains("⚠️ below min_score") && md.contains("💥 errored"));
     assert!(!md.contains("<tags>") && md.contains("&lt;tags&gt;"));
     assert!(md.contains("cargo insta review"));
+}
+
+/// A score that moved within the run-to-run noise that `--repeat` measured
+/// is reported as flaky, and passes.
+#[test]
+fn a_flaky_move_is_reported_as_flaky_and_passes() {
+    let u = unit("rust::triangle_kind", "plain", 60.0);
+    let mut f = outcome(
+        &u,
+        Drift::Flaky {
+            from: 95.0,
+            to: 60.0,
+        },
+        false,
+    );
+    f.noise = Some(50.0);
+    assert!(verdict(&u, Some(&f)).passed());
+    let s = summary(vec![u.clone()]);
+    assert_eq!(exit_code(&s, std::slice::from_ref(&f)), exit::OK);
+    assert_eq!(
+        f.message(),
+        "flaky 95.0 → 60.0 (Δ -35.0, within run-to-run noise ±50.0: not a regression)"
+    );
+    let md = markdown_summary(&s, std::slice::from_ref(&f));
+    assert!(md.contains("passed 1 · regressed 0"), "{md}");
+    assert!(md.contains("flaky (within run-to-run noise) 1"), "{md}");
+    let row = md.lines().find(|l| l.contains("triangle")).unwrap();
+    assert!(
+        row.contains("〰️ flaky 95.0 → 60.0 (noise ±50.0)") && row.contains("〰️ flaky (passed)"),
+        "{row}"
+    );
+    assert!(!md.contains("changed beyond noise"), "{md}");
+    // The same move beyond the noise is a regression, and says so.
+    let mut r = outcome(
+        &u,
+        Drift::Regressed {
+            from: 95.0,
+            to: 60.0,
+        },
+        true,
+    );
+    r.noise = Some(10.0);
+    assert_eq!(exit_code(&s, std::slice::from_ref(&r)), exit::REGRESSED);
+    assert!(
+        r.message()
+            .contains("tolerance ±5.7, run-to-run noise ±10.0"),
+        "{}",
+        r.message()
+    );
 }
 
 #[test]

@@ -271,3 +271,168 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
     assert!(by_model("good").iter().all(|r| r.score.is_some()));
     assert_eq!(by_model("good").len(), 2);
 }
+
+/// Like a server that batches nondeterministically: sample 1 of a prompt is
+/// answered "Lyon" on every second request for that prompt, else "Paris".
+struct Drifting {
+    info: ModelInfo,
+    calls: Mutex<std::collections::HashMap<String, usize>>,
+    requests: AtomicUsize,
+    repeats_seen: Mutex<Vec<u32>>,
+}
+
+impl Backend for Drifting {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let k = {
+            let mut calls = self.calls.lock().unwrap();
+            let c = calls.entry(r.prompt.to_text()).or_default();
+            *c += 1;
+            *c
+        };
+        Ok(r.samples
+            .iter()
+            .map(|&i| Generation {
+                sample: i,
+                text: if i == 1 && k % 2 == 0 {
+                    "Lyon"
+                } else {
+                    "Paris"
+                }
+                .into(),
+                finish: FinishReason::Stop,
+                usage: Usage::default(),
+                timings: Timings::default(),
+            })
+            .collect())
+    }
+    fn generate_repeat(
+        &self,
+        r: &GenerationRequest,
+        repeat: u32,
+    ) -> Result<Vec<Generation>, BackendError> {
+        self.repeats_seen.lock().unwrap().push(repeat);
+        self.generate(r)
+    }
+    fn parallelism(&self) -> usize {
+        4
+    }
+}
+
+#[test]
+fn repeats_regenerate_each_sample_and_keep_their_own_cache_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Drifting {
+        info: ModelInfo {
+            name: "m".into(),
+            backend: "test".into(),
+            digest: "d".into(),
+            ..Default::default()
+        },
+        calls: Mutex::new(Default::default()),
+        requests: AtomicUsize::new(0),
+        repeats_seen: Mutex::new(Vec::new()),
+    });
+    let b2: SharedBackend = backend.clone();
+    let opener = move |_: &ModelSpec| Ok(b2.clone());
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let mut p = common::plan(vec![&CAPITAL], 2, "{{task}}", &[0.0]);
+    p.repeat = 3;
+
+    let store = common::store(dir.path(), "rep");
+    let mut rep = Collect::default();
+    let out = execute(&p, &store, &cache, &opener, &mut rep);
+    // One request per repeat (both samples in it), none answered from the
+    // cache of an earlier repeat.
+    assert_eq!(backend.requests.load(Ordering::SeqCst), 3);
+    let mut seen = backend.repeats_seen.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(seen, [0, 1, 2]);
+    assert_eq!(out.generated, 6);
+    let mut keys: Vec<(u32, u32)> = out.records.iter().map(|r| (r.repeat, r.sample)).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]);
+    // One summary per eval and configuration, with the repeats measured:
+    // sample 1 says "Lyon" on one request of three.
+    assert_eq!(rep.units.len(), 1);
+    let u = &rep.units[0];
+    assert_eq!((u.scored, u.score.n), (6, 2));
+    let r = u.repeats.as_ref().expect("repeat statistics");
+    assert_eq!((r.count, r.samples), (3, 2));
+    assert_eq!((r.flip_rate, r.pass_all, r.majority_pass), (0.5, 0.5, 1.0));
+    assert_eq!(r.spread, 50.0, "sample 1 ranges over 100 points");
+    let mut means = r.means.clone();
+    means.sort_by(f64::total_cmp);
+    assert_eq!(means, [50.0, 100.0, 100.0]);
+
+    // The same repeated run again: every repeat is served by its own cache entry.
+    let store = common::store(dir.path(), "rep2");
+    let mut again = Collect::default();
+    let out = execute(&p, &store, &cache, &opener, &mut again);
+    assert_eq!(backend.requests.load(Ordering::SeqCst), 3);
+    assert!(out.records.iter().all(|r| r.cached));
+    assert_eq!(again.units[0].repeats, rep.units[0].repeats);
+
+    // A plain run finds repeat 0's responses under the keys it always used,
+    // and its records carry no repeat.
+    p.repeat = 1;
+    let store = common::store(dir.path(), "plain");
+    let mut plain = Collect::default();
+    let out = execute(&p, &store, &cache, &opener, &mut plain);
+    assert_eq!(
+        backend.requests.load(Ordering::SeqCst),
+        3,
+        "served by the cache"
+    );
+    assert_eq!(out.records.len(), 2);
+    assert_eq!(plain.units[0].repeats, None);
+    let stored = std::fs::read_to_string(store.dir().join("samples.jsonl")).unwrap();
+    assert!(!stored.contains("\"repeat\""), "{stored}");
+
+    // Without a cache, a plain run makes one request, as before.
+    let store = common::store(dir.path(), "nocache");
+    execute(
+        &p,
+        &store,
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
+    assert_eq!(backend.requests.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn imperative_evals_are_repeated_too_and_resume_fills_missing_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Counting::new(false);
+    let b2: SharedBackend = backend.clone();
+    let opener = move |_: &ModelSpec| Ok(b2.clone());
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let mut p = common::plan(vec![&IMPERATIVE], 2, "{{task}}", &[0.0]);
+    let store = common::store(dir.path(), "imp");
+    execute(&p, &store, &cache, &opener, &mut Collect::default());
+    assert_eq!(
+        backend.requests.load(Ordering::SeqCst),
+        4,
+        "2 samples × 2 calls"
+    );
+    drop(store);
+
+    // Resumed with --repeat 3: repeat 0 is done; repeats 1 and 2 call the
+    // model afresh (2 samples × 2 calls each).
+    p.repeat = 3;
+    let store = RunStore::resume(dir.path(), None).unwrap();
+    let mut rep = Collect::default();
+    let out = execute(&p, &store, &cache, &opener, &mut rep);
+    assert_eq!(backend.requests.load(Ordering::SeqCst), 4 + 8);
+    assert_eq!(out.records.len(), 6);
+    let r = rep.units[0].repeats.as_ref().unwrap();
+    assert_eq!(
+        (r.count, r.flip_rate),
+        (3, 0.0),
+        "the counting backend is deterministic"
+    );
+}

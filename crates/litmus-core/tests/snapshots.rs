@@ -3,6 +3,11 @@
 //! locally; nothing written and a failure with `CI=true`), and a change
 //! within noise is not.
 //!
+//! Then the same through the runner, with a backend whose answers to one
+//! eval flip between identical runs: measured with `--repeat`, that eval is
+//! reported flaky and CI passes; a real regression of another eval still
+//! fails with exit code 4.
+//!
 //! insta reads `CI`, `INSTA_UPDATE`, `INSTA_FORCE_PASS`, … from the
 //! environment, once per process. So each step runs [`child_step`] in a
 //! child process of this test binary, with those variables set explicitly
@@ -14,14 +19,25 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use litmus_core::base::backend::ModelInfo;
+mod common;
+
+use litmus_core::base::backend::{
+    Backend, BackendError, FinishReason, Generation, GenerationRequest, ModelInfo, SharedBackend,
+};
 use litmus_core::base::exit;
+use litmus_core::base::model::ModelSpec;
+use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::Score;
 use litmus_core::output::ci::exit_code;
 use litmus_core::output::snapshot::{
     record, Drift, SnapshotBody, SnapshotOptions, SnapshotOutcome,
 };
+use litmus_core::run::runner::execute;
+use litmus_core::run::store::Cache;
 use litmus_core::run::store::{ConfigKey, SampleRecord};
 use litmus_core::run::summary::{RunSummary, Speed, UnitSummary};
 use litmus_metrics::stats::Summary;
@@ -116,6 +132,7 @@ fn unit(eval: &str, config: ConfigKey, mean: f64, half_width: f64) -> UnitSummar
         first_error: None,
         min_score: None,
         wall_ms: 1500.0,
+        repeats: None,
     }
 }
 
@@ -136,6 +153,7 @@ fn run(mean: f64, half_width: f64) -> RunSummary {
         cached: 0,
         backend_requests: 20,
         peak_rss_bytes: None,
+        time: None,
     }
 }
 
@@ -485,6 +503,7 @@ fn records_a_built_summary() {
         temperature: 0.0,
         seed: 1,
         sample: i,
+        repeat: 0,
         prompt: None,
         response: Some("x".into()),
         exchanges: vec![],
@@ -556,4 +575,256 @@ fn records_a_built_summary() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(files, ["a__ok@tiny-expert-t0.snap"]);
+}
+
+/// A model served by a server that batches by timing, at temperature 0: the
+/// capital question always gets `capital` (all samples alike), the coin
+/// question "heads" and "tails" on alternate requests, starting with `coin`.
+struct Server {
+    info: ModelInfo,
+    capital: &'static str,
+    coin: [&'static str; 2],
+    coin_requests: AtomicUsize,
+}
+
+impl Backend for Server {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        let text = if r.prompt.to_text().contains("coin") {
+            self.coin[self.coin_requests.fetch_add(1, Ordering::SeqCst) % 2]
+        } else {
+            self.capital
+        };
+        Ok(r.samples
+            .iter()
+            .map(|&sample| Generation {
+                sample,
+                text: text.into(),
+                finish: FinishReason::Stop,
+                usage: Default::default(),
+                timings: Default::default(),
+            })
+            .collect())
+    }
+}
+
+fn capital() -> Case {
+    TextCase::new("Capital of France?")
+        .reference("Paris")
+        .metric(Metric::exact())
+        .into()
+}
+
+/// The capital eval with another scorer: wants the answer with a full stop.
+fn capital_pedantic() -> Case {
+    TextCase::new("Capital of France?")
+        .reference("Paris.")
+        .metric(Metric::exact())
+        .into()
+}
+
+fn coin() -> Case {
+    TextCase::new("Toss a coin: heads or tails?")
+        .reference("heads")
+        .metric(Metric::exact())
+        .into()
+}
+
+static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));
+static CAPITAL_PEDANTIC: EvalEntry = entry!("capital", EntryKind::Declarative(capital_pedantic));
+static COIN: EvalEntry = entry!("coin", EntryKind::Declarative(coin));
+
+const CAPITAL_SNAP: &str = "capital@m-plain-t0";
+const COIN_SNAP: &str = "coin@m-plain-t0";
+
+/// One run of `capital` (or `capital_eval` in its place) and `coin`, 3
+/// samples at temperature 0, `--repeat repeat`, without the response cache.
+fn served(
+    capital_eval: &'static EvalEntry,
+    capital: &'static str,
+    coin: [&'static str; 2],
+    repeat: u32,
+) -> RunSummary {
+    let backend: SharedBackend = Arc::new(Server {
+        info: ModelInfo {
+            name: "m".into(),
+            backend: "openai".into(),
+            ..Default::default()
+        },
+        capital,
+        coin,
+        coin_requests: AtomicUsize::new(0),
+    });
+    let opener = move |_: &ModelSpec| Ok(backend.clone());
+    let mut plan = common::plan(vec![capital_eval, &COIN], 3, "{{task}}", &[0.0]);
+    plan.repeat = repeat;
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store(dir.path(), "r");
+    let mut collect = common::Collect::default();
+    let out = execute(&plan, &store, &Cache::disabled(), &opener, &mut collect);
+    RunSummary::build(
+        "r",
+        "d",
+        &out.records,
+        &BTreeMap::new(),
+        &out.models,
+        &out.walls,
+    )
+}
+
+/// Every file in the snapshot directory, with its contents.
+fn snapshot_files(ws: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(snap_dir(ws))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Records `summary` with `CI=true`; asserts that nothing was written and
+/// returns the outcomes and the exit code.
+fn on_ci(ws: &Path, summary: &RunSummary) -> (Vec<SnapshotOutcome>, i32) {
+    let before = snapshot_files(ws);
+    let o = run_step(ws, summary, &[("CI", "true")], None);
+    assert_eq!(snapshot_files(ws), before, "CI wrote nothing: {o:#?}");
+    assert!(o
+        .iter()
+        .all(|o| !o.updated && !o.pending_written && o.error.is_none()));
+    let code = exit_code(summary, &o);
+    (o, code)
+}
+
+const HEADS_FIRST: [&str; 2] = ["heads", "tails"];
+const TAILS_FIRST: [&str; 2] = ["tails", "heads"];
+
+#[test]
+fn noise_measured_with_repeat_is_flaky_not_a_regression() {
+    let ws = fixture();
+    let ws = ws.path();
+
+    // The baseline, recorded with --repeat 3: the coin came up heads, tails,
+    // heads (66.7, its score moves by up to 100 points between runs); the
+    // capital is steady.
+    let baseline = served(&CAPITAL, "Paris", HEADS_FIRST, 3);
+    let coin_unit = baseline.units.iter().find(|u| u.eval == "coin").unwrap();
+    let r = coin_unit.repeats.as_ref().unwrap();
+    assert_eq!((r.count, r.flip_rate, r.spread), (3, 1.0, 100.0));
+    assert_eq!(
+        (r.pass_all, r.majority_pass),
+        (0.0, 1.0),
+        "pass^3 and majority"
+    );
+    let o = run_step(
+        ws,
+        &baseline,
+        &[("CI", "false"), ("INSTA_UPDATE", "always")],
+        None,
+    );
+    assert!(
+        o.iter().all(|o| o.drift == Drift::New && o.updated),
+        "{o:#?}"
+    );
+    assert_eq!(body_of(&snap(ws, COIN_SNAP)).score, 66.7);
+    let text = read(&snap(ws, COIN_SNAP)).unwrap();
+    let (meta, _) = text.split_once("\n---\n").unwrap();
+    assert!(
+        meta.contains("repeats:") && meta.contains("spread: 100"),
+        "the measurement is in the metadata:\n{text}"
+    );
+    assert_eq!(find(&o, CAPITAL_SNAP).noise, Some(0.0));
+
+    // (a) Plain reruns of the unchanged configuration on CI: whichever way
+    // the coin falls, exit 0 and nothing written; the coin is reported
+    // flaky, not improved or regressed.
+    for (coin, to) in [(HEADS_FIRST, 100.0), (TAILS_FIRST, 0.0)] {
+        let (o, code) = on_ci(ws, &served(&CAPITAL, "Paris", coin, 1));
+        assert_eq!(code, exit::OK, "{o:#?}");
+        assert_eq!(find(&o, CAPITAL_SNAP).drift, Drift::Unchanged);
+        let c = find(&o, COIN_SNAP);
+        assert_eq!(c.drift, Drift::Flaky { from: 66.7, to }, "{c:#?}");
+        assert_eq!(c.noise, Some(100.0), "from the baseline's metadata");
+        assert!(!c.failed);
+        assert!(c.message().contains("within run-to-run noise ±100.0"));
+    }
+    // A repeated rerun agrees with the baseline.
+    let (o, code) = on_ci(ws, &served(&CAPITAL, "Paris", TAILS_FIRST, 3));
+    assert_eq!(code, exit::OK, "{o:#?}");
+
+    // (b) Injected real regressions of the steady eval still fail with 4:
+    // an answer change, and a scorer change.
+    for (eval, answer) in [(&CAPITAL, "Lyon"), (&CAPITAL_PEDANTIC, "Paris")] {
+        let (o, code) = on_ci(ws, &served(eval, answer, HEADS_FIRST, 1));
+        assert_eq!(code, exit::REGRESSED, "{o:#?}");
+        let c = find(&o, CAPITAL_SNAP);
+        assert_eq!(
+            c.drift,
+            Drift::Regressed {
+                from: 100.0,
+                to: 0.0
+            }
+        );
+        assert!(c.failed && c.regression_failed());
+        assert!(matches!(find(&o, COIN_SNAP).drift, Drift::Flaky { .. }));
+    }
+
+    // A plain run that rewrites the snapshots keeps the measurement.
+    let o = run_step(
+        ws,
+        &served(&CAPITAL, "Lyon", HEADS_FIRST, 1),
+        &[("CI", "false"), ("INSTA_UPDATE", "always")],
+        None,
+    );
+    assert!(find(&o, CAPITAL_SNAP).updated, "{o:#?}");
+    let text = read(&snap(ws, CAPITAL_SNAP)).unwrap();
+    assert!(text.contains("spread: 0"), "{text}");
+}
+
+#[test]
+fn without_a_measurement_a_flip_fails_and_repeat_marks_it_flaky() {
+    let ws = fixture();
+    let ws = ws.path();
+    // A plain baseline: the coin came up heads.
+    let o = run_step(
+        ws,
+        &served(&CAPITAL, "Paris", HEADS_FIRST, 1),
+        &[("CI", "false"), ("INSTA_UPDATE", "always")],
+        None,
+    );
+    assert!(o.iter().all(|o| o.updated && o.noise.is_none()), "{o:#?}");
+    let text = read(&snap(ws, COIN_SNAP)).unwrap();
+    assert!(!text.contains("repeats:"), "{text}");
+
+    // Nothing changed but the coin: without a measurement of the noise that
+    // is a regression (the behaviour this guards against).
+    let (o, code) = on_ci(ws, &served(&CAPITAL, "Paris", TAILS_FIRST, 1));
+    assert_eq!(code, exit::REGRESSED, "{o:#?}");
+    assert!(matches!(find(&o, COIN_SNAP).drift, Drift::Regressed { .. }));
+
+    // (c) The same rerun with --repeat 3 measures the flips: the coin is
+    // flaky and CI passes.
+    let (o, code) = on_ci(ws, &served(&CAPITAL, "Paris", TAILS_FIRST, 3));
+    assert_eq!(code, exit::OK, "{o:#?}");
+    let c = find(&o, COIN_SNAP);
+    assert_eq!(
+        c.drift,
+        Drift::Flaky {
+            from: 100.0,
+            to: 33.3
+        },
+        "{c:#?}"
+    );
+    assert_eq!(c.noise, Some(100.0), "measured by this run");
+    assert_eq!(find(&o, CAPITAL_SNAP).drift, Drift::Unchanged);
+
+    // ... and a real regression under --repeat still exits 4.
+    let (o, code) = on_ci(ws, &served(&CAPITAL, "Lyon", TAILS_FIRST, 3));
+    assert_eq!(code, exit::REGRESSED, "{o:#?}");
+    assert_eq!(find(&o, CAPITAL_SNAP).noise, Some(0.0));
 }

@@ -10,7 +10,12 @@
 //! - `same8`: 8 samples of one 128-token prompt, 128 tokens each, decoded together
 //!   vs one after another (as `llama-batched-bench -npp 128 -ntg 128 -npl 8 -pps`);
 //! - `short`: 40 prompts x 5 samples, ~30 prompt and 80 generated tokens each,
-//!   submitted from many threads (compare `llama-batched-bench -npp 30 -ntg 80 -npl 32`).
+//!   submitted from many threads (compare `llama-batched-bench -npp 30 -ntg 80 -npl 32`);
+//! - `ragged`: 48 prompts of 20–120 tokens x 5 samples, budgets of 16–128 new
+//!   tokens, prompts arriving over the first seconds while others decode, more
+//!   sequences than slots; generated tokens per second of generation (wall clock
+//!   less the engine's prompt time), to hold against `llama-batched-bench`'s S_TG
+//!   at the same number of sequences (`-npp 70 -ntg 128 -npl N`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +30,8 @@ struct Args {
     reps: usize,
     parallel: u32,
     parallel_set: bool,
+    /// Prompts in the `short` and `ragged` workloads (`--quick`: a few, for CI).
+    prompts: usize,
     options: Vec<(String, String)>,
     tests: Vec<String>,
 }
@@ -36,6 +43,7 @@ fn parse_args() -> Args {
         reps: 5,
         parallel: 32,
         parallel_set: false,
+        prompts: 0,
         options: Vec::new(),
         tests: Vec::new(),
     };
@@ -56,15 +64,19 @@ fn parse_args() -> Args {
                 let (k, v) = kv.split_once('=').expect("--opt KEY=VALUE");
                 a.options.push((k.to_string(), v.to_string()));
             }
+            "--quick" => {
+                a.prompts = 6;
+                a.reps = 1;
+            }
             "-h" | "--help" => {
-                println!("bench [--model SRC] [--threads N] [--reps N] [--parallel N] [--opt KEY=VALUE]... [pp512] [tg128] [same8] [short] [determinism]");
+                println!("bench [--model SRC] [--threads N] [--reps N] [--parallel N] [--opt KEY=VALUE]... [--quick] [pp512] [tg128] [same8] [short] [ragged] [determinism]");
                 std::process::exit(0);
             }
             t => a.tests.push(t.to_string()),
         }
     }
     if a.tests.is_empty() {
-        a.tests = ["pp512", "tg128", "same8", "short"]
+        a.tests = ["pp512", "tg128", "same8", "short", "ragged"]
             .map(String::from)
             .to_vec();
     }
@@ -126,6 +138,14 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
         0.0
     };
     (m, sd)
+}
+
+fn n_prompts(args: &Args, default: usize) -> usize {
+    if args.prompts > 0 {
+        args.prompts
+    } else {
+        default
+    }
 }
 
 fn greedy(max_tokens: u32) -> SamplingParams {
@@ -252,7 +272,9 @@ fn main() {
     }
     if args.tests.iter().any(|t| t == "short") {
         let b = open(&args, args.parallel, 512);
-        let prompts: Vec<Vec<i32>> = (0..40).map(|i| synthetic_tokens(&b, 30, 500 + i)).collect();
+        let prompts: Vec<Vec<i32>> = (0..n_prompts(&args, 40) as u64)
+            .map(|i| synthetic_tokens(&b, 30, 500 + i))
+            .collect();
         let _ = b.generate_tokens(&prompts[0], &sampling(8, 1), &[0]);
         let before = b.engine_stats();
         let mut tps = Vec::new();
@@ -280,15 +302,77 @@ fn main() {
                 .collect();
             let tokens: usize = handles.into_iter().map(|h| h.join().expect("thread")).sum();
             let secs = start.elapsed().as_secs_f64();
-            assert_eq!(tokens, 40 * 5 * 80);
+            assert_eq!(tokens, prompts.len() * 5 * 80);
             tps.push(tokens as f64 / secs);
         }
         let (m, sd) = mean_sd(&tps);
         println!(
-            "| short | {m:.1} ± {sd:.1} t/s | 40 prompts x 5 samples, 30 prompt + 80 generated tokens, {} sequences at once, wall clock incl. prompts |",
+            "| short | {m:.1} ± {sd:.1} t/s | {} prompts x 5 samples, 30 prompt + 80 generated tokens, {} sequences at once, wall clock incl. prompts |",
+            prompts.len(),
             args.parallel
         );
         engine_line("short", &b, before);
+    }
+    if args.tests.iter().any(|t| t == "ragged") {
+        let b = open(&args, args.parallel, 512);
+        // Prompt lengths and budgets from a fixed draw, so runs compare.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut draw = |lo: u64, hi: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            lo + x % (hi - lo + 1)
+        };
+        let work: Vec<(Vec<i32>, u32)> = (0..n_prompts(&args, 48) as u64)
+            .map(|i| {
+                let len = draw(20, 120) as usize;
+                (synthetic_tokens(&b, len, 900 + i), draw(16, 128) as u32)
+            })
+            .collect();
+        let _ = b.generate_tokens(&work[0].0, &sampling(8, 1), &[0]);
+        let mut tg = Vec::new();
+        let mut all = Vec::new();
+        for r in 0..args.reps.min(2) {
+            let before = b.engine_stats();
+            let start = Instant::now();
+            let handles: Vec<_> = work
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, (toks, budget))| {
+                    let b = Arc::clone(&b);
+                    std::thread::spawn(move || {
+                        // Arrivals spread over the first ~2.4 s.
+                        std::thread::sleep(std::time::Duration::from_millis(50 * i as u64));
+                        let g = b
+                            .generate_tokens(
+                                &toks,
+                                &sampling(budget, (r * 100 + i) as u64),
+                                &[0, 1, 2, 3, 4],
+                            )
+                            .expect("ragged");
+                        g.iter()
+                            .map(|g| g.usage.completion_tokens as usize)
+                            .sum::<usize>()
+                    })
+                })
+                .collect();
+            let tokens: usize = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+            let secs = start.elapsed().as_secs_f64();
+            let prompt = b.engine_stats().prompt_secs - before.prompt_secs;
+            tg.push(tokens as f64 / (secs - prompt));
+            all.push(tokens as f64 / secs);
+            if r == 0 {
+                engine_line("ragged", &b, before);
+            }
+        }
+        let (m, sd) = mean_sd(&tg);
+        let (ma, sda) = mean_sd(&all);
+        println!(
+            "| ragged | {m:.1} ± {sd:.1} t/s | {} prompts (20-120 tokens) x 5 samples, 16-128 generated tokens, arriving over 2.4 s, {} sequences at once; generated tokens / (wall - prompt time); over the whole wall {ma:.1} ± {sda:.1} t/s |",
+            work.len(),
+            args.parallel
+        );
     }
     if args.tests.iter().any(|t| t == "determinism") {
         // Greedy (no deduplication) and seeded sampling: each prompt alone, twice,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use litmus_core::base::backend::{
-    Backend, BackendError, Generation, GenerationRequest, ModelInfo, Prompt, SamplingParams,
+    Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelInfo, Prompt,
+    SamplingParams,
 };
 use litmus_core::base::model::ModelSpec;
 use llama_cpp_2::token::LlamaToken;
@@ -259,6 +260,14 @@ impl Backend for LlamaBackend {
             Some(pid) => litmus_core::base::util::proc_status_kib(pid, "VmRSS:"),
             None => litmus_core::base::util::current_rss_bytes(),
         }
+    }
+
+    fn busy_time(&self) -> Option<BusyTime> {
+        let s = self.engine_stats();
+        Some(BusyTime {
+            prompt_secs: s.prompt_secs,
+            generation_secs: (s.busy_secs - s.prompt_secs).max(0.0),
+        })
     }
 }
 

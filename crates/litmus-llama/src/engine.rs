@@ -79,6 +79,9 @@ pub struct EngineStats {
     pub sample_secs: f64,
     /// Seconds of the whole engine loop while busy.
     pub busy_secs: f64,
+    /// Of `busy_secs`, the steps that decoded prompt chunks (the rest
+    /// generated tokens).
+    pub prompt_secs: f64,
 }
 
 impl EngineStats {
@@ -96,6 +99,7 @@ impl EngineStats {
             decode_secs: self.decode_secs + o.decode_secs,
             sample_secs: self.sample_secs + o.sample_secs,
             busy_secs: self.busy_secs + o.busy_secs,
+            prompt_secs: self.prompt_secs + o.prompt_secs,
         }
     }
 }
@@ -563,6 +567,7 @@ impl<'m> Engine<'m> {
     /// the same alone and in any batch, whatever the timing.
     fn step(&mut self) {
         let t_step = Instant::now();
+        let prompt_step = !self.prompting.is_empty();
         self.step_inner();
         if self.jobs.is_empty() {
             // Idle: every sequence's cells must have been released.
@@ -577,7 +582,11 @@ impl<'m> Engine<'m> {
                 })
                 .sum();
         }
-        self.stats.busy_secs += t_step.elapsed().as_secs_f64();
+        let secs = t_step.elapsed().as_secs_f64();
+        self.stats.busy_secs += secs;
+        if prompt_step {
+            self.stats.prompt_secs += secs;
+        }
         if let Ok(mut shared) = self.shared_stats.lock() {
             *shared = self.stats;
         }

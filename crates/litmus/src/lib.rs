@@ -288,10 +288,13 @@ pub mod __private {
     pub use litmus_core::eval::registry::{EntryKind, EvalEntry};
     pub use litmus_core::eval::score::{IntoScore, ScoreResult};
 
+    use litmus_core::harness::args::{Args, Format};
+
     /// Runs the harness; returns the exit code. In an engine worker process
     /// (started by this very program) it serves a model instead and exits;
     /// given a quantization job (`cargo eval quantize` starts eval targets
     /// that way: cargo-eval itself does not link llama.cpp) it runs that.
+    /// At the end of a run it writes the run's `report.html`.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
         #[cfg(feature = "llama")]
         litmus_llama::worker::main_hook();
@@ -315,6 +318,62 @@ pub mod __private {
             source_file: Some(source_file.into()),
         };
         let opener = |spec: &litmus_core::base::model::ModelSpec| crate::open_backend(spec);
-        litmus_core::harness::run(&site, &opener)
+        let mut args = match Args::from_env() {
+            Ok(a) => a,
+            Err(e) => {
+                // clap's rendering: an error with its usage, or the help.
+                if e.code == litmus_core::base::exit::OK {
+                    print!("{}", e.message);
+                } else {
+                    eprint!("{}", e.message);
+                }
+                return e.code;
+            }
+        };
+        // Every run of an eval target (`cargo eval`, `cargo test --test
+        // evals`, nextest) ends here: the HTML report is written here, once,
+        // from the run directory the harness names in --run-dir-file
+        // (`cargo eval` passes one; otherwise a file of our own).
+        let report = html_report_wanted(&site, &args);
+        let own_file = (report && args.run_dir_file.is_none())
+            .then(|| std::env::temp_dir().join(format!("litmus-run-dir-{}", std::process::id())));
+        if let Some(f) = &own_file {
+            args.run_dir_file = Some(f.clone());
+        }
+        let code = litmus_core::harness::run_with(&site, &args, &opener);
+        if report {
+            let dir = args
+                .run_dir_file
+                .as_ref()
+                .and_then(|f| std::fs::read_to_string(f).ok());
+            if let Some(dir) = dir {
+                match litmus_html::write_report(std::path::Path::new(dir.trim())) {
+                    Ok(path) if !args.quiet && args.format == Format::Human => {
+                        eprintln!("{:>12} {}", "Report", path.display());
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("warning: HTML report: {e}"),
+                }
+            }
+        }
+        if let Some(f) = own_file {
+            let _ = std::fs::remove_file(f);
+        }
+        code
+    }
+
+    /// Whether this run writes `report.html`: not for `--list` or
+    /// `--validate`, nor with `--no-html-report` or `[run] html_report =
+    /// false`.
+    fn html_report_wanted(site: &litmus_core::base::paths::TargetLocation, args: &Args) -> bool {
+        if args.list || args.validate || args.no_html_report {
+            return false;
+        }
+        let config = match &args.config {
+            Some(p) => litmus_core::plan::config::Config::load(p),
+            None => litmus_core::plan::config::Config::discover(&site.manifest_dir),
+        };
+        // A bad config file is the harness's to report.
+        config.map_or(true, |c| c.run.html_report != Some(false))
     }
 }

@@ -295,6 +295,22 @@ pub trait Backend: Send + Sync {
     /// sample index, in any order.
     fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError>;
 
+    /// Repeat `repeat` of `request` (`--repeat N` runs every sample N times
+    /// over, with the same prompt, parameters and seeds, to measure how far
+    /// a backend's answers vary between identical runs).
+    ///
+    /// A live backend generates afresh for every repeat: the default calls
+    /// [`generate`](Backend::generate). A replay answers with that repeat's
+    /// recorded answer.
+    fn generate_repeat(
+        &self,
+        request: &GenerationRequest,
+        repeat: u32,
+    ) -> Result<Vec<Generation>, BackendError> {
+        let _ = repeat;
+        self.generate(request)
+    }
+
     /// How many requests the runner should keep in flight at once.
     fn parallelism(&self) -> usize {
         1
@@ -312,6 +328,22 @@ pub trait Backend: Send + Sync {
     fn resident_bytes(&self) -> Option<u64> {
         None
     }
+
+    /// The model's busy time so far, split into prompt processing and
+    /// generation, for the run's time breakdown; `None` when the backend
+    /// cannot tell (remote servers).
+    fn busy_time(&self) -> Option<BusyTime> {
+        None
+    }
+}
+
+/// Seconds a backend spent working, by kind of work (see [`Backend::busy_time`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BusyTime {
+    /// Evaluating prompts.
+    pub prompt_secs: f64,
+    /// Generating tokens (decoding, sampling, bookkeeping).
+    pub generation_secs: f64,
 }
 
 impl fmt::Debug for dyn Backend {

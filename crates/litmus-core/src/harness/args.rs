@@ -104,6 +104,10 @@ pub struct Args {
     /// Do not record score snapshots.
     #[arg(long)]
     pub no_snapshots: bool,
+    /// Do not write report.html next to the run's results (also
+    /// `[run] html_report = false` in litmus.toml).
+    #[arg(long)]
+    pub no_html_report: bool,
     /// A fixed score-snapshot tolerance in points, instead of the one derived
     /// from confidence intervals.
     #[arg(long, value_name = "POINTS", value_parser = tolerance)]
@@ -334,6 +338,7 @@ impl Args {
             junit,
             markdown,
             no_snapshots,
+            no_html_report,
             tolerance,
             repeat,
             run_dir_file,
@@ -370,6 +375,7 @@ impl Args {
         flag("--resume", *resume);
         flag("--validate", *validate);
         flag("--no-snapshots", *no_snapshots);
+        flag("--no-html-report", *no_html_report);
         flag("--nocapture", *nocapture);
         flag("--no-capture", *no_capture);
         flag("--show-output", *show_output);
@@ -680,6 +686,7 @@ mod tests {
             junit: Some("/tmp/j.xml".into()),
             markdown: Some("/tmp/m.md".into()),
             no_snapshots: true,
+            no_html_report: true,
             tolerance: Some(2.5),
             repeat: 3,
             run_dir_file: Some("/tmp/rd".into()),

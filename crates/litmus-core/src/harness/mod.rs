@@ -195,6 +195,7 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
             vec![0.0]
         },
         samples: args.samples.or(config.run.samples).unwrap_or(3),
+        repeat: args.repeat.max(1),
         samples_override,
         params,
         jobs,
@@ -283,6 +284,7 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
     summary.wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     summary.generated = outcome.generated;
     summary.backend_requests = outcome.backend_requests;
+    summary.time = outcome.time;
     if let Err(e) = store.write_summary(&summary) {
         let _ = writeln!(std::io::stderr(), "warning: {e}");
     }
@@ -332,6 +334,7 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
                 s.drift,
                 crate::output::snapshot::Drift::Regressed { .. }
                     | crate::output::snapshot::Drift::Improved { .. }
+                    | crate::output::snapshot::Drift::Flaky { .. }
             );
         if notable {
             let _ = writeln!(

@@ -374,6 +374,10 @@ fn snapshot_cell(snap: Option<&SnapshotOutcome>) -> String {
         (Drift::Regressed { from, to }, _, Some(t)) => {
             format!("📉 {from:.1} → {to:.1} (±{t:.1})")
         }
+        (Drift::Flaky { from, to }, _, _) => format!(
+            "〰️ flaky {from:.1} → {to:.1} (noise ±{:.1})",
+            s.noise.unwrap_or_default()
+        ),
         (Drift::New, _, _) => "🆕 new".to_string(),
         (Drift::Skipped { .. }, _, _) => "not recorded".to_string(),
         (d, _, _) => d.to_string(),
@@ -406,7 +410,9 @@ pub fn markdown_summary(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> 
         let v = verdict(u, snap);
         let status = v.status();
         *counts.entry(status).or_default() += 1;
+        let flaky = snap.is_some_and(|s| matches!(s.drift, Drift::Flaky { .. }));
         let icon = match status {
+            "passed" if flaky => "〰️ flaky (passed)",
             "passed" => "✅ passed",
             "errored" => "💥 errored",
             "regressed" => "❌ regressed",
@@ -465,6 +471,13 @@ pub fn markdown_summary(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> 
     let new = snapshots.iter().filter(|s| s.drift == Drift::New).count();
     if new > 0 {
         let _ = write!(md, " · new snapshots {new}");
+    }
+    let flaky = snapshots
+        .iter()
+        .filter(|s| matches!(s.drift, Drift::Flaky { .. }))
+        .count();
+    if flaky > 0 {
+        let _ = write!(md, " · flaky (within run-to-run noise) {flaky}");
     }
     if !summary.load_errors.is_empty() {
         let _ = write!(md, " · model load failed {}", summary.load_errors.len());

@@ -8,7 +8,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::run::runner::{Event, Reporter};
-use crate::run::summary::{RunSummary, UnitSummary};
+use crate::run::summary::{RunSummary, TimeSplit, UnitSummary};
 
 /// `--color`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -124,6 +124,23 @@ impl Console {
         if let Some(tps) = u.speed.generation_tps {
             line.push_str(&format!("  {tps:.0} tok/s"));
         }
+        if let Some(r) = &u.repeats {
+            let text = format!(
+                "  {}× repeated: flips {:.0}% (pass/fail {:.0}%), spread ±{:.1}, pass^{} {:.0}%, majority {:.0}%",
+                r.count,
+                r.flip_rate * 100.0,
+                r.pass_flip_rate * 100.0,
+                r.spread,
+                r.count,
+                r.pass_all * 100.0,
+                r.majority_pass * 100.0
+            );
+            line.push_str(&if r.flaky() {
+                self.paint(YELLOW, &format!("{text}  FLAKY"))
+            } else {
+                text
+            });
+        }
         if u.errors > 0 {
             let err = u.first_error.as_deref().unwrap_or("");
             line.push_str(&self.paint(
@@ -197,11 +214,21 @@ impl Console {
             "pp tok/s".into(),
             "ttft ms".into(),
         ]];
+        let with_repeats = s.configs.iter().any(|c| c.repeats.is_some());
+        if with_repeats {
+            rows[0].extend([
+                "repeats".to_string(),
+                "flaky".into(),
+                "flip rate".into(),
+                "pass^N".into(),
+                "majority".into(),
+            ]);
+        }
         for c in &s.configs {
             let opt = |v: Option<f64>, p: usize| {
                 v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into())
             };
-            rows.push(vec![
+            let mut row = vec![
                 c.config.model.clone(),
                 c.config.quantization.clone().unwrap_or_else(|| "-".into()),
                 c.config.template.clone(),
@@ -216,13 +243,30 @@ impl Console {
                 opt(c.speed.throughput_tps, 1),
                 opt(c.speed.prompt_tps, 1),
                 opt(c.speed.ttft_ms, 0),
-            ]);
+            ];
+            if with_repeats {
+                match &c.repeats {
+                    Some(r) => row.extend([
+                        r.count.to_string(),
+                        format!("{}/{}", r.flaky, r.evals),
+                        format!("{:.0}%", r.flip_rate * 100.0),
+                        format!("{:.2}", r.pass_all),
+                        format!("{:.2}", r.majority_pass),
+                    ]),
+                    None => row.extend(std::iter::repeat_n("-".to_string(), 5)),
+                }
+            }
+            rows.push(row);
         }
         for line in table(&rows) {
             self.println(&line);
         }
         for (model, err) in &s.load_errors {
             let line = self.paint(RED, &format!("model {model} failed to load: {err}"));
+            self.println(&line);
+        }
+        if let Some(t) = &s.time {
+            let line = self.paint(DIM, &time_line(t));
             self.println(&line);
         }
         if let Some(rss) = s.peak_rss_bytes {
@@ -247,6 +291,41 @@ impl Console {
             self.println(&line);
         }
     }
+}
+
+/// Where the time went, in one line: `time: load 1.2 s · prompts 20.1 s ·
+/// generation 180.0 s · model idle 3.1 s · scoring 95.0 s on 2 threads
+/// (12.0 s after the last answer)`, with a hint when the model mostly waited.
+pub fn time_line(t: &TimeSplit) -> String {
+    let mut parts = vec![format!("load {:.1} s", t.load_secs)];
+    match (t.prompt_secs, t.generation_secs, t.idle_secs()) {
+        (Some(p), Some(g), Some(idle)) => {
+            parts.push(format!("prompts {p:.1} s"));
+            parts.push(format!("generation {g:.1} s"));
+            parts.push(format!("model idle {idle:.1} s"));
+        }
+        _ => parts.push(format!(
+            "model (prompts and generation) {:.1} s",
+            t.model_secs
+        )),
+    }
+    parts.push(format!(
+        "scoring {:.1} s on {} thread{} ({:.1} s after the last answer)",
+        t.scoring_secs,
+        t.scoring_threads,
+        if t.scoring_threads == 1 { "" } else { "s" },
+        t.scoring_tail_secs
+    ));
+    let mut line = format!("time: {}", parts.join(" · "));
+    if let Some(idle) = t.idle_secs() {
+        if t.model_secs > 0.0 && idle > 0.25 * t.model_secs {
+            line.push_str(&format!(
+                " — the model waited for work {:.0}% of its time",
+                100.0 * idle / t.model_secs
+            ));
+        }
+    }
+    line
 }
 
 fn half_width(u: &UnitSummary) -> f64 {

@@ -99,6 +99,9 @@ pub struct Study {
     pub template_by_variant: Option<Grid>,
     /// Temperature × variant, when the run swept temperatures.
     pub temperature_by_variant: Option<Grid>,
+    /// Where the run's time went, when its summary says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<crate::run::summary::TimeSplit>,
 }
 
 fn variant(c: &ConfigKey) -> String {
@@ -230,13 +233,13 @@ impl Study {
 
         if let Some(base) = &baseline {
             // Scores by configuration, then by (eval, sample).
-            let mut scores: BTreeMap<&ConfigKey, BTreeMap<(&str, u32), f64>> = BTreeMap::new();
+            let mut scores: BTreeMap<&ConfigKey, BTreeMap<(&str, u32, u32), f64>> = BTreeMap::new();
             for (r, k) in records.iter().zip(&keys) {
                 if let Some(s) = &r.score {
                     scores
                         .entry(k)
                         .or_default()
-                        .insert((r.eval.as_str(), r.sample), s.value);
+                        .insert((r.eval.as_str(), r.repeat, r.sample), s.value);
                 }
             }
             let base_configs: Vec<ConfigKey> = rows
@@ -313,6 +316,7 @@ impl Study {
             tags: tags.into_iter().collect(),
             template_by_variant,
             temperature_by_variant,
+            time: summary.time,
         }
     }
 
@@ -469,6 +473,10 @@ impl Study {
             }
             out.push('\n');
         }
+        if let Some(t) = &self.time {
+            out.push_str(&crate::output::console::time_line(t));
+            out.push('\n');
+        }
         out
     }
 
@@ -490,6 +498,10 @@ impl Study {
                 }
             }
             out.push('\n');
+        }
+        if let Some(t) = &self.time {
+            out.push_str(&crate::output::console::time_line(t));
+            out.push_str("\n\n");
         }
         out
     }
@@ -530,6 +542,7 @@ mod tests {
             temperature: t,
             seed: 1,
             sample,
+            repeat: 0,
             prompt: None,
             response: None,
             exchanges: vec![],

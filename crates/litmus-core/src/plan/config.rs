@@ -91,6 +91,9 @@ pub struct RunDefaults {
     /// Stop a completion of a code prompt where the definition it continues
     /// ends (see [`litmus_sandbox::StopRule`]); default true.
     pub stop_at_definition_end: Option<bool>,
+    /// Write `report.html` next to each run's results (default true;
+    /// `--no-html-report` turns it off for one run).
+    pub html_report: Option<bool>,
 }
 
 /// `[judge]`: which model grades the cases that an LLM judge scores (see

@@ -3,7 +3,10 @@
 //!
 //! A request is answered with the recorded response of the same prompt,
 //! temperature and sample index. When the recording holds several models, the
-//! spec's `model` picks one (`replay:RUN#model-name`).
+//! spec's `model` picks one (`replay:RUN#model-name`). A recording made with
+//! `--repeat N` keeps each repeat's answers: repeat `r` of a replay is
+//! answered with the recorded repeat `r` (repeat 0's answer when the
+//! recording has no such repeat, as a replay is itself deterministic).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -36,7 +39,8 @@ pub fn open(
 /// Answers from recorded samples.
 pub struct ReplayBackend {
     info: ModelInfo,
-    answers: HashMap<(String, u32, u32), Generation>,
+    /// By (prompt, temperature bits, sample, repeat).
+    answers: HashMap<(String, u32, u32, u32), Generation>,
     calls: AtomicU64,
 }
 
@@ -88,7 +92,12 @@ impl ReplayBackend {
             info.quantization = r.quantization.clone();
             let mut push = |prompt: &Prompt, text: &str, usage, timings| {
                 answers.insert(
-                    (prompt_key(prompt), r.temperature.to_bits(), r.sample),
+                    (
+                        prompt_key(prompt),
+                        r.temperature.to_bits(),
+                        r.sample,
+                        r.repeat,
+                    ),
                     Generation {
                         sample: r.sample,
                         text: text.to_string(),
@@ -142,6 +151,14 @@ impl Backend for ReplayBackend {
     }
 
     fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        self.generate_repeat(request, 0)
+    }
+
+    fn generate_repeat(
+        &self,
+        request: &GenerationRequest,
+        repeat: u32,
+    ) -> Result<Vec<Generation>, BackendError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let key = prompt_key(&request.prompt);
         let t = request.params.temperature.to_bits();
@@ -150,7 +167,8 @@ impl Backend for ReplayBackend {
             .iter()
             .map(|&i| {
                 self.answers
-                    .get(&(key.clone(), t, i))
+                    .get(&(key.clone(), t, i, repeat))
+                    .or_else(|| self.answers.get(&(key.clone(), t, i, 0)))
                     .cloned()
                     .ok_or_else(|| {
                         BackendError::Missing(format!(

@@ -2,6 +2,11 @@
 //! keeps many generation requests in flight, scores answers in parallel and
 //! stores every sample as soon as it is scored.
 //!
+//! With [`Plan::repeat`] > 1 the whole matrix is run that many times over,
+//! repeat after repeat, each repeat generating afresh (its own cache keys);
+//! the unit summaries then carry the repeats' agreement
+//! ([`crate::run::summary::RepeatStats`]).
+//!
 //! Each model is opened once and serves every template, temperature and case.
 //! Generation runs on `backend.parallelism()` threads (so that a backend can
 //! batch across cases), scoring on `jobs` threads, and one collector writes
@@ -15,8 +20,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crossbeam_channel as channel;
@@ -33,9 +38,9 @@ use crate::eval::registry::{EntryKind, EvalEntry};
 use crate::eval::score::Score;
 use crate::eval::template::PromptTemplate;
 use crate::run::store::{
-    response_key, score_key, Cache, ConfigKey, RunStore, SampleKey, SampleRecord,
+    repeat_key, response_key, score_key, Cache, ConfigKey, RunStore, SampleKey, SampleRecord,
 };
-use crate::run::summary::UnitSummary;
+use crate::run::summary::{TimeSplit, UnitSummary};
 
 /// Opens a backend for a model spec.
 pub type BackendOpener<'a> = &'a (dyn Fn(&ModelSpec) -> Result<SharedBackend, BackendError> + Sync);
@@ -53,6 +58,12 @@ pub struct Plan {
     pub temperatures: Vec<f32>,
     /// Samples per case and configuration (an eval's own `samples` wins).
     pub samples: u32,
+    /// How many times every sample is run (`--repeat`, at least 1; 0 counts
+    /// as 1). Repeat `r` asks the same prompt with the same parameters and
+    /// seed as repeat 0 and is stored with `repeat: r`; it is never answered
+    /// from an earlier repeat's cached response, so the repeats measure how
+    /// far the backend's answers vary between identical runs.
+    pub repeat: u32,
     /// Per-eval sample counts from `litmus.toml`.
     pub samples_override: HashMap<String, u32>,
     /// Sampling parameters; `temperature` is set per configuration.
@@ -117,6 +128,8 @@ pub struct Outcome {
     pub backend_requests: usize,
     /// Errors writing the results store (the run goes on; these are reported).
     pub store_errors: Vec<String>,
+    /// Where the time went (models loaded in this process only).
+    pub time: Option<TimeSplit>,
 }
 
 struct Instance {
@@ -131,24 +144,34 @@ struct Instance {
     /// Where a completion of the prompt ends by its shape.
     stop_rule: Option<StopRule>,
     error: Option<String>,
-    needed: Vec<u32>,
+    /// (repeat, sample) pairs still to produce.
+    needed: Vec<(u32, u32)>,
     limits: litmus_sandbox::Limits,
     config: ConfigKey,
 }
 
 enum Job {
-    Generate { unit: usize },
-    Imperative { unit: usize, sample: u32 },
+    Generate {
+        unit: usize,
+        repeat: u32,
+    },
+    Imperative {
+        unit: usize,
+        repeat: u32,
+        sample: u32,
+    },
 }
 
 struct ScoreJob {
     unit: usize,
+    repeat: u32,
     generation: Generation,
     cached: bool,
 }
 
-/// Generates sample `sample` of `prompt` on `backend`, answering from the
-/// response cache where possible. `all_cached` is cleared on a cache miss.
+/// Generates sample `sample` (of repeat `repeat`) of `prompt` on `backend`,
+/// answering from the response cache where possible. `all_cached` is cleared
+/// on a cache miss.
 #[allow(clippy::too_many_arguments)]
 fn cached_call(
     backend: &dyn Backend,
@@ -160,16 +183,20 @@ fn cached_call(
     params: &SamplingParams,
     sample: u32,
     ordinal: u32,
+    repeat: u32,
 ) -> Result<Generation, BackendError> {
     let info = backend.model();
-    let key = response_key(
-        &info.digest,
-        &info.backend,
-        salt,
-        prompt,
-        params,
-        sample,
-        ordinal,
+    let key = repeat_key(
+        response_key(
+            &info.digest,
+            &info.backend,
+            salt,
+            prompt,
+            params,
+            sample,
+            ordinal,
+        ),
+        repeat,
     );
     if let Some(g) = cache.response(&key) {
         return Ok(g);
@@ -183,7 +210,7 @@ fn cached_call(
         params: params.clone(),
         samples: vec![sample],
     };
-    let g = generate_guarded(backend, &request)?
+    let g = generate_guarded(backend, &request, repeat)?
         .into_iter()
         .find(|g| g.sample == sample)
         .ok_or_else(|| BackendError::Backend(format!("no answer for sample {sample}")))?;
@@ -198,6 +225,7 @@ struct CachingCaller<'a> {
     salt: String,
     all_cached: AtomicBool,
     requests: &'a AtomicUsize,
+    repeat: u32,
 }
 
 impl ModelCaller for CachingCaller<'_> {
@@ -218,6 +246,7 @@ impl ModelCaller for CachingCaller<'_> {
             params,
             sample,
             ordinal,
+            self.repeat,
         )
     }
 
@@ -261,13 +290,15 @@ impl JudgeCaller<'_> {
     }
 }
 
-impl ModelCaller for JudgeCaller<'_> {
-    fn call(
+impl JudgeCaller<'_> {
+    /// A judge call made for repeat `repeat` of a sample.
+    fn call_repeat(
         &self,
         prompt: &Prompt,
         params: &SamplingParams,
         sample: u32,
         ordinal: u32,
+        repeat: u32,
     ) -> Result<Generation, BackendError> {
         let backend: &dyn Backend = match self.other() {
             None => self.under_test,
@@ -293,7 +324,20 @@ impl ModelCaller for JudgeCaller<'_> {
             params,
             sample,
             ordinal,
+            repeat,
         )
+    }
+}
+
+impl ModelCaller for JudgeCaller<'_> {
+    fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    ) -> Result<Generation, BackendError> {
+        self.call_repeat(prompt, params, sample, ordinal, 0)
     }
 
     fn model(&self) -> &ModelInfo {
@@ -304,6 +348,30 @@ impl ModelCaller for JudgeCaller<'_> {
                 _ => &self.fallback,
             },
         }
+    }
+}
+
+/// The judge as seen from one repeat: its replies are cached per repeat too,
+/// so that a repeat re-asks the judge rather than reusing an earlier reply.
+struct RepeatJudge<'a> {
+    judge: &'a JudgeCaller<'a>,
+    repeat: u32,
+}
+
+impl ModelCaller for RepeatJudge<'_> {
+    fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    ) -> Result<Generation, BackendError> {
+        self.judge
+            .call_repeat(prompt, params, sample, ordinal, self.repeat)
+    }
+
+    fn model(&self) -> &ModelInfo {
+        self.judge.model()
     }
 }
 
@@ -320,8 +388,12 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 fn generate_guarded(
     backend: &dyn Backend,
     request: &GenerationRequest,
+    repeat: u32,
 ) -> Result<Vec<Generation>, BackendError> {
-    catch_unwind(AssertUnwindSafe(|| backend.generate(request))).unwrap_or_else(|p| {
+    catch_unwind(AssertUnwindSafe(|| {
+        backend.generate_repeat(request, repeat)
+    }))
+    .unwrap_or_else(|p| {
         Err(BackendError::Backend(format!(
             "backend panicked: {}",
             panic_message(p)
@@ -365,6 +437,7 @@ pub fn execute(
         generated: 0,
         backend_requests: 0,
         store_errors: Vec::new(),
+        time: None,
     };
 
     let judge = JudgeSlot {
@@ -414,7 +487,9 @@ fn run_model(
     reporter: &mut dyn Reporter,
     outcome: &mut Outcome,
 ) {
+    let t_open = Instant::now();
     let opened = opener(spec);
+    let load_secs = t_open.elapsed().as_secs_f64();
     let (backend, info) = match &opened {
         Ok(b) => {
             let info = b.model().clone();
@@ -486,15 +561,17 @@ fn run_model(
                     template: template.name.clone(),
                     temperature_bits: temperature.to_bits(),
                 };
-                let needed: Vec<u32> = (0..samples)
-                    .filter(|&i| {
+                let needed: Vec<(u32, u32)> = (0..plan.repeat.max(1))
+                    .flat_map(|r| (0..samples).map(move |i| (r, i)))
+                    .filter(|&(repeat, sample)| {
                         let key = SampleKey {
                             eval: eval.clone(),
                             model: config.model.clone(),
                             quantization: config.quantization.clone(),
                             template: config.template.clone(),
                             temperature_bits: config.temperature_bits,
-                            sample: i,
+                            repeat,
+                            sample,
                         };
                         latest.get(&key).is_none_or(|r| r.error.is_some())
                     })
@@ -523,7 +600,7 @@ fn run_model(
         samples: todo,
     });
 
-    let base_record = |u: &Instance, sample: u32| SampleRecord {
+    let base_record = |u: &Instance, repeat: u32, sample: u32| SampleRecord {
         eval: u.eval.clone(),
         tags: u.tags.clone(),
         model: model_name.clone(),
@@ -534,6 +611,7 @@ fn run_model(
         temperature: u.temperature,
         seed: plan.params.seed,
         sample,
+        repeat,
         prompt: u.prompt.clone(),
         response: None,
         exchanges: Vec::new(),
@@ -566,9 +644,16 @@ fn run_model(
             outcome
                 .load_errors
                 .push((model_name.clone(), error.to_string()));
+            outcome
+                .time
+                .get_or_insert_with(TimeSplit::default)
+                .add(&TimeSplit {
+                    load_secs,
+                    ..TimeSplit::default()
+                });
             for u in &units {
-                for &i in &u.needed {
-                    let mut r = base_record(u, i);
+                for &(repeat, i) in &u.needed {
+                    let mut r = base_record(u, repeat, i);
                     r.error = Some(error.to_string());
                     if let Err(e) = store.append(&r) {
                         outcome.store_errors.push(e.to_string());
@@ -583,6 +668,16 @@ fn run_model(
     };
 
     let salt = backend.cache_salt();
+    let busy_before = backend.busy_time();
+    let model_started = Instant::now();
+    // When the model last answered, and the nanoseconds spent scoring.
+    let last_answer: Mutex<Option<Instant>> = Mutex::new(None);
+    let scoring_nanos = AtomicU64::new(0);
+    let (last_answer_ref, scoring_nanos_ref) = (&last_answer, &scoring_nanos);
+    let answered = move || {
+        let mut last = last_answer_ref.lock().unwrap_or_else(|e| e.into_inner());
+        *last = Some(Instant::now());
+    };
     let requests = AtomicUsize::new(0);
     let requests_ref = &requests;
     let judge_caller = JudgeCaller {
@@ -605,28 +700,39 @@ fn run_model(
 
     let mut remaining: Vec<usize> = units.iter().map(|u| u.needed.len()).collect();
     let started: Vec<Instant> = units.iter().map(|_| Instant::now()).collect();
-    for (ui, u) in units.iter().enumerate() {
-        if u.needed.is_empty() {
-            continue;
-        }
-        if let Some(err) = &u.error {
-            for &i in &u.needed {
-                let mut r = base_record(u, i);
-                r.error = Some(err.clone());
-                let _ = rec_tx.send((ui, r, false));
+    // Repeat after repeat, as N runs one after the other would go: a repeat
+    // meets other requests in the backend's batches than the one before.
+    for repeat in 0..plan.repeat.max(1) {
+        for (ui, u) in units.iter().enumerate() {
+            let samples: Vec<u32> = u
+                .needed
+                .iter()
+                .filter(|(r, _)| *r == repeat)
+                .map(|&(_, i)| i)
+                .collect();
+            if samples.is_empty() {
+                continue;
             }
-            continue;
-        }
-        match u.entry.kind {
-            EntryKind::Declarative(_) => {
-                let _ = job_tx.send(Job::Generate { unit: ui });
+            if let Some(err) = &u.error {
+                for i in samples {
+                    let mut r = base_record(u, repeat, i);
+                    r.error = Some(err.clone());
+                    let _ = rec_tx.send((ui, r, false));
+                }
+                continue;
             }
-            EntryKind::Imperative(_) => {
-                for &i in &u.needed {
-                    let _ = job_tx.send(Job::Imperative {
-                        unit: ui,
-                        sample: i,
-                    });
+            match u.entry.kind {
+                EntryKind::Declarative(_) => {
+                    let _ = job_tx.send(Job::Generate { unit: ui, repeat });
+                }
+                EntryKind::Imperative(_) => {
+                    for sample in samples {
+                        let _ = job_tx.send(Job::Imperative {
+                            unit: ui,
+                            repeat,
+                            sample,
+                        });
+                    }
                 }
             }
         }
@@ -647,7 +753,7 @@ fn run_model(
             s.spawn(move || {
                 for job in job_rx.iter() {
                     match job {
-                        Job::Generate { unit } => {
+                        Job::Generate { unit, repeat } => {
                             let u = &units_ref[unit];
                             let prompt = u.prompt.as_ref().expect("rendered prompt");
                             let params = SamplingParams {
@@ -656,21 +762,32 @@ fn run_model(
                                 ..plan.params.clone()
                             };
                             let info = backend_ref.model();
+                            let key_of = |sample: u32| {
+                                repeat_key(
+                                    response_key(
+                                        &info.digest,
+                                        &info.backend,
+                                        salt_ref,
+                                        prompt,
+                                        &params,
+                                        sample,
+                                        0,
+                                    ),
+                                    repeat,
+                                )
+                            };
                             let mut uncached = Vec::new();
-                            for &i in &u.needed {
-                                let key = response_key(
-                                    &info.digest,
-                                    &info.backend,
-                                    salt_ref,
-                                    prompt,
-                                    &params,
-                                    i,
-                                    0,
-                                );
-                                match cache.response(&key) {
+                            for i in u
+                                .needed
+                                .iter()
+                                .filter(|(r, _)| *r == repeat)
+                                .map(|&(_, i)| i)
+                            {
+                                match cache.response(&key_of(i)) {
                                     Some(generation) => {
                                         let _ = score_tx.send(ScoreJob {
                                             unit,
+                                            repeat,
                                             generation,
                                             cached: true,
                                         });
@@ -687,31 +804,25 @@ fn run_model(
                                 samples: uncached.clone(),
                             };
                             requests_ref.fetch_add(1, Ordering::Relaxed);
-                            match generate_guarded(backend_ref, &request) {
+                            let generated = generate_guarded(backend_ref, &request, repeat);
+                            answered();
+                            match generated {
                                 Ok(gens) => {
                                     let mut got = HashSet::new();
                                     for g in gens {
                                         if !uncached.contains(&g.sample) || !got.insert(g.sample) {
                                             continue;
                                         }
-                                        let key = response_key(
-                                            &info.digest,
-                                            &info.backend,
-                                            salt_ref,
-                                            prompt,
-                                            &params,
-                                            g.sample,
-                                            0,
-                                        );
-                                        cache.put_response(key, &g);
+                                        cache.put_response(key_of(g.sample), &g);
                                         let _ = score_tx.send(ScoreJob {
                                             unit,
+                                            repeat,
                                             generation: g,
                                             cached: false,
                                         });
                                     }
                                     for i in uncached.into_iter().filter(|i| !got.contains(i)) {
-                                        let mut r = base_record(u, i);
+                                        let mut r = base_record(u, repeat, i);
                                         r.error = Some(format!(
                                             "the backend returned no answer for sample {i}"
                                         ));
@@ -720,14 +831,18 @@ fn run_model(
                                 }
                                 Err(e) => {
                                     for i in uncached {
-                                        let mut r = base_record(u, i);
+                                        let mut r = base_record(u, repeat, i);
                                         r.error = Some(e.to_string());
                                         let _ = rec_tx.send((unit, r, false));
                                     }
                                 }
                             }
                         }
-                        Job::Imperative { unit, sample } => {
+                        Job::Imperative {
+                            unit,
+                            repeat,
+                            sample,
+                        } => {
                             let u = &units_ref[unit];
                             let EntryKind::Imperative(f) = u.entry.kind else {
                                 continue;
@@ -738,6 +853,11 @@ fn run_model(
                                 salt: salt_ref.to_string(),
                                 all_cached: AtomicBool::new(true),
                                 requests: requests_ref,
+                                repeat,
+                            };
+                            let judge = RepeatJudge {
+                                judge: judge_ref,
+                                repeat,
                             };
                             let params = SamplingParams {
                                 temperature: u.temperature,
@@ -751,9 +871,10 @@ fn run_model(
                                 sample,
                                 u.limits.clone(),
                             )
-                            .with_judge(judge_ref);
+                            .with_judge(&judge);
                             let result = catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
-                            let mut r = base_record(u, sample);
+                            answered();
+                            let mut r = base_record(u, repeat, sample);
                             r.prompt = ctx.exchanges.first().map(|e| e.prompt.clone());
                             r.response = ctx.exchanges.last().map(|e| e.response.clone());
                             r.usage = ctx.usage;
@@ -782,6 +903,11 @@ fn run_model(
                 for job in score_rx.iter() {
                     let u = &units_ref[job.unit];
                     let case = u.case.as_ref().expect("declarative case");
+                    let t_score = Instant::now();
+                    let judge = RepeatJudge {
+                        judge: judge_ref,
+                        repeat: job.repeat,
+                    };
                     let (score, error) = match &**case {
                         // Judged: never from the score cache (the judge model may
                         // differ between runs; its replies are cached instead).
@@ -796,7 +922,7 @@ fn run_model(
                                     t,
                                     &question,
                                     &job.generation.text,
-                                    judge_ref,
+                                    &judge,
                                 )
                             }));
                             match graded {
@@ -834,7 +960,9 @@ fn run_model(
                             (Some(score), None)
                         }
                     };
-                    let mut r = base_record(u, job.generation.sample);
+                    scoring_nanos_ref
+                        .fetch_add(t_score.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    let mut r = base_record(u, job.repeat, job.generation.sample);
                     r.response = Some(job.generation.text);
                     r.usage = job.generation.usage;
                     r.timings = job.generation.timings;
@@ -866,6 +994,29 @@ fn run_model(
     });
 
     outcome.backend_requests += requests.load(Ordering::Relaxed);
+    let ended = Instant::now();
+    let last = last_answer
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(ended);
+    let busy = backend.busy_time().zip(busy_before).map(|(a, b)| {
+        (
+            (a.prompt_secs - b.prompt_secs).max(0.0),
+            (a.generation_secs - b.generation_secs).max(0.0),
+        )
+    });
+    outcome
+        .time
+        .get_or_insert_with(TimeSplit::default)
+        .add(&TimeSplit {
+            load_secs,
+            model_secs: last.saturating_duration_since(model_started).as_secs_f64(),
+            prompt_secs: busy.map(|b| b.0),
+            generation_secs: busy.map(|b| b.1),
+            scoring_secs: scoring_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            scoring_threads: score_threads,
+            scoring_tail_secs: ended.saturating_duration_since(last).as_secs_f64(),
+        });
     // The memory this model needed, while it is still loaded.
     if let Some(info) = outcome
         .models
@@ -896,6 +1047,7 @@ fn finish_unit(
                 quantization: u.config.quantization.clone(),
                 template: u.config.template.clone(),
                 temperature_bits: u.config.temperature_bits,
+                repeat: 0,
                 sample: 0,
             }..=SampleKey {
                 eval: u.eval.clone(),
@@ -903,6 +1055,7 @@ fn finish_unit(
                 quantization: u.config.quantization.clone(),
                 template: u.config.template.clone(),
                 temperature_bits: u.config.temperature_bits,
+                repeat: u32::MAX,
                 sample: u32::MAX,
             },
         )

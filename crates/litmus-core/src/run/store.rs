@@ -9,7 +9,9 @@
 //! The response cache (`<output-dir>/cache/responses.jsonl`) maps everything
 //! that determines a response — weights digest, backend, rendered prompt,
 //! sampling parameters, seed and sample index — to the generation, so a rerun
-//! skips generation. Scores are cached too, keyed by the response and the
+//! skips generation. With `--repeat`, repeats after the first are cached
+//! under keys of their own (see [`repeat_key`]), so a repeat regenerates
+//! rather than reuse an earlier repeat's answer. Scores are cached too, keyed by the response and the
 //! case's fingerprint, so a fully cached rerun costs almost nothing.
 
 use std::collections::{BTreeMap, HashMap};
@@ -49,6 +51,11 @@ pub struct SampleRecord {
     pub seed: u64,
     /// Sample index.
     pub sample: u32,
+    /// Repeat index (`--repeat N` runs every sample N times over: 0..N).
+    /// Repeat 0 is the ordinary run and is not written, so records of runs
+    /// without `--repeat` are unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeat: u32,
     /// The prompt sent (for imperative evals: the first one).
     pub prompt: Option<Prompt>,
     /// The model's answer (for imperative evals: the last one).
@@ -84,6 +91,7 @@ impl SampleRecord {
             quantization: self.quantization.clone(),
             template: self.template.clone(),
             temperature_bits: self.temperature.to_bits(),
+            repeat: self.repeat,
             sample: self.sample,
         }
     }
@@ -112,8 +120,14 @@ pub struct SampleKey {
     pub template: String,
     /// Temperature, as bits so that it can be hashed.
     pub temperature_bits: u32,
+    /// Repeat index (0 without `--repeat`).
+    pub repeat: u32,
     /// Sample index.
     pub sample: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// A configuration: model, quantization, template and temperature.
@@ -392,6 +406,23 @@ pub fn response_key(
     sha256_hex(&serde_json::to_vec(&k).unwrap_or_default())
 }
 
+/// The cache key of repeat `repeat` of the response whose key (for repeat
+/// 0) is `key`: `key` itself for repeat 0, so that runs without `--repeat`
+/// keep their cache, and a distinct key for every later repeat, so that a
+/// repeat is never answered with an earlier repeat's response.
+///
+/// ```
+/// use litmus_core::run::store::repeat_key;
+/// assert_eq!(repeat_key("abc".into(), 0), "abc");
+/// assert_ne!(repeat_key("abc".into(), 1), repeat_key("abc".into(), 2));
+/// ```
+pub fn repeat_key(key: String, repeat: u32) -> String {
+    if repeat == 0 {
+        return key;
+    }
+    sha256_hex(format!("{key}\0repeat\0{repeat}").as_bytes())
+}
+
 /// The cache key of a score: the response and the case's fingerprint.
 pub fn score_key(case_fingerprint: &str, response: &str) -> String {
     let mut buf = Vec::with_capacity(case_fingerprint.len() + response.len() + 32);
@@ -544,6 +575,7 @@ mod tests {
             temperature: 0.0,
             seed: 1,
             sample,
+            repeat: 0,
             prompt: Some(Prompt::user("q")),
             response: Some("a".into()),
             exchanges: vec![],
@@ -577,6 +609,33 @@ mod tests {
         drop(store);
         let all = read_run(&dir.path().join("runs/r1")).unwrap();
         assert_eq!(all.iter().map(|r| r.sample).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn repeats_are_separate_samples_and_repeat_zero_is_written_as_before() {
+        let plain = serde_json::to_value(record("a", 0)).unwrap();
+        assert!(plain.get("repeat").is_none(), "{plain}");
+        let mut again = record("a", 0);
+        again.repeat = 2;
+        let line = serde_json::to_string(&again).unwrap();
+        assert!(line.contains("\"repeat\":2"), "{line}");
+        assert_eq!(serde_json::from_str::<SampleRecord>(&line).unwrap(), again);
+        assert_ne!(again.key(), record("a", 0).key());
+
+        let dir = tempfile::tempdir().unwrap();
+        let meta = RunMeta {
+            id: "r".into(),
+            ..RunMeta::default()
+        };
+        let store = RunStore::create(dir.path(), &meta).unwrap();
+        store.append(&record("a", 0)).unwrap();
+        store.append(&again).unwrap();
+        drop(store);
+        let all = read_run(&dir.path().join("runs/r")).unwrap();
+        assert_eq!(
+            all.iter().map(|r| (r.repeat, r.sample)).collect::<Vec<_>>(),
+            [(0, 0), (2, 0)]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use litmus_metrics::stats::{pass_at_k, summarize, Summary};
+use litmus_metrics::stats::{pass_at_k, std_dev, summarize, Summary};
 use serde::{Deserialize, Serialize};
 
 use crate::base::backend::ModelInfo;
@@ -10,6 +10,66 @@ use crate::run::store::{ConfigKey, SampleRecord};
 
 /// The seed used for bootstrap confidence intervals in summaries.
 pub const BOOTSTRAP_SEED: u64 = 0x6c69_746d_7573;
+
+/// Where a run's wall time went. Model time (from a model loaded to its
+/// last answer) is the model's prompt processing, generation and idle time
+/// (waiting for work: the harness, the scorers, or nothing); scoring runs on
+/// its own threads next to it, so its seconds are summed over them, and the
+/// part after a model's last answer (`scoring_tail_secs`) is what it added
+/// to the wall.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeSplit {
+    /// Loading models (worker start-up included).
+    pub load_secs: f64,
+    /// From each model loaded to its last answer, summed over models.
+    pub model_secs: f64,
+    /// Of `model_secs`, the model evaluating prompts (`None`: the backend
+    /// cannot tell, e.g. a remote server).
+    pub prompt_secs: Option<f64>,
+    /// Of `model_secs`, the model generating tokens.
+    pub generation_secs: Option<f64>,
+    /// Scoring (sandbox runs, metrics, judge calls), summed over scoring threads.
+    pub scoring_secs: f64,
+    /// Scoring threads, per model.
+    pub scoring_threads: usize,
+    /// Wall time after a model's last answer until its last sample was scored.
+    pub scoring_tail_secs: f64,
+}
+
+impl TimeSplit {
+    /// Model time in which the model did neither prompts nor generation.
+    pub fn idle_secs(&self) -> Option<f64> {
+        Some((self.model_secs - self.prompt_secs? - self.generation_secs?).max(0.0))
+    }
+
+    /// Adds the figures of another model's part of the run.
+    pub fn add(&mut self, o: &TimeSplit) {
+        // A part without model time (a failed load) knows nothing of the split.
+        let sum = |a: Option<f64>, a_model: f64, b: Option<f64>, b_model: f64| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (None, b) if a_model == 0.0 => b,
+            (a, None) if b_model == 0.0 => a,
+            _ => None,
+        };
+        self.prompt_secs = sum(
+            self.prompt_secs,
+            self.model_secs,
+            o.prompt_secs,
+            o.model_secs,
+        );
+        self.generation_secs = sum(
+            self.generation_secs,
+            self.model_secs,
+            o.generation_secs,
+            o.model_secs,
+        );
+        self.load_secs += o.load_secs;
+        self.model_secs += o.model_secs;
+        self.scoring_secs += o.scoring_secs;
+        self.scoring_threads = self.scoring_threads.max(o.scoring_threads);
+        self.scoring_tail_secs += o.scoring_tail_secs;
+    }
+}
 
 /// Speed figures over a set of samples.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -79,6 +139,130 @@ impl Speed {
     }
 }
 
+/// How far the answers of one eval under one configuration varied between
+/// identical runs, measured by running every sample several times over
+/// (`--repeat N`, N ≥ 2).
+///
+/// Rates are over the sample indices scored in at least two repeats.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepeatStats {
+    /// Repeats with at least one scored sample.
+    pub count: u32,
+    /// Sample indices compared across repeats.
+    pub samples: usize,
+    /// Share of sample indices whose score differed between repeats.
+    pub flip_rate: f64,
+    /// Share of sample indices that passed in some repeats and failed in
+    /// others.
+    pub pass_flip_rate: f64,
+    /// The eval's mean score (0–100) in each repeat, in repeat order.
+    pub means: Vec<f64>,
+    /// Sample standard deviation of `means`, in points.
+    pub mean_sd: f64,
+    /// Highest minus lowest of `means`, in points.
+    pub mean_range: f64,
+    /// How far the eval's score can move between identical runs, in points:
+    /// the mean over the compared samples of each one's score range across
+    /// the repeats (a sample that scored 100 in one repeat and 0 in another
+    /// adds 100 / samples). Any run whose samples score within the ranges the
+    /// repeats showed lies within `spread` of any other such run, and of
+    /// the mean over the repeats. Score snapshots allow for it (see
+    /// [`crate::output::snapshot`]).
+    #[serde(default)]
+    pub spread: f64,
+    /// pass^N: share of sample indices that passed in every repeat.
+    pub pass_all: f64,
+    /// Share of sample indices that passed in a strict majority of their
+    /// repeats (majority vote; a tie fails).
+    pub majority_pass: f64,
+}
+
+/// One sample's (score, passed) in each repeat that scored it.
+type SampleRepeats = [(f64, bool)];
+
+impl RepeatStats {
+    /// The statistics of `records` (one eval under one configuration); `None`
+    /// when fewer than two repeats were scored.
+    ///
+    /// ```
+    /// use litmus_core::run::summary::RepeatStats;
+    /// # use litmus_core::run::store::SampleRecord;
+    /// # fn rec(sample: u32, repeat: u32, value: f64) -> SampleRecord {
+    /// #     let mut r: SampleRecord = serde_json::from_value(serde_json::json!({
+    /// #         "eval": "e", "model": "m", "backend": "replay", "quantization": null,
+    /// #         "digest": "", "template": "plain", "temperature": 0.0, "seed": 0,
+    /// #         "sample": sample, "repeat": repeat, "prompt": null, "response": null,
+    /// #         "score": {"value": value, "passed": value >= 50.0}, "error": null})).unwrap();
+    /// #     r
+    /// # }
+    /// // Sample 0 passes in both repeats, sample 1 only in the first.
+    /// let recs = [rec(0, 0, 100.0), rec(1, 0, 100.0), rec(0, 1, 100.0), rec(1, 1, 0.0)];
+    /// let s = RepeatStats::of(&recs.iter().collect::<Vec<_>>()).unwrap();
+    /// assert_eq!((s.count, s.samples), (2, 2));
+    /// assert_eq!((s.flip_rate, s.pass_all, s.majority_pass), (0.5, 0.5, 0.5));
+    /// assert_eq!((s.means.clone(), s.mean_range), (vec![100.0, 50.0], 50.0));
+    /// assert_eq!(s.spread, 50.0);
+    /// ```
+    pub fn of(records: &[&SampleRecord]) -> Option<RepeatStats> {
+        let mut by_repeat: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+        let mut by_sample: BTreeMap<u32, Vec<(f64, bool)>> = BTreeMap::new();
+        for r in records {
+            if let Some(s) = r.score.as_ref().filter(|s| s.value.is_finite()) {
+                by_repeat.entry(r.repeat).or_default().push(s.value);
+                by_sample
+                    .entry(r.sample)
+                    .or_default()
+                    .push((s.value, s.passed));
+            }
+        }
+        if by_repeat.len() < 2 {
+            return None;
+        }
+        let means: Vec<f64> = by_repeat
+            .values()
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+            .collect();
+        let lo = means.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = means.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let compared: Vec<&Vec<(f64, bool)>> =
+            by_sample.values().filter(|v| v.len() >= 2).collect();
+        let range = |v: &SampleRepeats| {
+            let lo = v.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+            let hi = v.iter().map(|x| x.0).fold(f64::NEG_INFINITY, f64::max);
+            hi - lo
+        };
+        let share = |pred: &dyn Fn(&SampleRepeats) -> bool| {
+            if compared.is_empty() {
+                0.0
+            } else {
+                compared.iter().filter(|v| pred(v)).count() as f64 / compared.len() as f64
+            }
+        };
+        Some(RepeatStats {
+            count: by_repeat.len() as u32,
+            samples: compared.len(),
+            flip_rate: share(&|v| range(v) > 1e-9),
+            pass_flip_rate: share(&|v| v.iter().any(|x| x.1) && !v.iter().all(|x| x.1)),
+            mean_sd: std_dev(&means),
+            mean_range: hi - lo,
+            spread: if compared.is_empty() {
+                0.0
+            } else {
+                compared.iter().map(|v| range(v)).sum::<f64>() / compared.len() as f64
+            },
+            means,
+            pass_all: share(&|v| v.iter().all(|x| x.1)),
+            majority_pass: share(&|v| 2 * v.iter().filter(|x| x.1).count() > v.len()),
+        })
+    }
+
+    /// Whether the repeats disagreed: some sample's score differed between
+    /// repeats.
+    pub fn flaky(&self) -> bool {
+        self.flip_rate > 0.0
+    }
+}
+
 /// One eval under one configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UnitSummary {
@@ -88,11 +272,14 @@ pub struct UnitSummary {
     pub tags: Vec<String>,
     /// The configuration.
     pub config: ConfigKey,
-    /// Samples scored.
+    /// Samples scored (with `--repeat`, over all repeats).
     pub scored: usize,
     /// Samples that failed (backend or eval error).
     pub errors: usize,
-    /// Score statistics over the scored samples (0–100).
+    /// Score statistics over the scored samples (0–100). With `--repeat`,
+    /// each sample's score is first averaged over its repeats, so `n` counts
+    /// distinct samples and the interval is not narrowed by repeats (which
+    /// are not independent draws).
     pub score: Summary,
     /// Fraction of scored samples that passed.
     pub pass_rate: f64,
@@ -106,6 +293,10 @@ pub struct UnitSummary {
     pub min_score: Option<f64>,
     /// Wall time the eval took under this configuration, ms.
     pub wall_ms: f64,
+    /// Run-to-run agreement, when the samples were run several times over
+    /// (`--repeat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<RepeatStats>,
 }
 
 impl UnitSummary {
@@ -116,6 +307,16 @@ impl UnitSummary {
             .iter()
             .filter_map(|r| r.score.as_ref().map(|s| s.value))
             .collect();
+        // One value per sample index: its mean over the repeats.
+        let mut per_sample: BTreeMap<u32, (f64, usize)> = BTreeMap::new();
+        for r in records {
+            if let Some(s) = &r.score {
+                let e = per_sample.entry(r.sample).or_default();
+                e.0 += s.value;
+                e.1 += 1;
+            }
+        }
+        let per_sample: Vec<f64> = per_sample.values().map(|(v, n)| v / *n as f64).collect();
         let passed = records
             .iter()
             .filter(|r| r.score.as_ref().is_some_and(|s| s.passed))
@@ -137,7 +338,7 @@ impl UnitSummary {
             config: first.config(),
             scored: scored.len(),
             errors: records.iter().filter(|r| r.error.is_some()).count(),
-            score: summarize(&scored, BOOTSTRAP_SEED),
+            score: summarize(&per_sample, BOOTSTRAP_SEED),
             pass_rate: if scored.is_empty() {
                 0.0
             } else {
@@ -148,6 +349,7 @@ impl UnitSummary {
             first_error: records.iter().find_map(|r| r.error.clone()),
             min_score,
             wall_ms,
+            repeats: RepeatStats::of(records),
         }
     }
 
@@ -181,6 +383,51 @@ pub struct ConfigSummary {
     pub flaky: usize,
     /// Speed.
     pub speed: Speed,
+    /// Run-to-run agreement over the evals run several times over
+    /// (`--repeat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<ConfigRepeats>,
+}
+
+/// Run-to-run agreement of one configuration: [`RepeatStats`] averaged over
+/// its evals (each eval weighs the same).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRepeats {
+    /// Most repeats of any eval.
+    pub count: u32,
+    /// Evals with repeat statistics.
+    pub evals: usize,
+    /// Evals whose repeats disagreed (some sample's score differed).
+    pub flaky: usize,
+    /// Mean of the evals' flip rates.
+    pub flip_rate: f64,
+    /// Mean of the evals' pass/fail flip rates.
+    pub pass_flip_rate: f64,
+    /// Mean of the evals' pass^N.
+    pub pass_all: f64,
+    /// Mean of the evals' majority-vote pass rates.
+    pub majority_pass: f64,
+}
+
+impl ConfigRepeats {
+    /// Averages the repeat statistics of `units`; `None` when none has any.
+    pub fn of(units: &[&UnitSummary]) -> Option<ConfigRepeats> {
+        let stats: Vec<&RepeatStats> = units.iter().filter_map(|u| u.repeats.as_ref()).collect();
+        if stats.is_empty() {
+            return None;
+        }
+        let n = stats.len() as f64;
+        let avg = |f: fn(&RepeatStats) -> f64| stats.iter().map(|s| f(s)).sum::<f64>() / n;
+        Some(ConfigRepeats {
+            count: stats.iter().map(|s| s.count).max().unwrap_or(0),
+            evals: stats.len(),
+            flaky: stats.iter().filter(|s| s.flaky()).count(),
+            flip_rate: avg(|s| s.flip_rate),
+            pass_flip_rate: avg(|s| s.pass_flip_rate),
+            pass_all: avg(|s| s.pass_all),
+            majority_pass: avg(|s| s.majority_pass),
+        })
+    }
 }
 
 impl ConfigSummary {
@@ -196,11 +443,19 @@ impl ConfigSummary {
             .filter(|u| u.scored > 0)
             .map(|u| u.score.mean)
             .collect();
-        let kmax = units.iter().map(|u| u.scored as u64).max().unwrap_or(0);
+        // Repeats of a sample are not further samples: pass@k counts samples.
+        let samples = |u: &UnitSummary| {
+            if u.repeats.is_some() {
+                u.score.n as u64
+            } else {
+                u.scored as u64
+            }
+        };
+        let kmax = units.iter().map(|u| samples(u)).max().unwrap_or(0);
         let mut p1 = Vec::new();
         let mut pk = Vec::new();
         for u in units.iter().filter(|u| u.scored > 0) {
-            let n = u.scored as u64;
+            let n = samples(u);
             let c = (u.pass_rate * n as f64).round() as u64;
             p1.push(pass_at_k(n, c, 1));
             if n >= kmax && kmax > 1 {
@@ -228,6 +483,7 @@ impl ConfigSummary {
                 .filter(|u| u.pass_rate > 0.0 && u.pass_rate < 1.0)
                 .count(),
             speed: Speed::of(records.iter().copied()),
+            repeats: ConfigRepeats::of(units),
         }
     }
 }
@@ -255,6 +511,9 @@ pub struct RunSummary {
     pub backend_requests: usize,
     /// Peak resident memory of the process, bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// Where the wall time went (`None` in summaries of old runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<TimeSplit>,
 }
 
 impl RunSummary {
@@ -307,11 +566,171 @@ impl RunSummary {
             cached: records.iter().filter(|r| r.cached).count(),
             backend_requests: 0,
             peak_rss_bytes: crate::base::util::peak_rss_bytes(),
+            time: None,
         }
     }
 
     /// Evals that errored under some configuration.
     pub fn errored(&self) -> impl Iterator<Item = &UnitSummary> {
         self.units.iter().filter(|u| u.errors > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::score::Score;
+
+    /// A scored record of sample `sample` in repeat `repeat` (`None`: errored).
+    fn rec(sample: u32, repeat: u32, value: Option<f64>) -> SampleRecord {
+        SampleRecord {
+            eval: "e".into(),
+            tags: vec![],
+            model: "m".into(),
+            backend: "test".into(),
+            quantization: None,
+            digest: String::new(),
+            template: "plain".into(),
+            temperature: 0.0,
+            seed: 1,
+            sample,
+            repeat,
+            prompt: None,
+            response: Some("x".into()),
+            exchanges: vec![],
+            score: value.map(|v| Score {
+                value: v,
+                passed: v >= 50.0,
+                parts: [("p".to_string(), v / 2.0)].into_iter().collect(),
+                details: None,
+            }),
+            usage: Default::default(),
+            timings: Default::default(),
+            cached: false,
+            error: value.is_none().then(|| "boom".to_string()),
+            at_ms: 0,
+        }
+    }
+
+    /// Records of `scores[repeat][sample]`.
+    fn grid(scores: &[&[f64]]) -> Vec<SampleRecord> {
+        scores
+            .iter()
+            .enumerate()
+            .flat_map(|(r, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(move |(i, &v)| rec(i as u32, r as u32, Some(v)))
+            })
+            .collect()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn repeat_stats_measure_flips_spread_pass_all_and_majority() {
+        // 4 samples × 3 repeats. Sample 0 always passes, sample 1 always
+        // fails, sample 2 passes twice of three, sample 3 varies in score
+        // but always passes.
+        let recs = grid(&[
+            &[100.0, 0.0, 100.0, 60.0],
+            &[100.0, 0.0, 0.0, 80.0],
+            &[100.0, 0.0, 100.0, 60.0],
+        ]);
+        let refs: Vec<&SampleRecord> = recs.iter().collect();
+        let s = RepeatStats::of(&refs).unwrap();
+        assert_eq!((s.count, s.samples), (3, 4));
+        assert!(close(s.flip_rate, 0.5), "samples 2 and 3 flip: {s:?}");
+        assert!(
+            close(s.pass_flip_rate, 0.25),
+            "only sample 2 flips pass/fail"
+        );
+        assert!(close(s.pass_all, 0.5), "samples 0 and 3 pass every repeat");
+        assert!(close(s.majority_pass, 0.75), "0, 2 (2 of 3) and 3");
+        assert_eq!(s.means, [65.0, 45.0, 65.0]);
+        assert!(close(s.mean_range, 20.0));
+        // Ranges 0, 0, 100 and 20 over 4 samples.
+        assert!(close(s.spread, 30.0), "{}", s.spread);
+        // sd of (65, 45, 65): mean 58.33, ss = 2·44.44 + 177.78 = 266.67, /2 → 11.547
+        assert!((s.mean_sd - 11.547).abs() < 1e-3, "{}", s.mean_sd);
+        assert!(s.flaky());
+
+        // The unit's score averages each sample over its repeats first: n
+        // counts samples, not samples × repeats.
+        let u = UnitSummary::of(&refs, None, 0.0);
+        assert_eq!(u.scored, 12);
+        assert_eq!(u.score.n, 4);
+        assert!(close(u.score.mean, 175.0 / 3.0));
+        assert!(close(u.pass_rate, 8.0 / 12.0));
+        assert_eq!(u.repeats, Some(s));
+    }
+
+    #[test]
+    fn agreeing_repeats_change_nothing_but_the_repeat_stats() {
+        let once = grid(&[&[100.0, 0.0, 100.0]]);
+        let thrice = grid(&[
+            &[100.0, 0.0, 100.0],
+            &[100.0, 0.0, 100.0],
+            &[100.0, 0.0, 100.0],
+        ]);
+        let a = UnitSummary::of(&once.iter().collect::<Vec<_>>(), None, 0.0);
+        let b = UnitSummary::of(&thrice.iter().collect::<Vec<_>>(), None, 0.0);
+        assert_eq!(a.repeats, None, "one repeat has no repeat statistics");
+        assert_eq!(a.score, b.score, "same mean and interval");
+        assert_eq!(a.pass_rate, b.pass_rate);
+        assert_eq!(a.parts, b.parts);
+        let r = b.repeats.unwrap();
+        assert_eq!(
+            (r.count, r.flip_rate, r.mean_sd, r.mean_range, r.spread),
+            (3, 0.0, 0.0, 0.0, 0.0)
+        );
+        assert!(close(r.pass_all, 2.0 / 3.0) && close(r.majority_pass, 2.0 / 3.0));
+        assert!(!r.flaky());
+    }
+
+    #[test]
+    fn errored_repeats_are_left_out_of_the_comparison() {
+        // Sample 1 scored only in repeat 0: not compared.
+        let recs = [
+            rec(0, 0, Some(100.0)),
+            rec(1, 0, Some(0.0)),
+            rec(0, 1, Some(0.0)),
+            rec(1, 1, None),
+        ];
+        let s = RepeatStats::of(&recs.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!((s.count, s.samples), (2, 1));
+        assert_eq!((s.flip_rate, s.pass_all), (1.0, 0.0));
+        assert_eq!(s.means, [50.0, 0.0]);
+        // A repeat with nothing scored does not count as a repeat.
+        let recs = [rec(0, 0, Some(100.0)), rec(0, 1, None)];
+        assert_eq!(RepeatStats::of(&recs.iter().collect::<Vec<_>>()), None);
+    }
+
+    #[test]
+    fn config_repeats_average_over_evals_and_count_flaky_ones() {
+        let steady = grid(&[&[100.0, 100.0], &[100.0, 100.0]]);
+        let mut flaky = grid(&[&[100.0, 0.0], &[0.0, 0.0]]);
+        for r in &mut flaky {
+            r.eval = "f".into();
+        }
+        let a = UnitSummary::of(&steady.iter().collect::<Vec<_>>(), None, 0.0);
+        let b = UnitSummary::of(&flaky.iter().collect::<Vec<_>>(), None, 0.0);
+        let all: Vec<&SampleRecord> = steady.iter().chain(&flaky).collect();
+        let c = ConfigSummary::of(&a.config, &[&a, &b], &all, None);
+        let r = c.repeats.unwrap();
+        assert_eq!((r.count, r.evals, r.flaky), (2, 2, 1));
+        assert!(close(r.flip_rate, 0.25) && close(r.pass_all, 0.5));
+        assert_eq!(
+            c.pass_at_k.map(|p| p.0),
+            Some(2),
+            "k counts samples, not repeats"
+        );
+        let plain = ConfigSummary::of(&a.config, &[], &[], None);
+        assert_eq!(plain.repeats, None);
+        // Without repeats, summary.json has no `repeats` key at all.
+        let json = serde_json::to_value(&plain).unwrap();
+        assert!(json.get("repeats").is_none());
     }
 }

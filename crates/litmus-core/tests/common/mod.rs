@@ -69,6 +69,7 @@ pub fn plan(
         templates: vec![PromptTemplate::chat("plain", None, template)],
         temperatures: temperatures.to_vec(),
         samples,
+        repeat: 1,
         samples_override: HashMap::new(),
         params: SamplingParams::default(),
         jobs: 2,

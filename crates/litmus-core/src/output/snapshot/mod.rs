@@ -27,6 +27,18 @@
 //! `cargo insta accept` takes; with `CI=true` nothing is written and the
 //! outcome is marked failed.
 //!
+//! Run-to-run noise: a confidence interval only covers the samples of one
+//! run. Where a backend does not answer identically in identical runs (HTTP
+//! servers, GPUs, options that give up batch invariance), `--repeat N` runs
+//! every sample N times and measures how far the score moves between the
+//! repeats ([`RepeatStats::spread`]). That measurement is kept in the
+//! snapshot's metadata (`info.repeats`, carried over when a snapshot is
+//! rewritten by a run without `--repeat`) and the larger of the baseline's
+//! and this run's is the eval's *noise*: a move beyond the statistical
+//! tolerance but within the noise is [`Drift::Flaky`] — reported, never a
+//! mismatch, never a failure. A move beyond both is a regression (or an
+//! improvement) as before.
+//!
 //! Snapshot files are named explicitly, never auto-numbered:
 //! `<dir>/<eval with :: → __>@<model>-<quant>-<template>-t<temperature>.snap`
 //! (see [`snapshot_name`]), in `<eval target dir>/snapshots/` by default (see
@@ -50,7 +62,7 @@ use insta::{Comparator, Settings, Snapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::run::store::ConfigKey;
-use crate::run::summary::{RunSummary, Speed, UnitSummary};
+use crate::run::summary::{RepeatStats, RunSummary, Speed, UnitSummary};
 
 /// The version of the snapshot body format written by [`SnapshotBody::render`].
 pub const FORMAT: u32 = 1;
@@ -161,6 +173,15 @@ pub enum Drift {
         /// This run's score.
         to: f64,
     },
+    /// Moved beyond the statistical tolerance, but no further than repeated
+    /// runs of the same configuration move (`--repeat`): noise, not a
+    /// change. Not a failure.
+    Flaky {
+        /// The snapshot's score.
+        from: f64,
+        /// This run's score.
+        to: f64,
+    },
     /// Not recorded: the eval errored under this configuration, or nothing
     /// was scored.
     Skipped {
@@ -176,6 +197,7 @@ impl fmt::Display for Drift {
             Drift::New => write!(f, "new"),
             Drift::Improved { from, to } => write!(f, "improved {from:.1} → {to:.1}"),
             Drift::Regressed { from, to } => write!(f, "regressed {from:.1} → {to:.1}"),
+            Drift::Flaky { from, to } => write!(f, "flaky {from:.1} → {to:.1}"),
             Drift::Skipped { reason } => write!(f, "not recorded ({reason})"),
         }
     }
@@ -200,6 +222,11 @@ pub struct SnapshotOutcome {
     pub score: f64,
     /// The tolerance applied, in points, when there was a baseline.
     pub tolerance: Option<f64>,
+    /// The run-to-run noise allowed for, in points, when repeated runs
+    /// measured any (see [`RepeatStats::spread`]): from the baseline's
+    /// metadata or this run's `--repeat`, whichever is larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
     /// A `.snap.new` was written for review.
     pub pending_written: bool,
     /// The `.snap` file itself was written (`INSTA_UPDATE=always`/`force`,
@@ -228,8 +255,22 @@ impl SnapshotOutcome {
                 format!("unchanged: {b:.1} → {:.1} (within ±{t:.1})", self.score)
             }
             (Drift::Improved { from, to } | Drift::Regressed { from, to }, _, Some(t)) => {
-                format!("{} (Δ {:+.1}, tolerance ±{t:.1})", self.drift, to - from)
+                let noise = match self.noise {
+                    Some(n) => format!(", run-to-run noise ±{n:.1}"),
+                    None => String::new(),
+                };
+                format!(
+                    "{} (Δ {:+.1}, tolerance ±{t:.1}{noise})",
+                    self.drift,
+                    to - from
+                )
             }
+            (Drift::Flaky { from, to }, _, _) => format!(
+                "{} (Δ {:+.1}, within run-to-run noise ±{:.1}: not a regression)",
+                self.drift,
+                to - from,
+                self.noise.unwrap_or_default()
+            ),
             (Drift::New, _, _) => format!("new snapshot: {:.1}", self.score),
             (d, _, _) => d.to_string(),
         };
@@ -496,11 +537,27 @@ pub fn tolerance_for(
 }
 
 /// Compares `current` with `baseline`: returns the drift and the tolerance.
+/// `noise` is the run-to-run noise in points (0 when none was measured): a
+/// move beyond the tolerance but within it is [`Drift::Flaky`].
+///
+/// ```
+/// use litmus_core::output::snapshot::{measure_drift, Drift, SnapshotBody};
+/// let body = |score: f64| SnapshotBody {
+///     format: 1, eval: "e".into(), model: "m".into(), quantization: None,
+///     template: "plain".into(), temperature: 0.0, score, ci95: (score, score),
+///     pass_rate: score / 100.0, samples: 3, parts: Default::default(),
+/// };
+/// let (from, to) = (body(95.0), body(60.0));
+/// assert!(matches!(measure_drift(&from, &to, None, 0.5, 0.0).0, Drift::Regressed { .. }));
+/// assert_eq!(measure_drift(&from, &to, None, 0.5, 40.0).0, Drift::Flaky { from: 95.0, to: 60.0 });
+/// assert!(matches!(measure_drift(&from, &body(0.0), None, 0.5, 40.0).0, Drift::Regressed { .. }));
+/// ```
 pub fn measure_drift(
     baseline: &SnapshotBody,
     current: &SnapshotBody,
     fixed: Option<f64>,
     min_tolerance: f64,
+    noise: f64,
 ) -> (Drift, f64) {
     let tol = tolerance_for(
         baseline.half_width(),
@@ -512,6 +569,11 @@ pub fn measure_drift(
     // Scores are rounded to 0.1: keep float noise from making 0.1 > 0.1.
     let drift = if delta.abs() <= tol + 1e-9 {
         Drift::Unchanged
+    } else if delta.abs() <= noise + 1e-9 {
+        Drift::Flaky {
+            from: baseline.score,
+            to: current.score,
+        }
     } else if delta > 0.0 {
         Drift::Improved {
             from: baseline.score,
@@ -528,15 +590,17 @@ pub fn measure_drift(
 
 /// insta `Comparator` for score snapshots: two bodies match when they are
 /// about the same eval and configuration and the score moved by no more than
-/// the tolerance (see [`measure_drift`]). Bodies it cannot parse are compared as
-/// text. Metadata never counts, even under `INSTA_REQUIRE_FULL_MATCH`: it
-/// holds the volatile data by design.
+/// the tolerance or the run-to-run noise (see [`measure_drift`]). Bodies it cannot
+/// parse are compared as text. Metadata never counts, even under
+/// `INSTA_REQUIRE_FULL_MATCH`: it holds the volatile data by design.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScoreComparator {
     /// A fixed tolerance in points, or `None` to derive it from the CIs.
     pub tolerance: Option<f64>,
     /// The floor of a derived tolerance, in points.
     pub min_tolerance: f64,
+    /// The run-to-run noise in points (0: none measured).
+    pub noise: f64,
 }
 
 impl Default for ScoreComparator {
@@ -544,6 +608,7 @@ impl Default for ScoreComparator {
         ScoreComparator {
             tolerance: None,
             min_tolerance: DEFAULT_MIN_TOLERANCE,
+            noise: 0.0,
         }
     }
 }
@@ -554,8 +619,10 @@ impl ScoreComparator {
         match (SnapshotBody::parse(reference), SnapshotBody::parse(test)) {
             (Some(a), Some(b)) => {
                 a.same_subject(&b)
-                    && measure_drift(&a, &b, self.tolerance, self.min_tolerance).0
-                        == Drift::Unchanged
+                    && matches!(
+                        measure_drift(&a, &b, self.tolerance, self.min_tolerance, self.noise).0,
+                        Drift::Unchanged | Drift::Flaky { .. }
+                    )
             }
             _ => reference.trim_end() == test.trim_end(),
         }
@@ -662,6 +729,19 @@ struct Info<'a> {
     errors: usize,
     wall_ms: f64,
     speed: &'a Speed,
+    /// Run-to-run agreement measured with `--repeat` (this run's, else the
+    /// baseline's, so that rewriting a snapshot keeps the measurement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeats: Option<&'a RepeatStats>,
+}
+
+/// The run-to-run agreement recorded in a snapshot's metadata
+/// (`info.repeats`), if any.
+fn recorded_repeats(snapshot: &Snapshot) -> Option<RepeatStats> {
+    // insta's accessor for `info` is public but hidden from its docs; the
+    // value is plain data, read through serde.
+    let info = serde_json::to_value(snapshot.metadata().private_info()?).ok()?;
+    serde_json::from_value(info.get("repeats")?.clone()).ok()
 }
 
 /// Size and contents of a file, to tell whether insta wrote it.
@@ -800,6 +880,7 @@ fn record_one(
         baseline: None,
         score: body.score,
         tolerance: None,
+        noise: None,
         pending_written: false,
         updated: false,
         failed: false,
@@ -820,13 +901,31 @@ fn record_one(
         return outcome;
     }
 
-    let baseline = Snapshot::from_file(&path)
-        .ok()
-        .and_then(|s| snapshot_text(&s))
+    let existing = Snapshot::from_file(&path).ok();
+    let baseline = existing
+        .as_ref()
+        .and_then(snapshot_text)
         .and_then(|t| SnapshotBody::parse(&t))
         .filter(|b| b.same_subject(&body));
+    let recorded = baseline
+        .as_ref()
+        .and(existing.as_ref())
+        .and_then(recorded_repeats);
+    let noise = unit
+        .repeats
+        .iter()
+        .chain(&recorded)
+        .map(|r| r.spread)
+        .reduce(f64::max);
+    outcome.noise = noise;
     if let Some(b) = &baseline {
-        let (drift, tol) = measure_drift(b, &body, opts.tolerance, opts.min_tolerance);
+        let (drift, tol) = measure_drift(
+            b,
+            &body,
+            opts.tolerance,
+            opts.min_tolerance,
+            noise.unwrap_or(0.0),
+        );
         outcome.drift = drift;
         outcome.baseline = Some(b.score);
         outcome.tolerance = Some(tol);
@@ -849,6 +948,7 @@ fn record_one(
         errors: unit.errors,
         wall_ms: unit.wall_ms,
         speed: &unit.speed,
+        repeats: unit.repeats.as_ref().or(recorded.as_ref()),
     };
 
     let mut settings = Settings::clone_current();
@@ -868,6 +968,7 @@ fn record_one(
     settings.set_comparator(Box::new(ScoreComparator {
         tolerance: opts.tolerance,
         min_tolerance: opts.min_tolerance,
+        noise: noise.unwrap_or(0.0),
     }));
 
     let before_snap = file_state(&path);
@@ -942,30 +1043,86 @@ mod tests {
         let base = body(70.0, 66.0, 74.0); // hw 4
         let noise = body(73.0, 70.0, 76.0); // hw 3 → tol 5
         assert_eq!(
-            measure_drift(&base, &noise, None, 0.5),
+            measure_drift(&base, &noise, None, 0.5, 0.0),
             (Drift::Unchanged, 5.0)
         );
         let worse = body(60.0, 57.0, 63.0);
         assert!(matches!(
-            measure_drift(&base, &worse, None, 0.5).0,
+            measure_drift(&base, &worse, None, 0.5, 0.0).0,
             Drift::Regressed { .. }
         ));
         let better = body(80.0, 77.0, 83.0);
         assert!(matches!(
-            measure_drift(&base, &better, None, 0.5).0,
+            measure_drift(&base, &better, None, 0.5, 0.0).0,
             Drift::Improved { .. }
         ));
         assert!(matches!(
-            measure_drift(&base, &noise, Some(1.0), 0.5).0,
+            measure_drift(&base, &noise, Some(1.0), 0.5, 0.0).0,
             Drift::Improved { .. }
         ));
         let exact = body(70.0, 70.0, 70.0);
         let tiny = body(70.4, 70.4, 70.4);
-        assert_eq!(measure_drift(&exact, &tiny, None, 0.5).0, Drift::Unchanged);
+        assert_eq!(
+            measure_drift(&exact, &tiny, None, 0.5, 0.0).0,
+            Drift::Unchanged
+        );
         let c = ScoreComparator::default();
         assert!(c.matches_text(&base.render(), &noise.render()));
         assert!(!c.matches_text(&base.render(), &worse.render()));
         assert!(c.matches_text("not a body\n", "not a body"));
+    }
+
+    #[test]
+    fn measured_noise_turns_a_move_within_it_into_flaky_not_beyond_it() {
+        // Temperature 0: every sample agrees within a run, so the intervals
+        // are empty and the tolerance is its floor.
+        let base = body(95.0, 95.0, 95.0);
+        let moved = body(60.0, 60.0, 60.0);
+        let (d, tol) = measure_drift(&base, &moved, None, 0.5, 40.0);
+        assert_eq!(
+            (d, tol),
+            (
+                Drift::Flaky {
+                    from: 95.0,
+                    to: 60.0
+                },
+                0.5
+            )
+        );
+        let up = body(99.0, 99.0, 99.0);
+        assert_eq!(
+            measure_drift(&base, &up, None, 0.5, 40.0).0,
+            Drift::Flaky {
+                from: 95.0,
+                to: 99.0
+            }
+        );
+        // Beyond the noise: a regression, as without it.
+        let gone = body(40.0, 40.0, 40.0);
+        assert_eq!(
+            measure_drift(&base, &gone, None, 0.5, 40.0).0,
+            Drift::Regressed {
+                from: 95.0,
+                to: 40.0
+            }
+        );
+        // Within the tolerance stays unchanged; a fixed tolerance is widened
+        // by the noise too.
+        assert_eq!(
+            measure_drift(&base, &base, None, 0.5, 40.0).0,
+            Drift::Unchanged
+        );
+        assert!(matches!(
+            measure_drift(&base, &moved, Some(0.0), 0.5, 40.0).0,
+            Drift::Flaky { .. }
+        ));
+        let noisy = ScoreComparator {
+            noise: 40.0,
+            ..ScoreComparator::default()
+        };
+        assert!(noisy.matches_text(&base.render(), &moved.render()));
+        assert!(!noisy.matches_text(&base.render(), &gone.render()));
+        assert!(!ScoreComparator::default().matches_text(&base.render(), &moved.render()));
     }
 
     #[test]

@@ -7,11 +7,12 @@ mod native;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+use cargo_metadata::camino::Utf8Path;
+use cargo_metadata::{Message, Metadata, MetadataCommand, Package};
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use litmus_core::base::exit;
 use litmus_core::harness::args::{Args, Format};
-use litmus_core::harness::exit;
-use litmus_core::summary::RunSummary;
-use serde::Deserialize;
+use litmus_core::run::summary::RunSummary;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -161,41 +162,6 @@ struct BuildArgs {
     no_native: bool,
 }
 
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<Package>,
-    workspace_members: Vec<String>,
-    workspace_root: PathBuf,
-    target_directory: PathBuf,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Package {
-    id: String,
-    name: String,
-    manifest_path: PathBuf,
-    targets: Vec<Target>,
-    dependencies: Vec<Dependency>,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    name: String,
-    kind: Vec<String>,
-    src_path: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct Dependency {
-    name: String,
-    #[serde(default)]
-    rename: Option<String>,
-}
-
 /// An eval target to build and run.
 #[derive(Debug, Clone)]
 struct EvalTarget {
@@ -209,19 +175,13 @@ fn cargo() -> Command {
 }
 
 fn metadata(manifest_path: Option<&Path>) -> Result<Metadata, String> {
-    let mut cmd = cargo();
-    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    let mut cmd = MetadataCommand::new();
+    cmd.no_deps();
     if let Some(p) = manifest_path {
-        cmd.arg("--manifest-path").arg(p);
+        cmd.manifest_path(p);
     }
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("running cargo metadata: {e}"))?;
-    if !out.status.success() {
-        return Err("cargo metadata failed".into());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("reading cargo metadata: {e}"))
+    cmd.exec()
+        .map_err(|e| format!("reading cargo metadata: {e}"))
 }
 
 /// The eval targets of the workspace's packages (or those named with `-p`).
@@ -244,9 +204,8 @@ fn find_targets(
     });
     // At the workspace root, `[workspace.metadata.litmus] packages` picks the default.
     let defaults: Vec<String> = meta
-        .metadata
-        .as_ref()
-        .and_then(|m| m.get("litmus"))
+        .workspace_metadata
+        .get("litmus")
         .and_then(|l| l.get("packages"))
         .and_then(|p| p.as_array())
         .map(|a| {
@@ -278,8 +237,7 @@ fn find_targets(
             || pkg.name == "litmus";
         let listed: Vec<String> = pkg
             .metadata
-            .as_ref()
-            .and_then(|m| m.get("litmus"))
+            .get("litmus")
             .and_then(|l| l.get("targets"))
             .and_then(|t| t.as_array())
             .map(|a| {
@@ -294,11 +252,11 @@ fn find_targets(
             }
             // An `evals/` folder of the package (not a package that is itself
             // in a folder named `evals`, whose `tests/` are ordinary tests).
-            let pkg_dir = pkg.manifest_path.parent().unwrap_or(Path::new(""));
+            let pkg_dir = pkg.manifest_path.parent().unwrap_or(Utf8Path::new(""));
             let in_evals_dir = t
                 .src_path
                 .strip_prefix(pkg_dir)
-                .is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == "evals"));
+                .is_ok_and(|rel| rel.components().any(|c| c.as_str() == "evals"));
             let is_eval = listed.contains(&t.name)
                 || (uses_litmus && (t.name.starts_with("eval") || in_evals_dir));
             if !is_eval || (!names.is_empty() && !names.contains(&t.name)) {
@@ -310,7 +268,7 @@ fn find_targets(
                 manifest_dir: pkg
                     .manifest_path
                     .parent()
-                    .map(Path::to_path_buf)
+                    .map(|d| d.as_std_path().to_path_buf())
                     .unwrap_or_default(),
             });
         }
@@ -350,7 +308,7 @@ fn build_plan(args: &BuildArgs, meta: &Metadata) -> BuildPlan {
         env.push(("LLAMA_LIB_PROFILE".into(), "Release".into()));
     }
     BuildPlan {
-        target_dir: Some(meta.target_directory.join("litmus").join("native")),
+        target_dir: Some(meta.target_directory.join("litmus").join("native").into()),
         env,
         reason: "no rustflags set: building for this CPU".into(),
     }
@@ -412,14 +370,13 @@ fn build(
                 t.name, t.package
             ));
         }
-        let exe = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| {
-                m["reason"] == "compiler-artifact" && m["target"]["name"] == t.name.as_str()
+        let exe = Message::parse_stream(out.stdout.as_slice())
+            .filter_map(|m| match m {
+                Ok(Message::CompilerArtifact(a)) if a.target.name == t.name => a.executable,
+                _ => None,
             })
-            .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .next_back()
+            .last()
+            .map(PathBuf::from)
             .ok_or_else(|| format!("cargo built no executable for `{}`", t.name))?;
         exes.push(exe);
     }
@@ -548,7 +505,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
                 ]);
             }
         }
-        for line in litmus_core::report::table(&rows) {
+        for line in litmus_core::output::console::table(&rows) {
             println!("{line}");
         }
     }
@@ -572,7 +529,7 @@ fn ended_report(
             "error: eval target `{}/{}` {} before it could report\n",
             t.package,
             t.name,
-            litmus_core::util::describe_exit(status)
+            litmus_core::base::util::describe_exit(status)
         ));
     }
     let Some(run_dir) = run_dir else {
@@ -712,10 +669,10 @@ fn local_gguf(source: &str) -> Option<PathBuf> {
 
 fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     let root = match metadata(manifest_path.as_deref()) {
-        Ok(m) => m.workspace_root,
+        Ok(m) => m.workspace_root.into(),
         Err(_) => std::env::current_dir().map_err(|e| e.to_string())?,
     };
-    let config = litmus_core::config::Config::discover(&root).map_err(|e| e.to_string())?;
+    let config = litmus_core::plan::config::Config::discover(&root).map_err(|e| e.to_string())?;
     let mut rows = vec![vec![
         "name".to_string(),
         "backend".into(),
@@ -732,7 +689,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     for (name, spec) in &config.models {
         for s in spec.expand() {
             // Describe local GGUF files (without fetching anything).
-            let info = (s.backend == litmus_core::model::BackendKind::Llama)
+            let info = (s.backend == litmus_core::base::model::BackendKind::Llama)
                 .then(|| local_gguf(&s.source))
                 .flatten()
                 .and_then(|p| litmus_gguf::describe_gguf(p).ok());
@@ -767,7 +724,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             params(m.info.as_ref().and_then(|i| i.parameters)),
         ]);
     }
-    for line in litmus_core::report::table(&rows) {
+    for line in litmus_core::output::console::table(&rows) {
         println!("{line}");
     }
     if rows.len() == 1 {
@@ -780,14 +737,15 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
 }
 
 fn report(args: ReportArgs) -> Result<i32, String> {
-    use litmus_core::study::StudyOptions;
+    use litmus_core::output::study_report::StudyOptions;
     // A run given as a directory needs no cargo project around it.
     let output_dir = || -> Result<PathBuf, String> {
         match &args.output_dir {
             Some(d) => Ok(d.clone()),
             None => Ok(metadata(args.manifest_path.as_deref())?
                 .target_directory
-                .join("litmus")),
+                .join("litmus")
+                .into()),
         }
     };
     let load = |run: &str| -> Result<litmus_html::Run, String> {
@@ -795,7 +753,7 @@ fn report(args: ReportArgs) -> Result<i32, String> {
             return litmus_html::Run::load(Path::new(run));
         }
         let output_dir = output_dir()?;
-        let dir = litmus_core::store::find_run(&output_dir, run).ok_or_else(|| {
+        let dir = litmus_core::run::store::find_run(&output_dir, run).ok_or_else(|| {
             format!(
                 "no run `{run}` in {} (give a run directory or id)",
                 output_dir.join("runs").display()
@@ -914,7 +872,7 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
                 "error: eval target `{}/{}` {} while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
                 target.package,
                 target.name,
-                litmus_core::util::describe_exit(&status)
+                litmus_core::base::util::describe_exit(&status)
             );
             Ok(exit::ERRORED)
         }

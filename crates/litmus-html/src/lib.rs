@@ -16,7 +16,7 @@
 //!   differences per eval and overall, flipped evals, speed changes.
 //!
 //! ```no_run
-//! use litmus_core::study::StudyOptions;
+//! use litmus_core::output::study_report::StudyOptions;
 //! let run = litmus_html::Run::load("target/litmus/runs/20261127-152852-e75ce9".as_ref())?;
 //! std::fs::write("report.html", litmus_html::render(&run, &StudyOptions::default()))?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -29,9 +29,9 @@ mod svg;
 
 use std::path::{Path, PathBuf};
 
-use litmus_core::store::{read_run, RunMeta, SampleRecord};
-use litmus_core::study::{Study, StudyOptions};
-use litmus_core::summary::RunSummary;
+use litmus_core::output::study_report::{Study, StudyOptions};
+use litmus_core::run::store::{read_run, RunMeta, SampleRecord};
+use litmus_core::run::summary::RunSummary;
 
 pub use compare::{Comparison, ConfigComparison, EvalComparison};
 
@@ -133,10 +133,10 @@ pub(crate) mod testing {
     //! Synthetic runs for the tests.
     use std::collections::BTreeMap;
 
-    use litmus_core::backend::{ModelInfo, Prompt, Timings, Usage};
-    use litmus_core::score::Score;
-    use litmus_core::store::SampleRecord;
-    use litmus_core::summary::RunSummary;
+    use litmus_core::base::backend::{ModelInfo, Prompt, Timings, Usage};
+    use litmus_core::eval::score::Score;
+    use litmus_core::run::store::SampleRecord;
+    use litmus_core::run::summary::RunSummary;
 
     use crate::Run;
 

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use litmus_core::store::ConfigKey;
-use litmus_core::study::{Study, StudyRow};
+use litmus_core::output::study_report::{Study, StudyRow};
+use litmus_core::run::store::ConfigKey;
 use litmus_metrics::stats::Verdict;
 
 use crate::compare::{speed_change, Comparison};
@@ -376,7 +376,7 @@ fn facts(run: &Run) -> String {
     }
     if let Some(t) = &s.time {
         // "time: load 2.4 s · prompts …": where the wall time went.
-        let line = litmus_core::report::time_line(t);
+        let line = litmus_core::output::console::time_line(t);
         let line = line.strip_prefix("time: ").unwrap_or(&line);
         let _ = write!(out, "<dt>time went to</dt><dd>{}</dd>", esc(line));
     }
@@ -633,7 +633,7 @@ pub(crate) fn comparison_page(
     for k in &cmp.only_b {
         columns.push((label(k), "B".into(), k.clone(), b));
     }
-    let mut records: BTreeMap<(String, ConfigKey), Vec<&litmus_core::store::SampleRecord>> =
+    let mut records: BTreeMap<(String, ConfigKey), Vec<&litmus_core::run::store::SampleRecord>> =
         BTreeMap::new();
     for (run_tag, run) in [("A", a), ("B", b)] {
         for r in &run.records {
@@ -682,7 +682,7 @@ pub(crate) fn comparison_page(
 
 #[cfg(test)]
 mod tests {
-    use litmus_core::study::StudyOptions;
+    use litmus_core::output::study_report::StudyOptions;
 
     use crate::testing;
 

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelInfo, Prompt,
     SamplingParams,
 };
-use litmus_core::model::ModelSpec;
+use litmus_core::base::model::ModelSpec;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::engine::EngineStats;
@@ -229,8 +229,8 @@ impl LlamaBackend {
     /// worker's, or this process's), in bytes.
     pub fn peak_rss_bytes(&self) -> Option<u64> {
         match self.worker_pid() {
-            Some(pid) => litmus_core::util::proc_status_kib(pid, "VmHWM:"),
-            None => litmus_core::util::peak_rss_bytes(),
+            Some(pid) => litmus_core::base::util::proc_status_kib(pid, "VmHWM:"),
+            None => litmus_core::base::util::peak_rss_bytes(),
         }
     }
 }
@@ -257,8 +257,8 @@ impl Backend for LlamaBackend {
 
     fn resident_bytes(&self) -> Option<u64> {
         match self.worker_pid() {
-            Some(pid) => litmus_core::util::proc_status_kib(pid, "VmRSS:"),
-            None => litmus_core::util::current_rss_bytes(),
+            Some(pid) => litmus_core::base::util::proc_status_kib(pid, "VmRSS:"),
+            None => litmus_core::base::util::current_rss_bytes(),
         }
     }
 

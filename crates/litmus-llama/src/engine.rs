@@ -20,7 +20,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     BackendError, FinishReason, Generation, SamplingParams, Timings, Usage,
 };
 use llama_cpp_2::context::LlamaContext;
@@ -193,7 +193,7 @@ struct Slot {
     acc: TextAccumulator,
     /// Where the answer ends by its shape (a completed definition), if the
     /// request has a stop rule.
-    end: Option<litmus_core::backend::StopScanner>,
+    end: Option<litmus_core::base::backend::StopScanner>,
     t_prompt_start: Instant,
     t_prompt_end: Instant,
     t_first: Option<Instant>,
@@ -977,7 +977,7 @@ fn build_sampling(
         }
         chain.push(LlamaSampler::temp(p.temperature));
         chain.push(LlamaSampler::dist(seed32(
-            litmus_core::backend::sample_seed(p.seed, sample),
+            litmus_core::base::backend::sample_seed(p.seed, sample),
         )));
     }
     let mut sampler = LlamaSampler::chain_simple(chain);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     BackendError, GenerationRequest, Message, Prompt, Role, SamplingParams,
 };
 use llama_cpp_2::context::params::LlamaContextParams;

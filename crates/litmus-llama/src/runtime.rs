@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use litmus_core::backend::BackendError;
+use litmus_core::base::backend::BackendError;
 use llama_cpp_2::llama_backend::LlamaBackend as LlamaCppBackend;
 
 static LLAMA: OnceLock<Result<LlamaCppBackend, String>> = OnceLock::new();
@@ -30,6 +30,31 @@ pub(crate) static LOAD_LOCK: Mutex<()> = Mutex::new(());
 /// `(buffer, MiB)` from the `... model buffer size = N MiB` lines of the load
 /// in progress.
 pub(crate) static LOAD_BUFFERS: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
+
+/// Sees each llama.cpp log line (see [`set_log_observer`]).
+pub(crate) type LogObserver = Box<dyn FnMut(&str) + Send>;
+
+/// The observer of llama.cpp's log lines, if any: a caller that reads
+/// progress from the log (quantization) installs one for the duration.
+static LOG_OBSERVER: Mutex<Option<LogObserver>> = Mutex::new(None);
+
+/// Installs (or, with `None`, removes) the log observer; returns the one
+/// there was.
+pub(crate) fn set_log_observer(observer: Option<LogObserver>) -> Option<LogObserver> {
+    std::mem::replace(
+        &mut *LOG_OBSERVER.lock().unwrap_or_else(|e| e.into_inner()),
+        observer,
+    )
+}
+
+/// Shows `text` to the log observer, if one is installed and not busy.
+pub(crate) fn notify_log_observer(text: &str) {
+    if let Ok(mut o) = LOG_OBSERVER.try_lock() {
+        if let Some(f) = o.as_mut() {
+            f(text);
+        }
+    }
+}
 
 /// `CPU_REPACK model buffer size =    12.66 MiB` -> `("CPU_REPACK", 12.66)`.
 fn parse_buffer_line(text: &str) -> Option<(String, f64)> {
@@ -56,9 +81,7 @@ unsafe extern "C" fn log_callback(
     }
     // SAFETY: llama.cpp passes a NUL-terminated string valid for this call.
     let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
-    if text.starts_with('[') {
-        crate::quantize::observe_log(&text);
-    }
+    notify_log_observer(&text);
     if let Some(buffer) = parse_buffer_line(&text) {
         if let Ok(mut b) = LOAD_BUFFERS.lock() {
             b.push(buffer);

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use litmus_core::backend::BackendError;
-use litmus_core::model::ModelSpec;
+use litmus_core::base::backend::BackendError;
+use litmus_core::base::model::ModelSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::gguf::GgufInfo;

@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use litmus_core::backend::{BackendError, Generation, GenerationRequest, Prompt, SamplingParams};
+use litmus_core::base::backend::{
+    BackendError, Generation, GenerationRequest, Prompt, SamplingParams,
+};
 use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
@@ -703,7 +705,7 @@ fn exit_signal(_: &ExitStatus) -> Option<i32> {
 }
 
 /// `SIGSEGV (segmentation fault)` and the like.
-pub use litmus_core::util::signal_name;
+pub use litmus_core::base::util::signal_name;
 
 #[cfg(test)]
 mod tests {

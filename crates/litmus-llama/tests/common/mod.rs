@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_llama::gguf::{GgufType, GgufValue, GgufWriter};
 
 pub const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
@@ -222,7 +222,7 @@ pub fn random_workload(
     seed: u64,
     n_requests: usize,
 ) {
-    use litmus_core::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
+    use litmus_core::base::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
     let words = [
         "the", "cat", "is", "on", "a", "mat", "and", "it", "was", "blue", "7", ".",
     ];

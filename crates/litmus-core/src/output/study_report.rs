@@ -8,8 +8,8 @@
 //! Built from a run's records and summary; rendered as text, Markdown or JSON.
 //!
 //! ```
-//! use litmus_core::study::{Study, StudyOptions};
-//! # let summary = litmus_core::summary::RunSummary::build("r", "d", &[], &Default::default(), &Default::default(), &Default::default());
+//! use litmus_core::output::study_report::{Study, StudyOptions};
+//! # let summary = litmus_core::run::summary::RunSummary::build("r", "d", &[], &Default::default(), &Default::default(), &Default::default());
 //! let study = Study::build(&summary, &[], &StudyOptions::default());
 //! assert!(study.rows.is_empty());
 //! println!("{}", study.markdown());
@@ -20,9 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use litmus_metrics::stats::{paired_comparison, summarize, PairedComparison, Summary};
 use serde::{Deserialize, Serialize};
 
-use crate::report::table;
-use crate::store::{ConfigKey, SampleRecord};
-use crate::summary::{RunSummary, Speed};
+use crate::output::console::table;
+use crate::run::store::{ConfigKey, SampleRecord};
+use crate::run::summary::{RunSummary, Speed};
 
 /// Choices of a study report.
 #[derive(Clone, Debug, Default)]
@@ -101,7 +101,7 @@ pub struct Study {
     pub temperature_by_variant: Option<Grid>,
     /// Where the run's time went, when its summary says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<crate::summary::TimeSplit>,
+    pub time: Option<crate::run::summary::TimeSplit>,
 }
 
 fn variant(c: &ConfigKey) -> String {
@@ -118,7 +118,7 @@ fn variant(c: &ConfigKey) -> String {
 impl Study {
     /// Builds the report of a run from its summary and records.
     pub fn build(summary: &RunSummary, records: &[SampleRecord], options: &StudyOptions) -> Study {
-        let seed = options.seed.unwrap_or(crate::summary::CI_SEED);
+        let seed = options.seed.unwrap_or(crate::run::summary::BOOTSTRAP_SEED);
         let mut tags: BTreeSet<String> = BTreeSet::new();
         let mut rows: Vec<StudyRow> = summary
             .configs
@@ -474,7 +474,7 @@ impl Study {
             out.push('\n');
         }
         if let Some(t) = &self.time {
-            out.push_str(&crate::report::time_line(t));
+            out.push_str(&crate::output::console::time_line(t));
             out.push('\n');
         }
         out
@@ -500,7 +500,7 @@ impl Study {
             out.push('\n');
         }
         if let Some(t) = &self.time {
-            out.push_str(&crate::report::time_line(t));
+            out.push_str(&crate::output::console::time_line(t));
             out.push_str("\n\n");
         }
         out
@@ -515,8 +515,8 @@ impl Study {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::ModelInfo;
-    use crate::score::Score;
+    use crate::base::backend::ModelInfo;
+    use crate::eval::score::Score;
 
     fn record(
         quant: &str,

@@ -124,7 +124,7 @@ impl ModelSpec {
     /// in `litmus.toml`).
     ///
     /// ```
-    /// use litmus_core::model::{BackendKind, ModelSpec};
+    /// use litmus_core::base::model::{BackendKind, ModelSpec};
     /// let spec = ModelSpec::parse("openai:http://127.0.0.1:8080/v1#gemma").unwrap();
     /// assert_eq!(spec.backend, BackendKind::Openai);
     /// assert_eq!(spec.source, "http://127.0.0.1:8080/v1");

@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelSpec;
-use crate::template::PromptTemplate;
+use crate::base::model::ModelSpec;
+use crate::eval::template::PromptTemplate;
 
 /// The default model when none is configured.
 pub const DEFAULT_MODEL: &str = "builtin:gemma3-270m-q4_k_m";
@@ -97,7 +97,7 @@ pub struct RunDefaults {
 }
 
 /// `[judge]`: which model grades the cases that an LLM judge scores (see
-/// [`crate::judge`]).
+/// [`crate::eval::judge`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JudgeSettings {
@@ -256,7 +256,7 @@ impl Config {
 
     /// All templates: built-in ones, then the file's (which may replace them).
     pub fn all_templates(&self) -> Vec<PromptTemplate> {
-        let mut all = crate::template::builtin();
+        let mut all = crate::eval::template::builtin();
         for t in self.templates.values() {
             if let Some(slot) = all.iter_mut().find(|b| b.name == t.name) {
                 *slot = t.clone();
@@ -311,7 +311,7 @@ user = "{{task}} One word."
         assert_eq!(c.models["gemma"].name, "gemma");
         assert_eq!(
             c.models["server"].backend,
-            crate::model::BackendKind::Openai
+            crate::base::model::BackendKind::Openai
         );
         assert!(c.all_templates().iter().any(|t| t.name == "terse"));
     }

@@ -1,0 +1,3 @@
+//! The list phase: configuration (`litmus.toml`) and flags → what to run.
+
+pub mod config;

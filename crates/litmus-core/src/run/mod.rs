@@ -1,0 +1,9 @@
+//! The run phase: generation (through the response cache), scoring and
+//! collection into the results store and summaries; replays of stored runs;
+//! the validation of declared evals.
+
+pub mod replay;
+pub mod runner;
+pub mod store;
+pub mod summary;
+pub mod validate;

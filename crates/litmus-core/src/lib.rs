@@ -12,6 +12,7 @@ pub mod context;
 pub mod harness;
 pub mod judge;
 pub mod model;
+pub mod placement;
 pub mod registry;
 pub mod replay;
 pub mod report;

@@ -7,6 +7,9 @@
 //! - [`gguf`]: a pure-Rust GGUF reader, validator and writer.
 //! - [`models`]: the built-in default model (fetched from the Python package
 //!   index on first use), the model cache, resolving `builtin:NAME` or a path.
+//! - [`memory`]: what a model needs at a context size and number of
+//!   parallel sequences (weights per layer, KV cache, compute buffers), for
+//!   the placement planner.
 //! - [`ladder`]: quantization type names, the default ladder and where its
 //!   rungs go, and the job `cargo eval quantize` hands to an eval target.
 
@@ -14,6 +17,7 @@
 
 pub mod gguf;
 pub mod ladder;
+pub mod memory;
 pub mod models;
 
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};

@@ -132,6 +132,11 @@ impl Inventory {
         self.devices.iter().find(|d| d.kind == DeviceKind::Cpu)
     }
 
+    /// The inventory as `cargo eval devices --format json` prints it.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("an inventory serializes") + "\n"
+    }
+
     /// The inventory as `cargo eval devices` prints it.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -193,6 +198,27 @@ impl Inventory {
 pub struct DevicesJob {
     /// `text` or `json`.
     pub format: String,
+    /// Models to plan on the devices (`cargo eval devices --plan`): each
+    /// configuration's memory is estimated as the eval target would open
+    /// it, and [`plan`] places them. Empty: the inventory alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<crate::model::ModelSpec>,
+    /// The `[devices]` table in force.
+    #[serde(default)]
+    pub devices: DevicesConfig,
+}
+
+/// What `cargo eval devices --plan --format json` prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DevicesReport {
+    /// The devices.
+    pub inventory: Inventory,
+    /// The plan, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// Each configuration's estimated memory, in request order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<Request>,
 }
 
 impl DevicesJob {
@@ -214,6 +240,7 @@ impl DevicesJob {
             }
             [flag] if flag == DEVICES_FLAG => Some(Ok(DevicesJob {
                 format: "json".into(),
+                ..Default::default()
             })),
             _ => None,
         }
@@ -650,6 +677,8 @@ struct Budgets {
     gpus: Vec<(String, u64)>,
     /// CPU budget bytes.
     cpu: u64,
+    /// Whether whole configurations may run on the CPU.
+    cpu_models: bool,
     cpu_threads: u32,
     max_per_gpu: u32,
     cpu_parallel: u32,
@@ -697,8 +726,9 @@ fn budgets(
     }
     // Most free first: the planner tries GPUs in this order.
     gpus.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let no_gpu = gpus.is_empty();
     let cpu_dev = inv.cpu();
-    let cpu_wanted = cpu_dev.is_some_and(|d| wanted(d));
+    let cpu_wanted = cpu_dev.is_some_and(wanted);
     let cpu = match cpu_dev {
         Some(d) => {
             let room = headroom
@@ -722,13 +752,11 @@ fn budgets(
     Ok((
         Budgets {
             gpus,
-            cpu: if cpu_wanted || inv.gpus().next().is_none() {
-                cpu
-            } else {
-                // Not "used" for whole models, but offloading still needs
-                // host memory for the input layer and staging buffers.
-                cpu
-            },
+            // Host memory is needed even when `use` leaves the CPU out
+            // (input layer, staging buffers); whole models go there only
+            // when it is used, or when no GPU is.
+            cpu,
+            cpu_models: cpu_wanted || no_gpu,
             cpu_threads: cpu_dev.and_then(|d| d.cores).unwrap_or(1).max(1),
             max_per_gpu: cfg.max_per_gpu.unwrap_or(u32::MAX).max(1),
             cpu_parallel: cfg.cpu_parallel.unwrap_or(1).max(1),
@@ -758,10 +786,7 @@ struct Candidate {
 fn candidate(memory: &ModelMemory, placement: Placement) -> Candidate {
     let split = placement.layer_split(memory).unwrap_or_default();
     let bytes: BTreeMap<String, u64> = memory.on_devices(&split).into_iter().collect();
-    let uses_cpu_compute = match &placement {
-        Placement::Cpu | Placement::Partial { .. } => true,
-        _ => false,
-    };
+    let uses_cpu_compute = matches!(&placement, Placement::Cpu | Placement::Partial { .. });
     Candidate {
         placement,
         bytes,
@@ -772,7 +797,7 @@ fn candidate(memory: &ModelMemory, placement: Placement) -> Candidate {
 fn fits_empty(c: &Candidate, b: &Budgets, cpu_allowed: bool) -> bool {
     c.bytes.iter().all(|(dev, &need)| {
         if dev == "CPU" {
-            (cpu_allowed || !c.uses_cpu_compute) && need <= b.cpu
+            (cpu_allowed || c.placement != Placement::Cpu) && need <= b.cpu
         } else {
             b.gpus
                 .iter()
@@ -1022,7 +1047,7 @@ fn rank(p: &Placement) -> u8 {
 /// planned on the CPU with a note (their load will tell).
 pub fn plan(inv: &Inventory, cfg: &DevicesConfig, requests: &[Request]) -> Result<Plan, String> {
     let (b, devices, mut notes) = budgets(inv, cfg)?;
-    let cpu_allowed = true;
+    let cpu_allowed = b.cpu_models;
     let mut order: Vec<usize> = (0..requests.len()).collect();
     let need = |r: &Request| r.memory.as_ref().map_or(0, ModelMemory::total);
     order.sort_by(|&x, &y| need(&requests[y]).cmp(&need(&requests[x])).then(x.cmp(&y)));
@@ -1098,7 +1123,8 @@ fn choose(
     // The best kind; among its placements, the earliest wave, then the
     // fewest configurations already on its GPUs in that wave (each GPU
     // computes one at a time at full speed), then the most room left.
-    let mut best: Option<((usize, u32, std::cmp::Reverse<u64>), usize)> = None;
+    type Key = (usize, u32, std::cmp::Reverse<u64>);
+    let mut best: Option<(Key, usize)> = None;
     for (ci, c) in cands.iter().enumerate() {
         if rank(&c.placement) != best_rank {
             continue;
@@ -1203,7 +1229,14 @@ pub fn replan(
         Placement::Partial { gpu_layers, .. } => gpu_layers.saturating_sub((gpu_layers / 8).max(1)),
         _ => u32::MAX,
     };
-    let cands = candidates(&inflated, &request.pins, &b, true, &exclude, max_partial);
+    let cands = candidates(
+        &inflated,
+        &request.pins,
+        &b,
+        b.cpu_models,
+        &exclude,
+        max_partial,
+    );
     let c = match cands.into_iter().next() {
         Some(c) => c,
         None if !exclude.contains(&Placement::Cpu) => candidate(&inflated, Placement::Cpu),
@@ -1742,6 +1775,18 @@ mod tests {
             matches!(&p.assignments[0].placement, Placement::Partial { gpus, .. } if gpus[0].0 == "CUDA2")
         );
         assert!(p.notes.iter().any(|n| n.contains("CUDA9")));
+        // use = ["gpu"]: a model that fits no GPU whole is offloaded as far
+        // as it goes, not put on the CPU.
+        let cfg = DevicesConfig {
+            use_devices: vec!["gpu".into()],
+            ..Default::default()
+        };
+        let p = plan(&inv, &cfg, &[req("m", model(60.0, 40))]).unwrap();
+        assert!(
+            matches!(&p.assignments[0].placement, Placement::Partial { .. }),
+            "{}",
+            p.text()
+        );
         // A remote model takes no device.
         let remote = Request {
             label: "server".into(),
@@ -1790,6 +1835,8 @@ mod tests {
         assert!(t.contains("16 cores (32 threads)"), "{t}");
         let job = DevicesJob {
             format: "text".into(),
+            plan: vec![crate::model::ModelSpec::parse("m.gguf").unwrap()],
+            devices: DevicesConfig::default(),
         };
         let args = job.to_args();
         assert_eq!(DevicesJob::from_args(&args), Some(Ok(job)));

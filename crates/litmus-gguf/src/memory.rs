@@ -256,9 +256,13 @@ pub fn estimate(g: &GgufFile, p: &MemoryParams) -> Option<ModelMemory> {
     } else {
         2 * n_kv_max * n_ubatch * n_head * 4
     };
+    // Live at the widest point: the residual stream and norms, Q, the
+    // attention output, and the FFN's gate and up projections.
     let activations =
-        n_ubatch * 4 * (3 * n_embd + n_head * head_k + 2 * n_head * head_v + 3 * n_ff) + attention;
-    let masks = 2 * n_kv_max * n_ubatch * 2;
+        n_ubatch * 4 * (3 * n_embd + n_head * head_k + 2 * n_head * head_v + 2 * n_ff) + attention;
+    // One f16 mask per attention kind (full, sliding-window).
+    let n_masks = 1 + u64::from(swa.iter().any(|s| *s));
+    let masks = n_masks * n_kv_max * n_ubatch * 2;
     let compute_main = logits.max(activations) + masks;
     let compute_other = activations + masks;
     let compute_host = n_ubatch * n_embd * 4 * 2;

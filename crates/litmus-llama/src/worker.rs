@@ -134,6 +134,8 @@ pub(crate) struct Ready {
     pub chat_format: ChatFormat,
     pub has_template: bool,
     pub weight_buffers: Vec<(String, f64)>,
+    #[serde(default)]
+    pub context_buffers: Vec<crate::runtime::BufferSize>,
     pub load_ms: f64,
 }
 
@@ -210,6 +212,7 @@ fn serve() -> i32 {
         chat_format: local.chat_format.clone(),
         has_template: local.has_chat_template(),
         weight_buffers: local.weight_buffers.clone(),
+        context_buffers: local.context_buffers.clone(),
         load_ms: local.load_ms,
     }));
     let stats = local.stats_handle();

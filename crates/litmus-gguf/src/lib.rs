@@ -10,6 +10,8 @@
 //! - [`memory`]: what a model needs at a context size and number of
 //!   parallel sequences (weights per layer, KV cache, compute buffers), for
 //!   the placement planner.
+//! - [`synth`]: synthetic llama-architecture models of any size (random
+//!   weights), for tests and the GPU check script.
 //! - [`ladder`]: quantization type names, the default ladder and where its
 //!   rungs go, and the job `cargo eval quantize` hands to an eval target.
 
@@ -19,6 +21,7 @@ pub mod gguf;
 pub mod ladder;
 pub mod memory;
 pub mod models;
+pub mod synth;
 
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};
 pub use models::{

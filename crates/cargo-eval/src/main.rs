@@ -54,6 +54,29 @@ enum Cmd {
     /// self-contained HTML file with plots and every sample. With --compare,
     /// one run against another.
     Report(ReportArgs),
+    /// The compute devices litmus can use, from llama.cpp's own backend
+    /// device registry: each GPU with its total and free memory, the CPU
+    /// with its cores and RAM. With --plan, where the given models (or the
+    /// configured ones) would run: each configuration's memory estimate and
+    /// its device, several at once where they fit, split by layers or
+    /// partly offloaded where they do not.
+    Devices(DevicesArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+struct DevicesArgs {
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// Plan these models (names from litmus.toml or spec strings; none:
+    /// `[run] models`, else the default model) on the devices.
+    #[arg(long, value_name = "MODEL", num_args = 0.., value_delimiter = ',')]
+    plan: Option<Vec<String>>,
+    /// The devices are read by an eval target (cargo-eval does not link
+    /// llama.cpp): the first one found, built like `cargo eval` builds it
+    /// (`--features litmus/cuda` for NVIDIA GPUs).
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -879,6 +902,65 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
     }
 }
 
+fn devices(args: DevicesArgs) -> Result<i32, String> {
+    use litmus_core::plan::placement::DevicesJob;
+    if !matches!(args.format.as_str(), "text" | "json") {
+        return Err(format!("unknown --format `{}` (text or json)", args.format));
+    }
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let meta = metadata(args.build.manifest_path.as_deref())?;
+    let config = litmus_core::plan::config::Config::discover(&meta.workspace_root)
+        .map_err(|e| e.to_string())?;
+    let plan = match &args.plan {
+        None => Vec::new(),
+        Some(names) => {
+            let names = if !names.is_empty() {
+                names.clone()
+            } else if !config.run.models.is_empty() {
+                config.run.models.clone()
+            } else {
+                vec![litmus_core::plan::config::DEFAULT_MODEL.to_string()]
+            };
+            names
+                .iter()
+                .map(|n| config.resolve_model(n))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
+    let Some(target) = targets.into_iter().next() else {
+        return Err(
+            "no eval target to read the devices with: `cargo eval devices` asks an eval target's llama.cpp \
+             (cargo-eval itself does not link llama.cpp); run it in a package with one, or pick one with -p"
+                .into(),
+        );
+    };
+    let build_plan = build_plan(&args.build, &meta);
+    let exe = build(std::slice::from_ref(&target), &args.build, &build_plan)?.remove(0);
+    let job = DevicesJob {
+        format: args.format.clone(),
+        plan,
+        devices: config.devices.clone(),
+    };
+    let status = Command::new(&exe)
+        .args(job.to_args())
+        .env("CARGO_TARGET_DIR", &meta.target_directory)
+        .status()
+        .map_err(|e| format!("running {}: {e}", exe.display()))?;
+    match status.code() {
+        Some(code) if (exit::OK..=exit::SNAPSHOT_CHANGED).contains(&code) => Ok(code),
+        _ => {
+            eprintln!(
+                "error: eval target `{}/{}` {} while listing devices",
+                target.package,
+                target.name,
+                litmus_core::base::util::describe_exit(&status)
+            );
+            Ok(exit::ERRORED)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // `cargo eval ...` runs `cargo-eval eval ...`.
     let mut argv: Vec<String> = std::env::args().collect();
@@ -890,6 +972,7 @@ fn main() -> ExitCode {
         Some(Cmd::Models { manifest_path }) => models(manifest_path),
         Some(Cmd::Quantize(args)) => quantize(args),
         Some(Cmd::Report(args)) => report(args),
+        Some(Cmd::Devices(args)) => devices(args),
         None => run(cli.run),
     };
     match result {

@@ -54,6 +54,7 @@
 
 mod backend;
 pub mod cpu;
+pub mod devices;
 mod engine;
 mod local;
 pub mod quantize;
@@ -72,7 +73,7 @@ pub use local::{fallback_chat, ChatFormat, TRANSCRIPT_STOPS};
 pub use models::{
     cache_dir, list_cached_models, resolve_model_path, CachedModel, DEFAULT_MODEL, DEFAULT_SOURCE,
 };
-pub use runtime::{llama, simd_warning, system_info};
+pub use runtime::{llama, simd_warning, system_info, BufferSize};
 pub use settings::{Isolation, LlamaSettings, OPTION_KEYS};
 pub use sys::{physical_cores, total_memory_bytes};
 pub use text::TextAccumulator;

@@ -17,7 +17,10 @@ use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, EngineRequest, EngineSettings, EngineStats, Msg, Replier, Reply};
-use crate::runtime::{llama, take_llama_errors, warn_once_about_simd, LOAD_BUFFERS, LOAD_LOCK};
+use crate::runtime::{
+    llama, take_llama_errors, warn_once_about_simd, BufferSize, CONTEXT_BUFFERS, CONTEXT_LOCK,
+    LOAD_BUFFERS, LOAD_LOCK,
+};
 use crate::settings::LlamaSettings;
 
 /// A model loaded in this process, served by an engine thread.
@@ -32,6 +35,8 @@ pub(crate) struct Local {
     stats: Arc<Mutex<EngineStats>>,
     /// Where llama.cpp put the weights (buffer type, MiB).
     pub weight_buffers: Vec<(String, f64)>,
+    /// The KV, compute and output buffers of the context.
+    pub context_buffers: Vec<BufferSize>,
     /// Time to load the model and start the engine, ms.
     pub load_ms: f64,
 }
@@ -116,7 +121,7 @@ impl Local {
         };
 
         let (tx, rx) = mpsc::channel::<Msg>();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<BufferSize>, String>>();
         let engine_model = Arc::clone(&model);
         let stats = Arc::new(Mutex::new(EngineStats::default()));
         let engine_stats = Arc::clone(&stats);
@@ -149,7 +154,16 @@ impl Local {
                         return;
                     }
                 };
-                let ctx = match model.new_context(backend, cp) {
+                let context_guard = CONTEXT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+                CONTEXT_BUFFERS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+                let created = model.new_context(backend, cp);
+                let buffers =
+                    std::mem::take(&mut *CONTEXT_BUFFERS.lock().unwrap_or_else(|e| e.into_inner()));
+                drop(context_guard);
+                let ctx = match created {
                     Ok(ctx) => ctx,
                     Err(e) => {
                         let detail = take_llama_errors();
@@ -172,12 +186,12 @@ impl Local {
                     },
                     engine_stats,
                 );
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(buffers));
                 engine.run(rx);
             })
             .map_err(|e| BackendError::Load(format!("starting the engine thread: {e}")))?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
+        let context_buffers = match ready_rx.recv() {
+            Ok(Ok(buffers)) => buffers,
             Ok(Err(e)) => {
                 let _ = handle.join();
                 return Err(BackendError::Load(format!(
@@ -192,7 +206,7 @@ impl Local {
                     settings.model_path.display()
                 )));
             }
-        }
+        };
         Ok(Local {
             load_ms: t0.elapsed().as_secs_f64() * 1000.0,
             settings,
@@ -204,6 +218,7 @@ impl Local {
             bos,
             stats,
             weight_buffers,
+            context_buffers,
         })
     }
 

@@ -30,6 +30,50 @@ pub(crate) static LOAD_LOCK: Mutex<()> = Mutex::new(());
 /// `(buffer, MiB)` from the `... model buffer size = N MiB` lines of the load
 /// in progress.
 pub(crate) static LOAD_BUFFERS: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
+/// Serialises context creations: the KV, compute and output buffer lines
+/// captured from the log belong to one context.
+pub(crate) static CONTEXT_LOCK: Mutex<()> = Mutex::new(());
+/// The `... KV|compute|output buffer size = N MiB` lines of the context
+/// being created.
+pub(crate) static CONTEXT_BUFFERS: Mutex<Vec<BufferSize>> = Mutex::new(Vec::new());
+
+/// One buffer llama.cpp reported allocating, from its load log
+/// (`CPU KV buffer size = 12.00 MiB`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BufferSize {
+    /// `model`, `KV`, `compute` or `output`.
+    pub kind: String,
+    /// The buffer type, e.g. `CPU`, `CPU_Mapped`, `CUDA0`, `CUDA_Host`.
+    pub buffer: String,
+    /// Size in MiB.
+    pub mib: f64,
+}
+
+/// `sched_reserve:        CPU compute buffer size =   514.50 MiB` ->
+/// `("compute", "CPU", 514.5)`; likewise `KV` and `output` lines (not
+/// `model` lines: see [`parse_buffer_line`]).
+fn parse_context_buffer_line(text: &str) -> Option<BufferSize> {
+    let (head, size) = text.split_once(" buffer size =")?;
+    let mut words = head
+        .rsplit(|c: char| c.is_whitespace() || c == ':')
+        .filter(|w| !w.is_empty());
+    let kind = words.next()?;
+    if !matches!(kind, "KV" | "compute" | "output") {
+        return None;
+    }
+    let buffer = words.next()?;
+    let mib = size
+        .trim()
+        .trim_end_matches("MiB")
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    Some(BufferSize {
+        kind: kind.to_string(),
+        buffer: buffer.to_string(),
+        mib,
+    })
+}
 
 /// Sees each llama.cpp log line (see [`set_log_observer`]).
 pub(crate) type LogObserver = Box<dyn FnMut(&str) + Send>;
@@ -84,6 +128,10 @@ unsafe extern "C" fn log_callback(
     notify_log_observer(&text);
     if let Some(buffer) = parse_buffer_line(&text) {
         if let Ok(mut b) = LOAD_BUFFERS.lock() {
+            b.push(buffer);
+        }
+    } else if let Some(buffer) = parse_context_buffer_line(&text) {
+        if let Ok(mut b) = CONTEXT_BUFFERS.lock() {
             b.push(buffer);
         }
     }
@@ -249,5 +297,40 @@ mod tests {
             Some(("AMX".to_string(), 15622.13))
         );
         assert_eq!(parse_buffer_line("llama_context: n_ctx = 4096"), None);
+        let b = |kind: &str, buffer: &str, mib| {
+            Some(BufferSize {
+                kind: kind.into(),
+                buffer: buffer.into(),
+                mib,
+            })
+        };
+        assert_eq!(
+            parse_context_buffer_line(
+                "sched_reserve:        CPU compute buffer size =   514.50 MiB\n"
+            ),
+            b("compute", "CPU", 514.5)
+        );
+        assert_eq!(
+            parse_context_buffer_line("llama_kv_cache:      CUDA0 KV buffer size =    12.00 MiB"),
+            b("KV", "CUDA0", 12.0)
+        );
+        assert_eq!(
+            parse_context_buffer_line(
+                "llama_context:        CPU  output buffer size =     1.00 MiB"
+            ),
+            b("output", "CPU", 1.0)
+        );
+        assert_eq!(
+            parse_context_buffer_line(
+                "load_tensors:   CPU_Mapped model buffer size =   235.16 MiB"
+            ),
+            None
+        );
+        assert_eq!(
+            parse_context_buffer_line(
+                "~llama_context:        CPU compute buffer size is 514.5020 MiB"
+            ),
+            None
+        );
     }
 }

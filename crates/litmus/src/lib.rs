@@ -293,12 +293,35 @@ pub mod __private {
     /// Runs the harness; returns the exit code. In an engine worker process
     /// (started by this very program) it serves a model instead and exits;
     /// given a quantization job (`cargo eval quantize` starts eval targets
-    /// that way: cargo-eval itself does not link llama.cpp) it runs that.
+    /// that way: cargo-eval itself does not link llama.cpp) it runs that,
+    /// and given a devices job (`cargo eval devices`) it prints the devices
+    /// llama.cpp sees.
     /// At the end of a run it writes the run's `report.html`.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
         #[cfg(feature = "llama")]
         litmus_llama::worker::main_hook();
         let args: Vec<String> = std::env::args().skip(1).collect();
+        match litmus_core::plan::placement::DevicesJob::from_args(&args) {
+            #[cfg(feature = "llama")]
+            Some(Ok(job)) => return litmus_llama::devices::run_job(&job),
+            #[cfg(not(feature = "llama"))]
+            Some(Ok(job)) => {
+                // No llama.cpp here: the CPU only, as far as std knows it.
+                let inv = litmus_core::plan::placement::Inventory::default();
+                if job.format == "json" {
+                    print!("{}", inv.json());
+                } else {
+                    print!("{}", inv.text());
+                }
+                eprintln!("note: this eval target was built without litmus's `llama` feature: it runs no local models");
+                return litmus_core::harness::exit::OK;
+            }
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return litmus_core::harness::exit::USAGE;
+            }
+            None => {}
+        }
         match litmus_gguf::ladder::QuantizeJob::from_args(&args) {
             #[cfg(feature = "llama")]
             Some(Ok(job)) => return litmus_llama::quantize::run_job(&job),

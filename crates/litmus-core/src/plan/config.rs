@@ -49,6 +49,9 @@ pub struct Config {
     pub evals: BTreeMap<String, EvalSettings>,
     /// The LLM judge (`--judge` overrides it).
     pub judge: JudgeSettings,
+    /// Which compute devices configurations run on (see
+    /// [`crate::placement`]).
+    pub devices: crate::plan::placement::DevicesConfig,
     /// Where the file was read from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -214,6 +217,11 @@ impl Config {
         if self.run.samples == Some(0) {
             return Err(self.err_at(text, "samples", "run.samples: must be at least 1".into()));
         }
+        if let Some(h) = &self.devices.headroom {
+            if let Err(e) = crate::plan::placement::Headroom::parse(h) {
+                return Err(self.err_at(text, "headroom", format!("devices.{e}")));
+            }
+        }
         if let Some(model) = &self.judge.model {
             if let Err(e) = self.resolve_judge(model) {
                 return Err(self.err_at(text, "[judge]", format!("judge.model: {e}")));
@@ -314,6 +322,18 @@ user = "{{task}} One word."
             crate::base::model::BackendKind::Openai
         );
         assert!(c.all_templates().iter().any(|t| t.name == "terse"));
+    }
+
+    #[test]
+    fn devices_table_and_model_split() {
+        let cfg = parse(
+            "[devices]\nuse = [\"CUDA0\", \"CUDA1\"]\nheadroom = \"2 GiB\"\n\n[models.big]\nsource = \"big.gguf\"\nsplit = [3, 1]\ngpu_layers = 40\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.devices.use_devices, ["CUDA0", "CUDA1"]);
+        assert_eq!(cfg.models["big"].split, [3.0, 1.0]);
+        let err = parse("[devices]\nheadroom = \"lots\"\n").unwrap_err();
+        assert!(err.to_string().contains("devices.headroom"), "{err}");
     }
 
     #[test]

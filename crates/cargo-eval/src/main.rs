@@ -909,7 +909,7 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
     }
     let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let meta = metadata(args.build.manifest_path.as_deref())?;
-    let config = litmus_core::plan::config::Config::discover(&meta.workspace_root)
+    let config = litmus_core::plan::config::Config::discover(meta.workspace_root.as_std_path())
         .map_err(|e| e.to_string())?;
     let plan = match &args.plan {
         None => Vec::new(),

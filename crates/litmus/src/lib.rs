@@ -314,11 +314,11 @@ pub mod __private {
                     print!("{}", inv.text());
                 }
                 eprintln!("note: this eval target was built without litmus's `llama` feature: it runs no local models");
-                return litmus_core::harness::exit::OK;
+                return litmus_core::base::exit::OK;
             }
             Some(Err(e)) => {
                 eprintln!("error: {e}");
-                return litmus_core::harness::exit::USAGE;
+                return litmus_core::base::exit::USAGE;
             }
             None => {}
         }

@@ -858,19 +858,7 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
             known_types().join(", ")
         ));
     }
-    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let meta = metadata(args.build.manifest_path.as_deref())?;
-    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
-    let Some(target) = targets.into_iter().next() else {
-        return Err(
-            "no eval target to quantize with: `cargo eval quantize` runs llama.cpp's quantizer in an eval target \
-             (cargo-eval itself does not link llama.cpp); run it in a package with one, whose litmus dependency \
-             has the `llama` feature (on by default), or pick one with -p"
-                .into(),
-        );
-    };
-    let plan = build_plan(&args.build, &meta);
-    let exe = build(std::slice::from_ref(&target), &args.build, &plan)?.remove(0);
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let job = QuantizeJob {
         source: if args.source.starts_with("builtin:") {
@@ -883,8 +871,38 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
         threads: args.threads,
         name: args.name.clone(),
     };
+    run_job_in_eval_target(
+        &args.build,
+        &meta,
+        &job.to_args(),
+        "to quantize with: `cargo eval quantize` runs llama.cpp's quantizer in an eval target \
+         (cargo-eval itself does not link llama.cpp); run it in a package with one, whose litmus dependency \
+         has the `llama` feature (on by default), or pick one with -p",
+        "while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
+    )
+}
+
+/// Builds the first eval target `build` selects and runs it with `job_args`
+/// (a hidden job flag: llama.cpp work that cargo-eval, which does not link
+/// it, hands to an eval target). Its exit code is passed on; a crash is
+/// reported with `while` and counts as an error. `missing` ends the error
+/// when there is no eval target ("no eval target {missing}").
+fn run_job_in_eval_target(
+    build_args: &BuildArgs,
+    meta: &Metadata,
+    job_args: &[String],
+    missing: &str,
+    while_doing: &str,
+) -> Result<i32, String> {
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let targets = find_targets(meta, &build_args.package, &build_args.target_name, &cwd);
+    let Some(target) = targets.into_iter().next() else {
+        return Err(format!("no eval target {missing}"));
+    };
+    let plan = build_plan(build_args, meta);
+    let exe = build(std::slice::from_ref(&target), build_args, &plan)?.remove(0);
     let status = Command::new(&exe)
-        .args(job.to_args())
+        .args(job_args)
         .env("CARGO_TARGET_DIR", &meta.target_directory)
         .status()
         .map_err(|e| format!("running {}: {e}", exe.display()))?;
@@ -892,7 +910,7 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
         Some(code) if (exit::OK..=exit::SNAPSHOT_CHANGED).contains(&code) => Ok(code),
         _ => {
             eprintln!(
-                "error: eval target `{}/{}` {} while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
+                "error: eval target `{}/{}` {} {while_doing}",
                 target.package,
                 target.name,
                 litmus_core::base::util::describe_exit(&status)
@@ -907,7 +925,6 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
     if !matches!(args.format.as_str(), "text" | "json") {
         return Err(format!("unknown --format `{}` (text or json)", args.format));
     }
-    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let meta = metadata(args.build.manifest_path.as_deref())?;
     let config = litmus_core::plan::config::Config::discover(meta.workspace_root.as_std_path())
         .map_err(|e| e.to_string())?;
@@ -927,38 +944,19 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
                 .collect::<Result<Vec<_>, _>>()?
         }
     };
-    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
-    let Some(target) = targets.into_iter().next() else {
-        return Err(
-            "no eval target to read the devices with: `cargo eval devices` asks an eval target's llama.cpp \
-             (cargo-eval itself does not link llama.cpp); run it in a package with one, or pick one with -p"
-                .into(),
-        );
-    };
-    let build_plan = build_plan(&args.build, &meta);
-    let exe = build(std::slice::from_ref(&target), &args.build, &build_plan)?.remove(0);
     let job = DevicesJob {
         format: args.format.clone(),
         plan,
         devices: config.devices.clone(),
     };
-    let status = Command::new(&exe)
-        .args(job.to_args())
-        .env("CARGO_TARGET_DIR", &meta.target_directory)
-        .status()
-        .map_err(|e| format!("running {}: {e}", exe.display()))?;
-    match status.code() {
-        Some(code) if (exit::OK..=exit::SNAPSHOT_CHANGED).contains(&code) => Ok(code),
-        _ => {
-            eprintln!(
-                "error: eval target `{}/{}` {} while listing devices",
-                target.package,
-                target.name,
-                litmus_core::base::util::describe_exit(&status)
-            );
-            Ok(exit::ERRORED)
-        }
-    }
+    run_job_in_eval_target(
+        &args.build,
+        &meta,
+        &job.to_args(),
+        "to read the devices with: `cargo eval devices` asks an eval target's llama.cpp \
+         (cargo-eval itself does not link llama.cpp); run it in a package with one, or pick one with -p",
+        "while listing devices",
+    )
 }
 
 fn main() -> ExitCode {

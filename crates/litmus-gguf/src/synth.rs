@@ -31,6 +31,10 @@ pub struct SynthSpec {
     pub chat_template: Option<String>,
     /// Seed of the weights.
     pub seed: u64,
+    /// One scale for every matrix's uniform weights (the tests' tiny model:
+    /// 0.3); `None`: 1/√fan-in, which keeps activations finite through many
+    /// layers.
+    pub weight_scale: Option<f32>,
     /// `general.name`.
     pub name: String,
 }
@@ -48,6 +52,7 @@ impl SynthSpec {
             f16: false,
             chat_template: None,
             seed: 7,
+            weight_scale: Some(0.3),
             name: "tiny-test".into(),
         }
     }
@@ -66,6 +71,7 @@ impl SynthSpec {
             f16: true,
             chat_template: None,
             seed: 7,
+            weight_scale: None,
             name: format!("synthetic-{mib}m"),
         }
     }
@@ -198,8 +204,8 @@ pub fn write_synthetic_model(path: &Path, s: &SynthSpec) -> io::Result<()> {
     w.tensor_f32("output_norm.weight", &[n_embd], &ones);
     let kv_dim = head_dim * n_head_kv;
     // Scaled so that activations stay finite through many layers.
-    let s_in = 1.0 / (n_embd as f32).sqrt();
-    let s_ff = 1.0 / (n_ff as f32).sqrt();
+    let s_in = s.weight_scale.unwrap_or(1.0 / (n_embd as f32).sqrt());
+    let s_ff = s.weight_scale.unwrap_or(1.0 / (n_ff as f32).sqrt());
     for l in 0..s.n_layer {
         let t = |n: &str| format!("blk.{l}.{n}.weight");
         w.tensor_f32(&t("attn_norm"), &[n_embd], &ones);

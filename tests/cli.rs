@@ -1957,3 +1957,79 @@ fn partitions_run_on_several_jobs_merge_into_the_run_of_the_whole_plan() {
     );
     assert!(!out.join("m-d").exists());
 }
+
+/// Issue 21 on the default model: the evals of the reproducibility test
+/// (greedy and sampled answers) run whole, then as two partitions merged:
+/// the same answers sample for sample, the same scores and intervals.
+#[test]
+fn partitions_on_the_default_model_merge_into_the_whole_run() {
+    let Some(model) = default_model_file() else {
+        return;
+    };
+    let model = model.display().to_string();
+    let p = Project::with_features(
+        &REPRO_EVALS.replace("PATTERN", "\"[a-z]\""),
+        MORE,
+        Some("[run]\nsamples = 2\ntemperatures = [0.0, 0.8]\nmax_tokens = 16\njobs = 2\n"),
+        &["llama"],
+    );
+    p.build_like_this_repository();
+    let out = p.out_dir();
+    let run = |dir: &Path, extra: &[&str]| -> PathBuf {
+        let d = dir.display().to_string();
+        let mut args = vec![
+            "--model",
+            model.as_str(),
+            "--output-dir",
+            d.as_str(),
+            "--no-cache",
+            "--no-snapshots",
+            "--no-html-report",
+        ];
+        args.extend_from_slice(extra);
+        let o = p.run(&args);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        only_run(dir)
+    };
+    let whole = run(&out.join("whole"), &[]);
+    let parts = [
+        run(&out.join("parts/1"), &["--partition", "count:1/2"]),
+        run(&out.join("parts/2"), &["--partition", "count:2/2"]),
+    ];
+    let answers = |dir: &Path| -> BTreeMap<(String, String, u64), String> {
+        records(&std::fs::read_to_string(dir.join("samples.jsonl")).unwrap())
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r["eval"].as_str().unwrap().to_string(),
+                        r["temperature"].to_string(),
+                        r["sample"].as_u64().unwrap(),
+                    ),
+                    r["response"].as_str().unwrap_or("<error>").to_string(),
+                )
+            })
+            .collect()
+    };
+    for part in &parts {
+        let n = answers(part).len();
+        assert!(n > 0 && n < 5 * 2 * 2, "a share of the 20 samples: {n}");
+    }
+    let merged = out.join("merged");
+    let m = Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+        .args(["eval", "merge"])
+        .arg(out.join("parts"))
+        .arg("--output")
+        .arg(&merged)
+        .args(["--no-snapshots", "--no-html-report"])
+        .current_dir(p.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    assert_eq!(m.status.code(), Some(0), "{}", text(&m));
+    let whole_answers = answers(&whole);
+    assert_eq!(whole_answers.len(), 5 * 2 * 2);
+    assert!(whole_answers.values().all(|a| a != "<error>"));
+    assert_eq!(answers(&merged), whole_answers, "the same answers");
+    assert_eq!(statistics_of(&merged), statistics_of(&whole));
+}

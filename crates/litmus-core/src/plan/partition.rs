@@ -460,7 +460,7 @@ mod tests {
         assert_eq!(
             k.stable_hash(),
             u64::from_str_radix(
-                &crate::base::util::sha256_hex(b"geo::capital\0gemma\0Q4_K_M\0plain\00.7")[..16],
+                &crate::base::util::sha256_hex(b"geo::capital\0gemma\0Q4_K_M\0plain\x000.7")[..16],
                 16
             )
             .unwrap()

@@ -115,34 +115,15 @@ pub enum MergeError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Two runs were made with different settings.
-    #[error("cannot merge runs made with different {field}: {a} in {a_run}, {b} in {b_run}")]
-    Mismatch {
-        /// What differs (`seed`, `weights digest of gemma Q4_K_M`, ...).
-        field: String,
-        /// Its value in the first run.
-        a: String,
-        /// That run.
-        a_run: String,
-        /// Its value in the other run.
-        b: String,
-        /// That run.
-        b_run: String,
-    },
+    #[error("cannot merge runs made with different {}: {} in {}, {} in {}", .0.what, .0.a, .0.a_run, .0.b, .0.b_run)]
+    Mismatch(Box<Disagreement>),
     /// The same sample differs between two runs.
-    #[error("conflicting duplicates: {sample} is in {a_run} and in {b_run} with different {what}: {a} / {b}")]
+    #[error("conflicting duplicates: {sample} is in {} and in {} with different {}: {} / {}", .differs.a_run, .differs.b_run, .differs.what, .differs.a, .differs.b)]
     Conflict {
         /// The sample (`sample 1 of `geo::capital` [gemma plain t=0]`).
         sample: String,
-        /// What differs (`response`, `score`, ...).
-        what: String,
-        /// Its value in the first run.
-        a: String,
-        /// That run.
-        a_run: String,
-        /// Its value in the other run.
-        b: String,
-        /// That run.
-        b_run: String,
+        /// What differs (`response`, `score`, ...), and how.
+        differs: Box<Disagreement>,
     },
     /// Some partitions of the split are not among the runs.
     #[error("partition{} {} missing: the runs hold {} of {}; merge them all, or pass --allow-missing to merge what is there", if missing.len() == 1 { " is" } else { "s are" }, missing.join(", "), present.join(", "), total)]
@@ -154,6 +135,37 @@ pub enum MergeError {
         /// N.
         total: u32,
     },
+}
+
+/// A value two runs disagree on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    /// What (`seeds`, `weights of model `gemma Q4_K_M` (digest)`, `response`).
+    pub what: String,
+    /// Its value in the first run.
+    pub a: String,
+    /// That run.
+    pub a_run: String,
+    /// Its value in the other run.
+    pub b: String,
+    /// That run.
+    pub b_run: String,
+}
+
+fn disagree(
+    what: impl Into<String>,
+    a: String,
+    a_run: String,
+    b: String,
+    b_run: String,
+) -> MergeError {
+    MergeError::Mismatch(Box::new(Disagreement {
+        what: what.into(),
+        a,
+        a_run,
+        b,
+        b_run,
+    }))
 }
 
 /// How to merge.
@@ -198,13 +210,13 @@ fn agree<T: PartialEq + Display>(
         match &first {
             None => first = Some((v, p)),
             Some((f, fp)) if *f != v => {
-                return Err(MergeError::Mismatch {
-                    field: field.to_string(),
-                    a: f.to_string(),
-                    a_run: fp.name(),
-                    b: v.to_string(),
-                    b_run: p.name(),
-                })
+                return Err(disagree(
+                    field.to_string(),
+                    f.to_string(),
+                    fp.name(),
+                    v.to_string(),
+                    p.name(),
+                ))
             }
             Some(_) => {}
         }
@@ -281,13 +293,13 @@ fn check_settings(parts: &[Part]) -> Result<(), MergeError> {
         let mut seeds = p.records.iter().map(|r| r.seed);
         if let Some(first) = seeds.next() {
             if let Some(other) = seeds.find(|s| *s != first) {
-                return Err(MergeError::Mismatch {
-                    field: "seeds".into(),
-                    a: first.to_string(),
-                    a_run: p.name(),
-                    b: other.to_string(),
-                    b_run: p.name(),
-                });
+                return Err(disagree(
+                    "seeds",
+                    first.to_string(),
+                    p.name(),
+                    other.to_string(),
+                    p.name(),
+                ));
             }
         }
     }
@@ -306,13 +318,13 @@ fn check_settings(parts: &[Part]) -> Result<(), MergeError> {
                         model.push(' ');
                         model.push_str(q);
                     }
-                    return Err(MergeError::Mismatch {
-                        field: format!("weights of model `{model}` (digest)"),
-                        a: d.clone(),
-                        a_run: dp.name(),
-                        b: r.digest.clone(),
-                        b_run: p.name(),
-                    });
+                    return Err(disagree(
+                        format!("weights of model `{model}` (digest)"),
+                        d.clone(),
+                        dp.name(),
+                        r.digest.clone(),
+                        p.name(),
+                    ));
                 }
                 Some(_) => {}
             }
@@ -410,11 +422,13 @@ pub fn merge(parts: &[Part], options: &MergeOptions) -> Result<Merged, MergeErro
                     Some((what, a, b)) => {
                         return Err(MergeError::Conflict {
                             sample: sample_label(r),
-                            what: what.to_string(),
-                            a,
-                            a_run: parts[*from].name(),
-                            b,
-                            b_run: p.name(),
+                            differs: Box::new(Disagreement {
+                                what: what.to_string(),
+                                a,
+                                a_run: parts[*from].name(),
+                                b,
+                                b_run: p.name(),
+                            }),
                         })
                     }
                 },
@@ -433,13 +447,13 @@ pub fn merge(parts: &[Part], options: &MergeOptions) -> Result<Merged, MergeErro
             if let Some(m) = u.min_score {
                 match min_scores.get(&u.eval) {
                     Some((have, hp)) if *have != m => {
-                        return Err(MergeError::Mismatch {
-                            field: format!("min_score of `{}`", u.eval),
-                            a: have.to_string(),
-                            a_run: hp.name(),
-                            b: m.to_string(),
-                            b_run: p.name(),
-                        })
+                        return Err(disagree(
+                            format!("min_score of `{}`", u.eval),
+                            have.to_string(),
+                            hp.name(),
+                            m.to_string(),
+                            p.name(),
+                        ))
                     }
                     Some(_) => {}
                     None => {
@@ -628,7 +642,7 @@ mod tests {
 
     fn mismatch(parts: &[Part]) -> String {
         match merge(parts, &MergeOptions::default()) {
-            Err(e @ MergeError::Mismatch { .. }) => e.to_string(),
+            Err(e @ MergeError::Mismatch(_)) => e.to_string(),
             other => panic!("expected a mismatch, got {other:?}"),
         }
     }
@@ -763,8 +777,11 @@ mod tests {
             .to_string()
             .contains("already holds a run"));
         std::fs::write(dir.path().join("artifacts/job-1/runs/latest"), "r1").unwrap();
-        assert_eq!(find_runs(&dir.path().join("artifacts")), [out.clone()]);
-        assert_eq!(find_runs(&out), [out.clone()]);
+        assert_eq!(
+            find_runs(&dir.path().join("artifacts")),
+            std::slice::from_ref(&out)
+        );
+        assert_eq!(find_runs(&out), std::slice::from_ref(&out));
         let back = Part::load(&out).unwrap();
         assert_eq!(back.records, m.records);
         assert_eq!(back.meta, m.meta);

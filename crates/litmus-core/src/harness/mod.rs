@@ -1,6 +1,7 @@
 //! The eval harness: the `main` of an eval target (`[[test]] harness = false`).
 
 pub mod args;
+pub mod partition;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -14,7 +15,7 @@ use crate::eval::registry::EvalEntry;
 use crate::output::console::Console;
 use crate::plan::config::{Config, DEFAULT_MODEL};
 use crate::run::runner::{execute, BackendOpener, Plan};
-use crate::run::store::{Cache, RunMeta, RunStore};
+use crate::run::store::{Cache, RunStore};
 use crate::run::summary::RunSummary;
 use args::{Args, Format};
 
@@ -53,7 +54,8 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
         .filter(|e| args.selects(&e.full_name(), e.ignore, e.tags))
         .collect();
 
-    if args.list {
+    // With --partition, listing needs the plan (see `partition::apply`).
+    if args.list && args.partition.is_none() {
         let mut out = std::io::stdout().lock();
         for e in &selected {
             let _ = writeln!(out, "{}: test", e.full_name());
@@ -183,7 +185,7 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
             }
         }
     }
-    let plan = Plan {
+    let mut plan = Plan {
         evals: selected.clone(),
         models,
         templates,
@@ -203,6 +205,11 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
         min_scores,
         judge,
         stop_rules: config.run.stop_at_definition_end.unwrap_or(true),
+        partition: None,
+    };
+    let partition = match partition::apply(args, &mut plan) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
 
     let output_dir = args
@@ -226,13 +233,7 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
     let store = if args.resume {
         RunStore::resume(&output_dir, args.run_id.as_deref())
     } else {
-        let meta = RunMeta {
-            id: crate::run::store::new_run_id(),
-            started: crate::base::util::rfc3339(crate::base::util::now_ms()),
-            args: std::env::args().collect(),
-            litmus_version: env!("CARGO_PKG_VERSION").to_string(),
-        };
-        RunStore::create(&output_dir, &meta)
+        RunStore::create(&output_dir, &partition::run_meta(site, &plan, partition))
     };
     let store = match store {
         Ok(s) => s,

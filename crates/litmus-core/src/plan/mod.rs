@@ -1,4 +1,5 @@
 //! The list phase: configuration (`litmus.toml`) and flags → what to run.
 
 pub mod config;
+pub mod partition;
 pub mod placement;

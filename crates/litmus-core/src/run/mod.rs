@@ -2,6 +2,7 @@
 //! collection into the results store and summaries; replays of stored runs;
 //! the validation of declared evals.
 
+pub mod merge;
 pub mod replay;
 pub mod runner;
 pub mod store;

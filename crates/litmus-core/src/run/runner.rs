@@ -80,6 +80,8 @@ pub struct Plan {
     /// Stop completions of code prompts where their definition ends
     /// ([`crate::base::backend::StopRule`]).
     pub stop_rules: bool,
+    /// Run only this partition's instances (`--partition`); `None`: all.
+    pub partition: Option<crate::plan::partition::Selection>,
 }
 
 /// Progress events for a reporter.
@@ -555,6 +557,10 @@ fn run_model(
                 _ => None,
             };
             for &temperature in &plan.temperatures {
+                let (name, t) = (&template.name, temperature);
+                if !crate::plan::partition::admits(plan.partition.as_ref(), &eval, spec, name, t) {
+                    continue;
+                }
                 let config = ConfigKey {
                     model: model_name.clone(),
                     quantization: quantization.clone(),

@@ -77,6 +77,7 @@ pub fn plan(
         min_scores: BTreeMap::new(),
         judge: None,
         stop_rules: true,
+        partition: None,
     }
 }
 

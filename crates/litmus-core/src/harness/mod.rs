@@ -7,13 +7,14 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::base::backend::SamplingParams;
+use crate::base::backend::{BackendOpener, SamplingParams};
 use crate::base::exit;
 use crate::base::paths::{target_dir, workspace_root, TargetLocation};
 use crate::eval::registry::EvalEntry;
 use crate::output::console::Console;
 use crate::plan::config::{Config, DEFAULT_MODEL};
-use crate::run::runner::{execute, BackendOpener, Plan};
+use crate::plan::matrix::Plan;
+use crate::run::runner::execute;
 use crate::run::store::{Cache, RunMeta, RunStore};
 use crate::run::summary::RunSummary;
 use args::{Args, Format};

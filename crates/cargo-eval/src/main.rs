@@ -912,19 +912,10 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
         .map_err(|e| e.to_string())?;
     let plan = match &args.plan {
         None => Vec::new(),
-        Some(names) => {
-            let names = if !names.is_empty() {
-                names.clone()
-            } else if !config.run.models.is_empty() {
-                config.run.models.clone()
-            } else {
-                vec![litmus_core::plan::config::DEFAULT_MODEL.to_string()]
-            };
-            names
-                .iter()
-                .map(|n| config.resolve_model(n))
-                .collect::<Result<Vec<_>, _>>()?
-        }
+        Some(names) => litmus_core::plan::resolve::model_names(&config, names)
+            .iter()
+            .map(|n| config.resolve_model(n))
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let job = DevicesJob {
         format: args.format.clone(),

@@ -2,8 +2,9 @@
 //!
 //! [`run_with`] goes through the phases in order, one helper each: the
 //! arguments select evals ([`select`]) and name a configuration
-//! ([`load_config`]); `--list` stops there ([`list_evals`]) and
-//! `--validate` checks the evals ([`validate`]); otherwise the plan is resolved
+//! ([`load_config`]); `--list` stops there ([`list_evals`], or
+//! [`list_instances`] with `--instances`) and `--validate` checks the evals
+//! ([`validate`]); otherwise the plan is resolved
 //! ([`crate::plan::resolve::plan`]), run into a results store
 //! ([`open_store`], [`run_plan`]), summarized ([`summarize`]) and reported
 //! ([`snapshots`], [`ci_outputs`]), and the exit code says how it went
@@ -23,7 +24,7 @@ use crate::eval::registry::EvalEntry;
 use crate::output::console::Console;
 use crate::output::snapshot::{Drift, SnapshotOptions, SnapshotOutcome};
 use crate::plan::config::Config;
-use crate::plan::matrix::Plan;
+use crate::plan::matrix::{build_cases, expand, Plan, StoredSamples};
 use crate::plan::resolve::{self, Choices};
 use crate::run::collect::Outcome;
 use crate::run::runner::execute;
@@ -69,10 +70,18 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
 fn phases(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -> Result<i32, Stop> {
     let started = Instant::now();
     let (registered, selected) = select(args)?;
-    if args.list {
+    if args.list && !args.instances {
         return Ok(list_evals(args, &registered, &selected));
     }
     let config = load_config(site, args)?;
+    if args.list {
+        let plan = plan(args, &config, selected)?;
+        return Ok(list_instances(
+            args,
+            &plan,
+            &output_dir(site, args, &config),
+        ));
+    }
     if args.validate {
         return validate(args, &config, &selected);
     }
@@ -169,6 +178,56 @@ fn output_dir(site: &TargetLocation, args: &Args, config: &Config) -> PathBuf {
             })
         })
         .unwrap_or_else(|| target_dir(site).join("litmus"))
+}
+
+/// `--list --instances`: every instance a run would have (eval × model ×
+/// template × temperature) with its samples, less those already stored
+/// without an error when resuming (`--resume`). No model is loaded: models
+/// are named as their specs name them, except that a replay is opened (it
+/// only reads its recording) for the recorded model's name, as a run names
+/// its samples.
+fn list_instances(args: &Args, plan: &Plan, output_dir: &Path) -> i32 {
+    let stored = if args.resume {
+        let run = args.run_id.as_deref().unwrap_or("latest");
+        let records = crate::run::store::find_run(output_dir, run)
+            .and_then(|dir| crate::run::store::read_run(&dir).ok())
+            .unwrap_or_default();
+        StoredSamples::new(
+            records
+                .iter()
+                .filter(|r| r.error.is_none())
+                .map(|r| r.key()),
+        )
+    } else {
+        StoredSamples::default()
+    };
+    let cases = build_cases(&plan.evals);
+    let (mut instances, mut todo) = (0, 0);
+    let mut out = std::io::stdout().lock();
+    for spec in &plan.models {
+        let (model, quantization) = match spec.backend {
+            BackendKind::Replay => match crate::run::replay::open(output_dir, spec) {
+                Ok(b) => (
+                    b.model().name.clone(),
+                    spec.quantization.clone().or(b.model().quantization.clone()),
+                ),
+                Err(_) => (spec.name.clone(), spec.quantization.clone()),
+            },
+            _ => (spec.name.clone(), spec.quantization.clone()),
+        };
+        let list = expand(plan, &cases, &model, quantization.as_deref(), &|k| {
+            stored.contains(k)
+        });
+        for line in list.lines(plan.repeats()) {
+            let _ = writeln!(out, "{line}");
+        }
+        instances += list.instances.len();
+        todo += list.todo();
+    }
+    if args.format != Format::Terse && !args.quiet {
+        let _ = writeln!(out, "\n{instances} instances, {todo} samples to run");
+    }
+    exit::OK
 }
 
 /// `--validate`: reference answers score 100, empty ones 0, prompts render.

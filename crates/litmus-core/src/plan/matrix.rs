@@ -7,10 +7,10 @@
 //! is left out of its instance's [`Instance::needed`] (the caller says which
 //! samples are stored, see [`expand`]).
 //!
-//! The run phase consumes the list (`run::runner`); [`InstanceList::lines`]
-//! describes it.
+//! The run phase consumes the list (`run::runner`); `--list --instances`
+//! prints it ([`InstanceList::lines`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -149,6 +149,40 @@ pub struct SampleKey {
     pub sample: u32,
 }
 
+/// The samples of a run being resumed that are stored without an error, as
+/// `--list --instances --resume` sees them before any model is loaded: a key
+/// without a quantization (its spec names none; the runner takes the
+/// model's own once it is loaded) matches a stored sample of any
+/// quantization.
+#[derive(Clone, Debug, Default)]
+pub struct StoredSamples {
+    exact: BTreeSet<SampleKey>,
+    any_quantization: BTreeSet<SampleKey>,
+}
+
+impl StoredSamples {
+    /// The samples with these keys.
+    pub fn new(keys: impl IntoIterator<Item = SampleKey>) -> Self {
+        let mut stored = StoredSamples::default();
+        for key in keys {
+            stored.any_quantization.insert(SampleKey {
+                quantization: None,
+                ..key.clone()
+            });
+            stored.exact.insert(key);
+        }
+        stored
+    }
+
+    /// Whether sample `key` is stored.
+    pub fn contains(&self, key: &SampleKey) -> bool {
+        match key.quantization {
+            Some(_) => self.exact.contains(key),
+            None => self.any_quantization.contains(key),
+        }
+    }
+}
+
 /// The case of each eval of a plan, in the order of [`Plan::evals`]: `None`
 /// for an imperative eval, `Some(Err)` when building the case panicked.
 /// Declarative cases are built once per process ([`build_cases`]).
@@ -229,7 +263,7 @@ impl InstanceList {
         self.instances.iter().map(|u| u.needed.len()).sum()
     }
 
-    /// One line per instance, for a listing: `eval [label]: N
+    /// One line per instance, for `--list --instances`: `eval [label]: N
     /// samples`, with how many of them are stored already (on `--resume`),
     /// the repeats, and why the instance cannot run, when it cannot.
     pub fn lines(&self, repeats: u32) -> Vec<String> {
@@ -456,6 +490,23 @@ mod tests {
                 "capital [m plain t=0.7]: 6 samples (3 × 2 repeats)"
             ]
         );
+    }
+
+    #[test]
+    fn a_stored_sample_matches_a_key_without_quantization() {
+        let key = |q: Option<&str>| SampleKey {
+            eval: "e".into(),
+            model: "m".into(),
+            quantization: q.map(str::to_string),
+            template: "plain".into(),
+            temperature_bits: 0,
+            repeat: 0,
+            sample: 1,
+        };
+        let stored = StoredSamples::new([key(Some("Q4_0"))]);
+        assert!(stored.contains(&key(Some("Q4_0"))) && stored.contains(&key(None)));
+        assert!(!stored.contains(&key(Some("Q8_0"))));
+        assert!(!StoredSamples::new([key(None)]).contains(&key(Some("Q4_0"))));
     }
 
     #[test]

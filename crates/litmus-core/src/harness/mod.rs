@@ -1,14 +1,13 @@
 //! The eval harness: the `main` of an eval target (`[[test]] harness = false`).
 //!
-//! [`run_with`] goes through the phases in order, one helper each: the
-//! arguments select evals ([`select`]) and name a configuration
-//! ([`load_config`]); `--list` stops there ([`list_evals`], or
-//! [`list_instances`] with `--instances`) and `--validate` checks the evals
-//! ([`validate`]); otherwise the plan is resolved
-//! ([`crate::plan::resolve::plan`]), run into a results store
-//! ([`open_store`], [`run_plan`]), summarized ([`summarize`]) and reported
-//! ([`snapshots`], [`ci_outputs`]), and the exit code says how it went
-//! ([`exit_code`]).
+//! [`run_with`] goes through the phases in order, one private helper each:
+//! the arguments select evals (`select`) and name a configuration
+//! (`load_config`); `--list` stops there (`list_evals`, or `list_instances`
+//! with `--instances`) and `--validate` checks the evals (`validate`);
+//! otherwise the plan is resolved ([`crate::plan::resolve::plan`]), run into
+//! a results store (`open_store`, `run_plan`), summarized (`summarize`) and
+//! reported (`snapshots`, `ci_outputs`), and the exit code says how it went
+//! (`exit_code`).
 
 pub mod args;
 

@@ -343,6 +343,30 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     );
     let stored = std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 8);
+    // `--list --instances`: what a run would do; resuming, less what is stored.
+    let mut instances = vec!["--list", "--instances", "--model", model.as_str()];
+    instances.extend(["--samples", "3", "--output-dir", &out_dir_s]);
+    let out = p.run(&[&instances[..], &["--temperature", "0,0.5", "peru"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "capital::case_2_peru [recorded Q4_K_M plain t=0]: 3 samples\n\
+         capital::case_2_peru [recorded Q4_K_M plain t=0.5]: 3 samples\n\
+         \n2 instances, 6 samples to run\n"
+    );
+    let out = p.run(&[&instances[..], &["--resume", "--format", "terse"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.ends_with("[recorded Q4_K_M plain t=0]: 3 samples, 2 stored")),
+        "{stdout}"
+    );
+    let out = p.run(&["--instances"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--list"));
     // Next to them, the HTML report: one self-contained file.
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
     assert!(html.contains("litmus report") && html.contains("capital::case_2_peru"));

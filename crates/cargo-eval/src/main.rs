@@ -611,7 +611,7 @@ fn ended_report(
         }
         return out;
     };
-    let (scored, errored) = stored_samples(&run_dir.join("samples.jsonl"));
+    let (scored, errored) = litmus_core::run::summary::stored_counts(run_dir);
     let run_id = run_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -632,24 +632,6 @@ fn ended_report(
         resume_command(argv, &run_id, only)
     ));
     out
-}
-
-/// Samples in a `samples.jsonl`: (scored, errored). A torn last line (the
-/// process died while writing it) does not count.
-fn stored_samples(path: &Path) -> (usize, usize) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let records = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
-    let (mut scored, mut errored) = (0, 0);
-    for r in records {
-        if r["score"].is_null() {
-            errored += 1;
-        } else {
-            scored += 1;
-        }
-    }
-    (scored, errored)
 }
 
 /// `cargo eval` with this process's arguments (`argv`, program name first),
@@ -978,19 +960,10 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
         .map_err(|e| e.to_string())?;
     let plan = match &args.plan {
         None => Vec::new(),
-        Some(names) => {
-            let names = if !names.is_empty() {
-                names.clone()
-            } else if !config.run.models.is_empty() {
-                config.run.models.clone()
-            } else {
-                vec![litmus_core::plan::config::DEFAULT_MODEL.to_string()]
-            };
-            names
-                .iter()
-                .map(|n| config.resolve_model(n))
-                .collect::<Result<Vec<_>, _>>()?
-        }
+        Some(names) => litmus_core::plan::resolve::model_names(&config, names)
+            .iter()
+            .map(|n| config.resolve_model(n))
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let job = DevicesJob {
         format: args.format.clone(),
@@ -1166,18 +1139,5 @@ mod tests {
             resume_command(&a, "r4", None),
             r"cargo eval --model 'openai:http://h/v1#my model' 'it'\''s' --resume --run-id r4"
         );
-    }
-
-    #[test]
-    fn stored_samples_counts_whole_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("samples.jsonl");
-        assert_eq!(stored_samples(&path), (0, 0));
-        std::fs::write(
-            &path,
-            "{\"score\": {\"value\": 1}}\n{\"score\": null, \"error\": \"boom\"}\n{\"score\": {\"va",
-        )
-        .unwrap();
-        assert_eq!(stored_samples(&path), (1, 1));
     }
 }

@@ -23,8 +23,9 @@ use litmus_core::harness::args::Args;
 use litmus_core::harness::partition::{apply, run_meta};
 use litmus_core::output::ci;
 use litmus_core::output::merge::{merge_runs, MergeRequest};
+use litmus_core::plan::matrix::Plan;
 use litmus_core::run::replay::ReplayBackend;
-use litmus_core::run::runner::{execute, Plan};
+use litmus_core::run::runner::execute;
 use litmus_core::run::store::{read_run, Cache, RunStore, SampleKey, SampleRecord};
 use litmus_core::run::summary::{RunSummary, Speed};
 
@@ -167,7 +168,7 @@ fn run(
             .unwrap_or_default(),
     )
     .unwrap();
-    let info = apply(&args, &mut plan).expect("not a listing");
+    let info = apply(&args, &mut plan, false).expect("not a listing");
     let site = TargetLocation {
         manifest_dir: out.to_path_buf(),
         source_file: None,
@@ -420,5 +421,5 @@ fn a_partition_run_twice_counts_once_and_a_missing_one_is_named() {
     // --list --partition: the harness stops after listing.
     let mut p = plan();
     let args = Args::parse(["--list", "--partition", "count:1/2", "--format", "terse"]).unwrap();
-    assert_eq!(apply(&args, &mut p), Err(0));
+    assert_eq!(apply(&args, &mut p, true), Err(0));
 }

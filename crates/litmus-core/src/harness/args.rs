@@ -30,6 +30,11 @@ pub struct Args {
     /// List the evals instead of running them.
     #[arg(long)]
     pub list: bool,
+    /// With --list: list the instances a run would have instead (eval ×
+    /// model × template × temperature, with their samples; with --resume,
+    /// less those already stored).
+    #[arg(long, requires = "list")]
+    pub instances: bool,
     /// Run only ignored evals.
     #[arg(long)]
     pub ignored: bool,
@@ -325,6 +330,7 @@ impl Args {
             exact,
             skip,
             list,
+            instances,
             ignored,
             include_ignored,
             quiet,
@@ -380,6 +386,7 @@ impl Args {
         };
         flag("--exact", *exact);
         flag("--list", *list);
+        flag("--instances", *instances);
         flag("--ignored", *ignored);
         flag("--include-ignored", *include_ignored);
         flag("--quiet", *quiet);
@@ -689,6 +696,7 @@ mod tests {
             exact: true,
             skip: vec!["s".into()],
             list: true,
+            instances: true,
             ignored: true,
             include_ignored: true,
             quiet: true,

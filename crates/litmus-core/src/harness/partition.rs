@@ -8,17 +8,18 @@ use std::path::Path;
 
 use crate::base::exit;
 use crate::base::paths::{workspace_root, TargetLocation};
-use crate::eval::registry::EntryKind;
+use crate::eval::registry::{build_case, EntryKind};
 use crate::harness::args::{Args, Format};
+use crate::plan::matrix::Plan;
 use crate::plan::partition::{instances, InstanceKey, PartitionInfo};
-use crate::run::runner::{build_case, Plan};
 use crate::run::store::{RunMeta, RunSettings};
 
 /// Applies `--partition` to `plan`: keeps the models and evals that have an
-/// instance in the partition and sets [`Plan::partition`]. With `--list`,
-/// prints the partition's evals and its share and returns `Err(exit code)`:
-/// the harness stops there. Without `--partition`, changes nothing.
-pub fn apply(args: &Args, plan: &mut Plan) -> Result<Option<PartitionInfo>, i32> {
+/// instance in the partition and sets [`Plan::partition`]. With `list`
+/// (`--list` without `--instances`), prints the partition's evals and its
+/// share and returns `Err(exit code)`: the harness stops there. Without
+/// `--partition`, changes nothing.
+pub fn apply(args: &Args, plan: &mut Plan, list: bool) -> Result<Option<PartitionInfo>, i32> {
     let Some(partition) = args.partition else {
         return Ok(None);
     };
@@ -52,7 +53,7 @@ pub fn apply(args: &Args, plan: &mut Plan) -> Result<Option<PartitionInfo>, i32>
     let selection = partition.select(&all);
     let has = |pred: &dyn Fn(&InstanceKey) -> bool| selection.keys.iter().any(pred);
 
-    if args.list {
+    if list {
         let mut out = std::io::stdout().lock();
         for name in names.iter().filter(|n| has(&|k| &k.eval == *n)) {
             let _ = writeln!(out, "{name}: test");
@@ -70,7 +71,7 @@ pub fn apply(args: &Args, plan: &mut Plan) -> Result<Option<PartitionInfo>, i32>
         let name = e.full_name();
         has(&|k| k.eval == name)
     });
-    if !args.quiet && args.format == Format::Human {
+    if !args.quiet && !args.list && args.format == Format::Human {
         let _ = writeln!(
             std::io::stderr(),
             "{:>12} {}",

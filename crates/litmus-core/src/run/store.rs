@@ -26,6 +26,8 @@ use crate::base::backend::{Generation, Prompt, SamplingParams, Timings, Usage};
 use crate::base::util::sha256_hex;
 use crate::eval::context::Exchange;
 use crate::eval::score::Score;
+/// The keys records are identified by, defined with the matrix of a run.
+pub use crate::plan::matrix::{ConfigKey, SampleKey};
 use crate::plan::partition::{Partition, PartitionInfo};
 
 /// One scored (or failed) sample, as stored in `samples.jsonl`.
@@ -108,58 +110,8 @@ impl SampleRecord {
     }
 }
 
-/// Identity of a sample within a run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SampleKey {
-    /// Eval name.
-    pub eval: String,
-    /// Model name.
-    pub model: String,
-    /// Quantization.
-    pub quantization: Option<String>,
-    /// Template.
-    pub template: String,
-    /// Temperature, as bits so that it can be hashed.
-    pub temperature_bits: u32,
-    /// Repeat index (0 without `--repeat`).
-    pub repeat: u32,
-    /// Sample index.
-    pub sample: u32,
-}
-
 fn is_zero(v: &u32) -> bool {
     *v == 0
-}
-
-/// A configuration: model, quantization, template and temperature.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ConfigKey {
-    /// Model name.
-    pub model: String,
-    /// Quantization.
-    pub quantization: Option<String>,
-    /// Template.
-    pub template: String,
-    /// Temperature bits.
-    pub temperature_bits: u32,
-}
-
-impl ConfigKey {
-    /// The temperature.
-    pub fn temperature(&self) -> f32 {
-        f32::from_bits(self.temperature_bits)
-    }
-    /// A short label: `model Q4_K_M plain t=0.7`.
-    pub fn label(&self) -> String {
-        let mut s = self.model.clone();
-        if let Some(q) = &self.quantization {
-            if !s.to_ascii_lowercase().contains(&q.to_ascii_lowercase()) {
-                s.push(' ');
-                s.push_str(q);
-            }
-        }
-        format!("{s} {} t={}", self.template, self.temperature())
-    }
 }
 
 /// Metadata of a run, in `run.json`.

@@ -1009,23 +1009,8 @@ fn same_inputs_same_answers_and_drift_only_for_real_changes() {
             .map(|f| (f.clone(), std::fs::read_to_string(&f).unwrap()))
             .collect()
     };
-    let answers = |out: &Output| -> BTreeMap<(String, String, u64), String> {
-        let summary = summary_of(out);
-        let dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
-        records(&std::fs::read_to_string(dir.join("samples.jsonl")).unwrap())
-            .iter()
-            .map(|r| {
-                (
-                    (
-                        r["eval"].as_str().unwrap().to_string(),
-                        r["temperature"].to_string(),
-                        r["sample"].as_u64().unwrap(),
-                    ),
-                    r["response"].as_str().unwrap_or("<error>").to_string(),
-                )
-            })
-            .collect()
-    };
+    let answers =
+        |out: &Output| answers_in(Path::new(summary_of(out)["run_dir"].as_str().unwrap()));
 
     let baseline = p
         .cargo_eval(&args)
@@ -1392,6 +1377,23 @@ fn sample_key(r: &serde_json::Value) -> (String, u64) {
         r["eval"].as_str().unwrap().to_string(),
         r["sample"].as_u64().unwrap(),
     )
+}
+
+/// The responses of the run in `dir` by (eval, temperature, sample).
+fn answers_in(dir: &Path) -> BTreeMap<(String, String, u64), String> {
+    records(&std::fs::read_to_string(dir.join("samples.jsonl")).unwrap())
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["eval"].as_str().unwrap().to_string(),
+                    r["temperature"].to_string(),
+                    r["sample"].as_u64().unwrap(),
+                ),
+                r["response"].as_str().unwrap_or("<error>").to_string(),
+            )
+        })
+        .collect()
 }
 
 fn summary_of(out: &Output) -> serde_json::Value {
@@ -2020,21 +2022,7 @@ fn partitions_on_the_default_model_merge_into_the_whole_run() {
         run(&out.join("parts/1"), &["--partition", "count:1/2"]),
         run(&out.join("parts/2"), &["--partition", "count:2/2"]),
     ];
-    let answers = |dir: &Path| -> BTreeMap<(String, String, u64), String> {
-        records(&std::fs::read_to_string(dir.join("samples.jsonl")).unwrap())
-            .iter()
-            .map(|r| {
-                (
-                    (
-                        r["eval"].as_str().unwrap().to_string(),
-                        r["temperature"].to_string(),
-                        r["sample"].as_u64().unwrap(),
-                    ),
-                    r["response"].as_str().unwrap_or("<error>").to_string(),
-                )
-            })
-            .collect()
-    };
+    let answers = answers_in;
     for part in &parts {
         let n = answers(part).len();
         assert!(n > 0 && n < 5 * 2 * 2, "a share of the 20 samples: {n}");

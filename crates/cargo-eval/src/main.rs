@@ -984,7 +984,9 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
 /// (`litmus_core::output::merge`); this adds the HTML report and the
 /// console output.
 fn merge(args: MergeArgs) -> Result<i32, String> {
-    use litmus_core::output::merge::{describe, exit_message, merge_runs, snapshot_lines};
+    use litmus_core::output::ci::exit_message;
+    use litmus_core::output::merge::{describe, merge_runs};
+    use litmus_core::output::snapshot::report_lines;
     let meta = metadata(args.manifest_path.as_deref()).ok();
     let id = litmus_core::run::store::new_run_id();
     let runs_dir = meta
@@ -1026,7 +1028,7 @@ fn merge(args: MergeArgs) -> Result<i32, String> {
         .summary(summary);
     }
     eprintln!("{:>12} {}", "Merged", describe(&report, &output));
-    for line in snapshot_lines(&report.snapshots) {
+    for line in report_lines(&report.snapshots, true) {
         eprintln!("{line}");
     }
     if !args.no_html_report {

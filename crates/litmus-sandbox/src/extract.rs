@@ -724,33 +724,49 @@ fn import_line_re() -> &'static Regex {
 }
 
 /// A completion that continues the prefix's definition ends where the
-/// definition does: for Python at the first line back at column 0 (the body
-/// was indented), for brace languages after the first `}` at column 0 (the
-/// prefix opened the body with `{`). What a base model rambles on with after
-/// that (more functions, tests, prose, often cut off mid-line by the token
-/// limit) is dropped, as HumanEval-style harnesses do with stop sequences.
+/// definition does. What a base model rambles on with after that (more
+/// functions, tests, prose, often cut off mid-line by the token limit) is
+/// dropped, as HumanEval-style harnesses do with stop sequences.
 ///
-/// Python uses the rule generation stops by ([`StopRule`]), so that stopping
-/// there never changes what is scored: the first line back at the `def`'s
-/// indentation after an indented body (comment lines do not end it).
+/// The cut is the rule generation stops by ([`StopRule`]), so that stopping
+/// there never changes what is scored: for Python the first line back at
+/// the `def`'s indentation after an indented body (comment lines do not end
+/// it), for brace languages the closing line of the definition the prefix
+/// opened, followed by the closing braces of blocks the prefix opened around
+/// it. Where that rule does not fire (a brace answer that did not start
+/// indented), a brace answer still
+/// ends after its first `}` at column 0.
 fn end_of_definition(code: &str, prefix: &str, language: Language) -> String {
-    let at_col0 = |l: &str| !l.trim().is_empty() && !l.starts_with([' ', '\t']);
+    // A last line without its newline is complete here: the answer is whole
+    // (generation stopped by the rule keeps its closing line without one).
+    let whole = format!("{code}\n");
+    let by_rule = StopRule::for_completion(&format!("{prefix}\n"), language)
+        .and_then(|rule| rule.end(if code.ends_with('\n') { code } else { &whole }))
+        .map(|cut| &code[..cut.min(code.len())]);
     match language {
-        Language::Python => {
-            match StopRule::for_completion(&format!("{prefix}\n"), language)
-                .and_then(|rule| rule.end(code))
-            {
-                Some(cut) => code[..cut]
-                    .strip_suffix('\n')
-                    .unwrap_or(&code[..cut])
-                    .to_string(),
-                None => code.to_string(),
-            }
-        }
+        Language::Python => by_rule
+            .map(|kept| kept.strip_suffix('\n').unwrap_or(kept))
+            .unwrap_or(code)
+            .to_string(),
         Language::Rust | Language::JavaScript if prefix.trim_end().ends_with('{') => {
-            match code.lines().position(|l| at_col0(l) && l.trim_end() == "}") {
-                Some(i) => code.lines().take(i + 1).collect::<Vec<_>>().join("\n"),
-                None => code.to_string(),
+            let at_col0 = |l: &str| !l.trim().is_empty() && !l.starts_with([' ', '\t']);
+            match by_rule {
+                // The definition is complete; blocks the prefix opened around
+                // it (an `impl`, a class) are closed after it.
+                Some(kept) => {
+                    let mut body = kept.to_string();
+                    let outer = crate::stop::open_blocks(&format!("{prefix}\n{kept}"), language);
+                    for (indent, _) in outer.iter().rev() {
+                        body.push('\n');
+                        body.push_str(&" ".repeat(*indent));
+                        body.push('}');
+                    }
+                    body
+                }
+                None => match code.lines().position(|l| at_col0(l) && l.trim_end() == "}") {
+                    Some(i) => code.lines().take(i + 1).collect::<Vec<_>>().join("\n"),
+                    None => code.to_string(),
+                },
             }
         }
         _ => code.to_string(),
@@ -898,6 +914,21 @@ mod tests {
         "    let price = 10;\n    price\n}\n\nfn price(age: u32) -> u32 {\n    10\n}\n",
         "fn price(age: u32) -> u32 {\n    let price = 10;\n    price\n}"
     )]
+    // The prefix opened a block inside the function: the answer ends with
+    // the function's brace, not the block's.
+    #[case::rust_prefix_opened_an_inner_block(
+        Language::Rust,
+        "fn is_teen(age: u32) -> bool {\n    if age < 13 {",
+        "        return false\n    } else {\n        age <= 19\n    }\n}\nfn is_adult(age: u32) -> bool {\n",
+        "fn is_teen(age: u32) -> bool {\n    if age < 13 {\n        return false\n    } else {\n        age <= 19\n    }\n}"
+    )]
+    // A method: it ends with its own brace, and the `impl` is closed after it.
+    #[case::rust_method_in_an_impl(
+        Language::Rust,
+        "impl A {\n    fn m(&self) -> u32 {",
+        "        1\n    }\n\n    fn other() {}\n}\n",
+        "impl A {\n    fn m(&self) -> u32 {\n        1\n    }\n}"
+    )]
     fn continuation_ends_with_the_definition(
         #[case] lang: Language,
         #[case] prefix: &str,
@@ -905,6 +936,45 @@ mod tests {
         #[case] want: &str,
     ) {
         assert_eq!(apply_prefix(answer, Some(prefix), lang), want);
+    }
+
+    /// What generation keeps when it stops by the rule extracts to what the
+    /// whole answer does (up to trailing blank lines): stopping early never
+    /// changes a score.
+    #[rstest]
+    #[case(
+        Language::Python,
+        "def f(x):\n    \"\"\"Doc.\"\"\"\n",
+        "    if x:\n        return 1\n    return 2\n\nprint(f(1))\n"
+    )]
+    #[case(
+        Language::Rust,
+        "fn f(x: u32) -> u32 {\n    if x < 3 {\n",
+        "        1\n    } else {\n        2\n    }\n}\nfn g() {}\n"
+    )]
+    #[case(
+        Language::Rust,
+        "impl A {\n    fn m(&self) -> u32 {\n",
+        "        1\n    }\n    fn n() {}\n}\n"
+    )]
+    #[case(
+        Language::JavaScript,
+        "function f(xs) {\n  for (const x of xs) {\n",
+        "    g(x);\n  }\n  return 1;\n}\nconsole.log(f([]));\n"
+    )]
+    fn stopping_by_the_rule_extracts_what_the_whole_answer_does(
+        #[case] lang: Language,
+        #[case] prefix: &str,
+        #[case] answer: &str,
+    ) {
+        let rule = StopRule::for_completion(prefix, lang).expect("a rule");
+        let cut = rule.end(answer).expect("the definition ends");
+        assert!(cut < answer.len());
+        // (Up to trailing blank lines, which the stopped text may keep.)
+        assert_eq!(
+            apply_prefix(&answer[..cut], Some(prefix), lang).trim_end(),
+            apply_prefix(answer, Some(prefix), lang).trim_end()
+        );
     }
 
     #[test]

@@ -56,15 +56,27 @@ fn indentation(line: &str) -> usize {
 }
 
 /// The indentation of the line that opened the innermost definition still
-/// open at the end of `prompt` (a brace language): braces are counted outside
-/// comments, strings and character literals; a definition is a line with
-/// `fn ` (Rust) or `function`/`=>` (JavaScript). Without an open definition,
-/// the outermost open block's line; `None` when no block is open.
+/// open at the end of `prompt` (a brace language, see [`open_blocks`]); a
+/// definition is a line with `fn ` (Rust) or `function`/`=>` (JavaScript).
+/// Without an open definition, the outermost open block's line; `None` when
+/// no block is open.
 fn open_definition(prompt: &str, language: Language) -> Option<usize> {
-    // (indentation of the opening line, whether that line is a definition)
+    let open = open_blocks(prompt, language);
+    open.iter()
+        .rev()
+        .find(|(_, def)| *def)
+        .or(open.first())
+        .map(|(indent, _)| *indent)
+}
+
+/// The blocks still open at the end of `text` (a brace language), outermost
+/// first: the indentation of the line that opened each, and whether that
+/// line is a definition (`fn `; `function`, `=>`). Braces are counted
+/// outside comments, strings and character literals.
+pub(crate) fn open_blocks(text: &str, language: Language) -> Vec<(usize, bool)> {
     let mut open: Vec<(usize, bool)> = Vec::new();
     let mut in_block_comment = false;
-    for line in prompt.lines() {
+    for line in text.lines() {
         let is_def = match language {
             Language::Rust => line.contains("fn "),
             _ => line.contains("function") || line.contains("=>"),
@@ -111,11 +123,7 @@ fn open_definition(prompt: &str, language: Language) -> Option<usize> {
             i += 1;
         }
     }
-    open.iter()
-        .rev()
-        .find(|(_, def)| *def)
-        .or(open.first())
-        .map(|(indent, _)| *indent)
+    open
 }
 
 impl StopRule {

@@ -22,7 +22,7 @@ use crate::base::model::{BackendKind, ModelSpec};
 use crate::base::paths::{target_dir, workspace_root, TargetLocation};
 use crate::eval::registry::EvalEntry;
 use crate::output::console::Console;
-use crate::output::snapshot::{Drift, SnapshotOptions, SnapshotOutcome};
+use crate::output::snapshot::{SnapshotOptions, SnapshotOutcome};
 use crate::plan::config::Config;
 use crate::plan::matrix::{build_cases, expand, Plan, StoredSamples};
 use crate::plan::resolve::{self, Choices};
@@ -366,44 +366,10 @@ fn snapshots(site: &TargetLocation, args: &Args, summary: &RunSummary) -> Vec<Sn
         ),
     };
     opts.tolerance = args.tolerance;
-    if std::env::var_os("INSTA_OUTPUT").is_none() {
-        // litmus reports each snapshot change on one line; insta's full diffs
-        // (on stdout, which may hold JSON lines) are for `cargo insta review`.
-        std::env::set_var("INSTA_OUTPUT", "none");
-    }
     let snapshots = crate::output::snapshot::record(summary, &opts);
-    let mut new_snapshots = 0;
-    for s in &snapshots {
-        if matches!(s.drift, Drift::New) && !s.failed && s.error.is_none() {
-            new_snapshots += 1;
-            continue;
-        }
-        let notable = s.failed
-            || s.pending_written
-            || s.updated
-            || s.error.is_some()
-            || matches!(
-                s.drift,
-                Drift::Regressed { .. } | Drift::Improved { .. } | Drift::Flaky { .. }
-            );
-        if notable {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{:>12} {} [{}]: {}",
-                "snapshot",
-                s.eval,
-                s.config.label(),
-                s.message()
-            );
-        }
-    }
-    if new_snapshots > 0 && !args.quiet && args.format != Format::Json {
-        let _ = writeln!(
-            std::io::stderr(),
-            "{:>12} {new_snapshots} new score snapshot{} pending: review with `cargo insta review`",
-            "snapshot",
-            if new_snapshots == 1 { "" } else { "s" }
-        );
+    let count_new = !args.quiet && args.format != Format::Json;
+    for line in crate::output::snapshot::report_lines(&snapshots, count_new) {
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
     snapshots
 }
@@ -411,19 +377,14 @@ fn snapshots(site: &TargetLocation, args: &Args, summary: &RunSummary) -> Vec<Sn
 /// JUnit XML (`--junit`), the Markdown summary (`--markdown`, and
 /// `$GITHUB_STEP_SUMMARY`).
 fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) {
-    if let Some(path) = &args.junit {
-        if let Err(e) = crate::output::ci::write_junit(path, summary, snapshots) {
-            warn(format_args!("{}: {e}", path.display()));
-        }
-    }
-    let markdown = crate::output::ci::markdown_summary(summary, snapshots);
-    if let Some(path) = &args.markdown {
-        if let Err(e) = std::fs::write(path, &markdown) {
-            warn(format_args!("{}: {e}", path.display()));
-        }
-    }
-    if let Err(e) = crate::output::ci::append_step_summary(&markdown) {
-        warn(format_args!("$GITHUB_STEP_SUMMARY: {e}"));
+    let written = crate::output::ci::write_outputs(
+        summary,
+        snapshots,
+        args.junit.as_deref(),
+        args.markdown.as_deref(),
+    );
+    for w in written {
+        warn(w);
     }
 }
 
@@ -431,19 +392,7 @@ fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) 
 /// stderr saying what to do about it.
 fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
     let code = crate::output::ci::exit_code(summary, snapshots);
-    let message = match code {
-        exit::ERRORED => {
-            let n = summary.units.iter().filter(|u| u.errors > 0).count();
-            format!(
-                "{n} eval configuration{} had errors; rerun with --resume to retry only those samples",
-                if n == 1 { "" } else { "s" }
-            )
-        }
-        exit::REGRESSED => "some scores regressed beyond noise; if that is intended, run `cargo eval` locally and accept the new snapshots with `cargo insta review`".to_string(),
-        exit::BELOW_THRESHOLD => "some evals scored below their min_score".to_string(),
-        exit::SNAPSHOT_CHANGED => "some scores improved beyond noise: accept the new snapshots with `cargo insta review` (or rerun with INSTA_UPDATE=always) and commit them".to_string(),
-        _ => String::new(),
-    };
+    let message = crate::output::ci::exit_message(code, summary);
     if !message.is_empty() {
         let _ = writeln!(std::io::stderr(), "error: {message}");
     }

@@ -8,9 +8,8 @@ use std::path::Path;
 
 use crate::base::exit;
 use crate::base::paths::{workspace_root, TargetLocation};
-use crate::eval::registry::{build_case, EntryKind};
 use crate::harness::args::{Args, Format};
-use crate::plan::matrix::Plan;
+use crate::plan::matrix::{applies, build_cases, Plan};
 use crate::plan::partition::{instances, InstanceKey, PartitionInfo};
 use crate::run::store::{RunMeta, RunSettings};
 
@@ -24,14 +23,7 @@ pub fn apply(args: &Args, plan: &mut Plan, list: bool) -> Result<Option<Partitio
         return Ok(None);
     };
     // Which templates apply to which evals, as the runner decides it.
-    let cases: Vec<_> = plan
-        .evals
-        .iter()
-        .map(|e| match e.kind {
-            EntryKind::Declarative(_) => Some(build_case(e)),
-            EntryKind::Imperative(_) => None,
-        })
-        .collect();
+    let cases = build_cases(&plan.evals);
     let names: Vec<String> = plan.evals.iter().map(|e| e.full_name()).collect();
     let models: Vec<(String, Option<String>)> = plan
         .models
@@ -39,17 +31,9 @@ pub fn apply(args: &Args, plan: &mut Plan, list: bool) -> Result<Option<Partitio
         .map(|m| (m.name.clone(), m.quantization.clone()))
         .collect();
     let templates: Vec<String> = plan.templates.iter().map(|t| t.name.clone()).collect();
-    let all = instances(
-        &names,
-        &models,
-        &templates,
-        &plan.temperatures,
-        |ei, ti| match &cases[ei] {
-            Some(Err(_)) => true,
-            Some(Ok(case)) => plan.templates[ti].applies_to(Some(case)),
-            None => plan.templates[ti].applies_to(None),
-        },
-    );
+    let all = instances(&names, &models, &templates, &plan.temperatures, |ei, ti| {
+        applies(&cases[ei], &plan.templates[ti])
+    });
     let selection = partition.select(&all);
     let has = |pred: &dyn Fn(&InstanceKey) -> bool| selection.keys.iter().any(pred);
 

@@ -533,3 +533,48 @@ pub fn append_to(path: &Path, text: &str) -> std::io::Result<()> {
         .open(path)?;
     f.write_all(text.as_bytes())
 }
+
+/// The CI files of a run (or a merged one): JUnit XML at `junit`, the
+/// Markdown summary at `markdown` and appended to `$GITHUB_STEP_SUMMARY`.
+/// Returns a warning for each file that could not be written.
+pub fn write_outputs(
+    summary: &RunSummary,
+    snapshots: &[SnapshotOutcome],
+    junit: Option<&Path>,
+    markdown: Option<&Path>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(path) = junit {
+        if let Err(e) = write_junit(path, summary, snapshots) {
+            warnings.push(format!("{}: {e}", path.display()));
+        }
+    }
+    let text = markdown_summary(summary, snapshots);
+    if let Some(path) = markdown {
+        if let Err(e) = std::fs::write(path, &text) {
+            warnings.push(format!("{}: {e}", path.display()));
+        }
+    }
+    if let Err(e) = append_step_summary(&text) {
+        warnings.push(format!("$GITHUB_STEP_SUMMARY: {e}"));
+    }
+    warnings
+}
+
+/// What exit code `code` of a run ([`exit_code`]) means and what to do
+/// about it, for the line that ends the run's output (empty for success).
+pub fn exit_message(code: i32, summary: &RunSummary) -> String {
+    match code {
+        exit::ERRORED => {
+            let n = summary.units.iter().filter(|u| u.errors > 0).count();
+            format!(
+                "{n} eval configuration{} had errors (or a model failed to load); rerun with --resume to retry only those samples",
+                if n == 1 { "" } else { "s" }
+            )
+        }
+        exit::REGRESSED => "some scores regressed beyond noise; if that is intended, run `cargo eval` locally and accept the new snapshots with `cargo insta review`".to_string(),
+        exit::BELOW_THRESHOLD => "some evals scored below their min_score".to_string(),
+        exit::SNAPSHOT_CHANGED => "some scores improved beyond noise: accept the new snapshots with `cargo insta review` (or rerun with INSTA_UPDATE=always) and commit them".to_string(),
+        _ => String::new(),
+    }
+}

@@ -8,11 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::base::exit;
 use crate::output::ci;
-use crate::output::snapshot::{self, Drift, SnapshotOptions, SnapshotOutcome};
+use crate::output::snapshot::{self, SnapshotOptions, SnapshotOutcome};
 use crate::run::merge::{find_runs, merge, write, MergeError, MergeOptions, Merged, Part};
-use crate::run::summary::RunSummary;
 
 /// What to merge, and where the results go.
 #[derive(Clone, Debug, Default)]
@@ -93,13 +91,7 @@ pub fn merge_runs(request: &MergeRequest) -> Result<MergeReport, MergeError> {
         Vec::new()
     } else {
         match snapshot_options(&merged, request) {
-            Ok(opts) => {
-                if std::env::var_os("INSTA_OUTPUT").is_none() {
-                    // One line per change (as the harness reports them).
-                    std::env::set_var("INSTA_OUTPUT", "none");
-                }
-                snapshot::record(&merged.summary, &opts)
-            }
+            Ok(opts) => snapshot::record(&merged.summary, &opts),
             Err(why) => {
                 warnings.push(format!("score snapshots not compared: {why}"));
                 Vec::new()
@@ -107,20 +99,12 @@ pub fn merge_runs(request: &MergeRequest) -> Result<MergeReport, MergeError> {
         }
     };
     let summary = &merged.summary;
-    if let Some(path) = &request.junit {
-        if let Err(e) = ci::write_junit(path, summary, &snapshots) {
-            warnings.push(format!("{}: {e}", path.display()));
-        }
-    }
-    let markdown = ci::markdown_summary(summary, &snapshots);
-    if let Some(path) = &request.markdown {
-        if let Err(e) = std::fs::write(path, &markdown) {
-            warnings.push(format!("{}: {e}", path.display()));
-        }
-    }
-    if let Err(e) = ci::append_step_summary(&markdown) {
-        warnings.push(format!("$GITHUB_STEP_SUMMARY: {e}"));
-    }
+    warnings.extend(ci::write_outputs(
+        summary,
+        &snapshots,
+        request.junit.as_deref(),
+        request.markdown.as_deref(),
+    ));
     let exit_code = ci::exit_code(summary, &snapshots);
     Ok(MergeReport {
         merged,
@@ -151,62 +135,6 @@ fn snapshot_options(merged: &Merged, request: &MergeRequest) -> Result<SnapshotO
     opts.input_file = settings.target.as_deref().map(|t| root.join(t));
     opts.tolerance = request.tolerance;
     Ok(opts)
-}
-
-/// The lines worth showing about `snapshots` (as the harness shows them):
-/// changes, failures and errors, then how many new ones wait for review.
-pub fn snapshot_lines(snapshots: &[SnapshotOutcome]) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut new = 0;
-    for s in snapshots {
-        if matches!(s.drift, Drift::New) && !s.failed && s.error.is_none() {
-            new += 1;
-            continue;
-        }
-        let notable = s.failed
-            || s.pending_written
-            || s.updated
-            || s.error.is_some()
-            || matches!(
-                s.drift,
-                Drift::Regressed { .. } | Drift::Improved { .. } | Drift::Flaky { .. }
-            );
-        if notable {
-            lines.push(format!(
-                "{:>12} {} [{}]: {}",
-                "snapshot",
-                s.eval,
-                s.config.label(),
-                s.message()
-            ));
-        }
-    }
-    if new > 0 {
-        lines.push(format!(
-            "{:>12} {new} new score snapshot{} pending: review with `cargo insta review`",
-            "snapshot",
-            if new == 1 { "" } else { "s" }
-        ));
-    }
-    lines
-}
-
-/// What an exit code of a run means, for the line that ends its output
-/// (empty for success).
-pub fn exit_message(code: i32, summary: &RunSummary) -> String {
-    match code {
-        exit::ERRORED => {
-            let n = summary.units.iter().filter(|u| u.errors > 0).count();
-            format!(
-                "{n} eval configuration{} had errors (or a model failed to load)",
-                if n == 1 { "" } else { "s" }
-            )
-        }
-        exit::REGRESSED => "some scores regressed beyond noise".to_string(),
-        exit::BELOW_THRESHOLD => "some evals scored below their min_score".to_string(),
-        exit::SNAPSHOT_CHANGED => "some scores improved beyond noise: accept the new snapshots with `cargo insta review` and commit them".to_string(),
-        _ => String::new(),
-    }
 }
 
 /// `merged 4 runs (hash:1/4 … hash:4/4): 596 samples, 2 duplicates counted once`.

@@ -201,6 +201,17 @@ pub fn build_cases(evals: &[&'static EvalEntry]) -> Cases {
         .collect()
 }
 
+/// Whether `template` makes an instance of an eval whose case is `case` (an
+/// element of [`Cases`]): when it applies to the case, and always for a case
+/// that failed to build (its error is recorded under every template).
+pub fn applies(case: &Option<Result<Arc<Case>, String>>, template: &PromptTemplate) -> bool {
+    match case {
+        Some(Err(_)) => true,
+        Some(Ok(c)) => template.applies_to(Some(c)),
+        None => template.applies_to(None),
+    }
+}
+
 /// One eval under one configuration (model, quantization, template,
 /// temperature), with the samples still to produce.
 pub struct Instance {
@@ -364,8 +375,7 @@ pub fn expand(
         };
         let fingerprint = built.map(|c| c.fingerprint()).unwrap_or_default();
         for (ti, template) in plan.templates.iter().enumerate() {
-            let builds = !matches!(case, Some(Err(_)));
-            if builds && !template.applies_to(built.map(|c| &**c)) {
+            if !applies(case, template) {
                 continue;
             }
             let (prompt, stop_rule, error) = render(case, template, plan.stop_rules);

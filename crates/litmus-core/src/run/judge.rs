@@ -130,19 +130,9 @@ impl<'a> JudgeCaller<'a> {
             repeat,
         }
     }
-}
 
-impl ModelCaller for JudgeCaller<'_> {
-    fn call(
-        &self,
-        prompt: &Prompt,
-        params: &SamplingParams,
-        sample: u32,
-        ordinal: u32,
-    ) -> Result<Generation, BackendError> {
-        self.call_repeat(prompt, params, sample, ordinal, 0)
-    }
-
+    /// The judge's model: the model under test, or the run's judge (as
+    /// named before it is opened, or when it failed to open).
     fn model(&self) -> &ModelInfo {
         match self.slot.spec.filter(|s| *s != self.spec_under_test) {
             None => self.under_test.model(),

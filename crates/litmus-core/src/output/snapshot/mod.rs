@@ -819,6 +819,45 @@ pub fn record(summary: &RunSummary, opts: &SnapshotOptions) -> Vec<SnapshotOutco
     record_inner(&summary.units, Some(summary), opts)
 }
 
+/// The lines worth showing about recorded `snapshots`, one each: changes,
+/// failures and errors; then, with `count_new`, how many new ones wait for
+/// review.
+pub fn report_lines(snapshots: &[SnapshotOutcome], count_new: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut new = 0;
+    for s in snapshots {
+        if matches!(s.drift, Drift::New) && !s.failed && s.error.is_none() {
+            new += 1;
+            continue;
+        }
+        let notable = s.failed
+            || s.pending_written
+            || s.updated
+            || s.error.is_some()
+            || matches!(
+                s.drift,
+                Drift::Regressed { .. } | Drift::Improved { .. } | Drift::Flaky { .. }
+            );
+        if notable {
+            lines.push(format!(
+                "{:>12} {} [{}]: {}",
+                "snapshot",
+                s.eval,
+                s.config.label(),
+                s.message()
+            ));
+        }
+    }
+    if new > 0 && count_new {
+        lines.push(format!(
+            "{:>12} {new} new score snapshot{} pending: review with `cargo insta review`",
+            "snapshot",
+            if new == 1 { "" } else { "s" }
+        ));
+    }
+    lines
+}
+
 /// [`record`] for bare units, without run metadata.
 pub fn record_units(units: &[UnitSummary], opts: &SnapshotOptions) -> Vec<SnapshotOutcome> {
     record_inner(units, None, opts)
@@ -830,6 +869,12 @@ fn record_inner(
     opts: &SnapshotOptions,
 ) -> Vec<SnapshotOutcome> {
     let _lock = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
+    if std::env::var_os("INSTA_OUTPUT").is_none() {
+        // litmus reports each snapshot change on one line (`report_lines`);
+        // insta's full diffs (on stdout, which may hold JSON lines) are for
+        // `cargo insta review`.
+        std::env::set_var("INSTA_OUTPUT", "none");
+    }
     let _root = WorkspaceRootGuard::new(&opts.workspace_root);
     install_quiet_hook();
     let dir = opts.abs_dir();

@@ -9,9 +9,12 @@
 //!   index on first use), the model cache, resolving `builtin:NAME` or a path.
 //! - [`ladder`]: quantization type names, the default ladder and where its
 //!   rungs go, and the job `cargo eval quantize` hands to an eval target.
+//! - [`fidelity`]: the job `cargo eval fidelity` hands to an eval target, the
+//!   KL-divergence statistics and the `fidelity.json` of a run.
 
 #![warn(missing_docs)]
 
+pub mod fidelity;
 pub mod gguf;
 pub mod ladder;
 pub mod models;

@@ -208,7 +208,8 @@ pub mod __private {
     /// Runs the harness; returns the exit code. In an engine worker process
     /// (started by this very program) it serves a model instead and exits;
     /// given a quantization job (`cargo eval quantize` starts eval targets
-    /// that way: cargo-eval itself does not link llama.cpp) it runs that.
+    /// that way: cargo-eval itself does not link llama.cpp) or a fidelity
+    /// job (`cargo eval fidelity`) it runs that.
     /// At the end of a run it writes the run's `report.html`.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
         #[cfg(feature = "llama")]
@@ -220,6 +221,20 @@ pub mod __private {
             #[cfg(not(feature = "llama"))]
             Some(Ok(_)) => {
                 eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot quantize");
+                return litmus_core::harness::exit::USAGE;
+            }
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return litmus_core::harness::exit::USAGE;
+            }
+            None => {}
+        }
+        match litmus_gguf::fidelity::FidelityJob::from_args(&args) {
+            #[cfg(feature = "llama")]
+            Some(Ok(job)) => return litmus_llama::fidelity::run_job(&job),
+            #[cfg(not(feature = "llama"))]
+            Some(Ok(_)) => {
+                eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot measure fidelity");
                 return litmus_core::harness::exit::USAGE;
             }
             Some(Err(e)) => {

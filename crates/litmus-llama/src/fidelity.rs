@@ -644,6 +644,8 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             ))
         })
     };
+    let mut n_seqs = answers.len();
+    let mut generated = 0;
     let mut cached: Vec<Option<Vec<FidelitySums>>> = Vec::new();
     let mut cache_paths = Vec::new();
     for p in &quant_paths {
@@ -653,19 +655,22 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             .and_then(|f| std::fs::read(f).ok())
             .and_then(|b| serde_json::from_slice::<CachedSums>(&b).ok())
             .filter(|c| c.evals == evals)
-            .map(|c| c.groups);
+            .map(|c| {
+                n_seqs = c.sequences;
+                generated = c.generated;
+                c.groups
+            });
         cached.push(hit);
         cache_paths.push(file);
     }
     let t0 = Instant::now();
-    let mut generated = 0;
     let mut tokens_evaluated = 0;
     let mut tokens_scored = 0;
     let todo: Vec<usize> = (0..quant_paths.len())
         .filter(|&i| cached[i].is_none())
         .collect();
-    let mut n_seqs = answers.len();
     if !todo.is_empty() {
+        generated = 0;
         let reference = TeacherModel::load(&ref_path, &chat_template, &options)
             .map_err(|e| failed(e.to_string()))?;
         let mut seqs = Vec::new();
@@ -727,6 +732,8 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             if let Some(f) = &cache_paths[i] {
                 let c = CachedSums {
                     evals: evals.clone(),
+                    sequences: n_seqs,
+                    generated,
                     groups: groups.clone(),
                 };
                 if let Some(dir) = f.parent() {
@@ -775,6 +782,8 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedSums {
     evals: Vec<String>,
+    sequences: usize,
+    generated: usize,
     groups: Vec<FidelitySums>,
 }
 

@@ -327,6 +327,40 @@ pub(crate) fn report_section(run_dir: &Path, markdown: bool) -> Option<String> {
             out.push('\n');
         }
     }
+    // Per tag: mean KLD and same-top agreement of each configuration.
+    let tags: std::collections::BTreeSet<&String> =
+        f.configs.iter().flat_map(|c| c.by_tag.keys()).collect();
+    if !tags.is_empty() {
+        let mut rows = vec![std::iter::once("tag".to_string())
+            .chain(f.configs.iter().map(|c| c.quantization.clone()))
+            .collect::<Vec<_>>()];
+        for t in tags {
+            rows.push(
+                std::iter::once(t.clone())
+                    .chain(f.configs.iter().map(|c| {
+                        c.by_tag.get(t).map_or("-".into(), |s| {
+                            format!("{:.4} ({:.0}%)", s.mean_kld, 100.0 * s.same_top)
+                        })
+                    }))
+                    .collect(),
+            );
+        }
+        let title = "Mean KLD (same top %) per tag";
+        if markdown {
+            out.push_str(&format!("\n{title}:\n\n| {} |\n", rows[0].join(" | ")));
+            out.push_str(&format!("|{}\n", " ---: |".repeat(rows[0].len())));
+            for r in &rows[1..] {
+                out.push_str(&format!("| {} |\n", r.join(" | ")));
+            }
+            out.push('\n');
+        } else {
+            out.push_str(&format!("\n{title}\n"));
+            for line in litmus_core::report::table(&rows) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
     out.push_str(&match pearson(&pooled) {
         Some(r) => format!(
             "Per-eval KLD vs per-eval score change, pooled over configurations: r = {r:+.2} ({} eval × configuration pairs).\n",

@@ -53,7 +53,7 @@ pub struct FidelityJob {
     pub max_tokens: u32,
     /// Threads (default: physical cores).
     pub threads: Option<usize>,
-    /// Tokens per decode (default 512).
+    /// Tokens per decode (default 256).
     pub window: Option<usize>,
     /// Where measurements are cached (`None`: not cached).
     pub cache_dir: Option<PathBuf>,
@@ -312,6 +312,10 @@ pub struct ConfigFidelity {
     pub overall: FidelityStats,
     /// Per tag.
     pub by_tag: BTreeMap<String, FidelityStats>,
+    /// Per template × temperature (`base t=0`): the reference's answers
+    /// under that setting.
+    #[serde(default)]
+    pub by_setting: BTreeMap<String, FidelityStats>,
     /// Per eval: mean KLD, same-top fraction and tokens.
     pub by_eval: BTreeMap<String, EvalFidelity>,
     /// Whether it came from the cache.

@@ -49,9 +49,11 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::runtime::{llama, take_llama_errors, warn_once_about_simd, LOAD_LOCK};
 
-/// Tokens per decode unless a job says otherwise (llama-perplexity's
-/// default batch for a 512-token context).
-pub const DEFAULT_WINDOW: usize = 512;
+/// Tokens per decode unless a job says otherwise. Each model's context
+/// holds the logits of a whole window (1 MiB per token for a 262,144-token
+/// vocabulary), so this bounds the memory beyond the weights; prompt
+/// processing on a CPU is as fast at 256 tokens per decode as at 512.
+pub const DEFAULT_WINDOW: usize = 256;
 
 /// Sequences packed into one decode at most.
 const MAX_PACKED: usize = 16;
@@ -529,6 +531,7 @@ pub fn token_fidelity(x: &[f32], y: &[f32], t: usize) -> TokenFidelity {
 /// A prompt of the run and the reference's answer to it, if stored.
 struct Answer {
     eval: String,
+    setting: String,
     prompt: Prompt,
     text: Option<String>,
 }
@@ -576,9 +579,10 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         }
         tags.entry(r.eval.clone()).or_insert_with(|| r.tags.clone());
         let setting = format!("{} t={}", r.template, r.temperature);
-        let key = (r.eval.clone(), setting, r.sample);
+        let key = (r.eval.clone(), setting.clone(), r.sample);
         let entry = answers.entry(key).or_insert_with(|| Answer {
             eval: r.eval.clone(),
+            setting,
             prompt: r.prompt.clone().expect("filtered"),
             text: None,
         });
@@ -589,11 +593,16 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         }
     }
     let answers: Vec<Answer> = answers.into_values().collect();
-    let evals: Vec<String> = tags.keys().cloned().collect();
-    let group_of: HashMap<&str, usize> = evals
+    // Tokens are summed per (eval, template × temperature).
+    let mut keys: Vec<(String, String)> = answers
+        .iter()
+        .map(|a| (a.eval.clone(), a.setting.clone()))
+        .collect();
+    keys.dedup();
+    let group_of: HashMap<(&str, &str), usize> = keys
         .iter()
         .enumerate()
-        .map(|(i, e)| (e.as_str(), i))
+        .map(|(i, (e, s))| ((e.as_str(), s.as_str()), i))
         .collect();
     let options = ScoreOptions {
         threads: job.threads.unwrap_or_else(crate::sys::physical_cores),
@@ -632,6 +641,8 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             h.push('\0');
             h.push_str(&a.eval);
             h.push('\0');
+            h.push_str(&a.setting);
+            h.push('\0');
         }
         sha256_hex(h.as_bytes())
     };
@@ -654,7 +665,7 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             .as_ref()
             .and_then(|f| std::fs::read(f).ok())
             .and_then(|b| serde_json::from_slice::<CachedSums>(&b).ok())
-            .filter(|c| c.evals == evals)
+            .filter(|c| c.keys == keys)
             .map(|c| {
                 n_seqs = c.sequences;
                 generated = c.generated;
@@ -691,14 +702,15 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             }
             let mut tokens = prompt.clone();
             tokens.extend(&answer);
-            // Greedy samples repeat: score each distinct answer once per eval.
-            if !seen.insert((a.eval.clone(), tokens.clone())) {
+            // Greedy samples repeat: score each distinct answer once per
+            // eval and setting.
+            if !seen.insert((a.eval.clone(), a.setting.clone(), tokens.clone())) {
                 continue;
             }
             seqs.push(Sequence {
                 first: prompt.len(),
                 tokens,
-                group: group_of[a.eval.as_str()],
+                group: group_of[&(a.eval.as_str(), a.setting.as_str())],
             });
         }
         n_seqs = seqs.len();
@@ -718,7 +730,7 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| failed(e.to_string()))?;
         let scorer = Scorer::new(&reference, quants.iter().collect(), options.clone());
-        let (sums, timings) = scorer.score(&seqs, evals.len()).map_err(failed)?;
+        let (sums, timings) = scorer.score(&seqs, keys.len()).map_err(failed)?;
         eprintln!(
             "fidelity: {:.1} s, {:.0} tokens/s per model ({:.1} s decoding, {:.1} s statistics)",
             timings.wall_secs,
@@ -731,7 +743,7 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         for (&i, groups) in todo.iter().zip(sums) {
             if let Some(f) = &cache_paths[i] {
                 let c = CachedSums {
-                    evals: evals.clone(),
+                    keys: keys.clone(),
                     sequences: n_seqs,
                     generated,
                     groups: groups.clone(),
@@ -750,7 +762,7 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         .enumerate()
         .map(|(i, q)| {
             let groups = cached[i].as_ref().expect("measured or cached");
-            config_fidelity(q, groups, &evals, &tags, !todo.contains(&i))
+            config_fidelity(q, groups, &keys, &tags, !todo.contains(&i))
         })
         .collect();
     if tokens_scored == 0 {
@@ -781,7 +793,7 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
 /// A quantization's measurement as the cache keeps it.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedSums {
-    evals: Vec<String>,
+    keys: Vec<(String, String)>,
     sequences: usize,
     generated: usize,
     groups: Vec<FidelitySums>,
@@ -790,14 +802,15 @@ struct CachedSums {
 fn config_fidelity(
     q: &litmus_gguf::fidelity::FidelityModel,
     groups: &[FidelitySums],
-    evals: &[String],
+    keys: &[(String, String)],
     tags: &BTreeMap<String, Vec<String>>,
     cached: bool,
 ) -> ConfigFidelity {
     let mut all = FidelitySums::default();
     let mut by_tag: BTreeMap<String, FidelitySums> = BTreeMap::new();
-    let mut by_eval = BTreeMap::new();
-    for (eval, g) in evals.iter().zip(groups) {
+    let mut by_setting: BTreeMap<String, FidelitySums> = BTreeMap::new();
+    let mut by_eval: BTreeMap<String, FidelitySums> = BTreeMap::new();
+    for ((eval, setting), g) in keys.iter().zip(groups) {
         if g.count == 0 {
             continue;
         }
@@ -805,21 +818,29 @@ fn config_fidelity(
         for t in tags.get(eval).into_iter().flatten() {
             by_tag.entry(t.clone()).or_default().merge(g);
         }
-        by_eval.insert(
-            eval.clone(),
-            EvalFidelity {
-                tokens: g.count,
-                mean_kld: g.sum_kld / g.count as f64,
-                same_top: g.same_top as f64 / g.count as f64,
-            },
-        );
+        by_setting.entry(setting.clone()).or_default().merge(g);
+        by_eval.entry(eval.clone()).or_default().merge(g);
     }
+    let stats = |m: BTreeMap<String, FidelitySums>| -> BTreeMap<_, _> {
+        m.into_iter().map(|(k, v)| (k, v.stats())).collect()
+    };
     ConfigFidelity {
         quantization: q.label.clone(),
         source: q.source.clone(),
         overall: all.stats(),
-        by_tag: by_tag.into_iter().map(|(k, v)| (k, v.stats())).collect(),
-        by_eval,
+        by_tag: stats(by_tag),
+        by_setting: stats(by_setting),
+        by_eval: by_eval
+            .into_iter()
+            .map(|(eval, g)| {
+                let e = EvalFidelity {
+                    tokens: g.count,
+                    mean_kld: g.sum_kld / g.count as f64,
+                    same_top: g.same_top as f64 / g.count as f64,
+                };
+                (eval, e)
+            })
+            .collect(),
         cached,
     }
 }

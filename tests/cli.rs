@@ -4,6 +4,7 @@
 //! The projects build into this workspace's target directory (with a copy of
 //! its Cargo.lock), so the litmus crates compiled for the workspace are reused.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -919,6 +920,146 @@ fn an_engine_crash_errors_the_samples_in_flight_and_resume_finishes_the_run() {
             "{u}"
         );
     }
+}
+
+/// Evals on the default model for the reproducibility test: greedy and
+/// sampled answers, and one eval whose scorer the test changes.
+const REPRO_EVALS: &str = r#"
+use litmus::prelude::*;
+
+#[eval]
+#[case::france("France", "Paris")]
+#[case::japan("Japan", "Tokyo")]
+#[case::italy("Italy", "Rome")]
+fn capital(country: &str, city: &str) -> TextCase {
+    TextCase::new(format!("What is the capital of {country}? Answer with the city only.")).reference(city).metric(Metric::contains())
+}
+
+#[eval]
+fn answers_at_all() -> TextCase {
+    TextCase::new("Name a colour.").metric(Metric::regex(PATTERN))
+}
+
+#[eval]
+fn story() -> TextCase {
+    TextCase::new("Tell a very short story about a cat.").reference("cat").metric(Metric::contains())
+}
+
+litmus::main!();
+"#;
+
+/// Issue 15's acceptance on the default model: a baseline recorded, then the
+/// same command twice under `CI=true` — identical answers sample for sample
+/// (greedy and seeded sampling, whatever the timing), exit 0 and nothing
+/// written — and a real change (a scorer that no longer passes) still exits
+/// 4 with nothing written.
+#[test]
+fn same_inputs_same_answers_and_drift_only_for_real_changes() {
+    let Some(model) = default_model_file() else {
+        return;
+    };
+    let model = model.display().to_string();
+    let evals = |pattern: &str| REPRO_EVALS.replace("PATTERN", &format!("{pattern:?}"));
+    let p = Project::with_features(
+        &evals(""),
+        MORE,
+        Some("[run]\nsamples = 2\ntemperatures = [0.0, 0.8]\nmax_tokens = 16\njobs = 2\n"),
+        &["llama"],
+    );
+    p.build_like_this_repository();
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let args = [
+        "--model",
+        model.as_str(),
+        "--output-dir",
+        out_dir.as_str(),
+        "--no-cache",
+        "--no-html-report",
+        "--format",
+        "json",
+    ];
+    let snapshots = |p: &Project| -> BTreeMap<PathBuf, String> {
+        walk(&p.path())
+            .into_iter()
+            .filter(|f| f.to_string_lossy().contains(".snap"))
+            .map(|f| (f.clone(), std::fs::read_to_string(&f).unwrap()))
+            .collect()
+    };
+    let answers = |out: &Output| -> BTreeMap<(String, String, u64), String> {
+        let summary = summary_of(out);
+        let dir = PathBuf::from(summary["run_dir"].as_str().unwrap());
+        records(&std::fs::read_to_string(dir.join("samples.jsonl")).unwrap())
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r["eval"].as_str().unwrap().to_string(),
+                        r["temperature"].to_string(),
+                        r["sample"].as_u64().unwrap(),
+                    ),
+                    r["response"].as_str().unwrap_or("<error>").to_string(),
+                )
+            })
+            .collect()
+    };
+
+    let baseline = p
+        .cargo_eval(&args)
+        .env("INSTA_UPDATE", "always")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert_eq!(baseline.status.code(), Some(0), "{}", text(&baseline));
+    let recorded = snapshots(&p);
+    assert_eq!(
+        recorded.len(),
+        5 * 2,
+        "one snapshot per eval and temperature: {recorded:?}"
+    );
+    let first = answers(&baseline);
+    assert_eq!(first.len(), 5 * 2 * 2);
+    assert!(first.values().all(|a| a != "<error>"), "{first:?}");
+
+    for round in 1..=2 {
+        let out = p.cargo_eval(&args).env("CI", "true").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
+        assert_eq!(answers(&out), first, "round {round}: the same answers");
+        assert_eq!(snapshots(&p), recorded, "round {round}: nothing written");
+    }
+
+    // A real change: the scorer no longer passes any answer.
+    std::fs::write(
+        p.path().join("evals/main.rs"),
+        evals("^no answer matches this$"),
+    )
+    .unwrap();
+    let out = p.cargo_eval(&args).env("CI", "true").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "exit::REGRESSED\n{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("answers_at_all"), "{}", text(&out));
+    assert_eq!(snapshots(&p), recorded, "CI writes nothing");
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The default model for tests that load it: `LITMUS_TEST_MODEL`, else the

@@ -1,17 +1,14 @@
 //! `cargo eval fidelity`: KL divergence and top-token agreement of every
-//! quantization of a model in a run against a reference, measured in an eval
-//! target (cargo-eval does not link llama.cpp), and the section `cargo eval
-//! report` adds for it: the fidelity next to the score deltas, with the
-//! correlation between per-eval KLD and per-eval score change.
+//! quantization of a model in a run against a reference. cargo-eval picks
+//! the run, the model's quantizations (from `litmus.toml`) and the reference,
+//! and hands the measurement to an eval target (it does not link llama.cpp),
+//! which writes the run's `fidelity.json`; `cargo eval report` then shows it
+//! next to the score changes (`litmus_core::output::study_report`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use clap::Args as ClapArgs;
-use litmus_core::harness::exit;
-use litmus_core::store::SampleRecord;
-use litmus_gguf::fidelity::{FidelityJob, FidelityModel, FidelityReport, FIDELITY_FILE};
+use litmus_core::run::fidelity::{FidelityJob, FidelityModel};
 
 use crate::BuildArgs;
 
@@ -74,16 +71,15 @@ fn bits_per_weight(source: &str) -> Option<f64> {
 }
 
 pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
-    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let meta = crate::metadata(args.build.manifest_path.as_deref())?;
     let output_dir = args
         .output_dir
         .clone()
-        .unwrap_or_else(|| meta.target_directory.join("litmus"));
+        .unwrap_or_else(|| meta.target_directory.join("litmus").into());
     let run_dir = if Path::new(&args.run).join("samples.jsonl").is_file() {
         PathBuf::from(&args.run)
     } else {
-        litmus_core::store::find_run(&output_dir, &args.run).ok_or_else(|| {
+        litmus_core::run::store::find_run(&output_dir, &args.run).ok_or_else(|| {
             format!(
                 "no run `{}` in {} (give a run directory or id)",
                 args.run,
@@ -91,7 +87,7 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
             )
         })?
     };
-    let records = litmus_core::store::read_run(&run_dir).map_err(|e| e.to_string())?;
+    let records = litmus_core::run::store::read_run(&run_dir).map_err(|e| e.to_string())?;
     let mut models: Vec<&str> = records.iter().map(|r| r.model.as_str()).collect();
     models.sort();
     models.dedup();
@@ -106,8 +102,8 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
         }
     };
     let config = match &args.config {
-        Some(p) => litmus_core::config::Config::load(p),
-        None => litmus_core::config::Config::discover(&meta.workspace_root),
+        Some(p) => litmus_core::plan::config::Config::load(p),
+        None => litmus_core::plan::config::Config::discover(meta.workspace_root.as_std_path()),
     }
     .map_err(|e| e.to_string())?;
     let spec = config.models.get(&model).ok_or_else(|| {
@@ -159,14 +155,6 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
         .filter(|r| r.label != reference.label)
         .cloned()
         .collect();
-    let targets = crate::find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
-    let Some(target) = targets.into_iter().next() else {
-        return Err(
-            "no eval target to measure with: `cargo eval fidelity` runs the models in an eval target \
-             (cargo-eval itself does not link llama.cpp); run it in a package with one, or pick one with -p"
-                .into(),
-        );
-    };
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let job = FidelityJob {
         run_dir: abs(&run_dir),
@@ -180,8 +168,6 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
         cache_dir: (!args.no_cache).then(|| abs(&output_dir.join("cache"))),
         options: spec.options.clone(),
     };
-    let plan = crate::build_plan(&args.build, &meta);
-    let exe = crate::build(std::slice::from_ref(&target), &args.build, &plan)?.remove(0);
     let job_file =
         std::env::temp_dir().join(format!("cargo-eval-fidelity-{}.json", std::process::id()));
     std::fs::write(
@@ -200,188 +186,15 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
         reference.label,
         run_dir.display()
     );
-    let status = Command::new(&exe)
-        .args(FidelityJob::to_args(&job_file))
-        .env("CARGO_TARGET_DIR", &meta.target_directory)
-        .status()
-        .map_err(|e| format!("running {}: {e}", exe.display()));
+    let code = crate::run_job_in_eval_target(
+        &args.build,
+        &meta,
+        &FidelityJob::to_args(&job_file),
+        "to measure with: `cargo eval fidelity` runs the models in an eval target \
+         (cargo-eval itself does not link llama.cpp); run it in a package with one, whose litmus dependency \
+         has the `llama` feature (on by default), or pick one with -p",
+        "while measuring fidelity",
+    );
     let _ = std::fs::remove_file(&job_file);
-    let status = status?;
-    match status.code() {
-        Some(code) if (exit::OK..=exit::SNAPSHOT_CHANGED).contains(&code) => Ok(code),
-        _ => {
-            eprintln!(
-                "error: eval target `{}/{}` {} while measuring fidelity",
-                target.package,
-                target.name,
-                litmus_core::util::describe_exit(&status)
-            );
-            Ok(exit::ERRORED)
-        }
-    }
-}
-
-/// Pearson's correlation of paired values (`None` under 3 pairs or without
-/// spread).
-fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
-    let n = pairs.len() as f64;
-    if pairs.len() < 3 {
-        return None;
-    }
-    let (mx, my) = (
-        pairs.iter().map(|p| p.0).sum::<f64>() / n,
-        pairs.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (x, y) in pairs {
-        sxy += (x - mx) * (y - my);
-        sxx += (x - mx) * (x - mx);
-        syy += (y - my) * (y - my);
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
-}
-
-/// Mean score per eval of one quantization of `model` (over its templates,
-/// temperatures and samples).
-fn eval_scores(records: &[SampleRecord], model: &str, quant: &str) -> BTreeMap<String, f64> {
-    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for r in records {
-        if r.model != model || r.quantization.as_deref() != Some(quant) {
-            continue;
-        }
-        if let Some(s) = &r.score {
-            let e = sums.entry(r.eval.clone()).or_default();
-            e.0 += s.value;
-            e.1 += 1;
-        }
-    }
-    sums.into_iter()
-        .map(|(k, (s, n))| (k, s / n as f64))
-        .collect()
-}
-
-/// The report's fidelity section, when the run has a `fidelity.json`:
-/// per configuration its KLD, agreement and Δp next to its score change
-/// against the reference, and the correlation across evals between KLD and
-/// score change (per configuration, and pooled over the study).
-pub(crate) fn report_section(run_dir: &Path, markdown: bool) -> Option<String> {
-    let data = std::fs::read(run_dir.join(FIDELITY_FILE)).ok()?;
-    let f: FidelityReport = serde_json::from_slice(&data).ok()?;
-    let records = litmus_core::store::read_run(run_dir).unwrap_or_default();
-    let reference = eval_scores(&records, &f.model, &f.reference);
-    let mut rows = vec![vec![
-        "quant".to_string(),
-        "mean KLD [95% CI]".into(),
-        "median KLD".into(),
-        "p99 KLD".into(),
-        "same top %".into(),
-        "RMS Δp %".into(),
-        "score Δ vs ref".into(),
-        "r(KLD, Δscore)".into(),
-        "evals".into(),
-    ]];
-    let mut pooled = Vec::new();
-    for c in &f.configs {
-        let s = &c.overall;
-        let scores = eval_scores(&records, &f.model, &c.quantization);
-        let pairs: Vec<(f64, f64)> = c
-            .by_eval
-            .iter()
-            .filter_map(|(eval, fe)| Some((fe.mean_kld, scores.get(eval)? - reference.get(eval)?)))
-            .collect();
-        pooled.extend_from_slice(&pairs);
-        let delta = (!pairs.is_empty())
-            .then(|| pairs.iter().map(|p| p.1).sum::<f64>() / pairs.len() as f64);
-        rows.push(vec![
-            c.quantization.clone(),
-            format!(
-                "{:.4} [{:.4}, {:.4}]",
-                s.mean_kld, s.kld_ci95[0], s.kld_ci95[1]
-            ),
-            format!("{:.4}", s.median_kld),
-            format!("{:.3}", s.p99_kld),
-            format!("{:.1} ± {:.1}", 100.0 * s.same_top, 100.0 * s.same_top_err),
-            format!("{:.2}", 100.0 * s.rms_p_diff),
-            delta.map_or("-".into(), |d| format!("{d:+.1}")),
-            pearson(&pairs).map_or("-".into(), |r| format!("{r:+.2}")),
-            pairs.len().to_string(),
-        ]);
-    }
-    let mut out = String::new();
-    let title = format!(
-        "Fidelity against {} {} ({} answers of the reference teacher-forced, {} tokens scored per configuration)",
-        f.model, f.reference, f.sequences, f.tokens_scored
-    );
-    if markdown {
-        out.push_str(&format!("\n### {title}\n\n"));
-        out.push_str(&format!("| {} |\n", rows[0].join(" | ")));
-        out.push_str(&format!("|{}\n", " ---: |".repeat(rows[0].len())));
-        for r in &rows[1..] {
-            out.push_str(&format!("| {} |\n", r.join(" | ")));
-        }
-        out.push('\n');
-    } else {
-        out.push_str(&format!("\n{title}\n"));
-        for line in litmus_core::report::table(&rows) {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
-    // Per tag: mean KLD and same-top agreement of each configuration.
-    let tags: std::collections::BTreeSet<&String> =
-        f.configs.iter().flat_map(|c| c.by_tag.keys()).collect();
-    if !tags.is_empty() {
-        let mut rows = vec![std::iter::once("tag".to_string())
-            .chain(f.configs.iter().map(|c| c.quantization.clone()))
-            .collect::<Vec<_>>()];
-        for t in tags {
-            rows.push(
-                std::iter::once(t.clone())
-                    .chain(f.configs.iter().map(|c| {
-                        c.by_tag.get(t).map_or("-".into(), |s| {
-                            format!("{:.4} ({:.0}%)", s.mean_kld, 100.0 * s.same_top)
-                        })
-                    }))
-                    .collect(),
-            );
-        }
-        let title = "Mean KLD (same top %) per tag";
-        if markdown {
-            out.push_str(&format!("\n{title}:\n\n| {} |\n", rows[0].join(" | ")));
-            out.push_str(&format!("|{}\n", " ---: |".repeat(rows[0].len())));
-            for r in &rows[1..] {
-                out.push_str(&format!("| {} |\n", r.join(" | ")));
-            }
-            out.push('\n');
-        } else {
-            out.push_str(&format!("\n{title}\n"));
-            for line in litmus_core::report::table(&rows) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-        }
-    }
-    out.push_str(&match pearson(&pooled) {
-        Some(r) => format!(
-            "Per-eval KLD vs per-eval score change, pooled over configurations: r = {r:+.2} ({} eval × configuration pairs).\n",
-            pooled.len()
-        ),
-        None => "Per-eval KLD vs score change: no scores of both the reference and a quantization for the same evals in this run.\n".to_string(),
-    });
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pearson_of_lines_and_noise() {
-        let line: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 2.0 * i as f64 + 1.0)).collect();
-        assert!((pearson(&line).unwrap() - 1.0).abs() < 1e-12);
-        let down: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, -(i as f64))).collect();
-        assert!((pearson(&down).unwrap() + 1.0).abs() < 1e-12);
-        assert_eq!(pearson(&[(1.0, 1.0), (2.0, 2.0)]), None);
-        assert_eq!(pearson(&[(1.0, 1.0), (1.0, 2.0), (1.0, 3.0)]), None);
-    }
+    code
 }

@@ -8,11 +8,12 @@ mod native;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+use cargo_metadata::camino::Utf8Path;
+use cargo_metadata::{Message, Metadata, MetadataCommand, Package};
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use litmus_core::base::exit;
 use litmus_core::harness::args::{Args, Format};
-use litmus_core::harness::exit;
-use litmus_core::summary::RunSummary;
-use serde::Deserialize;
+use litmus_core::run::summary::RunSummary;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -61,6 +62,29 @@ enum Cmd {
     /// self-contained HTML file with plots and every sample. With --compare,
     /// one run against another.
     Report(ReportArgs),
+    /// The compute devices litmus can use, from llama.cpp's own backend
+    /// device registry: each GPU with its total and free memory, the CPU
+    /// with its cores and RAM. With --plan, where the given models (or the
+    /// configured ones) would run: each configuration's memory estimate and
+    /// its device, several at once where they fit, split by layers or
+    /// partly offloaded where they do not.
+    Devices(DevicesArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+struct DevicesArgs {
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// Plan these models (names from litmus.toml or spec strings; none:
+    /// `[run] models`, else the default model) on the devices.
+    #[arg(long, value_name = "MODEL", num_args = 0.., value_delimiter = ',')]
+    plan: Option<Vec<String>>,
+    /// The devices are read by an eval target (cargo-eval does not link
+    /// llama.cpp): the first one found, built like `cargo eval` builds it
+    /// (`--features litmus/cuda` for NVIDIA GPUs).
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -169,41 +193,6 @@ struct BuildArgs {
     no_native: bool,
 }
 
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<Package>,
-    workspace_members: Vec<String>,
-    workspace_root: PathBuf,
-    target_directory: PathBuf,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Package {
-    id: String,
-    name: String,
-    manifest_path: PathBuf,
-    targets: Vec<Target>,
-    dependencies: Vec<Dependency>,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    name: String,
-    kind: Vec<String>,
-    src_path: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct Dependency {
-    name: String,
-    #[serde(default)]
-    rename: Option<String>,
-}
-
 /// An eval target to build and run.
 #[derive(Debug, Clone)]
 struct EvalTarget {
@@ -217,19 +206,13 @@ fn cargo() -> Command {
 }
 
 fn metadata(manifest_path: Option<&Path>) -> Result<Metadata, String> {
-    let mut cmd = cargo();
-    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    let mut cmd = MetadataCommand::new();
+    cmd.no_deps();
     if let Some(p) = manifest_path {
-        cmd.arg("--manifest-path").arg(p);
+        cmd.manifest_path(p);
     }
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("running cargo metadata: {e}"))?;
-    if !out.status.success() {
-        return Err("cargo metadata failed".into());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("reading cargo metadata: {e}"))
+    cmd.exec()
+        .map_err(|e| format!("reading cargo metadata: {e}"))
 }
 
 /// The eval targets of the workspace's packages (or those named with `-p`).
@@ -252,9 +235,8 @@ fn find_targets(
     });
     // At the workspace root, `[workspace.metadata.litmus] packages` picks the default.
     let defaults: Vec<String> = meta
-        .metadata
-        .as_ref()
-        .and_then(|m| m.get("litmus"))
+        .workspace_metadata
+        .get("litmus")
         .and_then(|l| l.get("packages"))
         .and_then(|p| p.as_array())
         .map(|a| {
@@ -286,8 +268,7 @@ fn find_targets(
             || pkg.name == "litmus";
         let listed: Vec<String> = pkg
             .metadata
-            .as_ref()
-            .and_then(|m| m.get("litmus"))
+            .get("litmus")
             .and_then(|l| l.get("targets"))
             .and_then(|t| t.as_array())
             .map(|a| {
@@ -302,11 +283,11 @@ fn find_targets(
             }
             // An `evals/` folder of the package (not a package that is itself
             // in a folder named `evals`, whose `tests/` are ordinary tests).
-            let pkg_dir = pkg.manifest_path.parent().unwrap_or(Path::new(""));
+            let pkg_dir = pkg.manifest_path.parent().unwrap_or(Utf8Path::new(""));
             let in_evals_dir = t
                 .src_path
                 .strip_prefix(pkg_dir)
-                .is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == "evals"));
+                .is_ok_and(|rel| rel.components().any(|c| c.as_str() == "evals"));
             let is_eval = listed.contains(&t.name)
                 || (uses_litmus && (t.name.starts_with("eval") || in_evals_dir));
             if !is_eval || (!names.is_empty() && !names.contains(&t.name)) {
@@ -318,7 +299,7 @@ fn find_targets(
                 manifest_dir: pkg
                     .manifest_path
                     .parent()
-                    .map(Path::to_path_buf)
+                    .map(|d| d.as_std_path().to_path_buf())
                     .unwrap_or_default(),
             });
         }
@@ -358,7 +339,7 @@ fn build_plan(args: &BuildArgs, meta: &Metadata) -> BuildPlan {
         env.push(("LLAMA_LIB_PROFILE".into(), "Release".into()));
     }
     BuildPlan {
-        target_dir: Some(meta.target_directory.join("litmus").join("native")),
+        target_dir: Some(meta.target_directory.join("litmus").join("native").into()),
         env,
         reason: "no rustflags set: building for this CPU".into(),
     }
@@ -420,14 +401,13 @@ fn build(
                 t.name, t.package
             ));
         }
-        let exe = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| {
-                m["reason"] == "compiler-artifact" && m["target"]["name"] == t.name.as_str()
+        let exe = Message::parse_stream(out.stdout.as_slice())
+            .filter_map(|m| match m {
+                Ok(Message::CompilerArtifact(a)) if a.target.name == t.name => a.executable,
+                _ => None,
             })
-            .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .next_back()
+            .last()
+            .map(PathBuf::from)
             .ok_or_else(|| format!("cargo built no executable for `{}`", t.name))?;
         exes.push(exe);
     }
@@ -556,7 +536,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
                 ]);
             }
         }
-        for line in litmus_core::report::table(&rows) {
+        for line in litmus_core::output::console::table(&rows) {
             println!("{line}");
         }
     }
@@ -580,7 +560,7 @@ fn ended_report(
             "error: eval target `{}/{}` {} before it could report\n",
             t.package,
             t.name,
-            litmus_core::util::describe_exit(status)
+            litmus_core::base::util::describe_exit(status)
         ));
     }
     let Some(run_dir) = run_dir else {
@@ -720,10 +700,10 @@ fn local_gguf(source: &str) -> Option<PathBuf> {
 
 fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     let root = match metadata(manifest_path.as_deref()) {
-        Ok(m) => m.workspace_root,
+        Ok(m) => m.workspace_root.into(),
         Err(_) => std::env::current_dir().map_err(|e| e.to_string())?,
     };
-    let config = litmus_core::config::Config::discover(&root).map_err(|e| e.to_string())?;
+    let config = litmus_core::plan::config::Config::discover(&root).map_err(|e| e.to_string())?;
     let mut rows = vec![vec![
         "name".to_string(),
         "backend".into(),
@@ -740,7 +720,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     for (name, spec) in &config.models {
         for s in spec.expand() {
             // Describe local GGUF files (without fetching anything).
-            let info = (s.backend == litmus_core::model::BackendKind::Llama)
+            let info = (s.backend == litmus_core::base::model::BackendKind::Llama)
                 .then(|| local_gguf(&s.source))
                 .flatten()
                 .and_then(|p| litmus_gguf::describe_gguf(p).ok());
@@ -775,7 +755,7 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             params(m.info.as_ref().and_then(|i| i.parameters)),
         ]);
     }
-    for line in litmus_core::report::table(&rows) {
+    for line in litmus_core::output::console::table(&rows) {
         println!("{line}");
     }
     if rows.len() == 1 {
@@ -788,14 +768,15 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
 }
 
 fn report(args: ReportArgs) -> Result<i32, String> {
-    use litmus_core::study::StudyOptions;
+    use litmus_core::output::study_report::StudyOptions;
     // A run given as a directory needs no cargo project around it.
     let output_dir = || -> Result<PathBuf, String> {
         match &args.output_dir {
             Some(d) => Ok(d.clone()),
             None => Ok(metadata(args.manifest_path.as_deref())?
                 .target_directory
-                .join("litmus")),
+                .join("litmus")
+                .into()),
         }
     };
     let load = |run: &str| -> Result<litmus_html::Run, String> {
@@ -803,7 +784,7 @@ fn report(args: ReportArgs) -> Result<i32, String> {
             return litmus_html::Run::load(Path::new(run));
         }
         let output_dir = output_dir()?;
-        let dir = litmus_core::store::find_run(&output_dir, run).ok_or_else(|| {
+        let dir = litmus_core::run::store::find_run(&output_dir, run).ok_or_else(|| {
             format!(
                 "no run `{run}` in {} (give a run directory or id)",
                 output_dir.join("runs").display()
@@ -844,10 +825,9 @@ fn report(args: ReportArgs) -> Result<i32, String> {
             return Ok(exit::OK);
         }
     }
-    let fidelity = |markdown| fidelity::report_section(&run.dir, markdown).unwrap_or_default();
     let text = match (&other, args.format.as_str()) {
-        (None, "text") => study.text() + &fidelity(false),
-        (None, "markdown" | "md") => study.markdown() + &fidelity(true),
+        (None, "text") => study.text(),
+        (None, "markdown" | "md") => study.markdown(),
         (None, "json") => study.json(),
         (Some(b), format) => {
             let cmp = litmus_html::Comparison::build(&run, b);
@@ -886,19 +866,7 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
             known_types().join(", ")
         ));
     }
-    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
     let meta = metadata(args.build.manifest_path.as_deref())?;
-    let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
-    let Some(target) = targets.into_iter().next() else {
-        return Err(
-            "no eval target to quantize with: `cargo eval quantize` runs llama.cpp's quantizer in an eval target \
-             (cargo-eval itself does not link llama.cpp); run it in a package with one, whose litmus dependency \
-             has the `llama` feature (on by default), or pick one with -p"
-                .into(),
-        );
-    };
-    let plan = build_plan(&args.build, &meta);
-    let exe = build(std::slice::from_ref(&target), &args.build, &plan)?.remove(0);
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let job = QuantizeJob {
         source: if args.source.starts_with("builtin:") {
@@ -911,8 +879,38 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
         threads: args.threads,
         name: args.name.clone(),
     };
+    run_job_in_eval_target(
+        &args.build,
+        &meta,
+        &job.to_args(),
+        "to quantize with: `cargo eval quantize` runs llama.cpp's quantizer in an eval target \
+         (cargo-eval itself does not link llama.cpp); run it in a package with one, whose litmus dependency \
+         has the `llama` feature (on by default), or pick one with -p",
+        "while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
+    )
+}
+
+/// Builds the first eval target `build` selects and runs it with `job_args`
+/// (a hidden job flag: llama.cpp work that cargo-eval, which does not link
+/// it, hands to an eval target). Its exit code is passed on; a crash is
+/// reported with `while` and counts as an error. `missing` ends the error
+/// when there is no eval target ("no eval target {missing}").
+fn run_job_in_eval_target(
+    build_args: &BuildArgs,
+    meta: &Metadata,
+    job_args: &[String],
+    missing: &str,
+    while_doing: &str,
+) -> Result<i32, String> {
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let targets = find_targets(meta, &build_args.package, &build_args.target_name, &cwd);
+    let Some(target) = targets.into_iter().next() else {
+        return Err(format!("no eval target {missing}"));
+    };
+    let plan = build_plan(build_args, meta);
+    let exe = build(std::slice::from_ref(&target), build_args, &plan)?.remove(0);
     let status = Command::new(&exe)
-        .args(job.to_args())
+        .args(job_args)
         .env("CARGO_TARGET_DIR", &meta.target_directory)
         .status()
         .map_err(|e| format!("running {}: {e}", exe.display()))?;
@@ -920,14 +918,53 @@ fn quantize(args: QuantizeArgs) -> Result<i32, String> {
         Some(code) if (exit::OK..=exit::SNAPSHOT_CHANGED).contains(&code) => Ok(code),
         _ => {
             eprintln!(
-                "error: eval target `{}/{}` {} while quantizing; finished rungs are kept, the one in progress is left as a .gguf.part file",
+                "error: eval target `{}/{}` {} {while_doing}",
                 target.package,
                 target.name,
-                litmus_core::util::describe_exit(&status)
+                litmus_core::base::util::describe_exit(&status)
             );
             Ok(exit::ERRORED)
         }
     }
+}
+
+fn devices(args: DevicesArgs) -> Result<i32, String> {
+    use litmus_core::plan::placement::DevicesJob;
+    if !matches!(args.format.as_str(), "text" | "json") {
+        return Err(format!("unknown --format `{}` (text or json)", args.format));
+    }
+    let meta = metadata(args.build.manifest_path.as_deref())?;
+    let config = litmus_core::plan::config::Config::discover(meta.workspace_root.as_std_path())
+        .map_err(|e| e.to_string())?;
+    let plan = match &args.plan {
+        None => Vec::new(),
+        Some(names) => {
+            let names = if !names.is_empty() {
+                names.clone()
+            } else if !config.run.models.is_empty() {
+                config.run.models.clone()
+            } else {
+                vec![litmus_core::plan::config::DEFAULT_MODEL.to_string()]
+            };
+            names
+                .iter()
+                .map(|n| config.resolve_model(n))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    let job = DevicesJob {
+        format: args.format.clone(),
+        plan,
+        devices: config.devices.clone(),
+    };
+    run_job_in_eval_target(
+        &args.build,
+        &meta,
+        &job.to_args(),
+        "to read the devices with: `cargo eval devices` asks an eval target's llama.cpp \
+         (cargo-eval itself does not link llama.cpp); run it in a package with one, or pick one with -p",
+        "while listing devices",
+    )
 }
 
 fn main() -> ExitCode {
@@ -942,6 +979,7 @@ fn main() -> ExitCode {
         Some(Cmd::Quantize(args)) => quantize(args),
         Some(Cmd::Fidelity(args)) => fidelity::fidelity(args),
         Some(Cmd::Report(args)) => report(args),
+        Some(Cmd::Devices(args)) => devices(args),
         None => run(cli.run),
     };
     match result {

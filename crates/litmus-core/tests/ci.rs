@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use litmus_core::backend::ModelInfo;
-use litmus_core::ci::{
-    append_step_summary, exit, exit_code, junit_xml, markdown_summary, verdict, write_junit,
-    FailureKind,
+use litmus_core::base::backend::ModelInfo;
+use litmus_core::base::exit;
+use litmus_core::output::ci::{
+    append_step_summary, exit_code, junit_xml, markdown_summary, verdict, write_junit, FailureKind,
 };
-use litmus_core::snapshot::{Drift, SnapshotOutcome};
-use litmus_core::store::ConfigKey;
-use litmus_core::summary::{ConfigSummary, RunSummary, Speed, UnitSummary};
+use litmus_core::output::snapshot::{Drift, SnapshotOutcome};
+use litmus_core::run::store::ConfigKey;
+use litmus_core::run::summary::{ConfigSummary, RunSummary, Speed, UnitSummary};
 use litmus_metrics::stats::Summary;
 
 fn config(template: &str) -> ConfigKey {
@@ -59,7 +59,7 @@ fn outcome(u: &UnitSummary, drift: Drift, failed: bool) -> SnapshotOutcome {
     SnapshotOutcome {
         eval: u.eval.clone(),
         config: u.config.clone(),
-        name: litmus_core::snapshot::snapshot_name(&u.eval, &u.config),
+        name: litmus_core::output::snapshot::snapshot_name(&u.eval, &u.config),
         path: PathBuf::from("/ws/evals/snapshots/x.snap"),
         drift,
         baseline,
@@ -263,18 +263,21 @@ fn junit_has_the_required_structure() {
     assert!(attr(f, "message").contains("improved 70.0 → 95.0"));
 
     // Escaping: names and messages come back exactly (control characters
-    // XML cannot hold become U+FFFD).
+    // XML cannot hold become U+FFFD; tabs become spaces, and so do line
+    // breaks in attributes, as attribute-value normalization would make them).
     let clean = NASTY.replace('\u{1}', "\u{FFFD}");
-    let e = case(&clean)
+    let clean_attr = clean.replace(['\n', '\r', '\t'], " ");
+    let e = case(&clean_attr)
         .children()
         .find(|c| c.has_tag_name("error"))
         .unwrap();
     assert!(
-        attr(e, "message").contains(&clean),
+        attr(e, "message").contains(&clean_attr),
         "{:?}",
         attr(e, "message")
     );
-    assert!(e.text().unwrap().contains(&clean));
+    let clean_text = clean.replace('\t', " ");
+    assert!(e.text().unwrap().contains(&clean_text), "{:?}", e.text());
     let load = suites[2]
         .children()
         .find(|n| n.has_tag_name("testcase"))
@@ -412,7 +415,7 @@ fn exit_codes_tell_failures_apart() {
 /// order of [`FailureKind`] (most severe first), below errors and usage errors.
 #[test]
 fn one_precedence_orders_every_exit_code() {
-    use litmus_core::harness::exit::{severity, worst};
+    use litmus_core::base::exit::{severity, worst};
     let kinds = [
         FailureKind::Regressed,
         FailureKind::BelowThreshold,

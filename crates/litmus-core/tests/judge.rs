@@ -10,15 +10,15 @@ use std::sync::{Arc, Mutex};
 mod common;
 
 use common::{spec, store, Collect};
-use litmus_core::backend::*;
-use litmus_core::case::{Case, TextCase};
-use litmus_core::context::EvalContext;
-use litmus_core::judge::{Judge, JudgeError};
-use litmus_core::model::ModelSpec;
-use litmus_core::registry::{EntryKind, EvalEntry};
-use litmus_core::runner::{execute, Plan};
-use litmus_core::score::ScoreResult;
-use litmus_core::store::{Cache, SampleRecord};
+use litmus_core::base::backend::*;
+use litmus_core::base::model::ModelSpec;
+use litmus_core::eval::case::{Case, TextCase};
+use litmus_core::eval::context::EvalContext;
+use litmus_core::eval::judge::{Judge, JudgeError};
+use litmus_core::eval::registry::{EntryKind, EvalEntry};
+use litmus_core::eval::score::ScoreResult;
+use litmus_core::run::runner::{execute, Plan};
+use litmus_core::run::store::{Cache, SampleRecord};
 
 /// Answers eval prompts with `answer`, and judge prompts (those holding the
 /// default rubric's "Answer to grade") from a script: the first script whose

@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 mod common;
 
 use common::Collect;
-use litmus_core::backend::*;
-use litmus_core::case::{Case, Metric, TextCase};
-use litmus_core::context::EvalContext;
-use litmus_core::model::ModelSpec;
-use litmus_core::registry::{EntryKind, EvalEntry};
-use litmus_core::runner::{execute, Plan};
-use litmus_core::score::{Score, ScoreResult};
-use litmus_core::store::{Cache, RunStore};
+use litmus_core::base::backend::*;
+use litmus_core::base::model::ModelSpec;
+use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::context::EvalContext;
+use litmus_core::eval::registry::{EntryKind, EvalEntry};
+use litmus_core::eval::score::{Score, ScoreResult};
+use litmus_core::run::runner::{execute, Plan};
+use litmus_core::run::store::{Cache, RunStore};
 
 /// Answers "Paris" to everything, counting requests and samples.
 struct Counting {

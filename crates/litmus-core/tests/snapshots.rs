@@ -24,19 +24,22 @@ use std::sync::Arc;
 
 mod common;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     Backend, BackendError, FinishReason, Generation, GenerationRequest, ModelInfo, SharedBackend,
 };
-use litmus_core::case::{Case, Metric, TextCase};
-use litmus_core::ci::{exit, exit_code};
-use litmus_core::model::ModelSpec;
-use litmus_core::registry::{EntryKind, EvalEntry};
-use litmus_core::runner::execute;
-use litmus_core::score::Score;
-use litmus_core::snapshot::{record, Drift, SnapshotBody, SnapshotOptions, SnapshotOutcome};
-use litmus_core::store::Cache;
-use litmus_core::store::{ConfigKey, SampleRecord};
-use litmus_core::summary::{RunSummary, Speed, UnitSummary};
+use litmus_core::base::exit;
+use litmus_core::base::model::ModelSpec;
+use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::registry::{EntryKind, EvalEntry};
+use litmus_core::eval::score::Score;
+use litmus_core::output::ci::exit_code;
+use litmus_core::output::snapshot::{
+    record, Drift, SnapshotBody, SnapshotOptions, SnapshotOutcome,
+};
+use litmus_core::run::runner::execute;
+use litmus_core::run::store::Cache;
+use litmus_core::run::store::{ConfigKey, SampleRecord};
+use litmus_core::run::summary::{RunSummary, Speed, UnitSummary};
 use litmus_metrics::stats::Summary;
 use serde::{Deserialize, Serialize};
 

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::Collect;
-use litmus_core::backend::*;
-use litmus_core::case::{Case, Metric, TextCase};
-use litmus_core::model::ModelSpec;
-use litmus_core::registry::{EntryKind, EvalEntry};
-use litmus_core::runner::execute;
-use litmus_core::store::Cache;
-use litmus_core::summary::TimeSplit;
+use litmus_core::base::backend::*;
+use litmus_core::base::model::ModelSpec;
+use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::registry::{EntryKind, EvalEntry};
+use litmus_core::run::runner::execute;
+use litmus_core::run::store::Cache;
+use litmus_core::run::summary::TimeSplit;
 
 /// Takes 20 ms per request, which it reports as 5 ms of prompt and 15 ms
 /// of generation (or reports nothing, as a remote server).
@@ -127,7 +127,7 @@ fn a_backend_that_cannot_tell_leaves_the_model_time_unsplit() {
         (None, None, None)
     );
     assert!(t.model_secs > 0.0);
-    let line = litmus_core::report::time_line(&t);
+    let line = litmus_core::output::console::time_line(&t);
     assert!(line.contains("model (prompts and generation)"), "{line}");
 }
 
@@ -155,6 +155,6 @@ fn a_failed_load_adds_its_load_time_without_unknowing_the_split() {
         ..TimeSplit::default()
     });
     assert_eq!(t.prompt_secs, None);
-    let line = litmus_core::report::time_line(&t);
+    let line = litmus_core::output::console::time_line(&t);
     assert!(line.starts_with("time: load 1.2 s"), "{line}");
 }

@@ -943,6 +943,31 @@ pub fn format_parameters(n: u64) -> String {
     }
 }
 
+/// IEEE half-precision bits of `v`, rounded to nearest even (subnormals
+/// flushed to zero, overflow to infinity).
+pub fn f32_to_f16_bits(v: f32) -> u16 {
+    let x = v.to_bits();
+    let sign = ((x >> 16) & 0x8000) as u16;
+    let exp = ((x >> 23) & 0xff) as i32;
+    let man = x & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        return sign;
+    }
+    let mut h = ((e as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && (h & 1) == 1) {
+        h += 1; // may carry into the exponent, which is right
+    }
+    sign | h as u16
+}
+
 /// Writes GGUF v3 files (metadata, then F32/F16 tensors).
 #[derive(Debug, Default)]
 pub struct GgufWriter {
@@ -987,6 +1012,22 @@ impl GgufWriter {
         let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.tensors
             .push((name.to_string(), dims.to_vec(), 0, bytes));
+        self
+    }
+
+    /// Add an F16 tensor (the values rounded to half precision).
+    pub fn tensor_f16(&mut self, name: &str, dims: &[u64], data: &[f32]) -> &mut Self {
+        assert_eq!(
+            dims.iter().product::<u64>() as usize,
+            data.len(),
+            "tensor {name}: shape/data mismatch"
+        );
+        let bytes = data
+            .iter()
+            .flat_map(|v| f32_to_f16_bits(*v).to_le_bytes())
+            .collect();
+        self.tensors
+            .push((name.to_string(), dims.to_vec(), 1, bytes));
         self
     }
 
@@ -1217,5 +1258,17 @@ mod tests {
         assert_eq!(ggml_type_name(12), Some("Q4_K"));
         assert_eq!(format_parameters(268_098_176), "268M");
         assert_eq!(format_parameters(1_500_000_000), "1.5B");
+    }
+
+    #[test]
+    fn half_precision_bits() {
+        assert_eq!(f32_to_f16_bits(0.0), 0);
+        assert_eq!(f32_to_f16_bits(1.0), 0x3c00);
+        assert_eq!(f32_to_f16_bits(-2.0), 0xc000);
+        assert_eq!(f32_to_f16_bits(0.5), 0x3800);
+        assert_eq!(f32_to_f16_bits(65504.0), 0x7bff);
+        assert_eq!(f32_to_f16_bits(1e6), 0x7c00);
+        assert_eq!(f32_to_f16_bits(1.0 + 1.0 / 2048.0), 0x3c00); // ties to even
+        assert_eq!(f32_to_f16_bits(0.1), 0x2e66);
     }
 }

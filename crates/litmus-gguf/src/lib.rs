@@ -7,17 +7,21 @@
 //! - [`gguf`]: a pure-Rust GGUF reader, validator and writer.
 //! - [`models`]: the built-in default model (fetched from the Python package
 //!   index on first use), the model cache, resolving `builtin:NAME` or a path.
+//! - [`memory`]: what a model needs at a context size and number of
+//!   parallel sequences (weights per layer, KV cache, compute buffers), for
+//!   the placement planner.
+//! - [`synth`]: synthetic llama-architecture models of any size (random
+//!   weights), for tests and the GPU check script.
 //! - [`ladder`]: quantization type names, the default ladder and where its
 //!   rungs go, and the job `cargo eval quantize` hands to an eval target.
-//! - [`fidelity`]: the job `cargo eval fidelity` hands to an eval target, the
-//!   KL-divergence statistics and the `fidelity.json` of a run.
 
 #![warn(missing_docs)]
 
-pub mod fidelity;
 pub mod gguf;
 pub mod ladder;
+pub mod memory;
 pub mod models;
+pub mod synth;
 
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};
 pub use models::{

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use litmus_core::backend::BackendError;
+use litmus_core::base::backend::BackendError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use litmus_core::report::table;
-use litmus_core::store::{ConfigKey, SampleRecord};
-use litmus_core::summary::{Speed, CI_SEED};
+use litmus_core::output::console::table;
+use litmus_core::run::store::{ConfigKey, SampleRecord};
+use litmus_core::run::summary::{Speed, BOOTSTRAP_SEED};
 use litmus_metrics::stats::{paired_comparison, PairedComparison, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -359,7 +359,7 @@ fn compare_config(a: &Run, b: &Run, ca: ConfigKey, cb: ConfigKey) -> ConfigCompa
                 mean_b: mb.map(|m| m.0),
                 pass_a: ma.map(|m| m.1),
                 pass_b: mb.map(|m| m.1),
-                paired: (!pairs.is_empty()).then(|| paired_comparison(&pairs, CI_SEED)),
+                paired: (!pairs.is_empty()).then(|| paired_comparison(&pairs, BOOTSTRAP_SEED)),
                 flipped,
             }
         })
@@ -367,7 +367,7 @@ fn compare_config(a: &Run, b: &Run, ca: ConfigKey, cb: ConfigKey) -> ConfigCompa
     let speed =
         |run: &Run, key: &ConfigKey| Speed::of(run.records.iter().filter(|r| &r.config() == key));
     ConfigComparison {
-        overall: (!all_pairs.is_empty()).then(|| paired_comparison(&all_pairs, CI_SEED)),
+        overall: (!all_pairs.is_empty()).then(|| paired_comparison(&all_pairs, BOOTSTRAP_SEED)),
         evals: per_eval,
         speed_a: speed(a, &ca),
         speed_b: speed(b, &cb),

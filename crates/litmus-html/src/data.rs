@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use litmus_core::backend::Prompt;
-use litmus_core::store::{ConfigKey, SampleRecord};
+use litmus_core::base::backend::Prompt;
+use litmus_core::run::store::{ConfigKey, SampleRecord};
 use litmus_sandbox::{extract_code, Language};
 use serde::Serialize;
 

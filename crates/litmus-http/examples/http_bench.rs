@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use litmus_core::backend::{Generation, GenerationRequest, Prompt, SamplingParams};
-use litmus_core::model::ModelSpec;
+use litmus_core::base::backend::{Generation, GenerationRequest, Prompt, SamplingParams};
+use litmus_core::base::model::ModelSpec;
 
 const TOPICS: &[&str] = &[
     "the sea",

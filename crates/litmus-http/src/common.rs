@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     BackendError, FinishReason, Generation, Message, Prompt, Role, SamplingParams,
 };
 use serde_json::{json, Value};
@@ -194,7 +194,7 @@ pub(crate) fn parse_parameter_size(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use litmus_core::backend::{StopRule, Timings, Usage};
+    use litmus_core::base::backend::{StopRule, Timings, Usage};
 
     #[test]
     fn stop_rules_become_stop_strings_and_cut_answers() {

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use litmus_core::backend::BackendError;
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::base::backend::BackendError;
+use litmus_core::base::model::{BackendKind, ModelSpec};
 use rand::Rng;
 use serde_json::{Map, Value};
 

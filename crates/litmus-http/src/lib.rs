@@ -3,7 +3,7 @@
 //! a pool of endpoints serving the same model.
 //!
 //! ```no_run
-//! use litmus_core::model::ModelSpec;
+//! use litmus_core::base::model::ModelSpec;
 //! let spec = ModelSpec::parse("openai:http://127.0.0.1:8080/v1").unwrap();
 //! let backend = litmus_http::open(&spec).unwrap();
 //! println!("{:?} runs {} requests at once", backend.model(), backend.parallelism());
@@ -43,7 +43,7 @@
 //!   (`tests/fixtures/ollama/`), not against a running Ollama.
 //!
 //! Seeds: sample `i` of a request with base seed `s` uses
-//! [`sample_seed`](litmus_core::backend::sample_seed)`(s, i)`, folded to 31 bits
+//! [`sample_seed`](litmus_core::base::backend::sample_seed)`(s, i)`, folded to 31 bits
 //! by [`wire_seed`] because servers disagree on the seed's range.
 //!
 //! # Endpoints, limits, retries
@@ -79,7 +79,7 @@
 //!
 //! Unknown options are an error. The API key is read from the environment
 //! variable named by `ModelSpec.api_key_env` and sent as a bearer token; it is
-//! never part of `Debug` output, [`ModelInfo`](litmus_core::backend::ModelInfo),
+//! never part of `Debug` output, [`ModelInfo`](litmus_core::base::backend::ModelInfo),
 //! or error messages (an error body that echoes it is redacted).
 
 mod common;
@@ -91,8 +91,8 @@ mod transport;
 
 use std::sync::Arc;
 
-use litmus_core::backend::{Backend, BackendError};
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::base::backend::{Backend, BackendError};
+use litmus_core::base::model::{BackendKind, ModelSpec};
 
 pub use common::{quantization_from_ftype, quantization_from_name};
 pub use config::{

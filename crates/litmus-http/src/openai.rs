@@ -3,11 +3,11 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     sample_seed, Backend, BackendError, FinishReason, Generation, GenerationRequest, ModelInfo,
     SamplingParams, Timings, Usage,
 };
-use litmus_core::model::ModelSpec;
+use litmus_core::base::model::ModelSpec;
 use serde_json::{json, Map, Value};
 
 use crate::common::{

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use litmus_core::backend::BackendError;
+use litmus_core::base::backend::BackendError;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{dead_port, openai_spec, server_lock, shared_server_url, LlamaServer};
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     Backend, BackendError, FinishReason, GenerationRequest, Prompt, SamplingParams,
 };
-use litmus_core::model::ModelSpec;
+use litmus_core::base::model::ModelSpec;
 use litmus_http::{NSupport, OpenAiBackend};
 
 fn server_spec(url: &str) -> ModelSpec {
@@ -139,7 +139,7 @@ fn seeds_are_reproducible() {
         sampled(12),
         vec![0, 1, 2],
     );
-    let texts = |g: Vec<litmus_core::backend::Generation>| -> BTreeMap<u32, String> {
+    let texts = |g: Vec<litmus_core::base::backend::Generation>| -> BTreeMap<u32, String> {
         g.into_iter().map(|g| (g.sample, g.text)).collect()
     };
     let first = texts(b.generate(&req).unwrap());

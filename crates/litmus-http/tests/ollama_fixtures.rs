@@ -7,11 +7,11 @@ mod common;
 use std::sync::Arc;
 
 use common::{dead_port, FakeServer, Req, Resp};
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     sample_seed, Backend, BackendError, FinishReason, GenerationRequest, Message, Prompt,
     SamplingParams,
 };
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_http::{wire_seed, OllamaBackend};
 use serde_json::{json, Value};
 

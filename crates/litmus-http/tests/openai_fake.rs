@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::{dead_port, openai_spec, FakeServer, Req, Resp};
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     sample_seed, Backend, BackendError, FinishReason, GenerationRequest, Message, Prompt,
     SamplingParams,
 };

@@ -20,8 +20,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use litmus_core::backend::{Backend, Prompt, SamplingParams};
-use litmus_core::model::ModelSpec;
+use litmus_core::base::backend::{Backend, Prompt, SamplingParams};
+use litmus_core::base::model::ModelSpec;
 use litmus_llama::{EngineStats, LlamaBackend};
 
 struct Args {

@@ -5,8 +5,8 @@
 //! ```
 //! `SOURCE` is `builtin:gemma3-270m-q4_k_m` (default) or a GGUF path.
 
-use litmus_core::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
-use litmus_core::model::ModelSpec;
+use litmus_core::base::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
+use litmus_core::base::model::ModelSpec;
 use litmus_llama::{
     describe_gguf, list_cached_models, peak_rss_bytes, resolve_model_path, LlamaBackend,
 };

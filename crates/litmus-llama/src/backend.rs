@@ -4,17 +4,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelInfo, Prompt,
     SamplingParams,
 };
-use litmus_core::model::ModelSpec;
+use litmus_core::base::model::ModelSpec;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::engine::EngineStats;
 use crate::gguf::{GgufFile, GgufInfo};
 use crate::local::{blocking, ChatFormat, Local};
 use crate::models::{self, resolve_model_path};
+use crate::runtime::BufferSize;
 use crate::settings::{Isolation, LlamaSettings};
 use crate::worker::Worker;
 
@@ -31,6 +32,7 @@ pub struct LlamaBackend {
     chat_format: ChatFormat,
     has_template: bool,
     weight_buffers: Vec<(String, f64)>,
+    context_buffers: Vec<BufferSize>,
     served: Served,
 }
 
@@ -104,27 +106,30 @@ impl LlamaBackend {
 
     fn start(mut info: ModelInfo, settings: LlamaSettings) -> Result<Self, BackendError> {
         let t0 = Instant::now();
-        let (served, chat_format, has_template, weight_buffers) = match settings.isolation {
-            Isolation::Thread => {
-                let local = Local::start(settings.clone())?;
-                let facts = (
-                    local.chat_format.clone(),
-                    local.has_chat_template(),
-                    local.weight_buffers.clone(),
-                );
-                (Served::Thread(local), facts.0, facts.1, facts.2)
-            }
-            Isolation::Process => {
-                let worker = Worker::start(settings.clone())?;
-                let r = worker.ready.clone();
-                (
-                    Served::Process(worker),
-                    r.chat_format,
-                    r.has_template,
-                    r.weight_buffers,
-                )
-            }
-        };
+        let (served, chat_format, has_template, weight_buffers, context_buffers) =
+            match settings.isolation {
+                Isolation::Thread => {
+                    let local = Local::start(settings.clone())?;
+                    let facts = (
+                        local.chat_format.clone(),
+                        local.has_chat_template(),
+                        local.weight_buffers.clone(),
+                        local.context_buffers.clone(),
+                    );
+                    (Served::Thread(local), facts.0, facts.1, facts.2, facts.3)
+                }
+                Isolation::Process => {
+                    let worker = Worker::start(settings.clone())?;
+                    let r = worker.ready.clone();
+                    (
+                        Served::Process(worker),
+                        r.chat_format,
+                        r.has_template,
+                        r.weight_buffers,
+                        r.context_buffers,
+                    )
+                }
+            };
         info.load_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
         Ok(LlamaBackend {
             info,
@@ -132,6 +137,7 @@ impl LlamaBackend {
             chat_format,
             has_template,
             weight_buffers,
+            context_buffers,
             served,
         })
     }
@@ -151,6 +157,23 @@ impl LlamaBackend {
     /// with option `amx`.
     pub fn weight_buffers(&self) -> &[(String, f64)] {
         &self.weight_buffers
+    }
+
+    /// Every buffer llama.cpp reported allocating for this model: the
+    /// weights (`model`, from [`LlamaBackend::weight_buffers`]) and the
+    /// context's `KV`, `compute` and `output` buffers, as its load log
+    /// states them. What [`crate::memory_params`] estimates is checked
+    /// against these (`tests/memory.rs`).
+    pub fn buffers(&self) -> Vec<BufferSize> {
+        self.weight_buffers
+            .iter()
+            .map(|(buffer, mib)| BufferSize {
+                kind: "model".into(),
+                buffer: buffer.clone(),
+                mib: *mib,
+            })
+            .chain(self.context_buffers.iter().cloned())
+            .collect()
     }
 
     /// The settings in force.
@@ -229,8 +252,8 @@ impl LlamaBackend {
     /// worker's, or this process's), in bytes.
     pub fn peak_rss_bytes(&self) -> Option<u64> {
         match self.worker_pid() {
-            Some(pid) => litmus_core::util::proc_status_kib(pid, "VmHWM:"),
-            None => litmus_core::util::peak_rss_bytes(),
+            Some(pid) => litmus_core::base::util::proc_status_kib(pid, "VmHWM:"),
+            None => litmus_core::base::util::peak_rss_bytes(),
         }
     }
 }
@@ -257,8 +280,8 @@ impl Backend for LlamaBackend {
 
     fn resident_bytes(&self) -> Option<u64> {
         match self.worker_pid() {
-            Some(pid) => litmus_core::util::proc_status_kib(pid, "VmRSS:"),
-            None => litmus_core::util::current_rss_bytes(),
+            Some(pid) => litmus_core::base::util::proc_status_kib(pid, "VmRSS:"),
+            None => litmus_core::base::util::current_rss_bytes(),
         }
     }
 

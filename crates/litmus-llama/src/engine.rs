@@ -20,7 +20,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     BackendError, FinishReason, Generation, SamplingParams, Timings, Usage,
 };
 use llama_cpp_2::context::LlamaContext;
@@ -193,7 +193,7 @@ struct Slot {
     acc: TextAccumulator,
     /// Where the answer ends by its shape (a completed definition), if the
     /// request has a stop rule.
-    end: Option<litmus_core::backend::StopScanner>,
+    end: Option<litmus_core::base::backend::StopScanner>,
     t_prompt_start: Instant,
     t_prompt_end: Instant,
     t_first: Option<Instant>,
@@ -640,11 +640,11 @@ impl<'m> Engine<'m> {
                 }
             }
             // llama.cpp's CPU matrix kernels change path with the row count
-            // (llamafile's GEMM from two rows, the tiled K-quant GEMM from
-            // eight unless forced): pad a step with throwaway tokens in free
-            // slots, so that every generation step takes the same paths.
-            // The first pads request logits too, so that the output layer
-            // sees at least two rows.
+            // (llamafile's GEMM from two rows; the tiled K-quant GEMM, when on,
+            // from eight): pad a step with throwaway tokens in free slots, so
+            // that every generation step takes the same paths. The first pads
+            // request logits too, so that the output layer sees at least two
+            // rows.
             let n_real = n as usize;
             if n_real >= 1 && n_real < self.settings.pad_rows {
                 let want = self.settings.pad_rows - n_real;
@@ -977,7 +977,7 @@ fn build_sampling(
         }
         chain.push(LlamaSampler::temp(p.temperature));
         chain.push(LlamaSampler::dist(seed32(
-            litmus_core::backend::sample_seed(p.seed, sample),
+            litmus_core::base::backend::sample_seed(p.seed, sample),
         )));
     }
     let mut sampler = LlamaSampler::chain_simple(chain);

@@ -1,7 +1,7 @@
 //! Quantization fidelity: how far a quantization's token distributions are
 //! from a reference's on the same tokens (teacher forcing), measured the way
 //! `llama-perplexity --kl-divergence` measures it (see
-//! [`litmus_gguf::fidelity`] for the statistics).
+//! [`litmus_core::run::fidelity`] for the statistics and `fidelity.json`).
 //!
 //! [`Scorer::score`] runs every model over the same token sequences in
 //! lockstep: each window of tokens (several short sequences packed together,
@@ -30,14 +30,16 @@
 //! model for Gemma 3), and the job's process is already a child that a
 //! llama.cpp abort would end without taking `cargo eval` with it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use litmus_core::backend::{BackendError, Prompt};
-use litmus_gguf::fidelity::{
-    ConfigFidelity, EvalFidelity, FidelityJob, FidelityReport, FidelitySums, TokenFidelity,
+use litmus_core::base::backend::{BackendError, Prompt};
+use litmus_core::base::exit;
+use litmus_core::base::util::sha256_hex;
+use litmus_core::run::fidelity::{
+    ConfigFidelity, FidelityInputs, FidelityJob, FidelityReport, FidelitySums, TokenFidelity,
     FIDELITY_FILE,
 };
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -528,18 +530,9 @@ pub fn token_fidelity(x: &[f32], y: &[f32], t: usize) -> TokenFidelity {
     }
 }
 
-/// A prompt of the run and the reference's answer to it, if stored.
-struct Answer {
-    eval: String,
-    setting: String,
-    prompt: Prompt,
-    text: Option<String>,
-}
-
 /// Runs a [`FidelityJob`] as `cargo eval fidelity` shows it: a table on
 /// stderr, `fidelity.json` in the run directory. Returns the exit code.
 pub fn run_job(job: &FidelityJob) -> i32 {
-    use litmus_core::harness::exit;
     match run_job_inner(job) {
         Ok(report) => {
             eprint!("{}", render_table(&report));
@@ -553,52 +546,22 @@ pub fn run_job(job: &FidelityJob) -> i32 {
 }
 
 fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
-    use litmus_core::harness::exit;
     let usage = |e: String| (exit::USAGE, e);
     let failed = |e: String| (exit::ERRORED, e);
-    let records = litmus_core::store::read_run(&job.run_dir).map_err(|e| usage(e.to_string()))?;
-    let records: Vec<_> = records
-        .into_iter()
-        .filter(|r| r.model == job.model && r.repeat == 0 && r.prompt.is_some())
-        .collect();
-    if records.is_empty() {
+    let records =
+        litmus_core::run::store::read_run(&job.run_dir).map_err(|e| usage(e.to_string()))?;
+    let FidelityInputs {
+        answers,
+        keys,
+        tags,
+    } = FidelityInputs::from_records(&records, job);
+    if answers.is_empty() {
         return Err(usage(format!(
-            "the run in {} has no samples of model `{}`",
+            "the run in {} has no samples of model `{}` with their prompts",
             job.run_dir.display(),
             job.model
         )));
     }
-    let is_ref = |q: &Option<String>| q.as_deref() == Some(job.reference.label.as_str());
-    // The prompts: every (eval, setting, sample) the run has; the
-    // reference's answer where it stored one.
-    let mut answers: BTreeMap<(String, String, u32), Answer> = BTreeMap::new();
-    let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in &records {
-        if job.samples > 0 && r.sample >= job.samples {
-            continue;
-        }
-        tags.entry(r.eval.clone()).or_insert_with(|| r.tags.clone());
-        let setting = format!("{} t={}", r.template, r.temperature);
-        let key = (r.eval.clone(), setting.clone(), r.sample);
-        let entry = answers.entry(key).or_insert_with(|| Answer {
-            eval: r.eval.clone(),
-            setting,
-            prompt: r.prompt.clone().expect("filtered"),
-            text: None,
-        });
-        if is_ref(&r.quantization) && r.error.is_none() {
-            if let Some(text) = &r.response {
-                entry.text = Some(text.clone());
-            }
-        }
-    }
-    let answers: Vec<Answer> = answers.into_values().collect();
-    // Tokens are summed per (eval, template × temperature).
-    let mut keys: Vec<(String, String)> = answers
-        .iter()
-        .map(|a| (a.eval.clone(), a.setting.clone()))
-        .collect();
-    keys.dedup();
     let group_of: HashMap<(&str, &str), usize> = keys
         .iter()
         .enumerate()
@@ -762,7 +725,7 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         .enumerate()
         .map(|(i, q)| {
             let groups = cached[i].as_ref().expect("measured or cached");
-            config_fidelity(q, groups, &keys, &tags, !todo.contains(&i))
+            ConfigFidelity::from_groups(q, groups, &keys, &tags, !todo.contains(&i))
         })
         .collect();
     if tokens_scored == 0 {
@@ -797,52 +760,6 @@ struct CachedSums {
     sequences: usize,
     generated: usize,
     groups: Vec<FidelitySums>,
-}
-
-fn config_fidelity(
-    q: &litmus_gguf::fidelity::FidelityModel,
-    groups: &[FidelitySums],
-    keys: &[(String, String)],
-    tags: &BTreeMap<String, Vec<String>>,
-    cached: bool,
-) -> ConfigFidelity {
-    let mut all = FidelitySums::default();
-    let mut by_tag: BTreeMap<String, FidelitySums> = BTreeMap::new();
-    let mut by_setting: BTreeMap<String, FidelitySums> = BTreeMap::new();
-    let mut by_eval: BTreeMap<String, FidelitySums> = BTreeMap::new();
-    for ((eval, setting), g) in keys.iter().zip(groups) {
-        if g.count == 0 {
-            continue;
-        }
-        all.merge(g);
-        for t in tags.get(eval).into_iter().flatten() {
-            by_tag.entry(t.clone()).or_default().merge(g);
-        }
-        by_setting.entry(setting.clone()).or_default().merge(g);
-        by_eval.entry(eval.clone()).or_default().merge(g);
-    }
-    let stats = |m: BTreeMap<String, FidelitySums>| -> BTreeMap<_, _> {
-        m.into_iter().map(|(k, v)| (k, v.stats())).collect()
-    };
-    ConfigFidelity {
-        quantization: q.label.clone(),
-        source: q.source.clone(),
-        overall: all.stats(),
-        by_tag: stats(by_tag),
-        by_setting: stats(by_setting),
-        by_eval: by_eval
-            .into_iter()
-            .map(|(eval, g)| {
-                let e = EvalFidelity {
-                    tokens: g.count,
-                    mean_kld: g.sum_kld / g.count as f64,
-                    same_top: g.same_top as f64 / g.count as f64,
-                };
-                (eval, e)
-            })
-            .collect(),
-        cached,
-    }
 }
 
 /// The job's table: one row per configuration.
@@ -884,19 +801,11 @@ pub fn render_table(r: &FidelityReport) -> String {
         "Fidelity of {} against {} ({} answers, {} scored tokens each)\n",
         r.model, r.reference, r.sequences, r.tokens_scored
     );
-    for line in litmus_core::report::table(&rows) {
+    for line in litmus_core::output::console::table(&rows) {
         out.push_str(&line);
         out.push('\n');
     }
     out
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@
 
 mod backend;
 pub mod cpu;
+pub mod devices;
 mod engine;
 pub mod fidelity;
 mod local;
@@ -70,16 +71,13 @@ pub mod worker;
 pub use backend::{describe_source, open, LlamaBackend};
 pub use engine::EngineStats;
 pub use gguf::{describe_gguf, GgufError, GgufFile, GgufInfo};
-pub use litmus_core::util::peak_rss_bytes;
+pub use litmus_core::base::util::peak_rss_bytes;
 pub use litmus_gguf::{gguf, models};
 pub use local::{fallback_chat, ChatFormat, TRANSCRIPT_STOPS};
 pub use models::{
     cache_dir, list_cached_models, resolve_model_path, CachedModel, DEFAULT_MODEL, DEFAULT_SOURCE,
 };
-pub use runtime::{llama, simd_warning, system_info};
+pub use runtime::{llama, simd_warning, system_info, BufferSize};
 pub use settings::{Isolation, LlamaSettings, OPTION_KEYS};
 pub use sys::{physical_cores, total_memory_bytes};
 pub use text::TextAccumulator;
-
-/// The llama.cpp bindings in use, for callers that need lower-level access.
-pub use llama_cpp_2;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     BackendError, GenerationRequest, Message, Prompt, Role, SamplingParams,
 };
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -17,7 +17,10 @@ use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, EngineRequest, EngineSettings, EngineStats, Msg, Replier, Reply};
-use crate::runtime::{llama, take_llama_errors, warn_once_about_simd, LOAD_BUFFERS, LOAD_LOCK};
+use crate::runtime::{
+    llama, take_llama_errors, warn_once_about_simd, BufferSize, CONTEXT_BUFFERS, CONTEXT_LOCK,
+    LOAD_BUFFERS, LOAD_LOCK,
+};
 use crate::settings::LlamaSettings;
 
 /// A model loaded in this process, served by an engine thread.
@@ -32,34 +35,49 @@ pub(crate) struct Local {
     stats: Arc<Mutex<EngineStats>>,
     /// Where llama.cpp put the weights (buffer type, MiB).
     pub weight_buffers: Vec<(String, f64)>,
+    /// The KV, compute and output buffers of the context.
+    pub context_buffers: Vec<BufferSize>,
     /// Time to load the model and start the engine, ms.
     pub load_ms: f64,
 }
 
-/// The fewest rows of a generation step (see the engine's `step`): eight,
-/// from where llama.cpp's tiled K-quant GEMM takes every row count the same
-/// way (two when the environment makes it take all of them,
-/// `GGML_CPU_TILED_MM_FORCE=1`, or none, `GGML_CPU_TILED_MM=0`); never more
-/// than the slots; one (no padding) for a single slot, a shared KV cache or
-/// a GPU, where answers are not batch-invariant anyway.
+/// The fewest rows of a generation step (see the engine's `step`): two,
+/// from where llama.cpp's CPU matrix kernels take every row count the same
+/// way (llamafile's GEMM for Q8_0 weights from two rows; K-quants through one
+/// dot product per row with the tiled kernel off); eight with the tiled
+/// K-quant kernel on (option `tiled_mm`, from where it takes every row
+/// count, unless `GGML_CPU_TILED_MM_FORCE=1` makes it take all of them);
+/// never more than the slots; one (no padding) for a single slot, a shared KV
+/// cache or a GPU, where answers are not batch-invariant anyway.
 fn pad_rows(s: &LlamaSettings) -> usize {
     let gpu = cfg!(feature = "cuda") && s.gpu_layers != Some(0);
     if s.parallel <= 1 || gpu || s.kv_unified {
         return 1;
     }
-    let env = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-    };
-    let uniform = env("GGML_CPU_TILED_MM_FORCE") == Some(1) || env("GGML_CPU_TILED_MM") == Some(0);
-    (if uniform { 2 } else { 8 }).min(s.parallel as usize)
+    let forced = std::env::var("GGML_CPU_TILED_MM_FORCE")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        == Some(1);
+    (if !s.tiled_mm || forced { 2 } else { 8 }).min(s.parallel as usize)
+}
+
+/// Makes this process's llama.cpp take the tiled K-quant kernel or not, as
+/// the settings say, before its first matrix product (llama.cpp reads the
+/// variable once). A worker gets it from its parent's `spawn`; the engine on
+/// a thread of the harness sets it here, when nothing has set it yet.
+fn apply_tiled_mm(s: &LlamaSettings) {
+    if std::env::var_os("GGML_CPU_TILED_MM").is_none() {
+        // Before the first model of this process is loaded, while no thread
+        // of ours reads the environment.
+        std::env::set_var("GGML_CPU_TILED_MM", if s.tiled_mm { "1" } else { "0" });
+    }
 }
 
 impl Local {
     /// Loads the model (under the load lock, with the CPU layouts the
     /// settings allow) and starts the engine thread.
     pub fn start(settings: LlamaSettings) -> Result<Self, BackendError> {
+        apply_tiled_mm(&settings);
         let backend = llama()?;
         warn_once_about_simd();
         let t0 = Instant::now();
@@ -103,7 +121,7 @@ impl Local {
         };
 
         let (tx, rx) = mpsc::channel::<Msg>();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<BufferSize>, String>>();
         let engine_model = Arc::clone(&model);
         let stats = Arc::new(Mutex::new(EngineStats::default()));
         let engine_stats = Arc::clone(&stats);
@@ -136,7 +154,16 @@ impl Local {
                         return;
                     }
                 };
-                let ctx = match model.new_context(backend, cp) {
+                let context_guard = CONTEXT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+                CONTEXT_BUFFERS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+                let created = model.new_context(backend, cp);
+                let buffers =
+                    std::mem::take(&mut *CONTEXT_BUFFERS.lock().unwrap_or_else(|e| e.into_inner()));
+                drop(context_guard);
+                let ctx = match created {
                     Ok(ctx) => ctx,
                     Err(e) => {
                         let detail = take_llama_errors();
@@ -159,12 +186,12 @@ impl Local {
                     },
                     engine_stats,
                 );
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(buffers));
                 engine.run(rx);
             })
             .map_err(|e| BackendError::Load(format!("starting the engine thread: {e}")))?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
+        let context_buffers = match ready_rx.recv() {
+            Ok(Ok(buffers)) => buffers,
             Ok(Err(e)) => {
                 let _ = handle.join();
                 return Err(BackendError::Load(format!(
@@ -179,7 +206,7 @@ impl Local {
                     settings.model_path.display()
                 )));
             }
-        }
+        };
         Ok(Local {
             load_ms: t0.elapsed().as_secs_f64() * 1000.0,
             settings,
@@ -191,6 +218,7 @@ impl Local {
             bos,
             stats,
             weight_buffers,
+            context_buffers,
         })
     }
 

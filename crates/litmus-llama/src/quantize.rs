@@ -56,33 +56,27 @@ pub enum QuantizeError {
     },
 }
 
-type Progress = Box<dyn FnMut(usize, usize) + Send>;
-
-/// The progress callback of the quantization in flight (llama.cpp reports
-/// progress only as log lines `[  12/ 236] tensor ...`).
-static PROGRESS: Mutex<Option<Progress>> = Mutex::new(None);
-/// One quantization at a time: the progress hook is process-wide.
+/// One quantization at a time: the log observer is process-wide.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Called by the llama.cpp log hook with each log line.
-pub(crate) fn observe_log(text: &str) {
-    let Some(rest) = text.trim_start().strip_prefix('[') else {
-        return;
-    };
-    let Some((counts, _)) = rest.split_once(']') else {
-        return;
-    };
-    let Some((done, total)) = counts.split_once('/') else {
-        return;
-    };
-    let (Ok(done), Ok(total)) = (done.trim().parse(), total.trim().parse()) else {
-        return;
-    };
-    if let Ok(mut p) = PROGRESS.try_lock() {
-        if let Some(f) = p.as_mut() {
-            f(done, total);
+/// The progress in a llama.cpp quantization log line: `[  12/ 236] tensor ...`
+/// → `(12, 236)` (llama.cpp reports progress only as log lines).
+fn progress_of(text: &str) -> Option<(usize, usize)> {
+    let rest = text.trim_start().strip_prefix('[')?;
+    let (counts, _) = rest.split_once(']')?;
+    let (done, total) = counts.split_once('/')?;
+    Some((done.trim().parse().ok()?, total.trim().parse().ok()?))
+}
+
+/// A log observer that calls `progress(done, total)` on progress lines.
+fn progress_observer(
+    mut progress: impl FnMut(usize, usize) + Send + 'static,
+) -> crate::runtime::LogObserver {
+    Box::new(move |text: &str| {
+        if let Some((done, total)) = text.starts_with('[').then(|| progress_of(text)).flatten() {
+            progress(done, total);
         }
-    }
+    })
 }
 
 /// Quantizes `src` to `ty`, writing `dst` (atomically: a temporary file next
@@ -118,12 +112,12 @@ pub fn quantize(
     params.ftype = ftype as _;
     params.nthread = options.threads.unwrap_or_else(crate::sys::physical_cores) as i32;
     params.allow_requantize = true;
-    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(progress));
+    crate::runtime::set_log_observer(Some(progress_observer(progress)));
     crate::runtime::take_llama_errors();
     // SAFETY: both paths are NUL-terminated and outlive the call; params is valid.
     let rc =
         unsafe { llama_cpp_sys_2::llama_model_quantize(c_src.as_ptr(), c_tmp.as_ptr(), &params) };
-    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    crate::runtime::set_log_observer(None);
     if rc != 0 {
         let _ = std::fs::remove_file(&tmp);
         let errors = crate::runtime::take_llama_errors();
@@ -149,7 +143,7 @@ pub fn quantize(
 /// `litmus.toml` entry for the ladder on stdout. Returns the exit code: 0, 1
 /// when a rung failed, 2 when the job cannot start (unknown type, no source).
 pub fn run_job(job: &QuantizeJob) -> i32 {
-    use litmus_core::harness::exit;
+    use litmus_core::base::exit;
     // Check every type before spending minutes on the first.
     if let Some(bad) = job.types.iter().find(|t| ftype_of(t).is_none()) {
         eprintln!("error: {}", QuantizeError::UnknownType(bad.clone()));
@@ -266,13 +260,15 @@ mod tests {
         let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
         let s = std::sync::Arc::clone(&seen);
         let _one = ONE_AT_A_TIME.lock().unwrap();
-        *PROGRESS.lock().unwrap() = Some(Box::new(move |d, t| s.lock().unwrap().push((d, t))));
-        observe_log(
+        crate::runtime::set_log_observer(Some(progress_observer(move |d, t| {
+            s.lock().unwrap().push((d, t))
+        })));
+        crate::runtime::notify_log_observer(
             "[  12/ 236]                token_embd.weight - [  640, 262144], type = q6_K, ",
         );
-        observe_log("converting to q2_K .. size = 1.00 MiB");
-        observe_log("[x/y] nothing");
-        *PROGRESS.lock().unwrap() = None;
+        crate::runtime::notify_log_observer("converting to q2_K .. size = 1.00 MiB");
+        crate::runtime::notify_log_observer("[x/y] nothing");
+        crate::runtime::set_log_observer(None);
         assert_eq!(*seen.lock().unwrap(), vec![(12, 236)]);
     }
 }

@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use litmus_core::backend::BackendError;
+use litmus_core::base::backend::BackendError;
 use llama_cpp_2::llama_backend::LlamaBackend as LlamaCppBackend;
 
 static LLAMA: OnceLock<Result<LlamaCppBackend, String>> = OnceLock::new();
@@ -30,6 +30,75 @@ pub(crate) static LOAD_LOCK: Mutex<()> = Mutex::new(());
 /// `(buffer, MiB)` from the `... model buffer size = N MiB` lines of the load
 /// in progress.
 pub(crate) static LOAD_BUFFERS: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
+/// Serialises context creations: the KV, compute and output buffer lines
+/// captured from the log belong to one context.
+pub(crate) static CONTEXT_LOCK: Mutex<()> = Mutex::new(());
+/// The `... KV|compute|output buffer size = N MiB` lines of the context
+/// being created.
+pub(crate) static CONTEXT_BUFFERS: Mutex<Vec<BufferSize>> = Mutex::new(Vec::new());
+
+/// One buffer llama.cpp reported allocating, from its load log
+/// (`CPU KV buffer size = 12.00 MiB`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BufferSize {
+    /// `model`, `KV`, `compute` or `output`.
+    pub kind: String,
+    /// The buffer type, e.g. `CPU`, `CPU_Mapped`, `CUDA0`, `CUDA_Host`.
+    pub buffer: String,
+    /// Size in MiB.
+    pub mib: f64,
+}
+
+/// `sched_reserve:        CPU compute buffer size =   514.50 MiB` ->
+/// `("compute", "CPU", 514.5)`; likewise `KV` and `output` lines (not
+/// `model` lines: see [`parse_buffer_line`]).
+fn parse_context_buffer_line(text: &str) -> Option<BufferSize> {
+    let (head, size) = text.split_once(" buffer size =")?;
+    let mut words = head
+        .rsplit(|c: char| c.is_whitespace() || c == ':')
+        .filter(|w| !w.is_empty());
+    let kind = words.next()?;
+    if !matches!(kind, "KV" | "compute" | "output") {
+        return None;
+    }
+    let buffer = words.next()?;
+    let mib = size
+        .trim()
+        .trim_end_matches("MiB")
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    Some(BufferSize {
+        kind: kind.to_string(),
+        buffer: buffer.to_string(),
+        mib,
+    })
+}
+
+/// Sees each llama.cpp log line (see [`set_log_observer`]).
+pub(crate) type LogObserver = Box<dyn FnMut(&str) + Send>;
+
+/// The observer of llama.cpp's log lines, if any: a caller that reads
+/// progress from the log (quantization) installs one for the duration.
+static LOG_OBSERVER: Mutex<Option<LogObserver>> = Mutex::new(None);
+
+/// Installs (or, with `None`, removes) the log observer; returns the one
+/// there was.
+pub(crate) fn set_log_observer(observer: Option<LogObserver>) -> Option<LogObserver> {
+    std::mem::replace(
+        &mut *LOG_OBSERVER.lock().unwrap_or_else(|e| e.into_inner()),
+        observer,
+    )
+}
+
+/// Shows `text` to the log observer, if one is installed and not busy.
+pub(crate) fn notify_log_observer(text: &str) {
+    if let Ok(mut o) = LOG_OBSERVER.try_lock() {
+        if let Some(f) = o.as_mut() {
+            f(text);
+        }
+    }
+}
 
 /// `CPU_REPACK model buffer size =    12.66 MiB` -> `("CPU_REPACK", 12.66)`.
 fn parse_buffer_line(text: &str) -> Option<(String, f64)> {
@@ -56,11 +125,13 @@ unsafe extern "C" fn log_callback(
     }
     // SAFETY: llama.cpp passes a NUL-terminated string valid for this call.
     let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
-    if text.starts_with('[') {
-        crate::quantize::observe_log(&text);
-    }
+    notify_log_observer(&text);
     if let Some(buffer) = parse_buffer_line(&text) {
         if let Ok(mut b) = LOAD_BUFFERS.lock() {
+            b.push(buffer);
+        }
+    } else if let Some(buffer) = parse_context_buffer_line(&text) {
+        if let Ok(mut b) = CONTEXT_BUFFERS.lock() {
             b.push(buffer);
         }
     }
@@ -226,5 +297,40 @@ mod tests {
             Some(("AMX".to_string(), 15622.13))
         );
         assert_eq!(parse_buffer_line("llama_context: n_ctx = 4096"), None);
+        let b = |kind: &str, buffer: &str, mib| {
+            Some(BufferSize {
+                kind: kind.into(),
+                buffer: buffer.into(),
+                mib,
+            })
+        };
+        assert_eq!(
+            parse_context_buffer_line(
+                "sched_reserve:        CPU compute buffer size =   514.50 MiB\n"
+            ),
+            b("compute", "CPU", 514.5)
+        );
+        assert_eq!(
+            parse_context_buffer_line("llama_kv_cache:      CUDA0 KV buffer size =    12.00 MiB"),
+            b("KV", "CUDA0", 12.0)
+        );
+        assert_eq!(
+            parse_context_buffer_line(
+                "llama_context:        CPU  output buffer size =     1.00 MiB"
+            ),
+            b("output", "CPU", 1.0)
+        );
+        assert_eq!(
+            parse_context_buffer_line(
+                "load_tensors:   CPU_Mapped model buffer size =   235.16 MiB"
+            ),
+            None
+        );
+        assert_eq!(
+            parse_context_buffer_line(
+                "~llama_context:        CPU compute buffer size is 514.5020 MiB"
+            ),
+            None
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use litmus_core::backend::BackendError;
-use litmus_core::model::ModelSpec;
+use litmus_core::base::backend::BackendError;
+use litmus_core::base::model::ModelSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::gguf::GgufInfo;
@@ -60,6 +60,15 @@ pub struct LlamaSettings {
     /// the rest one by one, so a sample's numbers depend on how many
     /// sequences share its step: answers are no longer batch-invariant.
     pub repack: bool,
+    /// llama.cpp's tiled K-quant matrix kernel (option `tiled_mm`, default
+    /// off; the environment variable `GGML_CPU_TILED_MM`, when set, wins).
+    /// With it, a sample's answer depends on what else runs (it windows a
+    /// step's rows per thread, with a narrow path up to 16 rows and a wide
+    /// one beyond; measured: 8–9% of the default run's answers changed
+    /// between identical runs); off, every K-quant row goes through the same
+    /// dot product and two rows per step are enough padding. One setting per
+    /// process: llama.cpp reads it once (each engine worker has its own).
+    pub tiled_mm: bool,
     /// Where the engine runs (option `isolation`): in a worker process of its
     /// own, so that a crash inside llama.cpp becomes error records instead of
     /// ending the run, or on a thread of this process. See [`Isolation`].
@@ -112,6 +121,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "chat_template",
     "amx",
     "repack",
+    "tiled_mm",
     "isolation",
 ];
 
@@ -173,6 +183,7 @@ impl LlamaSettings {
             chat_template: "auto".to_string(),
             amx: false,
             repack: false,
+            tiled_mm: false,
             isolation: Isolation::Thread,
         };
         let mut isolation = None;
@@ -196,6 +207,7 @@ impl LlamaSettings {
                 }
                 "amx" => s.amx = parse_bool(key, value)?,
                 "repack" => s.repack = parse_bool(key, value)?,
+                "tiled_mm" => s.tiled_mm = parse_bool(key, value)?,
                 "isolation" => isolation = Some(Isolation::parse(value)?),
                 "flash_attn" => {
                     s.flash_attn = match value.to_ascii_lowercase().as_str() {
@@ -212,6 +224,12 @@ impl LlamaSettings {
             }
         }
         s.n_ubatch = s.n_ubatch.min(s.n_batch);
+        if let Some(v) = std::env::var("GGML_CPU_TILED_MM")
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            s.tiled_mm = v != 0;
+        }
         // By default each sequence has its own KV stream of `seq_context` cells,
         // unless that takes more than a quarter of the memory (at least 1 GiB):
         // then fewer sequences run at once (or as many as asked for).
@@ -258,13 +276,14 @@ impl LlamaSettings {
         // `llama2`: the engine that decodes prompts alone and pads lone
         // sequences (its answers differ in the last bits from the first one's).
         format!(
-            "llama2;seq_context={};ignore_eos={};chat_template={};kv_unified={};repack={};amx={};flash_attn={:?};transcript=qa",
+            "llama2;seq_context={};ignore_eos={};chat_template={};kv_unified={};repack={};amx={};tiled_mm={};flash_attn={:?};transcript=qa",
             self.seq_context,
             self.ignore_eos,
             self.chat_template,
             self.kv_unified,
             self.repack,
             self.amx,
+            self.tiled_mm,
             self.flash_attn
         )
     }
@@ -333,6 +352,18 @@ mod tests {
         assert!(resolve(&[("kv_unified", "true")], Some(1024), Some(8)).kv_unified);
         assert!(!resolve(&[("kv_unified", "false")], None, Some(8)).kv_unified);
         assert!(!resolve(&[], None, Some(8)).kv_unified);
+    }
+
+    #[test]
+    fn the_tiled_kernel_is_off_unless_asked_for() {
+        if std::env::var_os("GGML_CPU_TILED_MM").is_some() {
+            return; // the environment decides (checked by the cache salt below)
+        }
+        let off = resolve(&[], Some(1024), Some(8));
+        let on = resolve(&[("tiled_mm", "true")], Some(1024), Some(8));
+        assert!(!off.tiled_mm && on.tiled_mm);
+        assert_ne!(off.cache_salt(), on.cache_salt());
+        assert!(off.cache_salt().contains("tiled_mm=false"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Machine facts: physical cores and memory (the process's peak resident
-//! memory is [`litmus_core::util::peak_rss_bytes`]).
+//! memory is [`litmus_core::base::util::peak_rss_bytes`]).
 
 use std::collections::HashSet;
 

@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use litmus_core::backend::{BackendError, Generation, GenerationRequest, Prompt, SamplingParams};
+use litmus_core::base::backend::{
+    BackendError, Generation, GenerationRequest, Prompt, SamplingParams,
+};
 use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +136,8 @@ pub(crate) struct Ready {
     pub chat_format: ChatFormat,
     pub has_template: bool,
     pub weight_buffers: Vec<(String, f64)>,
+    #[serde(default)]
+    pub context_buffers: Vec<crate::runtime::BufferSize>,
     pub load_ms: f64,
 }
 
@@ -210,6 +214,7 @@ fn serve() -> i32 {
         chat_format: local.chat_format.clone(),
         has_template: local.has_chat_template(),
         weight_buffers: local.weight_buffers.clone(),
+        context_buffers: local.context_buffers.clone(),
         load_ms: local.load_ms,
     }));
     let stats = local.stats_handle();
@@ -516,6 +521,12 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
     if n > 0 {
         cmd.env_remove(FAULT_ENV);
     }
+    // llama.cpp's tiled K-quant kernel, as the settings say (they took an
+    // explicit `GGML_CPU_TILED_MM` into account).
+    cmd.env(
+        "GGML_CPU_TILED_MM",
+        if settings.tiled_mm { "1" } else { "0" },
+    );
     // ggml's abort handler would attach gdb to print a backtrace; the log
     // tail names the failure already.
     if std::env::var_os("GGML_NO_BACKTRACE").is_none() {
@@ -700,7 +711,7 @@ fn exit_signal(_: &ExitStatus) -> Option<i32> {
 }
 
 /// `SIGSEGV (segmentation fault)` and the like.
-pub use litmus_core::util::signal_name;
+pub use litmus_core::base::util::signal_name;
 
 #[cfg(test)]
 mod tests {

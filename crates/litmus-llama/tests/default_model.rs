@@ -4,10 +4,10 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     Backend, BackendError, GenerationRequest, Message, Prompt, SamplingParams,
 };
-use litmus_core::model::ModelSpec;
+use litmus_core::base::model::ModelSpec;
 use litmus_llama::gguf::GgufFile;
 use litmus_llama::models::{self, DEFAULT_MODEL};
 use litmus_llama::{describe_gguf, resolve_model_path, LlamaBackend, DEFAULT_SOURCE};
@@ -57,7 +57,7 @@ fn default_model_answers_and_reports() {
         "stops before the next turn: {:?}",
         g[0].text
     );
-    assert_eq!(g[0].finish, litmus_core::backend::FinishReason::Stop);
+    assert_eq!(g[0].finish, litmus_core::base::backend::FinishReason::Stop);
     let completion = Prompt::Completion("Question: What is the capital of France?\nAnswer:".into());
     let params = SamplingParams {
         stop: vec!["\n".into()],
@@ -89,7 +89,7 @@ fn default_model_answers_and_reports() {
     };
     let together = b.generate(&r).unwrap();
     let again = b.generate(&r).unwrap();
-    let sorted = |v: &[litmus_core::backend::Generation]| {
+    let sorted = |v: &[litmus_core::base::backend::Generation]| {
         let mut v: Vec<(u32, String)> = v.iter().map(|g| (g.sample, g.text.clone())).collect();
         v.sort();
         v
@@ -356,7 +356,7 @@ fn waiting_sample_copies_the_prompt_from_a_running_sibling() {
         params: params.clone(),
         samples: vec![0, 1, 2, 3],
     };
-    let texts = |gens: Vec<litmus_core::backend::Generation>| {
+    let texts = |gens: Vec<litmus_core::base::backend::Generation>| {
         let mut v: Vec<(u32, String)> = gens.into_iter().map(|g| (g.sample, g.text)).collect();
         v.sort();
         v
@@ -405,7 +405,7 @@ fn waiting_sample_copies_the_prompt_from_a_running_sibling() {
 /// the parser on real output, not the quality of its grades.)
 #[test]
 fn default_model_as_judge_grades_or_records_its_failure() {
-    use litmus_core::judge::{Judge, JudgeError};
+    use litmus_core::eval::judge::{Judge, JudgeError};
     let mut spec = match std::env::var("LITMUS_TEST_MODEL") {
         Ok(path) if !path.is_empty() => ModelSpec::parse(&path).unwrap(),
         _ => default_spec(1),
@@ -516,7 +516,7 @@ fn amx_layout_kept_out_and_repack_follows_its_option() {
 /// is deterministic), in fewer tokens.
 #[test]
 fn a_completion_stops_where_its_definition_ends() {
-    use litmus_core::backend::StopRule;
+    use litmus_core::base::backend::StopRule;
     use litmus_sandbox::Language;
     let prompt = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n";
     let rule = StopRule::for_completion(prompt, Language::Python).unwrap();
@@ -546,7 +546,10 @@ fn a_completion_stops_where_its_definition_ends() {
         "full answer: {:?}",
         full.text
     );
-    assert_eq!(stopped.finish, litmus_core::backend::FinishReason::Stop);
+    assert_eq!(
+        stopped.finish,
+        litmus_core::base::backend::FinishReason::Stop
+    );
     assert!(
         stopped.usage.completion_tokens < full.usage.completion_tokens,
         "{} vs {} tokens",

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use litmus_gguf::fidelity::FidelitySums;
+use litmus_core::run::fidelity::FidelitySums;
 use litmus_llama::fidelity::{ScoreOptions, Scorer, TeacherModel};
 use litmus_llama::models::{cache_dir, DEFAULT_MODEL};
 use litmus_llama::quantize::{quantize, QuantizeOptions};

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use litmus_core::backend::{
+use litmus_core::base::backend::{
     Backend, BackendError, FinishReason, GenerationRequest, Message, Prompt, SamplingParams,
 };
 use litmus_llama::{LlamaBackend, TextAccumulator};
@@ -112,7 +112,7 @@ fn same_request_twice_same_text_and_alone_vs_batched() {
     let r = req("the cat is on the", sampled(24), (0..6).collect());
     let a = b.generate(&r).unwrap();
     let again = b.generate(&r).unwrap();
-    let by_sample = |g: &Vec<litmus_core::backend::Generation>| {
+    let by_sample = |g: &Vec<litmus_core::base::backend::Generation>| {
         let mut v: Vec<(u32, String)> = g.iter().map(|g| (g.sample, g.text.clone())).collect();
         v.sort();
         v

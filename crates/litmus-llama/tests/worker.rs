@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use litmus_core::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
+use litmus_core::base::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
 use litmus_llama::worker::{self, FAULT_ENV};
 use litmus_llama::LlamaBackend;
 
@@ -68,7 +68,7 @@ fn answers_as_on_a_thread(path: &std::path::Path) {
     let mut b = thread.generate(&r).unwrap();
     a.sort_by_key(|g| g.sample);
     b.sort_by_key(|g| g.sample);
-    let texts = |g: &[litmus_core::backend::Generation]| {
+    let texts = |g: &[litmus_core::base::backend::Generation]| {
         g.iter().map(|g| g.text.clone()).collect::<Vec<_>>()
     };
     assert_eq!(

@@ -106,41 +106,126 @@
 //! matter. Judge replies go through the response cache like every
 //! generation (`--no-cache` asks again).
 
-pub use litmus_core::backend::{Message, Prompt, Role, SamplingParams};
-pub use litmus_core::case::{Case, CodeCase, Language, Metric, TextCase};
-pub use litmus_core::context::EvalContext;
-pub use litmus_core::judge::Judge;
-pub use litmus_core::score::{EvalError, Score};
-pub use litmus_core::template::PromptTemplate;
+//! ## What is stable
+//!
+//! The crate root, [`prelude`] and [`backend`] are litmus's public API: the
+//! types evals are written with, and the interface a model backend
+//! implements. [`metrics`] holds the text metrics. The backends litmus ships
+//! are [`llama`] and [`http`] (features `llama` and `http`).
+//! Everything else — the runner, the results store, the harness, snapshots,
+//! CI outputs — is reachable through [`internals`], which is **unstable**:
+//! it can change in any release.
+
+pub use litmus_core::base::backend::{Message, Prompt, Role, SamplingParams};
+pub use litmus_core::eval::case::{Case, CodeCase, Language, Metric, TextCase};
+pub use litmus_core::eval::context::{EvalContext, Exchange};
+pub use litmus_core::eval::judge::{Judge, JudgeError};
+pub use litmus_core::eval::score::{EvalError, Score};
+pub use litmus_core::eval::template::{PromptTemplate, TemplateError};
 pub use litmus_macros::eval;
 
-/// Backends, results and statistics for programs that drive litmus directly.
-pub mod core {
-    pub use litmus_core::*;
-}
 #[cfg(feature = "http")]
 pub use litmus_http as http;
 #[cfg(feature = "llama")]
 pub use litmus_llama as llama;
 pub use litmus_metrics as metrics;
-pub use litmus_sandbox as sandbox;
 
 /// The usual imports for writing evals.
 pub mod prelude {
     pub use crate::{
         eval, Case, CodeCase, EvalContext, EvalError, Judge, Language, Message, Metric, Prompt,
-        Score, TextCase,
+        PromptTemplate, Score, TextCase,
     };
 }
 
-use litmus_core::backend::{BackendError, SharedBackend};
-use litmus_core::model::{BackendKind, ModelSpec};
+/// The interface a model backend implements.
+///
+/// A backend turns a [`GenerationRequest`] (a prompt, sampling parameters and
+/// the indices of the samples wanted) into one [`Generation`] per sample.
+/// The runner calls [`Backend::generate`] from several threads at once (up to
+/// [`Backend::parallelism`] requests in flight) and caches the answers; a
+/// backend only generates.
+///
+/// A backend that answers every prompt with a fixed text:
+///
+/// ```
+/// use litmus::backend::{
+///     Backend, BackendError, FinishReason, Generation, GenerationRequest, ModelInfo, Timings,
+///     Usage,
+/// };
+///
+/// struct Canned {
+///     info: ModelInfo,
+///     answer: String,
+/// }
+///
+/// impl Backend for Canned {
+///     fn model(&self) -> &ModelInfo {
+///         &self.info
+///     }
+///
+///     fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+///         if request.prompt.to_text().is_empty() {
+///             return Err(BackendError::Backend("empty prompt".into()));
+///         }
+///         Ok(request
+///             .samples
+///             .iter()
+///             .map(|&sample| Generation {
+///                 sample,
+///                 text: self.answer.clone(),
+///                 finish: FinishReason::Stop,
+///                 usage: Usage::default(),
+///                 timings: Timings::default(),
+///             })
+///             .collect())
+///     }
+/// }
+///
+/// let backend = Canned {
+///     info: ModelInfo { name: "canned".into(), ..ModelInfo::default() },
+///     answer: "Paris".into(),
+/// };
+/// let request = GenerationRequest {
+///     prompt: litmus::Prompt::Completion("The capital of France is".into()),
+///     params: litmus::SamplingParams::default(),
+///     samples: vec![0, 1],
+/// };
+/// let answers = backend.generate(&request).unwrap();
+/// assert_eq!(answers.len(), 2);
+/// assert_eq!(answers[1].text, "Paris");
+/// ```
+///
+/// To run evals against it, open it from the `opener` given to
+/// [`internals::core::harness::run`] (see [`open_backend`] for the one
+/// `litmus::main!()` uses).
+pub mod backend {
+    pub use litmus_core::base::backend::{
+        sample_seed, Backend, BackendError, FinishReason, Generation, GenerationRequest, Message,
+        ModelInfo, Prompt, Role, SamplingParams, SharedBackend, StopRule, Timings, Usage,
+    };
+    pub use litmus_core::base::model::{BackendKind, ModelSpec};
+}
+
+/// **Unstable**: litmus's internals — the runner, the results store, the
+/// harness, score snapshots, CI outputs, the code sandbox — for programs that
+/// drive litmus directly and for litmus's own crates. Anything here can
+/// change in any release, patch releases included; the stable API is the
+/// crate root, [`prelude`](crate::prelude) and [`backend`](crate::backend).
+pub mod internals {
+    pub use litmus_core as core;
+    pub use litmus_gguf as gguf;
+    pub use litmus_sandbox as sandbox;
+}
+
+use litmus_core::base::backend::{BackendError, SharedBackend};
+use litmus_core::base::model::{BackendKind, ModelSpec};
 
 /// Opens the backend a model spec names, with the backends compiled in.
 pub fn open_backend(spec: &ModelSpec) -> Result<SharedBackend, BackendError> {
     match spec.backend {
         BackendKind::Replay => {
-            litmus_core::replay::open(std::path::Path::new("target/litmus"), spec)
+            litmus_core::run::replay::open(std::path::Path::new("target/litmus"), spec)
         }
         #[cfg(feature = "llama")]
         BackendKind::Llama => litmus_llama::open(spec),
@@ -168,7 +253,7 @@ pub fn open_backend(spec: &ModelSpec) -> Result<SharedBackend, BackendError> {
 /// }
 /// ```
 pub fn assert_valid() {
-    litmus_core::validate::assert_valid()
+    litmus_core::run::validate::assert_valid()
 }
 
 /// Defines `main` for an eval target. Name every other crate that holds evals:
@@ -198,61 +283,84 @@ macro_rules! main {
 #[doc(hidden)]
 pub mod __private {
     pub use inventory;
-    pub use litmus_core::case::{Case, IntoCase};
-    pub use litmus_core::context::EvalContext;
-    pub use litmus_core::registry::{EntryKind, EvalEntry};
-    pub use litmus_core::score::{IntoScore, ScoreResult};
+    pub use litmus_core::eval::case::{Case, IntoCase};
+    pub use litmus_core::eval::context::EvalContext;
+    pub use litmus_core::eval::registry::{EntryKind, EvalEntry};
+    pub use litmus_core::eval::score::{IntoScore, ScoreResult};
 
     use litmus_core::harness::args::{Args, Format};
 
     /// Runs the harness; returns the exit code. In an engine worker process
     /// (started by this very program) it serves a model instead and exits;
     /// given a quantization job (`cargo eval quantize` starts eval targets
-    /// that way: cargo-eval itself does not link llama.cpp) or a fidelity
-    /// job (`cargo eval fidelity`) it runs that.
+    /// that way: cargo-eval itself does not link llama.cpp) it runs that,
+    /// given a devices job (`cargo eval devices`) it prints the devices
+    /// llama.cpp sees, and given a fidelity job (`cargo eval fidelity`) it
+    /// measures the fidelity of quantizations against a reference.
     /// At the end of a run it writes the run's `report.html`.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
         #[cfg(feature = "llama")]
         litmus_llama::worker::main_hook();
         let args: Vec<String> = std::env::args().skip(1).collect();
+        match litmus_core::plan::placement::DevicesJob::from_args(&args) {
+            #[cfg(feature = "llama")]
+            Some(Ok(job)) => return litmus_llama::devices::run_job(&job),
+            #[cfg(not(feature = "llama"))]
+            Some(Ok(job)) => {
+                // No llama.cpp here: the CPU only, as far as std knows it.
+                let inv = litmus_core::plan::placement::Inventory::default();
+                if job.format == "json" {
+                    print!("{}", inv.json());
+                } else {
+                    print!("{}", inv.text());
+                }
+                eprintln!("note: this eval target was built without litmus's `llama` feature: it runs no local models");
+                return litmus_core::base::exit::OK;
+            }
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return litmus_core::base::exit::USAGE;
+            }
+            None => {}
+        }
         match litmus_gguf::ladder::QuantizeJob::from_args(&args) {
             #[cfg(feature = "llama")]
             Some(Ok(job)) => return litmus_llama::quantize::run_job(&job),
             #[cfg(not(feature = "llama"))]
             Some(Ok(_)) => {
                 eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot quantize");
-                return litmus_core::harness::exit::USAGE;
+                return litmus_core::base::exit::USAGE;
             }
             Some(Err(e)) => {
                 eprintln!("error: {e}");
-                return litmus_core::harness::exit::USAGE;
+                return litmus_core::base::exit::USAGE;
             }
             None => {}
         }
-        match litmus_gguf::fidelity::FidelityJob::from_args(&args) {
+        match litmus_core::run::fidelity::FidelityJob::from_args(&args) {
             #[cfg(feature = "llama")]
             Some(Ok(job)) => return litmus_llama::fidelity::run_job(&job),
             #[cfg(not(feature = "llama"))]
             Some(Ok(_)) => {
                 eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot measure fidelity");
-                return litmus_core::harness::exit::USAGE;
+                return litmus_core::base::exit::USAGE;
             }
             Some(Err(e)) => {
                 eprintln!("error: {e}");
-                return litmus_core::harness::exit::USAGE;
+                return litmus_core::base::exit::USAGE;
             }
             None => {}
         }
-        let site = litmus_core::harness::Site {
+        let site = litmus_core::base::paths::TargetLocation {
             manifest_dir: manifest_dir.into(),
             source_file: Some(source_file.into()),
         };
-        let opener = |spec: &litmus_core::model::ModelSpec| crate::open_backend(spec);
+        let opener = |spec: &litmus_core::base::model::ModelSpec| crate::open_backend(spec);
         let mut args = match Args::from_env() {
             Ok(a) => a,
             Err(e) => {
                 // clap's rendering: an error with its usage, or the help.
-                if e.code == litmus_core::harness::exit::OK {
+                if e.code == litmus_core::base::exit::OK {
                     print!("{}", e.message);
                 } else {
                     eprint!("{}", e.message);
@@ -295,13 +403,13 @@ pub mod __private {
     /// Whether this run writes `report.html`: not for `--list` or
     /// `--validate`, nor with `--no-html-report` or `[run] html_report =
     /// false`.
-    fn html_report_wanted(site: &litmus_core::harness::Site, args: &Args) -> bool {
+    fn html_report_wanted(site: &litmus_core::base::paths::TargetLocation, args: &Args) -> bool {
         if args.list || args.validate || args.no_html_report {
             return false;
         }
         let config = match &args.config {
-            Some(p) => litmus_core::config::Config::load(p),
-            None => litmus_core::config::Config::discover(&site.manifest_dir),
+            Some(p) => litmus_core::plan::config::Config::load(p),
+            None => litmus_core::plan::config::Config::discover(&site.manifest_dir),
         };
         // A bad config file is the harness's to report.
         config.map_or(true, |c| c.run.html_report != Some(false))

@@ -12,31 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args as _, FromArgMatches as _};
 
-/// `--color`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Color {
-    /// Colour when stdout is a terminal.
-    #[default]
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
-
-/// `--format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
-    /// One line per eval and configuration, and a summary table (libtest's
-    /// `pretty` is the same).
-    #[default]
-    #[value(alias = "pretty")]
-    Human,
-    /// Only the essentials (as with `-q`).
-    Terse,
-    /// JSON lines on stdout.
-    Json,
-}
+pub use crate::output::console::{Color, Format};
 
 /// The run flags of an eval target (and of `cargo eval`).
 #[derive(Clone, Debug, PartialEq, clap::Args)]
@@ -234,16 +210,16 @@ fn tolerance(v: &str) -> Result<f64, String> {
 pub struct ArgsError {
     /// The text to print (an error starts with `error:`; `--help` is the help).
     pub message: String,
-    /// The exit code: [`super::exit::USAGE`], or 0 for `--help`.
+    /// The exit code: [`crate::base::exit::USAGE`], or 0 for `--help`.
     pub code: i32,
 }
 
 impl ArgsError {
     fn from_clap(e: clap::Error) -> ArgsError {
         let code = if e.use_stderr() {
-            super::exit::USAGE
+            crate::base::exit::USAGE
         } else {
-            super::exit::OK
+            crate::base::exit::OK
         };
         ArgsError {
             message: e.render().to_string(),
@@ -524,7 +500,7 @@ mod tests {
 
     fn usage_error(args: &[&str]) -> String {
         let e = Args::parse(args.iter().copied()).unwrap_err();
-        assert_eq!(e.code, crate::harness::exit::USAGE, "{args:?}: {e}");
+        assert_eq!(e.code, crate::base::exit::USAGE, "{args:?}: {e}");
         e.message
     }
 

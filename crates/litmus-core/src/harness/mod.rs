@@ -4,121 +4,19 @@ pub mod args;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use crate::backend::SamplingParams;
-use crate::config::{Config, DEFAULT_MODEL};
-use crate::registry::EvalEntry;
-use crate::report::Console;
-use crate::runner::{execute, Opener, Plan};
-use crate::store::{Cache, RunMeta, RunStore};
-use crate::summary::RunSummary;
+use crate::base::backend::SamplingParams;
+use crate::base::exit;
+use crate::base::paths::{target_dir, workspace_root, TargetLocation};
+use crate::eval::registry::EvalEntry;
+use crate::output::console::Console;
+use crate::plan::config::{Config, DEFAULT_MODEL};
+use crate::run::runner::{execute, BackendOpener, Plan};
+use crate::run::store::{Cache, RunMeta, RunStore};
+use crate::run::summary::RunSummary;
 use args::{Args, Format};
-
-/// Exit codes of an eval target and of `cargo eval`.
-pub mod exit {
-    /// Every selected eval ran (whatever its score).
-    pub const OK: i32 = 0;
-    /// Some eval failed to run (model load, backend or eval errors).
-    pub const ERRORED: i32 = 1;
-    /// Bad arguments or configuration.
-    pub const USAGE: i32 = 2;
-    /// Some eval scored below its `min_score`.
-    pub const BELOW_THRESHOLD: i32 = 3;
-    /// A score snapshot failed on a significant regression.
-    pub const REGRESSED: i32 = 4;
-    /// A score improved significantly: its new snapshot must be accepted
-    /// (`cargo insta review`).
-    pub const SNAPSHOT_CHANGED: i32 = 5;
-
-    /// How severe an exit code is when several are combined into one (the
-    /// eval targets of one `cargo eval`, the results of one run): usage
-    /// errors, then errors (and any code outside 0–5, such as that of a
-    /// process killed by a signal), regressions, scores below a threshold,
-    /// changed snapshots, success.
-    pub fn severity(code: i32) -> u8 {
-        match code {
-            OK => 0,
-            SNAPSHOT_CHANGED => 1,
-            BELOW_THRESHOLD => 2,
-            REGRESSED => 3,
-            USAGE => 5,
-            _ => 4,
-        }
-    }
-
-    /// The more severe of two exit codes ([`severity`]); `a` on a tie.
-    ///
-    /// ```
-    /// use litmus_core::harness::exit::{worst, BELOW_THRESHOLD, ERRORED, REGRESSED, SNAPSHOT_CHANGED};
-    /// assert_eq!(worst(SNAPSHOT_CHANGED, BELOW_THRESHOLD), BELOW_THRESHOLD);
-    /// assert_eq!(worst(ERRORED, REGRESSED), ERRORED);
-    /// ```
-    pub fn worst(a: i32, b: i32) -> i32 {
-        if severity(b) > severity(a) {
-            b
-        } else {
-            a
-        }
-    }
-}
-
-/// Where the harness runs: given by `litmus::main!()` at the user's crate.
-#[derive(Clone, Debug)]
-pub struct Site {
-    /// `CARGO_MANIFEST_DIR` of the crate holding the eval target.
-    pub manifest_dir: PathBuf,
-    /// `file!()` of the eval target's main source file: score snapshots go
-    /// in `snapshots/` next to it.
-    pub source_file: Option<String>,
-}
-
-/// The cargo target directory holding the running binary.
-pub fn target_dir(site: &Site) -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        let p = PathBuf::from(dir);
-        return if p.is_absolute() {
-            p
-        } else {
-            workspace_root(&site.manifest_dir).join(p)
-        };
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| target_dir_of(&exe))
-        .unwrap_or_else(|| workspace_root(&site.manifest_dir).join("target"))
-}
-
-/// The cargo target directory an executable was built in: the nearest
-/// ancestor holding `CACHEDIR.TAG`, or, for `cargo eval`'s builds for this
-/// CPU (`<target-dir>/litmus/native`), the target directory around it.
-fn target_dir_of(exe: &Path) -> Option<PathBuf> {
-    let dir = exe
-        .ancestors()
-        .skip(1)
-        .find(|d| d.join("CACHEDIR.TAG").is_file())?;
-    if dir.ends_with("litmus/native") {
-        if let Some(outer) = dir.parent().and_then(Path::parent) {
-            return Some(outer.to_path_buf());
-        }
-    }
-    Some(dir.to_path_buf())
-}
-
-/// The outermost ancestor of `dir` holding a `Cargo.toml` with `[workspace]`,
-/// else `dir`.
-pub fn workspace_root(dir: &Path) -> PathBuf {
-    let mut root = dir.to_path_buf();
-    for d in dir.ancestors() {
-        if let Ok(text) = std::fs::read_to_string(d.join("Cargo.toml")) {
-            if text.lines().any(|l| l.trim() == "[workspace]") {
-                root = d.to_path_buf();
-            }
-        }
-    }
-    root
-}
 
 fn fail(code: i32, message: &str) -> i32 {
     let _ = writeln!(std::io::stderr(), "error: {message}");
@@ -126,7 +24,7 @@ fn fail(code: i32, message: &str) -> i32 {
 }
 
 /// Runs the harness; returns the process exit code.
-pub fn run(site: &Site, opener: Opener<'_>) -> i32 {
+pub fn run(site: &TargetLocation, opener: BackendOpener<'_>) -> i32 {
     let args = match Args::from_env() {
         Ok(a) => a,
         Err(e) => {
@@ -143,9 +41,9 @@ pub fn run(site: &Site, opener: Opener<'_>) -> i32 {
 }
 
 /// Runs the harness with parsed arguments; returns the exit code.
-pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
+pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -> i32 {
     let started = Instant::now();
-    let entries = match crate::registry::all() {
+    let entries = match crate::eval::registry::all() {
         Ok(e) => e,
         Err(e) => return fail(exit::USAGE, &e),
     };
@@ -190,7 +88,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
     };
     let mut templates = Vec::new();
     for name in &template_names {
-        match crate::template::find(&all_templates, name) {
+        match crate::eval::template::find(&all_templates, name) {
             Ok(t) => templates.push(t.clone()),
             Err(e) => return fail(exit::USAGE, &e.to_string()),
         }
@@ -202,7 +100,7 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
     });
 
     if args.validate {
-        let results = crate::validate::validate(&selected, &templates, jobs);
+        let results = crate::run::validate::validate(&selected, &templates, jobs);
         let mut bad = 0;
         for v in &results {
             match &v.result {
@@ -329,8 +227,8 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         RunStore::resume(&output_dir, args.run_id.as_deref())
     } else {
         let meta = RunMeta {
-            id: crate::store::new_run_id(),
-            started: crate::util::rfc3339(crate::util::now_ms()),
+            id: crate::run::store::new_run_id(),
+            started: crate::base::util::rfc3339(crate::base::util::now_ms()),
             args: std::env::args().collect(),
             litmus_version: env!("CARGO_PKG_VERSION").to_string(),
         };
@@ -360,8 +258,8 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
     }
     let mut console = Console::new(args.format, args.quiet, args.color);
     // Replays resolve run ids against this run's output directory.
-    let open_any = |spec: &crate::model::ModelSpec| match spec.backend {
-        crate::model::BackendKind::Replay => crate::replay::open(&output_dir, spec),
+    let open_any = |spec: &crate::base::model::ModelSpec| match spec.backend {
+        crate::base::model::BackendKind::Replay => crate::run::replay::open(&output_dir, spec),
         _ => opener(spec),
     };
     let outcome = execute(&plan, &store, &cache, &open_any, &mut console);
@@ -407,8 +305,8 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         Vec::new()
     } else {
         let mut opts = match &site.source_file {
-            Some(f) => crate::snapshot::SnapshotOptions::for_target(&site.manifest_dir, f),
-            None => crate::snapshot::SnapshotOptions::new(
+            Some(f) => crate::output::snapshot::SnapshotOptions::for_target(&site.manifest_dir, f),
+            None => crate::output::snapshot::SnapshotOptions::new(
                 site.manifest_dir.join("evals").join("snapshots"),
                 workspace_root(&site.manifest_dir),
             ),
@@ -419,11 +317,12 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
             // (on stdout, which may hold JSON lines) are for `cargo insta review`.
             std::env::set_var("INSTA_OUTPUT", "none");
         }
-        crate::snapshot::record(&summary, &opts)
+        crate::output::snapshot::record(&summary, &opts)
     };
     let mut new_snapshots = 0;
     for s in &snapshots {
-        if matches!(s.drift, crate::snapshot::Drift::New) && !s.failed && s.error.is_none() {
+        if matches!(s.drift, crate::output::snapshot::Drift::New) && !s.failed && s.error.is_none()
+        {
             new_snapshots += 1;
             continue;
         }
@@ -433,9 +332,9 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
             || s.error.is_some()
             || matches!(
                 s.drift,
-                crate::snapshot::Drift::Regressed { .. }
-                    | crate::snapshot::Drift::Improved { .. }
-                    | crate::snapshot::Drift::Flaky { .. }
+                crate::output::snapshot::Drift::Regressed { .. }
+                    | crate::output::snapshot::Drift::Improved { .. }
+                    | crate::output::snapshot::Drift::Flaky { .. }
             );
         if notable {
             let _ = writeln!(
@@ -457,21 +356,21 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         );
     }
     if let Some(path) = &args.junit {
-        if let Err(e) = crate::ci::write_junit(path, &summary, &snapshots) {
+        if let Err(e) = crate::output::ci::write_junit(path, &summary, &snapshots) {
             let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
         }
     }
-    let markdown = crate::ci::markdown_summary(&summary, &snapshots);
+    let markdown = crate::output::ci::markdown_summary(&summary, &snapshots);
     if let Some(path) = &args.markdown {
         if let Err(e) = std::fs::write(path, &markdown) {
             let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
         }
     }
-    if let Err(e) = crate::ci::append_step_summary(&markdown) {
+    if let Err(e) = crate::output::ci::append_step_summary(&markdown) {
         let _ = writeln!(std::io::stderr(), "warning: $GITHUB_STEP_SUMMARY: {e}");
     }
 
-    let code = crate::ci::exit_code(&summary, &snapshots);
+    let code = crate::output::ci::exit_code(&summary, &snapshots);
     let message = match code {
         exit::ERRORED => {
             let n = summary.units.iter().filter(|u| u.errors > 0).count();
@@ -489,24 +388,4 @@ pub fn run_with(site: &Site, args: &Args, opener: Opener<'_>) -> i32 {
         let _ = writeln!(std::io::stderr(), "error: {message}");
     }
     code
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn results_of_native_builds_go_to_the_outer_target_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("target");
-        let native = target.join("litmus/native");
-        std::fs::create_dir_all(native.join("release/deps")).unwrap();
-        std::fs::write(target.join("CACHEDIR.TAG"), "").unwrap();
-        std::fs::write(native.join("CACHEDIR.TAG"), "").unwrap();
-        let exe = native.join("release/deps/evals-0123");
-        assert_eq!(target_dir_of(&exe), Some(target.clone()));
-        let exe = target.join("debug/deps/evals-0123");
-        assert_eq!(target_dir_of(&exe), Some(target));
-        assert_eq!(target_dir_of(Path::new("/nonexistent/x")), None);
-    }
 }

@@ -5,18 +5,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use litmus_core::backend::SamplingParams;
-use litmus_core::model::{BackendKind, ModelSpec};
-use litmus_core::runner::{Event, Plan, Reporter};
-use litmus_core::store::{RunMeta, RunStore};
-use litmus_core::summary::UnitSummary;
-use litmus_core::template::PromptTemplate;
+use litmus_core::base::backend::SamplingParams;
+use litmus_core::base::model::{BackendKind, ModelSpec};
+use litmus_core::eval::template::PromptTemplate;
+use litmus_core::run::runner::{Event, Plan, Reporter};
+use litmus_core::run::store::{RunMeta, RunStore};
+use litmus_core::run::summary::UnitSummary;
 
 /// A registry entry as `#[eval]` would write it, with every option at its default.
 #[macro_export]
 macro_rules! entry {
     ($name:literal, $kind:expr) => {
-        litmus_core::registry::EvalEntry {
+        litmus_core::eval::registry::EvalEntry {
             name: $name,
             case: None,
             module_path: "tests",
@@ -40,7 +40,7 @@ pub struct Collect {
 
 impl Reporter for Collect {
     fn event(&mut self, e: Event<'_>) {
-        if let Event::Unit(u) = e {
+        if let Event::EvalFinished(u) = e {
             self.units.push(u.clone());
         }
     }
@@ -58,7 +58,7 @@ pub fn spec(name: &str) -> ModelSpec {
 
 /// A plan over model `m` with one chat template and the given temperatures.
 pub fn plan(
-    evals: Vec<&'static litmus_core::registry::EvalEntry>,
+    evals: Vec<&'static litmus_core::eval::registry::EvalEntry>,
     samples: u32,
     template: &str,
     temperatures: &[f32],

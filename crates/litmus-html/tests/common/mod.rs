@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use litmus_core::backend::{ModelInfo, Prompt, Timings, Usage};
-use litmus_core::score::Score;
-use litmus_core::store::{RunMeta, SampleRecord};
-use litmus_core::summary::RunSummary;
+use litmus_core::base::backend::{ModelInfo, Prompt, Timings, Usage};
+use litmus_core::eval::score::Score;
+use litmus_core::run::store::{RunMeta, SampleRecord};
+use litmus_core::run::summary::RunSummary;
 
 /// Evals in the synthetic run.
 pub const EVALS: usize = 125;

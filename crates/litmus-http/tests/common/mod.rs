@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use litmus_core::model::{BackendKind, ModelSpec};
+use litmus_core::base::model::{BackendKind, ModelSpec};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------

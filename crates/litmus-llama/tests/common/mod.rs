@@ -4,169 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
-use litmus_core::model::{BackendKind, ModelSpec};
-use litmus_llama::gguf::{GgufType, GgufValue, GgufWriter};
+use litmus_core::base::model::{BackendKind, ModelSpec};
+use litmus_gguf::synth::{write_synthetic_model, SynthSpec};
 
 pub const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/// Deterministic pseudo-random numbers (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next_f32(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let v = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((v >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn fill(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| self.next_f32() * scale).collect()
-    }
-}
-
-/// The tiny model's vocabulary: specials, 256 byte tokens and some pieces.
-fn vocab(chat: bool) -> (Vec<String>, Vec<f32>, Vec<i32>) {
-    let mut tokens = vec!["<unk>".to_string(), "<s>".to_string(), "</s>".to_string()];
-    let mut types = vec![2, 3, 3];
-    if chat {
-        tokens.push("<|im_start|>".into());
-        tokens.push("<|im_end|>".into());
-        types.extend([3, 3]);
-    }
-    for b in 0..=255u8 {
-        tokens.push(format!("<0x{b:02X}>"));
-        types.push(6);
-    }
-    let mut pieces: Vec<String> = Vec::new();
-    for c in ('a'..='z').chain('A'..='Z').chain('0'..='9') {
-        pieces.push(c.to_string());
-        pieces.push(format!("\u{2581}{c}"));
-    }
-    for p in [".", ",", "!", "?", "\u{2581}", "\n"] {
-        pieces.push(p.to_string());
-    }
-    for w in [
-        "the", "and", "is", "of", "to", "in", "it", "you", "that", "he", "was", "for", "on", "are",
-        "with",
-    ] {
-        pieces.push(format!("\u{2581}{w}"));
-        pieces.push(w.to_string());
-    }
-    let mut scores = vec![0.0; tokens.len()];
-    for (i, p) in pieces.into_iter().enumerate() {
-        if tokens.contains(&p) {
-            continue;
-        }
-        // Longer pieces score higher so that they win merges.
-        scores.push(-(1000.0 - p.chars().count() as f32 * 10.0) - i as f32 * 0.001);
-        tokens.push(p);
-        types.push(1);
-    }
-    (tokens, scores, types)
-}
-
-/// Write a tiny llama GGUF (2 layers, dim 64, F32 random weights).
+/// Write the tests' tiny llama GGUF (2 layers, dim 64, F32 random weights).
 pub fn write_tiny_model(path: &Path, chat_template: Option<&str>, seed: u64) {
-    let (tokens, scores, types) = vocab(chat_template.is_some());
-    let n_vocab = tokens.len() as u64;
-    let (n_embd, n_ff, n_head, n_head_kv, n_layer) = (64u64, 128u64, 4u64, 2u64, 2u64);
-    let head_dim = n_embd / n_head;
-    let mut w = GgufWriter::new();
-    w.kv("general.architecture", GgufValue::String("llama".into()))
-        .kv("general.name", GgufValue::String("tiny-test".into()))
-        .kv("general.file_type", GgufValue::U32(0))
-        .kv("llama.context_length", GgufValue::U32(4096))
-        .kv("llama.embedding_length", GgufValue::U32(n_embd as u32))
-        .kv("llama.block_count", GgufValue::U32(n_layer as u32))
-        .kv("llama.feed_forward_length", GgufValue::U32(n_ff as u32))
-        .kv("llama.attention.head_count", GgufValue::U32(n_head as u32))
-        .kv(
-            "llama.attention.head_count_kv",
-            GgufValue::U32(n_head_kv as u32),
-        )
-        .kv(
-            "llama.attention.layer_norm_rms_epsilon",
-            GgufValue::F32(1e-5),
-        )
-        .kv(
-            "llama.rope.dimension_count",
-            GgufValue::U32(head_dim as u32),
-        )
-        .kv("llama.rope.freq_base", GgufValue::F32(10000.0))
-        .kv("tokenizer.ggml.model", GgufValue::String("llama".into()))
-        .kv_array(
-            "tokenizer.ggml.tokens",
-            GgufType::String,
-            tokens.into_iter().map(GgufValue::String).collect(),
-        )
-        .kv_array(
-            "tokenizer.ggml.scores",
-            GgufType::F32,
-            scores.into_iter().map(GgufValue::F32).collect(),
-        )
-        .kv_array(
-            "tokenizer.ggml.token_type",
-            GgufType::I32,
-            types.into_iter().map(GgufValue::I32).collect(),
-        )
-        .kv("tokenizer.ggml.bos_token_id", GgufValue::U32(1))
-        .kv("tokenizer.ggml.eos_token_id", GgufValue::U32(2))
-        .kv("tokenizer.ggml.unknown_token_id", GgufValue::U32(0))
-        .kv("tokenizer.ggml.add_bos_token", GgufValue::Bool(true));
-    if let Some(t) = chat_template {
-        w.kv("tokenizer.chat_template", GgufValue::String(t.into()));
-    }
-    let mut rng = Rng(seed.max(1));
-    let ones = vec![1.0f32; n_embd as usize];
-    w.tensor_f32(
-        "token_embd.weight",
-        &[n_embd, n_vocab],
-        &rng.fill((n_embd * n_vocab) as usize, 1.0),
-    );
-    w.tensor_f32("output_norm.weight", &[n_embd], &ones);
-    let kv_dim = head_dim * n_head_kv;
-    for l in 0..n_layer {
-        let t = |n: &str| format!("blk.{l}.{n}.weight");
-        let s = 0.3;
-        w.tensor_f32(&t("attn_norm"), &[n_embd], &ones);
-        w.tensor_f32(
-            &t("attn_q"),
-            &[n_embd, n_embd],
-            &rng.fill((n_embd * n_embd) as usize, s),
-        );
-        w.tensor_f32(
-            &t("attn_k"),
-            &[n_embd, kv_dim],
-            &rng.fill((n_embd * kv_dim) as usize, s),
-        );
-        w.tensor_f32(
-            &t("attn_v"),
-            &[n_embd, kv_dim],
-            &rng.fill((n_embd * kv_dim) as usize, s),
-        );
-        w.tensor_f32(
-            &t("attn_output"),
-            &[n_embd, n_embd],
-            &rng.fill((n_embd * n_embd) as usize, s),
-        );
-        w.tensor_f32(&t("ffn_norm"), &[n_embd], &ones);
-        w.tensor_f32(
-            &t("ffn_gate"),
-            &[n_embd, n_ff],
-            &rng.fill((n_embd * n_ff) as usize, s),
-        );
-        w.tensor_f32(
-            &t("ffn_down"),
-            &[n_ff, n_embd],
-            &rng.fill((n_ff * n_embd) as usize, s),
-        );
-        w.tensor_f32(
-            &t("ffn_up"),
-            &[n_embd, n_ff],
-            &rng.fill((n_embd * n_ff) as usize, s),
-        );
-    }
-    w.write(path).expect("write tiny model");
+    let spec = SynthSpec {
+        chat_template: chat_template.map(str::to_string),
+        seed,
+        ..SynthSpec::tiny()
+    };
+    write_synthetic_model(path, &spec).expect("write tiny model");
 }
 
 /// A tiny model in a fresh temporary directory (kept alive by the returned guard).
@@ -222,7 +72,7 @@ pub fn random_workload(
     seed: u64,
     n_requests: usize,
 ) {
-    use litmus_core::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
+    use litmus_core::base::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
     let words = [
         "the", "cat", "is", "on", "a", "mat", "and", "it", "was", "blue", "7", ".",
     ];

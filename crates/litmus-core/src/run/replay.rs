@@ -12,18 +12,18 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::backend::{
+use crate::base::backend::{
     Backend, BackendError, Generation, GenerationRequest, ModelInfo, Prompt, Timings,
 };
-use crate::store::{read_run, SampleRecord};
+use crate::run::store::{read_run, SampleRecord};
 
 /// Opens a replay of `spec.source`: a run directory, or a run id (or
 /// `latest`) under `output_dir/runs/`.
 pub fn open(
     output_dir: &Path,
-    spec: &crate::model::ModelSpec,
-) -> Result<crate::backend::SharedBackend, BackendError> {
-    let dir = crate::store::find_run(output_dir, &spec.source).ok_or_else(|| {
+    spec: &crate::base::model::ModelSpec,
+) -> Result<crate::base::backend::SharedBackend, BackendError> {
+    let dir = crate::run::store::find_run(output_dir, &spec.source).ok_or_else(|| {
         BackendError::Load(format!(
             "replay: no run `{}` (give a run directory, or a run id under {})",
             spec.source,
@@ -174,7 +174,7 @@ impl Backend for ReplayBackend {
                         BackendError::Missing(format!(
                             "no recorded answer for sample {i} at temperature {} of prompt {:?}",
                             request.params.temperature,
-                            crate::util::truncate(&request.prompt.to_text(), 80)
+                            crate::base::util::truncate(&request.prompt.to_text(), 80)
                         ))
                     })
             })

@@ -76,6 +76,11 @@ pub struct ModelSpec {
     pub gpu_layers: Option<u32>,
     /// GPU device index (llama, feature `cuda`).
     pub device: Option<u32>,
+    /// Split the layers over the GPUs in these proportions, one number per
+    /// GPU (llama, feature `cuda`; as llama.cpp's `--tensor-split`; see
+    /// [`crate::placement`]). Empty: the planner decides.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<f64>,
     /// Name of the environment variable holding an API key (never the key itself).
     pub api_key_env: Option<String>,
     /// More endpoints serving the same model (an endpoint pool).
@@ -124,7 +129,7 @@ impl ModelSpec {
     /// in `litmus.toml`).
     ///
     /// ```
-    /// use litmus_core::model::{BackendKind, ModelSpec};
+    /// use litmus_core::base::model::{BackendKind, ModelSpec};
     /// let spec = ModelSpec::parse("openai:http://127.0.0.1:8080/v1#gemma").unwrap();
     /// assert_eq!(spec.backend, BackendKind::Openai);
     /// assert_eq!(spec.source, "http://127.0.0.1:8080/v1");

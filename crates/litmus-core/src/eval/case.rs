@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::Judge;
+use crate::eval::judge::Judge;
 pub use litmus_metrics::Metric;
 pub use litmus_sandbox::Language;
 
@@ -15,7 +15,7 @@ pub use litmus_sandbox::Language;
 /// against the examples and unit tests and is scored 0–100.
 ///
 /// ```
-/// use litmus_core::case::CodeCase;
+/// use litmus_core::eval::case::CodeCase;
 /// let case = CodeCase::python()
 ///     .prompt("Write a function `add(a, b)` that returns the sum of `a` and `b`.")
 ///     .example("add(1, 2)")
@@ -130,7 +130,7 @@ impl CodeCase {
 /// or graded by an LLM judge ([`TextCase::judge`]).
 ///
 /// ```
-/// use litmus_core::case::{Metric, TextCase};
+/// use litmus_core::eval::case::{Metric, TextCase};
 /// let case = TextCase::new("What is the capital of France? Answer with one word.")
 ///     .reference("Paris")
 ///     .metric(Metric::exact());
@@ -183,11 +183,11 @@ impl TextCase {
     /// Has an LLM judge grade the answer (instead of the metric), with the
     /// references shown to it when there are any. The judge model is the one
     /// given by `--judge` or `[judge] model` in `litmus.toml`, by default the
-    /// model under evaluation. See [`crate::judge`].
+    /// model under evaluation. See [`crate::eval::judge`].
     ///
     /// ```
-    /// use litmus_core::case::TextCase;
-    /// use litmus_core::judge::Judge;
+    /// use litmus_core::eval::case::TextCase;
+    /// use litmus_core::eval::judge::Judge;
     /// let case = TextCase::new("Explain in two sentences why the sky is blue.")
     ///     .reference("Air molecules scatter short (blue) wavelengths of sunlight more than long ones (Rayleigh scattering).")
     ///     .judge(Judge::new().scale(1, 10))
@@ -244,7 +244,7 @@ impl Case {
     }
     /// A digest of everything that decides how an answer is scored.
     pub fn fingerprint(&self) -> String {
-        crate::util::sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+        crate::base::util::sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
     }
 }
 

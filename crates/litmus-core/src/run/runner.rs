@@ -5,7 +5,7 @@
 //! With [`Plan::repeat`] > 1 the whole matrix is run that many times over,
 //! repeat after repeat, each repeat generating afresh (its own cache keys);
 //! the unit summaries then carry the repeats' agreement
-//! ([`crate::summary::RepeatStats`]).
+//! ([`crate::run::summary::RepeatStats`]).
 //!
 //! Each model is opened once and serves every template, temperature and case.
 //! Generation runs on `backend.parallelism()` threads (so that a backend can
@@ -26,23 +26,24 @@ use std::time::Instant;
 
 use crossbeam_channel as channel;
 
-use crate::backend::{
+use crate::base::backend::{
     Backend, BackendError, Generation, GenerationRequest, ModelInfo, Prompt, SamplingParams,
     SharedBackend, StopRule,
 };
-use crate::case::Case;
-use crate::context::{EvalContext, ModelCaller};
-use crate::model::ModelSpec;
-use crate::registry::{EntryKind, EvalEntry};
-use crate::score::Score;
-use crate::store::{
+use crate::base::caller::ModelCaller;
+use crate::base::model::ModelSpec;
+use crate::eval::case::Case;
+use crate::eval::context::EvalContext;
+use crate::eval::registry::{EntryKind, EvalEntry};
+use crate::eval::score::Score;
+use crate::eval::template::PromptTemplate;
+use crate::run::store::{
     repeat_key, response_key, score_key, Cache, ConfigKey, RunStore, SampleKey, SampleRecord,
 };
-use crate::summary::{TimeSplit, UnitSummary};
-use crate::template::PromptTemplate;
+use crate::run::summary::{TimeSplit, UnitSummary};
 
 /// Opens a backend for a model spec.
-pub type Opener<'a> = &'a (dyn Fn(&ModelSpec) -> Result<SharedBackend, BackendError> + Sync);
+pub type BackendOpener<'a> = &'a (dyn Fn(&ModelSpec) -> Result<SharedBackend, BackendError> + Sync);
 
 /// What to run.
 #[derive(Clone)]
@@ -77,7 +78,7 @@ pub struct Plan {
     /// `None`: each model judges its own answers.
     pub judge: Option<ModelSpec>,
     /// Stop completions of code prompts where their definition ends
-    /// ([`crate::backend::StopRule`]).
+    /// ([`crate::base::backend::StopRule`]).
     pub stop_rules: bool,
 }
 
@@ -102,7 +103,7 @@ pub enum Event<'a> {
     /// A sample was stored.
     Sample(&'a SampleRecord),
     /// An eval finished under one configuration.
-    Unit(&'a UnitSummary),
+    EvalFinished(&'a UnitSummary),
 }
 
 /// Receives progress events.
@@ -131,7 +132,7 @@ pub struct Outcome {
     pub time: Option<TimeSplit>,
 }
 
-struct Unit {
+struct Instance {
     entry: &'static EvalEntry,
     eval: String,
     tags: Vec<String>,
@@ -257,7 +258,7 @@ impl ModelCaller for CachingCaller<'_> {
 /// The judge model of a run: opened on first use, shared by every model.
 struct JudgeSlot<'a> {
     spec: Option<&'a ModelSpec>,
-    opener: Opener<'a>,
+    opener: BackendOpener<'a>,
     opened: OnceLock<Result<SharedBackend, BackendError>>,
 }
 
@@ -420,7 +421,7 @@ pub fn execute(
     plan: &Plan,
     store: &RunStore,
     cache: &Cache,
-    opener: Opener<'_>,
+    opener: BackendOpener<'_>,
     reporter: &mut dyn Reporter,
 ) -> Outcome {
     // Samples already done (on --resume): the last record per key, errors excluded.
@@ -481,7 +482,7 @@ fn run_model(
     latest: &mut BTreeMap<SampleKey, SampleRecord>,
     store: &RunStore,
     cache: &Cache,
-    opener: Opener<'_>,
+    opener: BackendOpener<'_>,
     judge: &JudgeSlot<'_>,
     reporter: &mut dyn Reporter,
     outcome: &mut Outcome,
@@ -510,12 +511,12 @@ fn run_model(
         .or_else(|| info.quantization.clone());
     // A replay re-scores a recorded model: its samples keep that model's name.
     let model_name = match (&backend, spec.backend) {
-        (Some(_), crate::model::BackendKind::Replay) => info.name.clone(),
+        (Some(_), crate::base::model::BackendKind::Replay) => info.name.clone(),
         _ => spec.name.clone(),
     };
 
     // Expand the matrix into units.
-    let mut units: Vec<Unit> = Vec::new();
+    let mut units: Vec<Instance> = Vec::new();
     for (ei, entry) in plan.evals.iter().enumerate() {
         let eval = entry.full_name();
         let samples = entry
@@ -575,7 +576,7 @@ fn run_model(
                         latest.get(&key).is_none_or(|r| r.error.is_some())
                     })
                     .collect();
-                units.push(Unit {
+                units.push(Instance {
                     entry,
                     eval: eval.clone(),
                     tags: entry.tags.iter().map(|t| t.to_string()).collect(),
@@ -599,7 +600,7 @@ fn run_model(
         samples: todo,
     });
 
-    let base_record = |u: &Unit, repeat: u32, sample: u32| SampleRecord {
+    let base_record = |u: &Instance, repeat: u32, sample: u32| SampleRecord {
         eval: u.eval.clone(),
         tags: u.tags.clone(),
         model: model_name.clone(),
@@ -619,7 +620,7 @@ fn run_model(
         timings: Default::default(),
         cached: false,
         error: None,
-        at_ms: crate::util::now_ms(),
+        at_ms: crate::base::util::now_ms(),
     };
 
     let backend: SharedBackend = match backend {
@@ -917,7 +918,7 @@ fn run_model(
                                 .and_then(|mut v| v.remove("task"))
                                 .unwrap_or_else(|| t.prompt.clone());
                             let graded = catch_unwind(AssertUnwindSafe(|| {
-                                crate::scoring::score_judged(
+                                crate::eval::case_scoring::score_judged(
                                     t,
                                     &question,
                                     &job.generation.text,
@@ -940,7 +941,7 @@ fn run_model(
                                 Some(s) => s,
                                 None => {
                                     let s = catch_unwind(AssertUnwindSafe(|| {
-                                        crate::scoring::score_case(
+                                        crate::eval::case_scoring::score_case(
                                             case,
                                             &job.generation.text,
                                             &u.limits,
@@ -1031,7 +1032,7 @@ fn run_model(
 }
 
 fn finish_unit(
-    u: &Unit,
+    u: &Instance,
     latest: &BTreeMap<SampleKey, SampleRecord>,
     plan: &Plan,
     wall_ms: f64,
@@ -1071,5 +1072,5 @@ fn finish_unit(
         .min_score
         .or_else(|| plan.min_scores.get(&u.eval).copied());
     let summary = UnitSummary::of(&recs, min, wall_ms);
-    reporter.event(Event::Unit(&summary));
+    reporter.event(Event::EvalFinished(&summary));
 }

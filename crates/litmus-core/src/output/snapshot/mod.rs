@@ -46,7 +46,7 @@
 //!
 //! An eval that errored under a configuration is not recorded
 //! ([`Drift::Skipped`]), so a partial run never moves a baseline.
-//! [`crate::ci`] turns the outcomes into JUnit XML, a Markdown summary and
+//! [`crate::output::ci`] turns the outcomes into JUnit XML, a Markdown summary and
 //! the exit code.
 //!
 //! insta reads its environment once per process and workspace root; run
@@ -61,8 +61,8 @@ use std::sync::{Mutex, Once};
 use insta::{Comparator, Settings, Snapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::store::ConfigKey;
-use crate::summary::{RepeatStats, RunSummary, Speed, UnitSummary};
+use crate::run::store::ConfigKey;
+use crate::run::summary::{RepeatStats, RunSummary, Speed, UnitSummary};
 
 /// The version of the snapshot body format written by [`SnapshotBody::render`].
 pub const FORMAT: u32 = 1;
@@ -110,7 +110,7 @@ impl SnapshotOptions {
     /// passes it, or absolute), both captured by `litmus::main!()`.
     ///
     /// ```
-    /// use litmus_core::snapshot::SnapshotOptions;
+    /// use litmus_core::output::snapshot::SnapshotOptions;
     /// let dir = tempfile::tempdir().unwrap();
     /// let ws = dir.path();
     /// std::fs::write(ws.join("Cargo.toml"), "[workspace]\nmembers = [\"app\"]\n").unwrap();
@@ -122,7 +122,7 @@ impl SnapshotOptions {
     /// assert_eq!(o.workspace_root, ws);
     /// ```
     pub fn for_target(manifest_dir: &Path, source_file: &str) -> SnapshotOptions {
-        let workspace_root = crate::harness::workspace_root(manifest_dir);
+        let workspace_root = crate::base::paths::workspace_root(manifest_dir);
         let file = Path::new(source_file);
         let located = if file.is_absolute() {
             Some(file.to_path_buf())
@@ -517,7 +517,7 @@ pub fn render(unit: &UnitSummary) -> String {
 /// `hw` the half-width of each 95% confidence interval.
 ///
 /// ```
-/// use litmus_core::snapshot::tolerance_for;
+/// use litmus_core::output::snapshot::tolerance_for;
 /// assert_eq!(tolerance_for(3.0, 4.0, None, 0.5), 5.0);
 /// assert_eq!(tolerance_for(0.0, 0.0, None, 0.5), 0.5);
 /// assert_eq!(tolerance_for(3.0, 4.0, Some(2.0), 0.5), 2.0);
@@ -541,18 +541,18 @@ pub fn tolerance_for(
 /// move beyond the tolerance but within it is [`Drift::Flaky`].
 ///
 /// ```
-/// use litmus_core::snapshot::{judge, Drift, SnapshotBody};
+/// use litmus_core::output::snapshot::{measure_drift, Drift, SnapshotBody};
 /// let body = |score: f64| SnapshotBody {
 ///     format: 1, eval: "e".into(), model: "m".into(), quantization: None,
 ///     template: "plain".into(), temperature: 0.0, score, ci95: (score, score),
 ///     pass_rate: score / 100.0, samples: 3, parts: Default::default(),
 /// };
 /// let (from, to) = (body(95.0), body(60.0));
-/// assert!(matches!(judge(&from, &to, None, 0.5, 0.0).0, Drift::Regressed { .. }));
-/// assert_eq!(judge(&from, &to, None, 0.5, 40.0).0, Drift::Flaky { from: 95.0, to: 60.0 });
-/// assert!(matches!(judge(&from, &body(0.0), None, 0.5, 40.0).0, Drift::Regressed { .. }));
+/// assert!(matches!(measure_drift(&from, &to, None, 0.5, 0.0).0, Drift::Regressed { .. }));
+/// assert_eq!(measure_drift(&from, &to, None, 0.5, 40.0).0, Drift::Flaky { from: 95.0, to: 60.0 });
+/// assert!(matches!(measure_drift(&from, &body(0.0), None, 0.5, 40.0).0, Drift::Regressed { .. }));
 /// ```
-pub fn judge(
+pub fn measure_drift(
     baseline: &SnapshotBody,
     current: &SnapshotBody,
     fixed: Option<f64>,
@@ -590,7 +590,7 @@ pub fn judge(
 
 /// insta `Comparator` for score snapshots: two bodies match when they are
 /// about the same eval and configuration and the score moved by no more than
-/// the tolerance or the run-to-run noise (see [`judge`]). Bodies it cannot
+/// the tolerance or the run-to-run noise (see [`measure_drift`]). Bodies it cannot
 /// parse are compared as text. Metadata never counts, even under
 /// `INSTA_REQUIRE_FULL_MATCH`: it holds the volatile data by design.
 #[derive(Clone, Debug, PartialEq)]
@@ -620,7 +620,7 @@ impl ScoreComparator {
             (Some(a), Some(b)) => {
                 a.same_subject(&b)
                     && matches!(
-                        judge(&a, &b, self.tolerance, self.min_tolerance, self.noise).0,
+                        measure_drift(&a, &b, self.tolerance, self.min_tolerance, self.noise).0,
                         Drift::Unchanged | Drift::Flaky { .. }
                     )
             }
@@ -675,8 +675,8 @@ fn sanitize(s: &str) -> String {
 /// contains it, and overlong names are shortened with a hash).
 ///
 /// ```
-/// use litmus_core::snapshot::snapshot_name;
-/// use litmus_core::store::ConfigKey;
+/// use litmus_core::output::snapshot::snapshot_name;
+/// use litmus_core::run::store::ConfigKey;
 /// let c = ConfigKey { model: "gemma".into(), quantization: Some("Q4_K_M".into()),
 ///                     template: "plain".into(), temperature_bits: 0.7f32.to_bits() };
 /// assert_eq!(snapshot_name("geo::capital::france", &c), "geo__capital__france@gemma-Q4_K_M-plain-t0.7");
@@ -702,7 +702,7 @@ pub fn snapshot_name(eval: &str, config: &ConfigKey) -> String {
     if name.len() <= 180 {
         return name;
     }
-    let hash = crate::util::sha256_hex(name.as_bytes());
+    let hash = crate::base::util::sha256_hex(name.as_bytes());
     let cut = (0..=160)
         .rev()
         .find(|&i| name.is_char_boundary(i))
@@ -851,7 +851,7 @@ fn record_inner(
         if let Some(other) = taken.get(&name) {
             if other != &(unit.eval.clone(), unit.config.clone()) {
                 let key = format!("{}\0{:?}", unit.eval, unit.config);
-                let hash = crate::util::sha256_hex(key.as_bytes());
+                let hash = crate::base::util::sha256_hex(key.as_bytes());
                 name = format!("{name}-{}", &hash[..8]);
             }
         }
@@ -919,7 +919,7 @@ fn record_one(
         .reduce(f64::max);
     outcome.noise = noise;
     if let Some(b) = &baseline {
-        let (drift, tol) = judge(
+        let (drift, tol) = measure_drift(
             b,
             &body,
             opts.tolerance,
@@ -936,7 +936,7 @@ fn record_one(
         .and_then(|c| c.model.as_ref());
     let info = Info {
         run_id: run.map(|r| r.run_id.as_str()),
-        recorded_at: crate::util::rfc3339(crate::util::now_ms()),
+        recorded_at: crate::base::util::rfc3339(crate::base::util::now_ms()),
         litmus_version: env!("CARGO_PKG_VERSION"),
         backend: model.map(|m| m.backend.as_str()),
         digest: model.map(|m| m.digest.as_str()).filter(|d| !d.is_empty()),
@@ -1043,26 +1043,29 @@ mod tests {
         let base = body(70.0, 66.0, 74.0); // hw 4
         let noise = body(73.0, 70.0, 76.0); // hw 3 → tol 5
         assert_eq!(
-            judge(&base, &noise, None, 0.5, 0.0),
+            measure_drift(&base, &noise, None, 0.5, 0.0),
             (Drift::Unchanged, 5.0)
         );
         let worse = body(60.0, 57.0, 63.0);
         assert!(matches!(
-            judge(&base, &worse, None, 0.5, 0.0).0,
+            measure_drift(&base, &worse, None, 0.5, 0.0).0,
             Drift::Regressed { .. }
         ));
         let better = body(80.0, 77.0, 83.0);
         assert!(matches!(
-            judge(&base, &better, None, 0.5, 0.0).0,
+            measure_drift(&base, &better, None, 0.5, 0.0).0,
             Drift::Improved { .. }
         ));
         assert!(matches!(
-            judge(&base, &noise, Some(1.0), 0.5, 0.0).0,
+            measure_drift(&base, &noise, Some(1.0), 0.5, 0.0).0,
             Drift::Improved { .. }
         ));
         let exact = body(70.0, 70.0, 70.0);
         let tiny = body(70.4, 70.4, 70.4);
-        assert_eq!(judge(&exact, &tiny, None, 0.5, 0.0).0, Drift::Unchanged);
+        assert_eq!(
+            measure_drift(&exact, &tiny, None, 0.5, 0.0).0,
+            Drift::Unchanged
+        );
         let c = ScoreComparator::default();
         assert!(c.matches_text(&base.render(), &noise.render()));
         assert!(!c.matches_text(&base.render(), &worse.render()));
@@ -1075,7 +1078,7 @@ mod tests {
         // are empty and the tolerance is its floor.
         let base = body(95.0, 95.0, 95.0);
         let moved = body(60.0, 60.0, 60.0);
-        let (d, tol) = judge(&base, &moved, None, 0.5, 40.0);
+        let (d, tol) = measure_drift(&base, &moved, None, 0.5, 40.0);
         assert_eq!(
             (d, tol),
             (
@@ -1088,7 +1091,7 @@ mod tests {
         );
         let up = body(99.0, 99.0, 99.0);
         assert_eq!(
-            judge(&base, &up, None, 0.5, 40.0).0,
+            measure_drift(&base, &up, None, 0.5, 40.0).0,
             Drift::Flaky {
                 from: 95.0,
                 to: 99.0
@@ -1097,7 +1100,7 @@ mod tests {
         // Beyond the noise: a regression, as without it.
         let gone = body(40.0, 40.0, 40.0);
         assert_eq!(
-            judge(&base, &gone, None, 0.5, 40.0).0,
+            measure_drift(&base, &gone, None, 0.5, 40.0).0,
             Drift::Regressed {
                 from: 95.0,
                 to: 40.0
@@ -1105,9 +1108,12 @@ mod tests {
         );
         // Within the tolerance stays unchanged; a fixed tolerance is widened
         // by the noise too.
-        assert_eq!(judge(&base, &base, None, 0.5, 40.0).0, Drift::Unchanged);
+        assert_eq!(
+            measure_drift(&base, &base, None, 0.5, 40.0).0,
+            Drift::Unchanged
+        );
         assert!(matches!(
-            judge(&base, &moved, Some(0.0), 0.5, 40.0).0,
+            measure_drift(&base, &moved, Some(0.0), 0.5, 40.0).0,
             Drift::Flaky { .. }
         ));
         let noisy = ScoreComparator {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The score of one sample, 0–100, with its parts.
 ///
 /// ```
-/// use litmus_core::score::Score;
+/// use litmus_core::eval::score::Score;
 /// let s = Score::new(75.0).part("parsed", 25.0).part("executed", 25.0).part("tests", 25.0);
 /// assert!(!s.passed);
 /// assert!(Score::pass().passed);
@@ -84,8 +84,8 @@ impl Score {
 #[error("{0}")]
 pub struct EvalError(pub String);
 
-impl From<crate::backend::BackendError> for EvalError {
-    fn from(e: crate::backend::BackendError) -> Self {
+impl From<crate::base::backend::BackendError> for EvalError {
+    fn from(e: crate::base::backend::BackendError) -> Self {
         EvalError(e.to_string())
     }
 }

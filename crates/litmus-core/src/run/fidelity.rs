@@ -1,8 +1,10 @@
-//! Quantization fidelity without llama.cpp: the [`FidelityJob`] that `cargo
-//! eval fidelity` hands to an eval target (which links llama.cpp and runs it
-//! with `litmus_llama::fidelity::run_job`), the per-token statistics and their
-//! aggregates, and the `fidelity.json` a run directory keeps
-//! ([`FidelityReport`]).
+//! Quantization fidelity over a stored run, without llama.cpp: the
+//! [`FidelityJob`] that `cargo eval fidelity` hands to an eval target (which
+//! links llama.cpp and runs it with `litmus_llama::fidelity::run_job`), the
+//! answers it teacher-forces ([`FidelityInputs`], from the run's records),
+//! the per-token statistics and their aggregates per eval, tag and setting,
+//! and the `fidelity.json` a run directory keeps ([`FidelityReport`]), which
+//! the study report (`output::study_report`) shows next to the scores.
 //!
 //! The statistics are the ones `llama-perplexity --kl-divergence` prints, with
 //! its definitions: per scored token, the KL divergence KL(reference ‖ quant)
@@ -13,9 +15,12 @@
 //! sorted values, and RMS Δp is `sqrt(E[Δp²])`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::base::backend::Prompt;
+use crate::run::store::SampleRecord;
 
 /// The hidden first argument that makes an eval target run a
 /// [`FidelityJob`], given as a path to its JSON in the second argument.
@@ -64,7 +69,7 @@ pub struct FidelityJob {
 
 impl FidelityJob {
     /// The arguments that run the job written to `path` in an eval target.
-    pub fn to_args(path: &std::path::Path) -> [String; 2] {
+    pub fn to_args(path: &Path) -> [String; 2] {
         [FIDELITY_FLAG.to_string(), path.display().to_string()]
     }
 
@@ -81,6 +86,77 @@ impl FidelityJob {
             ),
             [flag] if flag == FIDELITY_FLAG => Some(Err(format!("{FIDELITY_FLAG} needs a job"))),
             _ => None,
+        }
+    }
+}
+
+/// A prompt of the run and the reference's answer to it, if the run stored
+/// one (otherwise the job generates it greedily).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FidelityAnswer {
+    /// The eval.
+    pub eval: String,
+    /// Template × temperature, `base t=0`.
+    pub setting: String,
+    /// The prompt as the run rendered it.
+    pub prompt: Prompt,
+    /// The reference's answer.
+    pub text: Option<String>,
+}
+
+/// What a [`FidelityJob`] teacher-forces, read from the run's records: one
+/// answer per eval, setting and sample index (the first `job.samples` of
+/// them), grouped by (eval, setting).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FidelityInputs {
+    /// The answers, ordered by eval, setting and sample.
+    pub answers: Vec<FidelityAnswer>,
+    /// The groups tokens are summed in: (eval, setting), in order.
+    pub keys: Vec<(String, String)>,
+    /// Each eval's tags.
+    pub tags: BTreeMap<String, Vec<String>>,
+}
+
+impl FidelityInputs {
+    /// The inputs of `job` among `records` (a run's samples): the prompts of
+    /// `job.model` (first repeat), with the reference's stored answers.
+    pub fn from_records(records: &[SampleRecord], job: &FidelityJob) -> FidelityInputs {
+        let mut answers: BTreeMap<(String, String, u32), FidelityAnswer> = BTreeMap::new();
+        let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let is_ref = |q: &Option<String>| q.as_deref() == Some(job.reference.label.as_str());
+        for r in records {
+            if r.model != job.model || r.repeat != 0 {
+                continue;
+            }
+            let Some(prompt) = &r.prompt else { continue };
+            if job.samples > 0 && r.sample >= job.samples {
+                continue;
+            }
+            tags.entry(r.eval.clone()).or_insert_with(|| r.tags.clone());
+            let setting = format!("{} t={}", r.template, r.temperature);
+            let key = (r.eval.clone(), setting.clone(), r.sample);
+            let entry = answers.entry(key).or_insert_with(|| FidelityAnswer {
+                eval: r.eval.clone(),
+                setting,
+                prompt: prompt.clone(),
+                text: None,
+            });
+            if is_ref(&r.quantization) && r.error.is_none() {
+                if let Some(text) = &r.response {
+                    entry.text = Some(text.clone());
+                }
+            }
+        }
+        let answers: Vec<FidelityAnswer> = answers.into_values().collect();
+        let mut keys: Vec<(String, String)> = answers
+            .iter()
+            .map(|a| (a.eval.clone(), a.setting.clone()))
+            .collect();
+        keys.dedup();
+        FidelityInputs {
+            answers,
+            keys,
+            tags,
         }
     }
 }
@@ -322,6 +398,56 @@ pub struct ConfigFidelity {
     pub cached: bool,
 }
 
+impl ConfigFidelity {
+    /// A configuration's fidelity from its sums per group (`keys[i]` is
+    /// group `i`'s (eval, setting)), merged per tag, setting and eval.
+    pub fn from_groups(
+        quant: &FidelityModel,
+        groups: &[FidelitySums],
+        keys: &[(String, String)],
+        tags: &BTreeMap<String, Vec<String>>,
+        cached: bool,
+    ) -> ConfigFidelity {
+        let mut all = FidelitySums::default();
+        let mut by_tag: BTreeMap<String, FidelitySums> = BTreeMap::new();
+        let mut by_setting: BTreeMap<String, FidelitySums> = BTreeMap::new();
+        let mut by_eval: BTreeMap<String, FidelitySums> = BTreeMap::new();
+        for ((eval, setting), g) in keys.iter().zip(groups) {
+            if g.count == 0 {
+                continue;
+            }
+            all.merge(g);
+            for t in tags.get(eval).into_iter().flatten() {
+                by_tag.entry(t.clone()).or_default().merge(g);
+            }
+            by_setting.entry(setting.clone()).or_default().merge(g);
+            by_eval.entry(eval.clone()).or_default().merge(g);
+        }
+        let stats = |m: BTreeMap<String, FidelitySums>| -> BTreeMap<_, _> {
+            m.into_iter().map(|(k, v)| (k, v.stats())).collect()
+        };
+        ConfigFidelity {
+            quantization: quant.label.clone(),
+            source: quant.source.clone(),
+            overall: all.stats(),
+            by_tag: stats(by_tag),
+            by_setting: stats(by_setting),
+            by_eval: by_eval
+                .into_iter()
+                .map(|(eval, g)| {
+                    let e = EvalFidelity {
+                        tokens: g.count,
+                        mean_kld: g.sum_kld / g.count as f64,
+                        same_top: g.same_top as f64 / g.count as f64,
+                    };
+                    (eval, e)
+                })
+                .collect(),
+            cached,
+        }
+    }
+}
+
 /// One eval's fidelity (over its samples' answers).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvalFidelity {
@@ -355,6 +481,16 @@ pub struct FidelityReport {
     pub seconds: f64,
     /// Per configuration, in the job's order.
     pub configs: Vec<ConfigFidelity>,
+}
+
+impl FidelityReport {
+    /// The `fidelity.json` of the run in `dir`: `None` when there is none,
+    /// `Some(Err(..))` when it cannot be read.
+    pub fn load(dir: &Path) -> Option<Result<FidelityReport, String>> {
+        let path = dir.join(FIDELITY_FILE);
+        let data = std::fs::read(&path).ok()?;
+        Some(serde_json::from_slice(&data).map_err(|e| format!("{}: {e}", path.display())))
+    }
 }
 
 #[cfg(test)]
@@ -426,5 +562,93 @@ mod tests {
         assert_eq!(FidelityJob::from_args(&args), Some(Ok(job)));
         assert_eq!(FidelityJob::from_args(&["--list".to_string()]), None);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn record(eval: &str, quant: &str, sample: u32, response: &str) -> SampleRecord {
+        SampleRecord {
+            eval: eval.into(),
+            tags: vec![format!("tag-{eval}")],
+            model: "m".into(),
+            backend: "llama".into(),
+            quantization: Some(quant.into()),
+            digest: String::new(),
+            template: "base".into(),
+            temperature: 0.0,
+            seed: 1,
+            sample,
+            repeat: 0,
+            prompt: Some(Prompt::Completion(format!("{eval}?"))),
+            response: Some(response.into()),
+            exchanges: vec![],
+            score: None,
+            usage: Default::default(),
+            timings: Default::default(),
+            cached: false,
+            error: None,
+            at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn inputs_are_the_references_answers_grouped_by_eval_and_setting() {
+        let records = vec![
+            record("b", "Q2_K", 0, "bad"),
+            record("b", "Q8_0", 0, "good"),
+            record("a", "Q2_K", 0, "x"),
+            record("a", "Q8_0", 1, "second"),
+            record("a", "Q2_K", 2, "third, not asked for"),
+        ];
+        let job = FidelityJob {
+            model: "m".into(),
+            reference: FidelityModel {
+                label: "Q8_0".into(),
+                source: String::new(),
+            },
+            samples: 2,
+            ..FidelityJob::default()
+        };
+        let inputs = FidelityInputs::from_records(&records, &job);
+        let got: Vec<(&str, &str, Option<&str>)> = inputs
+            .answers
+            .iter()
+            .map(|a| (a.eval.as_str(), a.setting.as_str(), a.text.as_deref()))
+            .collect();
+        // Eval a: sample 0 only the quantization answered (generated
+        // greedily by the job), sample 1 the reference's; eval b: the
+        // reference's, not the quantization's.
+        assert_eq!(
+            got,
+            vec![
+                ("a", "base t=0", None),
+                ("a", "base t=0", Some("second")),
+                ("b", "base t=0", Some("good")),
+            ]
+        );
+        assert_eq!(
+            inputs.keys,
+            vec![
+                ("a".to_string(), "base t=0".to_string()),
+                ("b".into(), "base t=0".into())
+            ]
+        );
+        assert_eq!(inputs.tags["b"], vec!["tag-b".to_string()]);
+
+        // Each group's sums go to its eval, tag and setting.
+        let tok = |kld: f64| TokenFidelity {
+            kld,
+            same_top: kld < 0.5,
+            ..TokenFidelity::default()
+        };
+        let mut groups = vec![FidelitySums::default(), FidelitySums::default()];
+        groups[0].push(&tok(0.2));
+        groups[0].push(&tok(0.4));
+        groups[1].push(&tok(0.9));
+        let c =
+            ConfigFidelity::from_groups(&job.reference, &groups, &inputs.keys, &inputs.tags, false);
+        assert_eq!(c.overall.tokens, 3);
+        assert!((c.by_eval["a"].mean_kld - 0.3).abs() < 1e-9);
+        assert_eq!(c.by_eval["b"].same_top, 0.0);
+        assert_eq!(c.by_tag["tag-a"].tokens, 2);
+        assert_eq!(c.by_setting["base t=0"].tokens, 3);
     }
 }

@@ -5,9 +5,9 @@
 
 use std::sync::Mutex;
 
-use crate::case::Case;
-use crate::registry::{EntryKind, EvalEntry};
-use crate::template::PromptTemplate;
+use crate::eval::case::Case;
+use crate::eval::registry::{EntryKind, EvalEntry};
+use crate::eval::template::PromptTemplate;
 
 /// The outcome of validating one eval.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,14 +39,14 @@ pub fn validate_case(
             match &c.reference {
                 None => problems.push("no reference solution".into()),
                 Some(reference) => {
-                    let s = crate::scoring::score_code(c, reference, limits);
+                    let s = crate::eval::case_scoring::score_code(c, reference, limits);
                     if s.value < 100.0 {
                         problems.push(format!(
                             "the reference solution scores {:.1}, not 100 ({:?}){}",
                             s.value,
                             s.parts,
                             s.details
-                                .map(|d| format!(": {}", crate::util::truncate(&d, 600)))
+                                .map(|d| format!(": {}", crate::base::util::truncate(&d, 600)))
                                 .unwrap_or_default()
                         ));
                     }
@@ -55,7 +55,7 @@ pub fn validate_case(
             if c.tests.is_empty() {
                 problems.push("no unit tests".into());
             }
-            let empty = crate::scoring::score_code(c, "", limits);
+            let empty = crate::eval::case_scoring::score_code(c, "", limits);
             if empty.value != 0.0 {
                 problems.push(format!("an empty answer scores {:.1}, not 0", empty.value));
             }
@@ -76,7 +76,12 @@ pub fn validate_case(
                 problems.push("no reference answer".into());
             }
             for r in &t.references {
-                let s = crate::scoring::score_metric(&t.metric, r, &t.references, t.pass_threshold);
+                let s = crate::eval::case_scoring::score_metric(
+                    &t.metric,
+                    r,
+                    &t.references,
+                    t.pass_threshold,
+                );
                 if !s.passed {
                     problems.push(format!(
                         "reference answer {r:?} does not pass its own metric ({:.1})",
@@ -115,7 +120,7 @@ pub fn validate(
                 if !matches!(entry.kind, EntryKind::Declarative(_)) {
                     continue;
                 }
-                let result = match crate::runner::build_case(entry) {
+                let result = match crate::run::runner::build_case(entry) {
                     Ok(case) => validate_case(&case, templates, &limits),
                     Err(e) => Err(vec![e]),
                 };
@@ -137,11 +142,11 @@ pub fn validate(
 /// Validates every registered declarative eval; panics listing the failures.
 /// Call it from a `#[test]` in the crate that holds the evals.
 pub fn assert_valid() {
-    let entries = crate::registry::all().unwrap_or_else(|e| panic!("{e}"));
+    let entries = crate::eval::registry::all().unwrap_or_else(|e| panic!("{e}"));
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let results = validate(&entries, &crate::template::builtin(), jobs);
+    let results = validate(&entries, &crate::eval::template::builtin(), jobs);
     assert!(
         !results.is_empty(),
         "no declarative evals are registered: is the crate holding them linked?"

@@ -1,9 +1,9 @@
 //! Scoring of declarative cases: sandboxed code execution, a text metric, or
 //! an LLM judge.
 
-use crate::case::{Case, CodeCase, Metric, TextCase};
-use crate::context::ModelCaller;
-use crate::score::Score;
+use crate::base::caller::ModelCaller;
+use crate::eval::case::{Case, CodeCase, Metric, TextCase};
+use crate::eval::score::Score;
 
 /// Scores `answer` for `case` without a model: a text case graded by a judge
 /// needs one (see [`score_judged`]) and scores 0 here, with details saying so.
@@ -26,7 +26,7 @@ pub fn score_judged(
     question: &str,
     answer: &str,
     judge: &dyn ModelCaller,
-) -> Result<Option<Score>, crate::judge::JudgeError> {
+) -> Result<Option<Score>, crate::eval::judge::JudgeError> {
     let Some(j) = &case.judge else {
         return Ok(None);
     };

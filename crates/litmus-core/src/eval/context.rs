@@ -2,27 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::backend::{
-    BackendError, Generation, Message, ModelInfo, Prompt, SamplingParams, Timings, Usage,
+use crate::base::backend::{
+    BackendError, Message, ModelInfo, Prompt, SamplingParams, Timings, Usage,
 };
-use crate::case::{CodeCase, Metric};
-use crate::score::Score;
-use crate::template::PromptTemplate;
-
-/// Makes model calls on behalf of an eval, through the response cache.
-#[doc(hidden)]
-pub trait ModelCaller: Sync {
-    /// Generates sample `sample` of `prompt`; `ordinal` numbers the calls one eval makes.
-    fn call(
-        &self,
-        prompt: &Prompt,
-        params: &SamplingParams,
-        sample: u32,
-        ordinal: u32,
-    ) -> Result<Generation, BackendError>;
-    /// The model served.
-    fn model(&self) -> &ModelInfo;
-}
+use crate::base::caller::ModelCaller;
+use crate::eval::case::{CodeCase, Metric};
+use crate::eval::score::Score;
+use crate::eval::template::PromptTemplate;
 
 /// One exchange an imperative eval made, kept for the results store.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -36,8 +22,8 @@ pub struct Exchange {
 /// Gives an imperative eval access to the model under test.
 ///
 /// ```no_run
-/// use litmus_core::context::EvalContext;
-/// use litmus_core::score::{Score, EvalError};
+/// use litmus_core::eval::context::EvalContext;
+/// use litmus_core::eval::score::{Score, EvalError};
 /// fn doubles(ctx: &mut EvalContext<'_>) -> Result<Score, EvalError> {
 ///     let n = ctx.ask("Pick a number from 1 to 9. Reply with the digit only.")?;
 ///     let n: u32 = n.trim().parse().map_err(|_| "not a digit")?;
@@ -138,12 +124,12 @@ impl<'a> EvalContext<'a> {
 
     /// Scores `answer` as a code case would (sandboxed execution).
     pub fn score_code(&self, case: &CodeCase, answer: &str) -> Score {
-        crate::scoring::score_code(case, answer, &self.limits)
+        crate::eval::case_scoring::score_code(case, answer, &self.limits)
     }
 
     /// Scores `answer` against `references` with `metric`.
     pub fn score_text(&self, metric: &Metric, answer: &str, references: &[String]) -> Score {
-        crate::scoring::score_metric(metric, answer, references, None)
+        crate::eval::case_scoring::score_metric(metric, answer, references, None)
     }
 
     /// Has an LLM judge grade `answer` to `question` (against `references`,
@@ -158,9 +144,9 @@ impl<'a> EvalContext<'a> {
     /// record.
     ///
     /// ```no_run
-    /// use litmus_core::context::EvalContext;
-    /// use litmus_core::judge::Judge;
-    /// use litmus_core::score::{Score, EvalError};
+    /// use litmus_core::eval::context::EvalContext;
+    /// use litmus_core::eval::judge::Judge;
+    /// use litmus_core::eval::score::{Score, EvalError};
     /// fn explains_recursion(ctx: &mut EvalContext<'_>) -> Result<Score, EvalError> {
     ///     let question = "Explain recursion to a ten-year-old in three sentences.";
     ///     let answer = ctx.ask(question)?;
@@ -169,11 +155,11 @@ impl<'a> EvalContext<'a> {
     /// ```
     pub fn judge(
         &self,
-        judge: &crate::judge::Judge,
+        judge: &crate::eval::judge::Judge,
         question: &str,
         answer: &str,
         references: &[String],
-    ) -> Result<Score, crate::judge::JudgeError> {
+    ) -> Result<Score, crate::eval::judge::JudgeError> {
         let caller = self.judge.unwrap_or(self.caller);
         judge
             .grade_with(caller, question, answer, references)

@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelSpec;
-use crate::template::PromptTemplate;
+use crate::base::model::ModelSpec;
+use crate::eval::template::PromptTemplate;
 
 /// The default model when none is configured.
 pub const DEFAULT_MODEL: &str = "builtin:gemma3-270m-q4_k_m";
@@ -49,6 +49,9 @@ pub struct Config {
     pub evals: BTreeMap<String, EvalSettings>,
     /// The LLM judge (`--judge` overrides it).
     pub judge: JudgeSettings,
+    /// Which compute devices configurations run on (see
+    /// [`crate::placement`]).
+    pub devices: crate::plan::placement::DevicesConfig,
     /// Where the file was read from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -97,7 +100,7 @@ pub struct RunDefaults {
 }
 
 /// `[judge]`: which model grades the cases that an LLM judge scores (see
-/// [`crate::judge`]).
+/// [`crate::eval::judge`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JudgeSettings {
@@ -214,6 +217,11 @@ impl Config {
         if self.run.samples == Some(0) {
             return Err(self.err_at(text, "samples", "run.samples: must be at least 1".into()));
         }
+        if let Some(h) = &self.devices.headroom {
+            if let Err(e) = crate::plan::placement::Headroom::parse(h) {
+                return Err(self.err_at(text, "headroom", format!("devices.{e}")));
+            }
+        }
         if let Some(model) = &self.judge.model {
             if let Err(e) = self.resolve_judge(model) {
                 return Err(self.err_at(text, "[judge]", format!("judge.model: {e}")));
@@ -256,7 +264,7 @@ impl Config {
 
     /// All templates: built-in ones, then the file's (which may replace them).
     pub fn all_templates(&self) -> Vec<PromptTemplate> {
-        let mut all = crate::template::builtin();
+        let mut all = crate::eval::template::builtin();
         for t in self.templates.values() {
             if let Some(slot) = all.iter_mut().find(|b| b.name == t.name) {
                 *slot = t.clone();
@@ -311,9 +319,21 @@ user = "{{task}} One word."
         assert_eq!(c.models["gemma"].name, "gemma");
         assert_eq!(
             c.models["server"].backend,
-            crate::model::BackendKind::Openai
+            crate::base::model::BackendKind::Openai
         );
         assert!(c.all_templates().iter().any(|t| t.name == "terse"));
+    }
+
+    #[test]
+    fn devices_table_and_model_split() {
+        let cfg = parse(
+            "[devices]\nuse = [\"CUDA0\", \"CUDA1\"]\nheadroom = \"2 GiB\"\n\n[models.big]\nsource = \"big.gguf\"\nsplit = [3, 1]\ngpu_layers = 40\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.devices.use_devices, ["CUDA0", "CUDA1"]);
+        assert_eq!(cfg.models["big"].split, [3.0, 1.0]);
+        let err = parse("[devices]\nheadroom = \"lots\"\n").unwrap_err();
+        assert!(err.to_string().contains("devices.headroom"), "{err}");
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! live in whatever crate declares them; a crate that nothing references is not
 //! linked, so `litmus::main!(other_crate)` names every crate holding evals.
 
-use crate::case::Case;
-use crate::context::EvalContext;
-use crate::score::ScoreResult;
+use crate::eval::case::Case;
+use crate::eval::context::EvalContext;
+use crate::eval::score::ScoreResult;
 
 /// How an eval produces its samples.
 #[derive(Clone, Copy)]

@@ -22,10 +22,10 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Generation, Prompt, SamplingParams, Timings, Usage};
-use crate::context::Exchange;
-use crate::score::Score;
-use crate::util::sha256_hex;
+use crate::base::backend::{Generation, Prompt, SamplingParams, Timings, Usage};
+use crate::base::util::sha256_hex;
+use crate::eval::context::Exchange;
+use crate::eval::score::Score;
 
 /// One scored (or failed) sample, as stored in `samples.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -193,8 +193,8 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
 
 /// A new run id: a sortable UTC timestamp plus a random suffix.
 pub fn new_run_id() -> String {
-    let ms = crate::util::now_ms();
-    let stamp = crate::util::rfc3339(ms)
+    let ms = crate::base::util::now_ms();
+    let stamp = crate::base::util::rfc3339(ms)
         .replace([':', '-'], "")
         .replace('T', "-");
     let nonce = sha256_hex(format!("{ms}{}", std::process::id()).as_bytes());
@@ -412,7 +412,7 @@ pub fn response_key(
 /// repeat is never answered with an earlier repeat's response.
 ///
 /// ```
-/// use litmus_core::store::repeat_key;
+/// use litmus_core::run::store::repeat_key;
 /// assert_eq!(repeat_key("abc".into(), 0), "abc");
 /// assert_ne!(repeat_key("abc".into(), 1), repeat_key("abc".into(), 2));
 /// ```

@@ -7,9 +7,34 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::harness::args::{Color, Format};
-use crate::runner::{Event, Reporter};
-use crate::summary::{RunSummary, TimeSplit, UnitSummary};
+use crate::run::runner::{Event, Reporter};
+use crate::run::summary::{RunSummary, TimeSplit, UnitSummary};
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Color {
+    /// Colour when stdout is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// One line per eval and configuration, and a summary table (libtest's
+    /// `pretty` is the same).
+    #[default]
+    #[value(alias = "pretty")]
+    Human,
+    /// Only the essentials (as with `-q`).
+    Terse,
+    /// JSON lines on stdout.
+    Json,
+}
 
 /// Prints to stdout; the progress bar goes to stderr.
 pub struct Console {
@@ -124,7 +149,7 @@ impl Console {
                     "  {} error{}: {}",
                     u.errors,
                     if u.errors == 1 { "" } else { "s" },
-                    crate::util::truncate(err, 120)
+                    crate::base::util::truncate(err, 120)
                 ),
             ));
         }
@@ -245,10 +270,18 @@ impl Console {
             self.println(&line);
         }
         if let Some(rss) = s.peak_rss_bytes {
+            // Models in engine worker processes hold their memory there.
+            let models = s
+                .configs
+                .iter()
+                .filter_map(|c| c.model.as_ref()?.resident_bytes)
+                .max()
+                .map(|b| format!(", model {:.0} MiB", b as f64 / 1048576.0))
+                .unwrap_or_default();
             let line = self.paint(
                 DIM,
                 &format!(
-                    "peak memory {:.0} MiB · results in {}",
+                    "peak memory: this process {:.0} MiB{models} · results in {}",
                     rss as f64 / 1048576.0,
                     s.run_dir
                 ),
@@ -423,7 +456,7 @@ impl Reporter for Console {
                     bar.inc(1);
                 }
             }
-            Event::Unit(u) => {
+            Event::EvalFinished(u) => {
                 if self.format == Format::Json {
                     let line = serde_json::json!({ "type": "eval", "result": u });
                     let _ = writeln!(self.out, "{line}");

@@ -16,14 +16,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Message, Prompt};
-use crate::case::Case;
+use crate::base::backend::{Message, Prompt};
+use crate::eval::case::Case;
+use crate::eval::placeholders::placeholders;
+pub use crate::eval::placeholders::{fill, TemplateError};
+
+mod builtin;
 
 /// A prompt template.
 ///
 /// ```
-/// use litmus_core::template::PromptTemplate;
-/// use litmus_core::case::{Case, TextCase};
+/// use litmus_core::eval::template::PromptTemplate;
+/// use litmus_core::eval::case::{Case, TextCase};
 /// let t = PromptTemplate::chat("terse", Some("Answer in one word."), "{{task}}");
 /// let prompt = t.render(&Case::from(TextCase::new("Capital of France?"))).unwrap();
 /// assert!(prompt.to_text().contains("Capital of France?"));
@@ -67,40 +71,6 @@ pub enum TemplateScope {
     Code,
     /// Text cases and imperative evals only.
     Text,
-}
-
-/// A template that cannot be rendered.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TemplateError {
-    /// A placeholder names no variable.
-    #[error("template `{template}`: placeholder `{{{{{placeholder}}}}}` is not filled (variables: {available})")]
-    Unfilled {
-        /// Template name.
-        template: String,
-        /// The placeholder.
-        placeholder: String,
-        /// The variables there were.
-        available: String,
-    },
-    /// `{{` without a matching `}}`, or an empty placeholder.
-    #[error("template `{template}`: malformed placeholder at byte {offset}")]
-    Malformed {
-        /// Template name.
-        template: String,
-        /// Where.
-        offset: usize,
-    },
-    /// Neither `user` nor `completion`, or both.
-    #[error("template `{0}` must have exactly one of `user` (chat) or `completion` (raw text)")]
-    Shape(String),
-    /// No template of that name.
-    #[error("unknown template `{name}` (known: {known})")]
-    Unknown {
-        /// The name asked for.
-        name: String,
-        /// The names there are.
-        known: String,
-    },
 }
 
 impl PromptTemplate {
@@ -278,8 +248,8 @@ fn inline(task: &str) -> String {
     }
 }
 
-fn display_language(lang: crate::case::Language) -> String {
-    use crate::case::Language;
+fn display_language(lang: crate::eval::case::Language) -> String {
+    use crate::eval::case::Language;
     match lang {
         Language::Python => "Python",
         Language::Rust => "Rust",
@@ -290,63 +260,9 @@ fn display_language(lang: crate::case::Language) -> String {
     .to_string()
 }
 
-/// The placeholders in `text`, with their byte ranges.
-fn placeholders<'a>(
-    template: &str,
-    text: &'a str,
-) -> Result<Vec<(std::ops::Range<usize>, &'a str)>, TemplateError> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(start) = text[i..].find("{{").map(|p| p + i) {
-        let end = text[start + 2..]
-            .find("}}")
-            .map(|p| p + start + 2)
-            .ok_or_else(|| TemplateError::Malformed {
-                template: template.to_string(),
-                offset: start,
-            })?;
-        let name = text[start + 2..end].trim();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
-        {
-            return Err(TemplateError::Malformed {
-                template: template.to_string(),
-                offset: start,
-            });
-        }
-        out.push((start..end + 2, name));
-        i = end + 2;
-    }
-    Ok(out)
-}
-
-/// Fills `{{name}}` placeholders from `vars`.
-pub fn fill(
-    template: &str,
-    text: &str,
-    vars: &BTreeMap<String, String>,
-) -> Result<String, TemplateError> {
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut last = 0;
-    for (range, name) in placeholders(template, text)? {
-        let value = vars.get(name).ok_or_else(|| TemplateError::Unfilled {
-            template: template.to_string(),
-            placeholder: name.to_string(),
-            available: vars.keys().cloned().collect::<Vec<_>>().join(", "),
-        })?;
-        out.push_str(&text[last..range.start]);
-        out.push_str(value);
-        last = range.end;
-    }
-    out.push_str(&text[last..]);
-    Ok(out)
-}
-
 /// The templates litmus ships. `plain` is the default.
 pub fn builtin() -> Vec<PromptTemplate> {
-    crate::templates::builtin()
+    builtin::all()
 }
 
 /// Looks a template up by name among `known`.
@@ -380,7 +296,7 @@ mod tests {
         assert_eq!(inline("Écris"), "écris");
         assert_eq!(inline("A"), "A");
     }
-    use crate::case::{CodeCase, TextCase};
+    use crate::eval::case::{CodeCase, TextCase};
 
     #[test]
     fn fills_case_vars_inside_the_task() {

@@ -16,8 +16,8 @@
 //! carrying every raw reply; in a run this becomes the sample's error record
 //! (never a silent 0, never a panic).
 //!
-//! Which model judges: in declarative evals ([`TextCase::judge`](crate::case::TextCase::judge))
-//! and in [`EvalContext::judge`](crate::context::EvalContext::judge), the model
+//! Which model judges: in declarative evals ([`TextCase::judge`](crate::eval::case::TextCase::judge))
+//! and in [`EvalContext::judge`](crate::eval::context::EvalContext::judge), the model
 //! named by `--judge MODEL` or by `[judge] model = "..."` in `litmus.toml`;
 //! by default the model under evaluation judges its own answers. Judge
 //! replies go through the response cache like every other generation. A
@@ -25,8 +25,8 @@
 //! evals from a recording needs `--judge`.
 //!
 //! ```
-//! use litmus_core::backend::*;
-//! use litmus_core::judge::Judge;
+//! use litmus_core::base::backend::*;
+//! use litmus_core::eval::judge::Judge;
 //!
 //! /// A stand-in for a real backend: always answers "Score: 8/10".
 //! struct Fixed(ModelInfo);
@@ -59,13 +59,10 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{
-    Backend, BackendError, Generation, GenerationRequest, Message, ModelInfo, Prompt,
-    SamplingParams,
-};
-use crate::context::ModelCaller;
-use crate::score::{EvalError, Score};
-use crate::template::{fill, TemplateError};
+use crate::base::backend::{Backend, Message, Prompt, SamplingParams};
+use crate::base::caller::{ModelCaller, UncachedCaller};
+use crate::eval::placeholders::{fill, TemplateError};
+use crate::eval::score::{EvalError, Score};
 
 /// The rubric used when a [`Judge`] has none and the case has reference answers.
 pub const DEFAULT_RUBRIC: &str = "You are grading an answer to a question.
@@ -100,7 +97,7 @@ where N is a whole number from {{min}} to {{max}}.";
 pub const DEFAULT_ATTEMPTS: u32 = 3;
 
 /// The score (0–100) at or above which a judged sample passes, unless the case
-/// sets its own [`pass_threshold`](crate::case::TextCase::pass_threshold).
+/// sets its own [`pass_threshold`](crate::eval::case::TextCase::pass_threshold).
 pub const DEFAULT_PASS_THRESHOLD: f64 = 50.0;
 
 /// An LLM judge: a rubric, a grade scale, and how to ask.
@@ -112,7 +109,7 @@ pub const DEFAULT_PASS_THRESHOLD: f64 = 50.0;
 /// reference answer, is an error, never text sent to the judge.
 ///
 /// ```
-/// use litmus_core::judge::Judge;
+/// use litmus_core::eval::judge::Judge;
 /// let judge = Judge::new()
 ///     .rubric("Question: {{question}}\nAnswer: {{answer}}\nIs the answer polite? Reply `Score: N`, N from {{min}} to {{max}}.")
 ///     .scale(0, 100)
@@ -138,7 +135,7 @@ pub struct Judge {
     pub attempts: u32,
     /// Sampling parameters of the first attempt: greedy, 192 tokens at most.
     /// Attempt `k` (0-based) asks for sample `k`, so its seed is
-    /// [`sample_seed`](crate::backend::sample_seed)`(params.seed, k)`.
+    /// [`sample_seed`](crate::base::backend::sample_seed)`(params.seed, k)`.
     pub params: SamplingParams,
     /// Temperature of the retries (at least `params.temperature`).
     pub retry_temperature: f32,
@@ -296,33 +293,6 @@ fn num(v: f64) -> String {
     }
 }
 
-/// Calls a backend directly, without a cache.
-struct Direct<'a>(&'a dyn Backend);
-
-impl ModelCaller for Direct<'_> {
-    fn call(
-        &self,
-        prompt: &Prompt,
-        params: &SamplingParams,
-        sample: u32,
-        _ordinal: u32,
-    ) -> Result<Generation, BackendError> {
-        let request = GenerationRequest {
-            prompt: prompt.clone(),
-            params: params.clone(),
-            samples: vec![sample],
-        };
-        self.0
-            .generate(&request)?
-            .into_iter()
-            .find(|g| g.sample == sample)
-            .ok_or_else(|| BackendError::Backend(format!("no answer for sample {sample}")))
-    }
-    fn model(&self) -> &ModelInfo {
-        self.0.model()
-    }
-}
-
 impl Judge {
     /// A judge with the default rubric, a 1–10 scale and 3 attempts.
     pub fn new() -> Self {
@@ -459,7 +429,7 @@ impl Judge {
         answer: &str,
         references: &[String],
     ) -> Result<JudgeGrade, JudgeError> {
-        self.grade_with(&Direct(backend), question, answer, references)
+        self.grade_with(&UncachedCaller(backend), question, answer, references)
     }
 
     /// [`Judge::grade`] through a caller (the runner's, which goes through the
@@ -675,7 +645,7 @@ fn json_candidates(text: &str, out: &mut Vec<Candidate>) {
 /// the scale.
 ///
 /// ```
-/// use litmus_core::judge::{parse_grade, GradeProblem};
+/// use litmus_core::eval::judge::{parse_grade, GradeProblem};
 /// assert_eq!(parse_grade("Mostly right.\nGrade: 7", 1.0, 10.0), Ok(7.0));
 /// assert_eq!(parse_grade("**8**/10", 1.0, 10.0), Ok(8.0));
 /// assert_eq!(parse_grade(r#"{"score": 6, "reason": "ok"}"#, 1.0, 10.0), Ok(6.0));

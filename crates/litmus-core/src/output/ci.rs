@@ -4,10 +4,11 @@
 //! Each eval under each configuration is one result, classified by
 //! [`verdict`]: errored (samples failed, or the snapshot could not be
 //! written), regressed (its score snapshot failed on a significant drop, see
-//! [`crate::snapshot`]), below threshold (its mean score is under its
+//! [`crate::output::snapshot`]), below threshold (its mean score is under its
 //! `min_score`), snapshot changed (its snapshot failed on a significant
 //! rise), or passed. [`exit_code`] turns the worst of them into the process's
-//! exit code (see [`exit`]).
+//! exit code (see [`crate::base::exit`], the one table of exit codes and
+//! their precedence).
 //!
 //! An eval without a snapshot has no baseline to regress from: it passes,
 //! and the reports say that its snapshot is new (locally a `.snap.new` waits
@@ -16,23 +17,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::snapshot::{Drift, SnapshotOutcome};
-use crate::store::ConfigKey;
-use crate::summary::{RunSummary, UnitSummary};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-/// Exit codes, the harness's ([`crate::harness::exit`]) and those of score
-/// snapshots. When several apply, the first in this order wins: errored (1),
-/// regressed (4), below threshold (3), snapshot changed (5)
-/// ([`crate::harness::exit::worst`], which `cargo eval` uses too).
-pub mod exit {
-    pub use crate::harness::exit::{BELOW_THRESHOLD, ERRORED, OK, USAGE};
-    /// A score snapshot failed on a significant regression.
-    pub const REGRESSED: i32 = 4;
-    /// A score snapshot failed on a significant improvement: accept it with
-    /// `cargo insta review` (or `INSTA_UPDATE=always`) and commit it.
-    pub const SNAPSHOT_CHANGED: i32 = 5;
-}
+use crate::base::exit;
+use crate::output::snapshot::{Drift, SnapshotOutcome};
+use crate::run::store::ConfigKey;
+use crate::run::summary::{RunSummary, UnitSummary};
 
 /// What kind of failure a result has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -152,40 +144,34 @@ pub fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
         .iter()
         .flat_map(|v| v.failures.iter().map(|(k, _)| k.exit_code()))
         .chain(errored.then_some(exit::ERRORED))
-        .fold(exit::OK, crate::harness::exit::worst)
+        .fold(exit::OK, exit::worst)
 }
 
-/// Escapes `s` for XML text and attribute values, replacing characters XML
-/// 1.0 does not allow.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Kept through attribute-value normalization.
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+/// `s` with the characters XML 1.0 cannot hold replaced by U+FFFD and tabs
+/// by spaces (quick-junit would drop both silently, gluing words together).
+fn xml_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            '\n' | '\r' => c,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
 }
 
-fn secs(ms: f64) -> String {
-    format!(
-        "{:.3}",
-        if ms.is_finite() {
-            ms.max(0.0) / 1000.0
-        } else {
-            0.0
-        }
-    )
+/// [`xml_text`] for an attribute value: line breaks and tabs become spaces
+/// (what XML attribute-value normalization would make of them on reading).
+fn xml_attr(s: &str) -> String {
+    xml_text(s).replace(['\n', '\r', '\t'], " ")
+}
+
+fn duration(ms: f64) -> Duration {
+    Duration::from_secs_f64(if ms.is_finite() {
+        ms.max(0.0) / 1000.0
+    } else {
+        0.0
+    })
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -235,61 +221,20 @@ fn groups(summary: &RunSummary) -> Vec<(&ConfigKey, Vec<&UnitSummary>)> {
 /// eval, and a `<testsuite name="model load">` for models that failed to
 /// load.
 pub fn junit_xml(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> String {
+    junit_report(summary, snapshots)
+        .to_string()
+        .expect("a JUnit report serializes to a String")
+}
+
+/// The JUnit report of [`junit_xml`], as quick-junit's data model.
+pub fn junit_report(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> Report {
     let snaps = index(snapshots);
-    let mut suites = String::new();
-    let (mut all_tests, mut all_failures, mut all_errors) = (0usize, 0usize, 0usize);
+    let mut report = Report::new("litmus");
     let mut all_ms = 0.0;
     for (config, units) in groups(summary) {
-        let label = config.label();
-        let (mut failures, mut errors, mut ms) = (0usize, 0usize, 0.0);
-        let mut cases = String::new();
-        for u in &units {
-            let snap = snaps.get(&(u.eval.as_str(), &u.config)).copied();
-            let v = verdict(u, snap);
-            let _ = writeln!(
-                cases,
-                "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">",
-                xml_escape(&u.eval),
-                xml_escape(&label),
-                secs(u.wall_ms)
-            );
-            if !v.errors.is_empty() {
-                errors += 1;
-                let msg = v.errors.join("; ");
-                let _ = writeln!(
-                    cases,
-                    "      <error message=\"{}\" type=\"errored\">{}</error>",
-                    xml_escape(&truncate(&msg, 1000)),
-                    xml_escape(&msg)
-                );
-            } else if !v.failures.is_empty() {
-                failures += 1;
-                let msg = v
-                    .failures
-                    .iter()
-                    .map(|(_, m)| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let _ = writeln!(
-                    cases,
-                    "      <failure message=\"{}\" type=\"{}\">{}</failure>",
-                    xml_escape(&truncate(&msg, 1000)),
-                    v.failures[0].0.as_str(),
-                    xml_escape(&msg)
-                );
-            }
-            let _ = writeln!(
-                cases,
-                "      <system-out>{}</system-out>",
-                xml_escape(&details(u, snap))
-            );
-            cases.push_str("    </testcase>\n");
-            ms += if u.wall_ms.is_finite() {
-                u.wall_ms
-            } else {
-                0.0
-            };
-        }
+        let label = xml_attr(&config.label());
+        let mut suite = TestSuite::new(label.as_str());
+        let mut ms = 0.0;
         let mut props = vec![
             ("model", config.model.clone()),
             ("template", config.template.clone()),
@@ -312,57 +257,76 @@ pub fn junit_xml(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> String 
                 props.push(("digest", m.digest.clone()));
             }
         }
-        let _ = writeln!(
-            suites,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{}\">",
-            xml_escape(&label),
-            units.len(),
-            secs(ms)
+        suite.add_properties(
+            props
+                .into_iter()
+                .map(|(k, v)| Property::new(k, xml_attr(&v))),
         );
-        suites.push_str("    <properties>\n");
-        for (k, v) in props {
-            let _ = writeln!(
-                suites,
-                "      <property name=\"{k}\" value=\"{}\"/>",
-                xml_escape(&v)
-            );
+        for u in &units {
+            let snap = snaps.get(&(u.eval.as_str(), &u.config)).copied();
+            let v = verdict(u, snap);
+            let status = if !v.errors.is_empty() {
+                let msg = xml_text(&v.errors.join("; "));
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status
+                    .set_message(xml_attr(&truncate(&msg, 1000)))
+                    .set_type("errored")
+                    .set_description(msg);
+                status
+            } else if let Some((kind, _)) = v.failures.first() {
+                let msg = xml_text(
+                    &v.failures
+                        .iter()
+                        .map(|(_, m)| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(xml_attr(&truncate(&msg, 1000)))
+                    .set_type(kind.as_str())
+                    .set_description(msg);
+                status
+            } else {
+                TestCaseStatus::success()
+            };
+            let mut case = TestCase::new(xml_attr(&u.eval), status);
+            case.set_classname(label.as_str())
+                .set_time(duration(u.wall_ms))
+                .set_system_out(xml_text(&details(u, snap)));
+            suite.add_test_case(case);
+            ms += if u.wall_ms.is_finite() {
+                u.wall_ms
+            } else {
+                0.0
+            };
         }
-        suites.push_str("    </properties>\n");
-        suites.push_str(&cases);
-        suites.push_str("  </testsuite>\n");
-        all_tests += units.len();
-        all_failures += failures;
-        all_errors += errors;
+        suite.set_time(duration(ms));
+        report.add_test_suite(suite);
         all_ms += ms;
     }
     if !summary.load_errors.is_empty() {
-        let n = summary.load_errors.len();
-        let _ = writeln!(
-            suites,
-            "  <testsuite name=\"model load\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\" time=\"0.000\">"
-        );
+        let mut suite = TestSuite::new("model load");
         for (model, reason) in &summary.load_errors {
-            let _ = writeln!(
-                suites,
-                "    <testcase name=\"load\" classname=\"{}\" time=\"0.000\">\n      <error message=\"{}\" type=\"load\">{}</error>\n    </testcase>",
-                xml_escape(model),
-                xml_escape(&truncate(reason, 1000)),
-                xml_escape(reason)
-            );
+            let reason = xml_text(reason);
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(xml_attr(&truncate(&reason, 1000)))
+                .set_type("load")
+                .set_description(reason);
+            let mut case = TestCase::new("load", status);
+            case.set_classname(xml_attr(model)).set_time(Duration::ZERO);
+            suite.add_test_case(case);
         }
-        suites.push_str("  </testsuite>\n");
-        all_tests += n;
-        all_errors += n;
+        suite.set_time(Duration::ZERO);
+        report.add_test_suite(suite);
     }
-    let total_ms = if summary.wall_ms > 0.0 {
+    report.set_time(duration(if summary.wall_ms > 0.0 {
         summary.wall_ms
     } else {
         all_ms
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"litmus\" tests=\"{all_tests}\" failures=\"{all_failures}\" errors=\"{all_errors}\" time=\"{}\">\n{suites}</testsuites>\n",
-        secs(total_ms)
-    )
+    }));
+    report
 }
 
 /// Writes [`junit_xml`] to `path`, creating its directory.

@@ -7,7 +7,7 @@
 //! `plain` for the cases it cannot render. `plain` and `base` work for every
 //! case and `plain` is the default; the others apply to code cases.
 
-use crate::template::{PromptTemplate, TemplateScope};
+use crate::eval::template::{PromptTemplate, TemplateScope};
 
 const RECAP_SYSTEM: &str = "You are a meticulous {{language}} programmer. Quick reference for {{language}}:\n\
 - Python: `def f(x: int) -> str:`; lists `[a, b]`, dicts `{k: v}`, f-strings `f\"{x}\"`, `sorted(xs, key=...)`, `str.split()`, `' '.join(xs)`, exceptions with `raise ValueError(...)`.\n\
@@ -17,7 +17,7 @@ const RECAP_SYSTEM: &str = "You are a meticulous {{language}} programmer. Quick 
 Write only the requested code, complete and runnable, inside one fenced code block.";
 
 /// The built-in templates.
-pub fn builtin() -> Vec<PromptTemplate> {
+pub fn all() -> Vec<PromptTemplate> {
     vec![
         PromptTemplate::chat("plain", None, "{{task}}")
             .with_description("The case's task as the only user message."),
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn builtin_templates_are_valid_and_uniquely_named() {
-        let all = builtin();
+        let all = all();
         let mut names: Vec<_> = all.iter().map(|t| t.name.clone()).collect();
         names.sort();
         names.dedup();
@@ -80,9 +80,9 @@ mod tests {
 
     #[test]
     fn base_completes_code_and_asks_the_rest() {
-        use crate::backend::Prompt;
-        use crate::case::{Case, CodeCase, TextCase};
-        let base = builtin().into_iter().find(|t| t.name == "base").unwrap();
+        use crate::base::backend::Prompt;
+        use crate::eval::case::{Case, CodeCase, TextCase};
+        let base = all().into_iter().find(|t| t.name == "base").unwrap();
         let code = Case::from(CodeCase::python().prompt("Add.").prefix("def add(a, b):\n"));
         assert_eq!(
             base.render(&code).unwrap(),
@@ -100,10 +100,7 @@ mod tests {
             .collect();
         assert!(matches!(base.render_vars(&vars).unwrap(), Prompt::Chat(_)));
         // `completion` alone does not take text cases.
-        let completion = builtin()
-            .into_iter()
-            .find(|t| t.name == "completion")
-            .unwrap();
+        let completion = all().into_iter().find(|t| t.name == "completion").unwrap();
         assert!(!completion.applies_to(Some(&text)));
     }
 }

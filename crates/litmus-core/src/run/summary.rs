@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use litmus_metrics::stats::{pass_at_k, std_dev, summarize, Summary};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ModelInfo;
-use crate::store::{ConfigKey, SampleRecord};
+use crate::base::backend::ModelInfo;
+use crate::run::store::{ConfigKey, SampleRecord};
 
 /// The seed used for bootstrap confidence intervals in summaries.
-pub const CI_SEED: u64 = 0x6c69_746d_7573;
+pub const BOOTSTRAP_SEED: u64 = 0x6c69_746d_7573;
 
 /// Where a run's wall time went. Model time (from a model loaded to its
 /// last answer) is the model's prompt processing, generation and idle time
@@ -167,7 +167,7 @@ pub struct RepeatStats {
     /// adds 100 / samples). Any run whose samples score within the ranges the
     /// repeats showed lies within `spread` of any other such run, and of
     /// the mean over the repeats. Score snapshots allow for it (see
-    /// [`crate::snapshot`]).
+    /// [`crate::output::snapshot`]).
     #[serde(default)]
     pub spread: f64,
     /// pass^N: share of sample indices that passed in every repeat.
@@ -185,8 +185,8 @@ impl RepeatStats {
     /// when fewer than two repeats were scored.
     ///
     /// ```
-    /// use litmus_core::summary::RepeatStats;
-    /// # use litmus_core::store::SampleRecord;
+    /// use litmus_core::run::summary::RepeatStats;
+    /// # use litmus_core::run::store::SampleRecord;
     /// # fn rec(sample: u32, repeat: u32, value: f64) -> SampleRecord {
     /// #     let mut r: SampleRecord = serde_json::from_value(serde_json::json!({
     /// #         "eval": "e", "model": "m", "backend": "replay", "quantization": null,
@@ -338,7 +338,7 @@ impl UnitSummary {
             config: first.config(),
             scored: scored.len(),
             errors: records.iter().filter(|r| r.error.is_some()).count(),
-            score: summarize(&per_sample, CI_SEED),
+            score: summarize(&per_sample, BOOTSTRAP_SEED),
             pass_rate: if scored.is_empty() {
                 0.0
             } else {
@@ -475,7 +475,7 @@ impl ConfigSummary {
             evals: units.len(),
             scored: units.iter().map(|u| u.scored).sum(),
             errors: units.iter().map(|u| u.errors).sum(),
-            score: summarize(&means, CI_SEED),
+            score: summarize(&means, BOOTSTRAP_SEED),
             pass_at_1: mean(&p1),
             pass_at_k: (!pk.is_empty()).then(|| (kmax, mean(&pk))),
             flaky: units
@@ -565,7 +565,7 @@ impl RunSummary {
             generated: 0,
             cached: records.iter().filter(|r| r.cached).count(),
             backend_requests: 0,
-            peak_rss_bytes: crate::util::peak_rss_bytes(),
+            peak_rss_bytes: crate::base::util::peak_rss_bytes(),
             time: None,
         }
     }
@@ -579,7 +579,7 @@ impl RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::score::Score;
+    use crate::eval::score::Score;
 
     /// A scored record of sample `sample` in repeat `repeat` (`None`: errored).
     fn rec(sample: u32, repeat: u32, value: Option<f64>) -> SampleRecord {

@@ -1,0 +1,4 @@
+//! The list phase: configuration (`litmus.toml`) and flags → what to run.
+
+pub mod config;
+pub mod placement;

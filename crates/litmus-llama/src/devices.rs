@@ -1,0 +1,225 @@
+//! The machine as llama.cpp sees it: its backend device registry (GPUs with
+//! their total and free memory, the CPU), for `cargo eval devices` and the
+//! placement planner; and a model's memory estimate as litmus-llama would
+//! open it.
+
+use litmus_core::base::backend::BackendError;
+use litmus_core::base::model::ModelSpec;
+use litmus_core::plan::placement::{
+    gib, plan, Device, DeviceKind, DevicesJob, DevicesReport, Inventory, ModelMemory, Pins, Request,
+};
+use litmus_gguf::memory::{estimate, MemoryParams};
+use llama_cpp_2::LlamaBackendDeviceType;
+
+use crate::gguf::GgufFile;
+use crate::models::resolve_model_path;
+use crate::settings::LlamaSettings;
+
+/// The GPU backends this build of llama.cpp has (from litmus-llama's
+/// features; a registry lists devices, not the backends that found none).
+fn gpu_backends() -> Vec<String> {
+    let mut v = Vec::new();
+    if cfg!(feature = "cuda") {
+        v.push("CUDA".to_string());
+    }
+    v
+}
+
+/// Available host memory (`MemAvailable`), in bytes.
+fn available_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+}
+
+/// Every device of llama.cpp's backend registry. The CPU's memory is the
+/// host's RAM (llama.cpp reports it too, but from a different source on
+/// each OS), with its physical cores and hardware threads.
+pub fn inventory() -> Result<Inventory, BackendError> {
+    crate::runtime::llama()?;
+    let mut devices = Vec::new();
+    for d in llama_cpp_2::list_llama_ggml_backend_devices() {
+        let kind = match d.device_type {
+            LlamaBackendDeviceType::Cpu => DeviceKind::Cpu,
+            LlamaBackendDeviceType::Gpu => DeviceKind::Gpu,
+            LlamaBackendDeviceType::IntegratedGpu => DeviceKind::Igpu,
+            LlamaBackendDeviceType::Accelerator | LlamaBackendDeviceType::Unknown => {
+                DeviceKind::Accel
+            }
+        };
+        let mut device = Device {
+            name: d.name.clone(),
+            index: d.index,
+            kind,
+            backend: d.backend.clone(),
+            description: d.description.trim().to_string(),
+            memory_total: d.memory_total as u64,
+            memory_free: d.memory_free as u64,
+            cores: None,
+            threads: None,
+            pci_bus_id: pci_bus_id(d.index),
+        };
+        if kind == DeviceKind::Cpu {
+            device.cores = Some(crate::sys::physical_cores() as u32);
+            device.threads = std::thread::available_parallelism()
+                .ok()
+                .map(|n| n.get() as u32);
+            if let Some(total) = crate::sys::total_memory_bytes() {
+                device.memory_total = total;
+            }
+            if let Some(free) = available_memory_bytes() {
+                device.memory_free = free;
+            }
+        }
+        devices.push(device);
+    }
+    Ok(Inventory {
+        devices,
+        gpu_support: cfg!(feature = "cuda"),
+        gpu_backends: gpu_backends(),
+        system_info: crate::runtime::system_info(),
+    })
+}
+
+/// The PCI bus id llama.cpp reports for a device, if any.
+fn pci_bus_id(index: usize) -> Option<String> {
+    // SAFETY: `index` comes from the registry listing; the props struct is
+    // plain data filled by ggml, its strings owned by the device.
+    unsafe {
+        if index >= llama_cpp_sys_2::ggml_backend_dev_count() {
+            return None;
+        }
+        let dev = llama_cpp_sys_2::ggml_backend_dev_get(index);
+        let mut props: llama_cpp_sys_2::ggml_backend_dev_props = std::mem::zeroed();
+        llama_cpp_sys_2::ggml_backend_dev_get_props(dev, &raw mut props);
+        if props.device_id.is_null() {
+            return None;
+        }
+        let s = std::ffi::CStr::from_ptr(props.device_id)
+            .to_string_lossy()
+            .into_owned();
+        (!s.is_empty()).then_some(s)
+    }
+}
+
+/// What decides a model's memory, from the settings litmus-llama resolves.
+pub fn memory_params(s: &LlamaSettings) -> MemoryParams {
+    MemoryParams {
+        seq_context: s.seq_context,
+        parallel: s.parallel,
+        kv_unified: s.kv_unified,
+        kv_size: s.kv_size,
+        n_batch: s.n_batch,
+        n_ubatch: s.n_ubatch,
+        flash_attn: s.flash_attn,
+        ..MemoryParams::default()
+    }
+}
+
+/// The memory a llama model spec will take, as litmus-llama would open it
+/// (its defaults for parallel sequences and context applied).
+pub fn estimate_spec(spec: &ModelSpec) -> Result<ModelMemory, BackendError> {
+    let source = if spec.source.is_empty() {
+        crate::models::DEFAULT_SOURCE
+    } else {
+        spec.source.as_str()
+    };
+    let path = resolve_model_path(source)?;
+    let gguf = GgufFile::open(&path).map_err(|e| BackendError::Load(e.to_string()))?;
+    let settings = LlamaSettings::resolve(spec, path.clone(), &gguf.info())?;
+    estimate(&gguf, &memory_params(&settings)).ok_or_else(|| {
+        BackendError::Load(format!(
+            "{}: the GGUF lacks the hyperparameters a memory estimate needs",
+            path.display()
+        ))
+    })
+}
+
+/// A placement request for a spec (a model served elsewhere needs no
+/// estimate).
+pub fn request_for(spec: &ModelSpec) -> Result<Request, BackendError> {
+    let label = match &spec.quantization {
+        Some(q) if !spec.name.contains(q.as_str()) => format!("{} {q}", spec.name),
+        _ => spec.name.clone(),
+    };
+    let memory = match spec.backend {
+        litmus_core::base::model::BackendKind::Llama => Some(estimate_spec(spec)?),
+        _ => None,
+    };
+    Ok(Request {
+        label,
+        memory,
+        pins: Pins {
+            device: spec.device,
+            gpu_layers: spec.gpu_layers,
+            split: spec.split.clone(),
+        },
+    })
+}
+
+/// Runs a [`DevicesJob`] (an eval target started by `cargo eval devices`):
+/// prints the inventory, and with models to plan, each configuration's
+/// memory estimate and the plan, as text or JSON; returns the exit code.
+pub fn run_job(job: &DevicesJob) -> i32 {
+    let inventory = match inventory() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let mut requests = Vec::new();
+    for spec in job.plan.iter().flat_map(ModelSpec::expand) {
+        match request_for(&spec) {
+            Ok(r) => requests.push(r),
+            Err(e) => {
+                eprintln!("error: {}: {e}", spec.name);
+                return 1;
+            }
+        }
+    }
+    let plan = if job.plan.is_empty() {
+        None
+    } else {
+        match plan(&inventory, &job.devices, &requests) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        }
+    };
+    if job.format == "json" {
+        let report = DevicesReport {
+            inventory,
+            plan,
+            requests,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serializes")
+        );
+        return 0;
+    }
+    print!("{}", inventory.text());
+    if let Some(p) = plan {
+        println!();
+        for r in &requests {
+            if let Some(m) = &r.memory {
+                println!(
+                    "{}: weights {}, KV {}, compute {}, output {}; {} layers",
+                    r.label,
+                    gib(m.weights() - m.tied_output),
+                    gib(m.kv()),
+                    gib(m.compute_main),
+                    gib(m.output_buffer),
+                    m.n_layers()
+                );
+            }
+        }
+        print!("{}", p.text());
+    }
+    0
+}

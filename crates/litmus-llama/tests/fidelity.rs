@@ -133,7 +133,7 @@ fn kld_and_same_top_agree_with_llama_perplexity() {
     let options = ScoreOptions {
         threads: threads(),
         window: N_CTX,
-        gpu_layers: None,
+        ..ScoreOptions::default()
     };
     let r = TeacherModel::load(&reference, "auto", &options).unwrap();
     let qs: Vec<TeacherModel> = quants

@@ -16,12 +16,9 @@
 //! price of lockstep is that the reference and the quantizations are loaded
 //! at the same time (memory-mapped weights, one context each).
 //!
-//! KL(reference ‖ quant) is computed over the whole vocabulary in `f64`, with
-//! llama-perplexity's log-softmax (row maximum subtracted, `exp` in `f32`,
-//! sums in `f64`):
-//! `KL = Σᵢ pᵢ (xᵢ − yᵢ) + (max_y + ln Σ e^(y−max_y)) − (max_x + ln Σ e^(x−max_x))`
-//! for reference logits `x` and quantization logits `y`, which needs two
-//! passes over each row and one `exp` per vocabulary entry and model.
+//! KL(reference ‖ quant) is computed over the whole vocabulary with
+//! llama-perplexity's log-softmax, in one vectorized pass over each pair of
+//! rows ([`kernel`]), on the job's threads while llama.cpp waits.
 //!
 //! The measurement runs in the process that asks for it (an eval target that
 //! `cargo eval fidelity` starts for the job), not in an engine worker process:
@@ -51,6 +48,10 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::runtime::{llama, take_llama_errors, warn_once_about_simd, LOAD_LOCK};
 
+pub mod kernel;
+
+pub use kernel::token_fidelity;
+
 /// Tokens per decode unless a job says otherwise. Each model's context
 /// holds the logits of a whole window (1 MiB per token for a 262,144-token
 /// vocabulary), so this bounds the memory beyond the weights; prompt
@@ -79,8 +80,18 @@ pub struct ScoreOptions {
     pub threads: usize,
     /// Tokens per decode.
     pub window: usize,
+    /// Tokens per llama.cpp micro-batch (`n_ubatch`; default: the window).
+    /// The logits of a micro-batch are one buffer of vocabulary × ubatch
+    /// floats (256 MiB for Gemma 3 at 256) besides the context's own copy.
+    pub ubatch: Option<usize>,
     /// Layers offloaded to a GPU (builds with the `cuda` feature).
     pub gpu_layers: Option<u32>,
+    /// Let llama.cpp repack weights for its CPU GEMM kernels (model option
+    /// `repack`, default off as in generation).
+    pub repack: bool,
+    /// Let llama.cpp use its AMX layout (model option `amx`, default off:
+    /// see [`crate::cpu`]).
+    pub amx: bool,
 }
 
 impl Default for ScoreOptions {
@@ -88,7 +99,10 @@ impl Default for ScoreOptions {
         ScoreOptions {
             threads: crate::sys::physical_cores(),
             window: DEFAULT_WINDOW,
+            ubatch: None,
             gpu_layers: None,
+            repack: false,
+            amx: false,
         }
     }
 }
@@ -134,6 +148,10 @@ impl TeacherModel {
         take_llama_errors();
         let loaded = {
             let _guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            crate::cpu::select(crate::cpu::Layouts {
+                amx: options.amx,
+                repack: options.repack,
+            });
             LlamaModel::load_from_file(backend, path, &params)
         };
         let model = loaded.map_err(|e| {
@@ -207,10 +225,13 @@ impl TeacherModel {
 
     fn context(&self, n_ctx: u32, options: &ScoreOptions) -> Result<LlamaContext<'_>, String> {
         let window = options.window as u32;
+        let ubatch = options
+            .ubatch
+            .map_or(window, |u| (u as u32).clamp(1, window));
         let cp = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(window)
-            .with_n_ubatch(window)
+            .with_n_ubatch(ubatch)
             .with_n_seq_max(MAX_PACKED as u32)
             .with_kv_unified(true)
             .with_n_threads(options.threads as i32)
@@ -248,7 +269,7 @@ impl TeacherModel {
         let vocab = self.model.vocab();
         while out.len() < max_tokens {
             let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
-            let next = argmax(logits).0 as i32;
+            let next = kernel::argmax(logits).0 as i32;
             if vocab.is_eog(LlamaToken(next)) {
                 break;
             }
@@ -407,14 +428,18 @@ impl<'m> Scorer<'m> {
                 .iter()
                 .map(|&(_, si, pos)| seqs[si].tokens[pos + 1] as usize)
                 .collect();
-            for (qi, ctx) in ctxs.iter().enumerate().skip(1) {
-                let quant: Vec<&[f32]> = rows
-                    .iter()
-                    .map(|&(b, _, _)| ctx.get_logits_ith(b))
-                    .collect();
-                let per_token = parallel_rows(&reference, &quant, &targets, threads);
-                for (t, &(_, si, _)) in per_token.iter().zip(&rows) {
-                    out[qi - 1][seqs[si].group].push(t);
+            let quants: Vec<Vec<&[f32]>> = ctxs[1..]
+                .iter()
+                .map(|ctx| {
+                    rows.iter()
+                        .map(|&(b, _, _)| ctx.get_logits_ith(b))
+                        .collect()
+                })
+                .collect();
+            let per_token = parallel_rows(&reference, &quants, &targets, threads);
+            for (qi, tokens) in per_token.iter().enumerate() {
+                for (t, &(_, si, _)) in tokens.iter().zip(&rows) {
+                    out[qi][seqs[si].group].push(t);
                 }
             }
             timings.stats_secs += ts.elapsed().as_secs_f64();
@@ -424,25 +449,29 @@ impl<'m> Scorer<'m> {
     }
 }
 
-/// [`token_fidelity`] of every row, on `threads` threads.
+/// [`token_fidelity`] of every row of every quantization against the
+/// reference's row, on `threads` threads (an even share of the rows each);
+/// per quantization, in row order.
 fn parallel_rows(
     reference: &[&[f32]],
-    quant: &[&[f32]],
+    quants: &[Vec<&[f32]>],
     targets: &[usize],
     threads: usize,
-) -> Vec<TokenFidelity> {
-    let per = reference.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = reference
-            .chunks(per)
-            .zip(quant.chunks(per))
-            .zip(targets.chunks(per))
-            .map(|((r, q), t)| {
+) -> Vec<Vec<TokenFidelity>> {
+    let rows = reference.len();
+    let items = rows * quants.len();
+    let per = items.div_ceil(threads.max(1)).max(1);
+    let one = |k: usize| {
+        let (q, r) = (k / rows, k % rows);
+        token_fidelity(reference[r], quants[q][r], targets[r])
+    };
+    let flat: Vec<TokenFidelity> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..items)
+            .step_by(per)
+            .map(|start| {
                 s.spawn(move || {
-                    r.iter()
-                        .zip(q)
-                        .zip(t)
-                        .map(|((r, q), &t)| token_fidelity(r, q, t))
+                    (start..(start + per).min(items))
+                        .map(one)
                         .collect::<Vec<_>>()
                 })
             })
@@ -451,83 +480,8 @@ fn parallel_rows(
             .into_iter()
             .flat_map(|h| h.join().expect("a statistics thread panicked"))
             .collect()
-    })
-}
-
-/// The largest value and its first index.
-fn argmax(v: &[f32]) -> (usize, f32) {
-    let mut best = (0, v[0]);
-    for (i, &x) in v.iter().enumerate().skip(1) {
-        if x > best.1 {
-            best = (i, x);
-        }
-    }
-    best
-}
-
-/// `e^x` for `x ≤ 0` in `f32` (Cephes' `expf`: range reduction by ln 2 and a
-/// degree-6 polynomial, about 1 ulp), written so that it vectorizes.
-#[inline(always)]
-fn exp_neg(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const C1: f32 = 0.693_359_4;
-    const C2: f32 = -2.121_944_4e-4;
-    let x = x.max(-87.0);
-    let n = (x * LOG2E + 0.5).floor();
-    let r = x - n * C1 - n * C2;
-    let z = r * r;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
-        * r
-        + 0.5;
-    let y = p * z + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) << 23) as u32)
-}
-
-const LANES: usize = 16;
-
-/// One scored token: reference logits `x`, quantization logits `y`, the
-/// token that follows `t`.
-pub fn token_fidelity(x: &[f32], y: &[f32], t: usize) -> TokenFidelity {
-    let (ix, mx) = argmax(x);
-    let (iy, my) = argmax(y);
-    // Σ e^(x−mx), Σ e^(x−mx)(x−y) and Σ e^(y−my), in f64 lanes.
-    let mut sx = [0f64; LANES];
-    let mut sxy = [0f64; LANES];
-    let mut sy = [0f64; LANES];
-    let n = x.len().min(y.len());
-    let whole = n / LANES * LANES;
-    for (cx, cy) in x[..whole]
-        .chunks_exact(LANES)
-        .zip(y[..whole].chunks_exact(LANES))
-    {
-        for k in 0..LANES {
-            let ex = exp_neg(cx[k] - mx);
-            let ey = exp_neg(cy[k] - my);
-            sx[k] += f64::from(ex);
-            sxy[k] += f64::from(ex) * (f64::from(cx[k]) - f64::from(cy[k]));
-            sy[k] += f64::from(ey);
-        }
-    }
-    for i in whole..n {
-        let ex = exp_neg(x[i] - mx);
-        sx[0] += f64::from(ex);
-        sxy[0] += f64::from(ex) * (f64::from(x[i]) - f64::from(y[i]));
-        sy[0] += f64::from(exp_neg(y[i] - my));
-    }
-    let (sx, sxy, sy): (f64, f64, f64) = (sx.iter().sum(), sxy.iter().sum(), sy.iter().sum());
-    let lse_x = f64::from(mx) + sx.ln();
-    let lse_y = f64::from(my) + sy.ln();
-    let kld = sxy / sx + lse_y - lse_x;
-    let nll_ref = lse_x - f64::from(x[t]);
-    let nll = lse_y - f64::from(y[t]);
-    TokenFidelity {
-        kld,
-        p_diff: (-nll).exp() - (-nll_ref).exp(),
-        same_top: ix == iy,
-        nll,
-        nll_ref,
-    }
+    });
+    flat.chunks(rows.max(1)).map(<[_]>::to_vec).collect()
 }
 
 /// Runs a [`FidelityJob`] as `cargo eval fidelity` shows it: a table on
@@ -567,11 +521,28 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         .enumerate()
         .map(|(i, (e, s))| ((e.as_str(), s.as_str()), i))
         .collect();
+    // The model's CPU options, as generation applies them.
+    let flag = |key: &str| -> Result<bool, (i32, String)> {
+        job.options.get(key).map_or(Ok(false), |v| {
+            crate::settings::parse_bool(key, v).map_err(|e| usage(e.to_string()))
+        })
+    };
     let options = ScoreOptions {
         threads: job.threads.unwrap_or_else(crate::sys::physical_cores),
         window: job.window.unwrap_or(DEFAULT_WINDOW),
+        ubatch: None,
         gpu_layers: None,
+        repack: flag("repack")?,
+        amx: flag("amx")?,
     };
+    if std::env::var_os("GGML_CPU_TILED_MM").is_none() {
+        // Before this process's first matrix product (llama.cpp reads it
+        // once), while no other thread of ours reads the environment.
+        std::env::set_var(
+            "GGML_CPU_TILED_MM",
+            if flag("tiled_mm")? { "1" } else { "0" },
+        );
+    }
     let chat_template = job
         .options
         .get("chat_template")
@@ -811,62 +782,6 @@ pub fn render_table(r: &FidelityReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// KL, top agreement and Δp, computed the slow way in f64.
-    fn naive(x: &[f32], y: &[f32], t: usize) -> (f64, bool, f64) {
-        let lsm = |v: &[f32]| {
-            let m = v.iter().fold(f64::MIN, |a, &b| a.max(f64::from(b)));
-            let s: f64 = v.iter().map(|&b| (f64::from(b) - m).exp()).sum();
-            v.iter()
-                .map(|&b| f64::from(b) - m - s.ln())
-                .collect::<Vec<_>>()
-        };
-        let (lx, ly) = (lsm(x), lsm(y));
-        let kl = lx
-            .iter()
-            .zip(&ly)
-            .map(|(a, b)| a.exp() * (a - b))
-            .sum::<f64>();
-        (kl, argmax(x).0 == argmax(y).0, ly[t].exp() - lx[t].exp())
-    }
-
-    #[test]
-    fn exp_is_accurate() {
-        for i in 0..2000 {
-            let x = -(i as f32) * 0.043;
-            let (a, b) = (exp_neg(x), x.exp());
-            assert!(((a - b) / b).abs() < 3e-7 || b < 1e-37, "{x}: {a} vs {b}");
-        }
-        assert_eq!(exp_neg(0.0), 1.0);
-    }
-
-    #[test]
-    fn token_fidelity_matches_the_definition() {
-        let mut seed = 7u64;
-        let mut rnd = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f64 / (1u64 << 31) as f64) as f32
-        };
-        for n in [5usize, 17, 1000, 4099] {
-            let x: Vec<f32> = (0..n).map(|_| rnd() * 12.0 - 6.0).collect();
-            let y: Vec<f32> = x.iter().map(|&v| v + (rnd() - 0.5) * 1.5).collect();
-            let t = n / 3;
-            let f = token_fidelity(&x, &y, t);
-            let (kl, same, pd) = naive(&x, &y, t);
-            assert!(
-                (f.kld - kl).abs() < 1e-6 * kl.max(1e-2),
-                "{n}: {} vs {kl}",
-                f.kld
-            );
-            assert_eq!(f.same_top, same);
-            assert!((f.p_diff - pd).abs() < 1e-6);
-            // A model against itself.
-            let z = token_fidelity(&x, &x, t);
-            assert!(z.kld.abs() < 1e-9 && z.same_top && z.p_diff == 0.0);
-        }
-    }
 
     #[test]
     fn windows_pack_short_sequences_and_slice_long_ones() {

@@ -3,13 +3,15 @@
 //! BENCHMARKS.md (compare with `llama-bench -p 512 -n 0` at the same threads).
 //!
 //! ```sh
-//! cargo run --release -p litmus-llama --example fidelity_speed -- [MODEL] [THREADS] [UBATCHES]
+//! cargo run --release -p litmus-llama --example fidelity_speed -- [MODEL] [THREADS] [UBATCHES] [MODES]
 //! ```
 //!
 //! Passes over the same tokens: no logits at all (prompt processing, what
 //! pp512 measures), logits and statistics for the second half of each window
 //! (llama-perplexity's chunks), and for every position, the last once per
-//! micro-batch size in UBATCHES (comma-separated, default 512). Each line
+//! micro-batch size in UBATCHES (comma-separated, default 512); MODES picks
+//! some of them (`none,half,all`, the default; `all` alone for a profile of
+//! the logits path). Each line
 //! gives the wall-clock rate and, separately, the rate of `llama_decode`
 //! alone (llama.cpp's own floor for that many logits) and the seconds spent
 //! in litmus's statistics. `GGML_CPU_TILED_MM` is 0 unless set, as in
@@ -37,6 +39,8 @@ fn main() {
         .next()
         .map(|u| u.split(',').filter_map(|v| v.parse().ok()).collect())
         .unwrap_or_else(|| vec![512]);
+    let modes = args.next().unwrap_or_else(|| "none,half,all".into());
+    let wanted = |m: &str| modes.split(',').any(|w| w == m);
     let options = ScoreOptions {
         threads,
         window: 512,
@@ -58,14 +62,19 @@ fn main() {
         Isa::detect(),
         std::env::var("GGML_CPU_TILED_MM").unwrap_or_default()
     );
-    let mut modes = vec![
-        ("no logits (prompt processing)", 512, 512),
-        ("second half scored (llama-perplexity)", 257, 512),
-    ];
-    for &u in &ubatches {
-        modes.push(("every position scored", 1, u));
+    let mut runs = Vec::new();
+    if wanted("none") {
+        runs.push(("no logits (prompt processing)", 512, 512));
     }
-    for (i, (name, first, ubatch)) in modes.into_iter().enumerate() {
+    if wanted("half") {
+        runs.push(("second half scored (llama-perplexity)", 257, 512));
+    }
+    if wanted("all") {
+        for &u in &ubatches {
+            runs.push(("every position scored", 1, u));
+        }
+    }
+    for (i, (name, first, ubatch)) in runs.into_iter().enumerate() {
         let scorer = Scorer::new(
             &a,
             vec![&b],

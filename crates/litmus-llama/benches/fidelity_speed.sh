@@ -7,9 +7,13 @@
 #      logits; llama-perplexity's half-chunk logits; every position's logits
 #      at each micro-batch size in UBATCHES), which prints llama_decode's own
 #      rate next to the wall-clock rate: the floor with every logit;
-#   3. llama-perplexity on the same text (its logits for every position, and
-#      its own statistics), wall time including the model load, and the
-#      seconds per pass it reports itself.
+#   3. llama-perplexity on the same text, wall time including the model
+#      load, and the seconds per pass it reports itself. It asks for the
+#      logits of the second half of each chunk only (what it scores; its
+#      --kl-divergence-base file holds those), so it compares with litmus's
+#      "second half scored" line; no llama.cpp tool decodes with every
+#      position's logits, which is what fidelity_speed's "llama_decode alone"
+#      rate of the "every position" line measures.
 #
 #   CARGO_TARGET_DIR=... bash crates/litmus-llama/benches/fidelity_speed.sh [THREADS] [ROUNDS] [MODEL]
 #   (UBATCHES=512,256,128 by default)
@@ -34,5 +38,5 @@ for r in $(seq 1 "$rounds"); do
   chunks=$(grep -oE "over [0-9]+ chunks" <<<"$out" | grep -oE "[0-9]+")
   n_seq=$(grep -oE "n_seq=[0-9]+" <<<"$out" | head -1 | cut -d= -f2)
   per_pass=$(grep -oE "[0-9.]+ seconds per pass" <<<"$out" | head -1)
-  echo "llama-perplexity (every position's logits, GGML_CPU_TILED_MM=0): $chunks × 512 tokens in $(echo "$end - $start" | bc) s including load: $(echo "$chunks * 512 / ($end - $start)" | bc -l | cut -c1-6) tokens/s; it reports $per_pass for $n_seq chunks ($(echo "$n_seq * 512 / ${per_pass%% *}" | bc -l | cut -c1-6) tokens/s)"
+  echo "llama-perplexity (second half's logits, GGML_CPU_TILED_MM=0): $chunks × 512 tokens in $(echo "$end - $start" | bc) s including load: $(echo "$chunks * 512 / ($end - $start)" | bc -l | cut -c1-6) tokens/s; it reports $per_pass for $n_seq chunks ($(echo "$n_seq * 512 / ${per_pass%% *}" | bc -l | cut -c1-6) tokens/s)"
 done

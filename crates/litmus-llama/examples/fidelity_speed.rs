@@ -8,7 +8,7 @@
 //!
 //! Passes over the same tokens: no logits at all (prompt processing, what
 //! pp512 measures), logits and statistics for the second half of each window
-//! (llama-perplexity's chunks), and for every position, the last once per
+//! (llama-perplexity's chunks), and for every position, each at every
 //! micro-batch size in UBATCHES (comma-separated, default 512); MODES picks
 //! some of them (`none,half,all`, the default; `all` alone for a profile of
 //! the logits path). Each line
@@ -63,14 +63,14 @@ fn main() {
         std::env::var("GGML_CPU_TILED_MM").unwrap_or_default()
     );
     let mut runs = Vec::new();
-    if wanted("none") {
-        runs.push(("no logits (prompt processing)", 512, 512));
-    }
-    if wanted("half") {
-        runs.push(("second half scored (llama-perplexity)", 257, 512));
-    }
-    if wanted("all") {
-        for &u in &ubatches {
+    for &u in &ubatches {
+        if wanted("none") {
+            runs.push(("no logits (prompt processing)", 512, u));
+        }
+        if wanted("half") {
+            runs.push(("second half scored (llama-perplexity)", 257, u));
+        }
+        if wanted("all") {
             runs.push(("every position scored", 1, u));
         }
     }

@@ -58,6 +58,13 @@ pub use kernel::token_fidelity;
 /// processing on a CPU is as fast at 256 tokens per decode as at 512.
 pub const DEFAULT_WINDOW: usize = 256;
 
+/// Tokens per llama.cpp micro-batch unless options say otherwise: on the
+/// default model (2 cores) decoding runs at the same speed at 128 as at 256
+/// or 512, with or without logits, within the ±5% spread between runs, and
+/// slower below (64: −15%), while the micro-batch's logits buffer shrinks to
+/// 128 MiB (BENCHMARKS.md, fidelity).
+pub const DEFAULT_UBATCH: usize = 128;
+
 /// Sequences packed into one decode at most.
 const MAX_PACKED: usize = 16;
 
@@ -80,9 +87,10 @@ pub struct ScoreOptions {
     pub threads: usize,
     /// Tokens per decode.
     pub window: usize,
-    /// Tokens per llama.cpp micro-batch (`n_ubatch`; default: the window).
-    /// The logits of a micro-batch are one buffer of vocabulary × ubatch
-    /// floats (256 MiB for Gemma 3 at 256) besides the context's own copy.
+    /// Tokens per llama.cpp micro-batch (`n_ubatch`; default
+    /// [`DEFAULT_UBATCH`], at most the window). The logits of a micro-batch
+    /// are one buffer of vocabulary × ubatch floats (128 MiB for Gemma 3 at
+    /// 128) besides the context's own copy for the window.
     pub ubatch: Option<usize>,
     /// Layers offloaded to a GPU (builds with the `cuda` feature).
     pub gpu_layers: Option<u32>,
@@ -225,9 +233,7 @@ impl TeacherModel {
 
     fn context(&self, n_ctx: u32, options: &ScoreOptions) -> Result<LlamaContext<'_>, String> {
         let window = options.window as u32;
-        let ubatch = options
-            .ubatch
-            .map_or(window, |u| (u as u32).clamp(1, window));
+        let ubatch = (options.ubatch.unwrap_or(DEFAULT_UBATCH) as u32).clamp(1, window);
         let cp = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(window)
@@ -561,12 +567,20 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         crate::models::file_digest(p).map_err(|e| failed(format!("{}: {e}", p.display())))
     };
     // The cache key of a quantization: both files, the answers (text, or
-    // "generate greedily" with the budget), the window and the template.
+    // "generate greedily" with the budget), the window, the template and the
+    // CPU kernels (which change logits in their last bits). v2: the one-pass
+    // statistics.
     let answers_key = {
         let mut h = String::new();
         h.push_str(&format!(
-            "v1\0{}\0{}\0{}\0",
-            options.window, chat_template, job.max_tokens
+            "v2\0{}\0{}\0{}\0ubatch={} repack={} amx={} tiled_mm={}\0",
+            options.window,
+            chat_template,
+            job.max_tokens,
+            options.ubatch.unwrap_or(DEFAULT_UBATCH),
+            options.repack,
+            options.amx,
+            std::env::var("GGML_CPU_TILED_MM").unwrap_or_default()
         ));
         for a in &answers {
             h.push_str(&serde_json::to_string(&a.prompt).unwrap_or_default());

@@ -343,6 +343,30 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     );
     let stored = std::fs::read_to_string(run_dir.join("samples.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 8);
+    // `--list --instances`: what a run would do; resuming, less what is stored.
+    let mut instances = vec!["--list", "--instances", "--model", model.as_str()];
+    instances.extend(["--samples", "3", "--output-dir", &out_dir_s]);
+    let out = p.run(&[&instances[..], &["--temperature", "0,0.5", "peru"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "capital::case_2_peru [recorded Q4_K_M plain t=0]: 3 samples\n\
+         capital::case_2_peru [recorded Q4_K_M plain t=0.5]: 3 samples\n\
+         \n2 instances, 6 samples to run\n"
+    );
+    let out = p.run(&[&instances[..], &["--resume", "--format", "terse"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.ends_with("[recorded Q4_K_M plain t=0]: 3 samples, 2 stored")),
+        "{stdout}"
+    );
+    let out = p.run(&["--instances"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--list"));
     // Next to them, the HTML report: one self-contained file.
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
     assert!(html.contains("litmus report") && html.contains("capital::case_2_peru"));
@@ -1838,4 +1862,341 @@ options = {{ retries = "1", backoff_ms = "50", max_backoff_ms = "200", cooldown_
         scored_before.len(),
         errored_before.len()
     );
+}
+
+/// The statistics of a run's `summary.json` that merging must keep: per
+/// eval and configuration, and per configuration.
+fn statistics_of(run_dir: &Path) -> serde_json::Value {
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    let units: Vec<serde_json::Value> = s["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            serde_json::json!([
+                u["eval"],
+                u["config"],
+                u["score"],
+                u["pass_rate"],
+                u["scored"],
+                u["errors"]
+            ])
+        })
+        .collect();
+    let configs: Vec<serde_json::Value> = s["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| serde_json::json!([c["config"], c["score"], c["pass_at_1"], c["evals"]]))
+        .collect();
+    serde_json::json!([units, configs])
+}
+
+/// The one run directory under `output_dir/runs/`.
+fn only_run(output_dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(output_dir.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+/// Issue 21: a run split over jobs with `--partition` (each listing and
+/// running its share), merged by `cargo eval merge` into the run of the
+/// whole plan with its outputs (summary, JUnit, Markdown and the step
+/// summary, report.html) and its verdict against the score snapshots;
+/// runs that disagree, or a missing partition, are refused (exit 2).
+#[test]
+fn partitions_run_on_several_jobs_merge_into_the_run_of_the_whole_plan() {
+    let p = Project::new(EVALS, MORE, None);
+    let out = p.out_dir();
+    let answers = |france: &'static str| {
+        [
+            (
+                "add_numbers",
+                "What is 2 + 2? Answer with the number only.",
+                "4",
+            ),
+            (
+                "capital::case_1_france",
+                "Capital of France? One word.",
+                france,
+            ),
+            (
+                "capital::case_2_peru",
+                "Capital of Peru? One word.",
+                "Bogota",
+            ),
+            ("from_another_crate", "Say hello.", "hello there"),
+        ]
+    };
+    write_recording(&out.join("rec-a"), &answers("Paris."));
+    write_recording(&out.join("rec-b"), &answers("Marseille"));
+    // Named (`#recorded`), so that every job's plan names the model alike
+    // wherever its recording is.
+    let model = |rec: &str| format!("replay:{}#recorded", out.join(rec).display());
+    let merge = |args: &[&str]| -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+            .args(["eval", "merge"])
+            .args(args)
+            .current_dir(p.path())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env("CI", "true")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .unwrap()
+    };
+    let s = |p: &Path| p.display().to_string();
+
+    // A bad partition is a usage error saying what is wrong.
+    let bad = p.run(&["--list", "--partition", "hash:3/2"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("K (3) is greater than N (2)"),
+        "{}",
+        text(&bad)
+    );
+    let bad = p.run(&["--list", "--partition", "slice:1/2"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("unknown partition kind `slice`"));
+
+    // Each partition lists its share; together they are every eval, once.
+    let rec_a = model("rec-a");
+    let mut listed = Vec::new();
+    for k in 1..=2 {
+        let spec = format!("count:{k}/2");
+        let l = p.run(&["--list", "--model", &rec_a, "--partition", &spec]);
+        assert!(l.status.success(), "{}", text(&l));
+        let stdout = String::from_utf8_lossy(&l.stdout).to_string();
+        assert!(
+            stdout.contains(&format!(
+                "partition count:{k}/2: 2 of 4 evals × configurations"
+            )),
+            "{stdout}"
+        );
+        listed.extend(
+            stdout
+                .lines()
+                .filter_map(|l| l.strip_suffix(": test"))
+                .map(str::to_string),
+        );
+    }
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "add_numbers",
+            "capital::case_1_france",
+            "capital::case_2_peru",
+            "from_another_crate"
+        ]
+    );
+
+    // The whole plan on one machine, its snapshots accepted.
+    let whole_dir = out.join("whole");
+    let whole = p
+        .cargo_eval(&[
+            "--model",
+            &rec_a,
+            "--samples",
+            "2",
+            "--output-dir",
+            &s(&whole_dir),
+        ])
+        .env("INSTA_UPDATE", "always")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole));
+    let whole_run = only_run(&whole_dir);
+
+    // Two jobs, one partition each (snapshots are the merge's to compare).
+    let job = |rec: &str, spec: &str, dir: &Path, extra: &[&str]| {
+        let m = model(rec);
+        let mut args = vec![
+            "--model",
+            m.as_str(),
+            "--samples",
+            "2",
+            "--partition",
+            spec,
+            "--no-snapshots",
+            "--output-dir",
+        ];
+        let d = s(dir);
+        args.push(&d);
+        args.extend_from_slice(extra);
+        let o = p.run(&args);
+        assert_eq!(o.status.code(), Some(0), "{spec}: {}", text(&o));
+        only_run(dir)
+    };
+    let jobs = out.join("artifacts");
+    let part1 = job("rec-a", "hash:1/2", &jobs.join("job-1"), &[]);
+    let part2 = job("rec-a", "hash:2/2", &jobs.join("job-2"), &[]);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(part2.join("run.json")).unwrap()).unwrap();
+    assert_eq!(meta["partition"]["partition"], "hash:2/2", "{meta}");
+    assert_eq!(meta["partition"]["of"], 4);
+    assert_eq!(meta["settings"]["params"]["seed"], 42);
+    assert_eq!(meta["settings"]["snapshot_dir"], "evals/snapshots");
+
+    // Merged (found by searching the artifacts folder): the whole run's
+    // statistics and verdict, and its outputs.
+    let merged = out.join("merged");
+    let step = out.join("step-summary.md");
+    let m = Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+        .args(["eval", "merge", &s(&jobs), "--output", &s(&merged)])
+        .args(["--junit", &s(&out.join("junit.xml"))])
+        .args(["--markdown", &s(&out.join("summary.md"))])
+        .current_dir(p.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CI", "true")
+        .env("GITHUB_STEP_SUMMARY", &step)
+        .output()
+        .unwrap();
+    assert_eq!(m.status.code(), Some(0), "{}", text(&m));
+    assert!(
+        text(&m).contains("merged 2 runs (hash:1/2, hash:2/2): 8 samples"),
+        "{}",
+        text(&m)
+    );
+    assert_eq!(statistics_of(&merged), statistics_of(&whole_run));
+    let stored = std::fs::read_to_string(merged.join("samples.jsonl")).unwrap();
+    assert_eq!(stored.lines().count(), 8);
+    assert!(std::fs::read_to_string(merged.join("report.html"))
+        .unwrap()
+        .contains("capital::case_2_peru"));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase").count(), 4, "{junit}");
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains(r"capital::case\_1\_france"), "{md}");
+    assert_eq!(std::fs::read_to_string(&step).unwrap(), md);
+
+    // The same partition twice counts once.
+    let again = job("rec-a", "hash:2/2", &out.join("again"), &[]);
+    let m = merge(&[
+        &s(&part1),
+        &s(&part2),
+        &s(&again),
+        "--output",
+        &s(&out.join("m-again")),
+        "--no-html-report",
+    ]);
+    assert_eq!(m.status.code(), Some(0), "{}", text(&m));
+    assert!(text(&m).contains("duplicates counted once"), "{}", text(&m));
+    assert_eq!(
+        statistics_of(&out.join("m-again")),
+        statistics_of(&whole_run)
+    );
+
+    // A regression (France now answered wrongly) fails the merge: exit 4.
+    let b1 = job("rec-b", "hash:1/2", &out.join("b/job-1"), &[]);
+    let b2 = job("rec-b", "hash:2/2", &out.join("b/job-2"), &[]);
+    let m = merge(&[&s(&b1), &s(&b2), "--output", &s(&out.join("m-b"))]);
+    assert_eq!(m.status.code(), Some(4), "exit::REGRESSED\n{}", text(&m));
+    assert!(
+        text(&m).contains("capital::case_1_france") && text(&m).contains("regressed"),
+        "{}",
+        text(&m)
+    );
+
+    // Runs made with another seed are refused, naming both values.
+    let seeded = job("rec-a", "hash:2/2", &out.join("seeded"), &["--seed", "7"]);
+    let m = merge(&[&s(&part1), &s(&seeded), "--output", &s(&out.join("m-c"))]);
+    assert_eq!(m.status.code(), Some(2), "{}", text(&m));
+    assert!(
+        text(&m).contains("cannot merge runs made with different seeds: 42 in")
+            && text(&m).contains(", 7 in"),
+        "{}",
+        text(&m)
+    );
+    // A missing partition too.
+    let m = merge(&[&s(&part1), "--output", &s(&out.join("m-d"))]);
+    assert_eq!(m.status.code(), Some(2), "{}", text(&m));
+    assert!(
+        text(&m).contains("partition is hash:2/2 missing"),
+        "{}",
+        text(&m)
+    );
+    assert!(!out.join("m-d").exists());
+}
+
+/// Issue 21 on the default model: the evals of the reproducibility test
+/// (greedy and sampled answers) run whole, then as two partitions merged:
+/// the same answers sample for sample, the same scores and intervals.
+#[test]
+fn partitions_on_the_default_model_merge_into_the_whole_run() {
+    let Some(model) = default_model_file() else {
+        return;
+    };
+    let model = model.display().to_string();
+    let p = Project::with_features(
+        &REPRO_EVALS.replace("PATTERN", "\"[a-z]\""),
+        MORE,
+        Some("[run]\nsamples = 2\ntemperatures = [0.0, 0.8]\nmax_tokens = 16\njobs = 2\n"),
+        &["llama"],
+    );
+    p.build_like_this_repository();
+    let out = p.out_dir();
+    let run = |dir: &Path, extra: &[&str]| -> PathBuf {
+        let d = dir.display().to_string();
+        let mut args = vec![
+            "--model",
+            model.as_str(),
+            "--output-dir",
+            d.as_str(),
+            "--no-cache",
+            "--no-snapshots",
+            "--no-html-report",
+        ];
+        args.extend_from_slice(extra);
+        let o = p.run(&args);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        only_run(dir)
+    };
+    let whole = run(&out.join("whole"), &[]);
+    let parts = [
+        run(&out.join("parts/1"), &["--partition", "count:1/2"]),
+        run(&out.join("parts/2"), &["--partition", "count:2/2"]),
+    ];
+    let answers = |dir: &Path| -> BTreeMap<(String, String, u64), String> {
+        records(&std::fs::read_to_string(dir.join("samples.jsonl")).unwrap())
+            .iter()
+            .map(|r| {
+                (
+                    (
+                        r["eval"].as_str().unwrap().to_string(),
+                        r["temperature"].to_string(),
+                        r["sample"].as_u64().unwrap(),
+                    ),
+                    r["response"].as_str().unwrap_or("<error>").to_string(),
+                )
+            })
+            .collect()
+    };
+    for part in &parts {
+        let n = answers(part).len();
+        assert!(n > 0 && n < 5 * 2 * 2, "a share of the 20 samples: {n}");
+    }
+    let merged = out.join("merged");
+    let m = Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+        .args(["eval", "merge"])
+        .arg(out.join("parts"))
+        .arg("--output")
+        .arg(&merged)
+        .args(["--no-snapshots", "--no-html-report"])
+        .current_dir(p.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    assert_eq!(m.status.code(), Some(0), "{}", text(&m));
+    let whole_answers = answers(&whole);
+    assert_eq!(whole_answers.len(), 5 * 2 * 2);
+    assert!(whole_answers.values().all(|a| a != "<error>"));
+    assert_eq!(answers(&merged), whole_answers, "the same answers");
+    assert_eq!(statistics_of(&merged), statistics_of(&whole));
 }

@@ -69,6 +69,54 @@ enum Cmd {
     /// its device, several at once where they fit, split by layers or
     /// partly offloaded where they do not.
     Devices(DevicesArgs),
+    /// Combine partial runs into one: the partitions of one plan (`cargo
+    /// eval --partition hash:K/N` on N CI jobs or hosts), or runs of the
+    /// same plan. Runs made with different settings (litmus version, seed,
+    /// sampling parameters, weights) are refused; a sample in several runs
+    /// counts once, and differing copies of it are an error. Writes one run
+    /// directory (samples.jsonl, summary.json, report.html), compares the
+    /// scores with their snapshots, writes JUnit and the Markdown summary
+    /// (and appends it to $GITHUB_STEP_SUMMARY), and exits as a run of the
+    /// whole plan would.
+    Merge(MergeArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+struct MergeArgs {
+    /// Run directories, or folders to search for them (such as the
+    /// downloaded artifacts of the partition jobs).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// The merged run's directory (default: <target-dir>/litmus/runs/<new
+    /// run id>, which becomes the latest run).
+    #[arg(long, short, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// Merge even when some partitions of the split are missing.
+    #[arg(long)]
+    allow_missing: bool,
+    /// Write a JUnit XML report there.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write the Markdown summary there (it is also appended to
+    /// $GITHUB_STEP_SUMMARY when that is set).
+    #[arg(long, value_name = "PATH")]
+    markdown: Option<PathBuf>,
+    /// Do not compare the scores with their snapshots.
+    #[arg(long)]
+    no_snapshots: bool,
+    /// Do not write report.html in the merged run.
+    #[arg(long)]
+    no_html_report: bool,
+    /// A fixed score-snapshot tolerance in points.
+    #[arg(long, value_name = "POINTS")]
+    tolerance: Option<f64>,
+    /// Less output.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Path to Cargo.toml (the workspace whose snapshots the scores are
+    /// compared with).
+    #[arg(long)]
+    manifest_path: Option<PathBuf>,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -571,7 +619,7 @@ fn ended_report(
         }
         return out;
     };
-    let (scored, errored) = stored_samples(&run_dir.join("samples.jsonl"));
+    let (scored, errored) = litmus_core::run::summary::stored_counts(run_dir);
     let run_id = run_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -592,24 +640,6 @@ fn ended_report(
         resume_command(argv, &run_id, only)
     ));
     out
-}
-
-/// Samples in a `samples.jsonl`: (scored, errored). A torn last line (the
-/// process died while writing it) does not count.
-fn stored_samples(path: &Path) -> (usize, usize) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let records = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
-    let (mut scored, mut errored) = (0, 0);
-    for r in records {
-        if r["score"].is_null() {
-            errored += 1;
-        } else {
-            scored += 1;
-        }
-    }
-    (scored, errored)
 }
 
 /// `cargo eval` with this process's arguments (`argv`, program name first),
@@ -938,19 +968,10 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
         .map_err(|e| e.to_string())?;
     let plan = match &args.plan {
         None => Vec::new(),
-        Some(names) => {
-            let names = if !names.is_empty() {
-                names.clone()
-            } else if !config.run.models.is_empty() {
-                config.run.models.clone()
-            } else {
-                vec![litmus_core::plan::config::DEFAULT_MODEL.to_string()]
-            };
-            names
-                .iter()
-                .map(|n| config.resolve_model(n))
-                .collect::<Result<Vec<_>, _>>()?
-        }
+        Some(names) => litmus_core::plan::resolve::model_names(&config, names)
+            .iter()
+            .map(|n| config.resolve_model(n))
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let job = DevicesJob {
         format: args.format.clone(),
@@ -967,6 +988,72 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
     )
 }
 
+/// `cargo eval merge`: the library does the work
+/// (`litmus_core::output::merge`); this adds the HTML report and the
+/// console output.
+fn merge(args: MergeArgs) -> Result<i32, String> {
+    use litmus_core::output::merge::{describe, exit_message, merge_runs, snapshot_lines};
+    let meta = metadata(args.manifest_path.as_deref()).ok();
+    let id = litmus_core::run::store::new_run_id();
+    let runs_dir = meta
+        .as_ref()
+        .map(|m| m.target_directory.clone().into_std_path_buf())
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("litmus")
+        .join("runs");
+    let output = args.output.clone().unwrap_or_else(|| runs_dir.join(&id));
+    let request = litmus_core::output::merge::MergeRequest {
+        runs: args.runs.clone(),
+        id: id.clone(),
+        output: output.clone(),
+        args: std::env::args().collect(),
+        allow_missing: args.allow_missing,
+        workspace_root: meta.map(|m| m.workspace_root.into_std_path_buf()),
+        no_snapshots: args.no_snapshots,
+        tolerance: args.tolerance,
+        junit: args.junit.clone(),
+        markdown: args.markdown.clone(),
+    };
+    let report = match merge_runs(&request) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    if args.output.is_none() {
+        let _ = std::fs::write(runs_dir.join("latest"), &id);
+    }
+    let summary = &report.merged.summary;
+    if !args.quiet {
+        litmus_core::output::console::Console::new(
+            Format::Human,
+            false,
+            litmus_core::output::console::Color::Auto,
+        )
+        .summary(summary);
+    }
+    eprintln!("{:>12} {}", "Merged", describe(&report, &output));
+    for line in snapshot_lines(&report.snapshots) {
+        eprintln!("{line}");
+    }
+    if !args.no_html_report {
+        match litmus_html::write_report(&output) {
+            Ok(path) if !args.quiet => eprintln!("{:>12} {}", "Report", path.display()),
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: HTML report: {e}"),
+        }
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let message = exit_message(report.exit_code, summary);
+    if !message.is_empty() {
+        eprintln!("error: {message}");
+    }
+    Ok(report.exit_code)
+}
+
 fn main() -> ExitCode {
     // `cargo eval ...` runs `cargo-eval eval ...`.
     let mut argv: Vec<String> = std::env::args().collect();
@@ -980,6 +1067,7 @@ fn main() -> ExitCode {
         Some(Cmd::Fidelity(args)) => fidelity::fidelity(args),
         Some(Cmd::Report(args)) => report(args),
         Some(Cmd::Devices(args)) => devices(args),
+        Some(Cmd::Merge(args)) => merge(args),
         None => run(cli.run),
     };
     match result {
@@ -1060,18 +1148,5 @@ mod tests {
             resume_command(&a, "r4", None),
             r"cargo eval --model 'openai:http://h/v1#my model' 'it'\''s' --resume --run-id r4"
         );
-    }
-
-    #[test]
-    fn stored_samples_counts_whole_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("samples.jsonl");
-        assert_eq!(stored_samples(&path), (0, 0));
-        std::fs::write(
-            &path,
-            "{\"score\": {\"value\": 1}}\n{\"score\": null, \"error\": \"boom\"}\n{\"score\": {\"va",
-        )
-        .unwrap();
-        assert_eq!(stored_samples(&path), (1, 1));
     }
 }

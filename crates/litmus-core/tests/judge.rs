@@ -17,7 +17,8 @@ use litmus_core::eval::context::EvalContext;
 use litmus_core::eval::judge::{Judge, JudgeError};
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::ScoreResult;
-use litmus_core::run::runner::{execute, Plan};
+use litmus_core::plan::matrix::Plan;
+use litmus_core::run::runner::execute;
 use litmus_core::run::store::{Cache, SampleRecord};
 
 /// Answers eval prompts with `answer`, and judge prompts (those holding the

@@ -13,7 +13,8 @@ use litmus_core::eval::case::{Case, Metric, TextCase};
 use litmus_core::eval::context::EvalContext;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::{Score, ScoreResult};
-use litmus_core::run::runner::{execute, Plan};
+use litmus_core::plan::matrix::Plan;
+use litmus_core::run::runner::execute;
 use litmus_core::run::store::{Cache, RunStore};
 
 /// Answers "Paris" to everything, counting requests and samples.

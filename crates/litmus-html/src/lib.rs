@@ -63,19 +63,7 @@ impl Run {
     /// Reads the run in `dir`.
     pub fn load(dir: &Path) -> Result<Run, String> {
         let records = read_run(dir).map_err(|e| e.to_string())?;
-        let summary_path = dir.join("summary.json");
-        let summary = match std::fs::read(&summary_path) {
-            Ok(data) => serde_json::from_slice::<RunSummary>(&data)
-                .map_err(|e| format!("{}: {e}", summary_path.display()))?,
-            Err(_) => RunSummary::build(
-                &dir.file_name().unwrap_or_default().to_string_lossy(),
-                &dir.display().to_string(),
-                &records,
-                &Default::default(),
-                &Default::default(),
-                &Default::default(),
-            ),
-        };
+        let summary = RunSummary::of_stored_run(dir, &records)?;
         let meta = std::fs::read(dir.join("run.json"))
             .ok()
             .and_then(|d| serde_json::from_slice::<RunMeta>(&d).ok());

@@ -602,7 +602,8 @@ impl<'m> Engine<'m> {
         let mut n: i32 = 0;
         let now = Instant::now();
         let mut completing: Vec<u64> = Vec::new();
-        let mut padding: Vec<usize> = Vec::new();
+        // Padded slots, each with the position its throwaway token took.
+        let mut padding: Vec<(usize, i32)> = Vec::new();
         if let Some(&gid) = self.prompting.front() {
             let group = self.groups.get_mut(&gid).expect("prompting group");
             let tokens = &self.jobs[&group.job].req.tokens;
@@ -628,44 +629,14 @@ impl<'m> Engine<'m> {
                 self.prompting.pop_front();
             }
         } else {
-            for (si, slot) in self.slots.iter_mut().enumerate() {
-                if slot.state == SlotState::Generating {
-                    if let Some(tok) = slot.pending {
-                        self.batch
-                            .add(tok, slot.pos, &[si as i32], true)
-                            .expect("batch has room");
-                        slot.batch_idx = Some(n);
-                        n += 1;
-                    }
-                }
-            }
-            // llama.cpp's CPU matrix kernels change path with the row count
-            // (llamafile's GEMM from two rows; the tiled K-quant GEMM, when on,
-            // from eight): pad a step with throwaway tokens in free slots, so
-            // that every generation step takes the same paths. The first pads
-            // request logits too, so that the output layer sees at least two
-            // rows.
-            let n_real = n as usize;
-            if n_real >= 1 && n_real < self.settings.pad_rows {
-                let want = self.settings.pad_rows - n_real;
-                let free: Vec<usize> = (0..self.slots.len())
-                    .filter(|&i| self.slots[i].state == SlotState::Free)
-                    .take(want)
-                    .collect();
-                for si in free {
-                    let logits = n_real + padding.len() < 2;
-                    self.batch
-                        .add(self.pad_token, 0, &[si as i32], logits)
-                        .expect("batch has room");
-                    padding.push(si);
-                    n += 1;
-                }
-            }
+            self.fill_generation_step(&mut n, &mut padding);
         }
         let t_decode = Instant::now();
         let decoded = self.ctx.decode(&mut self.batch);
-        for &si in &padding {
-            let _ = self.ctx.clear_kv_cache_seq(Some(si as u32), None, None);
+        for &(si, pos) in &padding {
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(si as u32), Some(pos as u32), None);
         }
         if let Err(e) = decoded {
             self.fail_all(format!("llama_decode failed: {e}"));
@@ -729,6 +700,70 @@ impl<'m> Engine<'m> {
                     self.sample_and_advance(si, Draw::Batch(idx));
                 }
             }
+        }
+    }
+
+    /// One token of every generating sequence, in slot order, padded so that
+    /// llama.cpp decodes the step as one micro-batch of the same kind
+    /// whatever else is in flight.
+    ///
+    /// With one KV stream per sequence, llama.cpp splits a batch into
+    /// micro-batches of *consecutive* sequence ids (`split_equal`), so
+    /// generating slots 0, 1 and 5 would run as two graphs, the one holding
+    /// slot 5 alone: one row, where its CPU kernels take other paths (one dot
+    /// product per row instead of llamafile's GEMM; for an attention over 512
+    /// cells or more, flash attention split across threads), and a weight read
+    /// per micro-batch. So every slot between the first and the last
+    /// generating one gets a throwaway token at its next position (removed
+    /// after the step), and a step has at least `pad_rows` rows: each
+    /// sequence's numbers are then the same in any mix, and a step reads the
+    /// weights once.
+    fn fill_generation_step(&mut self, n: &mut i32, padding: &mut Vec<(usize, i32)>) {
+        let generating = |s: &Slot| s.state == SlotState::Generating && s.pending.is_some();
+        let (Some(mut lo), Some(mut hi)) = (
+            self.slots.iter().position(generating),
+            self.slots.iter().rposition(generating),
+        ) else {
+            return;
+        };
+        let pad = !self.settings.kv_unified;
+        if pad {
+            while hi - lo + 1 < self.settings.pad_rows {
+                if hi + 1 < self.slots.len() {
+                    hi += 1;
+                } else if lo > 0 {
+                    lo -= 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        // The output layer sees two rows or more: a lone sequence's first pad
+        // asks for logits too.
+        let mut pad_outputs =
+            2usize.saturating_sub((lo..=hi).filter(|&si| generating(&self.slots[si])).count());
+        for si in lo..=hi {
+            let slot = &mut self.slots[si];
+            if generating(slot) {
+                let tok = slot.pending.expect("generating slot has a token");
+                self.batch
+                    .add(tok, slot.pos, &[si as i32], true)
+                    .expect("batch has room");
+                slot.batch_idx = Some(*n);
+            } else if pad {
+                // The slot's next position: a parked prompt or a prompt
+                // being decoded keeps its cells; the pad's is removed.
+                let pos = self.ctx.kv_cache_seq_pos_max(si as i32) + 1;
+                let logits = pad_outputs > 0;
+                pad_outputs = pad_outputs.saturating_sub(1);
+                self.batch
+                    .add(self.pad_token, pos, &[si as i32], logits)
+                    .expect("batch has room");
+                padding.push((si, pos));
+            } else {
+                continue;
+            }
+            *n += 1;
         }
     }
 

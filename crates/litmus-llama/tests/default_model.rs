@@ -339,6 +339,55 @@ fn the_same_text_alone_and_batched() {
     assert_eq!(alone[0].text, batched.text);
 }
 
+/// A sequence left generating alone in the last slot, with a free slot below
+/// it and a context past 512 cells, decodes as it does alone in slot 0:
+/// llama.cpp splits a step into micro-batches of consecutive sequence ids, so
+/// the engine pads the slots between and around the generating ones (a lone
+/// row would take other kernels: one dot product per row, and flash attention
+/// split across threads from 512 cells).
+#[test]
+fn the_same_long_text_in_any_slot() {
+    let mut spec = default_spec(3);
+    spec.context = Some(3 * 1024);
+    spec.options.insert("ignore_eos".into(), "true".into());
+    let b = std::sync::Arc::new(LlamaBackend::open(&spec).unwrap());
+    let story = "The quick brown fox jumps over the lazy dog near the old mill. ".repeat(40);
+    let long = GenerationRequest {
+        prompt: Prompt::Completion(story),
+        params: SamplingParams {
+            temperature: 1.0,
+            max_tokens: 48,
+            seed: 3,
+            ..Default::default()
+        },
+        samples: vec![0],
+    };
+    assert!(b.tokenize_prompt(&long.prompt).unwrap().len() > 512);
+    let alone = b.generate(&long).unwrap();
+    // Two short samples take slots 0 and 1 first and finish early.
+    let start = b.engine_stats();
+    let short = {
+        let b = std::sync::Arc::clone(&b);
+        let r = GenerationRequest {
+            prompt: Prompt::Completion("Rain".into()),
+            params: SamplingParams {
+                temperature: 0.8,
+                max_tokens: 3,
+                seed: 1,
+                ..Default::default()
+            },
+            samples: vec![0, 1],
+        };
+        std::thread::spawn(move || b.generate(&r).unwrap())
+    };
+    while b.engine_stats().tokens_decoded == start.tokens_decoded {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let shared = b.generate(&long).unwrap();
+    short.join().unwrap();
+    assert_eq!(shared[0].text, alone[0].text);
+}
+
 /// A slot freed by another request goes to a waiting sample, which copies its
 /// prompt's KV from a sibling still running instead of decoding the prompt
 /// again (batch-invariant, so its text must equal the one it gets with a slot

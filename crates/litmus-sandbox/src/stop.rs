@@ -55,6 +55,69 @@ fn indentation(line: &str) -> usize {
     line.len() - line.trim_start_matches([' ', '\t']).len()
 }
 
+/// The indentation of the line that opened the innermost definition still
+/// open at the end of `prompt` (a brace language): braces are counted outside
+/// comments, strings and character literals; a definition is a line with
+/// `fn ` (Rust) or `function`/`=>` (JavaScript). Without an open definition,
+/// the outermost open block's line; `None` when no block is open.
+fn open_definition(prompt: &str, language: Language) -> Option<usize> {
+    // (indentation of the opening line, whether that line is a definition)
+    let mut open: Vec<(usize, bool)> = Vec::new();
+    let mut in_block_comment = false;
+    for line in prompt.lines() {
+        let is_def = match language {
+            Language::Rust => line.contains("fn "),
+            _ => line.contains("function") || line.contains("=>"),
+        };
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        let mut quote: Option<char> = None;
+        while i < chars.len() {
+            let c = chars[i];
+            let next = chars.get(i + 1).copied();
+            if in_block_comment {
+                if c == '*' && next == Some('/') {
+                    in_block_comment = false;
+                    i += 1;
+                }
+            } else if let Some(q) = quote {
+                if c == '\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            } else if c == '/' && next == Some('/') {
+                break;
+            } else if c == '/' && next == Some('*') {
+                in_block_comment = true;
+                i += 1;
+            } else if c == '"' || (c == '`' && language == Language::JavaScript) {
+                quote = Some(c);
+            } else if c == '\'' {
+                // A character literal such as '{' (Rust) or a string (JS);
+                // a Rust lifetime ('a) has no closing quote two or three on.
+                if language == Language::JavaScript {
+                    quote = Some(c);
+                } else if chars.get(i + 2) == Some(&'\'') {
+                    i += 2;
+                } else if next == Some('\\') && chars.get(i + 3) == Some(&'\'') {
+                    i += 3;
+                }
+            } else if c == '{' {
+                open.push((indentation(line), is_def));
+            } else if c == '}' {
+                open.pop();
+            }
+            i += 1;
+        }
+    }
+    open.iter()
+        .rev()
+        .find(|(_, def)| *def)
+        .or(open.first())
+        .map(|(indent, _)| *indent)
+}
+
 impl StopRule {
     /// The rule for a completion-style prompt in `language`: `None` when the
     /// prompt does not end by opening a definition's body on a new line, or
@@ -79,8 +142,12 @@ impl StopRule {
                 })
             }
             Language::Rust | Language::JavaScript if last.trim_end().ends_with('{') => {
+                // The definition may have opened inner blocks already
+                // (`fn f() {` then `    if x {`): its body ends with the
+                // closing brace of the definition's line, not of the last one.
+                let indent = open_definition(prompt, language).unwrap_or(indentation(last));
                 Some(StopRule::Closing {
-                    line: format!("{}}}", &last[..indentation(last)]),
+                    line: format!("{}}}", &last[..indent.min(indentation(last))]),
                 })
             }
             _ => None,
@@ -224,6 +291,26 @@ mod tests {
         );
         assert_eq!(
             StopRule::for_completion("function f(x) {\n", Language::JavaScript),
+            Some(StopRule::Closing { line: "}".into() })
+        );
+        // A prompt that opened a block inside the definition: the body ends
+        // with the definition's brace (braces in comments, strings and
+        // character literals do not count).
+        let inner = "/// Whether `age` is in {13, ..., 19}.\nfn is_teen(age: u32) -> bool {\n    let _ = ('{', \"}\");\n    if age < 13 {\n";
+        assert_eq!(
+            StopRule::for_completion(inner, Language::Rust),
+            Some(StopRule::Closing { line: "}".into() })
+        );
+        let method = "impl A {\n    fn m(&self) -> u32 {\n        match self.0 {\n";
+        assert_eq!(
+            StopRule::for_completion(method, Language::Rust),
+            Some(StopRule::Closing {
+                line: "    }".into()
+            })
+        );
+        let js = "function f(xs) {\n  for (const x of xs) {\n";
+        assert_eq!(
+            StopRule::for_completion(js, Language::JavaScript),
             Some(StopRule::Closing { line: "}".into() })
         );
         // Not opening a body on a new line, or a language extraction does not cut.

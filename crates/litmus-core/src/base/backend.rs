@@ -258,6 +258,11 @@ pub struct ModelInfo {
     pub resident_bytes: Option<u64>,
 }
 
+/// Opens a backend for a model spec: what the harness and the runner are
+/// given (`litmus::open_backend` opens the backends compiled in).
+pub type BackendOpener<'a> =
+    &'a (dyn Fn(&crate::base::model::ModelSpec) -> Result<SharedBackend, BackendError> + Sync);
+
 /// A backend failure. Recorded with the sample; never aborts a run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]

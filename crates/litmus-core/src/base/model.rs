@@ -78,7 +78,7 @@ pub struct ModelSpec {
     pub device: Option<u32>,
     /// Split the layers over the GPUs in these proportions, one number per
     /// GPU (llama, feature `cuda`; as llama.cpp's `--tensor-split`; see
-    /// [`crate::placement`]). Empty: the planner decides.
+    /// [`crate::plan::placement`]). Empty: the planner decides.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub split: Vec<f64>,
     /// Name of the environment variable holding an API key (never the key itself).

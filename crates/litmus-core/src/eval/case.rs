@@ -126,6 +126,39 @@ impl CodeCase {
     }
 }
 
+/// The sandbox's view of a code case: what running an answer needs. This is
+/// the one place a [`CodeCase`] becomes a [`litmus_sandbox::CodeSpec`].
+/// (`CodeCase` keeps its own fields rather than hold a `CodeSpec`: they are
+/// public API, and their serialized order is the case's fingerprint.)
+///
+/// ```
+/// use litmus_core::eval::case::CodeCase;
+/// let case = CodeCase::python().prompt("Add.").test("assert add(1, 2) == 3").setup("import math");
+/// let spec = litmus_sandbox::CodeSpec::from(&case);
+/// assert_eq!((spec.tests, spec.setup.as_deref()), (case.tests.clone(), Some("import math")));
+/// ```
+impl From<&CodeCase> for litmus_sandbox::CodeSpec {
+    fn from(case: &CodeCase) -> Self {
+        let CodeCase {
+            language,
+            prompt: _,
+            examples,
+            tests,
+            reference: _,
+            setup,
+            prefix,
+            vars: _,
+        } = case;
+        litmus_sandbox::CodeSpec {
+            language: *language,
+            examples: examples.clone(),
+            tests: tests.clone(),
+            prefix: prefix.clone(),
+            setup: setup.clone(),
+        }
+    }
+}
+
 /// A text case: the answer is compared with reference answers by a metric,
 /// or graded by an LLM judge ([`TextCase::judge`]).
 ///

@@ -38,20 +38,9 @@ pub fn score_judged(
     Ok(Some(score))
 }
 
-/// The sandbox spec of a code case.
-pub fn code_spec(case: &CodeCase) -> litmus_sandbox::CodeSpec {
-    litmus_sandbox::CodeSpec {
-        language: case.language,
-        examples: case.examples.clone(),
-        tests: case.tests.clone(),
-        prefix: case.prefix.clone(),
-        setup: case.setup.clone(),
-    }
-}
-
 /// Runs `answer` in the sandbox against the case's examples and tests.
 pub fn score_code(case: &CodeCase, answer: &str, limits: &litmus_sandbox::Limits) -> Score {
-    let r = litmus_sandbox::score_answer(answer, &code_spec(case), limits);
+    let r = litmus_sandbox::score_answer(answer, &case.into(), limits);
     let all_tests = r.tests_total == 0 || r.tests_passed == r.tests_total;
     let all_examples = r.examples_total == 0 || r.examples_passed == r.examples_total;
     let mut score = Score::new(r.score)

@@ -59,6 +59,22 @@ impl EvalEntry {
     }
 }
 
+/// Builds a declarative eval's case, catching a panic in the user's function
+/// (the error names the eval's source location and the panic's message).
+pub fn build_case(entry: &EvalEntry) -> Result<Case, String> {
+    match entry.kind {
+        EntryKind::Declarative(f) => std::panic::catch_unwind(f).map_err(|p| {
+            format!(
+                "building the case panicked ({}:{}): {}",
+                entry.file,
+                entry.line,
+                crate::base::util::panic_message(p.as_ref())
+            )
+        }),
+        EntryKind::Imperative(_) => Err("not a declarative eval".into()),
+    }
+}
+
 /// A registered eval, resolved for a run.
 #[derive(Clone, Copy)]
 pub struct Eval {

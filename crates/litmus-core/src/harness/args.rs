@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use clap::{Args as _, FromArgMatches as _};
 
 pub use crate::output::console::{Color, Format};
+use crate::plan::partition::Partition;
 
 /// The run flags of an eval target (and of `cargo eval`).
 #[derive(Clone, Debug, PartialEq, clap::Args)]
@@ -29,6 +30,11 @@ pub struct Args {
     /// List the evals instead of running them.
     #[arg(long)]
     pub list: bool,
+    /// With --list: list the instances a run would have instead (eval ×
+    /// model × template × temperature, with their samples; with --resume,
+    /// less those already stored).
+    #[arg(long, requires = "list")]
+    pub instances: bool,
     /// Run only ignored evals.
     #[arg(long)]
     pub ignored: bool,
@@ -115,6 +121,12 @@ pub struct Args {
     /// Run every eval N times over to measure run-to-run flip rates.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub repeat: u32,
+    /// Run one share of the plan: `hash:K/N` (by a stable hash of each eval ×
+    /// configuration: adding evals moves no other) or `count:K/N`
+    /// (round-robin, balanced); K from 1 to N. `cargo eval merge` combines
+    /// the N runs.
+    #[arg(long, value_name = "KIND:K/N", value_parser = partition)]
+    pub partition: Option<Partition>,
     /// Write the run directory's path to this file as soon as the results
     /// store exists (`cargo eval` reads it when the target dies early).
     #[arg(long, value_name = "PATH", hide = true)]
@@ -194,6 +206,10 @@ fn jobs(v: &str) -> Result<usize, String> {
     v.parse::<usize>()
         .map(|j| j.max(1))
         .map_err(|e| e.to_string())
+}
+
+fn partition(v: &str) -> Result<Partition, String> {
+    v.parse()
 }
 
 fn tolerance(v: &str) -> Result<f64, String> {
@@ -314,6 +330,7 @@ impl Args {
             exact,
             skip,
             list,
+            instances,
             ignored,
             include_ignored,
             quiet,
@@ -341,6 +358,7 @@ impl Args {
             no_html_report,
             tolerance,
             repeat,
+            partition,
             run_dir_file,
             libtest:
                 Libtest {
@@ -368,6 +386,7 @@ impl Args {
         };
         flag("--exact", *exact);
         flag("--list", *list);
+        flag("--instances", *instances);
         flag("--ignored", *ignored);
         flag("--include-ignored", *include_ignored);
         flag("--quiet", *quiet);
@@ -409,7 +428,7 @@ impl Args {
         for z in unstable {
             pair("-Z", z.clone());
         }
-        let optional: [(&str, Option<String>); 17] = [
+        let optional: [(&str, Option<String>); 18] = [
             (
                 "--color",
                 (*color != Color::Auto).then(|| value_name(*color)),
@@ -431,6 +450,7 @@ impl Args {
             ("--markdown", markdown.as_ref().map(path)),
             ("--tolerance", tolerance.map(|v| v.to_string())),
             ("--repeat", (*repeat != 1).then(|| repeat.to_string())),
+            ("--partition", partition.map(|p| p.to_string())),
             ("--run-dir-file", run_dir_file.as_ref().map(path)),
             ("--test-threads", test_threads.clone()),
         ];
@@ -646,6 +666,20 @@ mod tests {
         );
         assert!(usage_error(&["--judge"]).contains("a value is required for '--judge"));
         assert!(usage_error(&["--run-id", "r"]).contains("--resume"));
+        for (spec, why) in [
+            ("hash:0/4", "K counts from 1"),
+            ("count:5/4", "K (5) is greater than N (4)"),
+            ("mod:1/4", "unknown partition kind `mod`"),
+            ("hash:1/0", "N must be at least 1"),
+            ("hash", "expected KIND:K/N"),
+        ] {
+            let m = usage_error(&["--partition", spec]);
+            assert!(m.contains("--partition") && m.contains(why), "{spec}: {m}");
+        }
+        assert_eq!(
+            Args::parse(["--partition", "hash:2/4"]).unwrap().partition,
+            Some("hash:2/4".parse().unwrap())
+        );
         let help = Args::parse(["--help"]).unwrap_err();
         assert_eq!(help.code, 0);
         assert!(help.message.contains("--samples"), "{}", help.message);
@@ -662,6 +696,7 @@ mod tests {
             exact: true,
             skip: vec!["s".into()],
             list: true,
+            instances: true,
             ignored: true,
             include_ignored: true,
             quiet: true,
@@ -689,6 +724,7 @@ mod tests {
             no_html_report: true,
             tolerance: Some(2.5),
             repeat: 3,
+            partition: Some("count:2/3".parse().unwrap()),
             run_dir_file: Some("/tmp/rd".into()),
             libtest: Libtest {
                 nocapture: true,

@@ -1,26 +1,47 @@
 //! The eval harness: the `main` of an eval target (`[[test]] harness = false`).
+//!
+//! [`run_with`] goes through the phases in order, one private helper each:
+//! the arguments select evals (`select`) and name a configuration
+//! (`load_config`); `--list` stops there (`list_evals`, or `list_instances`
+//! with `--instances`) and `--validate` checks the evals (`validate`);
+//! otherwise the plan is resolved ([`crate::plan::resolve::plan`]), run into
+//! a results store (`open_store`, `run_plan`), summarized (`summarize`) and
+//! reported (`snapshots`, `ci_outputs`), and the exit code says how it went
+//! (`exit_code`).
 
 pub mod args;
+pub mod partition;
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::base::backend::SamplingParams;
+use crate::base::backend::BackendOpener;
 use crate::base::exit;
+use crate::base::model::{BackendKind, ModelSpec};
 use crate::base::paths::{target_dir, workspace_root, TargetLocation};
 use crate::eval::registry::EvalEntry;
 use crate::output::console::Console;
-use crate::plan::config::{Config, DEFAULT_MODEL};
-use crate::run::runner::{execute, BackendOpener, Plan};
+use crate::output::snapshot::{Drift, SnapshotOptions, SnapshotOutcome};
+use crate::plan::config::Config;
+use crate::plan::matrix::{build_cases, expand, Plan, StoredSamples};
+use crate::plan::resolve::{self, Choices};
+use crate::run::collect::Outcome;
+use crate::run::runner::execute;
 use crate::run::store::{Cache, RunMeta, RunStore};
 use crate::run::summary::RunSummary;
 use args::{Args, Format};
 
-fn fail(code: i32, message: &str) -> i32 {
+/// The harness stopped early with this exit code (its message printed).
+type Stop = i32;
+
+fn fail(code: i32, message: &str) -> Stop {
     let _ = writeln!(std::io::stderr(), "error: {message}");
     code
+}
+
+fn warn(message: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
 }
 
 /// Runs the harness; returns the process exit code.
@@ -42,171 +63,109 @@ pub fn run(site: &TargetLocation, opener: BackendOpener<'_>) -> i32 {
 
 /// Runs the harness with parsed arguments; returns the exit code.
 pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -> i32 {
+    phases(site, args, opener).unwrap_or_else(|code| code)
+}
+
+/// args → plan → run → output → exit code.
+fn phases(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -> Result<i32, Stop> {
     let started = Instant::now();
-    let entries = match crate::eval::registry::all() {
-        Ok(e) => e,
-        Err(e) => return fail(exit::USAGE, &e),
-    };
-    let selected: Vec<&'static EvalEntry> = entries
+    let (registered, selected) = select(args)?;
+    if args.list && !args.instances && args.partition.is_none() {
+        return Ok(list_evals(args, &registered, &selected));
+    }
+    let config = load_config(site, args)?;
+    if args.list {
+        let mut plan = plan(args, &config, selected)?;
+        partition::apply(args, &mut plan, !args.instances)?;
+        return Ok(list_instances(
+            args,
+            &plan,
+            &output_dir(site, args, &config),
+        ));
+    }
+    if args.validate {
+        return validate(args, &config, &selected);
+    }
+    let mut plan = plan(args, &config, selected)?;
+    let partition = partition::apply(args, &mut plan, false)?;
+    let output_dir = output_dir(site, args, &config);
+    let (store, cache) = open_store(args, &output_dir, || {
+        partition::run_meta(site, &plan, partition)
+    })?;
+    let mut console = Console::new(args.format, args.quiet, args.color);
+    let outcome = run_plan(&plan, &store, &cache, &output_dir, opener, &mut console);
+    let summary = summarize(args, &plan, &store, &outcome, started);
+    console.summary(&summary);
+    for e in outcome.store_errors.iter().take(3) {
+        warn(format_args!("results store: {e}"));
+    }
+    let snapshots = snapshots(site, args, &summary);
+    ci_outputs(args, &summary, &snapshots);
+    Ok(exit_code(&summary, &snapshots))
+}
+
+/// Every registered eval (sorted by name) and those the arguments select.
+fn select(args: &Args) -> Result<(Vec<&'static EvalEntry>, Vec<&'static EvalEntry>), Stop> {
+    let registered = crate::eval::registry::all().map_err(|e| fail(exit::USAGE, &e))?;
+    let selected = registered
         .iter()
         .copied()
         .filter(|e| args.selects(&e.full_name(), e.ignore, e.tags))
         .collect();
+    Ok((registered, selected))
+}
 
-    if args.list {
-        let mut out = std::io::stdout().lock();
-        for e in &selected {
-            let _ = writeln!(out, "{}: test", e.full_name());
-        }
-        if args.format != Format::Terse && !args.quiet {
-            let _ = writeln!(out, "\n{} evals", selected.len());
-        }
-        if entries.is_empty() && args.format != Format::Terse {
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: no evals are registered; if they live in another crate, name it in `litmus::main!(that_crate)`"
-            );
-        }
-        return exit::OK;
+/// `--list`: the selected evals, libtest style (`name: test`).
+fn list_evals(args: &Args, registered: &[&EvalEntry], selected: &[&EvalEntry]) -> i32 {
+    let mut out = std::io::stdout().lock();
+    for e in selected {
+        let _ = writeln!(out, "{}: test", e.full_name());
     }
+    if args.format != Format::Terse && !args.quiet {
+        let _ = writeln!(out, "\n{} evals", selected.len());
+    }
+    if registered.is_empty() && args.format != Format::Terse {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: no evals are registered; if they live in another crate, name it in `litmus::main!(that_crate)`"
+        );
+    }
+    exit::OK
+}
 
+/// `litmus.toml`: `--config`, or the one found from the target's manifest up.
+fn load_config(site: &TargetLocation, args: &Args) -> Result<Config, Stop> {
     let config = match &args.config {
         Some(p) => Config::load(p),
         None => Config::discover(&site.manifest_dir),
     };
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => return fail(exit::USAGE, &e.to_string()),
-    };
-    let all_templates = config.all_templates();
-    let template_names: Vec<String> = if !args.templates.is_empty() {
-        args.templates.clone()
-    } else if !config.run.templates.is_empty() {
-        config.run.templates.clone()
-    } else {
-        vec!["plain".to_string()]
-    };
-    let mut templates = Vec::new();
-    for name in &template_names {
-        match crate::eval::template::find(&all_templates, name) {
-            Ok(t) => templates.push(t.clone()),
-            Err(e) => return fail(exit::USAGE, &e.to_string()),
-        }
-    }
-    let jobs = args.jobs.or(config.run.jobs).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
+    config.map_err(|e| fail(exit::USAGE, &e.to_string()))
+}
 
-    if args.validate {
-        let results = crate::run::validate::validate(&selected, &templates, jobs);
-        let mut bad = 0;
-        for v in &results {
-            match &v.result {
-                Ok(()) => {
-                    if !args.quiet {
-                        println!("{:>12} {}", "valid", v.eval);
-                    }
-                }
-                Err(problems) => {
-                    bad += 1;
-                    println!("{:>12} {}", "INVALID", v.eval);
-                    for p in problems {
-                        println!("{:>14} {p}", "-");
-                    }
-                }
-            }
-        }
-        println!("{} evals validated, {} invalid", results.len(), bad);
-        return if bad == 0 { exit::OK } else { exit::ERRORED };
+/// What the command line chose for the plan.
+fn choices(args: &Args) -> Choices {
+    Choices {
+        models: args.models.clone(),
+        templates: args.templates.clone(),
+        judge: args.judge.clone(),
+        temperatures: args.temperatures.clone(),
+        samples: args.samples,
+        seed: args.seed,
+        max_tokens: args.max_tokens,
+        jobs: args.jobs,
+        repeat: args.repeat,
     }
+}
 
-    let model_args: Vec<String> = if !args.models.is_empty() {
-        args.models.clone()
-    } else if !config.run.models.is_empty() {
-        config.run.models.clone()
-    } else {
-        vec![DEFAULT_MODEL.to_string()]
-    };
-    let mut models = Vec::new();
-    for m in &model_args {
-        match config.resolve_model(m) {
-            Ok(spec) => models.extend(spec.expand()),
-            Err(e) => return fail(exit::USAGE, &e),
-        }
-    }
+/// The plan of a run over `selected`.
+fn plan(args: &Args, config: &Config, selected: Vec<&'static EvalEntry>) -> Result<Plan, Stop> {
+    resolve::plan(config, &choices(args), selected).map_err(|e| fail(exit::USAGE, &e))
+}
 
-    let judge = match args.judge.as_ref().or(config.judge.model.as_ref()) {
-        Some(m) => match config.resolve_judge(m) {
-            Ok(spec) => Some(spec),
-            Err(e) => return fail(exit::USAGE, &format!("judge: {e}")),
-        },
-        None => None,
-    };
-
-    let mut params = SamplingParams::default();
-    if let Some(seed) = args.seed.or(config.run.seed) {
-        params.seed = seed;
-    }
-    if let Some(n) = args.max_tokens.or(config.run.max_tokens) {
-        params.max_tokens = n;
-    }
-    if let Some(v) = config.run.top_p {
-        params.top_p = v;
-    }
-    if let Some(v) = config.run.top_k {
-        params.top_k = v;
-    }
-    if let Some(v) = config.run.min_p {
-        params.min_p = v;
-    }
-    if let Some(v) = config.run.repeat_penalty {
-        params.repeat_penalty = v;
-    }
-    params.stop = config.run.stop.clone();
-
-    let mut limits = litmus_sandbox::Limits::default();
-    if let Some(t) = config.run.timeout_secs {
-        limits.timeout = std::time::Duration::from_secs(t);
-        limits.cpu_seconds = t;
-    }
-    let mut min_scores = BTreeMap::new();
-    let mut samples_override = HashMap::new();
-    for e in &selected {
-        if let Some(s) = config.eval_settings(&e.full_name()) {
-            if let Some(m) = s.min_score {
-                min_scores.insert(e.full_name(), m);
-            }
-            if let Some(n) = s.samples {
-                samples_override.insert(e.full_name(), n);
-            }
-        }
-    }
-    let plan = Plan {
-        evals: selected.clone(),
-        models,
-        templates,
-        temperatures: if !args.temperatures.is_empty() {
-            args.temperatures.clone()
-        } else if !config.run.temperatures.is_empty() {
-            config.run.temperatures.clone()
-        } else {
-            vec![0.0]
-        },
-        samples: args.samples.or(config.run.samples).unwrap_or(3),
-        repeat: args.repeat.max(1),
-        samples_override,
-        params,
-        jobs,
-        limits,
-        min_scores,
-        judge,
-        stop_rules: config.run.stop_at_definition_end.unwrap_or(true),
-    };
-
-    let output_dir = args
-        .output_dir
+/// The results directory: `--output-dir`, else `[run] output_dir` (relative
+/// to `litmus.toml`), else `<target-dir>/litmus`.
+fn output_dir(site: &TargetLocation, args: &Args, config: &Config) -> PathBuf {
+    args.output_dir
         .clone()
         .or_else(|| {
             config.run.output_dir.as_ref().map(|p| {
@@ -222,61 +181,157 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
                 }
             })
         })
-        .unwrap_or_else(|| target_dir(site).join("litmus"));
-    let store = if args.resume {
-        RunStore::resume(&output_dir, args.run_id.as_deref())
+        .unwrap_or_else(|| target_dir(site).join("litmus"))
+}
+
+/// `--list --instances`: every instance a run would have (eval × model ×
+/// template × temperature) with its samples, less those already stored
+/// without an error when resuming (`--resume`). No model is loaded: models
+/// are named as their specs name them, except that a replay is opened (it
+/// only reads its recording) for the recorded model's name, as a run names
+/// its samples.
+fn list_instances(args: &Args, plan: &Plan, output_dir: &Path) -> i32 {
+    let stored = if args.resume {
+        let run = args.run_id.as_deref().unwrap_or("latest");
+        let records = crate::run::store::find_run(output_dir, run)
+            .and_then(|dir| crate::run::store::read_run(&dir).ok())
+            .unwrap_or_default();
+        StoredSamples::new(
+            records
+                .iter()
+                .filter(|r| r.error.is_none())
+                .map(|r| r.key()),
+        )
     } else {
-        let meta = RunMeta {
-            id: crate::run::store::new_run_id(),
-            started: crate::base::util::rfc3339(crate::base::util::now_ms()),
-            args: std::env::args().collect(),
-            litmus_version: env!("CARGO_PKG_VERSION").to_string(),
+        StoredSamples::default()
+    };
+    let cases = build_cases(&plan.evals);
+    let (mut instances, mut todo) = (0, 0);
+    let mut out = std::io::stdout().lock();
+    for spec in &plan.models {
+        let (model, quantization) = match spec.backend {
+            BackendKind::Replay => match crate::run::replay::open(output_dir, spec) {
+                Ok(b) => (
+                    b.model().name.clone(),
+                    spec.quantization.clone().or(b.model().quantization.clone()),
+                ),
+                Err(_) => (spec.name.clone(), spec.quantization.clone()),
+            },
+            _ => (spec.name.clone(), spec.quantization.clone()),
         };
-        RunStore::create(&output_dir, &meta)
+        let mut list = expand(plan, &cases, &model, quantization.as_deref(), &|k| {
+            stored.contains(k)
+        });
+        list.retain_partition(plan, spec);
+        for line in list.lines(plan.repeats()) {
+            let _ = writeln!(out, "{line}");
+        }
+        instances += list.instances.len();
+        todo += list.todo();
+    }
+    if args.format != Format::Terse && !args.quiet {
+        let _ = writeln!(out, "\n{instances} instances, {todo} samples to run");
+    }
+    exit::OK
+}
+
+/// `--validate`: reference answers score 100, empty ones 0, prompts render.
+fn validate(args: &Args, config: &Config, selected: &[&'static EvalEntry]) -> Result<i32, Stop> {
+    let templates =
+        resolve::templates(config, &args.templates).map_err(|e| fail(exit::USAGE, &e))?;
+    let jobs = resolve::jobs(config, args.jobs);
+    let results = crate::run::validate::validate(selected, &templates, jobs);
+    let mut bad = 0;
+    for v in &results {
+        match &v.result {
+            Ok(()) => {
+                if !args.quiet {
+                    println!("{:>12} {}", "valid", v.eval);
+                }
+            }
+            Err(problems) => {
+                bad += 1;
+                println!("{:>12} {}", "INVALID", v.eval);
+                for p in problems {
+                    println!("{:>14} {p}", "-");
+                }
+            }
+        }
+    }
+    println!("{} evals validated, {} invalid", results.len(), bad);
+    Ok(if bad == 0 { exit::OK } else { exit::ERRORED })
+}
+
+/// The results store (a new run described by `meta`, or the one `--resume`
+/// continues) and the response cache (disabled by `--no-cache`).
+fn open_store(
+    args: &Args,
+    output_dir: &Path,
+    meta: impl FnOnce() -> RunMeta,
+) -> Result<(RunStore, Cache), Stop> {
+    let store = if args.resume {
+        RunStore::resume(output_dir, args.run_id.as_deref())
+    } else {
+        RunStore::create(output_dir, &meta())
     };
-    let store = match store {
-        Ok(s) => s,
-        Err(e) => return fail(exit::USAGE, &e.to_string()),
-    };
+    let store = store.map_err(|e| fail(exit::USAGE, &e.to_string()))?;
     if let Some(path) = &args.run_dir_file {
         // For `cargo eval`, should this process die before its summary is written.
         if let Err(e) = std::fs::write(path, store.dir().display().to_string()) {
-            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+            warn(format_args!("{}: {e}", path.display()));
         }
     }
     let cache = if args.no_cache {
         Cache::disabled()
     } else {
-        match Cache::open(&output_dir.join("cache")) {
-            Ok(c) => c,
-            Err(e) => return fail(exit::USAGE, &e.to_string()),
-        }
+        Cache::open(&output_dir.join("cache")).map_err(|e| fail(exit::USAGE, &e.to_string()))?
     };
+    Ok((store, cache))
+}
 
-    if selected.is_empty() {
-        let _ = writeln!(std::io::stderr(), "warning: no evals match the filters");
+/// Runs the plan, reporting to `console`. Replays resolve run ids against
+/// this run's output directory; other models are opened with `opener`.
+fn run_plan(
+    plan: &Plan,
+    store: &RunStore,
+    cache: &Cache,
+    output_dir: &Path,
+    opener: BackendOpener<'_>,
+    console: &mut Console,
+) -> Outcome {
+    if plan.evals.is_empty() {
+        warn("no evals match the filters");
     }
-    let mut console = Console::new(args.format, args.quiet, args.color);
-    // Replays resolve run ids against this run's output directory.
-    let open_any = |spec: &crate::base::model::ModelSpec| match spec.backend {
-        crate::base::model::BackendKind::Replay => crate::run::replay::open(&output_dir, spec),
+    let open_any = |spec: &ModelSpec| match spec.backend {
+        BackendKind::Replay => crate::run::replay::open(output_dir, spec),
         _ => opener(spec),
     };
-    let outcome = execute(&plan, &store, &cache, &open_any, &mut console);
+    execute(plan, store, cache, &open_any, console)
+}
+
+/// The run's summary, written to the run directory (and `--summary-json`).
+fn summarize(
+    args: &Args,
+    plan: &Plan,
+    store: &RunStore,
+    outcome: &Outcome,
+    started: Instant,
+) -> RunSummary {
+    let min_scores = plan
+        .min_scores
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .chain(
+            plan.evals
+                .iter()
+                .filter_map(|e| e.min_score.map(|m| (e.full_name(), m))),
+        )
+        .collect();
     let mut summary = RunSummary::build(
         store.id(),
         &store.dir().display().to_string(),
         &outcome.records,
-        &plan
-            .min_scores
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .chain(
-                selected
-                    .iter()
-                    .filter_map(|e| e.min_score.map(|m| (e.full_name(), m))),
-            )
-            .collect(),
+        &min_scores,
         &outcome.models,
         &outcome.walls,
     );
@@ -286,43 +341,40 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
     summary.backend_requests = outcome.backend_requests;
     summary.time = outcome.time;
     if let Err(e) = store.write_summary(&summary) {
-        let _ = writeln!(std::io::stderr(), "warning: {e}");
+        warn(e);
     }
     if let Some(path) = &args.summary_json {
-        if let Err(e) = std::fs::write(
-            path,
-            serde_json::to_vec_pretty(&summary).unwrap_or_default(),
-        ) {
-            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+        let data = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, data) {
+            warn(format_args!("{}: {e}", path.display()));
         }
     }
-    console.summary(&summary);
-    for e in outcome.store_errors.iter().take(3) {
-        let _ = writeln!(std::io::stderr(), "warning: results store: {e}");
-    }
+    summary
+}
 
-    let snapshots = if args.no_snapshots {
-        Vec::new()
-    } else {
-        let mut opts = match &site.source_file {
-            Some(f) => crate::output::snapshot::SnapshotOptions::for_target(&site.manifest_dir, f),
-            None => crate::output::snapshot::SnapshotOptions::new(
-                site.manifest_dir.join("evals").join("snapshots"),
-                workspace_root(&site.manifest_dir),
-            ),
-        };
-        opts.tolerance = args.tolerance;
-        if std::env::var_os("INSTA_OUTPUT").is_none() {
-            // litmus reports each snapshot change on one line; insta's full diffs
-            // (on stdout, which may hold JSON lines) are for `cargo insta review`.
-            std::env::set_var("INSTA_OUTPUT", "none");
-        }
-        crate::output::snapshot::record(&summary, &opts)
+/// Records the score snapshots (unless `--no-snapshots`) and reports the
+/// notable ones on stderr, one line each.
+fn snapshots(site: &TargetLocation, args: &Args, summary: &RunSummary) -> Vec<SnapshotOutcome> {
+    if args.no_snapshots {
+        return Vec::new();
+    }
+    let mut opts = match &site.source_file {
+        Some(f) => SnapshotOptions::for_target(&site.manifest_dir, f),
+        None => SnapshotOptions::new(
+            site.manifest_dir.join("evals").join("snapshots"),
+            workspace_root(&site.manifest_dir),
+        ),
     };
+    opts.tolerance = args.tolerance;
+    if std::env::var_os("INSTA_OUTPUT").is_none() {
+        // litmus reports each snapshot change on one line; insta's full diffs
+        // (on stdout, which may hold JSON lines) are for `cargo insta review`.
+        std::env::set_var("INSTA_OUTPUT", "none");
+    }
+    let snapshots = crate::output::snapshot::record(summary, &opts);
     let mut new_snapshots = 0;
     for s in &snapshots {
-        if matches!(s.drift, crate::output::snapshot::Drift::New) && !s.failed && s.error.is_none()
-        {
+        if matches!(s.drift, Drift::New) && !s.failed && s.error.is_none() {
             new_snapshots += 1;
             continue;
         }
@@ -332,9 +384,7 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
             || s.error.is_some()
             || matches!(
                 s.drift,
-                crate::output::snapshot::Drift::Regressed { .. }
-                    | crate::output::snapshot::Drift::Improved { .. }
-                    | crate::output::snapshot::Drift::Flaky { .. }
+                Drift::Regressed { .. } | Drift::Improved { .. } | Drift::Flaky { .. }
             );
         if notable {
             let _ = writeln!(
@@ -355,22 +405,32 @@ pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -
             if new_snapshots == 1 { "" } else { "s" }
         );
     }
+    snapshots
+}
+
+/// JUnit XML (`--junit`), the Markdown summary (`--markdown`, and
+/// `$GITHUB_STEP_SUMMARY`).
+fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) {
     if let Some(path) = &args.junit {
-        if let Err(e) = crate::output::ci::write_junit(path, &summary, &snapshots) {
-            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+        if let Err(e) = crate::output::ci::write_junit(path, summary, snapshots) {
+            warn(format_args!("{}: {e}", path.display()));
         }
     }
-    let markdown = crate::output::ci::markdown_summary(&summary, &snapshots);
+    let markdown = crate::output::ci::markdown_summary(summary, snapshots);
     if let Some(path) = &args.markdown {
         if let Err(e) = std::fs::write(path, &markdown) {
-            let _ = writeln!(std::io::stderr(), "warning: {}: {e}", path.display());
+            warn(format_args!("{}: {e}", path.display()));
         }
     }
     if let Err(e) = crate::output::ci::append_step_summary(&markdown) {
-        let _ = writeln!(std::io::stderr(), "warning: $GITHUB_STEP_SUMMARY: {e}");
+        warn(format_args!("$GITHUB_STEP_SUMMARY: {e}"));
     }
+}
 
-    let code = crate::output::ci::exit_code(&summary, &snapshots);
+/// The run's exit code ([`crate::output::ci::exit_code`]), with a line on
+/// stderr saying what to do about it.
+fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
+    let code = crate::output::ci::exit_code(summary, snapshots);
     let message = match code {
         exit::ERRORED => {
             let n = summary.units.iter().filter(|u| u.errors > 0).count();

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::run::runner::{Event, Reporter};
+use crate::run::collect::{Event, Reporter};
 use crate::run::summary::{RunSummary, TimeSplit, UnitSummary};
 
 /// `--color`.

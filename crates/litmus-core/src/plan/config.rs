@@ -50,7 +50,7 @@ pub struct Config {
     /// The LLM judge (`--judge` overrides it).
     pub judge: JudgeSettings,
     /// Which compute devices configurations run on (see
-    /// [`crate::placement`]).
+    /// [`crate::plan::placement`]).
     pub devices: crate::plan::placement::DevicesConfig,
     /// Where the file was read from.
     #[serde(skip)]

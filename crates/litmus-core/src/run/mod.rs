@@ -1,9 +1,17 @@
-//! The run phase: generation (through the response cache), scoring and
-//! collection into the results store and summaries; replays of stored runs;
-//! the validation of declared evals; the fidelity of quantizations measured
-//! over a stored run's answers.
+//! The run phase: executes the instances of a plan model by model
+//! ([`runner`]): generation through the response cache ([`generate`], also
+//! for the LLM judge: [`judge`]), imperative evals and scoring ([`execute`]),
+//! collection into the results store and the reporter ([`collect`],
+//! [`store`]); summaries ([`summary`]); replays of stored runs ([`replay`]);
+//! the validation of declared evals ([`validate`]); the fidelity of
+//! quantizations measured over a stored run's answers ([`fidelity`]).
 
+pub mod collect;
+pub mod execute;
 pub mod fidelity;
+pub mod generate;
+pub mod judge;
+pub mod merge;
 pub mod replay;
 pub mod runner;
 pub mod store;

@@ -26,6 +26,9 @@ use crate::base::backend::{Generation, Prompt, SamplingParams, Timings, Usage};
 use crate::base::util::sha256_hex;
 use crate::eval::context::Exchange;
 use crate::eval::score::Score;
+/// The keys records are identified by, defined with the matrix of a run.
+pub use crate::plan::matrix::{ConfigKey, SampleKey};
+use crate::plan::partition::{Partition, PartitionInfo};
 
 /// One scored (or failed) sample, as stored in `samples.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,58 +110,8 @@ impl SampleRecord {
     }
 }
 
-/// Identity of a sample within a run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SampleKey {
-    /// Eval name.
-    pub eval: String,
-    /// Model name.
-    pub model: String,
-    /// Quantization.
-    pub quantization: Option<String>,
-    /// Template.
-    pub template: String,
-    /// Temperature, as bits so that it can be hashed.
-    pub temperature_bits: u32,
-    /// Repeat index (0 without `--repeat`).
-    pub repeat: u32,
-    /// Sample index.
-    pub sample: u32,
-}
-
 fn is_zero(v: &u32) -> bool {
     *v == 0
-}
-
-/// A configuration: model, quantization, template and temperature.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ConfigKey {
-    /// Model name.
-    pub model: String,
-    /// Quantization.
-    pub quantization: Option<String>,
-    /// Template.
-    pub template: String,
-    /// Temperature bits.
-    pub temperature_bits: u32,
-}
-
-impl ConfigKey {
-    /// The temperature.
-    pub fn temperature(&self) -> f32 {
-        f32::from_bits(self.temperature_bits)
-    }
-    /// A short label: `model Q4_K_M plain t=0.7`.
-    pub fn label(&self) -> String {
-        let mut s = self.model.clone();
-        if let Some(q) = &self.quantization {
-            if !s.to_ascii_lowercase().contains(&q.to_ascii_lowercase()) {
-                s.push(' ');
-                s.push_str(q);
-            }
-        }
-        format!("{s} {} t={}", self.template, self.temperature())
-    }
 }
 
 /// Metadata of a run, in `run.json`.
@@ -172,6 +125,54 @@ pub struct RunMeta {
     pub args: Vec<String>,
     /// litmus version.
     pub litmus_version: String,
+    /// This run's share of the plan (`--partition`), if it ran one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionInfo>,
+    /// What decides the samples besides each configuration: what `cargo
+    /// eval merge` requires the runs it merges to agree on. `None` in runs
+    /// of older litmus versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<RunSettings>,
+    /// The runs this one was merged from (`cargo eval merge`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedRun>,
+}
+
+/// The settings of a run that decide its samples besides each configuration
+/// (model, quantization, template, temperature), in `run.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// Sampling parameters (seed, max_tokens, top_p, ...); the temperature
+    /// is each configuration's own.
+    pub params: SamplingParams,
+    /// Samples per case (an eval's own count or `litmus.toml`'s wins).
+    pub samples: u32,
+    /// `--repeat`.
+    pub repeat: u32,
+    /// The judge model's name, when the run has one of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<String>,
+    /// The eval target's source file, relative to the workspace root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Where the eval target's score snapshots are, relative to the
+    /// workspace root (absolute when outside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_dir: Option<String>,
+}
+
+/// One of the runs a merged run was made from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergedRun {
+    /// Its run id.
+    pub id: String,
+    /// Its directory, as given to the merge.
+    pub dir: String,
+    /// Its partition, if it ran one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Partition>,
+    /// Samples it held.
+    pub samples: usize,
 }
 
 /// An error of the results store, naming the file.

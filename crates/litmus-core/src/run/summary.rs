@@ -1,6 +1,7 @@
 //! Aggregates of a run: per eval and configuration, and per configuration.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use litmus_metrics::stats::{pass_at_k, std_dev, summarize, Summary};
 use serde::{Deserialize, Serialize};
@@ -574,6 +575,47 @@ impl RunSummary {
     pub fn errored(&self) -> impl Iterator<Item = &UnitSummary> {
         self.units.iter().filter(|u| u.errors > 0)
     }
+
+    /// The summary of the stored run in `dir`, whose samples are `records`
+    /// (the last record per sample key, [`crate::run::store::read_run`]):
+    /// its `summary.json`, or, when the run ended before writing one, a
+    /// summary rebuilt from the samples (without model facts, wall times or
+    /// minimum scores). An unreadable `summary.json` is an error.
+    pub fn of_stored_run(dir: &Path, records: &[SampleRecord]) -> Result<RunSummary, String> {
+        let path = dir.join("summary.json");
+        match std::fs::read(&path) {
+            Ok(data) => serde_json::from_slice::<RunSummary>(&data)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(_) => Ok(RunSummary::build(
+                &dir.file_name().unwrap_or_default().to_string_lossy(),
+                &dir.display().to_string(),
+                records,
+                &Default::default(),
+                &Default::default(),
+                &Default::default(),
+            )),
+        }
+    }
+}
+
+/// Samples stored in the run directory `dir`, as `(scored, errored)`: what
+/// is known of a run that ended before writing its summary. Every whole line
+/// of `samples.jsonl` counts (a superseded record too); a torn last line (the
+/// process died while writing it) does not.
+pub fn stored_counts(dir: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(dir.join("samples.jsonl")).unwrap_or_default();
+    let records = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+    let (mut scored, mut errored) = (0, 0);
+    for r in records {
+        if r["score"].is_null() {
+            errored += 1;
+        } else {
+            scored += 1;
+        }
+    }
+    (scored, errored)
 }
 
 #[cfg(test)]
@@ -732,5 +774,33 @@ mod tests {
         // Without repeats, summary.json has no `repeats` key at all.
         let json = serde_json::to_value(&plain).unwrap();
         assert!(json.get("repeats").is_none());
+    }
+
+    #[test]
+    fn stored_counts_counts_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.jsonl");
+        assert_eq!(stored_counts(dir.path()), (0, 0));
+        std::fs::write(
+            &path,
+            "{\"score\": {\"value\": 1}}\n{\"score\": null, \"error\": \"boom\"}\n{\"score\": {\"va",
+        )
+        .unwrap();
+        assert_eq!(stored_counts(dir.path()), (1, 1));
+    }
+
+    #[test]
+    fn a_stored_run_without_a_summary_is_summarized_from_its_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r7");
+        std::fs::create_dir_all(&run).unwrap();
+        let records = vec![rec(0, 0, Some(100.0)), rec(1, 0, None)];
+        let s = RunSummary::of_stored_run(&run, &records).unwrap();
+        assert_eq!((s.run_id.as_str(), s.units.len()), ("r7", 1));
+        assert_eq!(s.units[0].errors, 1);
+        std::fs::write(run.join("summary.json"), "{").unwrap();
+        assert!(RunSummary::of_stored_run(&run, &records)
+            .unwrap_err()
+            .contains("summary.json"));
     }
 }

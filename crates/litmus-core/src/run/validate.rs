@@ -120,7 +120,7 @@ pub fn validate(
                 if !matches!(entry.kind, EntryKind::Declarative(_)) {
                     continue;
                 }
-                let result = match crate::run::runner::build_case(entry) {
+                let result = match crate::eval::registry::build_case(entry) {
                     Ok(case) => validate_case(&case, templates, &limits),
                     Err(e) => Err(vec![e]),
                 };

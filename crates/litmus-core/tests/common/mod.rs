@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use litmus_core::base::backend::SamplingParams;
 use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_core::eval::template::PromptTemplate;
-use litmus_core::run::runner::{Event, Plan, Reporter};
+use litmus_core::plan::matrix::Plan;
+use litmus_core::run::collect::{Event, Reporter};
 use litmus_core::run::store::{RunMeta, RunStore};
 use litmus_core::run::summary::UnitSummary;
 
@@ -77,6 +78,7 @@ pub fn plan(
         min_scores: BTreeMap::new(),
         judge: None,
         stop_rules: true,
+        partition: None,
     }
 }
 

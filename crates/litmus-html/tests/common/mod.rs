@@ -177,6 +177,7 @@ pub fn synthetic_run(root: &Path) -> PathBuf {
         started: "2026-12-05T10:00:00Z".into(),
         args: vec!["evals".into(), "--config".into(), "litmus.toml".into()],
         litmus_version: "0.1.0".into(),
+        ..Default::default()
     };
     std::fs::write(dir.join("run.json"), serde_json::to_vec(&meta).unwrap()).unwrap();
     dir

@@ -770,16 +770,6 @@ fn install_quiet_hook() {
     });
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
-    }
-}
-
 /// Sets `INSTA_WORKSPACE_ROOT` for the duration of [`record`] when the user
 /// has not, so that insta does not run `cargo metadata` in litmus-core's own
 /// directory.
@@ -983,7 +973,7 @@ fn record_one(
         r
     });
     if let Err(p) = result {
-        let msg = panic_message(p.as_ref());
+        let msg = crate::base::util::panic_message(p.as_ref());
         if msg.starts_with("snapshot assertion for") {
             outcome.failed = true;
         } else {

@@ -1,0 +1,550 @@
+//! The matrix of a run: a [`Plan`] (what the configuration and the flags
+//! asked for) expanded, model by model, into an [`InstanceList`]: one
+//! [`Instance`] per eval × template × temperature, each with the samples
+//! (per repeat) still to produce.
+//!
+//! Resume filtering happens here: a sample already stored without an error
+//! is left out of its instance's [`Instance::needed`] (the caller says which
+//! samples are stored, see [`expand`]).
+//!
+//! The run phase consumes the list (`run::runner`); `--list --instances`
+//! prints it ([`InstanceList::lines`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::base::backend::{Prompt, SamplingParams, StopRule};
+use crate::base::model::ModelSpec;
+use crate::eval::case::Case;
+use crate::eval::registry::{build_case, EntryKind, EvalEntry};
+use crate::eval::template::PromptTemplate;
+
+/// What to run.
+#[derive(Clone)]
+pub struct Plan {
+    /// The evals, already filtered.
+    pub evals: Vec<&'static EvalEntry>,
+    /// Models (one per quantization).
+    pub models: Vec<ModelSpec>,
+    /// Templates to cross with the cases.
+    pub templates: Vec<PromptTemplate>,
+    /// Temperatures to sweep.
+    pub temperatures: Vec<f32>,
+    /// Samples per case and configuration (an eval's own `samples` wins).
+    pub samples: u32,
+    /// How many times every sample is run (`--repeat`, at least 1; 0 counts
+    /// as 1). Repeat `r` asks the same prompt with the same parameters and
+    /// seed as repeat 0 and is stored with `repeat: r`; it is never answered
+    /// from an earlier repeat's cached response, so the repeats measure how
+    /// far the backend's answers vary between identical runs.
+    pub repeat: u32,
+    /// Per-eval sample counts from `litmus.toml`.
+    pub samples_override: HashMap<String, u32>,
+    /// Sampling parameters; `temperature` is set per configuration.
+    pub params: SamplingParams,
+    /// Parallel scoring jobs.
+    pub jobs: usize,
+    /// Sandbox limits for code execution (an eval's `timeout` overrides the time).
+    pub limits: litmus_sandbox::Limits,
+    /// Minimum scores per eval.
+    pub min_scores: BTreeMap<String, f64>,
+    /// The model that grades judged cases and answers `EvalContext::judge`;
+    /// `None`: each model judges its own answers.
+    pub judge: Option<ModelSpec>,
+    /// Stop completions of code prompts where their definition ends
+    /// ([`crate::base::backend::StopRule`]).
+    pub stop_rules: bool,
+    /// Run only this partition's instances (`--partition`); `None`: all.
+    pub partition: Option<crate::plan::partition::Selection>,
+}
+
+impl Plan {
+    /// Repeats of every sample (`repeat`, at least 1).
+    pub fn repeats(&self) -> u32 {
+        self.repeat.max(1)
+    }
+
+    /// Samples per repeat of `entry` under each configuration: the eval's
+    /// own `samples`, else `litmus.toml`'s for it, else the plan's (at least 1).
+    pub fn samples_of(&self, entry: &EvalEntry) -> u32 {
+        entry
+            .samples
+            .or_else(|| self.samples_override.get(&entry.full_name()).copied())
+            .unwrap_or(self.samples)
+            .max(1)
+    }
+
+    /// Sandbox limits of `entry`: the plan's, with the eval's own timeout.
+    pub fn limits_of(&self, entry: &EvalEntry) -> litmus_sandbox::Limits {
+        let mut limits = self.limits.clone();
+        if let Some(t) = entry.timeout_secs {
+            limits.timeout = std::time::Duration::from_secs(t);
+            limits.cpu_seconds = t;
+        }
+        limits
+    }
+}
+
+/// A configuration: model, quantization, template and temperature.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConfigKey {
+    /// Model name.
+    pub model: String,
+    /// Quantization.
+    pub quantization: Option<String>,
+    /// Template.
+    pub template: String,
+    /// Temperature bits.
+    pub temperature_bits: u32,
+}
+
+impl ConfigKey {
+    /// The temperature.
+    pub fn temperature(&self) -> f32 {
+        f32::from_bits(self.temperature_bits)
+    }
+    /// A short label: `model Q4_K_M plain t=0.7`.
+    pub fn label(&self) -> String {
+        let mut s = self.model.clone();
+        if let Some(q) = &self.quantization {
+            if !s.to_ascii_lowercase().contains(&q.to_ascii_lowercase()) {
+                s.push(' ');
+                s.push_str(q);
+            }
+        }
+        format!("{s} {} t={}", self.template, self.temperature())
+    }
+
+    /// The key of sample `sample` of repeat `repeat` of `eval` under this
+    /// configuration.
+    pub fn sample(&self, eval: &str, repeat: u32, sample: u32) -> SampleKey {
+        SampleKey {
+            eval: eval.to_string(),
+            model: self.model.clone(),
+            quantization: self.quantization.clone(),
+            template: self.template.clone(),
+            temperature_bits: self.temperature_bits,
+            repeat,
+            sample,
+        }
+    }
+}
+
+/// Identity of a sample within a run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SampleKey {
+    /// Eval name.
+    pub eval: String,
+    /// Model name.
+    pub model: String,
+    /// Quantization.
+    pub quantization: Option<String>,
+    /// Template.
+    pub template: String,
+    /// Temperature, as bits so that it can be hashed.
+    pub temperature_bits: u32,
+    /// Repeat index (0 without `--repeat`).
+    pub repeat: u32,
+    /// Sample index.
+    pub sample: u32,
+}
+
+/// The samples of a run being resumed that are stored without an error, as
+/// `--list --instances --resume` sees them before any model is loaded: a key
+/// without a quantization (its spec names none; the runner takes the
+/// model's own once it is loaded) matches a stored sample of any
+/// quantization.
+#[derive(Clone, Debug, Default)]
+pub struct StoredSamples {
+    exact: BTreeSet<SampleKey>,
+    any_quantization: BTreeSet<SampleKey>,
+}
+
+impl StoredSamples {
+    /// The samples with these keys.
+    pub fn new(keys: impl IntoIterator<Item = SampleKey>) -> Self {
+        let mut stored = StoredSamples::default();
+        for key in keys {
+            stored.any_quantization.insert(SampleKey {
+                quantization: None,
+                ..key.clone()
+            });
+            stored.exact.insert(key);
+        }
+        stored
+    }
+
+    /// Whether sample `key` is stored.
+    pub fn contains(&self, key: &SampleKey) -> bool {
+        match key.quantization {
+            Some(_) => self.exact.contains(key),
+            None => self.any_quantization.contains(key),
+        }
+    }
+}
+
+/// The case of each eval of a plan, in the order of [`Plan::evals`]: `None`
+/// for an imperative eval, `Some(Err)` when building the case panicked.
+/// Declarative cases are built once per process ([`build_cases`]).
+pub type Cases = Vec<Option<Result<Arc<Case>, String>>>;
+
+/// Builds the case of every declarative eval of `evals` ([`Cases`]).
+pub fn build_cases(evals: &[&'static EvalEntry]) -> Cases {
+    evals
+        .iter()
+        .map(|e| match e.kind {
+            EntryKind::Declarative(_) => Some(build_case(e).map(Arc::new)),
+            EntryKind::Imperative(_) => None,
+        })
+        .collect()
+}
+
+/// One eval under one configuration (model, quantization, template,
+/// temperature), with the samples still to produce.
+pub struct Instance {
+    /// The eval's registration.
+    pub entry: &'static EvalEntry,
+    /// Its full name.
+    pub eval: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The case of a declarative eval (`None` for an imperative one, or when
+    /// building it failed).
+    pub case: Option<Arc<Case>>,
+    /// The case's fingerprint (empty without a case): part of score cache keys.
+    pub fingerprint: String,
+    /// Index of the template in [`Plan::templates`].
+    pub template: usize,
+    /// The sampling temperature.
+    pub temperature: f32,
+    /// The rendered prompt of a declarative eval.
+    pub prompt: Option<Prompt>,
+    /// Where a completion of the prompt ends by its shape.
+    pub stop_rule: Option<StopRule>,
+    /// Why nothing can be generated (the case did not build, or the prompt
+    /// did not render): each needed sample is recorded with this error.
+    pub error: Option<String>,
+    /// Samples per repeat ([`Plan::samples_of`]).
+    pub samples: u32,
+    /// (repeat, sample) pairs still to produce: every pair, less those
+    /// stored without an error (on `--resume`).
+    pub needed: Vec<(u32, u32)>,
+    /// Sandbox limits ([`Plan::limits_of`]).
+    pub limits: litmus_sandbox::Limits,
+    /// The configuration.
+    pub config: ConfigKey,
+}
+
+impl Instance {
+    /// The samples of repeat `repeat` still to produce.
+    pub fn needed_in(&self, repeat: u32) -> impl Iterator<Item = u32> + '_ {
+        self.needed
+            .iter()
+            .filter(move |(r, _)| *r == repeat)
+            .map(|&(_, i)| i)
+    }
+
+    /// The key of sample `sample` of repeat `repeat`.
+    pub fn key(&self, repeat: u32, sample: u32) -> SampleKey {
+        self.config.sample(&self.eval, repeat, sample)
+    }
+}
+
+/// The instances of one model, in the order they are run: evals, then
+/// templates, then temperatures.
+pub struct InstanceList {
+    /// The instances.
+    pub instances: Vec<Instance>,
+}
+
+impl InstanceList {
+    /// Keeps the instances of model `spec` that `plan`'s partition admits
+    /// (all of them without `--partition`).
+    pub fn retain_partition(&mut self, plan: &Plan, spec: &ModelSpec) {
+        if let Some(selection) = plan.partition.as_ref() {
+            self.instances.retain(|i| {
+                let template = &plan.templates[i.template].name;
+                crate::plan::partition::admits(
+                    Some(selection),
+                    &i.eval,
+                    spec,
+                    template,
+                    i.temperature,
+                )
+            });
+        }
+    }
+
+    /// Samples still to produce, over every instance.
+    pub fn todo(&self) -> usize {
+        self.instances.iter().map(|u| u.needed.len()).sum()
+    }
+
+    /// One line per instance, for `--list --instances`: `eval [label]: N
+    /// samples`, with how many of them are stored already (on `--resume`),
+    /// the repeats, and why the instance cannot run, when it cannot.
+    pub fn lines(&self, repeats: u32) -> Vec<String> {
+        self.instances
+            .iter()
+            .map(|u| {
+                let total = u.samples as usize * repeats.max(1) as usize;
+                let mut line = format!(
+                    "{} [{}]: {} sample{}",
+                    u.eval,
+                    u.config.label(),
+                    total,
+                    if total == 1 { "" } else { "s" }
+                );
+                if repeats > 1 {
+                    line.push_str(&format!(" ({} × {repeats} repeats)", u.samples));
+                }
+                if u.needed.len() < total {
+                    line.push_str(&format!(", {} stored", total - u.needed.len()));
+                }
+                if let Some(e) = &u.error {
+                    line.push_str(&format!(" (error: {e})"));
+                }
+                line
+            })
+            .collect()
+    }
+}
+
+/// The rendered prompt of `case` under `template`, its stop rule, and why it
+/// cannot be asked (the case did not build, or the prompt did not render).
+fn render(
+    case: &Option<Result<Arc<Case>, String>>,
+    template: &PromptTemplate,
+    stop_rules: bool,
+) -> (Option<Prompt>, Option<StopRule>, Option<String>) {
+    let (prompt, error) = match case {
+        None => (None, None),
+        Some(Err(e)) => (None, Some(e.clone())),
+        Some(Ok(c)) => match template.render(c) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+    };
+    let stop_rule = match (&prompt, case) {
+        (Some(Prompt::Completion(text)), Some(Ok(c))) if stop_rules => match &**c {
+            Case::Code(code) => StopRule::for_completion(text, code.language),
+            Case::Text(_) => None,
+        },
+        _ => None,
+    };
+    (prompt, stop_rule, error)
+}
+
+/// Expands `plan` for the model `model` (quantization `quantization`): every
+/// eval (with its case in `cases`, see [`build_cases`]) × every template
+/// that applies to it × every temperature. `stored(key)` says whether a
+/// sample is already stored without an error; such samples are left out of
+/// [`Instance::needed`] (resume filtering).
+///
+/// A template that does not apply to a case is skipped, except for a case
+/// that failed to build: its error is recorded under every template.
+pub fn expand(
+    plan: &Plan,
+    cases: &Cases,
+    model: &str,
+    quantization: Option<&str>,
+    stored: &dyn Fn(&SampleKey) -> bool,
+) -> InstanceList {
+    let mut instances = Vec::new();
+    for (ei, entry) in plan.evals.iter().enumerate() {
+        let eval = entry.full_name();
+        let samples = plan.samples_of(entry);
+        let limits = plan.limits_of(entry);
+        let case = &cases[ei];
+        let built = match case {
+            Some(Ok(c)) => Some(c),
+            _ => None,
+        };
+        let fingerprint = built.map(|c| c.fingerprint()).unwrap_or_default();
+        for (ti, template) in plan.templates.iter().enumerate() {
+            let builds = !matches!(case, Some(Err(_)));
+            if builds && !template.applies_to(built.map(|c| &**c)) {
+                continue;
+            }
+            let (prompt, stop_rule, error) = render(case, template, plan.stop_rules);
+            for &temperature in &plan.temperatures {
+                let config = ConfigKey {
+                    model: model.to_string(),
+                    quantization: quantization.map(str::to_string),
+                    template: template.name.clone(),
+                    temperature_bits: temperature.to_bits(),
+                };
+                let needed: Vec<(u32, u32)> = (0..plan.repeats())
+                    .flat_map(|r| (0..samples).map(move |i| (r, i)))
+                    .filter(|&(r, i)| !stored(&config.sample(&eval, r, i)))
+                    .collect();
+                instances.push(Instance {
+                    entry,
+                    eval: eval.clone(),
+                    tags: entry.tags.iter().map(|t| t.to_string()).collect(),
+                    case: built.cloned(),
+                    fingerprint: fingerprint.clone(),
+                    template: ti,
+                    temperature,
+                    prompt: prompt.clone(),
+                    stop_rule: stop_rule.clone(),
+                    error: error.clone(),
+                    samples,
+                    needed,
+                    limits: limits.clone(),
+                    config,
+                });
+            }
+        }
+    }
+    InstanceList { instances }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::case::TextCase;
+    use crate::eval::context::EvalContext;
+    use crate::eval::score::{Score, ScoreResult};
+
+    fn capital() -> Case {
+        TextCase::new("Capital of France?")
+            .reference("Paris")
+            .into()
+    }
+    fn broken() -> Case {
+        panic!("no case today")
+    }
+    fn imperative(_: &mut EvalContext<'_>) -> ScoreResult {
+        Ok(Score::pass_if(true))
+    }
+
+    const fn entry(name: &'static str, samples: Option<u32>, kind: EntryKind) -> EvalEntry {
+        EvalEntry {
+            name,
+            case: None,
+            module_path: "tests",
+            file: "matrix.rs",
+            line: 1,
+            tags: &["t"],
+            samples,
+            timeout_secs: None,
+            ignore: false,
+            min_score: None,
+            kind,
+        }
+    }
+    static CAPITAL: EvalEntry = entry("capital", None, EntryKind::Declarative(capital));
+    static BROKEN: EvalEntry = entry("broken", Some(1), EntryKind::Declarative(broken));
+    static IMPERATIVE: EvalEntry = entry("imperative", Some(2), EntryKind::Imperative(imperative));
+
+    fn plan(evals: Vec<&'static EvalEntry>) -> Plan {
+        Plan {
+            evals,
+            models: Vec::new(),
+            templates: vec![
+                PromptTemplate::chat("plain", None, "{{task}}"),
+                PromptTemplate::completion("code-only", "{{task}}"),
+            ],
+            temperatures: vec![0.0, 0.7],
+            samples: 3,
+            repeat: 2,
+            samples_override: HashMap::new(),
+            params: SamplingParams::default(),
+            jobs: 1,
+            limits: Default::default(),
+            min_scores: BTreeMap::new(),
+            judge: None,
+            stop_rules: true,
+            partition: None,
+        }
+    }
+
+    #[test]
+    fn the_matrix_crosses_evals_templates_temperatures_repeats_and_samples() {
+        let mut p = plan(vec![&CAPITAL, &IMPERATIVE]);
+        p.templates.truncate(1);
+        let cases = build_cases(&p.evals);
+        let list = expand(&p, &cases, "m", Some("Q4_0"), &|_| false);
+        let names: Vec<(&str, f32)> = list
+            .instances
+            .iter()
+            .map(|u| (u.eval.as_str(), u.temperature))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("capital", 0.0),
+                ("capital", 0.7),
+                ("imperative", 0.0),
+                ("imperative", 0.7)
+            ]
+        );
+        let capital = &list.instances[0];
+        assert_eq!(capital.needed.len(), 6, "3 samples × 2 repeats");
+        assert_eq!(capital.needed_in(1).collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(capital.prompt.is_some() && capital.error.is_none());
+        assert_eq!(capital.config.label(), "m Q4_0 plain t=0");
+        assert!(!capital.fingerprint.is_empty());
+        assert!(list.instances[2].prompt.is_none() && list.instances[2].case.is_none());
+        assert_eq!(list.instances[2].needed.len(), 4, "the eval's own samples");
+        assert_eq!(list.todo(), 6 + 6 + 4 + 4);
+    }
+
+    #[test]
+    fn stored_samples_are_left_out_and_listed_as_stored() {
+        let mut p = plan(vec![&CAPITAL]);
+        p.templates.truncate(1);
+        let cases = build_cases(&p.evals);
+        let stored = |k: &SampleKey| k.temperature_bits == 0f32.to_bits() && k.repeat == 0;
+        let list = expand(&p, &cases, "m", None, &stored);
+        assert_eq!(list.instances.len(), 2);
+        assert_eq!(list.instances[0].needed, [(1, 0), (1, 1), (1, 2)]);
+        assert_eq!(list.instances[1].needed.len(), 6);
+        assert_eq!(
+            list.lines(p.repeats()),
+            [
+                "capital [m plain t=0]: 6 samples (3 × 2 repeats), 3 stored",
+                "capital [m plain t=0.7]: 6 samples (3 × 2 repeats)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stored_sample_matches_a_key_without_quantization() {
+        let key = |q: Option<&str>| SampleKey {
+            eval: "e".into(),
+            model: "m".into(),
+            quantization: q.map(str::to_string),
+            template: "plain".into(),
+            temperature_bits: 0,
+            repeat: 0,
+            sample: 1,
+        };
+        let stored = StoredSamples::new([key(Some("Q4_0"))]);
+        assert!(stored.contains(&key(Some("Q4_0"))) && stored.contains(&key(None)));
+        assert!(!stored.contains(&key(Some("Q8_0"))));
+        assert!(!StoredSamples::new([key(None)]).contains(&key(Some("Q4_0"))));
+    }
+
+    #[test]
+    fn a_case_that_does_not_build_is_an_error_under_every_template() {
+        let mut p = plan(vec![&BROKEN]);
+        p.repeat = 1;
+        p.temperatures.truncate(1);
+        let cases = build_cases(&p.evals);
+        let list = expand(&p, &cases, "m", None, &|_| false);
+        assert_eq!(list.instances.len(), 2);
+        let e = list.instances[0].error.as_deref().unwrap();
+        assert!(
+            e.contains("no case today") && e.contains("matrix.rs:1"),
+            "{e}"
+        );
+        assert_eq!(
+            list.lines(1)[1],
+            format!("broken [m code-only t=0]: 1 sample (error: {e})")
+        );
+    }
+}

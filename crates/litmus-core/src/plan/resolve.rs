@@ -1,0 +1,229 @@
+//! Configuration and flags → a [`Plan`]: for every setting the command line
+//! wins ([`Choices`]), then `litmus.toml` ([`Config`]), then litmus's default.
+//!
+//! ```
+//! use litmus_core::plan::config::Config;
+//! use litmus_core::plan::resolve::{plan, Choices};
+//! let config = Config::default();
+//! let choices = Choices { samples: Some(2), temperatures: vec![0.0, 0.7], ..Choices::default() };
+//! let p = plan(&config, &choices, Vec::new()).unwrap();
+//! assert_eq!((p.samples, p.temperatures.len(), p.templates[0].name.as_str()), (2, 2, "plain"));
+//! assert_eq!(p.models[0].name, "gemma3-270m-q4_k_m");
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::base::backend::SamplingParams;
+use crate::eval::registry::EvalEntry;
+use crate::eval::template::PromptTemplate;
+use crate::plan::config::{Config, DEFAULT_MODEL};
+use crate::plan::matrix::Plan;
+
+/// What the command line chose for a run. An empty list or `None` leaves
+/// the setting to `litmus.toml`, then to the default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Choices {
+    /// `--model` (names from `litmus.toml` or spec strings).
+    pub models: Vec<String>,
+    /// `--template`.
+    pub templates: Vec<String>,
+    /// `--judge`.
+    pub judge: Option<String>,
+    /// `--temperature`.
+    pub temperatures: Vec<f32>,
+    /// `--samples`.
+    pub samples: Option<u32>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--max-tokens`.
+    pub max_tokens: Option<u32>,
+    /// `--jobs`.
+    pub jobs: Option<usize>,
+    /// `--repeat` (0 counts as 1).
+    pub repeat: u32,
+}
+
+/// The model arguments of a run: `chosen`, else `[run] models`, else
+/// [`DEFAULT_MODEL`].
+pub fn model_names(config: &Config, chosen: &[String]) -> Vec<String> {
+    if !chosen.is_empty() {
+        chosen.to_vec()
+    } else if !config.run.models.is_empty() {
+        config.run.models.clone()
+    } else {
+        vec![DEFAULT_MODEL.to_string()]
+    }
+}
+
+/// The templates of a run: `chosen`, else `[run] templates`, else `plain`;
+/// an unknown name is an error.
+pub fn templates(config: &Config, chosen: &[String]) -> Result<Vec<PromptTemplate>, String> {
+    let names: Vec<String> = if !chosen.is_empty() {
+        chosen.to_vec()
+    } else if !config.run.templates.is_empty() {
+        config.run.templates.clone()
+    } else {
+        vec!["plain".to_string()]
+    };
+    let all = config.all_templates();
+    names
+        .iter()
+        .map(|name| {
+            crate::eval::template::find(&all, name)
+                .cloned()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Parallel scoring jobs: `chosen`, else `[run] jobs`, else one per CPU.
+pub fn jobs(config: &Config, chosen: Option<usize>) -> usize {
+    chosen.or(config.run.jobs).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    })
+}
+
+/// Sampling parameters from the seed and token limit chosen and `[run]`.
+fn params(config: &Config, choices: &Choices) -> SamplingParams {
+    let mut params = SamplingParams::default();
+    if let Some(seed) = choices.seed.or(config.run.seed) {
+        params.seed = seed;
+    }
+    if let Some(n) = choices.max_tokens.or(config.run.max_tokens) {
+        params.max_tokens = n;
+    }
+    if let Some(v) = config.run.top_p {
+        params.top_p = v;
+    }
+    if let Some(v) = config.run.top_k {
+        params.top_k = v;
+    }
+    if let Some(v) = config.run.min_p {
+        params.min_p = v;
+    }
+    if let Some(v) = config.run.repeat_penalty {
+        params.repeat_penalty = v;
+    }
+    params.stop = config.run.stop.clone();
+    params
+}
+
+/// The plan of a run over `evals` (already filtered). Errors (an unknown
+/// template or model, a judge that is not one model) are usage errors, in
+/// that order.
+pub fn plan(
+    config: &Config,
+    choices: &Choices,
+    evals: Vec<&'static EvalEntry>,
+) -> Result<Plan, String> {
+    let templates = templates(config, &choices.templates)?;
+    let mut models = Vec::new();
+    for m in &model_names(config, &choices.models) {
+        models.extend(config.resolve_model(m)?.expand());
+    }
+    let judge = match choices.judge.as_ref().or(config.judge.model.as_ref()) {
+        Some(m) => Some(config.resolve_judge(m).map_err(|e| format!("judge: {e}"))?),
+        None => None,
+    };
+    let mut limits = litmus_sandbox::Limits::default();
+    if let Some(t) = config.run.timeout_secs {
+        limits.timeout = std::time::Duration::from_secs(t);
+        limits.cpu_seconds = t;
+    }
+    let mut min_scores = BTreeMap::new();
+    let mut samples_override = HashMap::new();
+    for e in &evals {
+        if let Some(s) = config.eval_settings(&e.full_name()) {
+            if let Some(m) = s.min_score {
+                min_scores.insert(e.full_name(), m);
+            }
+            if let Some(n) = s.samples {
+                samples_override.insert(e.full_name(), n);
+            }
+        }
+    }
+    Ok(Plan {
+        evals,
+        models,
+        templates,
+        temperatures: if !choices.temperatures.is_empty() {
+            choices.temperatures.clone()
+        } else if !config.run.temperatures.is_empty() {
+            config.run.temperatures.clone()
+        } else {
+            vec![0.0]
+        },
+        samples: choices.samples.or(config.run.samples).unwrap_or(3),
+        repeat: choices.repeat.max(1),
+        samples_override,
+        params: params(config, choices),
+        jobs: jobs(config, choices.jobs),
+        limits,
+        min_scores,
+        judge,
+        stop_rules: config.run.stop_at_definition_end.unwrap_or(true),
+        partition: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, Path::new("litmus.toml")).unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let c = config(
+            "[run]\nmodels = [\"a.gguf\"]\ntemplates = [\"plain\"]\ntemperatures = [0.5]\nsamples = 4\nseed = 9\njobs = 3\n",
+        );
+        let p = plan(&c, &Choices::default(), Vec::new()).unwrap();
+        assert_eq!(p.models[0].name, "a");
+        assert_eq!((p.samples, p.jobs, p.params.seed), (4, 3, 9));
+        assert_eq!(p.temperatures, [0.5]);
+        let choices = Choices {
+            models: vec!["b.gguf".into()],
+            temperatures: vec![0.0, 1.0],
+            samples: Some(1),
+            seed: Some(1),
+            jobs: Some(7),
+            repeat: 0,
+            ..Choices::default()
+        };
+        let p = plan(&c, &choices, Vec::new()).unwrap();
+        assert_eq!(p.models[0].name, "b");
+        assert_eq!((p.samples, p.jobs, p.params.seed, p.repeat), (1, 7, 1, 1));
+        assert_eq!(p.temperatures, [0.0, 1.0]);
+        assert_eq!(model_names(&Config::default(), &[]), [DEFAULT_MODEL]);
+    }
+
+    #[test]
+    fn unknown_templates_models_and_judges_are_errors_in_that_order() {
+        let c = Config::default();
+        let bad = |choices: Choices| match plan(&c, &choices, Vec::new()) {
+            Ok(_) => panic!("{choices:?} accepted"),
+            Err(e) => e,
+        };
+        let e = bad(Choices {
+            templates: vec!["nope".into()],
+            models: vec!["nope".into()],
+            ..Choices::default()
+        });
+        assert!(e.contains("nope") && e.contains("template"), "{e}");
+        let e = bad(Choices {
+            models: vec!["nope".into()],
+            ..Choices::default()
+        });
+        assert!(e.starts_with("unknown model `nope`"), "{e}");
+        let e = bad(Choices {
+            judge: Some("nope".into()),
+            ..Choices::default()
+        });
+        assert!(e.starts_with("judge: unknown model `nope`"), "{e}");
+    }
+}

@@ -1,0 +1,234 @@
+//! Generation through the response cache: the one path from a prompt to a
+//! generation, used for declarative evals (batched, on the runner's
+//! generation threads), for the model calls of imperative evals
+//! ([`CachingCaller`]) and for the LLM judge (`run::judge`).
+//!
+//! [`CachedBackend::answer`] looks every sample up in the response cache
+//! ([`crate::run::store::Cache`]), asks the backend for the missing ones in
+//! one request (a panic in the backend is an error, not a crash), and stores
+//! what the backend answered in the cache. Cache keys are
+//! [`response_key`] (weights digest, backend, cache salt, prompt, parameters,
+//! sample, call ordinal) made distinct per repeat by [`repeat_key`].
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::base::backend::{
+    Backend, BackendError, Generation, GenerationRequest, ModelInfo, Prompt, SamplingParams,
+};
+use crate::base::caller::ModelCaller;
+use crate::base::util::panic_message;
+use crate::run::store::{repeat_key, response_key, Cache};
+
+/// How one sample was answered by [`CachedBackend::answer`].
+#[derive(Debug)]
+pub enum Answer {
+    /// From the response cache.
+    Cached(Generation),
+    /// By the backend (and now in the cache).
+    Generated(Generation),
+    /// The backend answered the request, but not for this sample.
+    Missing,
+    /// The backend's request failed (or panicked).
+    Failed(BackendError),
+}
+
+/// A backend seen through the response cache.
+pub struct CachedBackend<'a> {
+    backend: &'a dyn Backend,
+    cache: &'a Cache,
+    salt: String,
+    requests: &'a AtomicUsize,
+}
+
+impl<'a> CachedBackend<'a> {
+    /// `backend` through `cache`; every request sent to the backend is
+    /// counted in `requests`.
+    pub fn new(backend: &'a dyn Backend, cache: &'a Cache, requests: &'a AtomicUsize) -> Self {
+        CachedBackend {
+            backend,
+            cache,
+            salt: backend.cache_salt(),
+            requests,
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &'a dyn Backend {
+        self.backend
+    }
+
+    /// The model served.
+    pub fn model(&self) -> &'a ModelInfo {
+        self.backend.model()
+    }
+
+    /// The cache key of sample `sample` of `prompt` (call `ordinal` of an
+    /// eval; 0 for a declarative one) in repeat `repeat`.
+    fn key(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+        repeat: u32,
+    ) -> String {
+        let info = self.backend.model();
+        repeat_key(
+            response_key(
+                &info.digest,
+                &info.backend,
+                &self.salt,
+                prompt,
+                params,
+                sample,
+                ordinal,
+            ),
+            repeat,
+        )
+    }
+
+    /// Answers `samples` of `prompt` in repeat `repeat`: each from the cache
+    /// where it holds one (reported at once, before the backend is asked),
+    /// the rest in one backend request whose answers go into the cache.
+    /// `on_answer` receives every sample exactly once. Returns whether the
+    /// backend was asked.
+    pub fn answer(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        samples: &[u32],
+        ordinal: u32,
+        repeat: u32,
+        mut on_answer: impl FnMut(u32, Answer),
+    ) -> bool {
+        let mut missing = Vec::new();
+        for &sample in samples {
+            let key = self.key(prompt, params, sample, ordinal, repeat);
+            match self.cache.response(&key) {
+                Some(g) => on_answer(sample, Answer::Cached(g)),
+                None => missing.push(sample),
+            }
+        }
+        if missing.is_empty() {
+            return false;
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let request = GenerationRequest {
+            prompt: prompt.clone(),
+            params: params.clone(),
+            samples: missing.clone(),
+        };
+        match generate_guarded(self.backend, &request, repeat) {
+            Ok(generations) => {
+                // The first answer for each sample asked for counts.
+                let mut got = HashSet::new();
+                for g in generations {
+                    if !missing.contains(&g.sample) || !got.insert(g.sample) {
+                        continue;
+                    }
+                    let key = self.key(prompt, params, g.sample, ordinal, repeat);
+                    self.cache.put_response(key, &g);
+                    on_answer(g.sample, Answer::Generated(g));
+                }
+                for sample in missing.into_iter().filter(|s| !got.contains(s)) {
+                    on_answer(sample, Answer::Missing);
+                }
+            }
+            Err(e) => {
+                for sample in missing {
+                    on_answer(sample, Answer::Failed(e.clone()));
+                }
+            }
+        }
+        true
+    }
+
+    /// Sample `sample` of `prompt` (call `ordinal` of an eval) in repeat
+    /// `repeat`, and whether it came from the cache.
+    pub fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+        repeat: u32,
+    ) -> Result<(Generation, bool), BackendError> {
+        let mut out = None;
+        self.answer(prompt, params, &[sample], ordinal, repeat, |_, a| {
+            out = Some(a)
+        });
+        match out {
+            Some(Answer::Cached(g)) => Ok((g, true)),
+            Some(Answer::Generated(g)) => Ok((g, false)),
+            Some(Answer::Failed(e)) => Err(e),
+            Some(Answer::Missing) | None => Err(BackendError::Backend(format!(
+                "no answer for sample {sample}"
+            ))),
+        }
+    }
+}
+
+/// The model calls of one imperative eval sample (repeat `repeat`), through
+/// the response cache; remembers whether every call was answered from it.
+pub struct CachingCaller<'a> {
+    backend: &'a CachedBackend<'a>,
+    repeat: u32,
+    all_cached: AtomicBool,
+}
+
+impl<'a> CachingCaller<'a> {
+    /// Calls for repeat `repeat` through `backend`.
+    pub fn new(backend: &'a CachedBackend<'a>, repeat: u32) -> Self {
+        CachingCaller {
+            backend,
+            repeat,
+            all_cached: AtomicBool::new(true),
+        }
+    }
+
+    /// Whether every call so far was answered from the cache.
+    pub fn all_cached(&self) -> bool {
+        self.all_cached.load(Ordering::Relaxed)
+    }
+}
+
+impl ModelCaller for CachingCaller<'_> {
+    fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    ) -> Result<Generation, BackendError> {
+        let result = self
+            .backend
+            .call(prompt, params, sample, ordinal, self.repeat);
+        if !matches!(result, Ok((_, true))) {
+            self.all_cached.store(false, Ordering::Relaxed);
+        }
+        result.map(|(g, _)| g)
+    }
+
+    fn model(&self) -> &ModelInfo {
+        self.backend.model()
+    }
+}
+
+/// `backend.generate_repeat`, with a panic turned into an error.
+fn generate_guarded(
+    backend: &dyn Backend,
+    request: &GenerationRequest,
+    repeat: u32,
+) -> Result<Vec<Generation>, BackendError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        backend.generate_repeat(request, repeat)
+    }))
+    .unwrap_or_else(|p| {
+        Err(BackendError::Backend(format!(
+            "backend panicked: {}",
+            panic_message(p.as_ref())
+        )))
+    })
+}

@@ -1,0 +1,178 @@
+//! The judge model of a run: [`Plan::judge`](crate::plan::matrix::Plan::judge),
+//! opened on first use and shared by every model of the run, or, when that is
+//! `None`, the model under test itself. Judge calls go through the response
+//! cache like every generation ([`CachedBackend`]), per repeat.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicUsize;
+use std::sync::OnceLock;
+
+use crate::base::backend::{
+    Backend, BackendError, BackendOpener, Generation, ModelInfo, Prompt, SamplingParams,
+    SharedBackend,
+};
+use crate::base::caller::ModelCaller;
+use crate::base::model::ModelSpec;
+use crate::base::util::panic_message;
+use crate::run::generate::CachedBackend;
+use crate::run::store::Cache;
+
+/// The run's judge model: opened on first use, shared by every model.
+pub struct JudgeSlot<'a> {
+    spec: Option<&'a ModelSpec>,
+    opener: BackendOpener<'a>,
+    opened: OnceLock<Result<SharedBackend, BackendError>>,
+}
+
+impl<'a> JudgeSlot<'a> {
+    /// The judge `spec` (`None`: each model judges itself), opened with `opener`.
+    pub fn new(spec: Option<&'a ModelSpec>, opener: BackendOpener<'a>) -> Self {
+        JudgeSlot {
+            spec,
+            opener,
+            opened: OnceLock::new(),
+        }
+    }
+
+    /// The judge's spec, if the run names one.
+    pub fn spec(&self) -> Option<&'a ModelSpec> {
+        self.spec
+    }
+}
+
+/// Asks the judge (through the response cache) on behalf of one model's
+/// evals: the run's judge model, or the model under test itself.
+pub struct JudgeCaller<'a> {
+    slot: &'a JudgeSlot<'a>,
+    under_test: &'a dyn Backend,
+    spec_under_test: &'a ModelSpec,
+    cache: &'a Cache,
+    requests: &'a AtomicUsize,
+    /// Describes the judge before it is opened (or when it failed to open).
+    fallback: ModelInfo,
+}
+
+impl<'a> JudgeCaller<'a> {
+    /// The judge for the evals of `under_test` (spec `spec_under_test`,
+    /// named `model_name` in the run's records); its backend requests are
+    /// counted in `requests`.
+    pub fn new(
+        slot: &'a JudgeSlot<'a>,
+        under_test: &'a dyn Backend,
+        spec_under_test: &'a ModelSpec,
+        model_name: &str,
+        cache: &'a Cache,
+        requests: &'a AtomicUsize,
+    ) -> Self {
+        JudgeCaller {
+            slot,
+            under_test,
+            spec_under_test,
+            cache,
+            requests,
+            fallback: ModelInfo {
+                name: slot
+                    .spec
+                    .map_or_else(|| model_name.to_string(), |s| s.name.clone()),
+                ..ModelInfo::default()
+            },
+        }
+    }
+
+    /// The judge's backend, when it is not the model under test.
+    fn other(&self) -> Option<(&ModelSpec, &Result<SharedBackend, BackendError>)> {
+        let spec = self.slot.spec.filter(|s| *s != self.spec_under_test)?;
+        let opened = self.slot.opened.get_or_init(|| {
+            catch_unwind(AssertUnwindSafe(|| (self.slot.opener)(spec))).unwrap_or_else(|p| {
+                Err(BackendError::Load(format!(
+                    "opening panicked: {}",
+                    panic_message(p.as_ref())
+                )))
+            })
+        });
+        Some((spec, opened))
+    }
+
+    /// A judge call made for repeat `repeat` of a sample.
+    fn call_repeat(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+        repeat: u32,
+    ) -> Result<Generation, BackendError> {
+        let backend: &dyn Backend = match self.other() {
+            None => self.under_test,
+            Some((_, Ok(b))) => &**b,
+            Some((spec, Err(e))) => {
+                let why = match e {
+                    BackendError::Load(m) => m.clone(),
+                    other => other.to_string(),
+                };
+                return Err(BackendError::Load(format!(
+                    "judge model `{}`: {why}",
+                    spec.name
+                )));
+            }
+        };
+        CachedBackend::new(backend, self.cache, self.requests)
+            .call(prompt, params, sample, ordinal, repeat)
+            .map(|(g, _)| g)
+    }
+
+    /// The judge as seen from repeat `repeat`: its replies are cached per
+    /// repeat too, so that a repeat re-asks the judge rather than reusing an
+    /// earlier reply.
+    pub fn for_repeat(&'a self, repeat: u32) -> RepeatJudge<'a> {
+        RepeatJudge {
+            judge: self,
+            repeat,
+        }
+    }
+}
+
+impl ModelCaller for JudgeCaller<'_> {
+    fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    ) -> Result<Generation, BackendError> {
+        self.call_repeat(prompt, params, sample, ordinal, 0)
+    }
+
+    fn model(&self) -> &ModelInfo {
+        match self.slot.spec.filter(|s| *s != self.spec_under_test) {
+            None => self.under_test.model(),
+            Some(_) => match self.slot.opened.get() {
+                Some(Ok(b)) => b.model(),
+                _ => &self.fallback,
+            },
+        }
+    }
+}
+
+/// The judge of one repeat ([`JudgeCaller::for_repeat`]).
+pub struct RepeatJudge<'a> {
+    judge: &'a JudgeCaller<'a>,
+    repeat: u32,
+}
+
+impl ModelCaller for RepeatJudge<'_> {
+    fn call(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        sample: u32,
+        ordinal: u32,
+    ) -> Result<Generation, BackendError> {
+        self.judge
+            .call_repeat(prompt, params, sample, ordinal, self.repeat)
+    }
+
+    fn model(&self) -> &ModelInfo {
+        self.judge.model()
+    }
+}

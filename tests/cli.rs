@@ -1161,6 +1161,149 @@ fn quantize_runs_through_an_eval_target() {
     );
 }
 
+/// `cargo eval fidelity` end to end on a tiny synthetic ladder (litmus-gguf's
+/// synth model: F32, the same weights in F16, and a model with other weights
+/// posing as a far rung): a run answers with every rung, the fidelity job runs
+/// in the eval target and writes the run's `fidelity.json` (F16 next to the
+/// F32 reference, the other weights far from it), a second call comes from
+/// the cache, and `cargo eval report` shows the section in text and HTML.
+#[test]
+fn fidelity_of_a_tiny_ladder_lands_in_the_run_and_its_report() {
+    use litmus_gguf::synth::{write_synthetic_model, SynthSpec};
+    let p = Project::with_features(CRASH_EVALS, MORE, None, &["llama"]);
+    p.build_like_this_repository();
+    let models = p.out_dir().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let write = |name: &str, f16: bool, seed: u64| -> String {
+        let path = models.join(name);
+        let spec = SynthSpec {
+            f16,
+            seed,
+            ..SynthSpec::tiny()
+        };
+        write_synthetic_model(&path, &spec).unwrap();
+        path.display().to_string()
+    };
+    let (f32, f16, far) = (
+        write("tiny-f32.gguf", false, 7),
+        write("tiny-f16.gguf", true, 7),
+        write("tiny-far.gguf", false, 8),
+    );
+    std::fs::write(
+        p.path().join("litmus.toml"),
+        format!(
+            "[run]\nmodels = [\"tiny\"]\nsamples = 1\ntemperatures = [0.0]\nmax_tokens = 12\n\n\
+             [models.tiny]\nbackend = \"llama\"\nsource = {f32:?}\n\n\
+             [models.tiny.quantizations]\nF32 = {f32:?}\nF16 = {f16:?}\nFAR = {far:?}\n"
+        ),
+    )
+    .unwrap();
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let out = p.run(&["--output-dir", out_dir.as_str(), "--no-snapshots"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fidelity = |more: &[&str]| -> Output {
+        let mut a: Vec<String> = ["fidelity", "--debug", "--output-dir", out_dir.as_str()]
+            .map(String::from)
+            .to_vec();
+        a.extend(more.iter().map(|s| s.to_string()));
+        p.cargo_eval_exactly(&a)
+    };
+    // A reference the configuration does not have: a usage error, nothing built.
+    let out = fidelity(&["--reference", "Q8_0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no quantization `Q8_0` of `tiny` (known: F16, F32, FAR)"),
+        "{}",
+        text(&out)
+    );
+
+    let out = fidelity(&["--reference", "F32", "--threads", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Fidelity of tiny against F32"), "{stderr}");
+    let runs = std::fs::read_dir(Path::new(&out_dir).join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "latest"))
+        .collect::<Vec<_>>();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run_dir = &runs[0];
+    let read = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(run_dir.join("fidelity.json")).unwrap()).unwrap()
+    };
+    let f = read();
+    assert_eq!(
+        (f["model"].as_str(), f["reference"].as_str()),
+        (Some("tiny"), Some("F32"))
+    );
+    // Four evals (capital × 3, opposite), one answer each, from the run.
+    assert_eq!(f["generated"], 0, "{f}");
+    let sequences = f["sequences"].as_u64().unwrap();
+    assert!((1..=4).contains(&sequences), "{f}");
+    let scored = f["tokens_scored"].as_u64().unwrap();
+    assert!(scored >= sequences, "{f}");
+    let configs = f["configs"].as_array().unwrap();
+    let labels: Vec<&str> = configs
+        .iter()
+        .map(|c| c["quantization"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["F16", "FAR"]);
+    let (near, far) = (&configs[0]["overall"], &configs[1]["overall"]);
+    for c in configs {
+        assert_eq!(c["overall"]["tokens"].as_u64(), Some(scored), "{c}");
+        assert_eq!(c["cached"], false);
+        let per_eval: u64 = c["by_eval"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|e| e["tokens"].as_u64().unwrap())
+            .sum();
+        assert_eq!(per_eval, scored, "{c}");
+        assert!(c["by_setting"].as_object().unwrap().len() == 1, "{c}");
+    }
+    // The same weights in F16: almost no divergence, the same top token;
+    // other weights: far.
+    let kld = |s: &serde_json::Value| s["mean_kld"].as_f64().unwrap();
+    assert!(kld(near) >= 0.0 && kld(near) < 1e-3, "{near}");
+    assert!(near["same_top"].as_f64().unwrap() > 0.9, "{near}");
+    assert!(kld(far) > 0.05 && kld(far) > 100.0 * kld(near), "{far}");
+    assert!(far["p99_kld"].as_f64().unwrap() >= far["median_kld"].as_f64().unwrap());
+
+    // Again: from the cache.
+    let out = fidelity(&["--reference", "F32"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let again = read();
+    for (a, b) in again["configs"].as_array().unwrap().iter().zip(configs) {
+        assert_eq!(a["cached"], true);
+        // The same, up to the last digit of a number read back from JSON.
+        assert_eq!(a["overall"]["tokens"], b["overall"]["tokens"]);
+        let (x, y) = (kld(&a["overall"]), kld(&b["overall"]));
+        assert!((x - y).abs() <= 1e-12 * y, "{x} vs {y}");
+    }
+
+    // The report shows it, as text and in the HTML page.
+    let html = p.out_dir().join("report.html").display().to_string();
+    let run = run_dir.display().to_string();
+    let out = p.cargo_eval_exactly(
+        &[
+            "report",
+            run.as_str(),
+            "--format",
+            "markdown",
+            "--html",
+            html.as_str(),
+        ]
+        .map(String::from),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("### Fidelity against tiny F32"), "{md}");
+    assert!(md.contains("| F16 | "), "{md}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<section id=\"fidelity\">"));
+}
+
 // ---------------------------------------------------------------------------
 // Against a real llama-server (issue 9's acceptance)
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! workspace, builds them (release by default), runs them with the given
 //! options and aggregates their results.
 
+mod fidelity;
 mod native;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,13 @@ enum Cmd {
     /// with the quantization replaced (`gemma-3-270m-q2_k.gguf`); rungs that
     /// exist are skipped. Prints the `litmus.toml` entry that evaluates them.
     Quantize(QuantizeArgs),
+    /// Fidelity of every quantization of a model against a reference: the
+    /// reference's own answers in a run teacher-forced through each model,
+    /// per token KL(reference ‖ quant) over the vocabulary, top-token
+    /// agreement and Δp, as llama-perplexity --kl-divergence measures them;
+    /// per configuration, tag and eval, cached, stored as fidelity.json in the
+    /// run (which `cargo eval report` then shows next to the scores).
+    Fidelity(fidelity::FidelityArgs),
     /// The study report of a run: every configuration ranked, with confidence
     /// intervals, paired comparisons against a baseline quantization, per-tag
     /// scores, speed, size and memory, and the template/temperature ×
@@ -1058,6 +1066,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Cmd::Models { manifest_path }) => models(manifest_path),
         Some(Cmd::Quantize(args)) => quantize(args),
+        Some(Cmd::Fidelity(args)) => fidelity::fidelity(args),
         Some(Cmd::Report(args)) => report(args),
         Some(Cmd::Devices(args)) => devices(args),
         Some(Cmd::Merge(args)) => merge(args),

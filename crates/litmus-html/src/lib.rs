@@ -12,6 +12,9 @@
 //!   (failures, errors, evals whose configurations differ, tag, text).
 //! - **Drill-down**: a cell opens its samples — prompt, response, extracted
 //!   code, sandbox or judge output, score parts, timings, error.
+//! - **Fidelity**, when the run has a `fidelity.json` (`cargo eval
+//!   fidelity`): each quantization's KL divergence, top-token agreement and
+//!   Δp against the reference, next to its score change, and per tag.
 //! - **Run against run** ([`render_comparison`], [`Comparison`]): paired
 //!   differences per eval and overall, flipped evals, speed changes.
 //!
@@ -30,6 +33,7 @@ mod svg;
 use std::path::{Path, PathBuf};
 
 use litmus_core::output::study_report::{Study, StudyOptions};
+use litmus_core::run::fidelity::FidelityReport;
 use litmus_core::run::store::{read_run, RunMeta, SampleRecord};
 use litmus_core::run::summary::RunSummary;
 
@@ -50,6 +54,9 @@ pub struct Run {
     /// `summary.json`, or a summary rebuilt from the samples (without model
     /// facts) when the run was interrupted before writing it.
     pub summary: RunSummary,
+    /// `fidelity.json`, when `cargo eval fidelity` measured the run's
+    /// quantizations.
+    pub fidelity: Option<FidelityReport>,
 }
 
 impl Run {
@@ -60,11 +67,20 @@ impl Run {
         let meta = std::fs::read(dir.join("run.json"))
             .ok()
             .and_then(|d| serde_json::from_slice::<RunMeta>(&d).ok());
+        let fidelity = match FidelityReport::load(dir) {
+            Some(Ok(f)) => Some(f),
+            Some(Err(e)) => {
+                eprintln!("warning: {e}: the report leaves fidelity out");
+                None
+            }
+            None => None,
+        };
         Ok(Run {
             dir: dir.to_path_buf(),
             meta,
             records,
             summary,
+            fidelity,
         })
     }
 
@@ -73,9 +89,14 @@ impl Run {
         &self.summary.run_id
     }
 
-    /// The study report of the run.
+    /// The study report of the run (with its fidelity section when the run
+    /// has a `fidelity.json`).
     pub fn study(&self, options: &StudyOptions) -> Study {
-        Study::build(&self.summary, &self.records, options)
+        let study = Study::build(&self.summary, &self.records, options);
+        match &self.fidelity {
+            Some(f) => study.with_fidelity(f, &self.records),
+            None => study,
+        }
     }
 }
 
@@ -249,6 +270,7 @@ pub(crate) mod testing {
             meta: None,
             records,
             summary,
+            fidelity: None,
         }
     }
 }

@@ -424,6 +424,69 @@ fn nav(items: &[(&str, &str)]) -> String {
     out
 }
 
+/// The fidelity section, when the study has one: per quantization its KL
+/// divergence, top-token agreement and Δp against the reference next to its
+/// score change, then mean KLD per tag.
+fn fidelity_section(study: &Study) -> String {
+    let Some(f) = &study.fidelity else {
+        return String::new();
+    };
+    let mut out = format!(
+        r#"<section id="fidelity"><h2>Fidelity against {} {}</h2><p class="note">The reference's answers ({} of them, {} answer tokens) teacher-forced through each quantization: per token KL(reference ‖ quantization) over the whole vocabulary, whether the most likely tokens agree, and Δp of the answer's token (llama-perplexity's definitions). “score Δ” is the mean per-eval score change against the reference in this run; r correlates it with per-eval KLD.</p><div class="table-wrap"><table class="overview"><thead><tr><th>quant</th><th>mean KLD [95% CI]</th><th>median KLD</th><th>p99 KLD</th><th>same top %</th><th>RMS Δp %</th><th>score Δ vs ref</th><th>r(KLD, Δscore)</th><th>evals</th></tr></thead><tbody>"#,
+        esc(&f.model),
+        esc(&f.reference),
+        f.sequences,
+        f.tokens_scored
+    );
+    for r in &f.rows {
+        let s = &r.overall;
+        let _ = write!(
+            out,
+            r#"<tr><td>{}</td><td class="num">{:.4} [{:.4}, {:.4}]</td><td class="num">{:.4}</td><td class="num">{:.3}</td><td class="num">{:.1} ± {:.1}</td><td class="num">{:.2}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            esc(&r.quantization),
+            s.mean_kld,
+            s.kld_ci95[0],
+            s.kld_ci95[1],
+            s.median_kld,
+            s.p99_kld,
+            100.0 * s.same_top,
+            100.0 * s.same_top_err,
+            100.0 * s.rms_p_diff,
+            r.score_delta.map_or("–".into(), |d| format!("{d:+.1}")),
+            r.r.map_or("–".into(), |v| format!("{v:+.2}")),
+            r.evals
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    let _ = write!(out, r#"<p class="note">{}</p>"#, esc(&f.correlation_line()));
+    if !f.tags.is_empty() {
+        out.push_str(r#"<h3>Mean KLD (same top %) per tag</h3><div class="table-wrap"><table class="overview"><thead><tr><th>tag</th>"#);
+        for r in &f.rows {
+            let _ = write!(out, "<th>{}</th>", esc(&r.quantization));
+        }
+        out.push_str("</tr></thead><tbody>");
+        for t in &f.tags {
+            let _ = write!(out, "<tr><td>{}</td>", esc(t));
+            for r in &f.rows {
+                match r.by_tag.get(t) {
+                    Some((kld, same)) => {
+                        let _ = write!(
+                            out,
+                            r#"<td class="num">{kld:.4} ({:.0}%)</td>"#,
+                            100.0 * same
+                        );
+                    }
+                    None => out.push_str(r#"<td class="num">–</td>"#),
+                }
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</tbody></table></div>");
+    }
+    out.push_str("</section>");
+    out
+}
+
 /// A run's report.
 pub(crate) fn run_page(run: &Run, study: &Study) -> String {
     let keys: Vec<ConfigKey> = study.rows.iter().map(|r| r.config.clone()).collect();
@@ -438,18 +501,28 @@ pub(crate) fn run_page(run: &Run, study: &Study) -> String {
         out,
         "<header><h1>litmus report <span class=\"sub\">run {}</span></h1>{}</header>",
         esc(run.id()),
-        nav(&[
-            ("overview", "Overview"),
-            ("plots", "Plots"),
-            ("grid", "Grid")
-        ])
+        nav(&if study.fidelity.is_some() {
+            vec![
+                ("overview", "Overview"),
+                ("plots", "Plots"),
+                ("fidelity", "Fidelity"),
+                ("grid", "Grid"),
+            ]
+        } else {
+            vec![
+                ("overview", "Overview"),
+                ("plots", "Plots"),
+                ("grid", "Grid"),
+            ]
+        })
     );
     let _ = write!(
         out,
-        r#"<main><section id="overview"><h2>Configurations, ranked</h2>{}{}</section>{}{}</main>"#,
+        r#"<main><section id="overview"><h2>Configurations, ranked</h2>{}{}</section>{}{}{}</main>"#,
         facts(run),
         overview(study),
         plots(run, study),
+        fidelity_section(study),
         grid_section(&payload)
     );
     out.push_str(&tail(&payload));
@@ -710,6 +783,51 @@ mod tests {
         assert_eq!(html.matches("<script").count(), 2);
         // Nothing is fetched: no external scripts, styles or images.
         assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+        // No fidelity.json, no fidelity section.
+        assert!(!html.contains("id=\"fidelity\""));
+    }
+
+    #[test]
+    fn fidelity_shows_when_measured() {
+        use litmus_core::run::fidelity::{
+            ConfigFidelity, EvalFidelity, FidelityReport, FidelityStats,
+        };
+        let mut run = testing::run();
+        let stats = FidelityStats {
+            tokens: 100,
+            mean_kld: 0.4321,
+            same_top: 0.75,
+            ..FidelityStats::default()
+        };
+        run.fidelity = Some(FidelityReport {
+            model: "m".into(),
+            reference: "Q8_0".into(),
+            sequences: 16,
+            tokens_scored: 100,
+            configs: vec![ConfigFidelity {
+                quantization: "Q2_K".into(),
+                overall: stats.clone(),
+                by_tag: [("python".to_string(), stats)].into(),
+                by_eval: [(
+                    "python::f0".to_string(),
+                    EvalFidelity {
+                        tokens: 100,
+                        mean_kld: 0.4321,
+                        same_top: 0.75,
+                    },
+                )]
+                .into(),
+                ..ConfigFidelity::default()
+            }],
+            ..FidelityReport::default()
+        });
+        let html = crate::render(&run, &StudyOptions::default());
+        assert!(html.contains("<section id=\"fidelity\"><h2>Fidelity against m Q8_0</h2>"));
+        assert!(html.contains("<td>Q2_K</td><td class=\"num\">0.4321 ["));
+        // Q2_K is 20 points under Q8_0 on python::f0.
+        assert!(html.contains("<td class=\"num\">-20.0</td>"), "{html}");
+        assert!(html.contains("<td>python</td><td class=\"num\">0.4321 (75%)</td>"));
+        assert!(html.contains("href=\"#fidelity\""));
     }
 
     #[test]

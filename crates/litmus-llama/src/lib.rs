@@ -10,6 +10,9 @@
 //!   (fetched from the Python package index on first use). These live in
 //!   `litmus-gguf` (no llama.cpp, so that `cargo-eval` installs quickly) and
 //!   are re-exported here, as are its modules [`gguf`] and [`models`].
+//! - [`fidelity`]: KL divergence and top-token agreement of quantizations
+//!   against a reference, teacher-forced over the same tokens (`cargo eval
+//!   fidelity`).
 //! - [`peak_rss_bytes`]: the process's peak memory, for reports.
 //!
 //! Logging from llama.cpp is dropped unless `LITMUS_LLAMA_LOG=1` (stderr) or
@@ -56,6 +59,7 @@ mod backend;
 pub mod cpu;
 pub mod devices;
 mod engine;
+pub mod fidelity;
 mod local;
 pub mod quantize;
 mod runtime;

@@ -240,14 +240,7 @@ impl Local {
 
     /// The text the model sees for a prompt.
     pub fn render(&self, prompt: &Prompt) -> String {
-        match prompt {
-            Prompt::Completion(text) => text.clone(),
-            Prompt::Chat(messages) => self
-                .template
-                .as_ref()
-                .and_then(|t| apply_template(&self.model, t, messages).ok())
-                .unwrap_or_else(|| fallback_chat(messages)),
-        }
+        render(&self.model, self.template.as_ref(), prompt)
     }
 
     /// The prompt's tokens, as generation sees them.
@@ -256,19 +249,7 @@ impl Local {
     }
 
     fn tokens_for(&self, prompt: &Prompt) -> Vec<LlamaToken> {
-        let text = self.render(prompt);
-        let parse_special = matches!(prompt, Prompt::Chat(_));
-        let mut tokens = self
-            .model
-            .vocab()
-            .tokenize(text.as_bytes(), true, parse_special);
-        // A template that writes the BOS text itself, plus the added BOS: keep one.
-        if let Some(bos) = self.bos {
-            if tokens.len() >= 2 && tokens[0] == bos && tokens[1] == bos {
-                tokens.remove(0);
-            }
-        }
-        tokens
+        prompt_tokens(&self.model, self.template.as_ref(), self.bos, prompt)
     }
 
     /// Starts generating `request`; `reply` gets the answer (on the engine
@@ -338,6 +319,41 @@ pub(crate) fn blocking(start: impl FnOnce(Replier)) -> Reply {
     })
 }
 
+/// The text a model sees for a prompt, rendered with `template` (or as a
+/// plain transcript without one).
+pub(crate) fn render(
+    model: &LlamaModel,
+    template: Option<&LlamaChatTemplate>,
+    prompt: &Prompt,
+) -> String {
+    match prompt {
+        Prompt::Completion(text) => text.clone(),
+        Prompt::Chat(messages) => template
+            .and_then(|t| apply_template(model, t, messages).ok())
+            .unwrap_or_else(|| fallback_chat(messages)),
+    }
+}
+
+/// A prompt's tokens as generation sees them: rendered, tokenized with the
+/// model's BOS (special tokens parsed for chat prompts), one BOS kept when
+/// the template writes its own.
+pub(crate) fn prompt_tokens(
+    model: &LlamaModel,
+    template: Option<&LlamaChatTemplate>,
+    bos: Option<LlamaToken>,
+    prompt: &Prompt,
+) -> Vec<LlamaToken> {
+    let text = render(model, template, prompt);
+    let parse_special = matches!(prompt, Prompt::Chat(_));
+    let mut tokens = model.vocab().tokenize(text.as_bytes(), true, parse_special);
+    if let Some(bos) = bos {
+        if tokens.len() >= 2 && tokens[0] == bos && tokens[1] == bos {
+            tokens.remove(0);
+        }
+    }
+    tokens
+}
+
 impl Drop for Local {
     fn drop(&mut self) {
         let _ = self.tx.send(Msg::Shutdown);
@@ -374,7 +390,7 @@ impl std::fmt::Display for ChatFormat {
 /// (default: the model's own template if llama.cpp can apply it, else a plain
 /// transcript, which suits base models that have no template), `transcript`,
 /// or the name of a llama.cpp built-in template (`gemma`, `chatml`, `llama3`, ...).
-fn chat_template(
+pub(crate) fn chat_template(
     model: &LlamaModel,
     choice: &str,
 ) -> Result<(Option<LlamaChatTemplate>, ChatFormat), BackendError> {

@@ -125,7 +125,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "isolation",
 ];
 
-fn parse_bool(key: &str, v: &str) -> Result<bool, BackendError> {
+pub(crate) fn parse_bool(key: &str, v: &str) -> Result<bool, BackendError> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),

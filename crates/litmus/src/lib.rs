@@ -294,8 +294,9 @@ pub mod __private {
     /// (started by this very program) it serves a model instead and exits;
     /// given a quantization job (`cargo eval quantize` starts eval targets
     /// that way: cargo-eval itself does not link llama.cpp) it runs that,
-    /// and given a devices job (`cargo eval devices`) it prints the devices
-    /// llama.cpp sees.
+    /// given a devices job (`cargo eval devices`) it prints the devices
+    /// llama.cpp sees, and given a fidelity job (`cargo eval fidelity`) it
+    /// measures the fidelity of quantizations against a reference.
     /// At the end of a run it writes the run's `report.html`.
     pub fn run_main(manifest_dir: &str, source_file: &str) -> i32 {
         #[cfg(feature = "llama")]
@@ -328,6 +329,20 @@ pub mod __private {
             #[cfg(not(feature = "llama"))]
             Some(Ok(_)) => {
                 eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot quantize");
+                return litmus_core::base::exit::USAGE;
+            }
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return litmus_core::base::exit::USAGE;
+            }
+            None => {}
+        }
+        match litmus_core::run::fidelity::FidelityJob::from_args(&args) {
+            #[cfg(feature = "llama")]
+            Some(Ok(job)) => return litmus_llama::fidelity::run_job(&job),
+            #[cfg(not(feature = "llama"))]
+            Some(Ok(_)) => {
+                eprintln!("error: this eval target was built without litmus's `llama` feature: it cannot measure fidelity");
                 return litmus_core::base::exit::USAGE;
             }
             Some(Err(e)) => {

@@ -3,7 +3,10 @@
 //! per-tag scores, speed, size, bits per weight, memory — ranked, with a
 //! paired comparison of each configuration against a baseline quantization
 //! under the same template and temperature, and the template × quantization
-//! and temperature × quantization tables.
+//! and temperature × quantization tables; when the run has a `fidelity.json`
+//! (`cargo eval fidelity`), each quantization's KL divergence, top-token
+//! agreement and Δp against the reference next to its score change, with the
+//! correlation across evals between the two ([`FidelitySection`]).
 //!
 //! Built from a run's records and summary; rendered as text, Markdown or JSON.
 //!
@@ -21,6 +24,7 @@ use litmus_metrics::stats::{paired_comparison, summarize, PairedComparison, Summ
 use serde::{Deserialize, Serialize};
 
 use crate::output::console::table;
+use crate::run::fidelity::{FidelityReport, FidelityStats};
 use crate::run::store::{ConfigKey, SampleRecord};
 use crate::run::summary::{RunSummary, Speed};
 
@@ -102,6 +106,203 @@ pub struct Study {
     /// Where the run's time went, when its summary says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<crate::run::summary::TimeSplit>,
+    /// The fidelity of the quantizations against a reference, when the run
+    /// has a `fidelity.json` ([`Study::with_fidelity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<FidelitySection>,
+}
+
+/// The study's fidelity section: a run's `fidelity.json` next to its scores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FidelitySection {
+    /// The model.
+    pub model: String,
+    /// The reference quantization.
+    pub reference: String,
+    /// Answers of the reference teacher-forced.
+    pub sequences: usize,
+    /// Answer tokens scored per quantization.
+    pub tokens_scored: u64,
+    /// One row per quantization, in `fidelity.json`'s order.
+    pub rows: Vec<FidelityRow>,
+    /// Tags seen, for [`FidelityRow::by_tag`].
+    pub tags: Vec<String>,
+    /// Pearson's r between per-eval mean KLD and per-eval score change
+    /// against the reference, pooled over the quantizations.
+    pub pooled_r: Option<f64>,
+    /// The (eval, quantization) pairs behind `pooled_r`.
+    pub pooled_pairs: usize,
+}
+
+/// One quantization's fidelity and its score change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FidelityRow {
+    /// The quantization.
+    pub quantization: String,
+    /// Over every scored token.
+    pub overall: FidelityStats,
+    /// Per tag: mean KLD and same-top fraction.
+    pub by_tag: BTreeMap<String, (f64, f64)>,
+    /// Mean over evals of (its score − the reference's score), in points,
+    /// over the evals both were scored on in this run.
+    pub score_delta: Option<f64>,
+    /// Pearson's r between per-eval mean KLD and per-eval score change.
+    pub r: Option<f64>,
+    /// Evals behind `score_delta` and `r`.
+    pub evals: usize,
+}
+
+/// Pearson's correlation of paired values (`None` under 3 pairs or without
+/// spread).
+fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
+    if pairs.len() < 3 {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let (mx, my) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in pairs {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
+/// Mean score per eval of one quantization of `model` (over its templates,
+/// temperatures and samples).
+fn eval_scores(records: &[SampleRecord], model: &str, quant: &str) -> BTreeMap<String, f64> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for r in records {
+        if r.model != model || r.quantization.as_deref() != Some(quant) {
+            continue;
+        }
+        if let Some(s) = &r.score {
+            let e = sums.entry(r.eval.clone()).or_default();
+            e.0 += s.value;
+            e.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(k, (s, n))| (k, s / n as f64))
+        .collect()
+}
+
+impl FidelitySection {
+    /// The section of `report` (a run's `fidelity.json`), with the score
+    /// changes taken from the run's `records`.
+    pub fn build(report: &FidelityReport, records: &[SampleRecord]) -> FidelitySection {
+        let reference = eval_scores(records, &report.model, &report.reference);
+        let mut pooled = Vec::new();
+        let mut tags = BTreeSet::new();
+        let rows = report
+            .configs
+            .iter()
+            .map(|c| {
+                let scores = eval_scores(records, &report.model, &c.quantization);
+                let pairs: Vec<(f64, f64)> = c
+                    .by_eval
+                    .iter()
+                    .filter_map(|(eval, fe)| {
+                        Some((fe.mean_kld, scores.get(eval)? - reference.get(eval)?))
+                    })
+                    .collect();
+                pooled.extend_from_slice(&pairs);
+                tags.extend(c.by_tag.keys().cloned());
+                FidelityRow {
+                    quantization: c.quantization.clone(),
+                    overall: c.overall.clone(),
+                    by_tag: c
+                        .by_tag
+                        .iter()
+                        .map(|(t, s)| (t.clone(), (s.mean_kld, s.same_top)))
+                        .collect(),
+                    score_delta: (!pairs.is_empty())
+                        .then(|| pairs.iter().map(|p| p.1).sum::<f64>() / pairs.len() as f64),
+                    r: pearson(&pairs),
+                    evals: pairs.len(),
+                }
+            })
+            .collect();
+        FidelitySection {
+            model: report.model.clone(),
+            reference: report.reference.clone(),
+            sequences: report.sequences,
+            tokens_scored: report.tokens_scored,
+            rows,
+            tags: tags.into_iter().collect(),
+            pooled_r: pearson(&pooled),
+            pooled_pairs: pooled.len(),
+        }
+    }
+
+    /// The per-quantization table (header first).
+    fn table(&self) -> Vec<Vec<String>> {
+        let mut rows = vec![[
+            "quant",
+            "mean KLD [95% CI]",
+            "median KLD",
+            "p99 KLD",
+            "same top %",
+            "RMS Δp %",
+            "score Δ vs ref",
+            "r(KLD, Δscore)",
+            "evals",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for f in &self.rows {
+            let s = &f.overall;
+            rows.push(vec![
+                f.quantization.clone(),
+                format!(
+                    "{:.4} [{:.4}, {:.4}]",
+                    s.mean_kld, s.kld_ci95[0], s.kld_ci95[1]
+                ),
+                format!("{:.4}", s.median_kld),
+                format!("{:.3}", s.p99_kld),
+                format!("{:.1} ± {:.1}", 100.0 * s.same_top, 100.0 * s.same_top_err),
+                format!("{:.2}", 100.0 * s.rms_p_diff),
+                f.score_delta.map_or("-".into(), |d| format!("{d:+.1}")),
+                f.r.map_or("-".into(), |r| format!("{r:+.2}")),
+                f.evals.to_string(),
+            ]);
+        }
+        rows
+    }
+
+    /// Mean KLD (same top %) per tag and quantization (header first).
+    fn tag_table(&self) -> Vec<Vec<String>> {
+        let mut rows = vec![std::iter::once("tag".to_string())
+            .chain(self.rows.iter().map(|r| r.quantization.clone()))
+            .collect::<Vec<_>>()];
+        for t in &self.tags {
+            rows.push(
+                std::iter::once(t.clone())
+                    .chain(self.rows.iter().map(|r| {
+                        r.by_tag.get(t).map_or("-".into(), |(kld, same)| {
+                            format!("{kld:.4} ({:.0}%)", 100.0 * same)
+                        })
+                    }))
+                    .collect(),
+            );
+        }
+        rows
+    }
+
+    /// The sentence on the pooled correlation.
+    pub fn correlation_line(&self) -> String {
+        match self.pooled_r {
+            Some(r) => format!(
+                "Per-eval KLD vs per-eval score change, pooled over quantizations: r = {r:+.2} ({} eval × quantization pairs).",
+                self.pooled_pairs
+            ),
+            None => "Per-eval KLD vs score change: the run has no scores of both the reference and a quantization for the same evals.".to_string(),
+        }
+    }
 }
 
 fn variant(c: &ConfigKey) -> String {
@@ -317,7 +518,15 @@ impl Study {
             template_by_variant,
             temperature_by_variant,
             time: summary.time,
+            fidelity: None,
         }
+    }
+
+    /// The study with the fidelity section of `report` (the run's
+    /// `fidelity.json`; `records` are the run's samples, for score changes).
+    pub fn with_fidelity(mut self, report: &FidelityReport, records: &[SampleRecord]) -> Study {
+        self.fidelity = Some(FidelitySection::build(report, records));
+        self
     }
 
     /// The ranking table (header first).
@@ -457,6 +666,21 @@ impl Study {
                 Self::grid_table(g),
             ));
         }
+        if let Some(f) = &self.fidelity {
+            s.push((
+                format!(
+                    "Fidelity against {} {} ({} answers of the reference teacher-forced, {} tokens scored per quantization)",
+                    f.model, f.reference, f.sequences, f.tokens_scored
+                ),
+                f.table(),
+            ));
+            if !f.tags.is_empty() {
+                s.push((
+                    "Fidelity per tag: mean KLD (same top %)".into(),
+                    f.tag_table(),
+                ));
+            }
+        }
         s
     }
 
@@ -475,6 +699,10 @@ impl Study {
         }
         if let Some(t) = &self.time {
             out.push_str(&crate::output::console::time_line(t));
+            out.push('\n');
+        }
+        if let Some(f) = &self.fidelity {
+            out.push_str(&f.correlation_line());
             out.push('\n');
         }
         out
@@ -501,6 +729,10 @@ impl Study {
         }
         if let Some(t) = &self.time {
             out.push_str(&crate::output::console::time_line(t));
+            out.push_str("\n\n");
+        }
+        if let Some(f) = &self.fidelity {
+            out.push_str(&f.correlation_line());
             out.push_str("\n\n");
         }
         out
@@ -680,5 +912,97 @@ mod tests {
         assert_eq!(s.baseline.as_deref(), Some("m Q2_K"));
         let q8 = s.rows.iter().find(|r| r.variant == "m Q8_0").unwrap();
         assert!((q8.vs_baseline.as_ref().unwrap().diff - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn fidelity_sits_next_to_score_changes() {
+        use crate::run::fidelity::{ConfigFidelity, EvalFidelity, FidelityReport, FidelityStats};
+        // Q2_K loses 5 points more on each eval whose KLD is 0.1 higher.
+        let mut records = Vec::new();
+        for e in 0..4 {
+            records.push(record("Q8_0", "plain", 0.0, &format!("p{e}"), 0, 60.0));
+            let v = 60.0 - 5.0 * e as f64;
+            records.push(record("Q2_K", "plain", 0.0, &format!("p{e}"), 0, v));
+        }
+        let report = FidelityReport {
+            model: "m".into(),
+            reference: "Q8_0".into(),
+            sequences: 4,
+            tokens_scored: 40,
+            configs: vec![ConfigFidelity {
+                quantization: "Q2_K".into(),
+                overall: FidelityStats {
+                    tokens: 40,
+                    mean_kld: 0.15,
+                    same_top: 0.8,
+                    ..FidelityStats::default()
+                },
+                by_tag: [(
+                    "python".to_string(),
+                    FidelityStats {
+                        mean_kld: 0.15,
+                        same_top: 0.8,
+                        ..FidelityStats::default()
+                    },
+                )]
+                .into(),
+                by_eval: (0..4)
+                    .map(|e| {
+                        let f = EvalFidelity {
+                            tokens: 10,
+                            mean_kld: 0.1 * e as f64,
+                            same_top: 0.8,
+                        };
+                        (format!("p{e}"), f)
+                    })
+                    .collect(),
+                ..ConfigFidelity::default()
+            }],
+            ..FidelityReport::default()
+        };
+        let summary = RunSummary::build(
+            "r",
+            "d",
+            &records,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        let s = Study::build(&summary, &records, &StudyOptions::default())
+            .with_fidelity(&report, &records);
+        let f = s.fidelity.as_ref().unwrap();
+        assert_eq!(f.rows.len(), 1);
+        assert_eq!(f.rows[0].evals, 4);
+        assert!((f.rows[0].score_delta.unwrap() + 7.5).abs() < 1e-9);
+        assert!((f.rows[0].r.unwrap() + 1.0).abs() < 1e-9);
+        assert!((f.pooled_r.unwrap() + 1.0).abs() < 1e-9);
+        let md = s.markdown();
+        assert!(md.contains("### Fidelity against m Q8_0"), "{md}");
+        assert!(md.contains("| Q2_K | 0.1500 [0.0000, 0.0000]"), "{md}");
+        assert!(md.contains("| python | 0.1500 (80%) |"), "{md}");
+        assert!(
+            md.contains("r = -1.00 (4 eval × quantization pairs)"),
+            "{md}"
+        );
+        assert!(s.text().contains("Fidelity per tag"));
+        let back: Study = serde_json::from_str(&s.json()).unwrap();
+        assert_eq!(back, s);
+        // Without scores of the quantizations, no correlation.
+        let only_ref: Vec<_> = records
+            .iter()
+            .filter(|r| r.quantization.as_deref() == Some("Q8_0"))
+            .cloned()
+            .collect();
+        let f = FidelitySection::build(&report, &only_ref);
+        assert_eq!((f.rows[0].score_delta, f.pooled_r), (None, None));
+        assert!(f.correlation_line().contains("no scores"));
+    }
+
+    #[test]
+    fn pearson_of_lines_and_noise() {
+        let line: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 2.0 * i as f64 + 1.0)).collect();
+        assert!((pearson(&line).unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(pearson(&[(1.0, 1.0), (2.0, 2.0)]), None);
+        assert_eq!(pearson(&[(1.0, 1.0), (1.0, 2.0), (1.0, 3.0)]), None);
     }
 }

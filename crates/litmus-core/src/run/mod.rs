@@ -3,10 +3,12 @@
 //! for the LLM judge: [`judge`]), imperative evals and scoring ([`execute`]),
 //! collection into the results store and the reporter ([`collect`],
 //! [`store`]); summaries ([`summary`]); replays of stored runs ([`replay`]);
-//! the validation of declared evals ([`validate`]).
+//! the validation of declared evals ([`validate`]); the fidelity of
+//! quantizations measured over a stored run's answers ([`fidelity`]).
 
 pub mod collect;
 pub mod execute;
+pub mod fidelity;
 pub mod generate;
 pub mod judge;
 pub mod merge;

@@ -2188,3 +2188,136 @@ fn partitions_on_the_default_model_merge_into_the_whole_run() {
     assert_eq!(answers(&merged), whole_answers, "the same answers");
     assert_eq!(statistics_of(&merged), statistics_of(&whole));
 }
+
+/// Issue 21: one model served by two llama-servers (an endpoint pool). The
+/// run spreads its requests over both, survives one host disappearing
+/// mid-run with every sample scored and nothing errored (the requests in
+/// flight there are retried on the other host), and each stored sample names
+/// the host that produced it.
+#[test]
+fn a_pool_of_servers_survives_a_host_disappearing_and_names_each_samples_host() {
+    let Some((bin, model)) = LlamaServer::prerequisites() else {
+        return;
+    };
+    let t0 = Instant::now();
+    let logs = tempfile::tempdir().unwrap();
+    let stay = LlamaServer::start(bin.clone(), model.clone(), logs.path());
+    let mut leave = LlamaServer::start(bin, model, logs.path());
+    let (stay_url, leave_url) = (stay.url(), leave.url());
+    let toml = format!(
+        r#"[run]
+models = ["pool"]
+samples = 3
+max_tokens = 12
+
+[models.pool]
+backend = "openai"
+source = "{stay_url}"
+endpoints = ["{leave_url}"]
+parallel = 2
+timeout_secs = 60
+options = {{ retries = "2", backoff_ms = "50", max_backoff_ms = "200", cooldown_ms = "200", connect_timeout_secs = "2" }}
+"#
+    );
+    let p = Project::with_features(SERVER_EVALS, MORE, Some(&toml), &["http"]);
+    let out = p.run(&["--list", "--format", "terse"]);
+    assert!(out.status.success(), "{}", text(&out));
+    eprintln!("[{:>5.1}s] built", t0.elapsed().as_secs_f64());
+
+    let out_dir = p.out_dir().join("pool");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out_dir_s = out_dir.display().to_string();
+    let stdout_path = p.out_dir().join("pool.stdout");
+    let stderr_path = p.out_dir().join("pool.stderr");
+    let mut child = p
+        .cargo_eval(&["--format", "json", "--output-dir", &out_dir_s])
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let run_text = || {
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        )
+    };
+    let served_by = |text: &str, host: &str| {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| r["served_by"] == host)
+            .count()
+    };
+    // Wait until the leaving host has produced two stored samples, then kill it.
+    let runs = out_dir.join("runs");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let samples_file = loop {
+        let found = std::fs::read_dir(&runs).ok().and_then(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("samples.jsonl"))
+                .find(|p| std::fs::read_to_string(p).is_ok_and(|s| served_by(&s, &leave_url) >= 2))
+        });
+        if let Some(f) = found {
+            break f;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the run ended ({status}) before the second host served 2 samples\n{}",
+                run_text()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second host never served 2 samples\n{}",
+            run_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    leave.kill();
+    let stored_at_kill = records(&std::fs::read_to_string(&samples_file).unwrap()).len();
+    eprintln!(
+        "[{:>5.1}s] {leave_url} killed after {stored_at_kill} stored samples",
+        t0.elapsed().as_secs_f64()
+    );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run hung after a host left\n{}", run_text());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!(
+        "[{:>5.1}s] the run ended: {status}",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(0), "{}", run_text());
+
+    let stored = records(&std::fs::read_to_string(&samples_file).unwrap());
+    assert_eq!(stored.len(), 8 * 3, "{}", run_text());
+    assert!(
+        stored.len() > stored_at_kill,
+        "the host left after the run's last sample: nothing was left to survive"
+    );
+    let keys: std::collections::BTreeSet<_> = stored.iter().map(sample_key).collect();
+    assert_eq!(keys.len(), 8 * 3, "each sample stored once");
+    for r in &stored {
+        assert!(r["error"].is_null() && !r["score"].is_null(), "{r}");
+        let host = r["served_by"].as_str().unwrap_or_else(|| panic!("{r}"));
+        assert!(host == stay_url || host == leave_url, "{r}");
+    }
+    let by_leaver = stored
+        .iter()
+        .filter(|r| r["served_by"] == leave_url.as_str())
+        .count();
+    assert!(by_leaver >= 2, "{by_leaver} samples from {leave_url}");
+    assert!(
+        by_leaver < stored.len(),
+        "the remaining host served the rest"
+    );
+    drop(stay);
+}

@@ -85,6 +85,7 @@ fn gen(sample: u32, text: &str) -> Generation {
             total_ms: 1.0,
             ..Default::default()
         },
+        served_by: None,
     }
 }
 

@@ -75,6 +75,7 @@ impl Backend for Scripted {
                         ttft_ms: Some(1.0),
                         total_ms: 3.0,
                     },
+                    served_by: None,
                 }
             })
             .collect())

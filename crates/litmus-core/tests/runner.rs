@@ -74,6 +74,7 @@ impl Backend for Counting {
                     ttft_ms: Some(1.5),
                     total_ms: 3.0,
                 },
+                served_by: None,
             })
             .collect())
     }
@@ -307,6 +308,7 @@ impl Backend for Drifting {
                 finish: FinishReason::Stop,
                 usage: Usage::default(),
                 timings: Timings::default(),
+                served_by: None,
             })
             .collect())
     }

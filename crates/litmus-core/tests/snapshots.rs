@@ -518,6 +518,7 @@ fn records_a_built_summary() {
         cached: false,
         error: error.then(|| "boom".to_string()),
         at_ms: 0,
+        served_by: None,
     };
     let mut records = Vec::new();
     for i in 0..4 {
@@ -605,6 +606,7 @@ impl Backend for Server {
                 finish: FinishReason::Stop,
                 usage: Default::default(),
                 timings: Default::default(),
+                served_by: None,
             })
             .collect())
     }

@@ -40,6 +40,7 @@ impl Backend for Timed {
                 finish: FinishReason::Stop,
                 usage: Usage::default(),
                 timings: Timings::default(),
+                served_by: None,
             })
             .collect())
     }

@@ -211,6 +211,7 @@ pub(crate) mod testing {
             cached: false,
             error: None,
             at_ms: 1_000_000 + u64::from(sample) * 1000,
+            served_by: None,
         }
     }
 

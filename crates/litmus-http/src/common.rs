@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use litmus_core::base::backend::{
-    BackendError, FinishReason, Generation, Message, Prompt, Role, SamplingParams,
+    BackendError, FinishReason, Generation, Message, ModelInfo, Prompt, Role, SamplingParams,
 };
 use serde_json::{json, Value};
 
@@ -191,6 +191,57 @@ pub(crate) fn parse_parameter_size(s: &str) -> Option<u64> {
     (v.is_finite() && v >= 0.0).then(|| (v * mult).round() as u64)
 }
 
+/// Refuses an endpoint pool whose servers report different weights: each
+/// `(endpoint, model info)` is compared with the first on whatever both
+/// report — a content digest (`sha256:…`), the file size, the parameter
+/// count, the quantization. A pool must serve one model, or its samples
+/// would mix two.
+pub(crate) fn check_same_weights(
+    backend: &str,
+    infos: &[(String, ModelInfo)],
+) -> Result<(), BackendError> {
+    let Some((first_url, first)) = infos.first() else {
+        return Ok(());
+    };
+    let content_digest = |i: &ModelInfo| i.digest.starts_with("sha256:").then(|| i.digest.clone());
+    for (url, info) in &infos[1..] {
+        let fields: [(&str, Option<String>, Option<String>); 4] = [
+            (
+                "weights digest",
+                content_digest(first),
+                content_digest(info),
+            ),
+            (
+                "file size",
+                first.size_bytes.map(|b| format!("{b} bytes")),
+                info.size_bytes.map(|b| format!("{b} bytes")),
+            ),
+            (
+                "parameter count",
+                first.parameters.map(|n| n.to_string()),
+                info.parameters.map(|n| n.to_string()),
+            ),
+            (
+                "quantization",
+                first.quantization.clone(),
+                info.quantization.clone(),
+            ),
+        ];
+        for (what, a, b) in fields {
+            if let (Some(a), Some(b)) = (a, b) {
+                if a != b {
+                    return Err(BackendError::Load(format!(
+                        "{backend}: the endpoints of one model serve different weights: {what} {a} at \
+                         {first_url}, {b} at {url} (an endpoint pool must serve one model; list \
+                         the other server as a model of its own)"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +265,7 @@ mod tests {
             finish: FinishReason::Length,
             usage: Usage::default(),
             timings: Timings::default(),
+            served_by: None,
         };
         // A server that ignored the stop strings: the answer is cut by the rule.
         let got = apply_stop_rule(
@@ -311,6 +363,7 @@ mod tests {
                 finish: FinishReason::Stop,
                 usage: Usage::default(),
                 timings: Timings::default(),
+                served_by: None,
             })
         };
         let out = run_samples(&[0, 1, 2, 3, 4], 3, gen).unwrap();
@@ -327,5 +380,50 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err, BackendError::Connection("x".into()));
+    }
+
+    #[test]
+    fn a_pool_must_report_the_same_weights_where_it_reports_them() {
+        let info = |digest: &str, size: Option<u64>| ModelInfo {
+            digest: digest.into(),
+            size_bytes: size,
+            ..ModelInfo::default()
+        };
+        let a = ("http://a".to_string(), info("sha256:aa", Some(10)));
+        // Unreported fields are not compared; names that are not content
+        // digests (an OpenAI server's model name) are not compared either.
+        assert!(check_same_weights(
+            "ollama",
+            &[a.clone(), ("http://b".into(), info("sha256:aa", None))]
+        )
+        .is_ok());
+        assert!(check_same_weights(
+            "openai",
+            &[
+                ("http://a".into(), info("openai:x.gguf", Some(10))),
+                ("http://b".into(), info("openai:y.gguf", Some(10)))
+            ]
+        )
+        .is_ok());
+        let err = check_same_weights(
+            "ollama",
+            &[a.clone(), ("http://b".into(), info("sha256:bb", Some(10)))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("weights digest sha256:aa at http://a, sha256:bb at http://b"),
+            "{err}"
+        );
+        let err = check_same_weights(
+            "ollama",
+            &[a, ("http://c".into(), info("sha256:aa", Some(11)))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("file size 10 bytes at http://a, 11 bytes at http://c"),
+            "{err}"
+        );
     }
 }

@@ -63,6 +63,13 @@
 //! (`ModelSpec.timeout_secs`, default 300), `PromptTooLong`, or `Backend` with
 //! the HTTP status and a snippet of the body — never a panic.
 //!
+//! The endpoints of one model must serve the same weights: at open, what each
+//! reachable server reports (llama-server's file size and parameter count in
+//! `/v1/models`, Ollama's digest and size in `/api/tags`, the quantization) is
+//! compared, and a pool that differs is a `Load` error naming both servers.
+//! Each [`Generation`](litmus_core::base::backend::Generation) names the
+//! endpoint that answered (`served_by`), which the runner stores per sample.
+//!
 //! # Options (`ModelSpec.options`)
 //!
 //! | option | default | meaning |

@@ -13,8 +13,8 @@ use litmus_core::base::model::ModelSpec;
 use serde_json::{json, Map, Value};
 
 use crate::common::{
-    apply_stop_rule, as_f64, as_u32, messages_json, parse_parameter_size, run_samples,
-    stop_strings, wire_prompt, Wire,
+    apply_stop_rule, as_f64, as_u32, check_same_weights, messages_json, parse_parameter_size,
+    run_samples, stop_strings, wire_prompt, Wire,
 };
 use crate::config::{display_url, wire_seed, HttpConfig, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
@@ -71,13 +71,11 @@ impl OllamaBackend {
         let keep_alive = cfg.keep_alive.clone();
         let transport = Transport::new(cfg, pool)?;
 
-        let mut show: Option<(usize, Value)> = None;
+        let mut shows: Vec<(usize, Value)> = Vec::new();
         let mut unreachable = Vec::new();
         for (i, base) in endpoints.iter().enumerate() {
             match transport.post_once(base, "/api/show", &json!({ "model": model }), meta_timeout) {
-                Ok(v) => {
-                    show.get_or_insert((i, v));
-                }
+                Ok(v) => shows.push((i, v)),
                 Err(e) if e.status.is_some() => {
                     return Err(BackendError::Load(format!(
                         "ollama: model `{model}` at {}/api/show: {}",
@@ -91,17 +89,31 @@ impl OllamaBackend {
                 }
             }
         }
-        let Some((first, show)) = show else {
+        if shows.is_empty() {
             return Err(BackendError::Connection(format!(
                 "ollama: model `{model}`: no endpoint reachable: {}",
                 unreachable.join("; ")
             )));
-        };
-        // Size and digest come from the model list; best effort.
-        let tags = transport
-            .get_once(&endpoints[first], "/api/tags", meta_timeout)
-            .ok();
-        let info = model_info(spec, &model, &show, tags.as_ref());
+        }
+        // Size and digest come from each server's model list; best effort.
+        let reported: Vec<(String, ModelInfo)> = shows
+            .iter()
+            .map(|(i, show)| {
+                let tags = transport
+                    .get_once(&endpoints[*i], "/api/tags", meta_timeout)
+                    .ok();
+                (
+                    display_url(&endpoints[*i]),
+                    model_info(spec, &model, show, tags.as_ref()),
+                )
+            })
+            .collect();
+        check_same_weights("ollama", &reported)?;
+        let info = reported
+            .into_iter()
+            .next()
+            .map(|(_, info)| info)
+            .expect("one endpoint");
         let salt = format!(
             "ollama;num_ctx={};raw_completion={raw_completion};keep_alive={}",
             num_ctx.map_or("default".to_string(), |n| n.to_string()),
@@ -172,8 +184,10 @@ impl OllamaBackend {
     fn one(&self, request: &GenerationRequest, sample: u32) -> Result<Generation, BackendError> {
         let (path, body) = self.request_body(request, sample);
         let reply = self.transport.post(path, &body)?;
-        parse_reply(&reply.json, reply.elapsed, sample)
-            .map_err(|m| BackendError::Backend(format!("{}: {m}", display_url(&reply.url))))
+        let mut generation = parse_reply(&reply.json, reply.elapsed, sample)
+            .map_err(|m| BackendError::Backend(format!("{}: {m}", display_url(&reply.url))))?;
+        generation.served_by = Some(display_url(&reply.endpoint));
+        Ok(generation)
     }
 }
 
@@ -221,6 +235,7 @@ pub(crate) fn parse_reply(
             ttft_ms,
             total_ms,
         },
+        served_by: None,
     })
 }
 

@@ -11,7 +11,7 @@ use litmus_core::base::model::ModelSpec;
 use serde_json::{json, Map, Value};
 
 use crate::common::{
-    apply_stop_rule, as_f64, as_u32, messages_json, quantization_from_ftype,
+    apply_stop_rule, as_f64, as_u32, check_same_weights, messages_json, quantization_from_ftype,
     quantization_from_name, run_samples, stop_strings, wire_prompt, Wire,
 };
 use crate::config::{display_url, wire_seed, HttpConfig, NSupport, DEFAULT_PARALLEL};
@@ -170,6 +170,17 @@ impl OpenAiBackend {
                 }
             }
         }
+        let reported: Vec<(String, ModelInfo)> = probes
+            .iter()
+            .zip(&endpoints)
+            .filter_map(|(p, (api, _))| {
+                Some((
+                    display_url(api),
+                    model_info(spec, &model, Some(p.as_ref().ok()?)),
+                ))
+            })
+            .collect();
+        check_same_weights("openai", &reported)?;
         let limit_of = |p: &Result<Probe, CallError>| {
             cfg.parallel
                 .or_else(|| {
@@ -308,7 +319,7 @@ impl OpenAiBackend {
         let seed = sample_seed(request.params.seed, samples[0]);
         let (path, body) = self.body(request, samples.len(), seed);
         let reply = self.transport.post(path, &body)?;
-        parse_reply(
+        let mut generations = parse_reply(
             &reply.json,
             reply.elapsed,
             samples,
@@ -317,7 +328,12 @@ impl OpenAiBackend {
         .map_err(|m| CallError {
             error: BackendError::Backend(format!("{}: {m}", display_url(&reply.url))),
             status: None,
-        })
+        })?;
+        let served_by = display_url(&reply.endpoint);
+        for g in &mut generations {
+            g.served_by = Some(served_by.clone());
+        }
+        Ok(generations)
     }
 
     fn separately(
@@ -428,6 +444,7 @@ fn parse_reply(
                     .map(|g| (total_ms - g).max(prompt_ms.unwrap_or(0.0).min(total_ms))),
                 total_ms,
             },
+            served_by: None,
         });
     }
     Ok(out)

@@ -37,6 +37,8 @@ pub(crate) struct Reply {
     pub elapsed: Duration,
     /// The URL that answered.
     pub url: String,
+    /// The base URL of the endpoint that answered (as configured).
+    pub endpoint: String,
 }
 
 /// What went wrong with one attempt.
@@ -238,6 +240,7 @@ impl Transport {
     pub fn post(&self, path: &str, body: &Value) -> Result<Reply, CallError> {
         let mut retries_left = self.cfg.retries;
         let mut failovers_left = self.pool.len().saturating_sub(1);
+        let mut probes_left = 4 * self.pool.len();
         let mut attempt = 0u32;
         loop {
             let lease = match self.pool.acquire() {
@@ -269,10 +272,20 @@ impl Transport {
                         json,
                         elapsed: started.elapsed(),
                         url,
+                        endpoint: lease.url().to_string(),
                     })
                 }
                 Err(Attempt::Connection(msg)) => {
+                    let (index, probe) = (lease.index(), lease.is_probe());
                     lease.failed(&msg);
+                    // A failed probe of a cooled-down endpoint is the pool's
+                    // health check, not this request's failure: while another
+                    // endpoint is up, the request goes there (waiting for a
+                    // free slot) at no cost, `probes_left` times at most.
+                    if probe && probes_left > 0 && self.pool.others_up(index) {
+                        probes_left -= 1;
+                        continue;
+                    }
                     if failovers_left > 0 && self.pool.has_available() {
                         failovers_left -= 1;
                         continue;

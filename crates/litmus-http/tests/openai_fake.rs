@@ -579,9 +579,11 @@ fn pool_fails_over_and_probes_the_failed_endpoint_later() {
     }
     assert_eq!(a.requests_to("/v1/chat/completions").len(), 2);
     a.stop();
-    // Every request still succeeds: the dead endpoint is tried once, then skipped.
+    // Every request still succeeds: the dead endpoint is tried once, then
+    // skipped; each answer names the endpoint that gave it.
     for _ in 0..6 {
-        b.generate(&request(vec![0])).unwrap();
+        let g = b.generate(&request(vec![0])).unwrap();
+        assert_eq!(g[0].served_by, Some(format!("{}/v1", b_srv.url())));
     }
     let stats = b.endpoint_stats();
     assert_eq!(stats[0].failures, 1, "{stats:?}");
@@ -602,6 +604,97 @@ fn pool_fails_over_and_probes_the_failed_endpoint_later() {
     assert!(texts.iter().any(|t| t == "back"), "{texts:?}");
     assert!(b.endpoint_stats()[0].healthy);
     drop(a2);
+}
+
+/// Endpoints of one pool must serve the same weights: servers reporting
+/// different sizes or parameter counts are refused at open, naming both;
+/// identical ones share the work and each answer names its server.
+#[test]
+fn a_pool_serves_one_model_and_names_the_server_of_each_answer() {
+    let other_weights = |size: u64, params: u64| {
+        FakeServer::start(move |r: &Req| match r.path.as_str() {
+            "/v1/models" => Resp::json(
+                200,
+                &json!({"object": "list", "data": [{"id": "tiny.gguf", "object": "model",
+                    "meta": {"n_params": params, "size": size}}]}),
+            ),
+            _ => Resp::json(200, &chat_reply(&["other"])),
+        })
+    };
+    let a = ok_server();
+    let bigger = other_weights(300_000_000, 268098176);
+    let err = OpenAiBackend::open(&openai_spec(&[a.url(), bigger.url()])).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, BackendError::Load(_)), "{msg}");
+    assert!(msg.contains("file size"), "{msg}");
+    assert!(
+        msg.contains(&a.url()) && msg.contains(&bigger.url()),
+        "{msg}"
+    );
+    let more_params = other_weights(253_000_000, 1_000_000_000);
+    let msg = OpenAiBackend::open(&openai_spec(&[a.url(), more_params.url()]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("parameter count"), "{msg}");
+
+    let c = ok_server();
+    let mut spec = openai_spec(&[a.url(), c.url()]);
+    spec.parallel = Some(1);
+    let b = Arc::new(OpenAiBackend::open(&spec).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let b = Arc::clone(&b);
+            std::thread::spawn(move || b.generate(&request(vec![0])).unwrap())
+        })
+        .collect();
+    let mut served: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap()[0].served_by.clone().expect("served_by"))
+        .collect();
+    served.sort();
+    served.dedup();
+    assert_eq!(served, {
+        let mut v = vec![format!("{}/v1", a.url()), format!("{}/v1", c.url())];
+        v.sort();
+        v
+    });
+}
+
+/// A host that disappears while the others are busy: requests wait for the
+/// live host's slots instead of failing on the dead one. Probing the dead
+/// host after each cool-down costs no request its retries (here none).
+#[test]
+fn a_dead_host_beside_a_busy_one_fails_no_request() {
+    let live =
+        server(|_| Resp::json(200, &chat_reply(&["live"])).delayed(Duration::from_millis(60)));
+    let mut dead = ok_server();
+    let mut spec = openai_spec(&[live.url(), dead.url()]);
+    spec.parallel = Some(1);
+    spec.options.insert("retries".into(), "0".into());
+    spec.options.insert("cooldown_ms".into(), "20".into());
+    let b = Arc::new(OpenAiBackend::open(&spec).unwrap());
+    dead.stop();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let b = Arc::clone(&b);
+            std::thread::spawn(move || {
+                (0..4)
+                    .map(|_| b.generate(&request(vec![0])))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        for g in t.join().unwrap() {
+            let g = g.expect("served by the live host");
+            assert_eq!(g[0].served_by, Some(format!("{}/v1", live.url())));
+        }
+    }
+    let stats = b.endpoint_stats();
+    assert!(
+        stats[1].failures >= 2,
+        "the dead host was probed again: {stats:?}"
+    );
 }
 
 #[test]

@@ -366,6 +366,7 @@ impl<'m> Engine<'m> {
                         ttft_ms: None,
                         total_ms,
                     },
+                    served_by: None,
                 })
                 .collect();
             (req.reply)(Ok(gens));
@@ -860,6 +861,7 @@ impl<'m> Engine<'m> {
                 ttft_ms: slot.t_first.map(|t| ms(enq, t)),
                 total_ms: ms(enq, now),
             },
+            served_by: None,
         };
         job.results.push(gen);
         if job.results.len() == job.n_sequences {

@@ -177,6 +177,7 @@ pub mod prelude {
 ///                 finish: FinishReason::Stop,
 ///                 usage: Usage::default(),
 ///                 timings: Timings::default(),
+///                 served_by: None,
 ///             })
 ///             .collect())
 ///     }

@@ -217,7 +217,7 @@ impl Timings {
 }
 
 /// One generated sample.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct Generation {
     /// The sample index it answers.
     pub sample: u32,
@@ -229,6 +229,10 @@ pub struct Generation {
     pub usage: Usage,
     /// Timings.
     pub timings: Timings,
+    /// Which server answered, for backends that spread requests over
+    /// several (an endpoint pool): its base URL, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
 }
 
 /// What a backend knows about the model it serves.

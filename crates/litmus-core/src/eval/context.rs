@@ -17,6 +17,9 @@ pub struct Exchange {
     pub prompt: Prompt,
     /// What came back.
     pub response: String,
+    /// Which server answered ([`crate::base::backend::Generation::served_by`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
 }
 
 /// Gives an imperative eval access to the model under test.
@@ -118,6 +121,7 @@ impl<'a> EvalContext<'a> {
         self.exchanges.push(Exchange {
             prompt,
             response: g.text.clone(),
+            served_by: g.served_by.clone(),
         });
         Ok(g.text)
     }

@@ -39,6 +39,7 @@
 //!             finish: FinishReason::Stop,
 //!             usage: Usage::default(),
 //!             timings: Timings::default(),
+//!             served_by: None,
 //!         }).collect())
 //!     }
 //! }

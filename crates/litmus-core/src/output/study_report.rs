@@ -784,6 +784,7 @@ mod tests {
             cached: false,
             error: None,
             at_ms: 0,
+            served_by: None,
         }
     }
 

@@ -111,6 +111,7 @@ impl ModelRecords {
             cached: false,
             error: None,
             at_ms: crate::base::util::now_ms(),
+            served_by: None,
         }
     }
 

@@ -206,6 +206,7 @@ impl Worker<'_> {
         let mut r = self.records.record(u, repeat, sample);
         r.prompt = ctx.exchanges.first().map(|e| e.prompt.clone());
         r.response = ctx.exchanges.last().map(|e| e.response.clone());
+        r.served_by = ctx.exchanges.last().and_then(|e| e.served_by.clone());
         r.usage = ctx.usage;
         r.timings = ctx.timings;
         r.exchanges = std::mem::take(&mut ctx.exchanges);
@@ -242,6 +243,7 @@ impl Worker<'_> {
         r.response = Some(job.generation.text);
         r.usage = job.generation.usage;
         r.timings = job.generation.timings;
+        r.served_by = job.generation.served_by;
         r.cached = job.cached;
         r.score = score;
         r.error = error;

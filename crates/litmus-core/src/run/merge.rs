@@ -598,6 +598,7 @@ mod tests {
             cached: false,
             error: None,
             at_ms: 1,
+            served_by: None,
         }
     }
 

@@ -104,6 +104,7 @@ impl ReplayBackend {
                         finish: Default::default(),
                         usage,
                         timings,
+                        served_by: None,
                     },
                 );
             };

@@ -77,6 +77,10 @@ pub struct SampleRecord {
     /// Whether the response came from the cache.
     #[serde(default)]
     pub cached: bool,
+    /// Which server produced the response, for a model served by an
+    /// endpoint pool (for imperative evals: the last exchange's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
     /// What went wrong, when nothing could be scored.
     pub error: Option<String>,
     /// When it was recorded (ms since the epoch).
@@ -586,6 +590,7 @@ mod tests {
             cached: false,
             error: None,
             at_ms: 0,
+            served_by: None,
         }
     }
 
@@ -658,6 +663,7 @@ mod tests {
             finish: Default::default(),
             usage: Usage::default(),
             timings: Timings::default(),
+            served_by: None,
         };
         let c = Cache::open(dir.path()).unwrap();
         c.put_response("k".into(), &g);

@@ -651,6 +651,7 @@ mod tests {
             cached: false,
             error: value.is_none().then(|| "boom".to_string()),
             at_ms: 0,
+            served_by: None,
         }
     }
 

@@ -135,6 +135,7 @@ pub fn synthetic_run(root: &Path) -> PathBuf {
                             error: errored
                                 .then(|| "connection failed: the engine stopped".to_string()),
                             at_ms: 1_800_000_000_000 + n * 500,
+                            served_by: None,
                         });
                     }
                 }

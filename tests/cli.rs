@@ -1161,6 +1161,131 @@ fn quantize_runs_through_an_eval_target() {
     );
 }
 
+/// Issue 18: two configurations at once on the CPU (`[devices] cpu_parallel
+/// = 2`), the default model and a Q4_0 rung requantized from it by `cargo
+/// eval quantize`. Together they complete with every sample, each answer the
+/// one the configuration gives alone (on all the cores: llama.cpp's CPU
+/// answers do not depend on the thread count), and the run of both takes
+/// less wall time than the two runs alone (the figures are printed;
+/// BENCHMARKS.md, "Configurations at once").
+#[test]
+fn two_configurations_run_at_once_on_the_cpu() {
+    let Some(model) = default_model_file() else {
+        return;
+    };
+    let p = Project::with_features(SERVER_EVALS, MORE, None, &["llama"]);
+    p.build_like_this_repository();
+    let rungs = p.out_dir().join("rungs");
+    let quantize: Vec<String> = [
+        "quantize",
+        "--debug",
+        &model.display().to_string(),
+        "--type",
+        "Q4_0",
+        "--out-dir",
+        &rungs.display().to_string(),
+        "--name",
+        "gemma",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = p.cargo_eval_exactly(&quantize);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rung = rungs.join("gemma-3-270m-q4_0.gguf");
+    std::fs::write(
+        p.path().join("litmus.toml"),
+        format!(
+            "[run]\nsamples = 3\ntemperatures = [0.7]\nmax_tokens = 48\nseed = 7\n\n\
+             [devices]\ncpu_parallel = 2\n\n\
+             [models.a]\nbackend = \"llama\"\nsource = {:?}\n\n\
+             [models.b]\nbackend = \"llama\"\nsource = {:?}\n",
+            model.display().to_string(),
+            rung.display().to_string()
+        ),
+    )
+    .unwrap();
+    let run = |name: &str, models: &[&str]| -> (Duration, PathBuf, Output) {
+        let dir = p.out_dir().join(name);
+        let mut args: Vec<String> = [
+            "--format=json",
+            "--no-cache",
+            "--no-snapshots",
+            "--no-html-report",
+            "--output-dir",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(dir.display().to_string());
+        for m in models {
+            args.extend(["-m".to_string(), m.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let t = Instant::now();
+        let out = p.run(&args);
+        let wall = t.elapsed();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        (wall, only_run(&dir), out)
+    };
+    // Built once before timing anything.
+    let out = p.run(&["--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (alone_a, dir_a, _) = run("a", &["a"]);
+    let (alone_b, dir_b, _) = run("b", &["b"]);
+    let (together, dir_ab, out) = run("ab", &["a", "b"]);
+    eprintln!(
+        "configurations at once: alone a (Q4_K_M) {:.1} s, alone b (Q4_0) {:.1} s, sum {:.1} s; together {:.1} s ({:.2}x the sum)",
+        alone_a.as_secs_f64(),
+        alone_b.as_secs_f64(),
+        (alone_a + alone_b).as_secs_f64(),
+        together.as_secs_f64(),
+        together.as_secs_f64() / (alone_a + alone_b).as_secs_f64()
+    );
+
+    // The plan it ran: both on the CPU in one wave, a core each; alone, all
+    // the cores.
+    let placement = |dir: &Path| -> serde_json::Value {
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+        meta["placement"].clone()
+    };
+    let both = placement(&dir_ab);
+    let assignments = both["assignments"].as_array().unwrap();
+    assert_eq!(assignments.len(), 2, "{both}");
+    for a in assignments {
+        assert_eq!(a["placement"]["kind"], "cpu", "{both}");
+        assert_eq!(a["wave"], 0, "{both}");
+        assert_eq!(a["threads"], 1, "{both}");
+    }
+    assert_eq!(placement(&dir_a)["assignments"][0]["threads"], 2);
+    assert_eq!(summary_of(&out)["configs"].as_array().unwrap().len(), 2);
+
+    // Every sample of both, each the answer its configuration gives alone.
+    let by_model = |dir: &Path, model: &str| -> BTreeMap<(String, u64), String> {
+        records(&std::fs::read_to_string(dir.join("samples.jsonl")).unwrap())
+            .iter()
+            .filter(|r| r["model"] == model)
+            .map(|r| {
+                assert!(r["error"].is_null(), "{r}");
+                (sample_key(r), r["response"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    for (model, alone) in [("a", &dir_a), ("b", &dir_b)] {
+        let alone = by_model(alone, model);
+        assert_eq!(alone.len(), 24, "8 evals × 3 samples");
+        assert_eq!(by_model(&dir_ab, model), alone, "{model}");
+    }
+    assert_ne!(
+        by_model(&dir_ab, "a"),
+        by_model(&dir_ab, "b"),
+        "two different rungs"
+    );
+    assert!(
+        together < alone_a + alone_b,
+        "together {together:?} is not below alone {alone_a:?} + {alone_b:?}"
+    );
+}
+
 /// `cargo eval fidelity` end to end on a tiny synthetic ladder (litmus-gguf's
 /// synth model: F32, the same weights in F16, and a model with other weights
 /// posing as a far rung): a run answers with every rung, the fidelity job runs

@@ -517,12 +517,12 @@ fn run(args: RunArgs) -> Result<i32, String> {
     let mut summaries = Vec::new();
     let multi = targets.len() > 1;
     for (i, (t, exe)) in targets.iter().zip(&exes).enumerate() {
-        if multi && !run.list && run.format == Format::Human {
+        if multi && !run.list && !run.plan && run.format == Format::Human {
             eprintln!("{:>12} {} ({})", "Running", t.name, t.package);
         }
         let summary_path = tmp.join(format!("summary-{i}.json"));
         let run_dir_path = tmp.join(format!("run-dir-{i}"));
-        let collect = !run.list && !run.validate;
+        let collect = !run.list && !run.validate && !run.plan;
         let mut cmd = Command::new(exe);
         cmd.args(target_args(
             &run,

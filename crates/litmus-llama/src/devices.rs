@@ -6,7 +6,7 @@
 use litmus_core::base::backend::BackendError;
 use litmus_core::base::model::ModelSpec;
 use litmus_core::plan::placement::{
-    gib, plan, Device, DeviceKind, DevicesJob, DevicesReport, Inventory, ModelMemory, Pins, Request,
+    place, Device, DeviceKind, DeviceSource, DevicesJob, DevicesReport, Inventory, ModelMemory,
 };
 use litmus_gguf::memory::{estimate, MemoryParams};
 use llama_cpp_2::LlamaBackendDeviceType;
@@ -137,89 +137,63 @@ pub fn estimate_spec(spec: &ModelSpec) -> Result<ModelMemory, BackendError> {
     })
 }
 
-/// A placement request for a spec (a model served elsewhere needs no
-/// estimate).
-pub fn request_for(spec: &ModelSpec) -> Result<Request, BackendError> {
-    let label = match &spec.quantization {
-        Some(q) if !spec.name.contains(q.as_str()) => format!("{} {q}", spec.name),
-        _ => spec.name.clone(),
-    };
-    let memory = match spec.backend {
-        litmus_core::base::model::BackendKind::Llama => Some(estimate_spec(spec)?),
-        _ => None,
-    };
-    Ok(Request {
-        label,
-        memory,
-        pins: Pins {
-            device: spec.device,
-            gpu_layers: spec.gpu_layers,
-            split: spec.split.clone(),
-        },
-    })
+/// The eval target's llama.cpp as the placement planner's source of
+/// devices and memory estimates.
+pub struct LlamaDevices;
+
+impl DeviceSource for LlamaDevices {
+    fn inventory(&self) -> Result<Inventory, String> {
+        inventory().map_err(|e| e.to_string())
+    }
+
+    fn memory(&self, spec: &ModelSpec) -> Result<ModelMemory, String> {
+        estimate_spec(spec).map_err(|e| e.to_string())
+    }
 }
 
 /// Runs a [`DevicesJob`] (an eval target started by `cargo eval devices`):
 /// prints the inventory, and with models to plan, each configuration's
-/// memory estimate and the plan, as text or JSON; returns the exit code.
+/// memory estimate and the plan (the placement `cargo eval --plan` prints,
+/// [`place`]), as text or JSON; returns the exit code.
 pub fn run_job(job: &DevicesJob) -> i32 {
-    let inventory = match inventory() {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
-    let mut requests = Vec::new();
-    for spec in job.plan.iter().flat_map(ModelSpec::expand) {
-        match request_for(&spec) {
-            Ok(r) => requests.push(r),
-            Err(e) => {
-                eprintln!("error: {}: {e}", spec.name);
-                return 1;
-            }
-        }
-    }
-    let plan = if job.plan.is_empty() {
-        None
-    } else {
-        match plan(&inventory, &job.devices, &requests) {
-            Ok(p) => Some(p),
+    if job.plan.is_empty() {
+        let inventory = match inventory() {
+            Ok(i) => i,
             Err(e) => {
                 eprintln!("error: {e}");
-                return 2;
+                return 1;
             }
+        };
+        if job.format == "json" {
+            let report = DevicesReport {
+                inventory,
+                plan: None,
+                requests: Vec::new(),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("a report serializes")
+            );
+        } else {
+            print!("{}", inventory.text());
+        }
+        return 0;
+    }
+    let specs: Vec<ModelSpec> = job.plan.iter().flat_map(ModelSpec::expand).collect();
+    let placed = match place(&LlamaDevices, &job.devices, &specs) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
         }
     };
     if job.format == "json" {
-        let report = DevicesReport {
-            inventory,
-            plan,
-            requests,
-        };
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).expect("a report serializes")
+            serde_json::to_string_pretty(&placed.report()).expect("a report serializes")
         );
-        return 0;
-    }
-    print!("{}", inventory.text());
-    if let Some(p) = plan {
-        println!();
-        for r in &requests {
-            if let Some(m) = &r.memory {
-                println!(
-                    "{}: weights {}, KV {}, compute {}, output {}; {} layers",
-                    r.label,
-                    gib(m.weights() - m.tied_output),
-                    gib(m.kv()),
-                    gib(m.compute_main),
-                    gib(m.output_buffer),
-                    m.n_layers()
-                );
-            }
-        }
-        print!("{}", p.text());
+    } else {
+        print!("{}", placed.text());
     }
     0
 }

@@ -379,7 +379,12 @@ pub mod __private {
         if let Some(f) = &own_file {
             args.run_dir_file = Some(f.clone());
         }
-        let code = litmus_core::harness::run_with(&site, &args, &opener);
+        #[cfg(feature = "llama")]
+        let devices: Option<&dyn litmus_core::plan::placement::DeviceSource> =
+            Some(&litmus_llama::devices::LlamaDevices);
+        #[cfg(not(feature = "llama"))]
+        let devices: Option<&dyn litmus_core::plan::placement::DeviceSource> = None;
+        let code = litmus_core::harness::run_placed(&site, &args, &opener, devices);
         if report {
             let dir = args
                 .run_dir_file
@@ -401,11 +406,11 @@ pub mod __private {
         code
     }
 
-    /// Whether this run writes `report.html`: not for `--list` or
+    /// Whether this run writes `report.html`: not for `--list`, `--plan` or
     /// `--validate`, nor with `--no-html-report` or `[run] html_report =
     /// false`.
     fn html_report_wanted(site: &litmus_core::base::paths::TargetLocation, args: &Args) -> bool {
-        if args.list || args.validate || args.no_html_report {
+        if args.list || args.validate || args.plan || args.no_html_report {
             return false;
         }
         let config = match &args.config {

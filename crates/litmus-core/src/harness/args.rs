@@ -97,6 +97,10 @@ pub struct Args {
     /// Check the evals themselves: reference solutions score 100, empty answers 0.
     #[arg(long)]
     pub validate: bool,
+    /// Print where each configuration of this run would go (devices, memory
+    /// estimates, waves of configurations that run at once) and run nothing.
+    #[arg(long, conflicts_with_all = ["list", "validate"])]
+    pub plan: bool,
     /// Also write the run summary (JSON) there.
     #[arg(long, value_name = "PATH", hide = true)]
     pub summary_json: Option<PathBuf>,
@@ -351,6 +355,7 @@ impl Args {
             tags,
             config,
             validate,
+            plan,
             summary_json,
             junit,
             markdown,
@@ -393,6 +398,7 @@ impl Args {
         flag("--no-cache", *no_cache);
         flag("--resume", *resume);
         flag("--validate", *validate);
+        flag("--plan", *plan);
         flag("--no-snapshots", *no_snapshots);
         flag("--no-html-report", *no_html_report);
         flag("--nocapture", *nocapture);
@@ -717,6 +723,8 @@ mod tests {
             tags: vec!["x".into(), "y".into()],
             config: Some("/tmp/litmus.toml".into()),
             validate: true,
+            // Conflicts with --list and --validate: checked below.
+            plan: false,
             summary_json: Some("/tmp/s.json".into()),
             junit: Some("/tmp/j.xml".into()),
             markdown: Some("/tmp/m.md".into()),
@@ -744,6 +752,13 @@ mod tests {
             },
         };
         assert_eq!(Args::parse(a.to_argv()).unwrap(), a);
+        let p = Args {
+            plan: true,
+            ..Args::default()
+        };
+        assert_eq!(p.to_argv(), ["--plan"]);
+        assert_eq!(Args::parse(p.to_argv()).unwrap(), p);
+        assert!(Args::parse(["--plan", "--list"]).is_err());
         assert_eq!(Args::default().to_argv(), Vec::<String>::new());
         assert_eq!(
             Args::parse(Args::default().to_argv()).unwrap(),

@@ -25,9 +25,10 @@ use crate::output::console::Console;
 use crate::output::snapshot::{SnapshotOptions, SnapshotOutcome};
 use crate::plan::config::Config;
 use crate::plan::matrix::{build_cases, expand, Plan, StoredSamples};
+use crate::plan::placement::{place, DeviceSource};
 use crate::plan::resolve::{self, Choices};
 use crate::run::collect::Outcome;
-use crate::run::runner::execute;
+use crate::run::runner::{execute_with, Schedule};
 use crate::run::store::{Cache, RunMeta, RunStore};
 use crate::run::summary::RunSummary;
 use args::{Args, Format};
@@ -61,13 +62,32 @@ pub fn run(site: &TargetLocation, opener: BackendOpener<'_>) -> i32 {
     run_with(site, &args, opener)
 }
 
-/// Runs the harness with parsed arguments; returns the exit code.
+/// Runs the harness with parsed arguments; returns the exit code. Models
+/// run one after the other (no device source: no placement).
 pub fn run_with(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -> i32 {
-    phases(site, args, opener).unwrap_or_else(|code| code)
+    run_placed(site, args, opener, None)
+}
+
+/// Runs the harness with parsed arguments, placing the configurations on
+/// the devices `devices` reports (`litmus::main!` passes llama.cpp's):
+/// `--plan` prints the placement, a run follows it and records it in
+/// `run.json`. Returns the exit code.
+pub fn run_placed(
+    site: &TargetLocation,
+    args: &Args,
+    opener: BackendOpener<'_>,
+    devices: Option<&dyn DeviceSource>,
+) -> i32 {
+    phases(site, args, opener, devices).unwrap_or_else(|code| code)
 }
 
 /// args → plan → run → output → exit code.
-fn phases(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -> Result<i32, Stop> {
+fn phases(
+    site: &TargetLocation,
+    args: &Args,
+    opener: BackendOpener<'_>,
+    devices: Option<&dyn DeviceSource>,
+) -> Result<i32, Stop> {
     let started = Instant::now();
     let (registered, selected) = select(args)?;
     if args.list && !args.instances && args.partition.is_none() {
@@ -88,12 +108,42 @@ fn phases(site: &TargetLocation, args: &Args, opener: BackendOpener<'_>) -> Resu
     }
     let mut plan = plan(args, &config, selected)?;
     let partition = partition::apply(args, &mut plan, false)?;
+    if args.plan {
+        return print_placement(args, &config, &plan, devices);
+    }
+    let schedule = match devices {
+        Some(source) => Some(Schedule {
+            placed: place(source, &config.devices, &plan.models)
+                .map_err(|e| fail(exit::USAGE, &e))?,
+            source,
+        }),
+        None => None,
+    };
     let output_dir = output_dir(site, args, &config);
-    let (store, cache) = open_store(args, &output_dir, || {
-        partition::run_meta(site, &plan, partition)
+    let (store, cache) = open_store(args, &output_dir, || RunMeta {
+        placement: schedule.as_ref().map(|s| s.placed.plan.clone()),
+        ..partition::run_meta(site, &plan, partition)
     })?;
     let mut console = Console::new(args.format, args.quiet, args.color);
-    let outcome = run_plan(&plan, &store, &cache, &output_dir, opener, &mut console);
+    let outcome = run_plan(
+        &plan,
+        &store,
+        &cache,
+        &output_dir,
+        opener,
+        schedule.as_ref(),
+        &mut console,
+    );
+    if let Some(used) = &outcome.placement {
+        // As run (re-planned configurations included); on --resume, the
+        // placement of this process's share.
+        let planned = schedule.as_ref().map(|s| &s.placed.plan);
+        if args.resume || planned != Some(used) {
+            if let Err(e) = store.record_placement(used) {
+                warn(e);
+            }
+        }
+    }
     let summary = summarize(args, &plan, &store, &outcome, started);
     console.summary(&summary);
     for e in outcome.store_errors.iter().take(3) {
@@ -235,6 +285,44 @@ fn list_instances(args: &Args, plan: &Plan, output_dir: &Path) -> i32 {
     exit::OK
 }
 
+/// `--plan`: where each configuration of the run would go, as `cargo eval
+/// devices --plan` prints it (text, or JSON with `--format json`). Without
+/// a device source (an eval target built without llama.cpp) the machine is
+/// unknown and local models are planned on the CPU.
+fn print_placement(
+    args: &Args,
+    config: &Config,
+    plan: &Plan,
+    devices: Option<&dyn DeviceSource>,
+) -> Result<i32, Stop> {
+    let placed = place(devices.unwrap_or(&NoDevices), &config.devices, &plan.models)
+        .map_err(|e| fail(exit::USAGE, &e))?;
+    let mut out = std::io::stdout().lock();
+    let _ = if args.format == Format::Json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&placed.report()).unwrap_or_default()
+        )
+    } else {
+        write!(out, "{}", placed.text())
+    };
+    Ok(exit::OK)
+}
+
+/// The machine when the eval target has no device source.
+struct NoDevices;
+
+impl DeviceSource for NoDevices {
+    fn inventory(&self) -> Result<crate::plan::placement::Inventory, String> {
+        Ok(Default::default())
+    }
+
+    fn memory(&self, _: &ModelSpec) -> Result<crate::plan::placement::ModelMemory, String> {
+        Err("this eval target was built without llama.cpp (litmus's `llama` feature)".into())
+    }
+}
+
 /// `--validate`: reference answers score 100, empty ones 0, prompts render.
 fn validate(args: &Args, config: &Config, selected: &[&'static EvalEntry]) -> Result<i32, Stop> {
     let templates =
@@ -297,6 +385,7 @@ fn run_plan(
     cache: &Cache,
     output_dir: &Path,
     opener: BackendOpener<'_>,
+    schedule: Option<&Schedule<'_>>,
     console: &mut Console,
 ) -> Outcome {
     if plan.evals.is_empty() {
@@ -306,7 +395,7 @@ fn run_plan(
         BackendKind::Replay => crate::run::replay::open(output_dir, spec),
         _ => opener(spec),
     };
-    execute(plan, store, cache, &open_any, console)
+    execute_with(plan, store, cache, &open_any, schedule, console)
 }
 
 /// The run's summary, written to the run directory (and `--summary-json`).

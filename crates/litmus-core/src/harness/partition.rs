@@ -104,5 +104,6 @@ pub fn run_meta(site: &TargetLocation, plan: &Plan, partition: Option<PartitionI
             snapshot_dir: Some(snapshot_dir),
         }),
         merged_from: Vec::new(),
+        placement: None,
     }
 }

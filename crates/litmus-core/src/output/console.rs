@@ -378,39 +378,73 @@ pub fn table(rows: &[Vec<String>]) -> Vec<String> {
 impl Reporter for Console {
     fn event(&mut self, event: Event<'_>) {
         match event {
-            Event::ModelStart { spec, samples } => {
+            Event::ModelStart {
+                spec,
+                samples,
+                device,
+            } => {
                 if self.format == Format::Json {
                     return;
                 }
-                let bar = if samples >= 8 && !self.quiet && std::io::stderr().is_terminal() {
-                    let b = ProgressBar::with_draw_target(
-                        Some(samples as u64),
-                        ProgressDrawTarget::stderr(),
-                    );
-                    b.set_style(
-                        ProgressStyle::with_template(
-                            "{spinner} {msg} [{bar:30}] {pos}/{len} samples, {per_sec}, eta {eta}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                    );
-                    b.set_message(spec.name.clone());
+                let show = samples >= 8 && !self.quiet && std::io::stderr().is_terminal();
+                match &self.bar {
+                    // Another configuration is still running: one bar for
+                    // every configuration running at once.
                     Some(b)
-                } else {
-                    None
-                };
-                if let Some(old) = std::mem::replace(&mut self.bar, bar) {
-                    old.finish_and_clear();
+                        if show && !b.is_finished() && b.position() < b.length().unwrap_or(0) =>
+                    {
+                        b.inc_length(samples as u64);
+                        b.set_message(format!("{}, {}", b.message(), spec.name));
+                    }
+                    _ => {
+                        let bar = show.then(|| {
+                            let b = ProgressBar::with_draw_target(
+                                Some(samples as u64),
+                                ProgressDrawTarget::stderr(),
+                            );
+                            b.set_style(
+                                ProgressStyle::with_template(
+                                    "{spinner} {msg} [{bar:30}] {pos}/{len} samples, {per_sec}, eta {eta}",
+                                )
+                                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                                .progress_chars("=> "),
+                            );
+                            b.set_message(spec.name.clone());
+                            b
+                        });
+                        if let Some(old) = std::mem::replace(&mut self.bar, bar) {
+                            old.finish_and_clear();
+                        }
+                    }
                 }
                 if !self.quiet {
+                    let on = device.map(|d| format!(" on {d}")).unwrap_or_default();
                     let line = format!(
-                        "{:>12} {} ({} samples to produce)",
+                        "{:>12} {} ({} samples to produce){on}",
                         self.paint(GREEN, "Starting"),
                         spec.name,
                         samples
                     );
                     self.println(&line);
                 }
+            }
+            Event::ModelReplanned {
+                spec,
+                error,
+                failed,
+                next,
+            } => {
+                if self.format == Format::Json {
+                    let line = serde_json::json!({ "type": "model_replanned", "model": spec.name, "error": error.to_string(), "failed": failed, "next": next });
+                    let _ = writeln!(self.out, "{line}");
+                    return;
+                }
+                let line = format!(
+                    "{:>12} {}: failed to load on {failed} ({error}); trying {next}",
+                    self.paint(YELLOW, "Re-planned"),
+                    spec.name
+                );
+                self.println(&line);
             }
             Event::ModelLoaded(info) => {
                 if self.format == Format::Json {

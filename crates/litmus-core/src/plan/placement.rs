@@ -28,6 +28,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::model::ModelSpec;
+
 /// The hidden first argument that makes an eval target print the device
 /// inventory as JSON (one [`DevicesJob`] in the second argument) instead
 /// of running evals: `cargo eval devices` starts eval targets that way
@@ -202,7 +204,7 @@ pub struct DevicesJob {
     /// configuration's memory is estimated as the eval target would open
     /// it, and [`plan`] places them. Empty: the inventory alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub plan: Vec<crate::base::model::ModelSpec>,
+    pub plan: Vec<ModelSpec>,
     /// The `[devices]` table in force.
     #[serde(default)]
     pub devices: DevicesConfig,
@@ -517,7 +519,7 @@ pub struct Pins {
 }
 
 /// One configuration to place.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     /// What the plan calls it, e.g. `gemma Q4_K_M`.
     pub label: String,
@@ -527,6 +529,17 @@ pub struct Request {
     /// Its own placement settings.
     #[serde(default)]
     pub pins: Pins,
+    /// A model served elsewhere: the endpoint that serves it (its base URL;
+    /// `replay` for a recorded run). Each endpoint is a device of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// A model served elsewhere: the requests it keeps in flight (its
+    /// `parallel`), i.e. the endpoint's slots it fills. An endpoint's
+    /// capacity is the most slots any of its configurations names;
+    /// configurations on one endpoint run at once while their slots fit it
+    /// (by default one at a time: each fills the endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------
@@ -557,8 +570,13 @@ pub enum Placement {
     },
     /// Everything on the CPU.
     Cpu,
-    /// Served elsewhere (an HTTP endpoint): no local device.
-    Remote,
+    /// Served elsewhere (an HTTP endpoint, or a recorded run): no local
+    /// device; the endpoint is a device of its own in the schedule.
+    Remote {
+        /// The endpoint (base URL), `replay`, or empty when unknown.
+        #[serde(default)]
+        endpoint: String,
+    },
 }
 
 impl Placement {
@@ -581,7 +599,7 @@ impl Placement {
                 gpus: gpus.clone(),
             },
             Placement::Cpu => LayerSplit::default(),
-            Placement::Remote => return None,
+            Placement::Remote { .. } => return None,
         })
     }
 
@@ -614,7 +632,8 @@ impl Placement {
                 gpus,
             } => format!("{} {gpu_layers}/{of} layers + CPU", shares(gpus)),
             Placement::Cpu => "CPU".into(),
-            Placement::Remote => "remote".into(),
+            Placement::Remote { endpoint } if endpoint.is_empty() => "remote".into(),
+            Placement::Remote { endpoint } => format!("remote {endpoint}"),
         }
     }
 }
@@ -1032,7 +1051,7 @@ fn rank(p: &Placement) -> u8 {
         Placement::Split { .. } => 1,
         Placement::Partial { .. } => 2,
         Placement::Cpu => 3,
-        Placement::Remote => 4,
+        Placement::Remote { .. } => 4,
     }
 }
 
@@ -1050,19 +1069,46 @@ pub fn plan(inv: &Inventory, cfg: &DevicesConfig, requests: &[Request]) -> Resul
     let cpu_allowed = b.cpu_models;
     let mut order: Vec<usize> = (0..requests.len()).collect();
     let need = |r: &Request| r.memory.as_ref().map_or(0, ModelMemory::total);
-    order.sort_by(|&x, &y| need(&requests[y]).cmp(&need(&requests[x])).then(x.cmp(&y)));
+    if !b.gpus.is_empty() {
+        // Largest first packs the GPUs; on the CPU alone the run's own
+        // order is kept.
+        order.sort_by(|&x, &y| need(&requests[y]).cmp(&need(&requests[x])).then(x.cmp(&y)));
+    }
     let mut waves: Vec<Wave> = Vec::new();
     let mut assignments = Vec::new();
+    // Each endpoint's capacity in slots, and the slots used in each wave.
+    let mut capacity: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in requests.iter().filter(|r| r.memory.is_none()) {
+        let c = capacity
+            .entry(r.endpoint.as_deref().unwrap_or(""))
+            .or_default();
+        *c = (*c).max(r.slots.unwrap_or(1).max(1));
+    }
+    let mut endpoint_waves: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
     for i in order {
         let r = &requests[i];
         let Some(memory) = &r.memory else {
+            let endpoint = r.endpoint.as_deref().unwrap_or("");
+            let cap = capacity.get(endpoint).copied().unwrap_or(1);
+            let need = r.slots.unwrap_or(cap).clamp(1, cap);
+            let used = endpoint_waves.entry(endpoint).or_default();
+            let wave = used
+                .iter()
+                .position(|u| u + need <= cap)
+                .unwrap_or(used.len());
+            if wave == used.len() {
+                used.push(0);
+            }
+            used[wave] += need;
             assignments.push(Assignment {
                 label: r.label.clone(),
                 request: i,
-                placement: Placement::Remote,
+                placement: Placement::Remote {
+                    endpoint: endpoint.to_string(),
+                },
                 bytes: BTreeMap::new(),
                 threads: None,
-                wave: 0,
+                wave: wave as u32,
                 note: None,
             });
             continue;
@@ -1261,6 +1307,222 @@ pub fn replan(
     }))
 }
 
+impl Assignment {
+    /// What this configuration occupies while it runs, for the schedule:
+    /// the GPUs it has layers on, `CPU` when it computes there (a CPU or
+    /// partial placement), or its endpoint. A configuration starts once
+    /// every configuration of an earlier wave that occupies one of these
+    /// has finished (configurations of one wave fit together).
+    pub fn occupies(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.bytes.keys().filter(|d| *d != "CPU").cloned().collect();
+        match &self.placement {
+            Placement::Cpu | Placement::Partial { .. } => out.push("CPU".into()),
+            Placement::Remote { endpoint } => out.push(format!("remote {endpoint}")),
+            Placement::Gpu { .. } | Placement::Split { .. } => {}
+        }
+        out
+    }
+
+    /// `spec` set up to load as this assignment places it: the GPU
+    /// (`device`), the layers offloaded (`gpu_layers`), the split over GPUs
+    /// (`split`, shares by GPU index) and the CPU threads (`threads`, unless
+    /// the spec names its own). GPUs are numbered as in `inv` (`CUDA1` is
+    /// the second GPU). A CPU placement sets `gpu_layers = 0` only where the
+    /// build has GPU support, so that a CPU-only build opens the spec as
+    /// it was.
+    pub fn apply(&self, spec: &ModelSpec, inv: &Inventory) -> ModelSpec {
+        let mut spec = spec.clone();
+        let gpu_index = |name: &str| inv.gpus().position(|d| d.name == name).map(|i| i as u32);
+        let split_of = |gpus: &[(String, f64)]| -> Vec<f64> {
+            let mut v = vec![0.0; inv.gpus().count()];
+            for (name, share) in gpus {
+                if let Some(i) = gpu_index(name) {
+                    v[i as usize] = *share;
+                }
+            }
+            v
+        };
+        match &self.placement {
+            Placement::Gpu { device } => {
+                spec.device = gpu_index(device).or(spec.device);
+                spec.gpu_layers = Some(u32::MAX);
+                spec.split.clear();
+            }
+            Placement::Split { gpus } => {
+                spec.device = None;
+                spec.gpu_layers = Some(u32::MAX);
+                spec.split = split_of(gpus);
+            }
+            Placement::Partial {
+                gpu_layers, gpus, ..
+            } => {
+                spec.gpu_layers = Some(*gpu_layers);
+                if let [(name, _)] = gpus.as_slice() {
+                    spec.device = gpu_index(name).or(spec.device);
+                    spec.split.clear();
+                } else {
+                    spec.device = None;
+                    spec.split = split_of(gpus);
+                }
+            }
+            Placement::Cpu => {
+                if inv.gpu_support {
+                    spec.gpu_layers = Some(0);
+                }
+            }
+            Placement::Remote { .. } => {}
+        }
+        if spec.threads.is_none() {
+            spec.threads = self.threads;
+        }
+        spec
+    }
+}
+
+/// Where a run's devices and memory estimates come from: the eval target's
+/// llama.cpp (`litmus_llama::devices::LlamaDevices`), or a simulated
+/// machine in tests.
+pub trait DeviceSource: Sync {
+    /// The devices now.
+    fn inventory(&self) -> Result<Inventory, String>;
+    /// The memory of a local (llama) configuration, as it would be opened.
+    fn memory(&self, spec: &ModelSpec) -> Result<ModelMemory, String>;
+}
+
+/// The label of a configuration in a plan: the spec's name, with its
+/// quantization when the name does not say it.
+pub fn label(spec: &ModelSpec) -> String {
+    match &spec.quantization {
+        Some(q) if !spec.name.contains(q.as_str()) => format!("{} {q}", spec.name),
+        _ => spec.name.clone(),
+    }
+}
+
+/// The placement of a run: the machine, the `[devices]` table, one request
+/// per configuration (in the run's order) and the plan. What `cargo eval
+/// --plan` and `cargo eval devices --plan` print, and what the runner
+/// executes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placed {
+    /// The devices when planned.
+    pub inventory: Inventory,
+    /// The `[devices]` table in force.
+    pub config: DevicesConfig,
+    /// One per configuration, in the run's order (`Assignment::request`
+    /// indexes it).
+    pub requests: Vec<Request>,
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// Plans `specs` (one per configuration) on the machine `source` reports.
+/// A local configuration whose memory cannot be estimated (a missing file,
+/// say) is planned on the CPU with a note: its load will report the error,
+/// as a run without a plan would. Other backends are remote, each endpoint
+/// a device with the configuration's `parallel` as its slots.
+pub fn place(
+    source: &dyn DeviceSource,
+    cfg: &DevicesConfig,
+    specs: &[ModelSpec],
+) -> Result<Placed, String> {
+    use crate::base::model::BackendKind;
+    let any_local = specs.iter().any(|s| s.backend == BackendKind::Llama);
+    let inventory = if any_local {
+        source.inventory()?
+    } else {
+        Inventory::default()
+    };
+    let mut notes = Vec::new();
+    let requests: Vec<Request> = specs
+        .iter()
+        .map(|spec| {
+            let pins = Pins {
+                device: spec.device,
+                gpu_layers: spec.gpu_layers,
+                split: spec.split.clone(),
+            };
+            let label = label(spec);
+            match spec.backend {
+                BackendKind::Llama => {
+                    let memory = source.memory(spec).unwrap_or_else(|e| {
+                        notes.push(format!("{label}: no memory estimate ({e})"));
+                        ModelMemory::default()
+                    });
+                    Request {
+                        label,
+                        memory: Some(memory),
+                        pins,
+                        ..Request::default()
+                    }
+                }
+                BackendKind::Replay => Request {
+                    label,
+                    endpoint: Some("replay".into()),
+                    ..Request::default()
+                },
+                BackendKind::Openai | BackendKind::Ollama => Request {
+                    label,
+                    endpoint: Some(spec.source.clone()),
+                    slots: spec.parallel,
+                    ..Request::default()
+                },
+            }
+        })
+        .collect();
+    let mut plan = plan(&inventory, cfg, &requests)?;
+    plan.notes.extend(notes);
+    Ok(Placed {
+        inventory,
+        config: cfg.clone(),
+        requests,
+        plan,
+    })
+}
+
+impl Placed {
+    /// What `cargo eval devices --plan --format json` and `cargo eval
+    /// --plan --format json` print.
+    pub fn report(&self) -> DevicesReport {
+        DevicesReport {
+            inventory: self.inventory.clone(),
+            plan: Some(self.plan.clone()),
+            requests: self.requests.clone(),
+        }
+    }
+
+    /// The placement as text: the devices (when any local configuration
+    /// needs them), each local configuration's memory, and the plan.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        if !self.inventory.devices.is_empty() || self.inventory.gpu_support {
+            out.push_str(&self.inventory.text());
+            out.push('\n');
+        }
+        for r in &self.requests {
+            if let Some(m) = &r.memory {
+                let _ = writeln!(
+                    out,
+                    "{}: weights {}, KV {}, compute {}, output {}; {} layers",
+                    r.label,
+                    gib(m.weights() - m.tied_output),
+                    gib(m.kv()),
+                    gib(m.compute_main),
+                    gib(m.output_buffer),
+                    m.n_layers()
+                );
+            }
+        }
+        out.push_str(&self.plan.text());
+        out
+    }
+
+    /// The assignment of configuration `request` (an index into
+    /// `requests`).
+    pub fn assignment(&self, request: usize) -> Option<&Assignment> {
+        self.plan.assignments.iter().find(|a| a.request == request)
+    }
+}
+
 impl Plan {
     /// The plan as JSON (what `run.json` records under `plan`).
     pub fn json(&self) -> serde_json::Value {
@@ -1425,7 +1687,7 @@ mod tests {
         Request {
             label: label.into(),
             memory: Some(memory),
-            pins: Pins::default(),
+            ..Request::default()
         }
     }
 
@@ -1788,13 +2050,46 @@ mod tests {
             p.text()
         );
         // A remote model takes no device.
-        let remote = Request {
-            label: "server".into(),
-            memory: None,
-            pins: Pins::default(),
+        let remote = |label: &str, endpoint: &str, slots: Option<u32>| Request {
+            label: label.into(),
+            endpoint: Some(endpoint.into()),
+            slots,
+            ..Request::default()
         };
-        let p = plan(&inv, &DevicesConfig::default(), &[remote]).unwrap();
-        assert_eq!(p.assignments[0].placement, Placement::Remote);
+        let p = plan(
+            &inv,
+            &DevicesConfig::default(),
+            &[remote("s", "http://a", None)],
+        )
+        .unwrap();
+        assert_eq!(
+            p.assignments[0].placement,
+            Placement::Remote {
+                endpoint: "http://a".into()
+            }
+        );
+        // Endpoints are devices with a capacity of their slots (the most
+        // any of their configurations fills): two configurations filling
+        // an endpoint's 4 slots run one after the other; on an endpoint of
+        // 2 slots, two configurations of 1 slot run together, before one of
+        // 2; other endpoints and local configurations run beside them.
+        let reqs = [
+            remote("a1", "http://a", Some(4)),
+            remote("a2", "http://a", Some(4)),
+            remote("c1", "http://c", Some(1)),
+            remote("c2", "http://c", Some(1)),
+            remote("c3", "http://c", Some(2)),
+            req("local", model(3.0, 24)),
+        ];
+        let p = plan(&inv, &DevicesConfig::default(), &reqs).unwrap();
+        let wave = |l: &str| p.assignments.iter().find(|a| a.label == l).unwrap().wave;
+        assert_eq!(
+            ["a1", "a2", "c1", "c2", "c3", "local"].map(wave),
+            [0, 1, 0, 0, 1, 0],
+            "{}",
+            p.text()
+        );
+        assert!(p.text().contains("remote http://a"), "{}", p.text());
     }
 
     #[test]

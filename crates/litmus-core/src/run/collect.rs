@@ -3,10 +3,7 @@
 //! instance when it is the last one (reporting the instance's
 //! [`UnitSummary`]); what the run produced is gathered in an [`Outcome`].
 
-use std::collections::BTreeMap;
-use std::time::Instant;
-
-use crossbeam_channel::Receiver;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::base::backend::{BackendError, ModelInfo};
 use crate::base::model::ModelSpec;
@@ -22,6 +19,21 @@ pub enum Event<'a> {
         spec: &'a ModelSpec,
         /// Samples still to produce for it.
         samples: usize,
+        /// Where it runs (`CUDA0`, `CPU, 2 threads`, `remote URL`), when
+        /// the run is placed.
+        device: Option<&'a str>,
+    },
+    /// A model failed to load where it was placed; it is opened again on
+    /// the next option.
+    ModelReplanned {
+        /// The spec.
+        spec: &'a ModelSpec,
+        /// Why the load failed.
+        error: &'a BackendError,
+        /// The placement that failed.
+        failed: &'a str,
+        /// The placement tried next.
+        next: &'a str,
     },
     /// A model is loaded.
     ModelLoaded(&'a ModelInfo),
@@ -63,6 +75,9 @@ pub struct Outcome {
     pub store_errors: Vec<String>,
     /// Where the time went (models loaded in this process only).
     pub time: Option<TimeSplit>,
+    /// The placement the run used (re-planned configurations with the
+    /// placement they ran on), when it was placed.
+    pub placement: Option<crate::plan::placement::Plan>,
 }
 
 impl Outcome {
@@ -73,6 +88,7 @@ impl Outcome {
 }
 
 /// What every record of one model shares: the model as the records name it.
+#[derive(Clone, Debug)]
 pub struct ModelRecords {
     /// The model's name in records (a replay keeps the recorded model's).
     pub model: String,
@@ -154,10 +170,14 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// Whether sample `key` is stored without an error (resume filtering:
+    /// The keys of the samples stored without an error (resume filtering:
     /// such a sample is not run again).
-    pub fn stored(&self, key: &SampleKey) -> bool {
-        self.latest.get(key).is_some_and(|r| r.error.is_none())
+    pub fn stored_keys(&self) -> BTreeSet<SampleKey> {
+        self.latest
+            .iter()
+            .filter(|(_, r)| r.error.is_none())
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Reports `event`.
@@ -177,29 +197,6 @@ impl<'a> Collector<'a> {
         }
         self.reporter.event(Event::Sample(&record));
         self.latest.insert(record.key(), record);
-    }
-
-    /// Collects the records of `instances` from `records` until every sender
-    /// is gone, closing each instance with its last needed sample (its wall
-    /// time counted from `started`).
-    pub fn collect(
-        &mut self,
-        records: Receiver<Collected>,
-        instances: &[Instance],
-        started: Instant,
-    ) {
-        let mut remaining: Vec<usize> = instances.iter().map(|u| u.needed.len()).collect();
-        for (ui, record, generated) in records.iter() {
-            if generated {
-                self.outcome.generated += 1;
-            }
-            self.record(record);
-            remaining[ui] -= 1;
-            if remaining[ui] == 0 {
-                let wall = started.elapsed().as_secs_f64() * 1000.0;
-                self.finish(&instances[ui], wall);
-            }
-        }
     }
 
     /// Closes instance `u`: records its wall time and reports its summary

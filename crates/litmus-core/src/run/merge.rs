@@ -527,6 +527,7 @@ pub fn merge(parts: &[Part], options: &MergeOptions) -> Result<Merged, MergeErro
                 samples: p.records.len(),
             })
             .collect(),
+        placement: None,
     };
     Ok(Merged {
         meta,

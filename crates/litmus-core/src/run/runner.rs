@@ -19,9 +19,21 @@
 //! model of the run) or, when that is `None`, the model under test itself
 //! (`run::judge`). A judge that gives no valid grade makes the sample an
 //! error record carrying every raw reply.
+//!
+//! With a [`Schedule`] (the run's placement, `plan::placement`), the
+//! configurations run as the plan places them: each on its own thread with
+//! its own engine, on its device (layers offloaded, CPU threads), starting
+//! as soon as every configuration of an earlier wave that occupies one of
+//! its devices has finished ([`Assignment::occupies`]); configurations of
+//! one wave run at the same time. Their records all go to the one
+//! [`Collector`], on the calling thread. A configuration that fails to load
+//! on a GPU placement is re-planned ([`replan`]) onto the next option and
+//! opened again. Without a schedule, models run one after the other, in the
+//! plan's order.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel as channel;
@@ -30,7 +42,8 @@ use crate::base::backend::{
     Backend, BackendError, BackendOpener, BusyTime, ModelInfo, SharedBackend,
 };
 use crate::base::model::{BackendKind, ModelSpec};
-use crate::plan::matrix::{build_cases, expand, Cases, InstanceList, Plan};
+use crate::plan::matrix::{build_cases, expand, Cases, InstanceList, Plan, SampleKey};
+use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
 use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Reporter};
 use crate::run::execute::{dispatch, Job, ScoreJob, Worker};
 use crate::run::generate::CachedBackend;
@@ -38,7 +51,22 @@ use crate::run::judge::{JudgeCaller, JudgeSlot};
 use crate::run::store::{Cache, RunStore};
 use crate::run::summary::TimeSplit;
 
-/// Runs `plan`, storing samples in `store` and answering from `cache` where possible.
+/// How much larger than estimated a configuration that failed to load is
+/// assumed to be when it is re-planned.
+const REPLAN_INFLATE: f64 = 0.25;
+
+/// Where the configurations of a run go.
+pub struct Schedule<'a> {
+    /// The placement of the plan's models: `placed.requests[i]` is
+    /// `plan.models[i]`.
+    pub placed: Placed,
+    /// The devices, asked again when a load fails (free memory may have
+    /// changed since the plan was made).
+    pub source: &'a dyn DeviceSource,
+}
+
+/// Runs `plan`, storing samples in `store` and answering from `cache` where
+/// possible, model after model.
 pub fn execute(
     plan: &Plan,
     store: &RunStore,
@@ -46,14 +74,315 @@ pub fn execute(
     opener: BackendOpener<'_>,
     reporter: &mut dyn Reporter,
 ) -> Outcome {
+    execute_with(plan, store, cache, opener, None, reporter)
+}
+
+/// Runs `plan` as [`execute`] does; with a `schedule`, each configuration
+/// on the devices its placement names, configurations of one wave at the
+/// same time. The outcome records the placement as run
+/// ([`Outcome::placement`]: re-planned configurations with their new
+/// placement).
+pub fn execute_with(
+    plan: &Plan,
+    store: &RunStore,
+    cache: &Cache,
+    opener: BackendOpener<'_>,
+    schedule: Option<&Schedule<'_>>,
+    reporter: &mut dyn Reporter,
+) -> Outcome {
     let mut collector = Collector::new(plan, store, reporter);
     let judge = JudgeSlot::new(plan.judge.as_ref(), opener);
     // Declarative cases are built once per process.
     let cases = build_cases(&plan.evals);
-    for spec in &plan.models {
-        run_model(plan, spec, &cases, cache, opener, &judge, &mut collector);
+    let stored = collector.stored_keys();
+    let mut placement = schedule.map(|s| s.placed.plan.clone());
+    let run = Shared {
+        plan,
+        cases: &cases,
+        cache,
+        opener,
+        judge: &judge,
+        stored: &stored,
+        schedule,
+    };
+    let n = plan.models.len();
+    // Start order and what each configuration waits for.
+    let (order, blockers) = match schedule {
+        Some(s) => blockers_of(&s.placed, n),
+        None => (
+            (0..n).collect(),
+            (0..n)
+                .map(|i| i.checked_sub(1).into_iter().collect())
+                .collect(),
+        ),
+    };
+    let mut states = vec![TaskState::Pending; n];
+    let mut tasks: Vec<Option<Task>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let (tx, rx) = channel::unbounded::<Msg>();
+        loop {
+            for &t in &order {
+                if states[t] == TaskState::Pending
+                    && blockers[t].iter().all(|&b| states[b] == TaskState::Done)
+                {
+                    states[t] = TaskState::Running;
+                    let (tx, run) = (tx.clone(), &run);
+                    s.spawn(move || {
+                        let _done = DoneGuard {
+                            task: t,
+                            tx: tx.clone(),
+                        };
+                        run_model(run, t, &tx);
+                    });
+                }
+            }
+            if states.iter().all(|st| *st == TaskState::Done) {
+                break;
+            }
+            let Ok(msg) = rx.recv() else { break };
+            handle(
+                msg,
+                plan,
+                &mut tasks,
+                &mut states,
+                &mut placement,
+                &mut collector,
+            );
+        }
+    });
+    let mut outcome = collector.into_outcome();
+    outcome.placement = placement;
+    outcome
+}
+
+/// Each configuration's start order (plan order: wave, then request) and the
+/// configurations it waits for: those of earlier waves that occupy one of
+/// its devices. A configuration the plan leaves out runs alone, last.
+fn blockers_of(placed: &Placed, n: usize) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut order: Vec<usize> = placed
+        .plan
+        .assignments
+        .iter()
+        .map(|a| a.request)
+        .filter(|&r| r < n)
+        .collect();
+    let planned: BTreeSet<usize> = order.iter().copied().collect();
+    let unplanned: Vec<usize> = (0..n).filter(|i| !planned.contains(i)).collect();
+    let mut blockers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for a in &placed.plan.assignments {
+        if a.request >= n {
+            continue;
+        }
+        let mine = a.occupies();
+        blockers[a.request] = placed
+            .plan
+            .assignments
+            .iter()
+            .filter(|b| b.request < n && b.wave < a.wave)
+            .filter(|b| b.occupies().iter().any(|d| mine.contains(d)))
+            .map(|b| b.request)
+            .collect();
     }
-    collector.into_outcome()
+    for &u in &unplanned {
+        blockers[u] = order.clone();
+    }
+    order.extend(unplanned);
+    (order, blockers)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TaskState {
+    Pending,
+    Running,
+    Done,
+}
+
+/// What the collector keeps of a running configuration.
+struct Task {
+    records: ModelRecords,
+    instances: Arc<InstanceList>,
+    /// Records still expected per instance.
+    remaining: Vec<usize>,
+    started: Instant,
+}
+
+/// What every configuration's thread shares.
+struct Shared<'a> {
+    plan: &'a Plan,
+    cases: &'a Cases,
+    cache: &'a Cache,
+    opener: BackendOpener<'a>,
+    judge: &'a JudgeSlot<'a>,
+    /// Samples stored without an error when the run started (resume).
+    stored: &'a BTreeSet<SampleKey>,
+    schedule: Option<&'a Schedule<'a>>,
+}
+
+/// From a configuration's thread to the collector. Most messages are
+/// records, the largest variant: boxing it would cost an allocation per
+/// sample to shrink the rare ones.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    /// Its load failed on `failed`; it goes to `next` now.
+    Replanned {
+        task: usize,
+        error: BackendError,
+        failed: Box<Placement>,
+        next: Box<Assignment>,
+    },
+    /// It is about to run (or to fail): its instances are expanded.
+    Start {
+        task: usize,
+        device: Option<String>,
+        records: ModelRecords,
+        instances: Arc<InstanceList>,
+    },
+    /// It did not load.
+    Failed {
+        task: usize,
+        error: BackendError,
+        load_secs: f64,
+    },
+    /// It is loaded; its samples follow from `started`.
+    Loaded {
+        task: usize,
+        info: Box<ModelInfo>,
+        started: Instant,
+    },
+    /// A record of it.
+    Record(usize, Collected),
+    /// Its samples are all in.
+    Finished {
+        task: usize,
+        requests: usize,
+        time: TimeSplit,
+        resident_bytes: Option<u64>,
+    },
+    /// Its thread ended.
+    Done(usize),
+}
+
+/// Sends [`Msg::Done`] when a configuration's thread ends, however it ends.
+struct DoneGuard {
+    task: usize,
+    tx: channel::Sender<Msg>,
+}
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Done(self.task));
+    }
+}
+
+/// The collector's side: applies one message from a configuration.
+fn handle(
+    msg: Msg,
+    plan: &Plan,
+    tasks: &mut [Option<Task>],
+    states: &mut [TaskState],
+    placement: &mut Option<placement::Plan>,
+    collector: &mut Collector<'_>,
+) {
+    match msg {
+        Msg::Replanned {
+            task,
+            error,
+            failed,
+            next,
+        } => {
+            collector.report(Event::ModelReplanned {
+                spec: &plan.models[task],
+                error: &error,
+                failed: &failed.describe(),
+                next: &next.placement.describe(),
+            });
+            if let Some(p) = placement.as_mut() {
+                if let Some(a) = p.assignments.iter_mut().find(|a| a.request == task) {
+                    *a = *next;
+                }
+            }
+        }
+        Msg::Start {
+            task,
+            device,
+            records,
+            instances,
+        } => {
+            collector.report(Event::ModelStart {
+                spec: &plan.models[task],
+                samples: instances.todo(),
+                device: device.as_deref(),
+            });
+            let remaining = instances.instances.iter().map(|u| u.needed.len()).collect();
+            tasks[task] = Some(Task {
+                records,
+                instances,
+                remaining,
+                started: Instant::now(),
+            });
+        }
+        Msg::Failed {
+            task,
+            error,
+            load_secs,
+        } => {
+            if let Some(t) = &tasks[task] {
+                model_failed(&plan.models[task], t, load_secs, &error, collector);
+            }
+        }
+        Msg::Loaded {
+            task,
+            info,
+            started,
+        } => {
+            collector.report(Event::ModelLoaded(&info));
+            if let Some(t) = tasks[task].as_mut() {
+                t.started = started;
+                collector.outcome().models.insert(
+                    (t.records.model.clone(), t.records.quantization.clone()),
+                    *info,
+                );
+            }
+        }
+        Msg::Record(task, (ui, record, generated)) => {
+            if generated {
+                collector.outcome().generated += 1;
+            }
+            collector.record(record);
+            if let Some(t) = tasks[task].as_mut() {
+                t.remaining[ui] -= 1;
+                if t.remaining[ui] == 0 {
+                    let wall = t.started.elapsed().as_secs_f64() * 1000.0;
+                    collector.finish(&t.instances.instances[ui], wall);
+                }
+            }
+        }
+        Msg::Finished {
+            task,
+            requests,
+            time,
+            resident_bytes,
+        } => {
+            let outcome = collector.outcome();
+            outcome.backend_requests += requests;
+            outcome.add_time(&time);
+            if let Some(t) = &tasks[task] {
+                // The memory this model needed, while it was still loaded.
+                let key = (t.records.model.clone(), t.records.quantization.clone());
+                if let Some(info) = outcome.models.get_mut(&key) {
+                    info.resident_bytes = resident_bytes;
+                }
+                // Instances with nothing left to do (all resumed) are reported too.
+                for u in t.instances.instances.iter().filter(|u| u.needed.is_empty()) {
+                    collector.finish(u, 0.0);
+                }
+            }
+        }
+        Msg::Done(task) => {
+            states[task] = TaskState::Done;
+            tasks[task] = None;
+        }
+    }
 }
 
 /// A model as its records name it, once opened (or not).
@@ -102,78 +431,153 @@ fn open(plan: &Plan, spec: &ModelSpec, opener: BackendOpener<'_>) -> Opened {
     }
 }
 
-/// Runs every instance of `plan` on model `spec`.
-fn run_model(
-    plan: &Plan,
-    spec: &ModelSpec,
-    cases: &Cases,
-    cache: &Cache,
-    opener: BackendOpener<'_>,
-    judge: &JudgeSlot<'_>,
-    collector: &mut Collector<'_>,
-) {
-    let opened = open(plan, spec, opener);
+/// Opens configuration `task` where its assignment places it; a load that
+/// fails on a GPU placement is re-planned onto the next option and tried
+/// again, until one loads or none is left. Returns the spec as opened, the
+/// result and the assignment it was opened with.
+fn open_placed(
+    run: &Shared<'_>,
+    task: usize,
+    tx: &channel::Sender<Msg>,
+) -> (Opened, Option<Assignment>) {
+    let spec = &run.plan.models[task];
+    let Some(schedule) = run.schedule else {
+        return (open(run.plan, spec, run.opener), None);
+    };
+    let placed = &schedule.placed;
+    let mut assignment = placed.assignment(task).cloned();
+    let mut tried: Vec<Placement> = Vec::new();
+    // Load time spent on placements that failed, counted as the
+    // configuration's.
+    let mut failed_secs = 0.0;
+    loop {
+        let Some(a) = &assignment else {
+            return (open(run.plan, spec, run.opener), None);
+        };
+        let mut opened = open(run.plan, &a.apply(spec, &placed.inventory), run.opener);
+        opened.load_secs += failed_secs;
+        let Err(error) = &opened.backend else {
+            return (opened, assignment);
+        };
+        let retry = match (placed.requests.get(task), &a.placement) {
+            (
+                Some(r),
+                Placement::Gpu { .. } | Placement::Split { .. } | Placement::Partial { .. },
+            ) => {
+                let inventory = schedule
+                    .source
+                    .inventory()
+                    .unwrap_or_else(|_| placed.inventory.clone());
+                replan(
+                    &inventory,
+                    &placed.config,
+                    r,
+                    &a.placement,
+                    &tried,
+                    REPLAN_INFLATE,
+                )
+                .ok()
+                .flatten()
+            }
+            _ => None,
+        };
+        let Some(mut next) = retry else {
+            return (opened, assignment);
+        };
+        next.request = task;
+        next.wave = a.wave;
+        tried.push(a.placement.clone());
+        let _ = tx.send(Msg::Replanned {
+            task,
+            error: error.clone(),
+            failed: Box::new(a.placement.clone()),
+            next: Box::new(next.clone()),
+        });
+        failed_secs = opened.load_secs;
+        assignment = Some(next);
+    }
+}
+
+/// How the progress output names an assignment's device: `CUDA0`, `CPU,
+/// 2 threads`, `remote http://...`.
+fn device_of(a: &Assignment) -> String {
+    match a.threads {
+        Some(t) => format!(
+            "{}, {t} thread{}",
+            a.placement.describe(),
+            if t == 1 { "" } else { "s" }
+        ),
+        None => a.placement.describe(),
+    }
+}
+
+/// Runs every instance of `plan` on configuration `task`, on this thread
+/// and the generation and scoring threads it starts, sending what it
+/// produces to the collector.
+fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
+    let plan = run.plan;
+    let spec = &plan.models[task];
+    let (opened, assignment) = open_placed(run, task, tx);
     let records = &opened.records;
     let mut instances = expand(
         plan,
-        cases,
+        run.cases,
         &records.model,
         records.quantization.as_deref(),
-        &|key| collector.stored(key),
+        &|key| run.stored.contains(key),
     );
     instances.retain_partition(plan, spec);
-    collector.report(Event::ModelStart {
-        spec,
-        samples: instances.todo(),
+    let instances = Arc::new(instances);
+    let _ = tx.send(Msg::Start {
+        task,
+        device: assignment.as_ref().map(device_of),
+        records: records.clone(),
+        instances: Arc::clone(&instances),
     });
     let backend = match opened.backend {
         Ok(b) => b,
         Err(error) => {
-            return model_failed(
-                spec,
-                &opened.records,
-                opened.load_secs,
-                &error,
-                &instances,
-                collector,
-            )
+            let _ = tx.send(Msg::Failed {
+                task,
+                error,
+                load_secs: opened.load_secs,
+            });
+            return;
         }
     };
-    collector.report(Event::ModelLoaded(&opened.info));
-    collector.outcome().models.insert(
-        (records.model.clone(), records.quantization.clone()),
-        opened.info.clone(),
-    );
-
     let requests = AtomicUsize::new(0);
-    let model = CachedBackend::new(&*backend, cache, &requests);
-    let judge = JudgeCaller::new(judge, &*backend, spec, &records.model, cache, &requests);
+    let model = CachedBackend::new(&*backend, run.cache, &requests);
+    let judge = JudgeCaller::new(
+        run.judge,
+        &*backend,
+        spec,
+        &records.model,
+        run.cache,
+        &requests,
+    );
     let clock = ModelClock::start(&*backend, opened.load_secs);
+    let _ = tx.send(Msg::Loaded {
+        task,
+        info: Box::new(opened.info.clone()),
+        started: Instant::now(),
+    });
     let worker = Worker {
         plan,
         instances: &instances.instances,
         model: &model,
         judge: &judge,
-        cache,
+        cache: run.cache,
         records,
         answered: &|| clock.answered(),
         scoring_nanos: &clock.scoring_nanos,
     };
-    let score_threads = run_instances(&worker, &*backend, &instances, collector);
-    collector.outcome().backend_requests += requests.load(Ordering::Relaxed);
-    collector
-        .outcome()
-        .add_time(&clock.split(&*backend, score_threads));
-    // The memory this model needed, while it is still loaded.
-    let key = (records.model.clone(), records.quantization.clone());
-    if let Some(info) = collector.outcome().models.get_mut(&key) {
-        info.resident_bytes = backend.resident_bytes();
-    }
-
-    // Instances with nothing left to do (all resumed) are reported too.
-    for u in instances.instances.iter().filter(|u| u.needed.is_empty()) {
-        collector.finish(u, 0.0);
-    }
+    let score_threads = run_instances(&worker, &*backend, &instances, task, tx);
+    let _ = tx.send(Msg::Finished {
+        task,
+        requests: requests.load(Ordering::Relaxed),
+        time: clock.split(&*backend, score_threads),
+        resident_bytes: backend.resident_bytes(),
+    });
 }
 
 /// Where one model's time goes: its share of the run's [`TimeSplit`].
@@ -232,15 +636,16 @@ impl ModelClock {
 }
 
 /// Records `error` (the model did not load) against every needed sample of
-/// `instances`, so that `--resume` retries them, and closes every instance.
+/// `task`'s instances, so that `--resume` retries them, and closes every
+/// instance.
 fn model_failed(
     spec: &ModelSpec,
-    records: &ModelRecords,
+    task: &Task,
     load_secs: f64,
     error: &BackendError,
-    instances: &InstanceList,
     collector: &mut Collector<'_>,
 ) {
+    let records = &task.records;
     collector.report(Event::ModelFailed { spec, error });
     collector
         .outcome()
@@ -250,7 +655,7 @@ fn model_failed(
         load_secs,
         ..TimeSplit::default()
     });
-    for u in &instances.instances {
+    for u in &task.instances.instances {
         for &(repeat, i) in &u.needed {
             collector.record(records.error(u, repeat, i, error.to_string()));
         }
@@ -259,18 +664,19 @@ fn model_failed(
 }
 
 /// Runs `worker`'s instances: generation threads (as many as the backend
-/// takes requests at once), `plan.jobs` scoring threads, and the collector
-/// on this thread. Returns the number of scoring threads.
+/// takes requests at once) and `plan.jobs` scoring threads, their records
+/// passed on to the collector from this thread. Returns the number of
+/// scoring threads.
 fn run_instances(
     worker: &Worker<'_>,
     backend: &dyn Backend,
     instances: &InstanceList,
-    collector: &mut Collector<'_>,
+    task: usize,
+    tx: &channel::Sender<Msg>,
 ) -> usize {
     let (job_tx, job_rx) = channel::unbounded::<Job>();
     let (score_tx, score_rx) = channel::unbounded::<ScoreJob>();
     let (rec_tx, rec_rx) = channel::unbounded::<Collected>();
-    let started = Instant::now();
     dispatch(
         worker.plan,
         &instances.instances,
@@ -304,7 +710,9 @@ fn run_instances(
             });
         }
         drop(rec_tx);
-        collector.collect(rec_rx, &instances.instances, started);
+        for collected in rec_rx.iter() {
+            let _ = tx.send(Msg::Record(task, collected));
+        }
     });
     score_threads
 }

@@ -140,6 +140,12 @@ pub struct RunMeta {
     /// The runs this one was merged from (`cargo eval merge`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedRun>,
+    /// Where each configuration ran: the placement plan the run used
+    /// (`cargo eval --plan` prints it before a run). `None` in runs of
+    /// older litmus versions, merged runs, and eval targets without a
+    /// device source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::plan::placement::Plan>,
 }
 
 /// The settings of a run that decide its samples besides each configuration
@@ -228,6 +234,22 @@ impl RunStore {
         let latest = output_dir.join("runs").join("latest");
         let _ = fs::write(&latest, &meta.id);
         Self::open_dir(dir, meta.id.clone(), Vec::new())
+    }
+
+    /// Records in `run.json` the placement the run used (the plan as run,
+    /// re-planned configurations included), replacing what it held.
+    pub fn record_placement(&self, plan: &crate::plan::placement::Plan) -> Result<(), StoreError> {
+        let path = self.dir.join("run.json");
+        let mut meta: RunMeta = fs::read(&path)
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or_else(|| RunMeta {
+                id: self.id.clone(),
+                ..RunMeta::default()
+            });
+        meta.placement = Some(plan.clone());
+        fs::write(&path, serde_json::to_vec_pretty(&meta).unwrap_or_default())
+            .map_err(|e| io_err(&path, e))
     }
 
     /// Reopens run `id` (or the latest) to continue it.

@@ -1,0 +1,376 @@
+//! The runner executing a placement plan on a simulated machine: the
+//! configurations of one wave run at the same time (CPU threads split
+//! between them), later waves wait for the devices they need, remote
+//! endpoints run beside local configurations, and a configuration that
+//! fails to load on a GPU is re-planned onto the next option and retried.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod common;
+
+use litmus_core::base::backend::*;
+use litmus_core::base::model::{BackendKind, ModelSpec};
+use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::registry::{EntryKind, EvalEntry};
+use litmus_core::plan::placement::{
+    place, Device, DeviceKind, DeviceSource, DevicesConfig, Inventory, LayerMemory, ModelMemory,
+    Placement, GIB, MIB,
+};
+use litmus_core::run::collect::{Event, Reporter};
+use litmus_core::run::runner::{execute_with, Schedule};
+use litmus_core::run::store::Cache;
+
+/// A machine with `gpus` GPUs of 8 GiB and a CPU of 2 cores.
+struct Sim {
+    gpus: usize,
+}
+
+impl DeviceSource for Sim {
+    fn inventory(&self) -> Result<Inventory, String> {
+        let mut devices: Vec<Device> = (0..self.gpus)
+            .map(|i| Device {
+                name: format!("CUDA{i}"),
+                index: i,
+                kind: DeviceKind::Gpu,
+                backend: "CUDA".into(),
+                description: "Simulated GPU".into(),
+                memory_total: 8 * GIB,
+                memory_free: 8 * GIB,
+                cores: None,
+                threads: None,
+                pci_bus_id: None,
+            })
+            .collect();
+        devices.push(Device {
+            name: "CPU".into(),
+            index: self.gpus,
+            kind: DeviceKind::Cpu,
+            backend: "CPU".into(),
+            description: "Simulated CPU".into(),
+            memory_total: 16 * GIB,
+            memory_free: 16 * GIB,
+            cores: Some(2),
+            threads: Some(2),
+            pci_bus_id: None,
+        });
+        Ok(Inventory {
+            devices,
+            gpu_support: self.gpus > 0,
+            gpu_backends: Vec::new(),
+            system_info: String::new(),
+        })
+    }
+
+    /// Every model: 8 layers of 100 MiB (about 1 GiB in all).
+    fn memory(&self, _: &ModelSpec) -> Result<ModelMemory, String> {
+        Ok(ModelMemory {
+            layers: vec![
+                LayerMemory {
+                    weights: 100 * MIB,
+                    kv: 10 * MIB,
+                };
+                8
+            ],
+            input: 50 * MIB,
+            output: 50 * MIB,
+            compute_main: 20 * MIB,
+            compute_other: 10 * MIB,
+            compute_host: 5 * MIB,
+            output_buffer: MIB,
+            ..ModelMemory::default()
+        })
+    }
+}
+
+/// Answers "Paris" after `delay`, counting how many requests are in flight
+/// across every backend of the run.
+struct Slow {
+    info: ModelInfo,
+    delay: Duration,
+    in_flight: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl Backend for Slow {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(r.samples
+            .iter()
+            .map(|&i| Generation {
+                sample: i,
+                text: "Paris".into(),
+                finish: FinishReason::Stop,
+                usage: Usage::default(),
+                timings: Timings::default(),
+                served_by: None,
+            })
+            .collect())
+    }
+}
+
+fn capital() -> Case {
+    TextCase::new("Capital of France?")
+        .reference("Paris")
+        .metric(Metric::exact())
+        .into()
+}
+
+static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));
+
+/// Keeps the progress lines that matter here.
+#[derive(Default)]
+struct Events {
+    started: Vec<(String, Option<String>)>,
+    replanned: Vec<(String, String, String)>,
+}
+
+impl Reporter for Events {
+    fn event(&mut self, e: Event<'_>) {
+        match e {
+            Event::ModelStart { spec, device, .. } => self
+                .started
+                .push((spec.name.clone(), device.map(str::to_string))),
+            Event::ModelReplanned {
+                spec, failed, next, ..
+            } => self
+                .replanned
+                .push((spec.name.clone(), failed.to_string(), next.to_string())),
+            _ => {}
+        }
+    }
+}
+
+/// What the opener was asked to open, in order.
+type Opened = Arc<Mutex<Vec<ModelSpec>>>;
+
+struct Run {
+    outcome: litmus_core::run::collect::Outcome,
+    events: Events,
+    opened: Vec<ModelSpec>,
+    most_in_flight: usize,
+}
+
+/// Runs the capital eval (4 samples, one request per sample) on `models`
+/// placed on `sim` with `cfg`; `fails` says which specs fail to load.
+fn run(
+    models: Vec<ModelSpec>,
+    sim: &Sim,
+    cfg: DevicesConfig,
+    fails: impl Fn(&ModelSpec) -> bool + Sync,
+) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let opened: Opened = Arc::default();
+    let opener = {
+        let (in_flight, most, opened) = (in_flight.clone(), most.clone(), opened.clone());
+        move |spec: &ModelSpec| -> Result<SharedBackend, BackendError> {
+            opened.lock().unwrap().push(spec.clone());
+            if fails(spec) {
+                return Err(BackendError::Load("out of memory".into()));
+            }
+            Ok(Arc::new(Slow {
+                info: ModelInfo {
+                    name: spec.name.clone(),
+                    backend: "test".into(),
+                    digest: spec.name.clone(),
+                    ..Default::default()
+                },
+                delay: Duration::from_millis(150),
+                in_flight: in_flight.clone(),
+                most: most.clone(),
+            }))
+        }
+    };
+    let mut plan = common::plan(vec![&CAPITAL], 4, "{{task}}", &[0.7]);
+    plan.models = models;
+    let store = common::store(dir.path(), "r");
+    let schedule = Schedule {
+        placed: place(sim, &cfg, &plan.models).unwrap(),
+        source: sim,
+    };
+    let mut events = Events::default();
+    let outcome = execute_with(
+        &plan,
+        &store,
+        &Cache::disabled(),
+        &opener,
+        Some(&schedule),
+        &mut events,
+    );
+    let opened = opened.lock().unwrap().clone();
+    Run {
+        outcome,
+        events,
+        opened,
+        most_in_flight: most.load(Ordering::SeqCst),
+    }
+}
+
+fn remote(name: &str, url: &str) -> ModelSpec {
+    ModelSpec {
+        name: name.into(),
+        backend: BackendKind::Openai,
+        source: url.into(),
+        parallel: Some(1),
+        ..Default::default()
+    }
+}
+
+/// Scored samples per model.
+fn scored(outcome: &litmus_core::run::collect::Outcome) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in &outcome.records {
+        if r.error.is_none() && r.score.is_some() {
+            *m.entry(r.model.clone()).or_default() += 1;
+        }
+    }
+    m
+}
+
+#[test]
+fn configurations_of_one_wave_run_at_once_with_the_cpu_threads_split() {
+    let models = || vec![common::spec("a"), common::spec("b")];
+    // One at a time on the CPU (the default): all its cores each.
+    let alone = run(models(), &Sim { gpus: 0 }, DevicesConfig::default(), |_| {
+        false
+    });
+    assert_eq!(alone.most_in_flight, 1);
+    assert_eq!(
+        alone.opened.iter().map(|s| s.threads).collect::<Vec<_>>(),
+        [Some(2), Some(2)]
+    );
+    assert_eq!(
+        alone.events.started,
+        [
+            ("a".to_string(), Some("CPU, 2 threads".to_string())),
+            ("b".to_string(), Some("CPU, 2 threads".to_string()))
+        ],
+        "in the run's order"
+    );
+    // Two at once: a core each, both running together.
+    let cfg = DevicesConfig {
+        cpu_parallel: Some(2),
+        ..Default::default()
+    };
+    let together = run(models(), &Sim { gpus: 0 }, cfg, |_| false);
+    assert_eq!(together.most_in_flight, 2);
+    assert_eq!(
+        together
+            .opened
+            .iter()
+            .map(|s| s.threads)
+            .collect::<Vec<_>>(),
+        [Some(1), Some(1)]
+    );
+    for r in [&alone, &together] {
+        // Every sample of both, through the one collector.
+        assert_eq!(
+            scored(&r.outcome),
+            BTreeMap::from([("a".to_string(), 4), ("b".to_string(), 4)])
+        );
+        assert_eq!(r.outcome.records.len(), 8);
+        assert_eq!(r.outcome.models.len(), 2);
+    }
+    let placement = together.outcome.placement.expect("the placement as run");
+    assert!(placement.assignments.iter().all(|a| a.wave == 0));
+}
+
+#[test]
+fn endpoints_are_devices_of_their_own() {
+    // Two configurations on one endpoint with one slot: one after the
+    // other; a local one beside them.
+    let models = vec![
+        remote("r1", "http://a"),
+        remote("r2", "http://a"),
+        common::spec("local"),
+    ];
+    let r = run(models, &Sim { gpus: 0 }, DevicesConfig::default(), |_| {
+        false
+    });
+    assert_eq!(r.most_in_flight, 2, "the endpoint and the CPU at once");
+    let p = r.outcome.placement.as_ref().unwrap();
+    let wave = |l: &str| p.assignments.iter().find(|a| a.label == l).unwrap().wave;
+    assert_eq!((wave("r1"), wave("r2"), wave("local")), (0, 1, 0));
+    assert_eq!(scored(&r.outcome).values().sum::<usize>(), 12);
+}
+
+#[test]
+fn a_failed_load_is_replanned_onto_the_next_option_and_retried() {
+    // `a` does not fit its GPU after all (its load fails there); `c` fails
+    // to load anywhere.
+    let on_gpu = |s: &ModelSpec| s.gpu_layers.is_some_and(|n| n > 0);
+    let fails = move |s: &ModelSpec| (s.name == "a" && on_gpu(s)) || s.name == "c";
+    let models = vec![common::spec("a"), common::spec("b"), common::spec("c")];
+    let r = run(models, &Sim { gpus: 1 }, DevicesConfig::default(), fails);
+
+    let tries = |name: &str| -> Vec<ModelSpec> {
+        r.opened
+            .iter()
+            .filter(|s| s.name == name)
+            .cloned()
+            .collect()
+    };
+    // The whole model on its GPU, then fewer and fewer layers offloaded,
+    // then the CPU, where it loads.
+    let a = tries("a");
+    assert_eq!((a[0].device, a[0].gpu_layers), (Some(0), Some(u32::MAX)));
+    let last = a.last().unwrap();
+    assert_eq!(last.gpu_layers, Some(0), "retried on the CPU: {last:?}");
+    assert_eq!(last.threads, Some(2));
+    let partial: Vec<u32> = a[1..a.len() - 1]
+        .iter()
+        .map(|s| s.gpu_layers.unwrap())
+        .collect();
+    assert!(!partial.is_empty() && partial.len() < 9, "{partial:?}");
+    assert!(partial.windows(2).all(|w| w[1] < w[0]), "{partial:?}");
+    assert!(partial[0] < 9, "{partial:?}");
+    let replans: Vec<_> = r.events.replanned.iter().filter(|e| e.0 == "a").collect();
+    assert_eq!(replans.len(), a.len() - 1);
+    assert_eq!(replans[0].1, "CUDA0");
+    assert_eq!(replans.last().unwrap().2, "CPU");
+    // `a` ran on the CPU; `b` on the GPU as planned.
+    let scored = scored(&r.outcome);
+    assert_eq!(scored.get("a"), Some(&4));
+    assert_eq!(scored.get("b"), Some(&4));
+    let p = r.outcome.placement.as_ref().unwrap();
+    let placed = |l: &str| p.assignments.iter().find(|x| x.label == l).unwrap();
+    assert_eq!(placed("a").placement, Placement::Cpu);
+    assert!(
+        placed("a")
+            .note
+            .as_deref()
+            .unwrap()
+            .starts_with("re-planned after failing to load on CUDA0"),
+        "{:?}",
+        placed("a")
+    );
+    assert_eq!(
+        placed("b").placement,
+        Placement::Gpu {
+            device: "CUDA0".into()
+        }
+    );
+    // With no option left, a load error stays a load error.
+    assert_eq!(tries("c").len(), a.len(), "the same options as `a`");
+    assert_eq!(tries("c").last().unwrap().gpu_layers, Some(0));
+    assert_eq!(r.outcome.load_errors.len(), 1);
+    assert_eq!(r.outcome.load_errors[0].0, "c");
+    assert_eq!(
+        r.outcome
+            .records
+            .iter()
+            .filter(|x| x.model == "c" && x.error.is_some())
+            .count(),
+        4
+    );
+}

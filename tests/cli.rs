@@ -1634,6 +1634,58 @@ litmus::main!();
 "#;
 
 /// The records of a `samples.jsonl` (each line must be whole JSON).
+/// Waits (up to 300 s) until a run under `runs` has a `samples.jsonl`
+/// whose text satisfies `ready`, and returns its path; panics, with
+/// `log()`, when `child` ends first or the time runs out.
+fn wait_for_samples(
+    runs: &Path,
+    child: &mut std::process::Child,
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+    log: impl Fn() -> String,
+) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let found = std::fs::read_dir(runs).ok().and_then(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("samples.jsonl"))
+                .find(|p| std::fs::read_to_string(p).is_ok_and(|s| ready(&s)))
+        });
+        if let Some(f) = found {
+            return f;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before {what}\n{}", log());
+        }
+        assert!(Instant::now() < deadline, "never: {what}\n{}", log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits up to `secs` for `child` to exit; kills it and its children and
+/// panics, with `log()`, when it hangs.
+fn wait_for_exit(
+    child: &mut std::process::Child,
+    secs: u64,
+    log: impl Fn() -> String,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run hung\n{}", log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn records(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("torn line {l:?}: {e}")))
@@ -1777,29 +1829,13 @@ options = {{ retries = "1", backoff_ms = "50", max_backoff_ms = "200", cooldown_
             .count()
     };
     let runs = out_dir.join("runs");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let samples_file = loop {
-        let found = std::fs::read_dir(&runs).ok().and_then(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("samples.jsonl"))
-                .find(|p| std::fs::read_to_string(p).is_ok_and(|s| scored(&s) >= 4))
-        });
-        if let Some(f) = found {
-            break f;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "the run ended ({status}) before 4 samples were stored\n{}",
-                killed_run_text()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run never stored 4 samples\n{}",
-            killed_run_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let samples_file = wait_for_samples(
+        &runs,
+        &mut child,
+        "4 samples were stored",
+        |s| scored(s) >= 4,
+        killed_run_text,
+    );
     server.kill();
     eprintln!(
         "[{:>5.1}s] llama-server killed after {} stored samples",
@@ -1808,24 +1844,7 @@ options = {{ retries = "1", backoff_ms = "50", max_backoff_ms = "200", cooldown_
     );
 
     // The run goes on without the server and ends, with the "errored" code.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("pkill")
-                .args(["-KILL", "-P", &child.id().to_string()])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the run hung after the server was killed\n{}",
-                killed_run_text()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(&mut child, 120, killed_run_text);
     eprintln!(
         "[{:>5.1}s] the run without its server ended: {status}",
         t0.elapsed().as_secs_f64()
@@ -2375,47 +2394,20 @@ options = {{ retries = "2", backoff_ms = "50", max_backoff_ms = "200", cooldown_
     };
     // Wait until the leaving host has produced two stored samples, then kill it.
     let runs = out_dir.join("runs");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let samples_file = loop {
-        let found = std::fs::read_dir(&runs).ok().and_then(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("samples.jsonl"))
-                .find(|p| std::fs::read_to_string(p).is_ok_and(|s| served_by(&s, &leave_url) >= 2))
-        });
-        if let Some(f) = found {
-            break f;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "the run ended ({status}) before the second host served 2 samples\n{}",
-                run_text()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second host never served 2 samples\n{}",
-            run_text()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let samples_file = wait_for_samples(
+        &runs,
+        &mut child,
+        "the second host served 2 samples",
+        |s| served_by(s, &leave_url) >= 2,
+        run_text,
+    );
     leave.kill();
     let stored_at_kill = records(&std::fs::read_to_string(&samples_file).unwrap()).len();
     eprintln!(
         "[{:>5.1}s] {leave_url} killed after {stored_at_kill} stored samples",
         t0.elapsed().as_secs_f64()
     );
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the run hung after a host left\n{}", run_text());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(&mut child, 300, run_text);
     eprintln!(
         "[{:>5.1}s] the run ended: {status}",
         t0.elapsed().as_secs_f64()

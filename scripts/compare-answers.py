@@ -1,20 +1,33 @@
 #!/usr/bin/env python3
 """Compare responses of litmus runs by sample key. Usage: compare-answers.py RUN_DIR RUN_DIR [...]
-A RUN_DIR is an output dir (its latest runs/*/samples.jsonl) or a run dir. With --subset, the
+A RUN_DIR is a run dir, or an output dir (its runs/latest). With --subset, the
 keys of the first run only (e.g. one eval alone vs the full run)."""
 import json, sys, glob, os
 args = [a for a in sys.argv[1:] if not a.startswith('--')]
 subset = '--subset' in sys.argv
-def load(d):
+def samples_file(d):
+    """d is a run dir, or an output dir whose runs/latest names the run."""
     p = os.path.join(d, 'samples.jsonl')
-    if not os.path.exists(p):
-        p = sorted(glob.glob(os.path.join(d, 'runs', '*', 'samples.jsonl')), key=os.path.getmtime)[-1]
+    if os.path.exists(p):
+        return p
+    latest = open(os.path.join(d, 'runs', 'latest')).read().strip()
+    return os.path.join(d, 'runs', latest, 'samples.jsonl')
+
+def records(d):
+    """The run's records, the last one per sample (a resumed sample supersedes its earlier record)."""
+    p = samples_file(d)
     out = {}
     for line in open(p):
         r = json.loads(line)
-        k = (r['eval'], r['model'], r.get('quantization'), r['template'], r['temperature'], r['sample'])
-        out[k] = (r.get('response'), [e.get('response') for e in r.get('exchanges', [])], r.get('error'))
+        k = (r['eval'], r['model'], r.get('quantization'), r['template'], r['temperature'],
+             r['sample'], r.get('repeat', 0))
+        out[k] = r
     return p, out
+
+def load(d):
+    p, recs = records(d)
+    return p, {k: (r.get('response'), [e.get('response') for e in r.get('exchanges', [])], r.get('error'))
+               for k, r in recs.items()}
 runs = [load(a) for a in args]
 base_p, base = runs[0]
 print(f"base {base_p}: {len(base)} samples, {sum(1 for v in base.values() if v[2])} errors")

@@ -1,16 +1,38 @@
 #!/usr/bin/env python3
-"""paired-scores.py RUN_A RUN_B: per-eval mean scores of two runs (output dirs holding runs/*/samples.jsonl), the paired difference (B - A) with a bootstrap 95% CI over evals, and generated tokens."""
+"""paired-scores.py RUN_A RUN_B: per-eval mean scores of two runs of one configuration (run dirs, or output dirs: their runs/latest), the paired difference (B - A) with a bootstrap 95% CI over evals, and generated tokens."""
 import json, sys, glob, os, random
-def load(d):
-    p = sorted(glob.glob(os.path.join(d, 'runs', '*', 'samples.jsonl')), key=os.path.getmtime)[-1]
-    ev, toks = {}, 0
+def samples_file(d):
+    """d is a run dir, or an output dir whose runs/latest names the run."""
+    p = os.path.join(d, 'samples.jsonl')
+    if os.path.exists(p):
+        return p
+    latest = open(os.path.join(d, 'runs', 'latest')).read().strip()
+    return os.path.join(d, 'runs', latest, 'samples.jsonl')
+
+def records(d):
+    """The run's records, the last one per sample (a resumed sample supersedes its earlier record)."""
+    p = samples_file(d)
+    out = {}
     for line in open(p):
         r = json.loads(line)
+        k = (r['eval'], r['model'], r.get('quantization'), r['template'], r['temperature'],
+             r['sample'], r.get('repeat', 0))
+        out[k] = r
+    return p, out
+
+def load(d):
+    p, recs = records(d)
+    ev, toks, errors = {}, 0, 0
+    for r in recs.values():
         s = r.get('score')
         v = s.get('value') if isinstance(s, dict) else s
-        if v is None: v = 0.0
+        if v is None:
+            errors += 1  # an errored sample has no score: left out, and counted
+            continue
         ev.setdefault(r['eval'], []).append(float(v))
         toks += (r.get('usage') or {}).get('completion_tokens', 0)
+    if errors:
+        print(f"{p}: {errors} errored samples left out", file=sys.stderr)
     return {k: sum(v)/len(v) for k, v in ev.items()}, toks, p
 a, ta, pa = load(sys.argv[1]); b, tb, pb = load(sys.argv[2])
 keys = sorted(set(a) & set(b))

@@ -1248,15 +1248,19 @@ fn two_configurations_run_at_once_on_the_cpu() {
             serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
         meta["placement"].clone()
     };
+    // Alone a configuration gets every core of this machine; together, half each.
+    let cores = placement(&dir_a)["assignments"][0]["threads"]
+        .as_u64()
+        .expect("threads recorded");
+    assert!(cores >= 1);
     let both = placement(&dir_ab);
     let assignments = both["assignments"].as_array().unwrap();
     assert_eq!(assignments.len(), 2, "{both}");
     for a in assignments {
         assert_eq!(a["placement"]["kind"], "cpu", "{both}");
         assert_eq!(a["wave"], 0, "{both}");
-        assert_eq!(a["threads"], 1, "{both}");
+        assert_eq!(a["threads"], (cores / 2).max(1), "{both}");
     }
-    assert_eq!(placement(&dir_a)["assignments"][0]["threads"], 2);
     assert_eq!(summary_of(&out)["configs"].as_array().unwrap().len(), 2);
 
     // Every sample of both, each the answer its configuration gives alone.
@@ -2427,14 +2431,11 @@ options = {{ retries = "2", backoff_ms = "50", max_backoff_ms = "200", cooldown_
         let host = r["served_by"].as_str().unwrap_or_else(|| panic!("{r}"));
         assert!(host == stay_url || host == leave_url, "{r}");
     }
-    let by_leaver = stored
-        .iter()
-        .filter(|r| r["served_by"] == leave_url.as_str())
-        .count();
-    assert!(by_leaver >= 2, "{by_leaver} samples from {leave_url}");
     assert!(
-        by_leaver < stored.len(),
-        "the remaining host served the rest"
+        stored[stored_at_kill..]
+            .iter()
+            .any(|r| r["served_by"] == stay_url.as_str()),
+        "the remaining host served samples after {leave_url} left"
     );
     drop(stay);
 }

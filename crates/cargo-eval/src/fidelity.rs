@@ -67,7 +67,8 @@ fn expand_home(source: &str) -> String {
 fn bits_per_weight(source: &str) -> Option<f64> {
     let path = crate::local_gguf(&expand_home(source))?;
     let info = litmus_gguf::describe_gguf(&path).ok()?;
-    Some(info.size_bytes as f64 * 8.0 / info.parameters? as f64)
+    let parameters = info.parameters.filter(|&n| n > 0)?;
+    Some(info.size_bytes as f64 * 8.0 / parameters as f64)
 }
 
 pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
@@ -142,11 +143,9 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
             })?,
         None => rungs
             .iter()
-            .max_by(|a, b| {
-                bits_per_weight(&a.source)
-                    .unwrap_or(0.0)
-                    .total_cmp(&bits_per_weight(&b.source).unwrap_or(0.0))
-            })
+            .map(|r| (bits_per_weight(&r.source).unwrap_or(0.0), r))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, r)| r)
             .cloned()
             .expect("two rungs at least"),
     };

@@ -1049,7 +1049,7 @@ fn merge(args: MergeArgs) -> Result<i32, String> {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
-    let message = exit_message(report.exit_code, summary);
+    let message = exit_message(report.exit_code, summary, true);
     if !message.is_empty() {
         eprintln!("error: {message}");
     }

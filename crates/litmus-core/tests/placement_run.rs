@@ -103,17 +103,7 @@ impl Backend for Slow {
         self.most.fetch_max(now, Ordering::SeqCst);
         std::thread::sleep(self.delay);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Ok(r.samples
-            .iter()
-            .map(|&i| Generation {
-                sample: i,
-                text: "Paris".into(),
-                finish: FinishReason::Stop,
-                usage: Usage::default(),
-                timings: Timings::default(),
-                served_by: None,
-            })
-            .collect())
+        Ok(common::answers(&r.samples, "Paris"))
     }
 }
 

@@ -494,31 +494,22 @@ fn records_a_built_summary() {
     let ws = ws.path();
     let sample = |eval: &str, i: u32, value: f64, error: bool| SampleRecord {
         eval: eval.into(),
-        tags: vec![],
         model: "tiny".into(),
         backend: "test".into(),
-        quantization: None,
         digest: "sha256:abc".into(),
         template: "expert".into(),
         temperature: 0.0,
         seed: 1,
         sample: i,
-        repeat: 0,
-        prompt: None,
         response: Some("x".into()),
-        exchanges: vec![],
         score: (!error).then(|| Score {
             value,
             passed: value >= 100.0,
             parts: BTreeMap::new(),
             details: None,
         }),
-        usage: Default::default(),
-        timings: Default::default(),
-        cached: false,
         error: error.then(|| "boom".to_string()),
-        at_ms: 0,
-        served_by: None,
+        ..SampleRecord::default()
     };
     let mut records = Vec::new();
     for i in 0..4 {

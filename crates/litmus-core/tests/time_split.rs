@@ -32,17 +32,7 @@ impl Backend for Timed {
         let mut busy = self.busy.lock().unwrap();
         busy.prompt_secs += 0.005;
         busy.generation_secs += 0.015;
-        Ok(r.samples
-            .iter()
-            .map(|&i| Generation {
-                sample: i,
-                text: "Paris".into(),
-                finish: FinishReason::Stop,
-                usage: Usage::default(),
-                timings: Timings::default(),
-                served_by: None,
-            })
-            .collect())
+        Ok(common::answers(&r.samples, "Paris"))
     }
     fn busy_time(&self) -> Option<BusyTime> {
         self.reports.then(|| *self.busy.lock().unwrap())

@@ -169,12 +169,10 @@ pub(crate) mod testing {
             model: "m".into(),
             backend: "llama".into(),
             quantization: Some(quant.into()),
-            digest: String::new(),
             template: template.into(),
             temperature: t,
             seed: 1,
             sample,
-            repeat: 0,
             prompt: Some(if code {
                 Prompt::Completion(format!(
                     "def {}(x):\n    \"\"\"Return x.\"\"\"\n",
@@ -188,7 +186,6 @@ pub(crate) mod testing {
             } else {
                 format!("It is {v}. </script><script>alert(1)</script>")
             }),
-            exchanges: vec![],
             score: Some(
                 Score::new(v)
                     .part("parsed", v / 4.0)
@@ -208,10 +205,8 @@ pub(crate) mod testing {
                 ttft_ms: Some(120.0),
                 total_ms: 2100.0,
             },
-            cached: false,
-            error: None,
             at_ms: 1_000_000 + u64::from(sample) * 1000,
-            served_by: None,
+            ..SampleRecord::default()
         }
     }
 

@@ -177,16 +177,6 @@ impl Pool {
         })
     }
 
-    /// Whether an endpoint other than `index` is up (taking requests now, or
-    /// once one of its slots frees up).
-    pub fn others_up(&self, index: usize) -> bool {
-        self.lock()
-            .slots
-            .iter()
-            .enumerate()
-            .any(|(i, s)| i != index && s.health == Health::Up)
-    }
-
     /// Waits for a free slot on the healthy endpoint with the least requests
     /// in flight (an endpoint whose cool-down is over gets a probe first).
     /// Returns at once with [`Unavailable`] when every endpoint is cooling down.

@@ -276,13 +276,13 @@ impl Transport {
                     })
                 }
                 Err(Attempt::Connection(msg)) => {
-                    let (index, probe) = (lease.index(), lease.is_probe());
+                    let probe = lease.is_probe();
                     lease.failed(&msg);
                     // A failed probe of a cooled-down endpoint is the pool's
-                    // health check, not this request's failure: while another
-                    // endpoint is up, the request goes there (waiting for a
-                    // free slot) at no cost, `probes_left` times at most.
-                    if probe && probes_left > 0 && self.pool.others_up(index) {
+                    // health check, not this request's failure: the pool
+                    // picks again (a live endpoint, or `Unavailable` and the
+                    // retries below) at no cost, `probes_left` times at most.
+                    if probe && probes_left > 0 {
                         probes_left -= 1;
                         continue;
                     }

@@ -481,7 +481,7 @@ fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) 
 /// stderr saying what to do about it.
 fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
     let code = crate::output::ci::exit_code(summary, snapshots);
-    let message = crate::output::ci::exit_message(code, summary);
+    let message = crate::output::ci::exit_message(code, summary, false);
     if !message.is_empty() {
         let _ = writeln!(std::io::stderr(), "error: {message}");
     }

@@ -562,17 +562,26 @@ pub fn write_outputs(
 }
 
 /// What exit code `code` of a run ([`exit_code`]) means and what to do
-/// about it, for the line that ends the run's output (empty for success).
-pub fn exit_message(code: i32, summary: &RunSummary) -> String {
+/// about it, for the line that ends the output of a run or, with `merged`,
+/// of `cargo eval merge` (empty for success).
+pub fn exit_message(code: i32, summary: &RunSummary, merged: bool) -> String {
     match code {
         exit::ERRORED => {
             let n = summary.units.iter().filter(|u| u.errors > 0).count();
             format!(
-                "{n} eval configuration{} had errors (or a model failed to load); rerun with --resume to retry only those samples",
-                if n == 1 { "" } else { "s" }
+                "{n} eval configuration{} had errors (or a model failed to load); {}",
+                if n == 1 { "" } else { "s" },
+                if merged {
+                    "resume the partition runs that had them (`cargo eval --resume` in each), then merge again"
+                } else {
+                    "rerun with --resume to retry only those samples"
+                }
             )
         }
-        exit::REGRESSED => "some scores regressed beyond noise; if that is intended, run `cargo eval` locally and accept the new snapshots with `cargo insta review`".to_string(),
+        exit::REGRESSED => format!(
+            "some scores regressed beyond noise; if that is intended, {}accept the new snapshots with `cargo insta review`",
+            if merged { "" } else { "run `cargo eval` locally and " }
+        ),
         exit::BELOW_THRESHOLD => "some evals scored below their min_score".to_string(),
         exit::SNAPSHOT_CHANGED => "some scores improved beyond noise: accept the new snapshots with `cargo insta review` (or rerun with INSTA_UPDATE=always) and commit them".to_string(),
         _ => String::new(),

@@ -769,22 +769,12 @@ mod tests {
             model: "m".into(),
             backend: "llama".into(),
             quantization: Some(quant.into()),
-            digest: String::new(),
             template: template.into(),
             temperature: t,
             seed: 1,
             sample,
-            repeat: 0,
-            prompt: None,
-            response: None,
-            exchanges: vec![],
             score: Some(Score::new(v)),
-            usage: Default::default(),
-            timings: Default::default(),
-            cached: false,
-            error: None,
-            at_ms: 0,
-            served_by: None,
+            ..SampleRecord::default()
         }
     }
 

@@ -1444,10 +1444,20 @@ pub fn place(
             let label = label(spec);
             match spec.backend {
                 BackendKind::Llama => {
-                    let memory = source.memory(spec).unwrap_or_else(|e| {
-                        notes.push(format!("{label}: no memory estimate ({e})"));
-                        ModelMemory::default()
-                    });
+                    // Without an estimate (e.g. the file is missing) the
+                    // model is planned on the CPU, where its load error
+                    // shows, rather than tried on every GPU.
+                    let (memory, pins) = match source.memory(spec) {
+                        Ok(memory) => (memory, pins),
+                        Err(e) => {
+                            notes.push(format!("{label}: no memory estimate ({e}); on the CPU"));
+                            let cpu = Pins {
+                                gpu_layers: Some(0),
+                                ..pins
+                            };
+                            (ModelMemory::default(), cpu)
+                        }
+                    };
                     Request {
                         label,
                         memory: Some(memory),

@@ -571,22 +571,13 @@ mod tests {
             model: "m".into(),
             backend: "llama".into(),
             quantization: Some(quant.into()),
-            digest: String::new(),
             template: "base".into(),
             temperature: 0.0,
             seed: 1,
             sample,
-            repeat: 0,
             prompt: Some(Prompt::Completion(format!("{eval}?"))),
             response: Some(response.into()),
-            exchanges: vec![],
-            score: None,
-            usage: Default::default(),
-            timings: Default::default(),
-            cached: false,
-            error: None,
-            at_ms: 0,
-            served_by: None,
+            ..SampleRecord::default()
         }
     }
 

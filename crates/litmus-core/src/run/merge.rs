@@ -580,7 +580,6 @@ mod tests {
     fn rec(eval: &str, sample: u32, response: &str) -> SampleRecord {
         SampleRecord {
             eval: eval.into(),
-            tags: vec![],
             model: "m".into(),
             backend: "llama".into(),
             quantization: Some("Q4_K_M".into()),
@@ -589,17 +588,11 @@ mod tests {
             temperature: 0.0,
             seed: 42,
             sample,
-            repeat: 0,
             prompt: Some(Prompt::user(format!("{eval}?"))),
             response: Some(response.into()),
-            exchanges: vec![],
             score: Some(Score::pass_if(response == "yes")),
-            usage: Default::default(),
-            timings: Default::default(),
-            cached: false,
-            error: None,
             at_ms: 1,
-            served_by: None,
+            ..SampleRecord::default()
         }
     }
 

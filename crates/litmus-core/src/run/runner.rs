@@ -459,11 +459,13 @@ fn open_placed(
         let Err(error) = &opened.backend else {
             return (opened, assignment);
         };
+        // Only a load error (such as running out of memory) on a GPU
+        // placement is tried elsewhere; other errors would fail anywhere.
         let retry = match (placed.requests.get(task), &a.placement) {
             (
                 Some(r),
                 Placement::Gpu { .. } | Placement::Split { .. } | Placement::Partial { .. },
-            ) => {
+            ) if matches!(error, BackendError::Load(_)) => {
                 let inventory = schedule
                     .source
                     .inventory()

@@ -31,7 +31,7 @@ pub use crate::plan::matrix::{ConfigKey, SampleKey};
 use crate::plan::partition::{Partition, PartitionInfo};
 
 /// One scored (or failed) sample, as stored in `samples.jsonl`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SampleRecord {
     /// The eval's full name.
     pub eval: String,
@@ -240,13 +240,8 @@ impl RunStore {
     /// re-planned configurations included), replacing what it held.
     pub fn record_placement(&self, plan: &crate::plan::placement::Plan) -> Result<(), StoreError> {
         let path = self.dir.join("run.json");
-        let mut meta: RunMeta = fs::read(&path)
-            .ok()
-            .and_then(|d| serde_json::from_slice(&d).ok())
-            .unwrap_or_else(|| RunMeta {
-                id: self.id.clone(),
-                ..RunMeta::default()
-            });
+        let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        let mut meta: RunMeta = serde_json::from_slice(&data).map_err(|e| io_err(&path, e))?;
         meta.placement = Some(plan.clone());
         fs::write(&path, serde_json::to_vec_pretty(&meta).unwrap_or_default())
             .map_err(|e| io_err(&path, e))
@@ -593,26 +588,17 @@ mod tests {
     fn record(eval: &str, sample: u32) -> SampleRecord {
         SampleRecord {
             eval: eval.into(),
-            tags: vec![],
             model: "m".into(),
             backend: "replay".into(),
-            quantization: None,
             digest: "d".into(),
             template: "plain".into(),
             temperature: 0.0,
             seed: 1,
             sample,
-            repeat: 0,
             prompt: Some(Prompt::user("q")),
             response: Some("a".into()),
-            exchanges: vec![],
             score: Some(Score::pass()),
-            usage: Usage::default(),
-            timings: Timings::default(),
-            cached: false,
-            error: None,
-            at_ms: 0,
-            served_by: None,
+            ..SampleRecord::default()
         }
     }
 

@@ -627,31 +627,22 @@ mod tests {
     fn rec(sample: u32, repeat: u32, value: Option<f64>) -> SampleRecord {
         SampleRecord {
             eval: "e".into(),
-            tags: vec![],
             model: "m".into(),
             backend: "test".into(),
-            quantization: None,
-            digest: String::new(),
             template: "plain".into(),
             temperature: 0.0,
             seed: 1,
             sample,
             repeat,
-            prompt: None,
             response: Some("x".into()),
-            exchanges: vec![],
             score: value.map(|v| Score {
                 value: v,
                 passed: v >= 50.0,
                 parts: [("p".to_string(), v / 2.0)].into_iter().collect(),
                 details: None,
             }),
-            usage: Default::default(),
-            timings: Default::default(),
-            cached: false,
             error: value.is_none().then(|| "boom".to_string()),
-            at_ms: 0,
-            served_by: None,
+            ..SampleRecord::default()
         }
     }
 

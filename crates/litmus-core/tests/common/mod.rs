@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use litmus_core::base::backend::SamplingParams;
+use litmus_core::base::backend::{Generation, SamplingParams};
 use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_core::eval::template::PromptTemplate;
 use litmus_core::plan::matrix::Plan;
@@ -92,4 +92,16 @@ pub fn store(dir: &std::path::Path, id: &str) -> RunStore {
         },
     )
     .unwrap()
+}
+
+/// `text` as the answer to every sample of `samples` (a test backend's reply).
+pub fn answers(samples: &[u32], text: &str) -> Vec<Generation> {
+    samples
+        .iter()
+        .map(|&sample| Generation {
+            sample,
+            text: text.into(),
+            ..Generation::default()
+        })
+        .collect()
 }

@@ -116,10 +116,8 @@ pub fn synthetic_run(root: &Path) -> PathBuf {
                             temperature: t,
                             seed: 42,
                             sample: s,
-                            repeat: 0,
                             prompt: Some(prompt),
                             response: (!errored).then_some(response),
-                            exchanges: vec![],
                             score: (!errored).then_some(score),
                             usage: Usage {
                                 prompt_tokens: 80,
@@ -131,11 +129,10 @@ pub fn synthetic_run(root: &Path) -> PathBuf {
                                 ttft_ms: Some(950.0),
                                 total_ms: gen_ms + 950.0,
                             },
-                            cached: false,
                             error: errored
                                 .then(|| "connection failed: the engine stopped".to_string()),
                             at_ms: 1_800_000_000_000 + n * 500,
-                            served_by: None,
+                            ..SampleRecord::default()
                         });
                     }
                 }

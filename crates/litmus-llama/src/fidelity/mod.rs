@@ -594,7 +594,11 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         }
         sha256_hex(h.as_bytes())
     };
-    let ref_digest = digest(&ref_path)?;
+    // The files' digests name the cache entries; without a cache they are not read.
+    let ref_digest = match job.cache_dir {
+        Some(_) => digest(&ref_path)?,
+        None => String::new(),
+    };
     let cache_file = |quant_digest: &str| {
         job.cache_dir.as_ref().map(|d| {
             d.join("fidelity").join(format!(
@@ -608,7 +612,10 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
     let mut cached: Vec<Option<Vec<FidelitySums>>> = Vec::new();
     let mut cache_paths = Vec::new();
     for p in &quant_paths {
-        let file = cache_file(&digest(p)?);
+        let file = match job.cache_dir {
+            Some(_) => cache_file(&digest(p)?),
+            None => None,
+        };
         let hit = file
             .as_ref()
             .and_then(|f| std::fs::read(f).ok())
@@ -680,7 +687,7 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
         let scorer = Scorer::new(&reference, quants.iter().collect(), options.clone());
         let (sums, timings) = scorer.score(&seqs, keys.len()).map_err(failed)?;
         eprintln!(
-            "fidelity: {:.1} s, {:.0} tokens/s per model ({:.1} s decoding, {:.1} s statistics)",
+            "fidelity: {:.1} s, {:.0} tokens/s over all models ({:.1} s decoding, {:.1} s statistics)",
             timings.wall_secs,
             timings.tokens as f64 * (1 + todo.len()) as f64 / timings.wall_secs,
             timings.decode_secs,

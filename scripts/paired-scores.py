@@ -1,24 +1,8 @@
 #!/usr/bin/env python3
 """paired-scores.py RUN_A RUN_B: per-eval mean scores of two runs of one configuration (run dirs, or output dirs: their runs/latest), the paired difference (B - A) with a bootstrap 95% CI over evals, and generated tokens."""
 import json, sys, glob, os, random
-def samples_file(d):
-    """d is a run dir, or an output dir whose runs/latest names the run."""
-    p = os.path.join(d, 'samples.jsonl')
-    if os.path.exists(p):
-        return p
-    latest = open(os.path.join(d, 'runs', 'latest')).read().strip()
-    return os.path.join(d, 'runs', latest, 'samples.jsonl')
-
-def records(d):
-    """The run's records, the last one per sample (a resumed sample supersedes its earlier record)."""
-    p = samples_file(d)
-    out = {}
-    for line in open(p):
-        r = json.loads(line)
-        k = (r['eval'], r['model'], r.get('quantization'), r['template'], r['temperature'],
-             r['sample'], r.get('repeat', 0))
-        out[k] = r
-    return p, out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from litmus_runs import records
 
 def load(d):
     p, recs = records(d)

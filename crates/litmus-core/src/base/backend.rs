@@ -229,8 +229,8 @@ pub struct Generation {
     pub usage: Usage,
     /// Timings.
     pub timings: Timings,
-    /// Which server answered, for backends that spread requests over
-    /// several (an endpoint pool): its base URL, without credentials.
+    /// Which server answered, for the HTTP backends: its base URL, without
+    /// credentials. A cached answer keeps the server that produced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_by: Option<String>,
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
 use litmus_core::run::fidelity::{FidelityJob, FidelityModel};
+use litmus_gguf::models::expand_home;
 
 use crate::BuildArgs;
 
@@ -53,19 +54,9 @@ pub(crate) struct FidelityArgs {
     build: BuildArgs,
 }
 
-/// `~/x` → `$HOME/x`; `builtin:` sources stay as they are.
-fn expand_home(source: &str) -> String {
-    match source.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(rest).display().to_string())
-            .unwrap_or_else(|| source.to_string()),
-        None => source.to_string(),
-    }
-}
-
 /// Bits per weight of a local GGUF (for picking the reference).
 fn bits_per_weight(source: &str) -> Option<f64> {
-    let path = crate::local_gguf(&expand_home(source))?;
+    let path = crate::local_gguf(&expand_home(source).display().to_string())?;
     let info = litmus_gguf::describe_gguf(&path).ok()?;
     let parameters = info.parameters.filter(|&n| n > 0)?;
     Some(info.size_bytes as f64 * 8.0 / parameters as f64)
@@ -116,7 +107,7 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
         .filter_map(|s| {
             Some(FidelityModel {
                 label: s.quantization?,
-                source: expand_home(&s.source),
+                source: expand_home(&s.source).display().to_string(),
             })
         })
         .collect();

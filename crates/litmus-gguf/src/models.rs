@@ -82,6 +82,18 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("litmus").join("models")
 }
 
+/// A path with a leading `~/` taken from `$HOME` (as model sources are
+/// written in `litmus.toml`); others unchanged.
+pub fn expand_home(source: &str) -> PathBuf {
+    match source.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        None => PathBuf::from(source),
+    }
+}
+
 /// Turn a model source into a local GGUF path: `builtin:NAME` is looked up (and
 /// fetched into the cache on first use); anything else is a path (`~/` expanded)
 /// that must exist.
@@ -99,13 +111,7 @@ pub fn resolve_model_path(source: &str) -> Result<PathBuf, BackendError> {
         })?;
         return ensure_builtin(model, &cache_dir());
     }
-    let path = match source.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(rest),
-        None => PathBuf::from(source),
-    };
+    let path = expand_home(source);
     if !path.is_file() {
         return Err(BackendError::Load(format!(
             "model file {} not found",

@@ -611,6 +611,8 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
     let mut generated = 0;
     let mut cached: Vec<Option<Vec<FidelitySums>>> = Vec::new();
     let mut cache_paths = Vec::new();
+    let mut tokens_evaluated = 0;
+    let mut tokens_scored = 0;
     for p in &quant_paths {
         let file = match job.cache_dir {
             Some(_) => cache_file(&digest(p)?),
@@ -624,14 +626,14 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             .map(|c| {
                 n_seqs = c.sequences;
                 generated = c.generated;
+                tokens_evaluated = c.tokens_evaluated;
+                tokens_scored = c.tokens_scored;
                 c.groups
             });
         cached.push(hit);
         cache_paths.push(file);
     }
     let t0 = Instant::now();
-    let mut tokens_evaluated = 0;
-    let mut tokens_scored = 0;
     let todo: Vec<usize> = (0..quant_paths.len())
         .filter(|&i| cached[i].is_none())
         .collect();
@@ -701,6 +703,8 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
                     keys: keys.clone(),
                     sequences: n_seqs,
                     generated,
+                    tokens_evaluated,
+                    tokens_scored,
                     groups: groups.clone(),
                 };
                 if let Some(dir) = f.parent() {
@@ -751,6 +755,11 @@ struct CachedSums {
     keys: Vec<(String, String)>,
     sequences: usize,
     generated: usize,
+    /// The job's token counts (absent in entries written before they were kept).
+    #[serde(default)]
+    tokens_evaluated: u64,
+    #[serde(default)]
+    tokens_scored: u64,
     groups: Vec<FidelitySums>,
 }
 

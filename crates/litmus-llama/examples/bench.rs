@@ -117,12 +117,14 @@ fn engine_line(test: &str, b: &LlamaBackend, before: EngineStats) {
     let decode = a.decode_secs - before.decode_secs;
     let sample = a.sample_secs - before.sample_secs;
     println!(
-        "| {test} engine | {:.1}% in llama_decode | {} steps, {} tokens decoded, {} sampled (max {} sequences at once); sampling {:.1}%, other {:.1}% of {:.2} s busy |",
+        "| {test} engine | {:.1}% in llama_decode | {} steps, {} tokens decoded, {} sampled (max {} sequences at once; {} pad rows, {} moves); sampling {:.1}%, other {:.1}% of {:.2} s busy |",
         100.0 * decode / busy,
         a.steps - before.steps,
         a.tokens_decoded - before.tokens_decoded,
         a.tokens_sampled - before.tokens_sampled,
         a.max_active,
+        a.padding_tokens - before.padding_tokens,
+        a.slot_moves - before.slot_moves,
         100.0 * sample / busy,
         100.0 * (busy - decode - sample) / busy,
         busy

@@ -68,8 +68,12 @@ pub struct EngineStats {
     pub prompt_copies: u64,
     /// Most sequences generating in one step.
     pub max_active: u64,
-    /// Throwaway tokens decoded next to a lone generating sequence.
+    /// Throwaway tokens decoded beside generating sequences (see the
+    /// engine's `fill_generation_step`).
     pub padding_tokens: u64,
+    /// Generating sequences moved to a lower slot to close a gap (see the
+    /// engine's `compact`).
+    pub slot_moves: u64,
     /// KV positions still held by sequences when the engine last ran out of
     /// work (0 unless a finished sequence leaked its cells).
     pub kv_positions_held: u64,
@@ -95,6 +99,7 @@ impl EngineStats {
             prompt_copies: self.prompt_copies + o.prompt_copies,
             max_active: self.max_active.max(o.max_active),
             padding_tokens: self.padding_tokens + o.padding_tokens,
+            slot_moves: self.slot_moves + o.slot_moves,
             kv_positions_held: o.kv_positions_held,
             decode_secs: self.decode_secs + o.decode_secs,
             sample_secs: self.sample_secs + o.sample_secs,
@@ -337,6 +342,7 @@ impl<'m> Engine<'m> {
                 }
             }
             self.admit();
+            self.compact();
             self.step();
         }
     }
@@ -538,6 +544,52 @@ impl<'m> Engine<'m> {
         }
     }
 
+    /// Moves generating sequences from the top of the slot range into free
+    /// slots between generating ones, so that the generating slots stay
+    /// together and a step pads no gap (see `fill_generation_step`): once no
+    /// work is waiting, sequences finish at random places, and without this a
+    /// step of 10 sequences could decode 30 rows.
+    ///
+    /// A move copies the sequence's KV stream whole (llama.cpp does it before
+    /// the next decode) and frees the old one; the sequence's numbers do not
+    /// change, as a step computes each row alike wherever it sits.
+    fn compact(&mut self) {
+        if self.settings.kv_unified {
+            return;
+        }
+        let generating = |s: &Slot| s.state == SlotState::Generating;
+        loop {
+            let (Some(first), Some(last)) = (
+                self.slots.iter().position(generating),
+                self.slots.iter().rposition(generating),
+            ) else {
+                return;
+            };
+            let Some(hole) = (first + 1..last).find(|&i| self.slots[i].state == SlotState::Free)
+            else {
+                return;
+            };
+            let _ = self.ctx.clear_kv_cache_seq(Some(hole as u32), None, None);
+            if self
+                .ctx
+                .copy_kv_cache_seq(last as i32, hole as i32, None, None)
+                .is_err()
+            {
+                return;
+            }
+            let _ = self.ctx.clear_kv_cache_seq(Some(last as u32), None, None);
+            self.slots.swap(hole, last);
+            if let Some(group) = self.groups.get_mut(&self.slots[hole].group) {
+                for si in &mut group.slots {
+                    if *si == last {
+                        *si = hole;
+                    }
+                }
+            }
+            self.stats.slot_moves += 1;
+        }
+    }
+
     /// Give slot `dst` the first `n_prompt` positions of slot `src`'s sequence.
     fn copy_prompt(&mut self, src: usize, dst: usize, n_prompt: u32) {
         if self.settings.kv_unified {
@@ -718,7 +770,9 @@ impl<'m> Engine<'m> {
     /// generating one gets a throwaway token at its next position (removed
     /// after the step), and a step has at least `pad_rows` rows: each
     /// sequence's numbers are then the same in any mix, and a step reads the
-    /// weights once.
+    /// weights once. Gaps left by finished sequences are closed before the
+    /// step (`compact`), so what gets padded is a slot waiting for its
+    /// group's prompt, or the second row beside a lone sequence.
     fn fill_generation_step(&mut self, n: &mut i32, padding: &mut Vec<(usize, i32)>) {
         let generating = |s: &Slot| s.state == SlotState::Generating && s.pending.is_some();
         let (Some(mut lo), Some(mut hi)) = (

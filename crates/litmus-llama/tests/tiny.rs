@@ -447,6 +447,53 @@ fn later_samples_reuse_the_decoded_prompt() {
     }
 }
 
+/// Sequences that finish below others leave gaps among the generating
+/// slots; the engine moves the top sequences down into them instead of
+/// padding the gaps, so a step decodes no more rows than sequences generate
+/// (one pad at most, beside a lone sequence), and a moved sample's text is
+/// the one it gets alone.
+#[test]
+fn finished_sequences_leave_no_gaps_to_pad() {
+    let (_dir, path) = common::tiny_model(None);
+    let b = LlamaBackend::open(&common::spec(&path, 12, 256, &[("ignore_eos", "true")])).unwrap();
+    let mut r = req(
+        "once upon a time there was a",
+        sampled(40),
+        (0..12).collect(),
+    );
+    r.params.stop = vec!["e".into()];
+    let before = b.engine_stats();
+    let mut together = b.generate(&r).unwrap();
+    let stats = b.engine_stats();
+    together.sort_by_key(|g| g.sample);
+    let lengths: BTreeSet<u32> = together.iter().map(|g| g.usage.completion_tokens).collect();
+    assert!(
+        lengths.len() > 2,
+        "samples should end at different steps: {lengths:?}"
+    );
+    let moves = stats.slot_moves - before.slot_moves;
+    assert!(
+        moves > 0,
+        "sequences ended below running ones, so some must have moved"
+    );
+    let steps = stats.steps - before.steps;
+    let padding = stats.padding_tokens - before.padding_tokens;
+    assert!(
+        padding <= steps,
+        "{padding} pad rows in {steps} steps: a gap among generating slots was padded"
+    );
+    for g in &together {
+        let mut one = r.clone();
+        one.samples = vec![g.sample];
+        let alone = b.generate(&one).unwrap();
+        assert_eq!(
+            alone[0].text, g.text,
+            "sample {} alone vs moved in a batch",
+            g.sample
+        );
+    }
+}
+
 /// The engine's bookkeeping holds on randomized mixes of requests (see
 /// `common::random_workload`), with separate KV streams and with one shared
 /// cache, and with batches smaller than the longer prompts.

@@ -41,6 +41,7 @@ impl DeviceSource for Sim {
                 memory_free: 8 * GIB,
                 cores: None,
                 threads: None,
+                core_cpus: Vec::new(),
                 pci_bus_id: None,
             })
             .collect();
@@ -54,6 +55,7 @@ impl DeviceSource for Sim {
             memory_free: 16 * GIB,
             cores: Some(2),
             threads: Some(2),
+            core_cpus: vec![vec![0], vec![1]],
             pci_bus_id: None,
         });
         Ok(Inventory {

@@ -25,6 +25,21 @@ fn gpu_backends() -> Vec<String> {
     v
 }
 
+/// The registry indices of the GPUs, in the order of
+/// [`Inventory::gpus`] (`CUDA1` is the second).
+pub(crate) fn gpu_registry_indices() -> Vec<usize> {
+    llama_cpp_2::list_llama_ggml_backend_devices()
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d.device_type,
+                LlamaBackendDeviceType::Gpu | LlamaBackendDeviceType::IntegratedGpu
+            )
+        })
+        .map(|d| d.index)
+        .collect()
+}
+
 /// Available host memory (`MemAvailable`), in bytes.
 fn available_memory_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -59,10 +74,12 @@ pub fn inventory() -> Result<Inventory, BackendError> {
             memory_free: d.memory_free as u64,
             cores: None,
             threads: None,
+            core_cpus: Vec::new(),
             pci_bus_id: pci_bus_id(d.index),
         };
         if kind == DeviceKind::Cpu {
             device.cores = Some(crate::sys::physical_cores() as u32);
+            device.core_cpus = crate::sys::core_cpus();
             device.threads = std::thread::available_parallelism()
                 .ok()
                 .map(|n| n.get() as u32);

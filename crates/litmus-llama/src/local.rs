@@ -73,6 +73,35 @@ fn apply_tiled_mm(s: &LlamaSettings) {
     }
 }
 
+/// The llama.cpp devices (registry indices) a split over GPUs by share
+/// uses: the GPUs with a share above zero. llama.cpp then divides the layers
+/// among them by their free memory, which is what the planner's shares are;
+/// other proportions are not passed on (the binding has no `tensor_split`).
+fn split_devices(shares: &[f64], gpus: &[usize]) -> Result<Vec<usize>, String> {
+    if let Some(bad) = shares.iter().find(|s| !s.is_finite() || **s < 0.0) {
+        return Err(format!(
+            "split {shares:?}: share {bad} is not a number >= 0"
+        ));
+    }
+    if shares.len() > gpus.len() {
+        return Err(format!(
+            "split {shares:?} names {} GPUs; llama.cpp sees {}",
+            shares.len(),
+            gpus.len()
+        ));
+    }
+    let chosen: Vec<usize> = shares
+        .iter()
+        .zip(gpus)
+        .filter(|(s, _)| **s > 0.0)
+        .map(|(_, &g)| g)
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!("split {shares:?} gives no GPU a share"));
+    }
+    Ok(chosen)
+}
+
 impl Local {
     /// Loads the model (under the load lock, with the CPU layouts the
     /// settings allow) and starts the engine thread.
@@ -89,6 +118,13 @@ impl Local {
             params = params
                 .with_split_mode(LlamaSplitMode::None)
                 .with_main_gpu(device as i32);
+        } else if !settings.split.is_empty() {
+            let gpus = crate::devices::gpu_registry_indices();
+            let chosen = split_devices(&settings.split, &gpus).map_err(BackendError::Load)?;
+            params = params
+                .with_split_mode(LlamaSplitMode::Layer)
+                .with_devices(&chosen)
+                .map_err(|e| BackendError::Load(format!("split {:?}: {e}", settings.split)))?;
         }
         take_llama_errors();
         let load_guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -131,6 +167,13 @@ impl Local {
             .name("litmus-llama-engine".into())
             .spawn(move || {
                 let model: &LlamaModel = &engine_model;
+                // Before llama.cpp starts this engine's threads, which inherit it.
+                if !s.cpus.is_empty() {
+                    if let Err(e) = crate::sys::pin_this_thread(&s.cpus) {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                }
                 let mut cp = LlamaContextParams::default()
                     .with_n_ctx(NonZeroU32::new(s.kv_size))
                     .with_n_batch(s.n_batch)
@@ -476,4 +519,26 @@ pub fn fallback_chat(messages: &[Message]) -> String {
         out.push_str("Answer:");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_devices;
+
+    #[test]
+    fn a_split_uses_the_gpus_with_a_share() {
+        // Registry indices of the GPUs (the CPU is elsewhere in the registry).
+        let gpus = [0, 1, 3];
+        assert_eq!(split_devices(&[0.5, 0.5], &gpus), Ok(vec![0, 1]));
+        assert_eq!(split_devices(&[0.0, 0.6, 0.4], &gpus), Ok(vec![1, 3]));
+        assert_eq!(split_devices(&[1.0], &gpus), Ok(vec![0]));
+        assert!(split_devices(&[0.0, 0.0], &gpus)
+            .unwrap_err()
+            .contains("no GPU"));
+        assert!(split_devices(&[1.0, 1.0, 1.0, 1.0], &gpus)
+            .unwrap_err()
+            .contains("names 4 GPUs; llama.cpp sees 3"));
+        assert!(split_devices(&[1.0, f64::NAN], &gpus).is_err());
+        assert!(split_devices(&[1.0], &[]).is_err());
+    }
 }

@@ -31,6 +31,15 @@ pub struct LlamaSettings {
     pub gpu_layers: Option<u32>,
     /// The one GPU to use (`ModelSpec.device`; feature `cuda`).
     pub device: Option<u32>,
+    /// The GPUs to split the layers over, by share (`ModelSpec.split`, one
+    /// number per GPU; feature `cuda`). llama.cpp gets the GPUs with a share
+    /// and divides the layers by their free memory (see [`Local`](crate::local)).
+    #[serde(default)]
+    pub split: Vec<f64>,
+    /// The logical CPUs the engine's threads are pinned to (`ModelSpec.cpus`);
+    /// empty: not pinned.
+    #[serde(default)]
+    pub cpus: Vec<u32>,
     /// Keep generating through end-of-generation tokens (option `ignore_eos`, for benchmarks).
     pub ignore_eos: bool,
     /// One KV cache shared by all sequences (option `kv_unified`, or an
@@ -150,10 +159,16 @@ impl LlamaSettings {
         gguf: &GgufInfo,
     ) -> Result<Self, BackendError> {
         let gpu = cfg!(feature = "cuda") && spec.gpu_layers != Some(0);
-        let threads = spec
-            .threads
-            .filter(|t| *t > 0)
-            .unwrap_or(sys::physical_cores() as u32);
+        let threads = spec.threads.filter(|t| *t > 0).unwrap_or_else(|| {
+            if spec.cpus.is_empty() {
+                sys::physical_cores() as u32
+            } else {
+                // One thread per physical core among the pinned CPUs.
+                let cores = sys::core_cpus();
+                let on = |c: &Vec<u32>| c.iter().any(|cpu| spec.cpus.contains(cpu));
+                (cores.iter().filter(|c| on(c)).count() as u32).max(1)
+            }
+        });
         let parallel = spec
             .parallel
             .filter(|p| *p > 0)
@@ -176,6 +191,8 @@ impl LlamaSettings {
             n_ubatch: 512,
             gpu_layers: spec.gpu_layers,
             device: spec.device,
+            split: spec.split.clone(),
+            cpus: spec.cpus.clone(),
             ignore_eos: false,
             kv_unified: false,
             flash_attn: None,

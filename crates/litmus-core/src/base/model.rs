@@ -81,6 +81,11 @@ pub struct ModelSpec {
     /// [`crate::plan::placement`]). Empty: the planner decides.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub split: Vec<f64>,
+    /// The logical CPUs (as Linux numbers them) the engine's threads are
+    /// pinned to (llama). Empty: wherever the OS schedules them; the
+    /// planner fills it in when configurations share the CPU.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u32>,
     /// Name of the environment variable holding an API key (never the key itself).
     pub api_key_env: Option<String>,
     /// More endpoints serving the same model (an endpoint pool).

@@ -95,6 +95,11 @@ pub struct Device {
     /// CPU: hardware threads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
+    /// CPU: the logical CPUs of each physical core this process may use,
+    /// core by core (SMT siblings together), for pinning configurations
+    /// that share the CPU to cores of their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub core_cpus: Vec<Vec<u32>>,
     /// PCI bus id (`0000:c1:00.0`), where llama.cpp knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pci_bus_id: Option<String>,
@@ -652,6 +657,11 @@ pub struct Assignment {
     /// CPU threads it gets (CPU and partial placements).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
+    /// The logical CPUs its threads are pinned to, when it shares the CPU
+    /// with other configurations of its wave (each gets whole cores of its
+    /// own); empty when it has the CPU to itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u32>,
     /// The wave it starts in: configurations of one wave run at the same
     /// time; wave N+1 starts as configurations of wave N finish.
     pub wave: u32,
@@ -699,6 +709,8 @@ struct Budgets {
     /// Whether whole configurations may run on the CPU.
     cpu_models: bool,
     cpu_threads: u32,
+    /// The CPU's logical CPUs by physical core (empty when unknown).
+    cpu_cores: Vec<Vec<u32>>,
     max_per_gpu: u32,
     cpu_parallel: u32,
 }
@@ -777,6 +789,7 @@ fn budgets(
             cpu,
             cpu_models: cpu_wanted || no_gpu,
             cpu_threads: cpu_dev.and_then(|d| d.cores).unwrap_or(1).max(1),
+            cpu_cores: cpu_dev.map(|d| d.core_cpus.clone()).unwrap_or_default(),
             max_per_gpu: cfg.max_per_gpu.unwrap_or(u32::MAX).max(1),
             cpu_parallel: cfg.cpu_parallel.unwrap_or(1).max(1),
         },
@@ -1108,6 +1121,7 @@ pub fn plan(inv: &Inventory, cfg: &DevicesConfig, requests: &[Request]) -> Resul
                 },
                 bytes: BTreeMap::new(),
                 threads: None,
+                cpus: Vec::new(),
                 wave: wave as u32,
                 note: None,
             });
@@ -1126,6 +1140,7 @@ pub fn plan(inv: &Inventory, cfg: &DevicesConfig, requests: &[Request]) -> Resul
             label: r.label.clone(),
             request: i,
             threads: None,
+            cpus: Vec::new(),
             bytes: c.bytes.clone(),
             placement: c.placement.clone(),
             wave,
@@ -1214,7 +1229,10 @@ fn choose(
 }
 
 /// CPU threads: the configurations computing on the CPU in one wave share
-/// its physical cores equally.
+/// its physical cores equally. When several do and the CPU's cores are
+/// known, each is pinned to whole cores of its own (a contiguous run, SMT
+/// siblings together), so that one configuration's threads never wait for
+/// a core the other's hold; the threads then follow the cores it got.
 fn assign_threads(assignments: &mut [Assignment], b: &Budgets) {
     let mut per_wave: BTreeMap<u32, u32> = BTreeMap::new();
     for a in assignments.iter() {
@@ -1222,12 +1240,44 @@ fn assign_threads(assignments: &mut [Assignment], b: &Budgets) {
             *per_wave.entry(a.wave).or_default() += 1;
         }
     }
+    let mut nth: BTreeMap<u32, usize> = BTreeMap::new();
     for a in assignments.iter_mut() {
         if matches!(a.placement, Placement::Cpu | Placement::Partial { .. }) {
             let n = per_wave.get(&a.wave).copied().unwrap_or(1).max(1);
             a.threads = Some((b.cpu_threads / n).max(1));
+            let k = nth.entry(a.wave).or_default();
+            let cores = &b.cpu_cores;
+            if n > 1 && cores.len() >= n as usize {
+                let (n, len) = (n as usize, cores.len());
+                let mine = &cores[*k * len / n..(*k + 1) * len / n];
+                a.cpus = mine.iter().flatten().copied().collect();
+                a.threads = Some(mine.len() as u32);
+            }
+            *k += 1;
         }
     }
+}
+
+/// CPU ids as Linux writes them (`0-3,8-11`).
+pub fn cpu_list(cpus: &[u32]) -> String {
+    let mut v = cpus.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j == i {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
 }
 
 /// The next placement for a configuration whose load failed (out of memory)
@@ -1297,6 +1347,7 @@ pub fn replan(
         request: 0,
         threads: matches!(c.placement, Placement::Cpu | Placement::Partial { .. })
             .then_some(b.cpu_threads),
+        cpus: Vec::new(),
         bytes,
         placement: c.placement,
         wave: 0,
@@ -1374,6 +1425,9 @@ impl Assignment {
         }
         if spec.threads.is_none() {
             spec.threads = self.threads;
+        }
+        if spec.cpus.is_empty() {
+            spec.cpus = self.cpus.clone();
         }
         spec
     }
@@ -1605,6 +1659,9 @@ impl Plan {
             if let Some(t) = a.threads {
                 let _ = write!(out, ", {t} thread{}", if t == 1 { "" } else { "s" });
             }
+            if !a.cpus.is_empty() {
+                let _ = write!(out, " on CPUs {}", cpu_list(&a.cpus));
+            }
             if let Some(n) = &a.note {
                 let _ = write!(out, "  ({n})");
             }
@@ -1641,6 +1698,7 @@ mod tests {
             memory_free: free_gib * GIB,
             cores: None,
             threads: None,
+            core_cpus: Vec::new(),
             pci_bus_id: None,
         }
     }
@@ -1656,6 +1714,8 @@ mod tests {
             memory_free: ram_gib * GIB,
             cores: Some(cores),
             threads: Some(cores * 2),
+            // Core c holds CPUs c and c + cores (SMT siblings).
+            core_cpus: (0..cores).map(|c| vec![c, c + cores]).collect(),
             pci_bus_id: None,
         }
     }
@@ -1916,6 +1976,48 @@ mod tests {
             .assignments
             .iter()
             .all(|a| a.wave == 0 && a.threads == Some(1)));
+        // Each pinned to a core of its own, SMT sibling included; alone, none is pinned.
+        let cpus: Vec<_> = p.assignments.iter().map(|a| a.cpus.clone()).collect();
+        assert_eq!(cpus, [vec![0, 2], vec![1, 3]]);
+        assert!(p.text().contains("1 thread on CPUs 0,2"), "{}", p.text());
+        let spec = p.assignments[1].apply(&ModelSpec::default(), &inv);
+        assert_eq!((spec.cpus, spec.threads), (vec![1, 3], Some(1)));
+        let alone = plan(&inv, &DevicesConfig::default(), &reqs).unwrap();
+        assert!(alone.assignments.iter().all(|a| a.cpus.is_empty()));
+        // Three at once on 8 cores: 2, 3 and 3 cores, contiguous, none shared.
+        let inv8 = Inventory {
+            devices: vec![cpu(64, 8)],
+            ..Default::default()
+        };
+        let cfg3 = DevicesConfig {
+            cpu_parallel: Some(3),
+            ..Default::default()
+        };
+        let three = vec![
+            req("a", model(0.5, 18)),
+            req("b", model(0.3, 18)),
+            req("c", model(0.3, 18)),
+        ];
+        let p = plan(&inv8, &cfg3, &three).unwrap();
+        let got: Vec<_> = p
+            .assignments
+            .iter()
+            .map(|a| (a.threads, a.cpus.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(2), vec![0, 8, 1, 9]),
+                (Some(3), vec![2, 10, 3, 11, 4, 12]),
+                (Some(3), vec![5, 13, 6, 14, 7, 15])
+            ]
+        );
+    }
+
+    #[test]
+    fn cpu_lists_read_like_linux() {
+        assert_eq!(cpu_list(&[3, 0, 1, 2, 8, 10, 11]), "0-3,8,10-11");
+        assert_eq!(cpu_list(&[]), "");
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct EngineStats {
     /// Throwaway tokens decoded beside generating sequences (see the
     /// engine's `fill_generation_step`).
     pub padding_tokens: u64,
+    /// Steps decoded with fewer threads while the run was scoring.
+    pub yielded_steps: u64,
     /// Generating sequences moved to a lower slot to close a gap (see the
     /// engine's `compact`).
     pub slot_moves: u64,
@@ -100,6 +102,7 @@ impl EngineStats {
             max_active: self.max_active.max(o.max_active),
             padding_tokens: self.padding_tokens + o.padding_tokens,
             slot_moves: self.slot_moves + o.slot_moves,
+            yielded_steps: self.yielded_steps + o.yielded_steps,
             kv_positions_held: o.kv_positions_held,
             decode_secs: self.decode_secs + o.decode_secs,
             sample_secs: self.sample_secs + o.sample_secs,
@@ -134,6 +137,11 @@ pub(crate) struct EngineSettings {
     /// The fewest rows of a generation step: fewer generating sequences are
     /// padded with throwaway tokens in free slots (see [`Engine::step`]).
     pub pad_rows: usize,
+    /// llama.cpp threads of a step when no scoring runs.
+    pub threads: i32,
+    /// Decode with a thread fewer per thread of the run that is scoring
+    /// (see [`litmus_core::base::busy`]), at least one.
+    pub yield_cores: bool,
 }
 
 struct Job {
@@ -240,9 +248,24 @@ pub(crate) fn seed32(seed: u64) -> u32 {
     }
 }
 
+/// How long an engine that delivered answers waits for them to be scored
+/// before its next step (see `Engine::yield_cores`).
+const SCORING_GRACE: Duration = Duration::from_micros(1500);
+
 pub(crate) struct Engine<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
+    /// The context as llama.cpp's C API knows it, for what the binding does
+    /// not expose (the thread count); `None` when it could not be found.
+    raw_ctx: Option<std::ptr::NonNull<llama_cpp_sys_2::llama_context>>,
+    /// Threads llama.cpp decodes with now.
+    threads_now: i32,
+    /// The last step delivered answers.
+    answered: bool,
+    /// Steps after which answers were delivered.
+    answering_steps: u64,
+    /// Waits for scoring in a row that saw none start.
+    missed_waits: u32,
     batch: LlamaBatch<'static>,
     settings: EngineSettings,
     n_vocab: i32,
@@ -290,9 +313,15 @@ impl<'m> Engine<'m> {
             t if (0..n_vocab).contains(&t.0) => t,
             _ => LlamaToken(0),
         };
+        let raw_ctx = raw_context(&ctx);
         Engine {
             pad_token,
             model,
+            raw_ctx,
+            threads_now: settings.threads,
+            answered: false,
+            answering_steps: 0,
+            missed_waits: 0,
             ctx,
             batch,
             n_vocab,
@@ -544,6 +573,47 @@ impl<'m> Engine<'m> {
         }
     }
 
+    /// Decodes the next step with a thread fewer per thread of the run that
+    /// is scoring (at least one), and with every thread again once none is:
+    /// llama.cpp's threads wait for each other at every operation, so a
+    /// thread whose core a sandboxed program takes stalls the whole step.
+    /// The thread count does not change the numbers (each row's arithmetic
+    /// is split across threads, not reordered).
+    ///
+    /// Answers delivered by the last step are usually scored at once, but
+    /// the scorer starts a moment after this engine would start its next
+    /// step; so after delivering answers the engine waits up to
+    /// [`SCORING_GRACE`] for scoring to start. Where answers are not scored
+    /// that way (text metrics take microseconds), three waits in a row that
+    /// see no scoring stop the waiting, but for one probe in 16 steps.
+    fn yield_cores(&mut self) {
+        let Some(raw) = self.raw_ctx.filter(|_| self.settings.yield_cores) else {
+            return;
+        };
+        let answered = std::mem::take(&mut self.answered);
+        let mut busy = litmus_core::base::busy::scoring_now();
+        if answered && busy == 0 {
+            self.answering_steps += 1;
+            if self.missed_waits < 3 || self.answering_steps % 16 == 0 {
+                let until = Instant::now() + SCORING_GRACE;
+                while busy == 0 && Instant::now() < until {
+                    std::thread::sleep(Duration::from_micros(100));
+                    busy = litmus_core::base::busy::scoring_now();
+                }
+                self.missed_waits = if busy == 0 { self.missed_waits + 1 } else { 0 };
+            }
+        }
+        let want = (self.settings.threads - busy.min(i32::MAX as u32) as i32).max(1);
+        if want != self.threads_now {
+            // SAFETY: `raw` is this engine's live context (see `raw_context`).
+            unsafe { llama_cpp_sys_2::llama_set_n_threads(raw.as_ptr(), want, want) };
+            self.threads_now = want;
+        }
+        if want < self.settings.threads {
+            self.stats.yielded_steps += 1;
+        }
+    }
+
     /// Moves generating sequences from the top of the slot range into free
     /// slots between generating ones, so that the generating slots stay
     /// together and a step pads no gap (see `fill_generation_step`): once no
@@ -643,6 +713,7 @@ impl<'m> Engine<'m> {
         if let Ok(mut shared) = self.shared_stats.lock() {
             *shared = self.stats;
         }
+        self.answered = !self.outbox.is_empty();
         for (reply, result) in self.outbox.drain(..) {
             reply(result);
         }
@@ -684,6 +755,7 @@ impl<'m> Engine<'m> {
         } else {
             self.fill_generation_step(&mut n, &mut padding);
         }
+        self.yield_cores();
         let t_decode = Instant::now();
         let decoded = self.ctx.decode(&mut self.batch);
         for &(si, pos) in &padding {
@@ -1237,4 +1309,27 @@ mod tests {
         assert_eq!(seed32(0x0000_0001_0000_0000), 1);
         assert_ne!(seed32(1), seed32(2));
     }
+}
+
+/// The `llama_context` behind `ctx`. llama-cpp-2 (pinned at 0.1.160) keeps
+/// the pointer private but prints it in its `Debug` output
+/// (`LlamaContext { context: 0x… }`); it is taken from there and checked
+/// against the context's own sizes through the C API, and not used if
+/// either fails. Remove once the binding exposes `llama_set_n_threads`.
+fn raw_context(
+    ctx: &LlamaContext<'_>,
+) -> Option<std::ptr::NonNull<llama_cpp_sys_2::llama_context>> {
+    let shown = format!("{ctx:?}");
+    let hex = shown.split("context: 0x").nth(1)?;
+    let hex: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
+    let addr = usize::from_str_radix(&hex, 16).ok()?;
+    let raw = std::ptr::NonNull::new(addr as *mut llama_cpp_sys_2::llama_context)?;
+    // SAFETY: `raw` is the address the binding printed for this live
+    // context; these calls only read its parameters.
+    let same = unsafe {
+        llama_cpp_sys_2::llama_n_ctx(raw.as_ptr()) == ctx.n_ctx()
+            && llama_cpp_sys_2::llama_n_batch(raw.as_ptr()) == ctx.n_batch()
+            && llama_cpp_sys_2::llama_n_ubatch(raw.as_ptr()) == ctx.n_ubatch()
+    };
+    same.then_some(raw)
 }

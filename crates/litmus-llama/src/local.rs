@@ -226,6 +226,8 @@ impl Local {
                         dedupe_greedy: s.dedupe_greedy,
                         kv_unified: s.kv_unified,
                         pad_rows,
+                        threads: s.threads as i32,
+                        yield_cores: s.yield_cores,
                     },
                     engine_stats,
                 );

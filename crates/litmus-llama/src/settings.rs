@@ -78,6 +78,12 @@ pub struct LlamaSettings {
     /// dot product and two rows per step are enough padding. One setting per
     /// process: llama.cpp reads it once (each engine worker has its own).
     pub tiled_mm: bool,
+    /// Decode with a thread fewer for each thread of the run that is scoring
+    /// (option `yield_cores`, default on; see
+    /// [`litmus_core::base::busy`]): on a machine whose cores the sandbox
+    /// shares with llama.cpp, a step whose thread loses its core stalls.
+    #[serde(default = "yes")]
+    pub yield_cores: bool,
     /// Where the engine runs (option `isolation`): in a worker process of its
     /// own, so that a crash inside llama.cpp becomes error records instead of
     /// ending the run, or on a thread of this process. See [`Isolation`].
@@ -131,6 +137,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "amx",
     "repack",
     "tiled_mm",
+    "yield_cores",
     "isolation",
 ];
 
@@ -149,6 +156,10 @@ fn parse_u32(key: &str, v: &str) -> Result<u32, BackendError> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| BackendError::Load(format!("option {key}={v}: expected a positive integer")))
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl LlamaSettings {
@@ -201,6 +212,7 @@ impl LlamaSettings {
             amx: false,
             repack: false,
             tiled_mm: false,
+            yield_cores: true,
             isolation: Isolation::Thread,
         };
         let mut isolation = None;
@@ -225,6 +237,7 @@ impl LlamaSettings {
                 "amx" => s.amx = parse_bool(key, value)?,
                 "repack" => s.repack = parse_bool(key, value)?,
                 "tiled_mm" => s.tiled_mm = parse_bool(key, value)?,
+                "yield_cores" => s.yield_cores = parse_bool(key, value)?,
                 "isolation" => isolation = Some(Isolation::parse(value)?),
                 "flash_attn" => {
                     s.flash_attn = match value.to_ascii_lowercase().as_str() {

@@ -532,6 +532,8 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
     if std::env::var_os("GGML_NO_BACKTRACE").is_none() {
         cmd.env("GGML_NO_BACKTRACE", "1");
     }
+    // The run's scoring count, which the engine yields cores to.
+    litmus_core::base::busy::share_with(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| BackendError::Load(format!("starting a llama.cpp engine worker: {e}")))?;

@@ -494,6 +494,41 @@ fn finished_sequences_leave_no_gaps_to_pad() {
     }
 }
 
+/// While the run scores (a sandboxed program on one of the cores), the
+/// engine decodes with a thread fewer; the answers stay the same.
+#[test]
+fn scoring_takes_a_thread_not_the_answers() {
+    let (_dir, path) = common::tiny_model(None);
+    let b = LlamaBackend::open(&common::spec(&path, 4, 256, &[("ignore_eos", "true")])).unwrap();
+    assert_eq!(b.settings().threads, 2);
+    let r = req("the cat is on the", sampled(16), (0..4).collect());
+    let text = |g: Vec<litmus_core::base::backend::Generation>| {
+        let mut v: Vec<_> = g.into_iter().map(|g| (g.sample, g.text)).collect();
+        v.sort();
+        v
+    };
+    let alone = text(b.generate(&r).unwrap());
+    let before = b.engine_stats();
+    let scoring = litmus_core::base::busy::Scoring::start();
+    let beside_scoring = text(b.generate(&r).unwrap());
+    drop(scoring);
+    let yielded = b.engine_stats().yielded_steps - before.yielded_steps;
+    assert!(yielded >= 16, "{yielded} steps with a thread fewer");
+    assert_eq!(beside_scoring, alone);
+    // A spec can keep every thread.
+    let keep = LlamaBackend::open(&common::spec(
+        &path,
+        4,
+        256,
+        &[("ignore_eos", "true"), ("yield_cores", "false")],
+    ))
+    .unwrap();
+    let scoring = litmus_core::base::busy::Scoring::start();
+    assert_eq!(text(keep.generate(&r).unwrap()), alone);
+    drop(scoring);
+    assert_eq!(keep.engine_stats().yielded_steps, 0);
+}
+
 /// The engine's bookkeeping holds on randomized mixes of requests (see
 /// `common::random_workload`), with separate KV streams and with one shared
 /// cache, and with batches smaller than the longer prompts.

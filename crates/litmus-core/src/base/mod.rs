@@ -3,6 +3,7 @@
 //! table, paths, small helpers. Nothing here depends on another phase.
 
 pub mod backend;
+pub mod busy;
 pub mod caller;
 pub mod exit;
 pub mod model;

@@ -1256,6 +1256,29 @@ fn argmax(logits: &[f32], skip: Option<&[bool]>) -> LlamaToken {
     LlamaToken(best as i32)
 }
 
+/// The `llama_context` behind `ctx`. llama-cpp-2 (pinned at 0.1.160) keeps
+/// the pointer private but prints it in its `Debug` output
+/// (`LlamaContext { context: 0x… }`); it is taken from there and checked
+/// against the context's own sizes through the C API, and not used if
+/// either fails. Remove once the binding exposes `llama_set_n_threads`.
+fn raw_context(
+    ctx: &LlamaContext<'_>,
+) -> Option<std::ptr::NonNull<llama_cpp_sys_2::llama_context>> {
+    let shown = format!("{ctx:?}");
+    let hex = shown.split("context: 0x").nth(1)?;
+    let hex: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
+    let addr = usize::from_str_radix(&hex, 16).ok()?;
+    let raw = std::ptr::NonNull::new(addr as *mut llama_cpp_sys_2::llama_context)?;
+    // SAFETY: `raw` is the address the binding printed for this live
+    // context; these calls only read its parameters.
+    let same = unsafe {
+        llama_cpp_sys_2::llama_n_ctx(raw.as_ptr()) == ctx.n_ctx()
+            && llama_cpp_sys_2::llama_n_batch(raw.as_ptr()) == ctx.n_batch()
+            && llama_cpp_sys_2::llama_n_ubatch(raw.as_ptr()) == ctx.n_ubatch()
+    };
+    same.then_some(raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1309,27 +1332,4 @@ mod tests {
         assert_eq!(seed32(0x0000_0001_0000_0000), 1);
         assert_ne!(seed32(1), seed32(2));
     }
-}
-
-/// The `llama_context` behind `ctx`. llama-cpp-2 (pinned at 0.1.160) keeps
-/// the pointer private but prints it in its `Debug` output
-/// (`LlamaContext { context: 0x… }`); it is taken from there and checked
-/// against the context's own sizes through the C API, and not used if
-/// either fails. Remove once the binding exposes `llama_set_n_threads`.
-fn raw_context(
-    ctx: &LlamaContext<'_>,
-) -> Option<std::ptr::NonNull<llama_cpp_sys_2::llama_context>> {
-    let shown = format!("{ctx:?}");
-    let hex = shown.split("context: 0x").nth(1)?;
-    let hex: String = hex.chars().take_while(char::is_ascii_hexdigit).collect();
-    let addr = usize::from_str_radix(&hex, 16).ok()?;
-    let raw = std::ptr::NonNull::new(addr as *mut llama_cpp_sys_2::llama_context)?;
-    // SAFETY: `raw` is the address the binding printed for this live
-    // context; these calls only read its parameters.
-    let same = unsafe {
-        llama_cpp_sys_2::llama_n_ctx(raw.as_ptr()) == ctx.n_ctx()
-            && llama_cpp_sys_2::llama_n_batch(raw.as_ptr()) == ctx.n_batch()
-            && llama_cpp_sys_2::llama_n_ubatch(raw.as_ptr()) == ctx.n_ubatch()
-    };
-    same.then_some(raw)
 }

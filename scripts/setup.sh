@@ -2,8 +2,8 @@
 # Installs what building and testing litmus needs on a fresh Debian/Ubuntu
 # machine: cmake and clang (llama.cpp through llama-cpp-2), bubblewrap (the
 # sandbox for generated code), python3-pip (fetching the built-in model); then
-# `cargo eval` itself (cargo-eval from this tree) when it is missing or older
-# than this tree's version.
+# `cargo eval` itself (cargo-eval from this tree) when it is missing, of an
+# older version, or built before a source file of this tree last changed.
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,14 @@ fi
 # minute. `cargo eval-dev` runs the tree's own build without installing it.
 tree=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
 installed=$(cargo eval --version 2>/dev/null | awk '{print $2}' || true)
-if [ -z "$installed" ] || [ "$(printf '%s\n%s\n' "$installed" "$tree" | sort -V | head -n 1)" != "$tree" ]; then
-  echo "setup: installing cargo-eval $tree from crates/cargo-eval (installed: ${installed:-none})" >&2
+bin=$(command -v cargo-eval || true)
+# Same version but built before some source of this tree changed (a fresh
+# clone, a pull): install again too.
+newer=""
+if [ -n "$bin" ]; then
+  newer=$(find Cargo.toml Cargo.lock crates macros -newer "$bin" \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock -o -name '*.css' -o -name '*.js' \) -print -quit 2>/dev/null || true)
+fi
+if [ -z "$installed" ] || [ -n "$newer" ] || [ "$(printf '%s\n%s\n' "$installed" "$tree" | sort -V | head -n 1)" != "$tree" ]; then
+  echo "setup: installing cargo-eval $tree from crates/cargo-eval (installed: ${installed:-none}${newer:+, older than $newer})" >&2
   cargo install --quiet --locked --path crates/cargo-eval
 fi

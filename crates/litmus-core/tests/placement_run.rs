@@ -13,7 +13,7 @@ mod common;
 
 use litmus_core::base::backend::*;
 use litmus_core::base::model::{BackendKind, ModelSpec};
-use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::case::Case;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::plan::placement::{
     place, Device, DeviceKind, DeviceSource, DevicesConfig, Inventory, LayerMemory, ModelMemory,
@@ -110,10 +110,7 @@ impl Backend for Slow {
 }
 
 fn capital() -> Case {
-    TextCase::new("Capital of France?")
-        .reference("Paris")
-        .metric(Metric::exact())
-        .into()
+    common::exact_case("Capital of France?", "Paris")
 }
 
 static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));

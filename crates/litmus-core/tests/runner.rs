@@ -9,7 +9,7 @@ mod common;
 use common::Collect;
 use litmus_core::base::backend::*;
 use litmus_core::base::model::ModelSpec;
-use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::case::Case;
 use litmus_core::eval::context::EvalContext;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::{Score, ScoreResult};
@@ -84,10 +84,7 @@ impl Backend for Counting {
 }
 
 fn capital() -> Case {
-    TextCase::new("Capital of France?")
-        .reference("Paris")
-        .metric(Metric::exact())
-        .into()
+    common::exact_case("Capital of France?", "Paris")
 }
 
 fn panics() -> Case {

@@ -29,7 +29,7 @@ use litmus_core::base::backend::{
 };
 use litmus_core::base::exit;
 use litmus_core::base::model::ModelSpec;
-use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::case::Case;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::Score;
 use litmus_core::output::ci::exit_code;
@@ -604,25 +604,16 @@ impl Backend for Server {
 }
 
 fn capital() -> Case {
-    TextCase::new("Capital of France?")
-        .reference("Paris")
-        .metric(Metric::exact())
-        .into()
+    common::exact_case("Capital of France?", "Paris")
 }
 
 /// The capital eval with another scorer: wants the answer with a full stop.
 fn capital_pedantic() -> Case {
-    TextCase::new("Capital of France?")
-        .reference("Paris.")
-        .metric(Metric::exact())
-        .into()
+    common::exact_case("Capital of France?", "Paris.")
 }
 
 fn coin() -> Case {
-    TextCase::new("Toss a coin: heads or tails?")
-        .reference("heads")
-        .metric(Metric::exact())
-        .into()
+    common::exact_case("Toss a coin: heads or tails?", "heads")
 }
 
 static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));

@@ -9,7 +9,7 @@ mod common;
 use common::Collect;
 use litmus_core::base::backend::*;
 use litmus_core::base::model::ModelSpec;
-use litmus_core::eval::case::{Case, Metric, TextCase};
+use litmus_core::eval::case::Case;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::run::runner::execute;
 use litmus_core::run::store::Cache;
@@ -40,17 +40,11 @@ impl Backend for Timed {
 }
 
 fn capital() -> Case {
-    TextCase::new("Capital of France?")
-        .reference("Paris")
-        .metric(Metric::exact())
-        .into()
+    common::exact_case("Capital of France?", "Paris")
 }
 
 fn other() -> Case {
-    TextCase::new("Capital of Italy?")
-        .reference("Rome")
-        .metric(Metric::exact())
-        .into()
+    common::exact_case("Capital of Italy?", "Rome")
 }
 
 static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));

@@ -266,6 +266,9 @@ pub(crate) struct Engine<'m> {
     answering_steps: u64,
     /// Waits for scoring in a row that saw none start.
     missed_waits: u32,
+    /// The machine's physical cores (the scorers' cores are shared among
+    /// the engines computing on them).
+    cores: usize,
     batch: LlamaBatch<'static>,
     settings: EngineSettings,
     n_vocab: i32,
@@ -322,6 +325,7 @@ impl<'m> Engine<'m> {
             answered: false,
             answering_steps: 0,
             missed_waits: 0,
+            cores: crate::sys::physical_cores(),
             ctx,
             batch,
             n_vocab,
@@ -573,26 +577,35 @@ impl<'m> Engine<'m> {
         }
     }
 
-    /// Decodes the next step with a thread fewer per thread of the run that
-    /// is scoring (at least one), and with every thread again once none is:
-    /// llama.cpp's threads wait for each other at every operation, so a
-    /// thread whose core a sandboxed program takes stalls the whole step.
-    /// The thread count does not change the numbers (each row's arithmetic
-    /// is split across threads, not reordered).
+    /// Decodes the next step with fewer threads while the run scores
+    /// generated code (a sandboxed program takes a core, and llama.cpp's
+    /// threads, which wait for each other at every operation, would stall
+    /// behind the one that lost its core), and with every thread again once
+    /// it does not. This engine gives up its share of the scorers: `threads`
+    /// × scorers ÷ the machine's cores, rounded up, keeping one.
+    ///
+    /// Only generation steps of an engine that pads to two rows yield: each
+    /// such step holds two sequences or more, whose numbers do not depend on
+    /// the thread count (checked on the default model: 232 samples the same
+    /// at 1 and 2 threads). A step of one sequence with one row — a prompt's
+    /// last chunk, or any step of an engine that does not pad — can take
+    /// llama.cpp's flash-attention path that splits the KV cache by thread
+    /// (from 512 cells), where the thread count changes the rounding.
     ///
     /// Answers delivered by the last step are usually scored at once, but
     /// the scorer starts a moment after this engine would start its next
     /// step; so after delivering answers the engine waits up to
     /// [`SCORING_GRACE`] for scoring to start. Where answers are not scored
-    /// that way (text metrics take microseconds), three waits in a row that
-    /// see no scoring stop the waiting, but for one probe in 16 steps.
-    fn yield_cores(&mut self) {
+    /// by running code, three such waits in a row that see no scoring stop
+    /// the waiting, except on every 16th step that delivers answers.
+    fn yield_cores(&mut self, generation_step: bool) {
         let Some(raw) = self.raw_ctx.filter(|_| self.settings.yield_cores) else {
             return;
         };
+        let may_yield = generation_step && self.settings.pad_rows >= 2;
         let answered = std::mem::take(&mut self.answered);
         let mut busy = litmus_core::base::busy::scoring_now();
-        if answered && busy == 0 {
+        if answered && busy == 0 && may_yield {
             self.answering_steps += 1;
             if self.missed_waits < 3 || self.answering_steps % 16 == 0 {
                 let until = Instant::now() + SCORING_GRACE;
@@ -603,13 +616,20 @@ impl<'m> Engine<'m> {
                 self.missed_waits = if busy == 0 { self.missed_waits + 1 } else { 0 };
             }
         }
-        let want = (self.settings.threads - busy.min(i32::MAX as u32) as i32).max(1);
+        let threads = self.settings.threads;
+        let want = if may_yield && busy > 0 {
+            let share =
+                (u64::from(busy) * threads.max(1) as u64).div_ceil(self.cores.max(1) as u64);
+            (i64::from(threads) - share.min(i64::MAX as u64) as i64).max(1) as i32
+        } else {
+            threads
+        };
         if want != self.threads_now {
             // SAFETY: `raw` is this engine's live context (see `raw_context`).
             unsafe { llama_cpp_sys_2::llama_set_n_threads(raw.as_ptr(), want, want) };
             self.threads_now = want;
         }
-        if want < self.settings.threads {
+        if want < threads {
             self.stats.yielded_steps += 1;
         }
     }
@@ -639,14 +659,10 @@ impl<'m> Engine<'m> {
             else {
                 return;
             };
-            let _ = self.ctx.clear_kv_cache_seq(Some(hole as u32), None, None);
-            if self
-                .ctx
+            // A cross-stream copy resets the destination first.
+            self.ctx
                 .copy_kv_cache_seq(last as i32, hole as i32, None, None)
-                .is_err()
-            {
-                return;
-            }
+                .expect("sequence ids fit in i32");
             let _ = self.ctx.clear_kv_cache_seq(Some(last as u32), None, None);
             self.slots.swap(hole, last);
             if let Some(group) = self.groups.get_mut(&self.slots[hole].group) {
@@ -728,6 +744,7 @@ impl<'m> Engine<'m> {
         let mut completing: Vec<u64> = Vec::new();
         // Padded slots, each with the position its throwaway token took.
         let mut padding: Vec<(usize, i32)> = Vec::new();
+        let generation_step = self.prompting.is_empty();
         if let Some(&gid) = self.prompting.front() {
             let group = self.groups.get_mut(&gid).expect("prompting group");
             let tokens = &self.jobs[&group.job].req.tokens;
@@ -755,7 +772,7 @@ impl<'m> Engine<'m> {
         } else {
             self.fill_generation_step(&mut n, &mut padding);
         }
-        self.yield_cores();
+        self.yield_cores(generation_step);
         let t_decode = Instant::now();
         let decoded = self.ctx.decode(&mut self.batch);
         for &(si, pos) in &padding {
@@ -1258,9 +1275,11 @@ fn argmax(logits: &[f32], skip: Option<&[bool]>) -> LlamaToken {
 
 /// The `llama_context` behind `ctx`. llama-cpp-2 (pinned at 0.1.160) keeps
 /// the pointer private but prints it in its `Debug` output
-/// (`LlamaContext { context: 0x… }`); it is taken from there and checked
-/// against the context's own sizes through the C API, and not used if
-/// either fails. Remove once the binding exposes `llama_set_n_threads`.
+/// (`LlamaContext { context: 0x… }`); it is taken from there. This relies
+/// on that version's `Debug` format (the crate is pinned with `=`); the size
+/// comparison through the C API only catches a format that still parses to
+/// some other live context. `None` (yielding off) when it does not parse.
+/// Remove once the binding exposes `llama_set_n_threads`.
 fn raw_context(
     ctx: &LlamaContext<'_>,
 ) -> Option<std::ptr::NonNull<llama_cpp_sys_2::llama_context>> {

@@ -78,10 +78,11 @@ pub struct LlamaSettings {
     /// dot product and two rows per step are enough padding. One setting per
     /// process: llama.cpp reads it once (each engine worker has its own).
     pub tiled_mm: bool,
-    /// Decode with a thread fewer for each thread of the run that is scoring
-    /// (option `yield_cores`, default on; see
-    /// [`litmus_core::base::busy`]): on a machine whose cores the sandbox
-    /// shares with llama.cpp, a step whose thread loses its core stalls.
+    /// Decode with fewer threads while the run scores generated code (option
+    /// `yield_cores`, default on for CPU models, off with GPU offload; see
+    /// [`litmus_core::base::busy`] and the engine's `yield_cores`): on a
+    /// machine whose cores the sandbox shares with llama.cpp, a step whose
+    /// thread loses its core stalls.
     #[serde(default = "yes")]
     pub yield_cores: bool,
     /// Where the engine runs (option `isolation`): in a worker process of its
@@ -212,7 +213,7 @@ impl LlamaSettings {
             amx: false,
             repack: false,
             tiled_mm: false,
-            yield_cores: true,
+            yield_cores: !gpu,
             isolation: Isolation::Thread,
         };
         let mut isolation = None;

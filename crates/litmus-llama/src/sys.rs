@@ -1,36 +1,16 @@
 //! Machine facts: physical cores and memory (the process's peak resident
 //! memory is [`litmus_core::base::util::peak_rss_bytes`]).
 
-use std::collections::HashSet;
-
-/// Number of physical CPU cores (distinct `(physical id, core id)` pairs in
-/// `/proc/cpuinfo`), never more than the CPUs this process may use; falls back
-/// to [`std::thread::available_parallelism`].
+/// Number of physical CPU cores this process may use (the groups of
+/// [`core_cpus`]), never more than [`std::thread::available_parallelism`]
+/// (which also honours a cgroup CPU quota), to which it falls back.
 pub fn physical_cores() -> usize {
     let available = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
-        return available;
-    };
-    let mut cores = HashSet::new();
-    let mut physical = String::new();
-    for line in cpuinfo.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        match key.trim() {
-            "physical id" => physical = value.trim().to_string(),
-            "core id" => {
-                cores.insert((physical.clone(), value.trim().to_string()));
-            }
-            _ => {}
-        }
-    }
-    if cores.is_empty() {
-        available
-    } else {
-        cores.len().min(available)
+    match core_cpus().len() {
+        0 => available,
+        n => n.min(available),
     }
 }
 

@@ -3,26 +3,10 @@
 
 mod common;
 
-use litmus_core::base::backend::{Backend, GenerationRequest, Prompt, SamplingParams};
+use litmus_core::base::backend::Backend;
 use litmus_llama::LlamaBackend;
 
-fn req(prompt: &str, params: SamplingParams, samples: Vec<u32>) -> GenerationRequest {
-    GenerationRequest {
-        prompt: Prompt::Completion(prompt.into()),
-        params,
-        samples,
-    }
-}
-
-fn sampled(max_tokens: u32) -> SamplingParams {
-    SamplingParams {
-        temperature: 0.9,
-        top_k: 50,
-        max_tokens,
-        seed: 7,
-        ..Default::default()
-    }
-}
+use common::{req, sampled, texts};
 
 /// A spec's `cpus` pins the engine: its thread and the llama.cpp threads it
 /// starts run only there, the rest of the process stays where it was, and
@@ -66,12 +50,7 @@ fn an_engine_pinned_to_a_cpu_computes_only_there() {
     spec.cpus = vec![last];
     let pinned = LlamaBackend::open(&spec).unwrap();
     let got = pinned.generate(&r).unwrap();
-    let text = |g: &[litmus_core::base::backend::Generation]| {
-        let mut v: Vec<_> = g.iter().map(|g| (g.sample, g.text.clone())).collect();
-        v.sort();
-        v
-    };
-    assert_eq!(text(&got), text(&expected));
+    assert_eq!(texts(&got), texts(&expected));
     // Thread names are cut to 15 bytes; threads inherit their creator's.
     let engine = allowed("litmus-llama-en");
     assert!(!engine.is_empty(), "no engine thread found");

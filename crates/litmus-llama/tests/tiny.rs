@@ -10,25 +10,7 @@ use litmus_core::base::backend::{
 };
 use litmus_llama::{LlamaBackend, TextAccumulator};
 
-fn req(prompt: &str, params: SamplingParams, samples: Vec<u32>) -> GenerationRequest {
-    GenerationRequest {
-        prompt: Prompt::Completion(prompt.into()),
-        params,
-        samples,
-    }
-}
-
-fn sampled(max_tokens: u32) -> SamplingParams {
-    SamplingParams {
-        temperature: 0.9,
-        top_k: 50,
-        top_p: 0.95,
-        min_p: 0.01,
-        max_tokens,
-        seed: 1234,
-        ..Default::default()
-    }
-}
+use common::{req, sampled, texts};
 
 fn greedy(max_tokens: u32) -> SamplingParams {
     SamplingParams {
@@ -112,14 +94,9 @@ fn same_request_twice_same_text_and_alone_vs_batched() {
     let r = req("the cat is on the", sampled(24), (0..6).collect());
     let a = b.generate(&r).unwrap();
     let again = b.generate(&r).unwrap();
-    let by_sample = |g: &Vec<litmus_core::base::backend::Generation>| {
-        let mut v: Vec<(u32, String)> = g.iter().map(|g| (g.sample, g.text.clone())).collect();
-        v.sort();
-        v
-    };
     assert_eq!(
-        by_sample(&a),
-        by_sample(&again),
+        texts(&a),
+        texts(&again),
         "same request twice must give the same text"
     );
     let distinct: BTreeSet<_> = a.iter().map(|g| g.text.clone()).collect();
@@ -132,7 +109,7 @@ fn same_request_twice_same_text_and_alone_vs_batched() {
     let alone = b
         .generate(&req("the cat is on the", sampled(24), vec![3]))
         .unwrap();
-    let together = by_sample(&a).into_iter().find(|(s, _)| *s == 3).unwrap().1;
+    let together = texts(&a).into_iter().find(|(s, _)| *s == 3).unwrap().1;
     let other = {
         let b = Arc::clone(&b);
         std::thread::spawn(move || {
@@ -495,25 +472,23 @@ fn finished_sequences_leave_no_gaps_to_pad() {
 }
 
 /// While the run scores (a sandboxed program on one of the cores), the
-/// engine decodes with a thread fewer; the answers stay the same.
+/// engine decodes its generation steps with fewer threads; the answers stay
+/// the same.
 #[test]
 fn scoring_takes_a_thread_not_the_answers() {
     let (_dir, path) = common::tiny_model(None);
     let b = LlamaBackend::open(&common::spec(&path, 4, 256, &[("ignore_eos", "true")])).unwrap();
     assert_eq!(b.settings().threads, 2);
     let r = req("the cat is on the", sampled(16), (0..4).collect());
-    let text = |g: Vec<litmus_core::base::backend::Generation>| {
-        let mut v: Vec<_> = g.into_iter().map(|g| (g.sample, g.text)).collect();
-        v.sort();
-        v
-    };
-    let alone = text(b.generate(&r).unwrap());
+    let alone = texts(&b.generate(&r).unwrap());
     let before = b.engine_stats();
     let scoring = litmus_core::base::busy::Scoring::start();
-    let beside_scoring = text(b.generate(&r).unwrap());
+    let beside_scoring = texts(&b.generate(&r).unwrap());
     drop(scoring);
     let yielded = b.engine_stats().yielded_steps - before.yielded_steps;
-    assert!(yielded >= 16, "{yielded} steps with a thread fewer");
+    // Every generation step (16 tokens: the first drawn from the prompt's
+    // step, which keeps its threads, then 15 steps).
+    assert!(yielded >= 15, "{yielded} steps with a thread fewer");
     assert_eq!(beside_scoring, alone);
     // A spec can keep every thread.
     let keep = LlamaBackend::open(&common::spec(
@@ -524,9 +499,18 @@ fn scoring_takes_a_thread_not_the_answers() {
     ))
     .unwrap();
     let scoring = litmus_core::base::busy::Scoring::start();
-    assert_eq!(text(keep.generate(&r).unwrap()), alone);
+    assert_eq!(texts(&keep.generate(&r).unwrap()), alone);
     drop(scoring);
     assert_eq!(keep.engine_stats().yielded_steps, 0);
+    // One sequence per step (no padding): its numbers may depend on the
+    // thread count, so such an engine never yields.
+    let single =
+        LlamaBackend::open(&common::spec(&path, 1, 256, &[("ignore_eos", "true")])).unwrap();
+    let scoring = litmus_core::base::busy::Scoring::start();
+    let one = req("the cat is on the", sampled(16), vec![0]);
+    single.generate(&one).unwrap();
+    drop(scoring);
+    assert_eq!(single.engine_stats().yielded_steps, 0);
 }
 
 /// The engine's bookkeeping holds on randomized mixes of requests (see

@@ -1,6 +1,5 @@
-//! How many of this run's threads are scoring right now (running generated
-//! code in the sandbox, computing metrics): one CPU core each, most of the
-//! time. Engines that compute on the same cores read it before each step
+//! How many of this run's threads are scoring generated code right now (a
+//! program running in the sandbox): one CPU core each. Engines that compute on the same cores read it before each step
 //! and leave those cores to the scorers (litmus-llama's engine decodes with
 //! fewer threads meanwhile): llama.cpp's threads meet at a barrier many
 //! times per step, so one thread that loses its core to a scorer stalls all
@@ -65,12 +64,38 @@ fn create() -> Option<Counter> {
             libc::close(fd);
             return None;
         }
-        let count = map(fd)?;
+        let Some(count) = map(fd) else {
+            libc::close(fd);
+            return None;
+        };
         Some(Counter {
             count,
             fd: Some(fd),
         })
     }
+}
+
+/// The page a worker inherited as `fd`, if `fd` is that page (a memory
+/// file named as [`create`] names it); the descriptor is closed after
+/// mapping (the mapping stays), so the worker's own children do not inherit it.
+#[cfg(target_os = "linux")]
+fn adopt(fd: RawFd) -> Option<Counter> {
+    let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    if !target.to_string_lossy().starts_with("/memfd:litmus-busy") {
+        return None;
+    }
+    let count = map(fd);
+    // SAFETY: the descriptor is ours and mapped (or useless) now.
+    unsafe { libc::close(fd) };
+    Some(Counter {
+        count: count?,
+        fd: None,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn adopt(_fd: RawFd) -> Option<Counter> {
+    None
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -84,7 +109,7 @@ fn counter() -> &'static Counter {
         let inherited = std::env::var(FD_ENV)
             .ok()
             .and_then(|v| v.parse::<RawFd>().ok())
-            .and_then(|fd| map(fd).map(|count| Counter { count, fd: None }));
+            .and_then(adopt);
         inherited.or_else(create).unwrap_or_else(|| {
             static LOCAL: AtomicU32 = AtomicU32::new(0);
             Counter {

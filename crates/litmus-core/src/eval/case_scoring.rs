@@ -40,7 +40,11 @@ pub fn score_judged(
 
 /// Runs `answer` in the sandbox against the case's examples and tests.
 pub fn score_code(case: &CodeCase, answer: &str, limits: &litmus_sandbox::Limits) -> Score {
-    let r = litmus_sandbox::score_answer(answer, &case.into(), limits);
+    let r = {
+        // A core taken while the program runs (engines yield it).
+        let _scoring = crate::base::busy::Scoring::start();
+        litmus_sandbox::score_answer(answer, &case.into(), limits)
+    };
     let all_tests = r.tests_total == 0 || r.tests_passed == r.tests_total;
     let all_examples = r.examples_total == 0 || r.examples_passed == r.examples_total;
     let mut score = Score::new(r.score)

@@ -1423,11 +1423,13 @@ impl Assignment {
             }
             Placement::Remote { .. } => {}
         }
+        // The plan's threads and CPUs go together: a spec that names its own
+        // thread count is not pinned to the plan's cores.
         if spec.threads.is_none() {
             spec.threads = self.threads;
-        }
-        if spec.cpus.is_empty() {
-            spec.cpus = self.cpus.clone();
+            if spec.cpus.is_empty() {
+                spec.cpus = self.cpus.clone();
+            }
         }
         spec
     }
@@ -1982,6 +1984,13 @@ mod tests {
         assert!(p.text().contains("1 thread on CPUs 0,2"), "{}", p.text());
         let spec = p.assignments[1].apply(&ModelSpec::default(), &inv);
         assert_eq!((spec.cpus, spec.threads), (vec![1, 3], Some(1)));
+        // A spec with a thread count of its own keeps it, unpinned.
+        let own = ModelSpec {
+            threads: Some(2),
+            ..ModelSpec::default()
+        };
+        let spec = p.assignments[1].apply(&own, &inv);
+        assert_eq!((spec.cpus, spec.threads), (vec![], Some(2)));
         let alone = plan(&inv, &DevicesConfig::default(), &reqs).unwrap();
         assert!(alone.assignments.iter().all(|a| a.cpus.is_empty()));
         // Three at once on 8 cores: 2, 3 and 3 cores, contiguous, none shared.

@@ -235,10 +235,7 @@ impl Worker<'_> {
                     Err(e) => (None, Some(e)),
                 }
             }
-            _ => {
-                let _scoring = crate::base::busy::Scoring::start();
-                (Some(self.scored(u, case, &job.generation.text)), None)
-            }
+            _ => (Some(self.scored(u, case, &job.generation.text)), None),
         };
         self.scoring_nanos
             .fetch_add(t_score.elapsed().as_nanos() as u64, Ordering::Relaxed);

@@ -33,6 +33,14 @@ macro_rules! entry {
     };
 }
 
+/// A text case scored by exact match against `reference`.
+pub fn exact_case(question: &str, reference: &str) -> litmus_core::eval::case::Case {
+    litmus_core::eval::case::TextCase::new(question)
+        .reference(reference)
+        .metric(litmus_core::eval::case::Metric::exact())
+        .into()
+}
+
 /// Keeps the summary of every unit the runner reports.
 #[derive(Default)]
 pub struct Collect {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use litmus_core::base::backend::{Generation, GenerationRequest, Prompt, SamplingParams};
 use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_gguf::synth::{write_synthetic_model, SynthSpec};
 
@@ -25,6 +26,35 @@ pub fn tiny_model(chat_template: Option<&str>) -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("tiny.gguf");
     write_tiny_model(&path, chat_template, 7);
     (dir, path)
+}
+
+/// A completion request for `samples`.
+pub fn req(prompt: &str, params: SamplingParams, samples: Vec<u32>) -> GenerationRequest {
+    GenerationRequest {
+        prompt: Prompt::Completion(prompt.into()),
+        params,
+        samples,
+    }
+}
+
+/// Sampling at temperature 0.9 with a fixed seed.
+pub fn sampled(max_tokens: u32) -> SamplingParams {
+    SamplingParams {
+        temperature: 0.9,
+        top_k: 50,
+        top_p: 0.95,
+        min_p: 0.01,
+        max_tokens,
+        seed: 1234,
+        ..Default::default()
+    }
+}
+
+/// Each generation's (sample, text), by sample.
+pub fn texts(gens: &[Generation]) -> Vec<(u32, String)> {
+    let mut v: Vec<(u32, String)> = gens.iter().map(|g| (g.sample, g.text.clone())).collect();
+    v.sort();
+    v
 }
 
 /// A spec for a GGUF path with a few options.

@@ -15,6 +15,9 @@ if [ -z "${LLAMA_SERVER_BIN:-}" ]; then
     export LLAMA_SERVER_BIN="$bin/llama-server"
   fi
 fi
+# No incremental compilation state: a test run builds once, and its dozens of
+# test binaries' incremental caches were gigabytes on a disk that CI shares.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 cargo test --workspace "$@"
 # The engine benchmark, briefly: a benchmark that cannot run is a failure.
 cargo run --quiet -p litmus-llama --example bench -- --quick --parallel 8 pp512 tg128 same8 short ragged

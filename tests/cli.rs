@@ -9,6 +9,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// The workspace manifest's `[profile.dev…]` sections, verbatim: a user
+/// project built with them reuses the dependencies (llama.cpp among them)
+/// already compiled for the workspace's tests.
+fn dev_profile_sections() -> String {
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let mut out = String::new();
+    let mut keep = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            keep = line.starts_with("[profile.dev]") || line.starts_with("[profile.dev.");
+            if keep {
+                out.push('\n');
+            }
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(
+        out.contains("[profile.dev"),
+        "no [profile.dev] section in the workspace manifest"
+    );
+    out
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -99,7 +125,7 @@ impl Project {
         .unwrap();
         let manifest = self.path().join("Cargo.toml");
         let mut text = std::fs::read_to_string(&manifest).unwrap();
-        text.push_str("\n[profile.dev.package.\"*\"]\nopt-level = 2\n");
+        text.push_str(&dev_profile_sections());
         std::fs::write(manifest, text).unwrap();
     }
 

@@ -119,15 +119,18 @@ pub fn quantize(
         unsafe { llama_cpp_sys_2::llama_model_quantize(c_src.as_ptr(), c_tmp.as_ptr(), &params) };
     crate::runtime::set_log_observer(None);
     if rc != 0 {
+        // llama.cpp reports a full disk as "basic_ios::clear: iostream error".
+        let written = std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
+        let full = disk_full_note(&tmp, written);
         let _ = std::fs::remove_file(&tmp);
         let errors = crate::runtime::take_llama_errors();
         return Err(QuantizeError::Failed {
             src: src.to_path_buf(),
             ty: ty.to_string(),
             detail: if errors.is_empty() {
-                format!(" (llama_model_quantize returned {rc})")
+                format!(" (llama_model_quantize returned {rc}){full}")
             } else {
-                format!(": {errors}")
+                format!(": {errors}{full}")
             },
         });
     }
@@ -135,6 +138,32 @@ pub fn quantize(
         path: dst.to_path_buf(),
         source,
     })
+}
+
+/// " (the disk is full: …)" when the filesystem of the failed output `part`
+/// has less than 64 MiB free after `written` bytes of it, else "".
+fn disk_full_note(part: &Path, written: u64) -> String {
+    let dir = part
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match crate::sys::free_bytes(dir) {
+        Some(free) => full_note(dir, free, written),
+        None => String::new(),
+    }
+}
+
+fn full_note(dir: &Path, free: u64, written: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if free >= 64 * MIB {
+        return String::new();
+    }
+    format!(
+        " (the disk is full: {} MiB free on the filesystem of {} after writing {} MiB of the output)",
+        free / MIB,
+        dir.display(),
+        written / MIB
+    )
 }
 
 /// Runs a [`QuantizeJob`] as `cargo eval quantize` shows it: the source
@@ -254,6 +283,21 @@ pub fn run_job(job: &QuantizeJob) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_is_named() {
+        let dir = Path::new("/data/rungs");
+        let note = full_note(dir, 3 << 20, 140 << 20);
+        assert_eq!(
+            note,
+            " (the disk is full: 3 MiB free on the filesystem of /data/rungs after writing 140 MiB of the output)"
+        );
+        assert_eq!(full_note(dir, 65 << 20, 0), "");
+        // This machine's temp dir has room, and a missing dir says nothing.
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(disk_full_note(&tmp.path().join("x.gguf.part"), 0), "");
+        assert_eq!(disk_full_note(Path::new("/no/such/dir/x.gguf.part"), 0), "");
+    }
 
     #[test]
     fn progress_lines() {

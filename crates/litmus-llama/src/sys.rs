@@ -1,6 +1,8 @@
 //! Machine facts: physical cores and memory (the process's peak resident
 //! memory is [`litmus_core::base::util::peak_rss_bytes`]).
 
+use std::path::Path;
+
 /// Number of physical CPU cores this process may use (the groups of
 /// [`core_cpus`]), never more than [`std::thread::available_parallelism`]
 /// (which also honours a cgroup CPU quota), to which it falls back.
@@ -99,6 +101,19 @@ pub fn total_memory_bytes() -> Option<u64> {
         .map(|kib| kib * 1024)
 }
 
+/// Bytes free to an unprivileged writer on the filesystem holding `path`.
+pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is NUL-terminated; statvfs fills `st` when it returns 0.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: initialized by the successful call above.
+    let st = unsafe { st.assume_init() };
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -106,6 +121,12 @@ mod tests {
         assert!(super::physical_cores() >= 1);
         #[cfg(target_os = "linux")]
         assert!(super::total_memory_bytes().unwrap() > 0);
+        #[cfg(target_os = "linux")]
+        assert!(super::free_bytes(&std::env::temp_dir()).unwrap() > 0);
+        assert_eq!(
+            super::free_bytes(std::path::Path::new("/no/such/dir")),
+            None
+        );
         #[cfg(target_os = "linux")]
         assert_eq!(
             super::core_cpus().iter().map(Vec::len).sum::<usize>(),

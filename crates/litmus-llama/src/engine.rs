@@ -584,13 +584,15 @@ impl<'m> Engine<'m> {
     /// it does not. This engine gives up its share of the scorers: `threads`
     /// × scorers ÷ the machine's cores, rounded up, keeping one.
     ///
-    /// Only generation steps of an engine that pads to two rows yield: each
-    /// such step holds two sequences or more, whose numbers do not depend on
-    /// the thread count (checked on the default model: 232 samples the same
-    /// at 1 and 2 threads). A step of one sequence with one row — a prompt's
-    /// last chunk, or any step of an engine that does not pad — can take
-    /// llama.cpp's flash-attention path that splits the KV cache by thread
-    /// (from 512 cells), where the thread count changes the rounding.
+    /// Only steps whose numbers do not depend on the thread count yield:
+    /// prompt chunks of two tokens or more, and generation steps of an
+    /// engine that pads to two rows (each holds two sequences or more);
+    /// checked on the default model: 232 samples the same at 1 and 2
+    /// threads. A step of one sequence with one row — a prompt's last chunk
+    /// of one token, or a generation step of an engine that does not pad —
+    /// can take llama.cpp's flash-attention path that splits the KV cache by
+    /// thread (one query row of one stream, from 512 cells), where the thread
+    /// count changes the rounding.
     ///
     /// Answers delivered by the last step are usually scored at once, but
     /// the scorer starts a moment after this engine would start its next
@@ -598,11 +600,15 @@ impl<'m> Engine<'m> {
     /// [`SCORING_GRACE`] for scoring to start. Where answers are not scored
     /// by running code, three such waits in a row that see no scoring stop
     /// the waiting, except on every 16th step that delivers answers.
-    fn yield_cores(&mut self, generation_step: bool) {
+    fn yield_cores(&mut self, generation_step: bool, rows: i32) {
         let Some(raw) = self.raw_ctx.filter(|_| self.settings.yield_cores) else {
             return;
         };
-        let may_yield = generation_step && self.settings.pad_rows >= 2;
+        let may_yield = if generation_step {
+            self.settings.pad_rows >= 2
+        } else {
+            rows >= 2
+        };
         let answered = std::mem::take(&mut self.answered);
         let mut busy = litmus_core::base::busy::scoring_now();
         if answered && busy == 0 && may_yield {
@@ -772,7 +778,7 @@ impl<'m> Engine<'m> {
         } else {
             self.fill_generation_step(&mut n, &mut padding);
         }
-        self.yield_cores(generation_step);
+        self.yield_cores(generation_step, n);
         let t_decode = Instant::now();
         let decoded = self.ctx.decode(&mut self.batch);
         for &(si, pos) in &padding {

@@ -111,6 +111,8 @@ pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
     }
     // SAFETY: initialized by the successful call above.
     let st = unsafe { st.assume_init() };
+    // Both fields are `c_ulong` (u64 here, u32 on 32-bit targets).
+    #[allow(clippy::unnecessary_cast)]
     Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 

@@ -143,3 +143,27 @@ fn a_failed_load_adds_its_load_time_without_unknowing_the_split() {
     let line = litmus_core::output::console::time_line(&t);
     assert!(line.starts_with("time: load 1.2 s"), "{line}");
 }
+
+#[test]
+fn the_waiting_hint_needs_a_model_that_ran() {
+    let split = |model_secs: f64, busy: f64| TimeSplit {
+        load_secs: 1.0,
+        model_secs,
+        prompt_secs: Some(busy / 4.0),
+        generation_secs: Some(busy * 3.0 / 4.0),
+        scoring_secs: 0.0,
+        scoring_threads: 2,
+        scoring_tail_secs: 0.0,
+    };
+    let hint = "the model waited for work";
+    // Every answer from the cache: the model was open for a moment, idle.
+    let cached = litmus_core::output::console::time_line(&split(0.04, 0.0));
+    assert!(!cached.contains(hint), "{cached}");
+    let waited = litmus_core::output::console::time_line(&split(10.0, 4.0));
+    assert!(
+        waited.ends_with("— the model waited for work 60% of its time"),
+        "{waited}"
+    );
+    let busy = litmus_core::output::console::time_line(&split(10.0, 9.0));
+    assert!(!busy.contains(hint), "{busy}");
+}

@@ -303,7 +303,9 @@ impl Console {
 
 /// Where the time went, in one line: `time: load 1.2 s · prompts 20.1 s ·
 /// generation 180.0 s · model idle 3.1 s · scoring 95.0 s on 2 threads
-/// (12.0 s after the last answer)`, with a hint when the model mostly waited.
+/// (12.0 s after the last answer)`, with a hint when the model mostly waited
+/// (over a quarter of a model time of a second or more: not in a run answered
+/// from the cache, whose model barely ran).
 pub fn time_line(t: &TimeSplit) -> String {
     let mut parts = vec![format!("load {:.1} s", t.load_secs)];
     match (t.prompt_secs, t.generation_secs, t.idle_secs()) {
@@ -326,7 +328,7 @@ pub fn time_line(t: &TimeSplit) -> String {
     ));
     let mut line = format!("time: {}", parts.join(" · "));
     if let Some(idle) = t.idle_secs() {
-        if t.model_secs > 0.0 && idle > 0.25 * t.model_secs {
+        if t.model_secs >= 1.0 && idle > 0.25 * t.model_secs {
             line.push_str(&format!(
                 " — the model waited for work {:.0}% of its time",
                 100.0 * idle / t.model_secs

@@ -18,9 +18,9 @@ fi
 # The suite needs about 6 GiB of disk (target directory and the tests' temp
 # files, measured on a fresh clone); say so up front rather than fail later in
 # a linker or a quantization with a cryptic error.
-free_kib=$(df -Pk . | awk 'NR == 2 {print $4}')
-if [ -n "$free_kib" ] && [ "$free_kib" -lt $((8 * 1024 * 1024)) ]; then
-  echo "warning: $((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 {print $6}'); the tests need about 6 GiB" >&2
+read -r free_kib mount < <(df -Pk . | awk 'NR == 2 {print $4, $6}') || true
+if [ -n "${free_kib:-}" ] && [ "$free_kib" -lt $((8 * 1024 * 1024)) ]; then
+  echo "warning: $((free_kib / 1024)) MiB free on $mount; the tests need about 6 GiB" >&2
 fi
 # No incremental compilation state: a test run builds once, and its dozens of
 # test binaries' incremental caches were gigabytes on a disk that CI shares.

@@ -9,30 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// The workspace manifest's `[profile.dev…]` sections, verbatim: a user
-/// project built with them reuses the dependencies (llama.cpp among them)
-/// already compiled for the workspace's tests.
+/// The workspace manifest's `[profile.dev]` table (its per-package sections
+/// included) as TOML to append to a user project's manifest: built with it,
+/// the project reuses the dependencies (llama.cpp among them) already
+/// compiled for the workspace's tests.
 fn dev_profile_sections() -> String {
-    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
-    let mut out = String::new();
-    let mut keep = false;
-    for line in manifest.lines() {
-        if line.starts_with('[') {
-            keep = line.starts_with("[profile.dev]") || line.starts_with("[profile.dev.");
-            if keep {
-                out.push('\n');
-            }
-        }
-        if keep {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    assert!(
-        out.contains("[profile.dev"),
-        "no [profile.dev] section in the workspace manifest"
-    );
-    out
+    let manifest: toml::Table = std::fs::read_to_string(repo().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dev = manifest["profile"]["dev"].clone();
+    let profile = toml::Table::from_iter([("dev".to_string(), dev)]);
+    let table = toml::Table::from_iter([("profile".to_string(), toml::Value::Table(profile))]);
+    format!("\n{}", toml::to_string(&table).unwrap())
 }
 
 fn repo() -> PathBuf {

@@ -584,15 +584,14 @@ impl<'m> Engine<'m> {
     /// it does not. This engine gives up its share of the scorers: `threads`
     /// × scorers ÷ the machine's cores, rounded up, keeping one.
     ///
-    /// Only steps whose numbers do not depend on the thread count yield:
-    /// prompt chunks of two tokens or more, and generation steps of an
-    /// engine that pads to two rows (each holds two sequences or more);
-    /// checked on the default model: 232 samples the same at 1 and 2
-    /// threads. A step of one sequence with one row — a prompt's last chunk
-    /// of one token, or a generation step of an engine that does not pad —
-    /// can take llama.cpp's flash-attention path that splits the KV cache by
-    /// thread (one query row of one stream, from 512 cells), where the thread
-    /// count changes the rounding.
+    /// Only steps of two rows or more yield, whose numbers do not depend on
+    /// the thread count (checked on the default model: 232 samples the same
+    /// at 1 and 2 threads): llama.cpp's CPU flash attention splits the KV
+    /// cache by thread (from 512 cells) only for a single query row in a
+    /// single stream, where the thread count changes the rounding. Padded
+    /// generation steps hold two sequences or more; a one-row step is a
+    /// prompt's last chunk of one token or a step of an engine that does not
+    /// pad (one slot).
     ///
     /// Answers delivered by the last step are usually scored at once, but
     /// the scorer starts a moment after this engine would start its next
@@ -600,15 +599,11 @@ impl<'m> Engine<'m> {
     /// [`SCORING_GRACE`] for scoring to start. Where answers are not scored
     /// by running code, three such waits in a row that see no scoring stop
     /// the waiting, except on every 16th step that delivers answers.
-    fn yield_cores(&mut self, generation_step: bool, rows: i32) {
+    fn yield_cores(&mut self, rows: i32) {
         let Some(raw) = self.raw_ctx.filter(|_| self.settings.yield_cores) else {
             return;
         };
-        let may_yield = if generation_step {
-            self.settings.pad_rows >= 2
-        } else {
-            rows >= 2
-        };
+        let may_yield = rows >= 2;
         let answered = std::mem::take(&mut self.answered);
         let mut busy = litmus_core::base::busy::scoring_now();
         if answered && busy == 0 && may_yield {
@@ -624,9 +619,9 @@ impl<'m> Engine<'m> {
         }
         let threads = self.settings.threads;
         let want = if may_yield && busy > 0 {
-            let share =
-                (u64::from(busy) * threads.max(1) as u64).div_ceil(self.cores.max(1) as u64);
-            (i64::from(threads) - share.min(i64::MAX as u64) as i64).max(1) as i32
+            let threads = threads.max(1) as u64;
+            let share = (u64::from(busy) * threads).div_ceil(self.cores.max(1) as u64);
+            threads.saturating_sub(share).max(1) as i32
         } else {
             threads
         };
@@ -750,7 +745,6 @@ impl<'m> Engine<'m> {
         let mut completing: Vec<u64> = Vec::new();
         // Padded slots, each with the position its throwaway token took.
         let mut padding: Vec<(usize, i32)> = Vec::new();
-        let generation_step = self.prompting.is_empty();
         if let Some(&gid) = self.prompting.front() {
             let group = self.groups.get_mut(&gid).expect("prompting group");
             let tokens = &self.jobs[&group.job].req.tokens;
@@ -778,7 +772,7 @@ impl<'m> Engine<'m> {
         } else {
             self.fill_generation_step(&mut n, &mut padding);
         }
-        self.yield_cores(generation_step, n);
+        self.yield_cores(n);
         let t_decode = Instant::now();
         let decoded = self.ctx.decode(&mut self.batch);
         for &(si, pos) in &padding {

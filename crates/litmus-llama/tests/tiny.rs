@@ -502,6 +502,20 @@ fn scoring_takes_a_thread_not_the_answers() {
     assert_eq!(texts(&keep.generate(&r).unwrap()), alone);
     drop(scoring);
     assert_eq!(keep.engine_stats().yielded_steps, 0);
+    // One shared KV cache: a step of several sequences is one stream of
+    // several rows, which yields too, with the same texts.
+    let unified = LlamaBackend::open(&common::spec(
+        &path,
+        4,
+        256,
+        &[("ignore_eos", "true"), ("kv_unified", "true")],
+    ))
+    .unwrap();
+    let alone = texts(&unified.generate(&r).unwrap());
+    let scoring = litmus_core::base::busy::Scoring::start();
+    assert_eq!(texts(&unified.generate(&r).unwrap()), alone);
+    drop(scoring);
+    assert!(unified.engine_stats().yielded_steps >= 16);
     // One sequence per step (no padding): a generation step's numbers may
     // depend on the thread count, so such an engine yields only on its
     // prompt's step.

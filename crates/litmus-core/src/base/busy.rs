@@ -1,9 +1,10 @@
 //! How many of this run's threads are scoring generated code right now (a
-//! program running in the sandbox): one CPU core each. Engines that compute on the same cores read it before each step
-//! and leave those cores to the scorers (litmus-llama's engine decodes with
-//! fewer threads meanwhile): llama.cpp's threads meet at a barrier many
-//! times per step, so one thread that loses its core to a scorer stalls all
-//! of them, and a step takes two to three times as long.
+//! program running in the sandbox): one CPU core each. Engines that compute
+//! on the same cores read it before each step and leave those cores to the
+//! scorers (litmus-llama's engine decodes with fewer threads meanwhile):
+//! llama.cpp's threads meet at a barrier many times per step, so one thread
+//! that loses its core to a scorer stalls all of them, and a step takes two
+//! to three times as long.
 //!
 //! The count lives in a shared memory page, so that engine worker processes
 //! (started with [`share_with`]) see the run's count, not their own.

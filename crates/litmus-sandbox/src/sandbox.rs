@@ -635,9 +635,20 @@ struct UidLease {
     uid: u32,
 }
 
-fn uid_slots() -> &'static Mutex<Vec<bool>> {
-    static SLOTS: OnceLock<Mutex<Vec<bool>>> = OnceLock::new();
-    SLOTS.get_or_init(|| Mutex::new(vec![false; UID_SLOTS]))
+/// Which uid slots are in use, and where the search for a free one starts.
+struct UidSlots {
+    used: Vec<bool>,
+    next: usize,
+}
+
+fn uid_slots() -> &'static Mutex<UidSlots> {
+    static SLOTS: OnceLock<Mutex<UidSlots>> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        Mutex::new(UidSlots {
+            used: vec![false; UID_SLOTS],
+            next: 0,
+        })
+    })
 }
 
 impl UidLease {
@@ -646,9 +657,18 @@ impl UidLease {
         // Distinct host processes use distinct ranges (by pid), so parallel
         // test binaries rarely share a uid.
         let base = UID_BASE + (std::process::id() % 2000) * UID_SLOTS as u32;
-        let slot = match slots.iter().position(|used| !used) {
+        // Round robin: a uid is handed out again only after every other
+        // slot was, so the zombies of its last run (which count against
+        // RLIMIT_NPROC until whoever inherited them reaps them) are long
+        // gone by then.
+        let start = slots.next;
+        let slot = match (0..UID_SLOTS)
+            .map(|i| (start + i) % UID_SLOTS)
+            .find(|&s| !slots.used[s])
+        {
             Some(s) => {
-                slots[s] = true;
+                slots.used[s] = true;
+                slots.next = (s + 1) % UID_SLOTS;
                 s
             }
             // More concurrent runs than slots: share the last one (only the
@@ -665,7 +685,7 @@ impl UidLease {
 impl Drop for UidLease {
     fn drop(&mut self) {
         let mut slots = uid_slots().lock().unwrap_or_else(|e| e.into_inner());
-        slots[self.slot] = false;
+        slots.used[self.slot] = false;
     }
 }
 

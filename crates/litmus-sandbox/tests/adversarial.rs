@@ -8,11 +8,10 @@ mod common;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use common::{assert_absent, assert_no_survivors, marker, processes_with};
+use common::{assert_absent, assert_no_survivors, marker, Watch};
 use litmus_sandbox::{
     sandbox_info, score_answer_in, warm_up, CodeScore, CodeSpec, Language, Limits, Sandbox,
 };
@@ -138,26 +137,13 @@ fn fork_bomb_is_bounded_and_cleaned_up() {
         "import os\nM = {m:?}\nwhile True:\n    try:\n        if os.fork() == 0:\n            try:\n                open('/proc/self/comm', 'w').write(M[:15])\n            except OSError:\n                pass\n    except OSError:\n        pass"
     );
     // Watch the number of bomb processes while it runs.
-    let stop = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let watcher = {
-        let (stop, peak, m) = (stop.clone(), peak.clone(), m.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let n = processes_with(&m).len();
-                peak.fetch_max(n, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
+    let watch = Watch::start(&m);
     let _g = exclusive();
     let (s, el) = run_alone(&code, &spec(), &limits());
-    stop.store(true, Ordering::Relaxed);
-    watcher.join().unwrap();
+    let peak = watch.peak();
     assert_within_limit(el);
     assert!(!s.executed);
     if sandbox_info().process_limit_enforced {
-        let peak = peak.load(Ordering::Relaxed);
         assert!(
             peak <= limits().max_processes as usize + 1,
             "{peak} bomb processes at once, limit {}",
@@ -343,7 +329,9 @@ fn orphaned_children_do_not_survive() {
     let code = format!(
         "import os, time\nM = {m:?}\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execv('/bin/sleep', [M, '1000'])\n    os._exit(0)\nos.waitpid(pid, 0)\ntime.sleep(0.2)\n\ndef f():\n    return 1"
     );
+    let watch = Watch::start(&m);
     let (s, el) = run(&code, &spec().test("assert f() == 1"), &limits());
+    assert!(watch.peak() >= 1, "the orphan never ran");
     assert_within_limit(el);
     assert!(s.executed, "{s:?}");
     assert_no_survivors(&m);
@@ -355,7 +343,9 @@ fn orphans_of_a_timed_out_run_do_not_survive() {
     let code = format!(
         "import os\nM = {m:?}\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execv('/bin/sleep', [M, '1000'])\n    os._exit(0)\nwhile True:\n    pass"
     );
+    let watch = Watch::start(&m);
     let (s, el) = run(&code, &spec(), &limits());
+    assert!(watch.peak() >= 1, "the orphan never ran");
     assert_within_limit(el);
     assert!(s.timed_out);
     assert_no_survivors(&m);

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_survivors, marker, processes_with};
+use common::{assert_no_survivors, marker, processes_with, Watch};
 use litmus_sandbox::{
     score_answer_in, warm_up, CodeScore, CodeSpec, Language, Limits, Sandbox, SandboxCommand,
     SandboxKind,
@@ -77,7 +77,9 @@ fn orphans_are_killed() {
     let code = format!(
         "import os\nM = {m:?}\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execv('/bin/sleep', [M, '1000'])\n    os._exit(0)\nwhile True:\n    pass"
     );
+    let watch = Watch::start(&m);
     let (s, el) = run(&code, &spec());
+    assert!(watch.peak() >= 1, "the orphan never ran: {s:?}");
     assert!(s.timed_out);
     assert!(el <= LIMIT + Duration::from_secs(1), "{el:?}");
     assert_no_survivors(&m);
@@ -138,16 +140,50 @@ fn fork_bomb_is_bounded_where_a_uid_is_dedicated() {
         return;
     }
     let m = marker("ff");
+    // Each child becomes a `sleep` named by the marker (argv[0]): nothing of
+    // it depends on /proc being writable (the fallback mounts the host
+    // read-only), and no child can fall back into the parent's code.
     let code = format!(
-        "import os, time\nM = {m:?}\nn = 0\nfor _ in range(500):\n    try:\n        if os.fork() == 0:\n            open('/proc/self/comm', 'w').write(M[:15])\n            time.sleep(30)\n            os._exit(0)\n        n += 1\n    except OSError:\n        break\n\ndef count():\n    return n"
+        "import os, time\nM = {m:?}\nkids = []\nfor _ in range(500):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        try:\n            os.execv('/bin/sleep', [M, '30'])\n        finally:\n            os._exit(0)\n    kids.append(pid)\n\ndef count():\n    return len(kids)\n\ndef marked():\n    for _ in range(100):\n        try:\n            with open('/proc/%d/cmdline' % kids[0], 'rb') as f:\n                if M.encode() in f.read():\n                    return True\n        except OSError:\n            pass\n        time.sleep(0.01)\n    return False"
     );
+    // The children were there (so the survivor check below means
+    // something), and fewer than the limit.
     let (s, _) = run(
         &code,
-        &spec().test(format!("assert count() <= {}", limits().max_processes)),
+        &spec().test(format!(
+            "assert 0 < count() <= {} and marked()",
+            limits().max_processes
+        )),
     );
     assert_eq!(s.tests_passed, 1, "{s:?}");
+    // Every child was reaped, not left a zombie for the host's init: a
+    // zombie still counts against its uid's process limit, which the next
+    // run on that uid would find used up.
+    let zombies = sandbox_zombies();
+    assert!(zombies.is_empty(), "zombies of sandbox uids: {zombies:?}");
     assert_no_survivors(&m);
     assert!(processes_with(&m).is_empty());
+}
+
+/// Zombie processes of the sandbox's dedicated uids (from 2,000,000 up).
+fn sandbox_zombies() -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next().map(str::to_string))
+        };
+        let uid: u32 = field("Uid:").and_then(|u| u.parse().ok()).unwrap_or(0);
+        if uid >= 2_000_000 && field("State:").as_deref() == Some("Z") {
+            found.push(format!("{} uid {uid}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
 }
 
 #[test]

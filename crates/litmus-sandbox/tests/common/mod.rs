@@ -1,6 +1,9 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A unique marker for this test run.
@@ -44,6 +47,40 @@ pub fn processes_with(marker: &str) -> Vec<(i32, String)> {
         }
     }
     found
+}
+
+/// Watches, from the host, how many processes carry a marker while a
+/// sandboxed program runs: a test of cleanup is only meaningful if the
+/// processes it expects gone were there.
+pub struct Watch {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicUsize>,
+    thread: JoinHandle<()>,
+}
+
+impl Watch {
+    /// Starts polling `/proc` for `marker` every 20 ms.
+    pub fn start(marker: &str) -> Watch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let thread = {
+            let (stop, peak, m) = (stop.clone(), peak.clone(), marker.to_string());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(processes_with(&m).len(), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        Watch { stop, peak, thread }
+    }
+
+    /// Stops watching; the most marked processes seen at once.
+    pub fn peak(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the watcher does not panic");
+        self.peak.load(Ordering::Relaxed)
+    }
 }
 
 /// Assert that no process carrying `marker` survives (allowing the kernel a

@@ -106,12 +106,16 @@ def format_exception(e, skip_driver_frames=True):
     return text
 
 
-def reap_children():
-    """Reap every child that has exited (without waiting for the others)."""
+def reap_children(wait_s=0.0):
+    """Reap every child that has exited; with `wait_s`, also wait up to that
+    long for the children still dying (all of them were sent SIGKILL)."""
+    deadline = time.monotonic() + wait_s
     while True:
         try:
             if posix.waitpid(-1, posix.WNOHANG)[0] == 0:
-                return
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.0005)
         except ChildProcessError:
             return
 
@@ -373,6 +377,11 @@ def main():
                 posix.kill(-1, SIGKILL)
             except OSError:
                 pass
+            # They all die; as a subreaper (fallback) we are the parent of
+            # every orphan among them: reap them all now. A zombie left
+            # behind would still count against the uid's process limit
+            # (RLIMIT_NPROC), of this run and of the next one on this uid.
+            reap_children(0.5)
         else:
             # No PID namespace or dedicated uid (non-root fallback): we are a
             # child subreaper, so orphans re-parent to us; kill our children

@@ -33,8 +33,8 @@
 # Prints one line per round, then the medians.
 #
 # Other settings (environment): TEMPERATURE, TAGS, MODEL, PARALLEL (litmus's sequences, default
-# its own: 32), SEED (42), LLAMA_BIN (llama.cpp's tools; default ~/.cache/llama-reference/bin,
-# built by ../shared/tools/llama-reference.sh when present), VENV (the lm-eval virtual environment,
+# its own: 32), SEED (42), LLAMA_BIN (llama.cpp's tools; default: built by scripts/llama-tools.sh
+# into ~/.cache/llama-reference/bin), VENV (the lm-eval virtual environment,
 # created on first use; default ~/.cache/litmus-bench/venv), LM_EVAL_SPEC (what pip installs
 # there: "lm-eval[api]==0.4.13"), SERVER_ARGS (more llama-server arguments), PEER_ONLY=1 (only the
 # lm-eval side, on the prompts of the previous run in OUT: for tuning NP and NUM_CONCURRENT).
@@ -86,16 +86,9 @@ if [[ $PEER_ONLY != 1 ]]; then
   command -v cargo >/dev/null || die "needs cargo (https://rustup.rs), then: bash scripts/setup.sh"
   command -v bwrap >/dev/null || die "needs bubblewrap for litmus's sandbox: bash scripts/setup.sh"
 fi
-if [[ -z ${LLAMA_BIN:-} ]]; then
-  LLAMA_BIN=${XDG_CACHE_HOME:-$HOME/.cache}/llama-reference/bin
-  ref=$root/../shared/tools/llama-reference.sh
-  if [[ ! -x $LLAMA_BIN/llama-server && -f $ref ]]; then
-    log "building llama.cpp's tools with $ref (about 6 minutes on 2 cores)"
-    LLAMA_BIN=$(bash "$ref" | tail -n 1)
-  fi
-fi
+LLAMA_BIN=${LLAMA_BIN:-$(bash "$root/scripts/llama-tools.sh" | tail -n 1)}
 for t in llama-server llama-batched-bench llama-bench; do
-  [[ -x $LLAMA_BIN/$t ]] || die "no $LLAMA_BIN/$t: build llama.cpp's tools (llama-server, llama-batched-bench, llama-bench; e.g. ../shared/tools/llama-reference.sh) and set LLAMA_BIN to their folder"
+  [[ -x $LLAMA_BIN/$t ]] || die "no $LLAMA_BIN/$t: build llama.cpp's tools with scripts/llama-tools.sh, or set LLAMA_BIN to their folder"
 done
 MODEL=${MODEL:-$(bash "$root/scripts/fetch-model.sh" | tail -n 1)}
 [[ -f $MODEL ]] || die "model $MODEL not found"

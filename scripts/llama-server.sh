@@ -4,8 +4,8 @@
 # Usage: scripts/llama-server.sh [--build-only] [-m MODEL.gguf] [-p PORT] [-- EXTRA llama-server ARGS]
 #
 # - Makes sure the llama-server binary exists: $LLAMA_SERVER_BIN if set, else the one built by
-#   ../shared/tools/llama-reference.sh (relative to the repository root; builds it the first time,
-#   about 6 minutes on 2 cores) into ~/.cache/llama-reference/bin.
+#   scripts/llama-tools.sh (the first time, about 6 minutes on 2 cores) into
+#   ~/.cache/llama-reference/bin.
 # - Starts `llama-server -m MODEL --host 127.0.0.1 --port PORT -t 2 -c 4096 -np 4` in the background
 #   (4 parallel slots), waits until /health answers 200, and prints the port on stdout (last line).
 # - MODEL defaults to $LITMUS_TEST_MODEL, else ~/.cache/litmus/models/gemma-3-270m-q4_k_m.gguf,
@@ -37,11 +37,9 @@ if [[ -n ${LLAMA_SERVER_BIN:-} ]]; then
   bin=$LLAMA_SERVER_BIN
   [[ -x $bin ]] || { echo "llama-server.sh: LLAMA_SERVER_BIN=$bin is not executable" >&2; exit 1; }
 else
-  reference=$repo/../shared/tools/llama-reference.sh
-  [[ -f $reference ]] || { echo "llama-server.sh: $reference not found (expected ../shared next to the repository)" >&2; exit 1; }
-  bindir=$(bash "$reference" | tail -n 1)
+  bindir=$(bash "$repo/scripts/llama-tools.sh" | tail -n 1)
   bin=$bindir/llama-server
-  [[ -x $bin ]] || { echo "llama-server.sh: $reference did not produce $bin" >&2; exit 1; }
+  [[ -x $bin ]] || { echo "llama-server.sh: scripts/llama-tools.sh did not produce $bin" >&2; exit 1; }
 fi
 if [[ $build_only == 1 ]]; then echo "$bin"; exit 0; fi
 

@@ -8,12 +8,11 @@ bash scripts/setup.sh
 # The default model, which the backend tests load (litmus fetches it the same
 # way on first use; fetching it first keeps those tests' timings stable).
 export LITMUS_TEST_MODEL=${LITMUS_TEST_MODEL:-$(bash scripts/fetch-model.sh | tail -n 1)}
+# llama.cpp's own programs (llama-server for the HTTP backend tests,
+# llama-perplexity for the fidelity test), built once into ~/.cache.
 if [ -z "${LLAMA_SERVER_BIN:-}" ]; then
-  ref=../shared/tools/llama-reference.sh
-  if [ -f "$ref" ]; then
-    bin=$(bash "$ref" | tail -n 1)
-    export LLAMA_SERVER_BIN="$bin/llama-server"
-  fi
+  bin=$(bash scripts/llama-tools.sh | tail -n 1)
+  export LLAMA_SERVER_BIN="$bin/llama-server"
 fi
 # The suite needs about 6 GiB of disk (target directory and the tests' temp
 # files, measured on a fresh clone); say so up front rather than fail later in

@@ -14,7 +14,7 @@
 # Shared machines are noisy: rounds are interleaved so that both sides see the same
 # conditions; compare within a round, and prefer the quietest round (highest figures).
 #
-# Needs llama.cpp's tools (shared/tools/llama-reference.sh builds them into
+# Needs llama.cpp's tools (scripts/llama-tools.sh builds them into
 # ~/.cache/llama-reference/bin, or set LLAMA_BIN). Builds the example with
 # RUSTFLAGS="-C target-cpu=native" and LLAMA_LIB_PROFILE=Release, as llama.cpp's own
 # tools are built (-march=native -O3); set CARGO_TARGET_DIR to a dir used for such builds.

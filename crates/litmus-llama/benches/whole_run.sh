@@ -12,7 +12,7 @@
 #   optionally another build of short_run (e.g. an older commit) for a before/after
 # llama-batched-bench runs without weight repacking, as litmus does by default.
 # Compare within a round: this machine's speed drifts by several percent within minutes.
-# Needs llama.cpp's tools (shared/tools/llama-reference.sh, or set LLAMA_BIN) and the
+# Needs llama.cpp's tools (scripts/llama-tools.sh, or set LLAMA_BIN) and the
 # default model in the litmus cache (any `cargo eval` fetches it).
 set -euo pipefail
 rounds=${1:-3}

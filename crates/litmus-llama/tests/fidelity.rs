@@ -7,7 +7,7 @@
 //! The models: the built-in default (Q4_K_M) requantized by litmus's own
 //! quantizer (`cargo eval quantize`'s code) to Q8_0, the reference (a
 //! higher-precision container of the same weights), and to Q2_K and Q4_0.
-//! llama.cpp's tools come from `../shared/tools/llama-reference.sh`
+//! llama.cpp's tools come from `scripts/llama-tools.sh`
 //! (`~/.cache/llama-reference/bin`, or `LLAMA_REFERENCE_BIN`); without them,
 //! or without the default model in the cache, the test says it was skipped.
 //!
@@ -98,7 +98,7 @@ fn kld_and_same_top_agree_with_llama_perplexity() {
     // environment yet.
     std::env::set_var("GGML_CPU_TILED_MM", "0");
     let Some(bin) = tools() else {
-        println!("skipped: llama.cpp's llama-perplexity not found (run ../shared/tools/llama-reference.sh or set LLAMA_REFERENCE_BIN)");
+        println!("skipped: llama.cpp's llama-perplexity not found (run scripts/llama-tools.sh or set LLAMA_REFERENCE_BIN)");
         return;
     };
     let src = cache_dir().join(DEFAULT_MODEL.file_name);

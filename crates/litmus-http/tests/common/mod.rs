@@ -347,8 +347,8 @@ pub fn server_prereqs() -> Option<(PathBuf, PathBuf)> {
     let bin = server_binary();
     assert!(
         bin.is_file(),
-        "llama-server not found at {} — build it with `scripts/llama-server.sh --build-only` \
-         (or ../shared/tools/llama-reference.sh), set LLAMA_SERVER_BIN, \
+        "llama-server not found at {} — build it with `scripts/llama-tools.sh`, \
+         set LLAMA_SERVER_BIN, \
          or set LITMUS_SKIP_SERVER_TESTS=1 to skip the server tests",
         bin.display()
     );

@@ -18,7 +18,13 @@ fn dev_profile_sections() -> String {
         .unwrap()
         .parse()
         .unwrap();
-    let dev = manifest["profile"]["dev"].clone();
+    let mut dev = manifest["profile"]["dev"].clone();
+    // Overrides naming workspace members do not apply there (the user's
+    // project holds litmus as a dependency, which `"*"` covers) and would
+    // warn where the member is not in its graph.
+    if let Some(packages) = dev.get_mut("package").and_then(|p| p.as_table_mut()) {
+        packages.retain(|name, _| name == "*");
+    }
     let profile = toml::Table::from_iter([("dev".to_string(), dev)]);
     let table = toml::Table::from_iter([("profile".to_string(), toml::Value::Table(profile))]);
     format!("\n{}", toml::to_string(&table).unwrap())

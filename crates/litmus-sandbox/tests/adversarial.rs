@@ -327,7 +327,7 @@ fn killing_the_parent_in_a_test_only_fails_that_test() {
 fn orphaned_children_do_not_survive() {
     let m = marker("or");
     let code = format!(
-        "import os, time\nM = {m:?}\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execv('/bin/sleep', [M, '1000'])\n    os._exit(0)\nos.waitpid(pid, 0)\ntime.sleep(0.2)\n\ndef f():\n    return 1"
+        "import os, time\nM = {m:?}\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execv('/bin/sleep', [M, '1000'])\n    os._exit(0)\nos.waitpid(pid, 0)\ntime.sleep(0.5)\n\ndef f():\n    return 1"
     );
     let watch = Watch::start(&m);
     let (s, el) = run(&code, &spec().test("assert f() == 1"), &limits());

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// The workspace manifest's `[profile.dev]` table (its per-package sections
-/// included) as TOML to append to a user project's manifest: built with it,
+/// The workspace manifest's `[profile.dev]` table (with its `"*"` package
+/// section) as TOML to append to a user project's manifest: built with it,
 /// the project reuses the dependencies (llama.cpp among them) already
 /// compiled for the workspace's tests.
 fn dev_profile_sections() -> String {

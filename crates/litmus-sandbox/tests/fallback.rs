@@ -7,13 +7,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_survivors, marker, processes_with, Watch};
+use common::{assert_no_survivors, marker, processes_with, zombies_of_uids_from, Watch};
 use litmus_sandbox::{
     score_answer_in, warm_up, CodeScore, CodeSpec, Language, Limits, Sandbox, SandboxCommand,
     SandboxKind,
 };
 
 const LIMIT: Duration = Duration::from_secs(2);
+/// The first of the uids the fallback hands to sandboxed code as root.
+const SANDBOX_UIDS: u32 = 2_000_000;
 
 fn sandbox() -> Sandbox {
     // As root the fallback runs code as a dedicated unprivileged uid, which
@@ -148,7 +150,7 @@ fn fork_bomb_is_bounded_where_a_uid_is_dedicated() {
     );
     // The children were there (so the survivor check below means
     // something), and fewer than the limit.
-    let before = sandbox_zombies();
+    let before = zombies_of_uids_from(SANDBOX_UIDS);
     let (s, _) = run(
         &code,
         &spec().test(format!(
@@ -163,9 +165,9 @@ fn fork_bomb_is_bounded_where_a_uid_is_dedicated() {
     // Zombies that other tests' runs leave for a moment, until their driver
     // reaps them, are gone 200 ms later; those left to the host's init stay
     // until it reaps them (seconds, on the machine this was seen on).
-    let left = sandbox_zombies();
+    let left = zombies_of_uids_from(SANDBOX_UIDS);
     std::thread::sleep(Duration::from_millis(200));
-    let still = sandbox_zombies();
+    let still = zombies_of_uids_from(SANDBOX_UIDS);
     let new: Vec<_> = left
         .iter()
         .filter(|z| still.contains(z) && !before.contains(z))
@@ -173,27 +175,6 @@ fn fork_bomb_is_bounded_where_a_uid_is_dedicated() {
     assert!(new.is_empty(), "zombies of sandbox uids left: {new:?}");
     assert_no_survivors(&m);
     assert!(processes_with(&m).is_empty());
-}
-
-/// Zombie processes of the sandbox's dedicated uids (from 2,000,000 up).
-fn sandbox_zombies() -> Vec<String> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
-            continue;
-        };
-        let field = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.split_whitespace().next().map(str::to_string))
-        };
-        let uid: u32 = field("Uid:").and_then(|u| u.parse().ok()).unwrap_or(0);
-        if uid >= 2_000_000 && field("State:").as_deref() == Some("Z") {
-            found.push(format!("{} uid {uid}", e.file_name().to_string_lossy()));
-        }
-    }
-    found
 }
 
 #[test]

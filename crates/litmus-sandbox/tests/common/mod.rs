@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,35 +15,57 @@ pub fn marker(tag: &str) -> String {
     format!("lx{tag}{}{nanos:x}", std::process::id())
 }
 
-/// Processes whose command line or comm contains `marker`.
+/// Every process but this one: its pid, its `/proc` directory, and whether
+/// it is a zombie (dead, waiting to be reaped).
+fn processes() -> Vec<(i32, PathBuf, bool)> {
+    let me = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            (pid != me).then(|| (pid, e.path(), zombie))
+        })
+        .collect()
+}
+
+/// Live processes whose command line or comm contains `marker` (zombies are
+/// dead: they do not count as survivors).
 pub fn processes_with(marker: &str) -> Vec<(i32, String)> {
     let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == std::process::id() as i32 {
-            continue;
-        }
-        // Zombies are dead: only live processes count as survivors.
-        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = state
-            .rsplit(')')
-            .next()
-            .map(|rest| rest.trim_start().starts_with('Z'))
-            .unwrap_or(false);
+    for (pid, dir, zombie) in processes() {
         if zombie {
             continue;
         }
-        let cmd = std::fs::read(e.path().join("cmdline"))
+        let cmd = std::fs::read(dir.join("cmdline"))
             .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
             .unwrap_or_default();
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
         if cmd.contains(marker) || comm.contains(&marker[..marker.len().min(15)]) {
             found.push((pid, format!("{} [{}]", cmd.trim(), comm.trim())));
+        }
+    }
+    found
+}
+
+/// Zombies whose real uid is `min_uid` or above (the sandbox's dedicated
+/// uids start at 2,000,000), as `"PID uid UID"`.
+pub fn zombies_of_uids_from(min_uid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for (pid, dir, _) in processes().into_iter().filter(|p| p.2) {
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok());
+        if let Some(uid) = uid.filter(|&u| u >= min_uid) {
+            found.push(format!("{pid} uid {uid}"));
         }
     }
     found

@@ -33,7 +33,7 @@
 # Prints one line per round, then the medians.
 #
 # Other settings (environment): TEMPERATURE, TAGS, MODEL, PARALLEL (litmus's sequences, default
-# its own: 32), SEED (42), LLAMA_BIN (llama.cpp's tools; default: built by scripts/llama-tools.sh
+# its own: every sample at once, up to 128), SEED (42), LLAMA_BIN (llama.cpp's tools; default: built by scripts/llama-tools.sh
 # into ~/.cache/llama-reference/bin), VENV (the lm-eval virtual environment,
 # created on first use; default ~/.cache/litmus-bench/venv), LM_EVAL_SPEC (what pip installs
 # there: "lm-eval[api]==0.4.13"), SERVER_ARGS (more llama-server arguments), PEER_ONLY=1 (only the
@@ -340,7 +340,8 @@ PY
 # --- The bound -----------------------------------------------------------------------------------
 measure_bound() {  # $1: round; sets s_tg pp npl
   local out
-  npl=${PARALLEL:-32}
+  # litmus's sequences: PARALLEL, else what its run says it used (its default follows the workload).
+  npl=${PARALLEL:-$(python3 -c 'import glob, json, sys; print(json.load(open(glob.glob(sys.argv[1] + "/runs/*/summary.json")[0]))["configs"][0]["model"]["sequences"])' "$OUT/litmus-$1" 2>/dev/null || echo 32)}
   if (( npl > PROMPTS * SAMPLES )); then npl=$((PROMPTS * SAMPLES)); fi
   out=$("$LLAMA_BIN/llama-batched-bench" -m "$MODEL" -t "$THREADS" \
     -c $(( npl * ((mean_prompt + MAX_TOKENS + 256) / 256) * 256 )) -b 2048 -ub 512 \

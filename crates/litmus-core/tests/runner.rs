@@ -436,3 +436,68 @@ fn imperative_evals_are_repeated_too_and_resume_fills_missing_repeats() {
         "the counting backend is deterministic"
     );
 }
+
+static CAPITAL_2: EvalEntry = entry!("capital_2", EntryKind::Declarative(capital));
+
+fn berlin() -> Case {
+    common::exact_case("Capital of Germany, in one word?", "Berlin")
+}
+static BERLIN: EvalEntry = entry!("berlin", EntryKind::Declarative(berlin));
+
+/// The spec a llama model is opened with says what the run will ask of it:
+/// every sample, and every distinct prompt while all requests are known
+/// ahead (an imperative eval's are not).
+#[test]
+fn the_opener_is_told_the_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Counting::new(false);
+    let b2: SharedBackend = backend.clone();
+    let opened: Arc<Mutex<Vec<ModelSpec>>> = Arc::default();
+    let specs = Arc::clone(&opened);
+    let opener = move |s: &ModelSpec| {
+        specs.lock().unwrap().push(s.clone());
+        Ok(b2.clone())
+    };
+    let mut p = plan(vec![&CAPITAL, &CAPITAL_2, &BERLIN], 3);
+    p.params.max_tokens = 77;
+    execute(
+        &p,
+        &common::store(dir.path(), "a"),
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
+    let w = opened.lock().unwrap()[0]
+        .workload
+        .clone()
+        .expect("a workload");
+    // 3 evals x 2 temperatures x 3 samples; two distinct prompts.
+    assert_eq!(w.samples, 18);
+    let r = w.requests.expect("every request known");
+    assert_eq!(r.max_tokens, 77);
+    assert_eq!(r.prompts.len(), 2, "{:?}", r.prompts);
+    let text: Vec<String> = r.prompts.iter().map(Prompt::to_text).collect();
+    assert!(
+        text.iter().any(|t| t.contains("Capital of France?")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|t| t.contains("Capital of Germany")),
+        "{text:?}"
+    );
+
+    // With an imperative eval the requests are not all known; the samples are.
+    let p = plan(vec![&CAPITAL, &IMPERATIVE], 2);
+    execute(
+        &p,
+        &common::store(dir.path(), "b"),
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
+    let w = opened.lock().unwrap()[1]
+        .workload
+        .clone()
+        .expect("a workload");
+    assert_eq!((w.samples, w.requests), (8, None));
+}

@@ -99,17 +99,19 @@ impl LlamaBackend {
             digest,
             load_ms: None,
             context_length: Some(settings.seq_context),
+            sequences: Some(settings.parallel),
             ..ModelInfo::default()
         };
         Self::start(model_info, settings)
     }
 
-    fn start(mut info: ModelInfo, settings: LlamaSettings) -> Result<Self, BackendError> {
+    fn start(mut info: ModelInfo, mut settings: LlamaSettings) -> Result<Self, BackendError> {
         let t0 = Instant::now();
         let (served, chat_format, has_template, weight_buffers, context_buffers) =
             match settings.isolation {
                 Isolation::Thread => {
                     let local = Local::start(settings.clone())?;
+                    settings = local.settings.clone();
                     let facts = (
                         local.chat_format.clone(),
                         local.has_chat_template(),
@@ -121,6 +123,11 @@ impl LlamaBackend {
                 Isolation::Process => {
                     let worker = Worker::start(settings.clone())?;
                     let r = worker.ready.clone();
+                    settings.requests = None;
+                    if r.seq_cells > 0 && r.seq_cells < settings.seq_cells {
+                        settings.seq_cells = r.seq_cells;
+                        settings.kv_size = r.seq_cells * settings.parallel;
+                    }
                     (
                         Served::Process(worker),
                         r.chat_format,

@@ -124,7 +124,7 @@ fn pci_bus_id(index: usize) -> Option<String> {
 /// What decides a model's memory, from the settings litmus-llama resolves.
 pub fn memory_params(s: &LlamaSettings) -> MemoryParams {
     MemoryParams {
-        seq_context: s.seq_context,
+        seq_context: s.stream_limit(),
         parallel: s.parallel,
         kv_unified: s.kv_unified,
         kv_size: s.kv_size,

@@ -29,13 +29,17 @@ pub(crate) struct Local {
     model: Arc<LlamaModel>,
     template: Option<LlamaChatTemplate>,
     pub chat_format: ChatFormat,
-    tx: Sender<Msg>,
-    engine: Mutex<Option<JoinHandle<()>>>,
+    /// The engine, with KV streams of `settings.stream_limit()` cells.
+    main: EngineThread,
+    /// An engine with full-length streams (`seq_context`) for the requests
+    /// that do not fit the main one's, started on the first such request
+    /// (only where the main engine's streams were sized to the workload).
+    overflow: Mutex<Option<Result<EngineThread, String>>>,
+    stats: EngineStatsHandle,
     bos: Option<LlamaToken>,
-    stats: Arc<Mutex<EngineStats>>,
     /// Where llama.cpp put the weights (buffer type, MiB).
     pub weight_buffers: Vec<(String, f64)>,
-    /// The KV, compute and output buffers of the context.
+    /// The KV, compute and output buffers of the main engine's context.
     pub context_buffers: Vec<BufferSize>,
     /// Time to load the model and start the engine, ms.
     pub load_ms: f64,
@@ -60,6 +64,10 @@ fn pad_rows(s: &LlamaSettings) -> usize {
         == Some(1);
     (if !s.tiled_mm || forced { 2 } else { 8 }).min(s.parallel as usize)
 }
+
+/// Sequences of the engine for requests longer than the main engine's
+/// streams (see [`Local`]): two, so that its steps are padded as any batch's.
+const OVERFLOW_PARALLEL: u32 = 2;
 
 /// Makes this process's llama.cpp take the tiled K-quant kernel or not, as
 /// the settings say, before its first matrix product (llama.cpp reads the
@@ -105,7 +113,7 @@ fn split_devices(shares: &[f64], gpus: &[usize]) -> Result<Vec<usize>, String> {
 impl Local {
     /// Loads the model (under the load lock, with the CPU layouts the
     /// settings allow) and starts the engine thread.
-    pub fn start(settings: LlamaSettings) -> Result<Self, BackendError> {
+    pub fn start(mut settings: LlamaSettings) -> Result<Self, BackendError> {
         apply_tiled_mm(&settings);
         let backend = llama()?;
         warn_once_about_simd();
@@ -156,126 +164,39 @@ impl Local {
             vocab.should_add_bos().then(|| vocab.bos())
         };
 
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<BufferSize>, String>>();
-        let engine_model = Arc::clone(&model);
-        let stats = Arc::new(Mutex::new(EngineStats::default()));
-        let engine_stats = Arc::clone(&stats);
-        let s = settings.clone();
-        let pad_rows = pad_rows(&settings);
-        let handle = std::thread::Builder::new()
-            .name("litmus-llama-engine".into())
-            .spawn(move || {
-                let model: &LlamaModel = &engine_model;
-                // Before llama.cpp starts this engine's threads, which inherit it.
-                if !s.cpus.is_empty() {
-                    if let Err(e) = crate::sys::pin_this_thread(&s.cpus) {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                }
-                let mut cp = LlamaContextParams::default()
-                    .with_n_ctx(NonZeroU32::new(s.kv_size))
-                    .with_n_batch(s.n_batch)
-                    .with_n_ubatch(s.n_ubatch)
-                    .with_n_seq_max(s.parallel)
-                    .with_n_threads(s.threads as i32)
-                    .with_n_threads_batch(s.threads as i32)
-                    .with_kv_unified(s.kv_unified)
-                    .with_swa_full(false);
-                if let Some(fa) = s.flash_attn {
-                    cp = cp.with_flash_attention_policy(if fa {
-                        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
-                    } else {
-                        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
-                    });
-                }
-                let backend = match llama() {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                let context_guard = CONTEXT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-                CONTEXT_BUFFERS
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clear();
-                let created = model.new_context(backend, cp);
-                let buffers =
-                    std::mem::take(&mut *CONTEXT_BUFFERS.lock().unwrap_or_else(|e| e.into_inner()));
-                drop(context_guard);
-                let ctx = match created {
-                    Ok(ctx) => ctx,
-                    Err(e) => {
-                        let detail = take_llama_errors();
-                        let _ = ready_tx.send(Err(format!("creating the context: {e} {detail}")));
-                        return;
-                    }
-                };
-                let engine = Engine::new(
-                    model,
-                    ctx,
-                    EngineSettings {
-                        n_seq: s.parallel as usize,
-                        seq_limit: s.seq_context,
-                        kv_capacity: s.kv_size,
-                        n_batch: s.n_batch as usize,
-                        ignore_eos: s.ignore_eos,
-                        dedupe_greedy: s.dedupe_greedy,
-                        kv_unified: s.kv_unified,
-                        pad_rows,
-                        threads: s.threads as i32,
-                        yield_cores: s.yield_cores,
-                    },
-                    engine_stats,
-                );
-                let _ = ready_tx.send(Ok(buffers));
-                engine.run(rx);
-            })
-            .map_err(|e| BackendError::Load(format!("starting the engine thread: {e}")))?;
-        let context_buffers = match ready_rx.recv() {
-            Ok(Ok(buffers)) => buffers,
-            Ok(Err(e)) => {
-                let _ = handle.join();
-                return Err(BackendError::Load(format!(
-                    "{}: {e}",
-                    settings.model_path.display()
-                )));
-            }
-            Err(_) => {
-                let _ = handle.join();
-                return Err(BackendError::Load(format!(
-                    "{}: engine thread died",
-                    settings.model_path.display()
-                )));
-            }
-        };
+        if let Some(r) = &settings.requests {
+            let longest = r
+                .prompts
+                .iter()
+                .map(|p| prompt_tokens(&model, template.as_ref(), bos, p).len());
+            settings.fit_streams(longest.max().unwrap_or(0));
+        }
+        let stats = EngineStatsHandle::default();
+        let main = EngineThread::spawn(&model, &settings, Arc::clone(&stats.main))?;
         Ok(Local {
             load_ms: t0.elapsed().as_secs_f64() * 1000.0,
             settings,
             model,
             template,
             chat_format,
-            tx,
-            engine: Mutex::new(Some(handle)),
-            bos,
+            context_buffers: main.buffers.clone(),
+            main,
+            overflow: Mutex::new(None),
             stats,
+            bos,
             weight_buffers,
-            context_buffers,
         })
     }
 
-    /// What the engine has done so far.
+    /// What the engines have done so far.
     pub fn engine_stats(&self) -> EngineStats {
-        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+        self.stats.get()
     }
 
-    /// The engine's statistics as it publishes them after each step (before
-    /// it answers the requests that finished in it).
-    pub fn stats_handle(&self) -> Arc<Mutex<EngineStats>> {
-        Arc::clone(&self.stats)
+    /// The engines' statistics as they publish them after each step (before
+    /// they answer the requests that finished in it).
+    pub fn stats_handle(&self) -> EngineStatsHandle {
+        self.stats.clone()
     }
 
     /// Whether chat prompts are rendered with a chat template.
@@ -336,6 +257,7 @@ impl Local {
                 self.settings.seq_context
             ))));
         }
+        let need = tokens.len() as u64 + u64::from(params.max_tokens);
         let request = EngineRequest {
             tokens,
             params,
@@ -343,10 +265,33 @@ impl Local {
             enqueued,
             reply,
         };
-        if let Err(mpsc::SendError(Msg::Request(r))) = self.tx.send(Msg::Request(request)) {
-            (r.reply)(Err(BackendError::Backend(
-                "the llama engine has stopped".into(),
-            )));
+        let limit = self.settings.stream_limit();
+        if need <= u64::from(limit) || limit >= self.settings.seq_context {
+            return self.main.send(request);
+        }
+        // Longer than the main engine's streams: the full-length engine, with
+        // the same answers (a sample's numbers do not depend on the batch).
+        let mut overflow = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+        let engine = overflow.get_or_insert_with(|| {
+            let mut s = self.settings.clone();
+            s.parallel = s.parallel.min(OVERFLOW_PARALLEL);
+            s.seq_cells = s.seq_context.next_multiple_of(256);
+            s.kv_size = s.seq_cells * s.parallel;
+            s.n_batch = s.n_batch.max(s.parallel + 1);
+            tracing::debug!(
+                "a request of {need} tokens is longer than the engine's {limit}: \
+                 starting an engine with {} streams of {} cells",
+                s.parallel,
+                s.seq_cells
+            );
+            EngineThread::spawn(&self.model, &s, Arc::clone(&self.stats.overflow))
+                .map_err(|e| e.to_string())
+        });
+        match engine {
+            Ok(e) => e.send(request),
+            Err(e) => (request.reply)(Err(BackendError::Backend(format!(
+                "starting the engine for long requests: {e}"
+            )))),
         }
     }
 }
@@ -399,10 +344,157 @@ pub(crate) fn prompt_tokens(
     tokens
 }
 
-impl Drop for Local {
+/// The statistics of a [`Local`]'s engines, as each publishes them.
+#[derive(Clone, Default)]
+pub(crate) struct EngineStatsHandle {
+    main: Arc<Mutex<EngineStats>>,
+    overflow: Arc<Mutex<EngineStats>>,
+}
+
+impl EngineStatsHandle {
+    /// Both engines' work together.
+    pub fn get(&self) -> EngineStats {
+        let main = *self.main.lock().unwrap_or_else(|e| e.into_inner());
+        let overflow = *self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+        EngineStats {
+            kv_positions_held: main.kv_positions_held + overflow.kv_positions_held,
+            ..main.plus(overflow)
+        }
+    }
+}
+
+/// An engine on its own thread, with its own llama.cpp context.
+struct EngineThread {
+    tx: Sender<Msg>,
+    handle: Mutex<Option<JoinHandle<()>>>,
+    /// The KV, compute and output buffers of its context.
+    buffers: Vec<BufferSize>,
+}
+
+impl EngineThread {
+    /// Creates a context for `model` as `settings` say and starts an engine
+    /// thread on it.
+    fn spawn(
+        model: &Arc<LlamaModel>,
+        settings: &LlamaSettings,
+        stats: Arc<Mutex<EngineStats>>,
+    ) -> Result<Self, BackendError> {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<BufferSize>, String>>();
+        let engine_model = Arc::clone(model);
+        let engine_stats = stats;
+        let s = settings.clone();
+        let pad_rows = pad_rows(settings);
+        let handle = std::thread::Builder::new()
+            .name("litmus-llama-engine".into())
+            .spawn(move || {
+                let model: &LlamaModel = &engine_model;
+                // Before llama.cpp starts this engine's threads, which inherit it.
+                if !s.cpus.is_empty() {
+                    if let Err(e) = crate::sys::pin_this_thread(&s.cpus) {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                }
+                let mut cp = LlamaContextParams::default()
+                    .with_n_ctx(NonZeroU32::new(s.kv_size))
+                    .with_n_batch(s.n_batch)
+                    .with_n_ubatch(s.n_ubatch)
+                    .with_n_seq_max(s.parallel)
+                    .with_n_threads(s.threads as i32)
+                    .with_n_threads_batch(s.threads as i32)
+                    .with_kv_unified(s.kv_unified)
+                    .with_swa_full(false);
+                if let Some(fa) = s.flash_attn {
+                    cp = cp.with_flash_attention_policy(if fa {
+                        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED
+                    } else {
+                        llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED
+                    });
+                }
+                let backend = match llama() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let context_guard = CONTEXT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+                CONTEXT_BUFFERS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+                let created = model.new_context(backend, cp);
+                let buffers =
+                    std::mem::take(&mut *CONTEXT_BUFFERS.lock().unwrap_or_else(|e| e.into_inner()));
+                drop(context_guard);
+                let ctx = match created {
+                    Ok(ctx) => ctx,
+                    Err(e) => {
+                        let detail = take_llama_errors();
+                        let _ = ready_tx.send(Err(format!("creating the context: {e} {detail}")));
+                        return;
+                    }
+                };
+                let engine = Engine::new(
+                    model,
+                    ctx,
+                    EngineSettings {
+                        n_seq: s.parallel as usize,
+                        seq_limit: s.stream_limit(),
+                        kv_capacity: s.kv_size,
+                        n_batch: s.n_batch as usize,
+                        ignore_eos: s.ignore_eos,
+                        dedupe_greedy: s.dedupe_greedy,
+                        kv_unified: s.kv_unified,
+                        pad_rows,
+                        threads: s.threads as i32,
+                        yield_cores: s.yield_cores,
+                    },
+                    engine_stats,
+                );
+                let _ = ready_tx.send(Ok(buffers));
+                engine.run(rx);
+            })
+            .map_err(|e| BackendError::Load(format!("starting the engine thread: {e}")))?;
+        let buffers = match ready_rx.recv() {
+            Ok(Ok(buffers)) => buffers,
+            Ok(Err(e)) => {
+                let _ = handle.join();
+                return Err(BackendError::Load(format!(
+                    "{}: {e}",
+                    settings.model_path.display()
+                )));
+            }
+            Err(_) => {
+                let _ = handle.join();
+                return Err(BackendError::Load(format!(
+                    "{}: engine thread died",
+                    settings.model_path.display()
+                )));
+            }
+        };
+        Ok(EngineThread {
+            tx,
+            handle: Mutex::new(Some(handle)),
+            buffers,
+        })
+    }
+
+    /// Hands `request` to the engine.
+    fn send(&self, request: EngineRequest) {
+        if let Err(mpsc::SendError(Msg::Request(r))) = self.tx.send(Msg::Request(request)) {
+            (r.reply)(Err(BackendError::Backend(
+                "the llama engine has stopped".into(),
+            )));
+        }
+    }
+}
+
+impl Drop for EngineThread {
     fn drop(&mut self) {
         let _ = self.tx.send(Msg::Shutdown);
-        if let Some(handle) = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(handle) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = handle.join();
         }
     }

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use litmus_core::base::backend::BackendError;
-use litmus_core::base::model::ModelSpec;
+use litmus_core::base::backend::Prompt;
+use litmus_core::base::model::{KnownRequests, ModelSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::gguf::GgufInfo;
@@ -21,6 +22,16 @@ pub struct LlamaSettings {
     pub parallel: u32,
     /// Most tokens (prompt + generated) of one sequence (`ModelSpec.context`).
     pub seq_context: u32,
+    /// Cells of each sequence's KV stream (without `kv_unified`): enough for
+    /// `seq_context`, or for the largest request of the run's workload when
+    /// that is less (see [`ModelSpec::workload`]); a request that needs more
+    /// is served by a second engine with full-length streams.
+    #[serde(default)]
+    pub seq_cells: u32,
+    /// The run's requests, when known ahead: `seq_cells` is first bounded
+    /// by their bytes, then (once the model is loaded) set by their tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<KnownRequests>,
     /// Total KV cache in tokens shared by all sequences (option `kv_size`).
     pub kv_size: u32,
     /// Most tokens per `llama_decode` (option `n_batch`).
@@ -49,7 +60,7 @@ pub struct LlamaSettings {
     /// cells: about 14% of the throughput of a 32-sequence run of short cases
     /// on a 2-core machine), and where a sequence's cells lie does not depend
     /// on the others, which keeps answers batch-invariant (see the crate
-    /// docs). When `parallel` full-length streams would take more than a
+    /// docs). When `parallel` streams (see `seq_cells`) would take more than a
     /// quarter of the memory, the default `parallel` is lowered to fit.
     pub kv_unified: bool,
     /// Flash attention: `None` lets llama.cpp decide (option `flash_attn` = on/off/auto).
@@ -125,6 +136,32 @@ impl Isolation {
     }
 }
 
+/// The most sequences in flight by default on the CPU, when the run's
+/// workload is known (on a 2-core machine, the default run took 103.6 s at
+/// 32, 89.4 s at 128 and 92.0 s at 256, where the load grew to 6.7 s).
+pub const MAX_DEFAULT_PARALLEL: u32 = 128;
+
+/// KV cells for the largest of `r`'s requests, from its bytes: a token
+/// covers at least one byte of the rendered prompt, which a chat template
+/// lengthens by its markup (taken as 32 bytes a message and 256 more, for a
+/// system prompt of its own), plus BOS and the new tokens. An upper bound
+/// for the memory fit before the model is loaded; see
+/// [`LlamaSettings::fit_streams`].
+fn byte_cells(r: &KnownRequests) -> u64 {
+    let bytes = |p: &Prompt| match p {
+        Prompt::Completion(text) => text.len() as u64,
+        Prompt::Chat(m) => m.iter().map(|m| m.content.len() as u64 + 32).sum(),
+    };
+    let longest = r.prompts.iter().map(bytes).max().unwrap_or(0);
+    stream_cells(longest + 256 + 2, r.max_tokens)
+}
+
+/// Cells for a prompt of `prompt` tokens and `max_tokens` new ones, in whole
+/// 256-cell blocks (as llama.cpp pads the cells it attends to).
+fn stream_cells(prompt: u64, max_tokens: u32) -> u64 {
+    (prompt + u64::from(max_tokens) + 1).next_multiple_of(256)
+}
+
 /// Options understood in `ModelSpec.options`.
 pub const OPTION_KEYS: &[&str] = &[
     "ignore_eos",
@@ -184,7 +221,14 @@ impl LlamaSettings {
         let parallel = spec
             .parallel
             .filter(|p| *p > 0)
-            .unwrap_or(if gpu { 64 } else { 32 })
+            .unwrap_or(match &spec.workload {
+                _ if gpu => 64,
+                // Every sample of the run in flight at once, up to a limit
+                // (more streams lengthen the load); two at least, so that
+                // steps are padded as in any larger batch.
+                Some(w) => (w.samples.min(MAX_DEFAULT_PARALLEL as usize) as u32).max(2),
+                None => 32,
+            })
             .min(256);
         let train = gguf
             .context_length
@@ -198,6 +242,8 @@ impl LlamaSettings {
             threads,
             parallel,
             seq_context,
+            seq_cells: 0,
+            requests: None,
             kv_size: 0,
             n_batch: 512,
             n_ubatch: 512,
@@ -264,7 +310,12 @@ impl LlamaSettings {
         // By default each sequence has its own KV stream of `seq_context` cells,
         // unless that takes more than a quarter of the memory (at least 1 GiB):
         // then fewer sequences run at once (or as many as asked for).
-        let per_seq = u64::from(seq_context.next_multiple_of(256));
+        let full_seq = u64::from(seq_context.next_multiple_of(256));
+        let known = spec.workload.as_ref().and_then(|w| w.requests.as_ref());
+        let per_seq = match known {
+            Some(r) => full_seq.min(byte_cells(r)),
+            None => full_seq,
+        };
         let fitting_seqs = match (gguf.kv_bytes_per_token, sys::total_memory_bytes()) {
             (Some(per_token), Some(mem)) if per_token > 0 && !gpu => {
                 let budget = (mem / 4).max(1 << 30);
@@ -292,6 +343,8 @@ impl LlamaSettings {
                     s.parallel = s.parallel.min(fit.clamp(1, 256) as u32);
                 }
             }
+            s.seq_cells = per_seq as u32;
+            s.requests = known.cloned();
             s.kv_size = (per_seq * u64::from(s.parallel)).min(u64::from(u32::MAX / 2)) as u32;
         }
         s.n_batch = s.n_batch.max(s.parallel + 1);
@@ -300,6 +353,32 @@ impl LlamaSettings {
             None => Isolation::default_here()?,
         };
         Ok(s)
+    }
+
+    /// Once the model is loaded: streams of the cells the longest of the
+    /// known requests needs, `longest_prompt` tokens (never more than
+    /// before). A request that needs more than any known one (which the
+    /// runner does not send) goes to the engine with full-length streams.
+    pub(crate) fn fit_streams(&mut self, longest_prompt: usize) {
+        let Some(r) = self.requests.take() else {
+            return;
+        };
+        let cells = stream_cells(longest_prompt as u64, r.max_tokens);
+        if cells < u64::from(self.seq_cells) {
+            self.seq_cells = cells as u32;
+            self.kv_size = self.seq_cells * self.parallel;
+        }
+    }
+
+    /// The most tokens (prompt + generated) a sequence of the main engine
+    /// holds: `seq_context`, or fewer when its KV streams are sized to the
+    /// workload (see `seq_cells`).
+    pub fn stream_limit(&self) -> u32 {
+        if self.kv_unified || self.seq_cells == 0 {
+            self.seq_context
+        } else {
+            self.seq_context.min(self.seq_cells)
+        }
     }
 
     /// The part of the settings that can change responses (beyond the weights).
@@ -323,6 +402,8 @@ impl LlamaSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use litmus_core::base::backend::Message;
+    use litmus_core::base::model::Workload;
 
     fn info(kv_bytes_per_token: Option<u64>) -> GgufInfo {
         GgufInfo {
@@ -383,6 +464,78 @@ mod tests {
         assert!(resolve(&[("kv_unified", "true")], Some(1024), Some(8)).kv_unified);
         assert!(!resolve(&[("kv_unified", "false")], None, Some(8)).kv_unified);
         assert!(!resolve(&[], None, Some(8)).kv_unified);
+    }
+
+    #[test]
+    fn a_known_workload_sizes_the_batch_and_the_streams() {
+        if cfg!(feature = "cuda") || sys::total_memory_bytes().is_none() {
+            return;
+        }
+        let with = |samples: usize, requests: Option<KnownRequests>, parallel: Option<u32>| {
+            let spec = ModelSpec {
+                parallel,
+                workload: Some(Workload { samples, requests }),
+                ..Default::default()
+            };
+            LlamaSettings::resolve(&spec, PathBuf::from("m.gguf"), &info(Some(1024))).unwrap()
+        };
+        let short = |bytes: usize, messages: usize, max_tokens| {
+            let text = "x".repeat(bytes);
+            let prompt = if messages == 0 {
+                Prompt::Completion(text)
+            } else {
+                let mut m = vec![Message::user(text)];
+                m.resize(messages, Message::user(""));
+                Prompt::Chat(m)
+            };
+            Some(KnownRequests {
+                prompts: vec![Prompt::Completion("short".into()), prompt],
+                max_tokens,
+            })
+        };
+        // 120 completions of 200 bytes and 128 new tokens: all in flight,
+        // each stream 200 + 256 + 2 (markup, BOS) + 128 + 1 cells, in blocks of 256.
+        let s = with(120, short(200, 0, 128), None);
+        assert!(!s.kv_unified);
+        assert_eq!((s.parallel, s.seq_cells, s.kv_size), (120, 768, 120 * 768));
+        assert_eq!(s.stream_limit(), 768);
+        // Their tokens, once the model is loaded, make the streams shorter
+        // (never longer).
+        let mut t = s.clone();
+        t.fit_streams(60);
+        assert_eq!(
+            (t.seq_cells, t.kv_size, t.stream_limit()),
+            (256, 120 * 256, 256)
+        );
+        assert!(t.requests.is_none());
+        let mut t = s.clone();
+        t.fit_streams(5000);
+        assert_eq!((t.seq_cells, t.kv_size), (768, 120 * 768));
+        // The context a sample may use is still the model's: same cache key.
+        assert_eq!(s.seq_context, 2048);
+        assert_eq!(
+            s.cache_salt(),
+            resolve(&[], Some(1024), Some(120)).cache_salt()
+        );
+        // Chat markup counts; a request beyond the context keeps full streams.
+        assert_eq!(with(8, short(1000, 3, 384), None).seq_cells, 1792);
+        assert_eq!(with(8, short(4000, 1, 512), None).stream_limit(), 2048);
+        // Unknown requests: full streams; the batch still follows the samples.
+        let s = with(10, None, None);
+        assert_eq!(
+            (s.parallel, s.seq_cells, s.stream_limit()),
+            (10, 2048, 2048)
+        );
+        // Up to MAX_DEFAULT_PARALLEL sequences, two at least (steps padded as
+        // in any batch); an explicit `parallel` is kept.
+        assert_eq!(
+            with(1000, short(10, 0, 16), None).parallel,
+            MAX_DEFAULT_PARALLEL
+        );
+        assert_eq!(with(1, short(10, 0, 16), None).parallel, 2);
+        assert_eq!(with(1000, short(10, 0, 16), Some(7)).parallel, 7);
+        // No workload: the fixed default.
+        assert_eq!(resolve(&[], Some(1024), None).parallel, 32);
     }
 
     #[test]

@@ -139,6 +139,10 @@ pub(crate) struct Ready {
     #[serde(default)]
     pub context_buffers: Vec<crate::runtime::BufferSize>,
     pub load_ms: f64,
+    /// The cells of the engine's KV streams (`LlamaSettings::seq_cells`),
+    /// as sized to the known requests' tokens.
+    #[serde(default)]
+    pub seq_cells: u32,
 }
 
 /// `segv-after-steps:N` -> N.
@@ -216,13 +220,14 @@ fn serve() -> i32 {
         weight_buffers: local.weight_buffers.clone(),
         context_buffers: local.context_buffers.clone(),
         load_ms: local.load_ms,
+        seq_cells: local.settings.seq_cells,
     }));
     let stats = local.stats_handle();
     let replier = |id: u64| {
         let tx = out_tx.clone();
-        let stats = Arc::clone(&stats);
+        let stats = stats.clone();
         Box::new(move |result| {
-            let stats = *stats.lock().unwrap_or_else(|e| e.into_inner());
+            let stats = stats.get();
             let _ = tx.send(FromWorker::Done { id, result, stats });
         })
     };

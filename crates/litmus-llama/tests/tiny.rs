@@ -8,6 +8,7 @@ use std::sync::Arc;
 use litmus_core::base::backend::{
     Backend, BackendError, FinishReason, GenerationRequest, Message, Prompt, SamplingParams,
 };
+use litmus_core::base::model::{KnownRequests, Workload};
 use litmus_llama::{LlamaBackend, TextAccumulator};
 
 use common::{req, sampled, texts};
@@ -542,5 +543,53 @@ fn randomized_workloads_complete_exactly_once() {
     ] {
         let b = Arc::new(LlamaBackend::open(&common::spec(&path, 4, 256, &options)).unwrap());
         common::random_workload(&b, seed, 40);
+    }
+}
+
+/// A backend whose KV streams were sized to the run's workload serves a
+/// request longer than they hold (one the run could not know ahead, say a
+/// judge's) on a second engine with full-length streams, with the answers an
+/// engine with full-length streams gives; short requests stay on the sized one.
+#[test]
+fn requests_beyond_the_workload_get_full_length_streams() {
+    let (_dir, path) = common::tiny_model(None);
+    let options = [("ignore_eos", "true")];
+    let mut spec = common::spec(&path, 8, 2048, &options);
+    spec.parallel = None;
+    spec.workload = Some(Workload {
+        samples: 6,
+        requests: Some(KnownRequests {
+            prompts: vec![Prompt::Completion("the cat is on the".into())],
+            max_tokens: 24,
+        }),
+    });
+    let sized = LlamaBackend::open(&spec).unwrap();
+    // Its bytes bound the streams to 512 cells; its tokens, to 256.
+    let limit = sized.settings().stream_limit() as usize;
+    assert_eq!((sized.settings().parallel, limit), (6, 256));
+    let full = LlamaBackend::open(&common::spec(&path, 6, 2048, &options)).unwrap();
+    assert_eq!(full.settings().stream_limit(), 2048);
+
+    let tokens = |p: &str| {
+        sized
+            .tokenize_prompt(&Prompt::Completion(p.into()))
+            .unwrap()
+            .len()
+    };
+    let long = (1..)
+        .map(|k| "the cat and the dog ".repeat(k))
+        .find(|p| tokens(p) + 24 > limit)
+        .unwrap();
+    assert!(tokens(&long) + 24 < 2048);
+    for prompt in [long.as_str(), "the cat is on the", long.as_str()] {
+        let r = req(prompt, sampled(24), (0..3).collect());
+        let a = sized.generate(&r).unwrap();
+        assert_eq!(texts(&a), texts(&full.generate(&r).unwrap()), "{prompt:?}");
+        for g in &a {
+            assert_eq!(
+                (g.finish, g.usage.completion_tokens),
+                (FinishReason::Length, 24)
+            );
+        }
     }
 }

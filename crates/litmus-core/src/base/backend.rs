@@ -256,16 +256,14 @@ pub struct ModelInfo {
     pub load_ms: Option<f64>,
     /// Context length used.
     pub context_length: Option<u32>,
+    /// Sequences decoded together (the in-process backend's batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequences: Option<u32>,
     /// Resident memory of the process with this model loaded, measured by the
     /// runner when the model's evaluation ends (weights touched, caches full).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_bytes: Option<u64>,
 }
-
-/// Opens a backend for a model spec: what the harness and the runner are
-/// given (`litmus::open_backend` opens the backends compiled in).
-pub type BackendOpener<'a> =
-    &'a (dyn Fn(&crate::base::model::ModelSpec) -> Result<SharedBackend, BackendError> + Sync);
 
 /// A backend failure. Recorded with the sample; never aborts a run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::backend::{BackendError, Prompt, SharedBackend};
+
 /// Which backend serves a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -100,6 +102,35 @@ pub struct ModelSpec {
     /// (Ollama) or server-side name (OpenAI). Each becomes its own
     /// configuration; see [`ModelSpec::expand`].
     pub quantizations: BTreeMap<String, String>,
+    /// What the run will ask of this model, when the runner knows it ahead;
+    /// filled in by the runner (never read from `litmus.toml`) so that an
+    /// in-process backend can size its batch and KV cache to the work. A
+    /// hint: a backend must still serve any request it gets.
+    #[serde(skip)]
+    pub workload: Option<Workload>,
+}
+
+/// Opens a backend for a model spec: what the harness and the runner are
+/// given (`litmus::open_backend` opens the backends compiled in).
+pub type BackendOpener<'a> = &'a (dyn Fn(&ModelSpec) -> Result<SharedBackend, BackendError> + Sync);
+
+/// The work a run will give one model (see [`ModelSpec::workload`]).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Workload {
+    /// Samples to generate, over every prompt.
+    pub samples: usize,
+    /// Every request, when all are known ahead; `None` when some are not
+    /// (an eval that calls the model itself, a judge).
+    pub requests: Option<KnownRequests>,
+}
+
+/// The requests of a run, known before it starts (see [`Workload`]).
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KnownRequests {
+    /// Each distinct prompt.
+    pub prompts: Vec<Prompt>,
+    /// The most new tokens a request asks for.
+    pub max_tokens: u32,
 }
 
 impl ModelSpec {

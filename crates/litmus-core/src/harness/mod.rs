@@ -16,8 +16,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::base::backend::BackendOpener;
 use crate::base::exit;
+use crate::base::model::BackendOpener;
 use crate::base::model::{BackendKind, ModelSpec};
 use crate::base::paths::{target_dir, workspace_root, TargetLocation};
 use crate::eval::registry::EvalEntry;

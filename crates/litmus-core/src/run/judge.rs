@@ -8,11 +8,10 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::OnceLock;
 
 use crate::base::backend::{
-    Backend, BackendError, BackendOpener, Generation, ModelInfo, Prompt, SamplingParams,
-    SharedBackend,
+    Backend, BackendError, Generation, ModelInfo, Prompt, SamplingParams, SharedBackend,
 };
 use crate::base::caller::ModelCaller;
-use crate::base::model::ModelSpec;
+use crate::base::model::{BackendOpener, ModelSpec};
 use crate::base::util::panic_message;
 use crate::run::generate::CachedBackend;
 use crate::run::store::Cache;

@@ -38,10 +38,9 @@ use std::time::Instant;
 
 use crossbeam_channel as channel;
 
-use crate::base::backend::{
-    Backend, BackendError, BackendOpener, BusyTime, ModelInfo, SharedBackend,
-};
-use crate::base::model::{BackendKind, ModelSpec};
+use crate::base::backend::{Backend, BackendError, BusyTime, ModelInfo, Prompt, SharedBackend};
+use crate::base::model::{BackendKind, BackendOpener, KnownRequests, ModelSpec, Workload};
+use crate::eval::case::Case;
 use crate::plan::matrix::{build_cases, expand, Cases, InstanceList, Plan, SampleKey};
 use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
 use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Reporter};
@@ -440,7 +439,11 @@ fn open_placed(
     task: usize,
     tx: &channel::Sender<Msg>,
 ) -> (Opened, Option<Assignment>) {
-    let spec = &run.plan.models[task];
+    let mut spec = run.plan.models[task].clone();
+    if spec.backend == BackendKind::Llama && spec.workload.is_none() {
+        spec.workload = Some(workload(run, &spec));
+    }
+    let spec = &spec;
     let Some(schedule) = run.schedule else {
         return (open(run.plan, spec, run.opener), None);
     };
@@ -497,6 +500,45 @@ fn open_placed(
         });
         failed_secs = opened.load_secs;
         assignment = Some(next);
+    }
+}
+
+/// What configuration `spec` will be asked for (see [`Workload`]): the
+/// samples of its instances as the spec names them, and the largest request
+/// unless some requests cannot be known ahead (an imperative eval calls the
+/// model itself; a text case graded by a judge asks the model under test
+/// when the run names no judge).
+fn workload(run: &Shared<'_>, spec: &ModelSpec) -> Workload {
+    let mut instances = expand(
+        run.plan,
+        run.cases,
+        &spec.name,
+        spec.quantization.as_deref(),
+        &|key| run.stored.contains(key),
+    );
+    instances.retain_partition(run.plan, spec);
+    let self_judged = run.judge.spec().is_none();
+    let judged = |c: &Case| matches!(c, Case::Text(t) if t.judge.is_some());
+    let mut seen = std::collections::HashSet::new();
+    let mut prompts: Vec<Prompt> = Vec::new();
+    let mut known = true;
+    for u in instances.instances.iter().filter(|u| !u.needed.is_empty()) {
+        match (&u.error, &u.prompt, &u.case) {
+            (Some(_), _, _) => {} // nothing is generated
+            (None, Some(prompt), Some(case)) if !(self_judged && judged(case)) => {
+                if seen.insert(prompt) {
+                    prompts.push(prompt.clone());
+                }
+            }
+            _ => known = false,
+        }
+    }
+    Workload {
+        samples: instances.todo(),
+        requests: known.then_some(KnownRequests {
+            prompts,
+            max_tokens: run.plan.params.max_tokens,
+        }),
     }
 }
 

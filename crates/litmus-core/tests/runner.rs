@@ -8,7 +8,7 @@ mod common;
 
 use common::Collect;
 use litmus_core::base::backend::*;
-use litmus_core::base::model::ModelSpec;
+use litmus_core::base::model::{ModelSpec, Workload};
 use litmus_core::eval::case::Case;
 use litmus_core::eval::context::EvalContext;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
@@ -444,33 +444,36 @@ fn berlin() -> Case {
 }
 static BERLIN: EvalEntry = entry!("berlin", EntryKind::Declarative(berlin));
 
+/// The workload of the one model of `p`, as its opener is told it.
+fn workload_told(p: &Plan) -> Workload {
+    let dir = tempfile::tempdir().unwrap();
+    let b: SharedBackend = Counting::new(false);
+    let opened: Mutex<Vec<ModelSpec>> = Mutex::default();
+    let opener = |s: &ModelSpec| {
+        opened.lock().unwrap().push(s.clone());
+        Ok(b.clone())
+    };
+    let store = common::store(dir.path(), "a");
+    execute(
+        p,
+        &store,
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
+    let specs = opened.into_inner().unwrap();
+    assert_eq!(specs.len(), 1);
+    specs[0].workload.clone().expect("a workload")
+}
+
 /// The spec a llama model is opened with says what the run will ask of it:
 /// every sample, and every distinct prompt while all requests are known
 /// ahead (an imperative eval's are not).
 #[test]
 fn the_opener_is_told_the_workload() {
-    let dir = tempfile::tempdir().unwrap();
-    let backend = Counting::new(false);
-    let b2: SharedBackend = backend.clone();
-    let opened: Arc<Mutex<Vec<ModelSpec>>> = Arc::default();
-    let specs = Arc::clone(&opened);
-    let opener = move |s: &ModelSpec| {
-        specs.lock().unwrap().push(s.clone());
-        Ok(b2.clone())
-    };
     let mut p = plan(vec![&CAPITAL, &CAPITAL_2, &BERLIN], 3);
     p.params.max_tokens = 77;
-    execute(
-        &p,
-        &common::store(dir.path(), "a"),
-        &Cache::disabled(),
-        &opener,
-        &mut Collect::default(),
-    );
-    let w = opened.lock().unwrap()[0]
-        .workload
-        .clone()
-        .expect("a workload");
+    let w = workload_told(&p);
     // 3 evals x 2 temperatures x 3 samples; two distinct prompts.
     assert_eq!(w.samples, 18);
     let r = w.requests.expect("every request known");
@@ -487,17 +490,6 @@ fn the_opener_is_told_the_workload() {
     );
 
     // With an imperative eval the requests are not all known; the samples are.
-    let p = plan(vec![&CAPITAL, &IMPERATIVE], 2);
-    execute(
-        &p,
-        &common::store(dir.path(), "b"),
-        &Cache::disabled(),
-        &opener,
-        &mut Collect::default(),
-    );
-    let w = opened.lock().unwrap()[1]
-        .workload
-        .clone()
-        .expect("a workload");
+    let w = workload_told(&plan(vec![&CAPITAL, &IMPERATIVE], 2));
     assert_eq!((w.samples, w.requests), (8, None));
 }

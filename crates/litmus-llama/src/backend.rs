@@ -125,8 +125,7 @@ impl LlamaBackend {
                     let r = worker.ready.clone();
                     settings.requests = None;
                     if r.seq_cells > 0 && r.seq_cells < settings.seq_cells {
-                        settings.seq_cells = r.seq_cells;
-                        settings.kv_size = r.seq_cells * settings.parallel;
+                        settings.set_streams(settings.parallel, r.seq_cells);
                     }
                     (
                         Served::Process(worker),

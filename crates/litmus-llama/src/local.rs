@@ -33,7 +33,8 @@ pub(crate) struct Local {
     main: EngineThread,
     /// An engine with full-length streams (`seq_context`) for the requests
     /// that do not fit the main one's, started on the first such request
-    /// (only where the main engine's streams were sized to the workload).
+    /// (only where the main engine's streams were sized to the workload); a
+    /// failed start is kept, and fails the later long requests alike.
     overflow: Mutex<Option<Result<EngineThread, String>>>,
     stats: EngineStatsHandle,
     bos: Option<LlamaToken>,
@@ -274,10 +275,10 @@ impl Local {
         let mut overflow = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
         let engine = overflow.get_or_insert_with(|| {
             let mut s = self.settings.clone();
-            s.parallel = s.parallel.min(OVERFLOW_PARALLEL);
-            s.seq_cells = s.seq_context.next_multiple_of(256);
-            s.kv_size = s.seq_cells * s.parallel;
-            s.n_batch = s.n_batch.max(s.parallel + 1);
+            s.set_streams(
+                s.parallel.min(OVERFLOW_PARALLEL),
+                s.seq_context.next_multiple_of(256),
+            );
             tracing::debug!(
                 "a request of {need} tokens is longer than the engine's {limit}: \
                  starting an engine with {} streams of {} cells",
@@ -382,7 +383,6 @@ impl EngineThread {
         let (tx, rx) = mpsc::channel::<Msg>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Vec<BufferSize>, String>>();
         let engine_model = Arc::clone(model);
-        let engine_stats = stats;
         let s = settings.clone();
         let pad_rows = pad_rows(settings);
         let handle = std::thread::Builder::new()
@@ -451,7 +451,7 @@ impl EngineThread {
                         threads: s.threads as i32,
                         yield_cores: s.yield_cores,
                     },
-                    engine_stats,
+                    stats,
                 );
                 let _ = ready_tx.send(Ok(buffers));
                 engine.run(rx);

@@ -138,7 +138,8 @@ impl Isolation {
 
 /// The most sequences in flight by default on the CPU, when the run's
 /// workload is known (on a 2-core machine, the default run took 103.6 s at
-/// 32, 89.4 s at 128 and 92.0 s at 256, where the load grew to 6.7 s).
+/// 32 sequences of 4096 cells, 89.4 s at 128 of 1024 cells and 92.0 s at 256
+/// of 1024 cells, where the load grew to 6.7 s).
 pub const MAX_DEFAULT_PARALLEL: u32 = 128;
 
 /// KV cells for the largest of `r`'s requests, from its bytes: a token
@@ -307,9 +308,10 @@ impl LlamaSettings {
         {
             s.tiled_mm = v != 0;
         }
-        // By default each sequence has its own KV stream of `seq_context` cells,
-        // unless that takes more than a quarter of the memory (at least 1 GiB):
-        // then fewer sequences run at once (or as many as asked for).
+        // By default each sequence has its own KV stream of `seq_context` cells
+        // (of fewer, when the run's requests are known and need fewer), unless
+        // that takes more than a quarter of the memory (at least 1 GiB): then
+        // fewer sequences run at once (or as many as asked for).
         let full_seq = u64::from(seq_context.next_multiple_of(256));
         let known = spec.workload.as_ref().and_then(|w| w.requests.as_ref());
         let per_seq = match known {
@@ -365,9 +367,18 @@ impl LlamaSettings {
         };
         let cells = stream_cells(longest_prompt as u64, r.max_tokens);
         if cells < u64::from(self.seq_cells) {
-            self.seq_cells = cells as u32;
-            self.kv_size = self.seq_cells * self.parallel;
+            self.set_streams(self.parallel, cells as u32);
         }
+    }
+
+    /// `parallel` KV streams of `cells` cells each (without `kv_unified`),
+    /// and what follows from them: the total KV size and a batch that holds
+    /// a token of every sequence.
+    pub(crate) fn set_streams(&mut self, parallel: u32, cells: u32) {
+        self.parallel = parallel;
+        self.seq_cells = cells;
+        self.kv_size = cells * parallel;
+        self.n_batch = self.n_batch.max(parallel + 1);
     }
 
     /// The most tokens (prompt + generated) a sequence of the main engine

@@ -14,7 +14,7 @@ use litmus_core::eval::context::EvalContext;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::{Score, ScoreResult};
 use litmus_core::plan::matrix::Plan;
-use litmus_core::run::runner::execute;
+use litmus_core::run::runner::{announce_workloads, execute};
 use litmus_core::run::store::{Cache, RunStore};
 
 /// Answers "Paris" to everything, counting requests and samples.
@@ -447,16 +447,21 @@ static BERLIN: EvalEntry = entry!("berlin", EntryKind::Declarative(berlin));
 /// The workload of the one model of `p`, as its opener is told it.
 fn workload_told(p: &Plan) -> Workload {
     let dir = tempfile::tempdir().unwrap();
+    workload_told_in(p, &common::store(dir.path(), "a"))
+}
+
+/// The workload of the one model of `p`, as its opener is told it when the
+/// run's samples go to `store`.
+fn workload_told_in(p: &Plan, store: &RunStore) -> Workload {
     let b: SharedBackend = Counting::new(false);
     let opened: Mutex<Vec<ModelSpec>> = Mutex::default();
     let opener = |s: &ModelSpec| {
         opened.lock().unwrap().push(s.clone());
         Ok(b.clone())
     };
-    let store = common::store(dir.path(), "a");
     execute(
         p,
-        &store,
+        store,
         &Cache::disabled(),
         &opener,
         &mut Collect::default(),
@@ -492,4 +497,37 @@ fn the_opener_is_told_the_workload() {
     // With an imperative eval the requests are not all known; the samples are.
     let w = workload_told(&plan(vec![&CAPITAL, &IMPERATIVE], 2));
     assert_eq!((w.samples, w.requests), (8, None));
+}
+
+/// What is estimated before a run (`--plan`, the placement) sees the
+/// workload the runner will tell the model; a resumed run tells it only what
+/// is left, while the announcement (nothing stored assumed) stays the whole.
+#[test]
+fn announced_workloads_are_what_the_runner_tells_the_model() {
+    let p = plan(vec![&CAPITAL, &BERLIN, &IMPERATIVE], 2);
+    let mut announced = p.clone();
+    announce_workloads(&mut announced);
+    assert_eq!(announced.models[0].workload, Some(workload_told(&p)));
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = plan(vec![&CAPITAL, &BERLIN], 2);
+    let w = workload_told_in(&first, &common::store(dir.path(), "r"));
+    assert_eq!(w.samples, 8);
+    let mut whole = plan(vec![&CAPITAL, &BERLIN, &CAPITAL_2], 2);
+    announce_workloads(&mut whole);
+    let announced = whole.models[0].workload.clone().expect("announced");
+    assert_eq!(announced.samples, 12);
+    let resumed = workload_told_in(&whole, &RunStore::resume(dir.path(), None).unwrap());
+    assert_eq!(resumed.samples, 4, "only capital_2's samples are left");
+    assert_eq!(
+        resumed.requests.expect("known").prompts.len(),
+        1,
+        "capital_2 asks one prompt"
+    );
+
+    // Only in-process (llama) models are told.
+    let mut http = plan(vec![&CAPITAL], 2);
+    http.models[0].backend = litmus_core::base::model::BackendKind::Openai;
+    announce_workloads(&mut http);
+    assert_eq!(http.models[0].workload, None);
 }

@@ -145,7 +145,8 @@ pub fn estimate_spec(spec: &ModelSpec) -> Result<ModelMemory, BackendError> {
     };
     let path = resolve_model_path(source)?;
     let gguf = GgufFile::open(&path).map_err(|e| BackendError::Load(e.to_string()))?;
-    let settings = LlamaSettings::resolve(spec, path.clone(), &gguf.info())?;
+    let mut settings = LlamaSettings::resolve(spec, path.clone(), &gguf.info())?;
+    crate::local::fit_streams_before_load(&mut settings);
     estimate(&gguf, &memory_params(&settings)).ok_or_else(|| {
         BackendError::Load(format!(
             "{}: the GGUF lacks the hyperparameters a memory estimate needs",

@@ -165,13 +165,7 @@ impl Local {
             vocab.should_add_bos().then(|| vocab.bos())
         };
 
-        if let Some(r) = &settings.requests {
-            let longest = r
-                .prompts
-                .iter()
-                .map(|p| prompt_tokens(&model, template.as_ref(), bos, p).len());
-            settings.fit_streams(longest.max().unwrap_or(0));
-        }
+        fit_streams_to(&mut settings, &model, template.as_ref(), bos);
         let stats = EngineStatsHandle::default();
         let main = EngineThread::spawn(&model, &settings, Arc::clone(&stats.main))?;
         Ok(Local {
@@ -328,6 +322,49 @@ pub(crate) fn render(
 /// A prompt's tokens as generation sees them: rendered, tokenized with the
 /// model's BOS (special tokens parsed for chat prompts), one BOS kept when
 /// the template writes its own.
+/// Sizes the KV streams of `settings` to the tokens of the longest request
+/// it knows of (see [`LlamaSettings::fit_streams`]), as `model` tokenizes it.
+fn fit_streams_to(
+    settings: &mut LlamaSettings,
+    model: &LlamaModel,
+    template: Option<&LlamaChatTemplate>,
+    bos: Option<LlamaToken>,
+) {
+    if let Some(r) = &settings.requests {
+        let longest = r
+            .prompts
+            .iter()
+            .map(|p| prompt_tokens(model, template, bos, p).len())
+            .max();
+        settings.fit_streams(longest.unwrap_or(0));
+    }
+}
+
+/// Sizes the KV streams of `settings` as [`Local::start`] will, from the
+/// model's vocabulary alone (llama.cpp's vocab-only load: no weights), so
+/// that a memory estimate made before the model is loaded matches it. Leaves
+/// `settings` as they are where the vocabulary does not load.
+pub(crate) fn fit_streams_before_load(settings: &mut LlamaSettings) {
+    if settings.requests.is_none() {
+        return;
+    }
+    let Ok(backend) = llama() else { return };
+    let params = LlamaModelParams::default().with_vocab_only(true);
+    let _load_guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let Ok(model) = LlamaModel::load_from_file(backend, &settings.model_path, &params) else {
+        take_llama_errors();
+        return;
+    };
+    let Ok((template, _)) = chat_template(&model, &settings.chat_template) else {
+        return;
+    };
+    let bos = {
+        let vocab = model.vocab();
+        vocab.should_add_bos().then(|| vocab.bos())
+    };
+    fit_streams_to(settings, &model, template.as_ref(), bos);
+}
+
 pub(crate) fn prompt_tokens(
     model: &LlamaModel,
     template: Option<&LlamaChatTemplate>,

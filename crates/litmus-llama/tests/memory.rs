@@ -1,12 +1,14 @@
 //! The memory model (`litmus_gguf::memory`, through
 //! `litmus_llama::devices::estimate_spec`) against what llama.cpp reports
 //! allocating in its load log, on the CPU: the default model at 1, 8 and
-//! 32 parallel sequences, and a small quantization ladder built from it
-//! (requantized: only the sizes matter here).
+//! 32 parallel sequences and sized to a known workload, and a small
+//! quantization ladder built from it (requantized: only the sizes matter
+//! here).
 
 use std::path::{Path, PathBuf};
 
-use litmus_core::base::model::ModelSpec;
+use litmus_core::base::backend::Prompt;
+use litmus_core::base::model::{KnownRequests, ModelSpec, Workload};
 use litmus_core::plan::placement::{ModelMemory, MIB};
 use litmus_gguf::synth::{write_synthetic_model, SynthSpec};
 use litmus_llama::quantize::{quantize, QuantizeOptions};
@@ -41,9 +43,13 @@ struct Row {
 
 /// Opens `source` at `parallel` and compares; returns the row for the table.
 fn compare(source: &str, label: &str, parallel: u32) -> Row {
-    let s = spec(source, parallel);
-    let est: ModelMemory = litmus_llama::devices::estimate_spec(&s).unwrap();
-    let b = LlamaBackend::open(&s).unwrap();
+    compare_spec(&spec(source, parallel), label, parallel)
+}
+
+/// Opens `s`, which should run `parallel` sequences, and compares.
+fn compare_spec(s: &ModelSpec, label: &str, parallel: u32) -> Row {
+    let est: ModelMemory = litmus_llama::devices::estimate_spec(s).unwrap();
+    let b = LlamaBackend::open(s).unwrap();
     let buffers = b.buffers();
     assert_eq!(b.settings().parallel, parallel);
     drop(b);
@@ -88,6 +94,22 @@ fn estimates_are_within_ten_percent_of_what_llama_cpp_allocates() {
     for parallel in [1, 8, 32] {
         rows.push(compare(DEFAULT_SOURCE, "Q4_K_M", parallel));
     }
+    // Sized to a known workload (as the runner tells it): 40 samples in
+    // streams fitted to the longest prompt's tokens, which the estimate
+    // counts from the vocabulary before the weights load.
+    let mut sized = spec(DEFAULT_SOURCE, 0);
+    sized.parallel = None;
+    sized.workload = Some(Workload {
+        samples: 40,
+        requests: Some(KnownRequests {
+            prompts: vec![
+                Prompt::Completion("def add(a, b):\n    \"\"\"Sum.\"\"\"\n".repeat(60)),
+                Prompt::user("Name the capital of France."),
+            ],
+            max_tokens: 300,
+        }),
+    });
+    rows.push(compare_spec(&sized, "workload", 40));
     for ty in ["Q2_K", "Q8_0"] {
         let path = rung(&default, ty);
         rows.push(compare(path.to_str().unwrap(), ty, 8));

@@ -28,7 +28,7 @@ use crate::plan::matrix::{build_cases, expand, Plan, StoredSamples};
 use crate::plan::placement::{place, DeviceSource};
 use crate::plan::resolve::{self, Choices};
 use crate::run::collect::Outcome;
-use crate::run::runner::{execute_with, Schedule};
+use crate::run::runner::{announce_workloads, execute_with, Schedule};
 use crate::run::store::{Cache, RunMeta, RunStore};
 use crate::run::summary::RunSummary;
 use args::{Args, Format};
@@ -108,6 +108,7 @@ fn phases(
     }
     let mut plan = plan(args, &config, selected)?;
     let partition = partition::apply(args, &mut plan, false)?;
+    announce_workloads(&mut plan);
     if args.plan {
         return print_placement(args, &config, &plan, devices);
     }

@@ -440,8 +440,16 @@ fn open_placed(
     tx: &channel::Sender<Msg>,
 ) -> (Opened, Option<Assignment>) {
     let mut spec = run.plan.models[task].clone();
-    if spec.backend == BackendKind::Llama && spec.workload.is_none() {
-        spec.workload = Some(workload(run, &spec));
+    if spec.backend == BackendKind::Llama {
+        // Told again with what is stored (a resumed run asks for less than
+        // `announce_workloads` assumed).
+        spec.workload = Some(workload(
+            run.plan,
+            run.cases,
+            &spec,
+            run.judge.spec().is_none(),
+            &|key| run.stored.contains(key),
+        ));
     }
     let spec = &spec;
     let Some(schedule) = run.schedule else {
@@ -503,21 +511,53 @@ fn open_placed(
     }
 }
 
+/// Tells each in-process (llama) configuration of `plan` what the run will
+/// ask of it ([`ModelSpec::workload`]), as if nothing were stored yet, so
+/// that what is estimated before the run (the placement, `cargo eval
+/// --plan`) sizes each model as it will be opened: its batch and KV cache
+/// follow the workload. The runner tells each model again when it opens it,
+/// leaving out what a resumed run already has.
+pub fn announce_workloads(plan: &mut Plan) {
+    if !plan.models.iter().any(|m| m.backend == BackendKind::Llama) {
+        return;
+    }
+    let cases = build_cases(&plan.evals);
+    let self_judged = plan.judge.is_none();
+    let workloads: Vec<Option<Workload>> = plan
+        .models
+        .iter()
+        .map(|spec| {
+            (spec.backend == BackendKind::Llama)
+                .then(|| workload(plan, &cases, spec, self_judged, &|_| false))
+        })
+        .collect();
+    for (spec, w) in plan.models.iter_mut().zip(workloads) {
+        if w.is_some() {
+            spec.workload = w;
+        }
+    }
+}
+
 /// What configuration `spec` will be asked for (see [`Workload`]): the
-/// samples of its instances as the spec names them, and the largest request
-/// unless some requests cannot be known ahead (an imperative eval calls the
-/// model itself; a text case graded by a judge asks the model under test
-/// when the run names no judge).
-fn workload(run: &Shared<'_>, spec: &ModelSpec) -> Workload {
+/// samples of its instances as the spec names them that are not `stored`,
+/// and the largest request unless some requests cannot be known ahead (an
+/// imperative eval calls the model itself; a text case graded by a judge
+/// asks the model under test when the run names no judge: `self_judged`).
+fn workload(
+    plan: &Plan,
+    cases: &Cases,
+    spec: &ModelSpec,
+    self_judged: bool,
+    stored: &dyn Fn(&SampleKey) -> bool,
+) -> Workload {
     let mut instances = expand(
-        run.plan,
-        run.cases,
+        plan,
+        cases,
         &spec.name,
         spec.quantization.as_deref(),
-        &|key| run.stored.contains(key),
+        stored,
     );
-    instances.retain_partition(run.plan, spec);
-    let self_judged = run.judge.spec().is_none();
+    instances.retain_partition(plan, spec);
     let judged = |c: &Case| matches!(c, Case::Text(t) if t.judge.is_some());
     let mut seen = std::collections::HashSet::new();
     let mut prompts: Vec<Prompt> = Vec::new();
@@ -537,7 +577,7 @@ fn workload(run: &Shared<'_>, spec: &ModelSpec) -> Workload {
         samples: instances.todo(),
         requests: known.then_some(KnownRequests {
             prompts,
-            max_tokens: run.plan.params.max_tokens,
+            max_tokens: plan.params.max_tokens,
         }),
     }
 }

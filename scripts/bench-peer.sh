@@ -29,6 +29,14 @@
 #            `llama-batched-bench -npp <mean prompt> -ntg MAX_TOKENS -npl <litmus's sequences>` and
 #            pp from `llama-bench -p 512`, both measured in the round, without weight repacking
 #            (as litmus runs).
+#   schedule (SCHEDULE=1; about 2 minutes more per round) the least time llama.cpp needs for
+#            litmus's work *as the samples' lengths shape it*: the bound counts every generated
+#            token at the full batch's rate, but sequences finish at different steps and the batch
+#            empties. This bound replays litmus's generation step by step (every sample's
+#            completion length from samples.jsonl, as many in flight as litmus's sequences, a
+#            finished one's slot taken by the next) and charges each step llama.cpp's time per
+#            step at that batch size (llama-batched-bench at 1, 2, 4, ... and litmus's sequences,
+#            interpolated), plus the prompts at pp512's rate.
 # Generated tokens: litmus from its samples.jsonl usage; lm-eval from llama-server's /metrics.
 # Prints one line per round, then the medians.
 #
@@ -73,6 +81,7 @@ SEED=${SEED:-42}
 PARALLEL=${PARALLEL:-}
 SERVER_ARGS=${SERVER_ARGS:-}
 PEER_ONLY=${PEER_ONLY:-0}
+SCHEDULE=${SCHEDULE:-0}
 VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/litmus-bench/venv}
 LM_EVAL_SPEC=${LM_EVAL_SPEC:-lm-eval[api]==0.4.13}
 for v in ROUNDS PROMPTS SAMPLES MAX_TOKENS THREADS NP NUM_CONCURRENT; do
@@ -349,6 +358,51 @@ measure_bound() {  # $1: round; sets s_tg pp npl
     2>"$OUT/batched-bench-$1.log") || die "llama-batched-bench failed (log $OUT/batched-bench-$1.log)"
   s_tg=$(python3 -c 'import json,sys; print([json.loads(l) for l in sys.stdin if l.startswith("{")][-1]["speed_tg"])' <<<"$out") ||
     die "no S_TG in llama-batched-bench's output (log $OUT/batched-bench-$1.log)"
+  schedule_s=""
+  if [[ $SCHEDULE == 1 ]]; then
+    local npls="" n
+    for n in 1 2 4 8 16 32 64; do if (( n < npl )); then npls+="${npls:+,}$n"; fi; done
+    out=""
+    if [[ -n $npls ]]; then
+      out=$("$LLAMA_BIN/llama-batched-bench" -m "$MODEL" -t "$THREADS" \
+        -c $(( npl * ((mean_prompt + MAX_TOKENS + 256) / 256) * 256 )) -b 2048 -ub 512 \
+        -npp "$mean_prompt" -ntg "$MAX_TOKENS" -npl "$npls" --no-repack --output-format jsonl \
+        2>"$OUT/batched-bench-schedule-$1.log") || die "llama-batched-bench failed (log $OUT/batched-bench-schedule-$1.log)"
+    fi
+    out+=$'\n'"{\"pl\": $npl, \"t_tg\": $(awk -v s="$s_tg" -v n="$npl" -v t="$MAX_TOKENS" 'BEGIN { print n * t / s }')}"
+    printf '%s\n' "$out" >"$OUT/schedule-steps-$1.jsonl"
+    schedule_s=$(python3 - "$OUT/litmus-$1" "$npl" "$MAX_TOKENS" "$OUT/schedule-steps-$1.jsonl" <<'PY'
+import bisect, glob, json, sys
+run_dir, slots, ntg, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# Seconds per generation step at each measured batch size.
+step = dict(sorted((d["pl"], d["t_tg"] / ntg) for d in (json.loads(l) for l in open(steps) if l.startswith("{"))))
+xs, ys = list(step), list(step.values())
+def at(b):  # linear between the measured batch sizes
+    if b <= xs[0]:
+        return ys[0]
+    if b >= xs[-1]:
+        return ys[-1] * b / xs[-1]
+    i = bisect.bisect_left(xs, b)
+    if xs[i] == b:
+        return ys[i]
+    return ys[i - 1] + (ys[i] - ys[i - 1]) * (b - xs[i - 1]) / (xs[i] - xs[i - 1])
+lengths = [json.loads(l)["usage"]["completion_tokens"]
+           for l in open(glob.glob(f"{run_dir}/runs/*/samples.jsonl")[0], encoding="utf-8")]
+# Replay: up to `slots` sequences in flight; each step gives every one a token.
+queue, running, t = list(lengths), [], 0.0
+while queue or running:
+    while queue and len(running) < slots:
+        left = queue.pop(0)
+        if left > 0:
+            running.append(left)
+    if not running:
+        continue
+    t += at(len(running))
+    running = [r - 1 for r in running if r > 1]
+print(f"{t:.3f}")
+PY
+) || die "computing the schedule bound failed"
+  fi
   out=$("$LLAMA_BIN/llama-bench" -m "$MODEL" -t "$THREADS" -p 512 -n 0 -r 3 --repack 0 -o jsonl \
     2>"$OUT/llama-bench-$1.log") || die "llama-bench failed (log $OUT/llama-bench-$1.log)"
   pp=$(python3 -c 'import json,sys; print([json.loads(l) for l in sys.stdin if l.startswith("{")][-1]["avg_ts"])' <<<"$out") ||
@@ -364,14 +418,14 @@ fi
 echo "# bench-peer $(date '+%F %T'): $PROMPTS prompts x $SAMPLES samples, t=$TEMPERATURE, at most $MAX_TOKENS tokens, $THREADS threads, $(basename "$MODEL")"
 echo "# lm-eval $lm_eval_version (local-completions, num_concurrent=$NUM_CONCURRENT) on llama-server -np $NP${amx[*]:+ ${amx[*]}}${SERVER_ARGS:+ $SERVER_ARGS}; litmus sequences: ${PARALLEL:-default}"
 [[ $PEER_ONLY == 1 ]] || echo "# cases (python::, tags $TAGS): ${cases[*]#python::}"
-printf 'round\tload\tlitmus_s\tlitmus_gen\tlitmus_prompt\tscore\tlmeval_s\tlmeval_eval_s\tlmeval_gen\tlmeval_prompt\tratio\ts_tg\tpp\tnpl\tbound_s\tlitmus_over_bound\n' >"$results"
+printf 'round\tload\tlitmus_s\tlitmus_gen\tlitmus_prompt\tscore\tlmeval_s\tlmeval_eval_s\tlmeval_gen\tlmeval_prompt\tratio\ts_tg\tpp\tnpl\tbound_s\tlitmus_over_bound\tschedule_s\tlitmus_over_schedule\n' >"$results"
 for r in $(seq 1 "$ROUNDS"); do
   load=$(cut -d' ' -f1 /proc/loadavg)
   if [[ $PEER_ONLY == 1 ]]; then
     run_lm_eval "$r"
     printf 'round %d (load %s): lm-eval %.1f s (evaluation %.1f s), %d generated tokens (%.1f t/s), %d prompt tokens\n' \
       "$r" "$load" "$lw" "$le" "$lg" "$(awk -v g="$lg" -v w="$lw" 'BEGIN { print g / w }')" "$lp"
-    printf '%d\t%s\t\t\t\t\t%s\t%s\t%s\t%s\t\t\t\t\t\t\n' "$r" "$load" "$lw" "$le" "$lg" "$lp" >>"$results"
+    printf '%d\t%s\t\t\t\t\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\n' "$r" "$load" "$lw" "$le" "$lg" "$lp" >>"$results"
     continue
   fi
   # Round 1 runs litmus first (its prompts make lm-eval's task); later rounds alternate.
@@ -393,10 +447,16 @@ for r in $(seq 1 "$ROUNDS"); do
   read -r ratio bound over <<<"$(awk -v mw="$mw" -v mg="$mg" -v mp="$mp" -v lw="$lw" -v s="$s_tg" -v pp="$pp" 'BEGIN {
     bound = mg / s + mp / pp
     printf "%.3f %.3f %.3f", lw / mw, bound, mw / bound }')"
-  printf 'round %d (load %s): litmus %.1f s (%d generated, %d prompt tokens, score %s) | lm-eval %.1f s (evaluation %.1f s; %d generated, %d prompt tokens) | lm-eval/litmus %.2fx | bound %.1f s (S_TG %.1f t/s at %d seqs, pp512 %.1f t/s), litmus/bound %.2fx\n' \
-    "$r" "$load" "$mw" "$mg" "$mp" "$score" "$lw" "$le" "$lg" "$lp" "$ratio" "$bound" "$s_tg" "$npl" "$pp" "$over"
-  printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$load" "$mw" "$mg" "$mp" "$score" \
-    "$lw" "$le" "$lg" "$lp" "$ratio" "$s_tg" "$pp" "$npl" "$bound" "$over" >>"$results"
+  sched="" sched_over=""
+  if [[ -n $schedule_s ]]; then
+    read -r sched sched_over <<<"$(awk -v mw="$mw" -v g="$schedule_s" -v mp="$mp" -v pp="$pp" 'BEGIN {
+      b = g + mp / pp; printf "%.3f %.3f", b, mw / b }')"
+  fi
+  printf 'round %d (load %s): litmus %.1f s (%d generated, %d prompt tokens, score %s) | lm-eval %.1f s (evaluation %.1f s; %d generated, %d prompt tokens) | lm-eval/litmus %.2fx | bound %.1f s (S_TG %.1f t/s at %d seqs, pp512 %.1f t/s), litmus/bound %.2fx%s\n' \
+    "$r" "$load" "$mw" "$mg" "$mp" "$score" "$lw" "$le" "$lg" "$lp" "$ratio" "$bound" "$s_tg" "$npl" "$pp" "$over" \
+    "${sched:+ | schedule bound $(printf '%.1f' "$sched") s, litmus/schedule bound $(printf '%.2f' "$sched_over")x}"
+  printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$load" "$mw" "$mg" "$mp" "$score" \
+    "$lw" "$le" "$lg" "$lp" "$ratio" "$s_tg" "$pp" "$npl" "$bound" "$over" "$sched" "$sched_over" >>"$results"
 done
 
 python3 - "$results" <<'PY'
@@ -409,7 +469,8 @@ cols = [("litmus_s", "litmus wall s", "%.1f"), ("litmus_gen", "litmus generated"
         ("lmeval_s", "lm-eval wall s", "%.1f"), ("lmeval_eval_s", "lm-eval evaluation s", "%.1f"),
         ("lmeval_gen", "lm-eval generated", "%.0f"),
         ("ratio", "lm-eval/litmus", "%.2fx"), ("bound_s", "bound s", "%.1f"),
-        ("litmus_over_bound", "litmus/bound", "%.2fx")]
+        ("litmus_over_bound", "litmus/bound", "%.2fx"), ("schedule_s", "schedule bound s", "%.1f"),
+        ("litmus_over_schedule", "litmus/schedule bound", "%.2fx")]
 parts = [f"{label} {fmt % med(k)}" for k, label, fmt in cols if med(k) is not None]
 print(f"median of {len(rows)} round(s): " + ", ".join(parts))
 print(f"(per-round figures: {sys.argv[1]})")

@@ -349,7 +349,9 @@ pub(crate) fn fit_streams_before_load(settings: &mut LlamaSettings) {
         return;
     }
     let Ok(backend) = llama() else { return };
-    let params = LlamaModelParams::default().with_vocab_only(true);
+    let params = LlamaModelParams::default()
+        .with_vocab_only(true)
+        .with_n_gpu_layers(0);
     let _load_guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let Ok(model) = LlamaModel::load_from_file(backend, &settings.model_path, &params) else {
         take_llama_errors();

@@ -110,6 +110,16 @@ fn estimates_are_within_ten_percent_of_what_llama_cpp_allocates() {
         }),
     });
     rows.push(compare_spec(&sized, "workload", 40));
+    // The longest request a chat: rendered with the model's chat template,
+    // which the vocabulary-only load must see too.
+    sized.workload = Some(Workload {
+        samples: 12,
+        requests: Some(KnownRequests {
+            prompts: vec![Prompt::user("Name the capitals of Europe. ".repeat(40))],
+            max_tokens: 100,
+        }),
+    });
+    rows.push(compare_spec(&sized, "chat workload", 12));
     for ty in ["Q2_K", "Q8_0"] {
         let path = rung(&default, ty);
         rows.push(compare(path.to_str().unwrap(), ty, 8));

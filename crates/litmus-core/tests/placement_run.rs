@@ -15,6 +15,7 @@ use litmus_core::base::backend::*;
 use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_core::eval::case::Case;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
+use litmus_core::eval::score::{Score, ScoreResult};
 use litmus_core::plan::placement::{
     place, Device, DeviceKind, DeviceSource, DevicesConfig, Inventory, LayerMemory, ModelMemory,
     Placement, GIB, MIB,
@@ -109,6 +110,31 @@ impl Backend for Slow {
     }
 }
 
+/// What the tests' model `spec` reports: [`Slow`] with its name as digest.
+fn info(spec: &ModelSpec) -> ModelInfo {
+    ModelInfo {
+        name: spec.name.clone(),
+        backend: "test".into(),
+        digest: spec.name.clone(),
+        ..Default::default()
+    }
+}
+
+/// A [`Slow`] model `spec`, counting in `in_flight` and `most`.
+fn slow(
+    spec: &ModelSpec,
+    delay: Duration,
+    in_flight: &Arc<AtomicUsize>,
+    most: &Arc<AtomicUsize>,
+) -> SharedBackend {
+    Arc::new(Slow {
+        info: info(spec),
+        delay,
+        in_flight: in_flight.clone(),
+        most: most.clone(),
+    })
+}
+
 fn capital() -> Case {
     common::exact_case("Capital of France?", "Paris")
 }
@@ -167,17 +193,7 @@ fn run(
             if fails(spec) {
                 return Err(BackendError::Load("out of memory".into()));
             }
-            Ok(Arc::new(Slow {
-                info: ModelInfo {
-                    name: spec.name.clone(),
-                    backend: "test".into(),
-                    digest: spec.name.clone(),
-                    ..Default::default()
-                },
-                delay: Duration::from_millis(150),
-                in_flight: in_flight.clone(),
-                most: most.clone(),
-            }))
+            Ok(slow(spec, Duration::from_millis(150), &in_flight, &most))
         }
     };
     let mut plan = common::plan(vec![&CAPITAL], 4, "{{task}}", &[0.7]);
@@ -362,4 +378,118 @@ fn a_failed_load_is_replanned_onto_the_next_option_and_retried() {
             .count(),
         4
     );
+}
+
+/// [`Sim`] that also knows each model's cache identity before loading it
+/// (as the eval target's llama.cpp does): the info and salt [`Slow`] reports.
+struct Known(Sim);
+
+impl DeviceSource for Known {
+    fn inventory(&self) -> Result<Inventory, String> {
+        self.0.inventory()
+    }
+    fn memory(&self, spec: &ModelSpec) -> Result<ModelMemory, String> {
+        self.0.memory(spec)
+    }
+    fn identity(&self, spec: &ModelSpec) -> Option<ModelIdentity> {
+        Some(ModelIdentity {
+            info: info(spec),
+            salt: String::new(),
+        })
+    }
+}
+
+fn ask_twice(ctx: &mut litmus_core::eval::context::EvalContext<'_>) -> ScoreResult {
+    let a = ctx.ask("First: capital of France?")?;
+    let b = ctx.ask("Again: capital of France?")?;
+    Ok(Score::pass_if(a == "Paris" && b == "Paris"))
+}
+
+fn berlin() -> Case {
+    common::exact_case("Capital of Germany, in one word?", "Berlin")
+}
+
+static ASK_TWICE: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice));
+static BERLIN: EvalEntry = entry!("berlin", EntryKind::Declarative(berlin));
+
+/// `evals` × 4 samples on model `a`, placed on `source`, through the
+/// response cache in `cache_dir`; the records and how often a model was
+/// opened.
+fn run_cached(
+    evals: Vec<&'static EvalEntry>,
+    source: &dyn DeviceSource,
+    cache_dir: &std::path::Path,
+) -> (Vec<litmus_core::run::store::SampleRecord>, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let opens = AtomicUsize::new(0);
+    let opener = |spec: &ModelSpec| -> Result<SharedBackend, BackendError> {
+        opens.fetch_add(1, Ordering::SeqCst);
+        Ok(slow(
+            spec,
+            Duration::from_millis(1),
+            &Arc::default(),
+            &Arc::default(),
+        ))
+    };
+    let plan = common::plan(evals, 4, "{{task}}", &[0.7]);
+    let schedule = Schedule {
+        placed: place(source, &DevicesConfig::default(), &plan.models).unwrap(),
+        source,
+    };
+    let outcome = execute_with(
+        &plan,
+        &common::store(dir.path(), "r"),
+        &Cache::open(cache_dir).unwrap(),
+        &opener,
+        Some(&schedule),
+        &mut Events::default(),
+    );
+    (outcome.records, opens.load(Ordering::SeqCst))
+}
+
+/// A configuration whose every answer is in the response cache is served
+/// from it without loading its model, when its cache identity is known
+/// before the load; one answer missing, an imperative eval (whose calls
+/// cannot be looked up ahead) or an unknown identity loads it as before.
+#[test]
+fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
+    let cache = tempfile::tempdir().unwrap();
+    let known = Known(Sim { gpus: 0 });
+    let (first, opens) = run_cached(vec![&CAPITAL], &known, cache.path());
+    assert_eq!(opens, 1);
+    assert!(first.iter().all(|r| !r.cached && r.score.is_some()));
+
+    let (again, opens) = run_cached(vec![&CAPITAL], &known, cache.path());
+    assert_eq!(opens, 0, "every answer cached: the model is not loaded");
+    assert_eq!(again.len(), 4);
+    assert!(again.iter().all(|r| r.cached && r.error.is_none()));
+    let text = |rs: &[litmus_core::run::store::SampleRecord]| {
+        let mut v: Vec<_> = rs
+            .iter()
+            .map(|r| {
+                (
+                    r.sample,
+                    r.response.clone(),
+                    r.score.as_ref().map(|s| s.value),
+                )
+            })
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    assert_eq!(text(&again), text(&first));
+
+    // Without a known identity (a source that cannot tell), it is loaded.
+    let (_, opens) = run_cached(vec![&CAPITAL], &Sim { gpus: 0 }, cache.path());
+    assert_eq!(opens, 1);
+    // A declarative eval not in the cache yet: loaded, once.
+    let (both, opens) = run_cached(vec![&CAPITAL, &BERLIN], &known, cache.path());
+    assert_eq!(opens, 1);
+    assert_eq!(both.iter().filter(|r| r.cached).count(), 4);
+    // ... and then not any more.
+    let (_, opens) = run_cached(vec![&CAPITAL, &BERLIN], &known, cache.path());
+    assert_eq!(opens, 0);
+    // An imperative eval: loaded, its calls answered from the cache or not.
+    let (_, opens) = run_cached(vec![&CAPITAL, &ASK_TWICE], &known, cache.path());
+    assert_eq!(opens, 1);
 }

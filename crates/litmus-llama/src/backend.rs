@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use litmus_core::base::backend::{
-    Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelInfo, Prompt,
-    SamplingParams,
+    Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelIdentity, ModelInfo,
+    Prompt, SamplingParams,
 };
 use litmus_core::base::model::ModelSpec;
 use llama_cpp_2::token::LlamaToken;
@@ -60,6 +60,24 @@ impl LlamaBackend {
     /// validate the file, load it and start the engine (in a worker process or
     /// on a thread, as `isolation` says).
     pub fn open(spec: &ModelSpec) -> Result<Self, BackendError> {
+        let (info, settings) = Self::prepare(spec)?;
+        Self::start(info, settings)
+    }
+
+    /// What [`Backend::model`] and [`Backend::cache_salt`] will say of the
+    /// model `spec` opens, found from its GGUF's header without loading it:
+    /// the key to its answers in the response cache.
+    pub fn identity(spec: &ModelSpec) -> Result<ModelIdentity, BackendError> {
+        let (info, settings) = Self::prepare(spec)?;
+        Ok(ModelIdentity {
+            info,
+            salt: settings.cache_salt(),
+        })
+    }
+
+    /// The spec's model file resolved and read (header and digest), its
+    /// settings resolved: everything before the load.
+    fn prepare(spec: &ModelSpec) -> Result<(ModelInfo, LlamaSettings), BackendError> {
         let source = if spec.source.is_empty() {
             models::DEFAULT_SOURCE
         } else {
@@ -102,7 +120,7 @@ impl LlamaBackend {
             sequences: Some(settings.parallel),
             ..ModelInfo::default()
         };
-        Self::start(model_info, settings)
+        Ok((model_info, settings))
     }
 
     fn start(mut info: ModelInfo, mut settings: LlamaSettings) -> Result<Self, BackendError> {

@@ -3,7 +3,7 @@
 //! placement planner; and a model's memory estimate as litmus-llama would
 //! open it.
 
-use litmus_core::base::backend::BackendError;
+use litmus_core::base::backend::{BackendError, ModelIdentity};
 use litmus_core::base::model::ModelSpec;
 use litmus_core::plan::placement::{
     place, Device, DeviceKind, DeviceSource, DevicesJob, DevicesReport, Inventory, ModelMemory,
@@ -166,6 +166,10 @@ impl DeviceSource for LlamaDevices {
 
     fn memory(&self, spec: &ModelSpec) -> Result<ModelMemory, String> {
         estimate_spec(spec).map_err(|e| e.to_string())
+    }
+
+    fn identity(&self, spec: &ModelSpec) -> Option<ModelIdentity> {
+        crate::backend::LlamaBackend::identity(spec).ok()
     }
 }
 

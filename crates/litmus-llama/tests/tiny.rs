@@ -35,6 +35,18 @@ fn loads_and_describes() {
     assert_eq!(info.context_length, Some(256));
     assert_eq!(b.parallelism(), 4);
     assert!(b.cache_salt().contains("seq_context=256"));
+
+    // Known before the load, for the response cache: what the loaded
+    // backend reports, but the load time.
+    let id = LlamaBackend::identity(&common::spec(&path, 4, 256, &[])).unwrap();
+    assert_eq!(id.salt, b.cache_salt());
+    assert_eq!(
+        id.info,
+        litmus_core::base::backend::ModelInfo {
+            load_ms: None,
+            ..info.clone()
+        }
+    );
 }
 
 #[test]

@@ -265,6 +265,18 @@ pub struct ModelInfo {
     pub resident_bytes: Option<u64>,
 }
 
+/// What identifies a model's answers in the response cache, known before
+/// the model is loaded (see `DeviceSource::identity`): the [`ModelInfo`]
+/// its backend will report (its `digest` and `backend` are part of every
+/// cache key) and its [`Backend::cache_salt`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelIdentity {
+    /// The model as its backend will describe it.
+    pub info: ModelInfo,
+    /// The backend's cache salt.
+    pub salt: String,
+}
+
 /// A backend failure. Recorded with the sample; never aborts a run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]

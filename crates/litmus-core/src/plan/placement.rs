@@ -28,6 +28,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::backend::ModelIdentity;
 use crate::base::model::ModelSpec;
 
 /// The hidden first argument that makes an eval target print the device
@@ -1443,6 +1444,13 @@ pub trait DeviceSource: Sync {
     fn inventory(&self) -> Result<Inventory, String>;
     /// The memory of a local (llama) configuration, as it would be opened.
     fn memory(&self, spec: &ModelSpec) -> Result<ModelMemory, String>;
+    /// The cache identity of a local configuration, as it would be opened,
+    /// found without loading its model; `None` when unknown (the default).
+    /// With it, a configuration whose every answer is cached is not loaded.
+    fn identity(&self, spec: &ModelSpec) -> Option<ModelIdentity> {
+        let _ = spec;
+        None
+    }
 }
 
 /// The label of a configuration in a plan: the spec's name, with its

@@ -116,6 +116,15 @@ pub fn dispatch(
     }
 }
 
+/// The sampling parameters of declarative instance `u`'s requests.
+pub fn request_params(plan: &Plan, u: &Instance) -> SamplingParams {
+    SamplingParams {
+        temperature: u.temperature,
+        stop_rule: u.stop_rule.clone(),
+        ..plan.params.clone()
+    }
+}
+
 impl Worker<'_> {
     /// Does `job`: answers go to `to_score`, finished records to `collected`.
     pub fn run(&self, job: Job, to_score: &Sender<ScoreJob>, collected: &Sender<Collected>) {
@@ -145,11 +154,7 @@ impl Worker<'_> {
     ) {
         let u = &self.instances[unit];
         let prompt = u.prompt.as_ref().expect("rendered prompt");
-        let params = SamplingParams {
-            temperature: u.temperature,
-            stop_rule: u.stop_rule.clone(),
-            ..self.plan.params.clone()
-        };
+        let params = request_params(self.plan, u);
         let samples: Vec<u32> = u.needed_in(repeat).collect();
         let asked = self
             .model

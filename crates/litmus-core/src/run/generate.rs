@@ -89,6 +89,19 @@ impl<'a> CachedBackend<'a> {
         )
     }
 
+    /// Whether the cache holds the answer to sample `sample` of repeat
+    /// `repeat` of a declarative `prompt`, as [`CachedBackend::answer`]
+    /// would look it up.
+    pub fn is_cached(
+        &self,
+        prompt: &Prompt,
+        params: &SamplingParams,
+        (repeat, sample): (u32, u32),
+    ) -> bool {
+        let key = self.key(prompt, params, sample, 0, repeat);
+        self.cache.response(&key).is_some()
+    }
+
     /// Answers `samples` of `prompt` in repeat `repeat`: each from the cache
     /// where it holds one (reported at once, before the backend is asked),
     /// the rest in one backend request whose answers go into the cache.

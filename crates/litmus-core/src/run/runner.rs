@@ -33,18 +33,22 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crossbeam_channel as channel;
 
-use crate::base::backend::{Backend, BackendError, BusyTime, ModelInfo, Prompt, SharedBackend};
+use crate::base::backend::{
+    Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelIdentity, ModelInfo,
+    Prompt, SharedBackend,
+};
 use crate::base::model::{BackendKind, BackendOpener, KnownRequests, ModelSpec, Workload};
 use crate::eval::case::Case;
+use crate::eval::registry::EntryKind;
 use crate::plan::matrix::{build_cases, expand, Cases, InstanceList, Plan, SampleKey};
 use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
 use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Reporter};
-use crate::run::execute::{dispatch, Job, ScoreJob, Worker};
+use crate::run::execute::{dispatch, request_params, Job, ScoreJob, Worker};
 use crate::run::generate::CachedBackend;
 use crate::run::judge::{JudgeCaller, JudgeSlot};
 use crate::run::store::{Cache, RunStore};
@@ -408,12 +412,24 @@ fn open(plan: &Plan, spec: &ModelSpec, opener: BackendOpener<'_>) -> Opened {
             ..ModelInfo::default()
         },
     };
-    let model = match (&backend, spec.backend) {
-        (Ok(_), BackendKind::Replay) => info.name.clone(),
-        _ => spec.name.clone(),
-    };
-    let records = ModelRecords {
-        model,
+    let replay = backend.is_ok() && spec.backend == BackendKind::Replay;
+    let records = records_of(plan, spec, &info, replay);
+    Opened {
+        backend,
+        info,
+        records,
+        load_secs,
+    }
+}
+
+/// How the records of `spec`, served as `info`, name its model.
+fn records_of(plan: &Plan, spec: &ModelSpec, info: &ModelInfo, replay: bool) -> ModelRecords {
+    ModelRecords {
+        model: if replay {
+            info.name.clone()
+        } else {
+            spec.name.clone()
+        },
         backend: info.backend.clone(),
         quantization: spec
             .quantization
@@ -421,13 +437,143 @@ fn open(plan: &Plan, spec: &ModelSpec, opener: BackendOpener<'_>) -> Opened {
             .or_else(|| info.quantization.clone()),
         digest: info.digest.clone(),
         seed: plan.params.seed,
-    };
-    Opened {
-        backend,
-        info,
-        records,
-        load_secs,
     }
+}
+
+/// A configuration served from the response cache without loading its
+/// model (see [`cache_only`]): it reports the model's cache identity, and
+/// opens the model only if asked for an answer after all (which the check
+/// before makes an exception; the answer is then the loaded model's, and
+/// an error if the model loads as another identity than the one looked up).
+struct CacheOnly<'a> {
+    identity: ModelIdentity,
+    /// The spec as it would be opened (placement applied).
+    spec: ModelSpec,
+    opener: BackendOpener<'a>,
+    loaded: OnceLock<Result<SharedBackend, BackendError>>,
+}
+
+impl CacheOnly<'_> {
+    fn loaded(&self) -> Result<&SharedBackend, BackendError> {
+        self.loaded
+            .get_or_init(|| {
+                let b = (self.opener)(&self.spec)?;
+                let (info, salt) = (b.model(), b.cache_salt());
+                if info.digest != self.identity.info.digest || salt != self.identity.salt {
+                    return Err(BackendError::Load(format!(
+                        "{} loaded as weights {} with settings `{salt}`, not as the weights {} with settings `{}` its cached answers were looked up under",
+                        self.identity.info.name,
+                        info.digest,
+                        self.identity.info.digest,
+                        self.identity.salt
+                    )));
+                }
+                Ok(b)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn loaded_now(&self) -> Option<&SharedBackend> {
+        self.loaded.get()?.as_ref().ok()
+    }
+}
+
+impl Backend for CacheOnly<'_> {
+    fn model(&self) -> &ModelInfo {
+        &self.identity.info
+    }
+
+    fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        self.loaded()?.generate(request)
+    }
+
+    fn generate_repeat(
+        &self,
+        request: &GenerationRequest,
+        repeat: u32,
+    ) -> Result<Vec<Generation>, BackendError> {
+        self.loaded()?.generate_repeat(request, repeat)
+    }
+
+    fn parallelism(&self) -> usize {
+        self.identity.info.sequences.map_or(1, |s| s as usize)
+    }
+
+    fn cache_salt(&self) -> String {
+        self.identity.salt.clone()
+    }
+
+    fn resident_bytes(&self) -> Option<u64> {
+        self.loaded_now()?.resident_bytes()
+    }
+
+    fn busy_time(&self) -> Option<BusyTime> {
+        self.loaded_now()?.busy_time()
+    }
+}
+
+/// Configuration `task` served from the response cache, without loading its
+/// model, when its cache identity is known ahead
+/// ([`DeviceSource::identity`]) and every answer its instances need is
+/// cached; with those instances and its assignment. `None` otherwise, and
+/// always with an imperative eval or a text case the model judges itself
+/// (their calls cannot be looked up ahead).
+fn cache_only<'a>(
+    run: &Shared<'a>,
+    task: usize,
+) -> Option<(CacheOnly<'a>, InstanceList, Option<Assignment>)> {
+    let schedule = run.schedule?;
+    let spec = &run.plan.models[task];
+    if spec.backend != BackendKind::Llama || run.cache.path().is_none() {
+        return None;
+    }
+    let assignment = schedule.placed.assignment(task).cloned();
+    let spec = match &assignment {
+        Some(a) => a.apply(spec, &schedule.placed.inventory),
+        None => spec.clone(),
+    };
+    let identity = schedule.source.identity(&spec)?;
+    let records = records_of(run.plan, &spec, &identity.info, false);
+    let mut instances = expand(
+        run.plan,
+        run.cases,
+        &records.model,
+        records.quantization.as_deref(),
+        &|key| run.stored.contains(key),
+    );
+    instances.retain_partition(run.plan, &spec);
+    let backend = CacheOnly {
+        identity,
+        spec,
+        opener: run.opener,
+        loaded: OnceLock::new(),
+    };
+    let requests = AtomicUsize::new(0);
+    let model = CachedBackend::new(&backend, run.cache, &requests);
+    let self_judged = run.judge.spec().is_none();
+    for u in instances.instances.iter().filter(|u| !u.needed.is_empty()) {
+        if u.error.is_some() {
+            continue; // nothing is generated
+        }
+        let (EntryKind::Declarative(_), Some(prompt), Some(case)) =
+            (&u.entry.kind, &u.prompt, &u.case)
+        else {
+            return None;
+        };
+        if self_judged && matches!(&**case, Case::Text(t) if t.judge.is_some()) {
+            return None;
+        }
+        let params = request_params(run.plan, u);
+        if !u
+            .needed
+            .iter()
+            .all(|&n| model.is_cached(prompt, &params, n))
+        {
+            return None;
+        }
+    }
+    Some((backend, instances, assignment))
 }
 
 /// Opens configuration `task` where its assignment places it; a load that
@@ -601,16 +747,61 @@ fn device_of(a: &Assignment) -> String {
 fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     let plan = run.plan;
     let spec = &plan.models[task];
-    let (opened, assignment) = open_placed(run, task, tx);
-    let records = &opened.records;
-    let mut instances = expand(
-        plan,
-        run.cases,
-        &records.model,
-        records.quantization.as_deref(),
-        &|key| run.stored.contains(key),
-    );
-    instances.retain_partition(plan, spec);
+    let lazy: CacheOnly<'_>;
+    let shared: SharedBackend;
+    let (backend, records, instances, load_secs, info, assignment): (&dyn Backend, _, _, _, _, _) =
+        match cache_only(run, task) {
+            Some((cache_only, instances, assignment)) => {
+                lazy = cache_only;
+                (
+                    &lazy,
+                    records_of(plan, &lazy.spec, &lazy.identity.info, false),
+                    instances,
+                    0.0,
+                    lazy.identity.info.clone(),
+                    assignment,
+                )
+            }
+            None => {
+                let (opened, assignment) = open_placed(run, task, tx);
+                let records = opened.records;
+                let mut instances = expand(
+                    plan,
+                    run.cases,
+                    &records.model,
+                    records.quantization.as_deref(),
+                    &|key| run.stored.contains(key),
+                );
+                instances.retain_partition(plan, spec);
+                match opened.backend {
+                    Ok(b) => {
+                        shared = b;
+                        (
+                            &*shared,
+                            records,
+                            instances,
+                            opened.load_secs,
+                            opened.info,
+                            assignment,
+                        )
+                    }
+                    Err(error) => {
+                        let _ = tx.send(Msg::Start {
+                            task,
+                            device: assignment.as_ref().map(device_of),
+                            records,
+                            instances: Arc::new(instances),
+                        });
+                        let _ = tx.send(Msg::Failed {
+                            task,
+                            error,
+                            load_secs: opened.load_secs,
+                        });
+                        return;
+                    }
+                }
+            }
+        };
     let instances = Arc::new(instances);
     let _ = tx.send(Msg::Start {
         task,
@@ -618,31 +809,20 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         records: records.clone(),
         instances: Arc::clone(&instances),
     });
-    let backend = match opened.backend {
-        Ok(b) => b,
-        Err(error) => {
-            let _ = tx.send(Msg::Failed {
-                task,
-                error,
-                load_secs: opened.load_secs,
-            });
-            return;
-        }
-    };
     let requests = AtomicUsize::new(0);
-    let model = CachedBackend::new(&*backend, run.cache, &requests);
+    let model = CachedBackend::new(backend, run.cache, &requests);
     let judge = JudgeCaller::new(
         run.judge,
-        &*backend,
+        backend,
         spec,
         &records.model,
         run.cache,
         &requests,
     );
-    let clock = ModelClock::start(&*backend, opened.load_secs);
+    let clock = ModelClock::start(backend, load_secs);
     let _ = tx.send(Msg::Loaded {
         task,
-        info: Box::new(opened.info.clone()),
+        info: Box::new(info),
         started: Instant::now(),
     });
     let worker = Worker {
@@ -651,15 +831,15 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         model: &model,
         judge: &judge,
         cache: run.cache,
-        records,
+        records: &records,
         answered: &|| clock.answered(),
         scoring_nanos: &clock.scoring_nanos,
     };
-    let score_threads = run_instances(&worker, &*backend, &instances, task, tx);
+    let score_threads = run_instances(&worker, backend, &instances, task, tx);
     let _ = tx.send(Msg::Finished {
         task,
         requests: requests.load(Ordering::Relaxed),
-        time: clock.split(&*backend, score_threads),
+        time: clock.split(backend, score_threads),
         resident_bytes: backend.resident_bytes(),
     });
 }

@@ -747,61 +747,51 @@ fn device_of(a: &Assignment) -> String {
 fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     let plan = run.plan;
     let spec = &plan.models[task];
+    // Where the backend lives: served from the cache, or opened.
     let lazy: CacheOnly<'_>;
     let shared: SharedBackend;
-    let (backend, records, instances, load_secs, info, assignment): (&dyn Backend, _, _, _, _, _) =
-        match cache_only(run, task) {
-            Some((cache_only, instances, assignment)) => {
-                lazy = cache_only;
-                (
-                    &lazy,
-                    records_of(plan, &lazy.spec, &lazy.identity.info, false),
-                    instances,
-                    0.0,
-                    lazy.identity.info.clone(),
-                    assignment,
-                )
-            }
-            None => {
-                let (opened, assignment) = open_placed(run, task, tx);
-                let records = opened.records;
-                let mut instances = expand(
-                    plan,
-                    run.cases,
-                    &records.model,
-                    records.quantization.as_deref(),
-                    &|key| run.stored.contains(key),
-                );
-                instances.retain_partition(plan, spec);
-                match opened.backend {
-                    Ok(b) => {
-                        shared = b;
-                        (
-                            &*shared,
-                            records,
-                            instances,
-                            opened.load_secs,
-                            opened.info,
-                            assignment,
-                        )
-                    }
-                    Err(error) => {
-                        let _ = tx.send(Msg::Start {
-                            task,
-                            device: assignment.as_ref().map(device_of),
-                            records,
-                            instances: Arc::new(instances),
-                        });
-                        let _ = tx.send(Msg::Failed {
-                            task,
-                            error,
-                            load_secs: opened.load_secs,
-                        });
-                        return;
-                    }
+    let (served, records, instances, load_secs, info, assignment) = match cache_only(run, task) {
+        Some((cache_only, instances, assignment)) => {
+            lazy = cache_only;
+            let records = records_of(plan, &lazy.spec, &lazy.identity.info, false);
+            let info = lazy.identity.info.clone();
+            (
+                Ok(&lazy as &dyn Backend),
+                records,
+                instances,
+                0.0,
+                info,
+                assignment,
+            )
+        }
+        None => {
+            let (opened, assignment) = open_placed(run, task, tx);
+            let mut instances = expand(
+                plan,
+                run.cases,
+                &opened.records.model,
+                opened.records.quantization.as_deref(),
+                &|key| run.stored.contains(key),
+            );
+            instances.retain_partition(plan, spec);
+            let served = match opened.backend {
+                Ok(b) => {
+                    shared = b;
+                    Ok(&*shared)
                 }
-            }
-        };
+                Err(e) => Err(e),
+            };
+            let (records, info) = (opened.records, opened.info);
+            (
+                served,
+                records,
+                instances,
+                opened.load_secs,
+                info,
+                assignment,
+            )
+        }
+    };
     let instances = Arc::new(instances);
     let _ = tx.send(Msg::Start {
         task,
@@ -809,6 +799,17 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         records: records.clone(),
         instances: Arc::clone(&instances),
     });
+    let backend = match served {
+        Ok(b) => b,
+        Err(error) => {
+            let _ = tx.send(Msg::Failed {
+                task,
+                error,
+                load_secs,
+            });
+            return;
+        }
+    };
     let requests = AtomicUsize::new(0);
     let model = CachedBackend::new(backend, run.cache, &requests);
     let judge = JudgeCaller::new(

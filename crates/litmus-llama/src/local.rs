@@ -319,9 +319,6 @@ pub(crate) fn render(
     }
 }
 
-/// A prompt's tokens as generation sees them: rendered, tokenized with the
-/// model's BOS (special tokens parsed for chat prompts), one BOS kept when
-/// the template writes its own.
 /// Sizes the KV streams of `settings` to the tokens of the longest request
 /// it knows of (see [`LlamaSettings::fit_streams`]), as `model` tokenizes it.
 fn fit_streams_to(
@@ -367,6 +364,9 @@ pub(crate) fn fit_streams_before_load(settings: &mut LlamaSettings) {
     fit_streams_to(settings, &model, template.as_ref(), bos);
 }
 
+/// A prompt's tokens as generation sees them: rendered, tokenized with the
+/// model's BOS (special tokens parsed for chat prompts), one BOS kept when
+/// the template writes its own.
 pub(crate) fn prompt_tokens(
     model: &LlamaModel,
     template: Option<&LlamaChatTemplate>,

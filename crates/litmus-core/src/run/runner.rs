@@ -441,10 +441,11 @@ fn records_of(plan: &Plan, spec: &ModelSpec, info: &ModelInfo, replay: bool) -> 
 }
 
 /// A configuration served from the response cache without loading its
-/// model (see [`cache_only`]): it reports the model's cache identity, and
-/// opens the model only if asked for an answer after all (which the check
-/// before makes an exception; the answer is then the loaded model's, and
-/// an error if the model loads as another identity than the one looked up).
+/// model (see [`cache_only`]): it reports the model's cache identity and
+/// loads the model only if asked for an answer after all (which the check
+/// that chose it makes an exception); such an answer is the loaded model's,
+/// or an error if the model loads as another identity than the one its
+/// answers were looked up under.
 struct CacheOnly<'a> {
     identity: ModelIdentity,
     /// The spec as it would be opened (placement applied).

@@ -146,6 +146,8 @@ static CAPITAL: EvalEntry = entry!("capital", EntryKind::Declarative(capital));
 struct Events {
     started: Vec<(String, Option<String>)>,
     replanned: Vec<(String, String, String)>,
+    /// Models loaded (`false`) or served from the cache (`true`).
+    loaded: Vec<(String, bool)>,
 }
 
 impl Reporter for Events {
@@ -159,6 +161,8 @@ impl Reporter for Events {
             } => self
                 .replanned
                 .push((spec.name.clone(), failed.to_string(), next.to_string())),
+            Event::ModelLoaded(info) => self.loaded.push((info.name.clone(), false)),
+            Event::ModelCached(info) => self.loaded.push((info.name.clone(), true)),
             _ => {}
         }
     }
@@ -412,9 +416,10 @@ fn berlin() -> Case {
 static ASK_TWICE: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice));
 static BERLIN: EvalEntry = entry!("berlin", EntryKind::Declarative(berlin));
 
-/// `evals` × 4 samples on model `a`, placed on `source`, through the
+/// `evals` × 4 samples on model `m`, placed on `source`, through the
 /// response cache in `cache_dir`; the records and how often a model was
-/// opened.
+/// opened (asserting that the run reported the model served from the cache
+/// exactly when it was not opened).
 fn run_cached(
     evals: Vec<&'static EvalEntry>,
     source: &dyn DeviceSource,
@@ -436,15 +441,18 @@ fn run_cached(
         placed: place(source, &DevicesConfig::default(), &plan.models).unwrap(),
         source,
     };
+    let mut events = Events::default();
     let outcome = execute_with(
         &plan,
         &common::store(dir.path(), "r"),
         &Cache::open(cache_dir).unwrap(),
         &opener,
         Some(&schedule),
-        &mut Events::default(),
+        &mut events,
     );
-    (outcome.records, opens.load(Ordering::SeqCst))
+    let opens = opens.load(Ordering::SeqCst);
+    assert_eq!(events.loaded, [("m".to_string(), opens == 0)]);
+    (outcome.records, opens)
 }
 
 /// A configuration whose every answer is in the response cache is served

@@ -448,9 +448,11 @@ impl Reporter for Console {
                 );
                 self.println(&line);
             }
-            Event::ModelLoaded(info) => {
+            Event::ModelLoaded(info) | Event::ModelCached(info) => {
+                let cached = matches!(event, Event::ModelCached(_));
                 if self.format == Format::Json {
-                    let line = serde_json::json!({ "type": "model", "model": info });
+                    let line =
+                        serde_json::json!({ "type": "model", "model": info, "cached": cached });
                     let _ = writeln!(self.out, "{line}");
                     return;
                 }
@@ -469,6 +471,9 @@ impl Reporter for Console {
                 }
                 if let Some(ms) = info.load_ms {
                     desc.push(format!("loaded in {:.2}s", ms / 1000.0));
+                }
+                if cached {
+                    desc.push("not loaded: every answer cached".into());
                 }
                 let line = format!(
                     "{:>12} {} [{}]",

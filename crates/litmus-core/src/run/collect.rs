@@ -37,6 +37,9 @@ pub enum Event<'a> {
     },
     /// A model is loaded.
     ModelLoaded(&'a ModelInfo),
+    /// Every answer a model is asked for is in the response cache: it is
+    /// served from there, not loaded.
+    ModelCached(&'a ModelInfo),
     /// A model failed to load; its evals fail.
     ModelFailed {
         /// The spec.

@@ -246,10 +246,12 @@ enum Msg {
         error: BackendError,
         load_secs: f64,
     },
-    /// It is loaded; its samples follow from `started`.
+    /// It is loaded (or, `cached`, served from the response cache without
+    /// loading); its samples follow from `started`.
     Loaded {
         task: usize,
         info: Box<ModelInfo>,
+        cached: bool,
         started: Instant,
     },
     /// A record of it.
@@ -336,9 +338,14 @@ fn handle(
         Msg::Loaded {
             task,
             info,
+            cached,
             started,
         } => {
-            collector.report(Event::ModelLoaded(&info));
+            collector.report(if cached {
+                Event::ModelCached(&info)
+            } else {
+                Event::ModelLoaded(&info)
+            });
             if let Some(t) = tasks[task].as_mut() {
                 t.started = started;
                 collector.outcome().models.insert(
@@ -751,48 +758,51 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     // Where the backend lives: served from the cache, or opened.
     let lazy: CacheOnly<'_>;
     let shared: SharedBackend;
-    let (served, records, instances, load_secs, info, assignment) = match cache_only(run, task) {
-        Some((cache_only, instances, assignment)) => {
-            lazy = cache_only;
-            let records = records_of(plan, &lazy.spec, &lazy.identity.info, false);
-            let info = lazy.identity.info.clone();
-            (
-                Ok(&lazy as &dyn Backend),
-                records,
-                instances,
-                0.0,
-                info,
-                assignment,
-            )
-        }
-        None => {
-            let (opened, assignment) = open_placed(run, task, tx);
-            let mut instances = expand(
-                plan,
-                run.cases,
-                &opened.records.model,
-                opened.records.quantization.as_deref(),
-                &|key| run.stored.contains(key),
-            );
-            instances.retain_partition(plan, spec);
-            let served = match opened.backend {
-                Ok(b) => {
-                    shared = b;
-                    Ok(&*shared)
-                }
-                Err(e) => Err(e),
-            };
-            let (records, info) = (opened.records, opened.info);
-            (
-                served,
-                records,
-                instances,
-                opened.load_secs,
-                info,
-                assignment,
-            )
-        }
-    };
+    let (served, cached, records, instances, load_secs, info, assignment) =
+        match cache_only(run, task) {
+            Some((cache_only, instances, assignment)) => {
+                lazy = cache_only;
+                let records = records_of(plan, &lazy.spec, &lazy.identity.info, false);
+                let info = lazy.identity.info.clone();
+                (
+                    Ok(&lazy as &dyn Backend),
+                    true,
+                    records,
+                    instances,
+                    0.0,
+                    info,
+                    assignment,
+                )
+            }
+            None => {
+                let (opened, assignment) = open_placed(run, task, tx);
+                let mut instances = expand(
+                    plan,
+                    run.cases,
+                    &opened.records.model,
+                    opened.records.quantization.as_deref(),
+                    &|key| run.stored.contains(key),
+                );
+                instances.retain_partition(plan, spec);
+                let served = match opened.backend {
+                    Ok(b) => {
+                        shared = b;
+                        Ok(&*shared)
+                    }
+                    Err(e) => Err(e),
+                };
+                let (records, info) = (opened.records, opened.info);
+                (
+                    served,
+                    false,
+                    records,
+                    instances,
+                    opened.load_secs,
+                    info,
+                    assignment,
+                )
+            }
+        };
     let instances = Arc::new(instances);
     let _ = tx.send(Msg::Start {
         task,
@@ -825,6 +835,7 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     let _ = tx.send(Msg::Loaded {
         task,
         info: Box::new(info),
+        cached,
         started: Instant::now(),
     });
     let worker = Worker {

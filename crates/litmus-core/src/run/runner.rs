@@ -45,7 +45,7 @@ use crate::base::backend::{
 use crate::base::model::{BackendKind, BackendOpener, KnownRequests, ModelSpec, Workload};
 use crate::eval::case::Case;
 use crate::eval::registry::EntryKind;
-use crate::plan::matrix::{build_cases, expand, Cases, InstanceList, Plan, SampleKey};
+use crate::plan::matrix::{build_cases, expand, Cases, Instance, InstanceList, Plan, SampleKey};
 use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
 use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Reporter};
 use crate::run::execute::{dispatch, request_params, Job, ScoreJob, Worker};
@@ -530,7 +530,12 @@ impl Backend for CacheOnly<'_> {
 fn cache_only<'a>(
     run: &Shared<'a>,
     task: usize,
-) -> Option<(CacheOnly<'a>, InstanceList, Option<Assignment>)> {
+) -> Option<(
+    CacheOnly<'a>,
+    ModelRecords,
+    InstanceList,
+    Option<Assignment>,
+)> {
     let schedule = run.schedule?;
     let spec = &run.plan.models[task];
     if spec.backend != BackendKind::Llama || run.cache.path().is_none() {
@@ -543,14 +548,10 @@ fn cache_only<'a>(
     };
     let identity = schedule.source.identity(&spec)?;
     let records = records_of(run.plan, &spec, &identity.info, false);
-    let mut instances = expand(
-        run.plan,
-        run.cases,
-        &records.model,
-        records.quantization.as_deref(),
-        &|key| run.stored.contains(key),
-    );
-    instances.retain_partition(run.plan, &spec);
+    let names = (records.model.as_str(), records.quantization.as_deref());
+    let instances = instances_of(run.plan, run.cases, names, &spec, &|key| {
+        run.stored.contains(key)
+    });
     let backend = CacheOnly {
         identity,
         spec,
@@ -564,14 +565,7 @@ fn cache_only<'a>(
         if u.error.is_some() {
             continue; // nothing is generated
         }
-        let (EntryKind::Declarative(_), Some(prompt), Some(case)) =
-            (&u.entry.kind, &u.prompt, &u.case)
-        else {
-            return None;
-        };
-        if self_judged && matches!(&**case, Case::Text(t) if t.judge.is_some()) {
-            return None;
-        }
+        let prompt = known_prompt(u, self_judged)?;
         let params = request_params(run.plan, u);
         if !u
             .needed
@@ -581,7 +575,7 @@ fn cache_only<'a>(
             return None;
         }
     }
-    Some((backend, instances, assignment))
+    Some((backend, records, instances, assignment))
 }
 
 /// Opens configuration `task` where its assignment places it; a load that
@@ -692,6 +686,33 @@ pub fn announce_workloads(plan: &mut Plan) {
     }
 }
 
+/// The instances of configuration `spec`, its records naming it `model`
+/// and `quantization`, less the samples `stored`: its share of a
+/// partitioned run.
+fn instances_of(
+    plan: &Plan,
+    cases: &Cases,
+    (model, quantization): (&str, Option<&str>),
+    spec: &ModelSpec,
+    stored: &dyn Fn(&SampleKey) -> bool,
+) -> InstanceList {
+    let mut instances = expand(plan, cases, model, quantization, stored);
+    instances.retain_partition(plan, spec);
+    instances
+}
+
+/// The prompt of instance `u` when every request it makes is known ahead:
+/// a declarative case's, unless it is a text case graded by a judge that is
+/// the model under test (`self_judged`: the run names no judge); `None` for
+/// an imperative eval, which calls the model itself.
+fn known_prompt(u: &Instance, self_judged: bool) -> Option<&Prompt> {
+    let judged = |c: &Case| self_judged && matches!(c, Case::Text(t) if t.judge.is_some());
+    match (&u.entry.kind, &u.prompt, &u.case) {
+        (EntryKind::Declarative(_), Some(prompt), Some(case)) if !judged(case) => Some(prompt),
+        _ => None,
+    }
+}
+
 /// What configuration `spec` will be asked for (see [`Workload`]): the
 /// samples of its instances as the spec names them that are not `stored`,
 /// and the largest request unless some requests cannot be known ahead (an
@@ -704,27 +725,19 @@ fn workload(
     self_judged: bool,
     stored: &dyn Fn(&SampleKey) -> bool,
 ) -> Workload {
-    let mut instances = expand(
-        plan,
-        cases,
-        &spec.name,
-        spec.quantization.as_deref(),
-        stored,
-    );
-    instances.retain_partition(plan, spec);
-    let judged = |c: &Case| matches!(c, Case::Text(t) if t.judge.is_some());
+    let names = (spec.name.as_str(), spec.quantization.as_deref());
+    let instances = instances_of(plan, cases, names, spec, stored);
     let mut seen = std::collections::HashSet::new();
     let mut prompts: Vec<Prompt> = Vec::new();
     let mut known = true;
     for u in instances.instances.iter().filter(|u| !u.needed.is_empty()) {
-        match (&u.error, &u.prompt, &u.case) {
-            (Some(_), _, _) => {} // nothing is generated
-            (None, Some(prompt), Some(case)) if !(self_judged && judged(case)) => {
-                if seen.insert(prompt) {
-                    prompts.push(prompt.clone());
-                }
-            }
-            _ => known = false,
+        if u.error.is_some() {
+            continue; // nothing is generated
+        }
+        match known_prompt(u, self_judged) {
+            Some(prompt) if seen.insert(prompt) => prompts.push(prompt.clone()),
+            Some(_) => {}
+            None => known = false,
         }
     }
     Workload {
@@ -760,9 +773,8 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     let shared: SharedBackend;
     let (served, cached, records, instances, load_secs, info, assignment) =
         match cache_only(run, task) {
-            Some((cache_only, instances, assignment)) => {
+            Some((cache_only, records, instances, assignment)) => {
                 lazy = cache_only;
-                let records = records_of(plan, &lazy.spec, &lazy.identity.info, false);
                 let info = lazy.identity.info.clone();
                 (
                     Ok(&lazy as &dyn Backend),
@@ -776,14 +788,13 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
             }
             None => {
                 let (opened, assignment) = open_placed(run, task, tx);
-                let mut instances = expand(
-                    plan,
-                    run.cases,
-                    &opened.records.model,
+                let names = (
+                    opened.records.model.as_str(),
                     opened.records.quantization.as_deref(),
-                    &|key| run.stored.contains(key),
                 );
-                instances.retain_partition(plan, spec);
+                let instances = instances_of(plan, run.cases, names, spec, &|key| {
+                    run.stored.contains(key)
+                });
                 let served = match opened.backend {
                     Ok(b) => {
                         shared = b;

@@ -48,38 +48,53 @@ pub(crate) struct Local {
 
 /// The fewest rows of a generation step (see the engine's `step`): two,
 /// from where llama.cpp's CPU matrix kernels take every row count the same
-/// way (llamafile's GEMM for Q8_0 weights from two rows; K-quants through one
-/// dot product per row with the tiled kernel off); eight with the tiled
-/// K-quant kernel on (option `tiled_mm`, from where it takes every row
-/// count, unless `GGML_CPU_TILED_MM_FORCE=1` makes it take all of them);
-/// never more than the slots; one (no padding) for a single slot, a shared KV
-/// cache or a GPU, where answers are not batch-invariant anyway.
+/// way (llamafile's GEMM for Q8_0 weights from two rows; K-quants through the
+/// tiled kernel at every row count, or one dot product per row with the
+/// kernel off); eight when the tiled kernel is on but llama.cpp takes it
+/// only from 8 rows (see [`LlamaSettings::tiled_every_row`]); never more than
+/// the slots; one (no padding) for a single slot, a shared KV cache or a GPU,
+/// where answers are not batch-invariant anyway.
 fn pad_rows(s: &LlamaSettings) -> usize {
     let gpu = cfg!(feature = "cuda") && s.gpu_layers != Some(0);
     if s.parallel <= 1 || gpu || s.kv_unified {
         return 1;
     }
-    let forced = std::env::var("GGML_CPU_TILED_MM_FORCE")
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        == Some(1);
-    (if !s.tiled_mm || forced { 2 } else { 8 }).min(s.parallel as usize)
+    (if !s.tiled_mm || s.tiled_every_row {
+        2
+    } else {
+        8
+    })
+    .min(s.parallel as usize)
 }
 
 /// Sequences of the engine for requests longer than the main engine's
 /// streams (see [`Local`]): two, so that its steps are padded as any batch's.
 const OVERFLOW_PARALLEL: u32 = 2;
 
-/// Makes this process's llama.cpp take the tiled K-quant kernel or not, as
-/// the settings say, before its first matrix product (llama.cpp reads the
-/// variable once). A worker gets it from its parent's `spawn`; the engine on
-/// a thread of the harness sets it here, when nothing has set it yet.
+/// Makes this process's llama.cpp take the tiled K-quant kernel or not (and
+/// at every row count or not), as the settings say, before its first matrix
+/// product (llama.cpp reads the variables once). A worker gets them from its
+/// parent's `spawn` (see [`tiled_mm_env`]); the engine on a thread of the
+/// harness sets them here, where nothing has set them yet.
 fn apply_tiled_mm(s: &LlamaSettings) {
-    if std::env::var_os("GGML_CPU_TILED_MM").is_none() {
-        // Before the first model of this process is loaded, while no thread
-        // of ours reads the environment.
-        std::env::set_var("GGML_CPU_TILED_MM", if s.tiled_mm { "1" } else { "0" });
+    for (key, value) in tiled_mm_env(s) {
+        if std::env::var_os(key).is_none() {
+            // Before the first model of this process is loaded, while no
+            // thread of ours reads the environment.
+            std::env::set_var(key, value);
+        }
     }
+}
+
+/// The environment that gives llama.cpp the settings' tiled-kernel choice.
+pub(crate) fn tiled_mm_env(s: &LlamaSettings) -> [(&'static str, &'static str); 2] {
+    [
+        ("GGML_CPU_TILED_MM", if s.tiled_mm { "1" } else { "0" }),
+        (
+            "GGML_CPU_TILED_MM_FORCE",
+            if s.tiled_every_row { "1" } else { "0" },
+        ),
+    ]
 }
 
 /// The llama.cpp devices (registry indices) a split over GPUs by share

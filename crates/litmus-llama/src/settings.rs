@@ -81,14 +81,24 @@ pub struct LlamaSettings {
     /// sequences share its step: answers are no longer batch-invariant.
     pub repack: bool,
     /// llama.cpp's tiled K-quant matrix kernel (option `tiled_mm`, default
-    /// off; the environment variable `GGML_CPU_TILED_MM`, when set, wins).
-    /// With it, a sample's answer depends on what else runs (it windows a
-    /// step's rows per thread, with a narrow path up to 16 rows and a wide
-    /// one beyond; measured: 8–9% of the default run's answers changed
-    /// between identical runs); off, every K-quant row goes through the same
-    /// dot product and two rows per step are enough padding. One setting per
-    /// process: llama.cpp reads it once (each engine worker has its own).
+    /// on; the environment variable `GGML_CPU_TILED_MM`, when set, wins).
+    /// Each of its outputs is one row's sum over K in a fixed order, whatever
+    /// the other rows of the step; what made answers batch-variant was
+    /// llama.cpp taking it only from 8 rows and a dot product per row below
+    /// (see `tiled_every_row`). Off, every K-quant row goes through that dot
+    /// product. One setting per process: llama.cpp reads it once (each
+    /// engine worker has its own).
     pub tiled_mm: bool,
+    /// With `tiled_mm`: the tiled kernel takes every row count
+    /// (`GGML_CPU_TILED_MM_FORCE=1`, set for the engine unless the
+    /// environment sets it), so a sample's numbers do not depend on how many
+    /// sequences share its step, and steps are padded to two rows (for the
+    /// Q8_0 GEMM). Without it (the environment sets the variable to another
+    /// value), llama.cpp takes the kernel from 8 rows only, and steps are
+    /// padded to 8 rows (to `parallel` when fewer: answers then depend on
+    /// `parallel`).
+    #[serde(default)]
+    pub tiled_every_row: bool,
     /// Decode with fewer threads while the run scores generated code (option
     /// `yield_cores`, default on for CPU models, off with GPU offload; see
     /// [`litmus_core::base::busy`] and the engine's `yield_cores`): on a
@@ -259,7 +269,8 @@ impl LlamaSettings {
             chat_template: "auto".to_string(),
             amx: false,
             repack: false,
-            tiled_mm: false,
+            tiled_mm: true,
+            tiled_every_row: true,
             yield_cores: !gpu,
             isolation: Isolation::Thread,
         };
@@ -308,6 +319,10 @@ impl LlamaSettings {
         {
             s.tiled_mm = v != 0;
         }
+        s.tiled_every_row = s.tiled_mm
+            && std::env::var("GGML_CPU_TILED_MM_FORCE")
+                .ok()
+                .is_none_or(|v| v.trim().parse::<i64>().ok() == Some(1));
         // By default each sequence has its own KV stream of `seq_context` cells
         // (of fewer, when the run's requests are known and need fewer), unless
         // that takes more than a quarter of the memory (at least 1 GiB): then
@@ -404,7 +419,11 @@ impl LlamaSettings {
             self.kv_unified,
             self.repack,
             self.amx,
-            self.tiled_mm,
+            match (self.tiled_mm, self.tiled_every_row) {
+                (false, _) => "false",
+                (true, true) => "every_row",
+                (true, false) => "from_8_rows",
+            },
             self.flash_attn
         )
     }
@@ -550,14 +569,18 @@ mod tests {
     }
 
     #[test]
-    fn the_tiled_kernel_is_off_unless_asked_for() {
-        if std::env::var_os("GGML_CPU_TILED_MM").is_some() {
+    fn the_tiled_kernel_takes_every_row_count_unless_turned_off() {
+        if std::env::var_os("GGML_CPU_TILED_MM").is_some()
+            || std::env::var_os("GGML_CPU_TILED_MM_FORCE").is_some()
+        {
             return; // the environment decides (checked by the cache salt below)
         }
-        let off = resolve(&[], Some(1024), Some(8));
-        let on = resolve(&[("tiled_mm", "true")], Some(1024), Some(8));
-        assert!(!off.tiled_mm && on.tiled_mm);
+        let on = resolve(&[], Some(1024), Some(8));
+        let off = resolve(&[("tiled_mm", "false")], Some(1024), Some(8));
+        assert!(on.tiled_mm && on.tiled_every_row);
+        assert!(!off.tiled_mm && !off.tiled_every_row);
         assert_ne!(off.cache_salt(), on.cache_salt());
+        assert!(on.cache_salt().contains("tiled_mm=every_row"));
         assert!(off.cache_salt().contains("tiled_mm=false"));
     }
 

@@ -527,11 +527,8 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
         cmd.env_remove(FAULT_ENV);
     }
     // llama.cpp's tiled K-quant kernel, as the settings say (they took an
-    // explicit `GGML_CPU_TILED_MM` into account).
-    cmd.env(
-        "GGML_CPU_TILED_MM",
-        if settings.tiled_mm { "1" } else { "0" },
-    );
+    // explicit `GGML_CPU_TILED_MM` and `GGML_CPU_TILED_MM_FORCE` into account).
+    cmd.envs(crate::local::tiled_mm_env(settings));
     // ggml's abort handler would attach gdb to print a backtrace; the log
     // tail names the failure already.
     if std::env::var_os("GGML_NO_BACKTRACE").is_none() {

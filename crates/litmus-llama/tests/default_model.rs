@@ -388,6 +388,43 @@ fn the_same_long_text_in_any_slot() {
     assert_eq!(shared[0].text, alone[0].text);
 }
 
+/// A sample's text does not depend on how many sequences share its steps,
+/// with llama.cpp's tiled K-quant kernel on (the default; the default model's
+/// Q4_K and Q6_K weights go through it): twelve samples decoded together
+/// (steps of 12 rows, where llama.cpp takes the kernel by itself) equal the
+/// same samples decoded two at a time (steps of 2 rows, where it would take a
+/// dot product per row unless told to take the kernel at every row count).
+#[test]
+fn the_same_text_however_many_share_a_step() {
+    let r = GenerationRequest {
+        prompt: Prompt::Completion("def count_vowels(s):\n    \"\"\"".into()),
+        params: SamplingParams {
+            temperature: 0.8,
+            max_tokens: 24,
+            seed: 11,
+            ..Default::default()
+        },
+        samples: (0..12).collect(),
+    };
+    let texts = |parallel| {
+        let mut spec = default_spec(parallel);
+        spec.options.insert("ignore_eos".into(), "true".into());
+        let b = LlamaBackend::open(&spec).unwrap();
+        let mut gens: Vec<(u32, String)> = b
+            .generate(&r)
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.sample, g.text))
+            .collect();
+        gens.sort();
+        (b.settings().cache_salt(), gens)
+    };
+    let (salt, together) = texts(12);
+    let (_, two_at_a_time) = texts(2);
+    assert_eq!(together.len(), 12);
+    assert_eq!(together, two_at_a_time, "{salt}");
+}
+
 /// A slot freed by another request goes to a waiting sample, which copies its
 /// prompt's KV from a sibling still running instead of decoding the prompt
 /// again (batch-invariant, so its text must equal the one it gets with a slot

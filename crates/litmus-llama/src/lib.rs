@@ -18,21 +18,24 @@
 //! Logging from llama.cpp is dropped unless `LITMUS_LLAMA_LOG=1` (stderr) or
 //! `LITMUS_LLAMA_LOG=tracing`.
 //!
-//! Options in `ModelSpec.options` (see [`LlamaSettings`]): `ignore_eos`,
-//! `kv_size`, `n_batch`, `n_ubatch`, `kv_unified`, `flash_attn`,
-//! `dedupe_greedy`, `chat_template`, `batch_invariant`.
+//! Options in `ModelSpec.options` (see [`LlamaSettings`]; the list is
+//! [`OPTION_KEYS`]): `ignore_eos`, `kv_size`, `n_batch`,
+//! `n_ubatch`, `kv_unified`, `flash_attn`, `dedupe_greedy`,
+//! `chat_template`, `amx`, `repack`, `tiled_mm`, `yield_cores`, `isolation`.
 //!
 //! # Determinism
 //!
-//! A sample's seed is `sample_seed(params.seed, index)`, so the same request
-//! gives the same text on the same machine and build. Whether a sample is
-//! decoded alone or in a batch with others can still change its text: llama.cpp
-//! sums floats in a different order for different batch shapes (measured on
-//! the default model: 3 of 8 greedy texts and 0 of 8 sampled texts of 64
-//! tokens identical alone vs batched). `batch_invariant=true` decodes every
-//! sequence on its own (separate KV streams, one `llama_decode` each), which
-//! makes alone and batched identical at the cost of batching throughput.
-//! Greedy requests with several samples are decoded once by default
+//! A sample's seed is `sample_seed(params.seed, index)`, and its numbers do
+//! not depend on what else the engine decodes: each sequence has its own KV
+//! stream, a prompt is decoded on its own, every generation step is one
+//! micro-batch of two rows or more (slots between generating ones get a
+//! throwaway token), and llama.cpp's CPU kernels take every row count the
+//! same way (its tiled K-quant kernel at every row count, weights not
+//! repacked). So the same request gives the same text on the same machine
+//! and build, alone or beside others (tests `the_same_text_*` in
+//! `tests/default_model.rs`). `kv_unified`, `repack`, GPU offload and
+//! `GGML_CPU_TILED_MM_FORCE=0` give that up for speed or memory. Greedy
+//! requests with several samples are decoded once by default
 //! (`dedupe_greedy`), since all their samples are the same text.
 //!
 //! With the cargo feature `cuda`, `ModelSpec.gpu_layers` and `ModelSpec.device`

@@ -400,9 +400,9 @@ fn fetch_into(
     Ok(())
 }
 
-/// sha256 of a model file, remembered in `CACHE_DIR/digests/` by path, size and
-/// modification time so that a file is hashed once.
-pub fn file_digest(path: &Path) -> io::Result<String> {
+/// What identifies a file's contents without reading them: its canonical
+/// path, size and modification time.
+fn file_stamp(path: &Path) -> io::Result<(PathBuf, String)> {
     let meta = fs::metadata(path)?;
     let mtime = meta
         .modified()
@@ -411,11 +411,17 @@ pub fn file_digest(path: &Path) -> io::Result<String> {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let canonical = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok((canonical, format!("{} {mtime}", meta.len())))
+}
+
+/// sha256 of a model file, remembered in `CACHE_DIR/digests/` by path, size and
+/// modification time so that a file is hashed once.
+pub fn file_digest(path: &Path) -> io::Result<String> {
+    let (canonical, stamp) = file_stamp(path)?;
     let key = hex(&Sha256::digest(canonical.to_string_lossy().as_bytes()));
     let record = cache_dir()
         .join("digests")
         .join(format!("{}.txt", &key[..32]));
-    let stamp = format!("{} {mtime}", meta.len());
     if let Ok(saved) = fs::read_to_string(&record) {
         if let Some((s, digest)) = saved.trim().rsplit_once(' ') {
             if s == stamp && digest.len() == 64 {
@@ -428,6 +434,54 @@ pub fn file_digest(path: &Path) -> io::Result<String> {
         let _ = write_atomic(&record, format!("{stamp} {digest}\n").as_bytes());
     }
     Ok(digest)
+}
+
+/// Where a fact of `kind` about the file at `path` (as it is now: path, size
+/// and modification time) and `key` is remembered, in `CACHE_DIR/<kind>/`.
+fn memo_path(kind: &str, path: &Path, key: &[u8]) -> Option<PathBuf> {
+    let (canonical, stamp) = file_stamp(path).ok()?;
+    let mut h = Sha256::new();
+    for part in [
+        canonical.to_string_lossy().as_bytes(),
+        stamp.as_bytes(),
+        key,
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    let name = hex(&h.finalize());
+    Some(cache_dir().join(kind).join(format!("{}.txt", &name[..32])))
+}
+
+/// A fact of `kind` remembered with [`remember`] about the file at `path`,
+/// as it is now, and `key`; `None` when there is none (or the file changed).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("litmus-recall-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # std::env::set_var("LITMUS_CACHE_DIR", &dir);
+/// # let model = dir.join("m.gguf");
+/// # std::fs::write(&model, b"weights").unwrap();
+/// use litmus_gguf::models::{recall, remember};
+/// assert_eq!(recall("example", &model, b"prompts"), None);
+/// remember("example", &model, b"prompts", "42");
+/// assert_eq!(recall("example", &model, b"prompts").as_deref(), Some("42"));
+/// assert_eq!(recall("example", &model, b"other prompts"), None);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn recall(kind: &str, path: &Path, key: &[u8]) -> Option<String> {
+    let text = fs::read_to_string(memo_path(kind, path, key)?).ok()?;
+    Some(text.trim_end_matches('\n').to_string())
+}
+
+/// Remembers `value` as the fact of `kind` about the file at `path`, as it
+/// is now, and `key` (best effort: a cache that cannot be written is skipped).
+pub fn remember(kind: &str, path: &Path, key: &[u8], value: &str) {
+    if let Some(record) = memo_path(kind, path, key) {
+        if fs::create_dir_all(record.parent().expect("has parent")).is_ok() {
+            let _ = write_atomic(&record, format!("{value}\n").as_bytes());
+        }
+    }
 }
 
 /// A model file in the cache directory.

@@ -370,8 +370,9 @@ fn longest_prompt(
 /// longest prompt's tokens are remembered in the cache directory (kind
 /// `token-fit`, by the model file as it is, the chat template and the
 /// prompts), so that a run with the same prompts skips the load (0.3 s for
-/// the default model). Leaves `settings` as they are where the vocabulary
-/// does not load.
+/// the default model; the engine fits its streams again from the loaded
+/// model's tokens, so a stale record could only skew the estimate). Leaves
+/// `settings` as they are where the vocabulary does not load.
 pub(crate) fn fit_streams_before_load(settings: &mut LlamaSettings) {
     let Some(r) = settings.requests.clone() else {
         return;

@@ -57,8 +57,7 @@ pub(crate) struct Local {
 /// the slots; one (no padding) for a single slot, a shared KV cache or a GPU,
 /// where answers are not batch-invariant anyway.
 fn pad_rows(s: &LlamaSettings) -> usize {
-    let gpu = cfg!(feature = "cuda") && s.gpu_layers != Some(0);
-    if s.parallel <= 1 || gpu || s.kv_unified {
+    if !s.pads_steps() {
         return 1;
     }
     (if !s.tiled_mm || s.tiled_every_row {
@@ -374,39 +373,42 @@ fn longest_prompt(
 /// model's tokens, so a stale record could only skew the estimate). Leaves
 /// `settings` as they are where the vocabulary does not load.
 pub(crate) fn fit_streams_before_load(settings: &mut LlamaSettings) {
-    let Some(r) = settings.requests.clone() else {
-        return;
-    };
+    if let Some(longest) = longest_before_load(settings) {
+        settings.fit_streams(longest);
+    }
+}
+
+/// The tokens of the longest of the requests `settings` know of, remembered
+/// or from a vocabulary-only load (see [`fit_streams_before_load`]).
+fn longest_before_load(settings: &LlamaSettings) -> Option<usize> {
+    let r = settings.requests.as_ref()?;
+    let path = &settings.model_path;
     let key = serde_json::to_vec(&(
         env!("CARGO_PKG_VERSION"),
         &settings.chat_template,
         &r.prompts,
     ))
-    .unwrap_or_default();
-    let path = settings.model_path.clone();
-    if let Some(longest) = models::recall("token-fit", &path, &key).and_then(|v| v.parse().ok()) {
-        settings.fit_streams(longest);
-        return;
+    .ok()?;
+    if let Some(longest) = models::recall("token-fit", path, &key).and_then(|v| v.parse().ok()) {
+        return Some(longest);
     }
-    let Ok(backend) = llama() else { return };
+    let backend = llama().ok()?;
     let params = LlamaModelParams::default()
         .with_vocab_only(true)
         .with_n_gpu_layers(0);
     let _load_guard = LOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let Ok(model) = LlamaModel::load_from_file(backend, &path, &params) else {
+    let Ok(model) = LlamaModel::load_from_file(backend, path, &params) else {
         take_llama_errors();
-        return;
+        return None;
     };
-    let Ok((template, _)) = chat_template(&model, &settings.chat_template) else {
-        return;
-    };
+    let (template, _) = chat_template(&model, &settings.chat_template).ok()?;
     let bos = {
         let vocab = model.vocab();
         vocab.should_add_bos().then(|| vocab.bos())
     };
-    let longest = longest_prompt(&r, &model, template.as_ref(), bos);
-    models::remember("token-fit", &path, &key, &longest.to_string());
-    settings.fit_streams(longest);
+    let longest = longest_prompt(r, &model, template.as_ref(), bos);
+    models::remember("token-fit", path, &key, &longest.to_string());
+    Some(longest)
 }
 
 /// A prompt's tokens as generation sees them: rendered, tokenized with the

@@ -174,6 +174,26 @@ fn stream_cells(prompt: u64, max_tokens: u32) -> u64 {
     (prompt + u64::from(max_tokens) + 1).next_multiple_of(256)
 }
 
+/// An integer llama.cpp reads from the environment, as it reads it
+/// (`atoi`: the leading digits, 0 without any); `None` when unset.
+fn llama_env_int(name: &str) -> Option<i64> {
+    std::env::var(name).ok().map(|v| atoi(&v))
+}
+
+/// C's `atoi`: the leading whitespace skipped, an optional sign, the digits
+/// that follow; 0 without any.
+fn atoi(v: &str) -> i64 {
+    let v = v.trim_start();
+    let (sign, digits) = match v.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    sign * digits[..end].parse::<i64>().unwrap_or(0)
+}
+
 /// Options understood in `ModelSpec.options`.
 pub const OPTION_KEYS: &[&str] = &[
     "ignore_eos",
@@ -314,10 +334,7 @@ impl LlamaSettings {
             }
         }
         s.n_ubatch = s.n_ubatch.min(s.n_batch);
-        if let Some(v) = std::env::var("GGML_CPU_TILED_MM")
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-        {
+        if let Some(v) = llama_env_int("GGML_CPU_TILED_MM") {
             s.tiled_mm = v != 0;
         }
         // By default each sequence has its own KV stream of `seq_context` cells
@@ -366,15 +383,24 @@ impl LlamaSettings {
         // batch-invariant (a step of one row takes it at 18% less speed than
         // a dot product per row here: not worth it for one sequence).
         s.tiled_every_row = s.tiled_mm
-            && match std::env::var("GGML_CPU_TILED_MM_FORCE") {
-                Ok(v) => v.trim().parse::<i64>().ok() == Some(1),
-                Err(_) => !gpu && !s.kv_unified && s.parallel > 1,
+            && match llama_env_int("GGML_CPU_TILED_MM_FORCE") {
+                Some(v) => v == 1,
+                None => s.pads_steps(),
             };
         s.isolation = match isolation {
             Some(i) => i,
             None => Isolation::default_here()?,
         };
         Ok(s)
+    }
+
+    /// Whether generation steps are padded so that a sample's numbers do not
+    /// depend on what else is decoded: with more than one sequence, each in
+    /// its own KV stream, on the CPU (with a shared cache or GPU offload
+    /// answers are not batch-invariant anyway).
+    pub(crate) fn pads_steps(&self) -> bool {
+        let gpu = cfg!(feature = "cuda") && self.gpu_layers != Some(0);
+        self.parallel > 1 && !gpu && !self.kv_unified
     }
 
     /// Once the model is loaded: streams of the cells the longest of the
@@ -593,6 +619,21 @@ mod tests {
         for s in [one, shared] {
             assert!(s.tiled_mm && !s.tiled_every_row);
             assert!(s.cache_salt().contains("tiled_mm=from_8_rows"));
+        }
+    }
+
+    #[test]
+    fn environment_integers_are_read_as_llama_cpp_reads_them() {
+        for (v, n) in [
+            ("1", 1),
+            (" 1", 1),
+            ("0", 0),
+            ("", 0),
+            ("off", 0),
+            ("2x", 2),
+            ("-1", -1),
+        ] {
+            assert_eq!(atoi(v), n, "{v:?}");
         }
     }
 

@@ -12,10 +12,20 @@ use litmus_llama::gguf::GgufFile;
 use litmus_llama::models::{self, DEFAULT_MODEL};
 use litmus_llama::{describe_gguf, resolve_model_path, LlamaBackend, DEFAULT_SOURCE};
 
+mod common;
+
 fn default_spec(parallel: u32) -> ModelSpec {
     let mut spec = ModelSpec::parse(DEFAULT_SOURCE).unwrap();
     spec.parallel = Some(parallel);
     spec.context = Some(1024);
+    spec
+}
+
+/// [`default_spec`] with every sample running to its `max_tokens`
+/// (`ignore_eos`), so that texts of equal length compare.
+fn full_length_spec(parallel: u32) -> ModelSpec {
+    let mut spec = default_spec(parallel);
+    spec.options.insert("ignore_eos".into(), "true".into());
     spec
 }
 
@@ -347,9 +357,8 @@ fn the_same_text_alone_and_batched() {
 /// split across threads from 512 cells).
 #[test]
 fn the_same_long_text_in_any_slot() {
-    let mut spec = default_spec(3);
+    let mut spec = full_length_spec(3);
     spec.context = Some(3 * 1024);
-    spec.options.insert("ignore_eos".into(), "true".into());
     let b = std::sync::Arc::new(LlamaBackend::open(&spec).unwrap());
     let story = "The quick brown fox jumps over the lazy dog near the old mill. ".repeat(40);
     let long = GenerationRequest {
@@ -396,28 +405,21 @@ fn the_same_long_text_in_any_slot() {
 /// dot product per row unless told to take the kernel at every row count).
 #[test]
 fn the_same_text_however_many_share_a_step() {
-    let r = GenerationRequest {
-        prompt: Prompt::Completion("def count_vowels(s):\n    \"\"\"".into()),
-        params: SamplingParams {
-            temperature: 0.8,
-            max_tokens: 24,
-            seed: 11,
-            ..Default::default()
-        },
-        samples: (0..12).collect(),
+    let params = SamplingParams {
+        temperature: 0.8,
+        max_tokens: 24,
+        seed: 11,
+        ..Default::default()
     };
+    let r = common::req(
+        "def count_vowels(s):\n    \"\"\"",
+        params,
+        (0..12).collect(),
+    );
     let texts = |parallel| {
-        let mut spec = default_spec(parallel);
-        spec.options.insert("ignore_eos".into(), "true".into());
-        let b = LlamaBackend::open(&spec).unwrap();
-        let mut gens: Vec<(u32, String)> = b
-            .generate(&r)
-            .unwrap()
-            .into_iter()
-            .map(|g| (g.sample, g.text))
-            .collect();
-        gens.sort();
-        (b.settings().cache_salt(), gens)
+        let b = LlamaBackend::open(&full_length_spec(parallel)).unwrap();
+        let texts = common::texts(&b.generate(&r).unwrap());
+        (b.settings().cache_salt(), texts)
     };
     let (salt, together) = texts(12);
     let (_, two_at_a_time) = texts(2);
@@ -442,17 +444,9 @@ fn waiting_sample_copies_the_prompt_from_a_running_sibling() {
         params: params.clone(),
         samples: vec![0, 1, 2, 3],
     };
-    let texts = |gens: Vec<litmus_core::base::backend::Generation>| {
-        let mut v: Vec<(u32, String)> = gens.into_iter().map(|g| (g.sample, g.text)).collect();
-        v.sort();
-        v
-    };
-    let open = |parallel| {
-        let mut spec = default_spec(parallel);
-        spec.options.insert("ignore_eos".into(), "true".into());
-        std::sync::Arc::new(LlamaBackend::open(&spec).unwrap())
-    };
-    let alone = texts(open(4).generate(&many).unwrap());
+    let open =
+        |parallel| std::sync::Arc::new(LlamaBackend::open(&full_length_spec(parallel)).unwrap());
+    let alone = common::texts(&open(4).generate(&many).unwrap());
     let b = open(3);
     let n_prompt = b.tokenize_prompt(&many.prompt).unwrap().len() as u64;
     let start = b.engine_stats();
@@ -473,7 +467,7 @@ fn waiting_sample_copies_the_prompt_from_a_running_sibling() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let before = b.engine_stats();
-    let shared = texts(b.generate(&many).unwrap());
+    let shared = common::texts(&b.generate(&many).unwrap());
     other.join().unwrap();
     let after = b.engine_stats();
     assert_eq!(shared, alone);

@@ -771,49 +771,53 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     // Where the backend lives: served from the cache, or opened.
     let lazy: CacheOnly<'_>;
     let shared: SharedBackend;
-    let (served, cached, records, instances, load_secs, info, assignment) =
-        match cache_only(run, task) {
-            Some((cache_only, records, instances, assignment)) => {
-                lazy = cache_only;
-                let info = lazy.identity.info.clone();
-                (
-                    Ok(&lazy as &dyn Backend),
-                    true,
-                    records,
-                    instances,
-                    0.0,
-                    info,
-                    assignment,
-                )
+    let Served {
+        backend: served,
+        cached,
+        info,
+        records,
+        instances,
+        load_secs,
+        assignment,
+    } = match cache_only(run, task) {
+        Some((cache_only, records, instances, assignment)) => {
+            lazy = cache_only;
+            Served {
+                backend: Ok(&lazy),
+                cached: true,
+                info: lazy.identity.info.clone(),
+                records,
+                instances,
+                load_secs: 0.0,
+                assignment,
             }
-            None => {
-                let (opened, assignment) = open_placed(run, task, tx);
-                let names = (
-                    opened.records.model.as_str(),
-                    opened.records.quantization.as_deref(),
-                );
-                let instances = instances_of(plan, run.cases, names, spec, &|key| {
-                    run.stored.contains(key)
-                });
-                let served = match opened.backend {
+        }
+        None => {
+            let (opened, assignment) = open_placed(run, task, tx);
+            let names = (
+                opened.records.model.as_str(),
+                opened.records.quantization.as_deref(),
+            );
+            let instances = instances_of(plan, run.cases, names, spec, &|key| {
+                run.stored.contains(key)
+            });
+            Served {
+                backend: match opened.backend {
                     Ok(b) => {
                         shared = b;
                         Ok(&*shared)
                     }
                     Err(e) => Err(e),
-                };
-                let (records, info) = (opened.records, opened.info);
-                (
-                    served,
-                    false,
-                    records,
-                    instances,
-                    opened.load_secs,
-                    info,
-                    assignment,
-                )
+                },
+                cached: false,
+                info: opened.info,
+                records: opened.records,
+                instances,
+                load_secs: opened.load_secs,
+                assignment,
             }
-        };
+        }
+    };
     let instances = Arc::new(instances);
     let _ = tx.send(Msg::Start {
         task,
@@ -866,6 +870,19 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         time: clock.split(backend, score_threads),
         resident_bytes: backend.resident_bytes(),
     });
+}
+
+/// Configuration `task`'s backend as [`run_model`] got it, and what follows
+/// from where it came from.
+struct Served<'b> {
+    backend: Result<&'b dyn Backend, BackendError>,
+    /// From the response cache, the model not loaded (see [`cache_only`]).
+    cached: bool,
+    info: ModelInfo,
+    records: ModelRecords,
+    instances: InstanceList,
+    load_secs: f64,
+    assignment: Option<Assignment>,
 }
 
 /// Where one model's time goes: its share of the run's [`TimeSplit`].

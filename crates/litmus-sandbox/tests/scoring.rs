@@ -204,6 +204,48 @@ fn python_snippets_get_fresh_state_imports_and_their_own_errors() {
 }
 
 #[test]
+fn python_errors_read_like_tracebacks_without_importing_traceback() {
+    // The driver formats errors itself (the `traceback` module costs more
+    // CPU to import than a typical answer's tests): the frames with the
+    // solution's source lines, chained exceptions with Python's separators,
+    // a runaway recursion cut short, the exception's notes; and nothing
+    // imports `traceback` on the way (the last snippet runs after three
+    // failures and checks).
+    let spec = CodeSpec::new(Language::Python)
+        .test("parse('x')")
+        .test("down(0)")
+        .test("noted()")
+        .test("import sys\nassert 'traceback' not in sys.modules, sorted(sys.modules)");
+    let s = score_answer(
+        &py("def parse(s):\n    try:\n        return int(s)\n    except ValueError as e:\n        raise KeyError(s) from e\n\ndef down(n):\n    return down(n + 1)\n\ndef noted():\n    e = TypeError('bad')\n    e.add_note('see the spec')\n    raise e"),
+        &spec,
+        &Limits::default(),
+    );
+    let error = |i: usize| s.snippets[i].error.clone().unwrap_or_default();
+    let chained = error(0);
+    for part in [
+        "Traceback (most recent call last):\n  File \"solution.py\", line 3, in parse\n    return int(s)\nValueError: invalid literal for int() with base 10: 'x'",
+        "\n\nThe above exception was the direct cause of the following exception:\n\n",
+        "  File \"<test 0>\", line 1, in <module>\n  File \"solution.py\", line 5, in parse\n    raise KeyError(s) from e\nKeyError: 'x'",
+    ] {
+        assert!(chained.contains(part), "{chained}");
+    }
+    assert!(!chained.contains('^'), "{chained}");
+    let recursion = error(1);
+    assert!(
+        recursion.contains("  [Previous line repeated ")
+            && recursion.ends_with("RecursionError: maximum recursion depth exceeded"),
+        "{recursion}"
+    );
+    assert!(
+        error(2).ends_with("TypeError: bad\nsee the spec"),
+        "{}",
+        error(2)
+    );
+    assert!(s.snippets[3].passed, "{s:#?}");
+}
+
+#[test]
 fn name_main_block_does_not_run() {
     let spec = CodeSpec::new(Language::Python).test("assert f() == 1");
     let s = score_answer(

@@ -10,14 +10,14 @@
 # Start-up time matters (one process per sample, eight forks per sample):
 #
 # * only built-in modules are imported up front (`posix` rather than `os`,
-#   no json/re/enum/traceback), and the host runs a precompiled copy of this
+#   no json/re/enum), and the host runs a precompiled copy of this
 #   file;
 # * the parent compiles the snippets (trusted spec code) and imports the
 #   standard-library modules that the solution, setup and snippets import
 #   (from a list of side-effect-free modules) once, before forking, instead
 #   of every child doing it again;
-# * after the first failed snippet (when more are to come) the parent
-#   imports `traceback`, which each failing child needs to format its error;
+# * errors are formatted here, as the `traceback` module would (without
+#   its column markers): importing it costs more than most answers' tests;
 # * `gc.freeze()` before each fork keeps the children's garbage collector
 #   off the parent's objects (fewer copy-on-write page faults).
 import builtins
@@ -89,18 +89,154 @@ def jval(v):
     return jstr(str(v))
 
 
-def format_exception(e, skip_driver_frames=True):
-    import traceback
+SOURCES = {}  # file name -> its lines, for error messages
 
+
+def source_line(filename, lineno):
+    """Line `lineno` of `filename`, stripped ("" when unknown), as the
+    traceback module shows it; names like "<test 0>" have no source."""
+    lines = SOURCES.get(filename)
+    if lines is None:
+        if not filename or filename[0] == "<":
+            return ""
+        try:
+            lines = read_text(filename).split("\n")
+        except BaseException:  # noqa: BLE001
+            lines = []
+        SOURCES[filename] = lines
+    return lines[lineno - 1].strip() if lineno and 0 < lineno <= len(lines) else ""
+
+
+def exception_only(e):
+    """`traceback.format_exception_only(type(e), e)`, joined."""
+    t = type(e)
+    try:
+        stype = str(t.__qualname__)
+        module = t.__module__
+        if module not in ("__main__", "builtins"):
+            stype = "%s.%s" % (module, stype)
+    except BaseException:  # noqa: BLE001 - a class that hides its names
+        stype = "<unknown>"
+    out = []
+    if isinstance(e, SyntaxError):
+        suffix = ""
+        if e.lineno is not None:
+            out.append('  File "%s", line %s\n' % (e.filename or "<string>", e.lineno))
+        elif e.filename is not None:
+            suffix = " (%s)" % e.filename
+        if e.text is not None:
+            rtext = e.text.rstrip("\n")
+            ltext = rtext.lstrip(" \n\f")
+            spaces = len(rtext) - len(ltext)
+            out.append("    %s\n" % ltext)
+            if e.offset is not None:
+                offset = e.offset
+                end = getattr(e, "end_offset", None)
+                end = offset if end in (None, 0) else end
+                if offset == end or end == -1:
+                    end = offset + 1
+                col, end_col = offset - 1 - spaces, end - 1 - spaces
+                if col >= 0:
+                    pad = "".join(c if c.isspace() else " " for c in ltext[:col])
+                    out.append("    %s%s\n" % (pad, "^" * (end_col - col)))
+        out.append("%s: %s%s\n" % (stype, e.msg or "<no detail available>", suffix))
+    else:
+        try:
+            value = str(e)
+        except BaseException:  # noqa: BLE001
+            value = "<exception str() failed>"
+        out.append("%s: %s\n" % (stype, value) if value else stype + "\n")
+    notes = getattr(e, "__notes__", None)
+    if notes is not None:
+        if isinstance(notes, (list, tuple)):
+            for note in notes:
+                try:
+                    note = str(note)
+                except BaseException:  # noqa: BLE001
+                    note = "<note str() failed>"
+                out.append(note + "\n")
+        else:
+            try:
+                out.append(repr(notes) + "\n")
+            except BaseException:  # noqa: BLE001
+                out.append("<__notes__ repr() failed>\n")
+    return "".join(out)
+
+
+def stack_lines(tb):
+    """The frames of `tb` as the traceback module formats them (without
+    its column markers), runs of one repeated frame cut after three."""
+    out = []
+    last, count = None, 0
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        key = (code.co_filename, tb.tb_lineno, code.co_name)
+        if key == last:
+            count += 1
+        else:
+            if count > 3:
+                n = count - 3
+                out.append("  [Previous line repeated %d more time%s]\n" % (n, "s" if n > 1 else ""))
+            last, count = key, 1
+        if count <= 3:
+            out.append('  File "%s", line %s, in %s\n' % key)
+            line = source_line(key[0], key[1])
+            if line:
+                out.append("    %s\n" % line)
+        tb = tb.tb_next
+    if count > 3:
+        n = count - 3
+        out.append("  [Previous line repeated %d more time%s]\n" % (n, "s" if n > 1 else ""))
+    return out
+
+
+CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def format_exception(e, skip_driver_frames=True):
+    """The error text of `e`: `traceback.format_exception`'s, chained
+    exceptions included, without the column markers (`^^^`) that Python 3.11
+    adds. Written out here because importing `traceback` (and the `re`,
+    `tokenize`, `linecache` and `ast` it brings) costs a sandbox more CPU
+    time than a typical wrong answer's tests; exception groups still use it."""
+    groups = tuple(t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t)
     tb = e.__traceback__
     if skip_driver_frames:
         while tb is not None and tb.tb_frame.f_code.co_filename.rpartition("/")[2] == DRIVER_NAME:
             tb = tb.tb_next
     if isinstance(e, SyntaxError):
-        lines = traceback.format_exception_only(type(e), e)
+        text = exception_only(e)
     else:
-        lines = traceback.format_exception(type(e), e, tb)
-    text = "".join(lines).strip()
+        chain = []  # (exception, traceback, separator before the next)
+        seen = set()
+        cur, cur_tb, sep = e, tb, None
+        while cur is not None and id(cur) not in seen:
+            seen.add(id(cur))
+            chain.append((cur, cur_tb, sep))
+            if cur.__cause__ is not None:
+                cur, sep = cur.__cause__, CAUSE
+            elif cur.__context__ is not None and not cur.__suppress_context__:
+                cur, sep = cur.__context__, CONTEXT
+            else:
+                cur = None
+            if cur is not None:
+                cur_tb = cur.__traceback__
+        if groups and any(isinstance(x, groups) for x, _, _ in chain):
+            import traceback
+
+            lines = traceback.format_exception(type(e), e, tb)
+        else:
+            lines = []
+            for x, x_tb, sep in reversed(chain):
+                if x_tb is not None:
+                    lines.append("Traceback (most recent call last):\n")
+                    lines.extend(stack_lines(x_tb))
+                lines.append(exception_only(x))
+                if sep:
+                    lines.append(sep)
+        text = "".join(lines)
+    text = text.strip()
     if len(text) > ERR_CAP:
         text = "..." + text[-ERR_CAP:]
     return text
@@ -427,16 +563,12 @@ def main():
         emit(event="executed", ok=True, error=None, timed_out=False, ms=load_ms)
 
     order = {"load": 0, "example": 1, "test": 2}
-    left = n_ex + n_tests
     for kind, n in (("example", n_ex), ("test", n_tests)):
         if order[kind] < order[start_kind]:
-            left -= n
             continue
         first = start_index if kind == start_kind else 0
-        left -= first
         deadline = time.monotonic() + phase_s
         for i in range(first, n):
-            left -= 1
             remaining = deadline - time.monotonic()
             if remaining <= 0.001:
                 emit(event="result", kind=kind, index=i, ok=False, timed_out=True,
@@ -467,13 +599,6 @@ def main():
             else:
                 ok, err, to, ms, _, _ = run_child((code, src, name), budget)
             emit(event="result", kind=kind, index=i, ok=ok, error=err, timed_out=to, ms=ms)
-            if not ok and not to and left >= 2 and "traceback" not in sys.modules:
-                # Wrong answers usually fail several snippets: import what
-                # each failing child needs to format its error once, here.
-                try:
-                    import traceback  # noqa: F401
-                except BaseException:  # noqa: BLE001
-                    pass
     emit(event="done")
 
 

@@ -45,7 +45,11 @@
 # into ~/.cache/llama-reference/bin), VENV (the lm-eval virtual environment,
 # created on first use; default ~/.cache/litmus-bench/venv), LM_EVAL_SPEC (what pip installs
 # there: "lm-eval[api]==0.4.13"), SERVER_ARGS (more llama-server arguments), PEER_ONLY=1 (only the
-# lm-eval side, on the prompts of the previous run in OUT: for tuning NP and NUM_CONCURRENT).
+# lm-eval side, on the prompts of the previous run in OUT: for tuning NP and NUM_CONCURRENT),
+# LITMUS_ONLY=1 (only the litmus side, no llama.cpp tools or lm-eval needed: for before/after
+# measurements; with EXES="BIN1 BIN2 ..." each round runs each of these eval binaries, e.g. copies
+# of target/release/deps/evals-* built from two trees, in turn, reversed in even rounds, and prints
+# each run's wall, generation, scoring and tail times, score and a hash of the answers).
 # Results and logs go to OUT (default: $CARGO_TARGET_DIR or target, then /bench-peer).
 set -euo pipefail
 
@@ -81,6 +85,10 @@ SEED=${SEED:-42}
 PARALLEL=${PARALLEL:-}
 SERVER_ARGS=${SERVER_ARGS:-}
 PEER_ONLY=${PEER_ONLY:-0}
+LITMUS_ONLY=${LITMUS_ONLY:-0}
+EXES=${EXES:-}
+[[ $PEER_ONLY != 1 || $LITMUS_ONLY != 1 ]] || die "PEER_ONLY=1 and LITMUS_ONLY=1 exclude each other"
+[[ -z $EXES || $LITMUS_ONLY == 1 ]] || die "EXES needs LITMUS_ONLY=1"
 SCHEDULE=${SCHEDULE:-0}
 VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/litmus-bench/venv}
 LM_EVAL_SPEC=${LM_EVAL_SPEC:-lm-eval[api]==0.4.13}
@@ -95,10 +103,12 @@ if [[ $PEER_ONLY != 1 ]]; then
   command -v cargo >/dev/null || die "needs cargo (https://rustup.rs), then: bash scripts/setup.sh"
   command -v bwrap >/dev/null || die "needs bubblewrap for litmus's sandbox: bash scripts/setup.sh"
 fi
-LLAMA_BIN=${LLAMA_BIN:-$(bash "$root/scripts/llama-tools.sh" | tail -n 1)}
-for t in llama-server llama-batched-bench llama-bench; do
-  [[ -x $LLAMA_BIN/$t ]] || die "no $LLAMA_BIN/$t: build llama.cpp's tools with scripts/llama-tools.sh, or set LLAMA_BIN to their folder"
-done
+if [[ $LITMUS_ONLY != 1 ]]; then
+  LLAMA_BIN=${LLAMA_BIN:-$(bash "$root/scripts/llama-tools.sh" | tail -n 1)}
+  for t in llama-server llama-batched-bench llama-bench; do
+    [[ -x $LLAMA_BIN/$t ]] || die "no $LLAMA_BIN/$t: build llama.cpp's tools with scripts/llama-tools.sh, or set LLAMA_BIN to their folder"
+  done
+fi
 MODEL=${MODEL:-$(bash "$root/scripts/fetch-model.sh" | tail -n 1)}
 [[ -f $MODEL ]] || die "model $MODEL not found"
 MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
@@ -108,13 +118,15 @@ amx=()
 if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then amx=(--no-repack); fi
 
 # The lm-eval environment, created on first use.
-if [[ ! -x $VENV/bin/lm-eval ]]; then
-  log "creating $VENV with $LM_EVAL_SPEC (first use)"
-  python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
-  "$VENV/bin/python" -m pip install --quiet "$LM_EVAL_SPEC" || die "pip install $LM_EVAL_SPEC failed"
+if [[ $LITMUS_ONLY != 1 ]]; then
+  if [[ ! -x $VENV/bin/lm-eval ]]; then
+    log "creating $VENV with $LM_EVAL_SPEC (first use)"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
+    "$VENV/bin/python" -m pip install --quiet "$LM_EVAL_SPEC" || die "pip install $LM_EVAL_SPEC failed"
+  fi
+  lm_eval_version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("lm_eval"))') ||
+    die "lm_eval is not importable in $VENV (remove it to recreate)"
 fi
-lm_eval_version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("lm_eval"))') ||
-  die "lm_eval is not importable in $VENV (remove it to recreate)"
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -179,11 +191,11 @@ ${PARALLEL:+parallel = $PARALLEL}
 EOF
 fi
 
-run_litmus() {  # $1: round; sets mw (wall seconds)
+run_litmus() {  # $1: run name (the round); $2: eval binary (default: the one built); sets mw (wall seconds)
   local dir=$OUT/litmus-$1 t0 t1 rc=0
   rm -rf "$dir"
   t0=$(date +%s.%N)
-  run_child env -C "$root/evals" CARGO_TARGET_DIR="$target_dir" "$exe" "${cases[@]}" --exact \
+  run_child env -C "$root/evals" CARGO_TARGET_DIR="$target_dir" "${2:-$exe}" "${cases[@]}" --exact \
     --config "$OUT/litmus.toml" --template completion --temperature "$TEMPERATURE" \
     --samples "$SAMPLES" --max-tokens "$MAX_TOKENS" --seed "$SEED" --no-cache --no-snapshots \
     --output-dir "$dir" --summary-json "$dir/summary.json" --color never --quiet \
@@ -195,6 +207,19 @@ run_litmus() {  # $1: round; sets mw (wall seconds)
     die "litmus exited with $rc (log $OUT/litmus-$1.log)"
   fi
   mw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+}
+
+# A litmus-only run (LITMUS_ONLY=1): its summary's times and a hash of its answers.
+litmus_times() {  # $1: run name
+  python3 - "$OUT/litmus-$1" <<'PY'
+import glob, hashlib, json, sys
+run_dir = sys.argv[1]
+t = json.load(open(f"{run_dir}/summary.json"))["time"]
+samples = [json.loads(l) for l in open(glob.glob(f"{run_dir}/runs/*/samples.jsonl")[0], encoding="utf-8")]
+answers = sorted(f"{s['eval']}\x00{s['sample']}\x00{s['response']}" for s in samples)
+digest = hashlib.sha256("\x01".join(answers).encode()).hexdigest()[:10]
+print(f"{t['generation_secs']:.2f} {t['scoring_secs']:.2f} {t['scoring_tail_secs']:.2f} {digest}")
+PY
 }
 
 # litmus's run: tokens, prompts (written for lm-eval), errors, score. Prints
@@ -416,9 +441,41 @@ if [[ $PEER_ONLY == 1 ]]; then
   write_task
 fi
 echo "# bench-peer $(date '+%F %T'): $PROMPTS prompts x $SAMPLES samples, t=$TEMPERATURE, at most $MAX_TOKENS tokens, $THREADS threads, $(basename "$MODEL")"
-echo "# lm-eval $lm_eval_version (local-completions, num_concurrent=$NUM_CONCURRENT) on llama-server -np $NP${amx[*]:+ ${amx[*]}}${SERVER_ARGS:+ $SERVER_ARGS}; litmus sequences: ${PARALLEL:-default}"
+[[ $LITMUS_ONLY == 1 ]] || echo "# lm-eval $lm_eval_version (local-completions, num_concurrent=$NUM_CONCURRENT) on llama-server -np $NP${amx[*]:+ ${amx[*]}}${SERVER_ARGS:+ $SERVER_ARGS}; litmus sequences: ${PARALLEL:-default}"
 [[ $PEER_ONLY == 1 ]] || echo "# cases (python::, tags $TAGS): ${cases[*]#python::}"
 printf 'round\tload\tlitmus_s\tlitmus_gen\tlitmus_prompt\tscore\tlmeval_s\tlmeval_eval_s\tlmeval_gen\tlmeval_prompt\tratio\ts_tg\tpp\tnpl\tbound_s\tlitmus_over_bound\tschedule_s\tlitmus_over_schedule\n' >"$results"
+if [[ $LITMUS_ONLY == 1 ]]; then
+  read -r -a exes <<<"${EXES:-$exe}"
+  for b in "${exes[@]}"; do [[ -x $b ]] || die "EXES: $b is not an executable"; done
+  for i in "${!exes[@]}"; do echo "# binary $((i + 1)): ${exes[i]}"; done
+  printf 'round\tbinary\tload\twall_s\tgeneration_s\tscoring_s\tscoring_tail_s\tgenerated\tscore\tanswers\n' >"$OUT/litmus-only.tsv"
+  for r in $(seq 1 "$ROUNDS"); do
+    order=($(seq 1 "${#exes[@]}"))
+    if (( r % 2 == 0 )); then order=($(printf '%s\n' "${order[@]}" | tac)); fi
+    for i in "${order[@]}"; do
+      load=$(cut -d' ' -f1 /proc/loadavg)
+      run_litmus "$r-$i" "${exes[i - 1]}"
+      stats=$(litmus_stats "$r-$i" 0) || die "reading litmus's results failed"
+      read -r mg mp mean_prompt ms me score <<<"$stats"
+      read -r gen_s scoring_s tail_s answers <<<"$(litmus_times "$r-$i")" || die "reading litmus's summary failed"
+      printf 'round %d, binary %d (load %s): %.1f s | generation %.1f s, scoring %.1f s (%.1f s after the last answer) | %d generated tokens, score %s, answers %s\n' \
+        "$r" "$i" "$load" "$mw" "$gen_s" "$scoring_s" "$tail_s" "$mg" "$score" "$answers"
+      printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$i" "$load" "$mw" "$gen_s" "$scoring_s" "$tail_s" \
+        "$mg" "$score" "$answers" >>"$OUT/litmus-only.tsv"
+    done
+  done
+  python3 - "$OUT/litmus-only.tsv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+for b in sorted({r["binary"] for r in rows}, key=int):
+    mine = [r for r in rows if r["binary"] == b]
+    med = lambda k: statistics.median(float(r[k]) for r in mine)
+    print(f"binary {b}, median of {len(mine)}: {med('wall_s'):.1f} s, generation {med('generation_s'):.1f} s, "
+          f"scoring {med('scoring_s'):.1f} s, answers {' '.join(sorted({r['answers'] for r in mine}))}")
+print(f"(per-run figures: {sys.argv[1]})")
+PY
+  exit 0
+fi
 for r in $(seq 1 "$ROUNDS"); do
   load=$(cut -d' ' -f1 /proc/loadavg)
   if [[ $PEER_ONLY == 1 ]]; then

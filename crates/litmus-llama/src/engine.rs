@@ -73,6 +73,9 @@ pub struct EngineStats {
     pub padding_tokens: u64,
     /// Steps decoded with fewer threads while the run was scoring.
     pub yielded_steps: u64,
+    /// Steps that waited for scoring to end before decoding (see the
+    /// engine's `yield_cores`).
+    pub scoring_waits: u64,
     /// Generating sequences moved to a lower slot to close a gap (see the
     /// engine's `compact`).
     pub slot_moves: u64,
@@ -103,6 +106,7 @@ impl EngineStats {
             padding_tokens: self.padding_tokens + o.padding_tokens,
             slot_moves: self.slot_moves + o.slot_moves,
             yielded_steps: self.yielded_steps + o.yielded_steps,
+            scoring_waits: self.scoring_waits + o.scoring_waits,
             kv_positions_held: o.kv_positions_held,
             decode_secs: self.decode_secs + o.decode_secs,
             sample_secs: self.sample_secs + o.sample_secs,
@@ -252,6 +256,10 @@ pub(crate) fn seed32(seed: u64) -> u32 {
 /// before its next step (see `Engine::yield_cores`).
 const SCORING_GRACE: Duration = Duration::from_micros(1500);
 
+/// The longest an engine waits for scoring to end before it decodes a step
+/// with a thread fewer instead (see `Engine::yield_cores`).
+const MAX_SCORING_WAIT: Duration = Duration::from_millis(250);
+
 pub(crate) struct Engine<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
@@ -266,6 +274,11 @@ pub(crate) struct Engine<'m> {
     answering_steps: u64,
     /// Waits for scoring in a row that saw none start.
     missed_waits: u32,
+    /// How long the last step with every thread took to decode.
+    full_step: Duration,
+    /// A wait for scoring to end ran out, and no step has started without
+    /// scoring since: long scoring (a compiler), so steps yield at once.
+    long_scoring: bool,
     /// The machine's physical cores (the scorers' cores are shared among
     /// the engines computing on them).
     cores: usize,
@@ -325,6 +338,8 @@ impl<'m> Engine<'m> {
             answered: false,
             answering_steps: 0,
             missed_waits: 0,
+            full_step: Duration::ZERO,
+            long_scoring: false,
             cores: crate::sys::physical_cores(),
             ctx,
             batch,
@@ -599,6 +614,14 @@ impl<'m> Engine<'m> {
     /// [`SCORING_GRACE`] for scoring to start. Where answers are not scored
     /// by running code, three such waits in a row that see no scoring stop
     /// the waiting, except on every 16th step that delivers answers.
+    ///
+    /// A step with a thread fewer takes twice as long or more, while scoring
+    /// an answer (a sandboxed interpreter) is usually over in a fraction of
+    /// that: so before yielding, the engine waits for scoring to end, up to
+    /// as long as its last step with every thread took (at most
+    /// [`MAX_SCORING_WAIT`]). When scoring outlasts that (a compiler), the
+    /// following steps yield without waiting until one starts with no
+    /// scoring running.
     fn yield_cores(&mut self, rows: i32) {
         let Some(raw) = self.raw_ctx.filter(|_| self.settings.yield_cores) else {
             return;
@@ -618,13 +641,27 @@ impl<'m> Engine<'m> {
             }
         }
         let threads = self.settings.threads;
-        let want = if may_yield && busy > 0 {
-            let threads = threads.max(1) as u64;
-            let share = (u64::from(busy) * threads).div_ceil(self.cores.max(1) as u64);
-            threads.saturating_sub(share).max(1) as i32
-        } else {
-            threads
+        let want = |busy: u32| {
+            if may_yield && busy > 0 {
+                let threads = threads.max(1) as u64;
+                let share = (u64::from(busy) * threads).div_ceil(self.cores.max(1) as u64);
+                threads.saturating_sub(share).max(1) as i32
+            } else {
+                threads
+            }
         };
+        if busy == 0 {
+            self.long_scoring = false;
+        } else if want(busy) < threads && !self.long_scoring {
+            let until = Instant::now() + self.full_step.min(MAX_SCORING_WAIT);
+            while busy > 0 && Instant::now() < until {
+                std::thread::sleep(Duration::from_micros(200));
+                busy = litmus_core::base::busy::scoring_now();
+            }
+            self.long_scoring = busy > 0;
+            self.stats.scoring_waits += 1;
+        }
+        let want = want(busy);
         if want != self.threads_now {
             // SAFETY: `raw` is this engine's live context (see `raw_context`).
             unsafe { llama_cpp_sys_2::llama_set_n_threads(raw.as_ptr(), want, want) };
@@ -796,6 +833,9 @@ impl<'m> Engine<'m> {
         self.stats.tokens_decoded += n as u64 - padding.len() as u64;
         self.stats.padding_tokens += padding.len() as u64;
         self.stats.decode_secs += (after - t_decode).as_secs_f64();
+        if self.threads_now == self.settings.threads {
+            self.full_step = after - t_decode;
+        }
         let active = self
             .slots
             .iter()

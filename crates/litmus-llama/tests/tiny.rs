@@ -498,10 +498,14 @@ fn scoring_takes_a_thread_not_the_answers() {
     let scoring = litmus_core::base::busy::Scoring::start();
     let beside_scoring = texts(&b.generate(&r).unwrap());
     drop(scoring);
-    let yielded = b.engine_stats().yielded_steps - before.yielded_steps;
+    let after = b.engine_stats();
+    let yielded = after.yielded_steps - before.yielded_steps;
     // Every step: the prompt's (a chunk of several tokens) and the 15
     // generation steps after the token drawn from it.
     assert!(yielded >= 16, "{yielded} steps with a thread fewer");
+    // The first step waited for scoring to end, as long as a step with
+    // every thread took; scoring outlasted it, so the others did not wait.
+    assert_eq!(after.scoring_waits - before.scoring_waits, 1);
     assert_eq!(beside_scoring, alone);
     // A spec can keep every thread.
     let keep = LlamaBackend::open(&common::spec(

@@ -209,13 +209,14 @@ fn python_errors_read_like_tracebacks_without_importing_traceback() {
     // CPU to import than a typical answer's tests): the frames with the
     // solution's source lines, chained exceptions with Python's separators,
     // a runaway recursion cut short, the exception's notes; and nothing
-    // imports `traceback` on the way (the last snippet runs after three
+    // imports `traceback` on the way (the fourth snippet runs after three
     // failures and checks).
     let spec = CodeSpec::new(Language::Python)
         .test("parse('x')")
         .test("down(0)")
         .test("noted()")
-        .test("import sys\nassert 'traceback' not in sys.modules, sorted(sys.modules)");
+        .test("import sys\nassert 'traceback' not in sys.modules, sorted(sys.modules)")
+        .test("class W(Exception):\n    @property\n    def __cause__(self):\n        raise OSError\nraise W()");
     let s = score_answer(
         &py("def parse(s):\n    try:\n        return int(s)\n    except ValueError as e:\n        raise KeyError(s) from e\n\ndef down(n):\n    return down(n + 1)\n\ndef noted():\n    e = TypeError('bad')\n    e.add_note('see the spec')\n    raise e"),
         &spec,
@@ -243,6 +244,8 @@ fn python_errors_read_like_tracebacks_without_importing_traceback() {
         error(2)
     );
     assert!(s.snippets[3].passed, "{s:#?}");
+    // An exception that defeats the formatting is still reported, by type.
+    assert_eq!(error(4), "W (its details could not be formatted)");
 }
 
 #[test]

@@ -199,7 +199,22 @@ def format_exception(e, skip_driver_frames=True):
     exceptions included, without the column markers (`^^^`) that Python 3.11
     adds. Written out here because importing `traceback` (and the `re`,
     `tokenize`, `linecache` and `ast` it brings) costs a sandbox more CPU
-    time than a typical wrong answer's tests; exception groups still use it."""
+    time than a typical wrong answer's tests; exception groups still use it.
+    An exception whose attributes defeat the formatting (the code under test
+    made it) is named by its type alone."""
+    try:
+        text = formatted(e, skip_driver_frames)
+    except BaseException:  # noqa: BLE001
+        try:
+            text = "%s (its details could not be formatted)" % type(e).__name__
+        except BaseException:  # noqa: BLE001
+            text = "an exception whose details could not be formatted"
+    if len(text) > ERR_CAP:
+        text = "..." + text[-ERR_CAP:]
+    return text
+
+
+def formatted(e, skip_driver_frames):
     groups = tuple(t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t)
     tb = e.__traceback__
     if skip_driver_frames:
@@ -236,10 +251,7 @@ def format_exception(e, skip_driver_frames=True):
                 if sep:
                     lines.append(sep)
         text = "".join(lines)
-    text = text.strip()
-    if len(text) > ERR_CAP:
-        text = "..." + text[-ERR_CAP:]
-    return text
+    return text.strip()
 
 
 def reap_children(wait_s=0.0):

@@ -521,21 +521,21 @@ impl Backend for CacheOnly<'_> {
     }
 }
 
+/// A configuration served from the response cache (see [`cache_only`]).
+struct FromCache<'a> {
+    backend: CacheOnly<'a>,
+    records: ModelRecords,
+    instances: InstanceList,
+    assignment: Option<Assignment>,
+}
+
 /// Configuration `task` served from the response cache, without loading its
 /// model, when its cache identity is known ahead
 /// ([`DeviceSource::identity`]) and every answer its instances need is
 /// cached; with those instances and its assignment. `None` otherwise, and
 /// always with an imperative eval or a text case the model judges itself
 /// (their calls cannot be looked up ahead).
-fn cache_only<'a>(
-    run: &Shared<'a>,
-    task: usize,
-) -> Option<(
-    CacheOnly<'a>,
-    ModelRecords,
-    InstanceList,
-    Option<Assignment>,
-)> {
+fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<FromCache<'a>> {
     let schedule = run.schedule?;
     let spec = &run.plan.models[task];
     if spec.backend != BackendKind::Llama || run.cache.path().is_none() {
@@ -575,7 +575,12 @@ fn cache_only<'a>(
             return None;
         }
     }
-    Some((backend, records, instances, assignment))
+    Some(FromCache {
+        backend,
+        records,
+        instances,
+        assignment,
+    })
 }
 
 /// Opens configuration `task` where its assignment places it; a load that
@@ -780,8 +785,13 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         load_secs,
         assignment,
     } = match cache_only(run, task) {
-        Some((cache_only, records, instances, assignment)) => {
-            lazy = cache_only;
+        Some(FromCache {
+            backend,
+            records,
+            instances,
+            assignment,
+        }) => {
+            lazy = backend;
             Served {
                 backend: Ok(&lazy),
                 cached: true,

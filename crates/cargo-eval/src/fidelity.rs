@@ -45,7 +45,7 @@ pub(crate) struct FidelityArgs {
     /// Measure again instead of using cached measurements.
     #[arg(long)]
     no_cache: bool,
-    /// Results directory (default: <target-dir>/litmus).
+    /// Results directory (default: TARGET_DIR/litmus).
     #[arg(long)]
     output_dir: Option<PathBuf>,
     /// The measurement runs in an eval target, built like `cargo eval`

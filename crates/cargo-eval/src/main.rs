@@ -87,8 +87,8 @@ struct MergeArgs {
     /// downloaded artifacts of the partition jobs).
     #[arg(required = true, value_name = "RUN_DIR")]
     runs: Vec<PathBuf>,
-    /// The merged run's directory (default: <target-dir>/litmus/runs/<new
-    /// run id>, which becomes the latest run).
+    /// The merged run's directory (default: TARGET_DIR/litmus/runs/NEW_RUN_ID,
+    /// which becomes the latest run).
     #[arg(long, short, value_name = "DIR")]
     output: Option<PathBuf>,
     /// Merge even when some partitions of the split are missing.
@@ -163,7 +163,7 @@ struct ReportArgs {
     /// speed changes. The run given first is A, this one B.
     #[arg(long, value_name = "OTHER_RUN")]
     compare: Option<String>,
-    /// Results directory (default: <target-dir>/litmus).
+    /// Results directory (default: TARGET_DIR/litmus).
     #[arg(long)]
     output_dir: Option<PathBuf>,
     /// Path to Cargo.toml.
@@ -236,7 +236,7 @@ struct BuildArgs {
     manifest_path: Option<PathBuf>,
     /// Build with your own cargo settings only. Without it, when you set no
     /// rustflags, eval targets are built for this CPU (-C target-cpu=native,
-    /// llama.cpp at -O3) in <target-dir>/litmus/native.
+    /// llama.cpp at -O3) in TARGET_DIR/litmus/native.
     #[arg(long)]
     no_native: bool,
 }

@@ -186,7 +186,7 @@ impl LlamaBackend {
     /// Every buffer llama.cpp reported allocating for this model: the
     /// weights (`model`, from [`LlamaBackend::weight_buffers`]) and the
     /// context's `KV`, `compute` and `output` buffers, as its load log
-    /// states them. What [`crate::memory_params`] estimates is checked
+    /// states them. What [`crate::devices::memory_params`] estimates is checked
     /// against these (`tests/memory.rs`).
     pub fn buffers(&self) -> Vec<BufferSize> {
         self.weight_buffers

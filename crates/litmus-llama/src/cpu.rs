@@ -15,7 +15,7 @@
 //!
 //! The selection edits the list the CPU backend hands to the model loader
 //! (`ggml_backend_dev_get_extra_bufts`, a null-terminated array), so it holds
-//! for models loaded afterwards; [`select`] is called under the load lock.
+//! for models loaded afterwards; the selection is made under the load lock.
 
 use std::ffi::CStr;
 use std::sync::Mutex;

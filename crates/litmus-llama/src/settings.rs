@@ -44,7 +44,7 @@ pub struct LlamaSettings {
     pub device: Option<u32>,
     /// The GPUs to split the layers over, by share (`ModelSpec.split`, one
     /// number per GPU; feature `cuda`). llama.cpp gets the GPUs with a share
-    /// and divides the layers by their free memory (see [`Local`](crate::local)).
+    /// and divides the layers by their free memory.
     #[serde(default)]
     pub split: Vec<f64>,
     /// The logical CPUs the engine's threads are pinned to (`ModelSpec.cpus`);

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-/// Number of physical CPU cores this process may use (the groups of
-/// [`core_cpus`]), never more than [`std::thread::available_parallelism`]
+/// Number of physical CPU cores this process may use (its CPUs grouped by
+/// the core they belong to), never more than [`std::thread::available_parallelism`]
 /// (which also honours a cgroup CPU quota), to which it falls back.
 pub fn physical_cores() -> usize {
     let available = std::thread::available_parallelism()

@@ -140,11 +140,12 @@ pub mod prelude {
 
 /// The interface a model backend implements.
 ///
-/// A backend turns a [`GenerationRequest`] (a prompt, sampling parameters and
-/// the indices of the samples wanted) into one [`Generation`] per sample.
-/// The runner calls [`Backend::generate`] from several threads at once (up to
-/// [`Backend::parallelism`] requests in flight) and caches the answers; a
-/// backend only generates.
+/// A backend turns a [`GenerationRequest`](backend::GenerationRequest) (a
+/// prompt, sampling parameters and the indices of the samples wanted) into
+/// one [`Generation`](backend::Generation) per sample. The runner calls
+/// [`Backend::generate`](backend::Backend::generate) from several threads at
+/// once (up to [`Backend::parallelism`](backend::Backend::parallelism)
+/// requests in flight) and caches the answers; a backend only generates.
 ///
 /// A backend that answers every prompt with a fixed text:
 ///
@@ -212,7 +213,7 @@ pub mod backend {
 /// harness, score snapshots, CI outputs, the code sandbox — for programs that
 /// drive litmus directly and for litmus's own crates. Anything here can
 /// change in any release, patch releases included; the stable API is the
-/// crate root, [`prelude`](crate::prelude) and [`backend`](crate::backend).
+/// crate root, [`prelude`] and [`backend`].
 pub mod internals {
     pub use litmus_core as core;
     pub use litmus_gguf as gguf;

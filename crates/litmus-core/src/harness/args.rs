@@ -73,7 +73,7 @@ pub struct Args {
     /// Parallel scoring jobs (0 counts as 1).
     #[arg(long, short = 'j', value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
-    /// Results directory (default: <target-dir>/litmus).
+    /// Results directory (default: TARGET_DIR/litmus).
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// Do not read or write the response cache.

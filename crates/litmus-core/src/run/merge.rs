@@ -18,7 +18,7 @@
 //! The summary is rebuilt from the merged samples by
 //! [`RunSummary::build`], the code every run uses, so scores, confidence
 //! intervals and verdicts are those of one run over the same samples.
-//! [`write`] stores the result as a run directory (`run.json`,
+//! [`write()`] stores the result as a run directory (`run.json`,
 //! `samples.jsonl`, `summary.json`).
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,9 +4,9 @@
 //! and code patterns (for extraction), an availability check, a parse/compile
 //! check and an evaluator. Interpreted languages (Python, JavaScript, Bash,
 //! Julia) only state their syntax, interpreter and driver by implementing
-//! [`interpreted::Interpreted`], which provides the rest. They use a small
+//! `interpreted::Interpreted`, which provides the rest. They use a small
 //! *driver* program (in `src/lang/drivers/`) that speaks the protocol in
-//! [`driver`] (the compiled Rust harness speaks it too): it loads
+//! `driver` (the compiled Rust harness speaks it too): it loads
 //! the solution once per sandboxed process, runs every example and test in
 //! isolation with a per-snippet time budget and reports per-snippet results
 //! as JSON lines carrying a per-run random nonce on fd 3 (a pipe the code's

@@ -209,33 +209,23 @@ run_litmus() {  # $1: run name (the round); $2: eval binary (default: the one bu
   mw=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 }
 
-# A litmus-only run (LITMUS_ONLY=1): its summary's times and a hash of its answers.
-litmus_times() {  # $1: run name
-  python3 - "$OUT/litmus-$1" <<'PY'
-import glob, hashlib, json, sys
-run_dir = sys.argv[1]
-t = json.load(open(f"{run_dir}/summary.json"))["time"]
-samples = [json.loads(l) for l in open(glob.glob(f"{run_dir}/runs/*/samples.jsonl")[0], encoding="utf-8")]
-answers = sorted(f"{s['eval']}\x00{s['sample']}\x00{s['response']}" for s in samples)
-digest = hashlib.sha256("\x01".join(answers).encode()).hexdigest()[:10]
-print(f"{t['generation_secs']:.2f} {t['scoring_secs']:.2f} {t['scoring_tail_secs']:.2f} {digest}")
-PY
-}
-
-# litmus's run: tokens, prompts (written for lm-eval), errors, score. Prints
-# "generated prompt_distinct mean_prompt samples errors score".
+# litmus's run: tokens, prompts (written for lm-eval), errors, score, where its time went and a
+# hash of its answers. Prints "generated prompt_distinct mean_prompt samples errors score
+# generation_s scoring_s scoring_tail_s answers".
 litmus_stats() {  # $1: round; $2: write the prompts file (1/0)
   python3 - "$OUT/litmus-$1" "$2" "$prompts_file" "$task_dir/meta" <<'PY'
-import glob, json, sys
+import glob, hashlib, json, sys
 run_dir, write, prompts_file, meta = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
 files = glob.glob(f"{run_dir}/runs/*/samples.jsonl")
 if len(files) != 1:
     sys.exit(f"bench-peer: expected one samples.jsonl under {run_dir}/runs, found {len(files)}")
 gen = errors = n = 0
 prompts = {}
+answers = []
 for line in open(files[0], encoding="utf-8"):
     s = json.loads(line)
     n += 1
+    answers.append(f"{s['eval']}\x00{s['sample']}\x00{s['response']}")
     gen += s["usage"]["completion_tokens"]
     errors += s["error"] is not None
     p = (s.get("prompt") or {}).get("completion")
@@ -253,7 +243,10 @@ if write:
         print(max(t for _, t in prompts.values()), file=f)
 summary = json.load(open(f"{run_dir}/summary.json"))
 score = summary["configs"][0]["score"]["mean"] if summary["configs"] else float("nan")
-print(gen, ptoks, round(ptoks / max(len(prompts), 1)), n, errors, f"{score:.1f}")
+t = summary["time"]
+digest = hashlib.sha256("\x01".join(sorted(answers)).encode()).hexdigest()[:10]
+print(gen, ptoks, round(ptoks / max(len(prompts), 1)), n, errors, f"{score:.1f}",
+      f"{t['generation_secs']:.2f} {t['scoring_secs']:.2f} {t['scoring_tail_secs']:.2f}", digest)
 PY
 }
 
@@ -443,7 +436,6 @@ fi
 echo "# bench-peer $(date '+%F %T'): $PROMPTS prompts x $SAMPLES samples, t=$TEMPERATURE, at most $MAX_TOKENS tokens, $THREADS threads, $(basename "$MODEL")"
 [[ $LITMUS_ONLY == 1 ]] || echo "# lm-eval $lm_eval_version (local-completions, num_concurrent=$NUM_CONCURRENT) on llama-server -np $NP${amx[*]:+ ${amx[*]}}${SERVER_ARGS:+ $SERVER_ARGS}; litmus sequences: ${PARALLEL:-default}"
 [[ $PEER_ONLY == 1 ]] || echo "# cases (python::, tags $TAGS): ${cases[*]#python::}"
-printf 'round\tload\tlitmus_s\tlitmus_gen\tlitmus_prompt\tscore\tlmeval_s\tlmeval_eval_s\tlmeval_gen\tlmeval_prompt\tratio\ts_tg\tpp\tnpl\tbound_s\tlitmus_over_bound\tschedule_s\tlitmus_over_schedule\n' >"$results"
 if [[ $LITMUS_ONLY == 1 ]]; then
   read -r -a exes <<<"${EXES:-$exe}"
   for b in "${exes[@]}"; do [[ -x $b ]] || die "EXES: $b is not an executable"; done
@@ -456,8 +448,7 @@ if [[ $LITMUS_ONLY == 1 ]]; then
       load=$(cut -d' ' -f1 /proc/loadavg)
       run_litmus "$r-$i" "${exes[i - 1]}"
       stats=$(litmus_stats "$r-$i" 0) || die "reading litmus's results failed"
-      read -r mg mp mean_prompt ms me score <<<"$stats"
-      read -r gen_s scoring_s tail_s answers <<<"$(litmus_times "$r-$i")" || die "reading litmus's summary failed"
+      read -r mg mp mean_prompt ms me score gen_s scoring_s tail_s answers <<<"$stats"
       printf 'round %d, binary %d (load %s): %.1f s | generation %.1f s, scoring %.1f s (%.1f s after the last answer) | %d generated tokens, score %s, answers %s\n' \
         "$r" "$i" "$load" "$mw" "$gen_s" "$scoring_s" "$tail_s" "$mg" "$score" "$answers"
       printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$i" "$load" "$mw" "$gen_s" "$scoring_s" "$tail_s" \
@@ -476,6 +467,7 @@ print(f"(per-run figures: {sys.argv[1]})")
 PY
   exit 0
 fi
+printf 'round\tload\tlitmus_s\tlitmus_gen\tlitmus_prompt\tscore\tlmeval_s\tlmeval_eval_s\tlmeval_gen\tlmeval_prompt\tratio\ts_tg\tpp\tnpl\tbound_s\tlitmus_over_bound\tschedule_s\tlitmus_over_schedule\n' >"$results"
 for r in $(seq 1 "$ROUNDS"); do
   load=$(cut -d' ' -f1 /proc/loadavg)
   if [[ $PEER_ONLY == 1 ]]; then
@@ -492,7 +484,7 @@ for r in $(seq 1 "$ROUNDS"); do
     if [[ $side == litmus ]]; then
       run_litmus "$r"
       stats=$(litmus_stats "$r" "$([[ $r == 1 ]] && echo 1 || echo 0)") || die "reading litmus's results failed"
-      read -r mg mp mean_prompt ms me score <<<"$stats"
+      read -r mg mp mean_prompt ms me score _ <<<"$stats"
       [[ $me == 0 ]] || log "round $r: $me of $ms litmus samples errored (see $OUT/litmus-$r.log)"
       [[ $ms == $((PROMPTS * SAMPLES)) ]] || die "litmus recorded $ms samples, expected $((PROMPTS * SAMPLES))"
       [[ $r != 1 ]] || write_task

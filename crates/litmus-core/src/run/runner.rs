@@ -521,21 +521,13 @@ impl Backend for CacheOnly<'_> {
     }
 }
 
-/// A configuration served from the response cache (see [`cache_only`]).
-struct FromCache<'a> {
-    backend: CacheOnly<'a>,
-    records: ModelRecords,
-    instances: InstanceList,
-    assignment: Option<Assignment>,
-}
-
 /// Configuration `task` served from the response cache, without loading its
 /// model, when its cache identity is known ahead
 /// ([`DeviceSource::identity`]) and every answer its instances need is
 /// cached; with those instances and its assignment. `None` otherwise, and
 /// always with an imperative eval or a text case the model judges itself
 /// (their calls cannot be looked up ahead).
-fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<FromCache<'a>> {
+fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
     let schedule = run.schedule?;
     let spec = &run.plan.models[task];
     if spec.backend != BackendKind::Llama || run.cache.path().is_none() {
@@ -575,10 +567,12 @@ fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<FromCache<'a>> {
             return None;
         }
     }
-    Some(FromCache {
-        backend,
+    Some(Served {
+        info: backend.identity.info.clone(),
+        source: Source::Cache(Box::new(backend)),
         records,
         instances,
+        load_secs: 0.0,
         assignment,
     })
 }
@@ -773,61 +767,32 @@ fn device_of(a: &Assignment) -> String {
 fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     let plan = run.plan;
     let spec = &plan.models[task];
-    // Where the backend lives: served from the cache, or opened.
-    let lazy: CacheOnly<'_>;
-    let shared: SharedBackend;
     let Served {
-        backend: served,
-        cached,
+        source,
         info,
         records,
         instances,
         load_secs,
         assignment,
-    } = match cache_only(run, task) {
-        Some(FromCache {
-            backend,
-            records,
+    } = cache_only(run, task).unwrap_or_else(|| {
+        let (opened, assignment) = open_placed(run, task, tx);
+        let names = (
+            opened.records.model.as_str(),
+            opened.records.quantization.as_deref(),
+        );
+        let instances = instances_of(plan, run.cases, names, spec, &|key| {
+            run.stored.contains(key)
+        });
+        Served {
+            source: Source::Opened(opened.backend),
+            info: opened.info,
+            records: opened.records,
             instances,
+            load_secs: opened.load_secs,
             assignment,
-        }) => {
-            lazy = backend;
-            Served {
-                backend: Ok(&lazy),
-                cached: true,
-                info: lazy.identity.info.clone(),
-                records,
-                instances,
-                load_secs: 0.0,
-                assignment,
-            }
         }
-        None => {
-            let (opened, assignment) = open_placed(run, task, tx);
-            let names = (
-                opened.records.model.as_str(),
-                opened.records.quantization.as_deref(),
-            );
-            let instances = instances_of(plan, run.cases, names, spec, &|key| {
-                run.stored.contains(key)
-            });
-            Served {
-                backend: match opened.backend {
-                    Ok(b) => {
-                        shared = b;
-                        Ok(&*shared)
-                    }
-                    Err(e) => Err(e),
-                },
-                cached: false,
-                info: opened.info,
-                records: opened.records,
-                instances,
-                load_secs: opened.load_secs,
-                assignment,
-            }
-        }
-    };
+    });
+    let cached = matches!(source, Source::Cache(_));
     let instances = Arc::new(instances);
     let _ = tx.send(Msg::Start {
         task,
@@ -835,7 +800,7 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         records: records.clone(),
         instances: Arc::clone(&instances),
     });
-    let backend = match served {
+    let backend = match source.backend() {
         Ok(b) => b,
         Err(error) => {
             let _ = tx.send(Msg::Failed {
@@ -882,17 +847,34 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     });
 }
 
-/// Configuration `task`'s backend as [`run_model`] got it, and what follows
+/// Configuration `task`'s backend as [`run_model`] gets it, and what follows
 /// from where it came from.
-struct Served<'b> {
-    backend: Result<&'b dyn Backend, BackendError>,
-    /// From the response cache, the model not loaded (see [`cache_only`]).
-    cached: bool,
+struct Served<'a> {
+    source: Source<'a>,
     info: ModelInfo,
     records: ModelRecords,
     instances: InstanceList,
     load_secs: f64,
     assignment: Option<Assignment>,
+}
+
+/// Where a configuration's backend lives.
+enum Source<'a> {
+    /// The response cache, the model loaded only if an answer is missing
+    /// (see [`cache_only`]).
+    Cache(Box<CacheOnly<'a>>),
+    /// The model as opened (or why it did not open).
+    Opened(Result<SharedBackend, BackendError>),
+}
+
+impl Source<'_> {
+    fn backend(&self) -> Result<&dyn Backend, BackendError> {
+        match self {
+            Source::Cache(c) => Ok(&**c),
+            Source::Opened(Ok(b)) => Ok(&**b),
+            Source::Opened(Err(e)) => Err(e.clone()),
+        }
+    }
 }
 
 /// Where one model's time goes: its share of the run's [`TimeSplit`].

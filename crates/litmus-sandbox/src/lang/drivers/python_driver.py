@@ -168,15 +168,19 @@ def stack_lines(tb):
     its column markers), runs of one repeated frame cut after three."""
     out = []
     last, count = None, 0
+
+    def cut_run():
+        if count > 3:
+            n = count - 3
+            out.append("  [Previous line repeated %d more time%s]\n" % (n, "s" if n > 1 else ""))
+
     while tb is not None:
         code = tb.tb_frame.f_code
         key = (code.co_filename, tb.tb_lineno, code.co_name)
         if key == last:
             count += 1
         else:
-            if count > 3:
-                n = count - 3
-                out.append("  [Previous line repeated %d more time%s]\n" % (n, "s" if n > 1 else ""))
+            cut_run()
             last, count = key, 1
         if count <= 3:
             out.append('  File "%s", line %s, in %s\n' % key)
@@ -184,12 +188,12 @@ def stack_lines(tb):
             if line:
                 out.append("    %s\n" % line)
         tb = tb.tb_next
-    if count > 3:
-        n = count - 3
-        out.append("  [Previous line repeated %d more time%s]\n" % (n, "s" if n > 1 else ""))
+    cut_run()
     return out
 
 
+# Formatted by `traceback` (Python 3.11+; None before).
+EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", None)
 CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 
@@ -215,7 +219,6 @@ def format_exception(e, skip_driver_frames=True):
 
 
 def formatted(e, skip_driver_frames):
-    groups = tuple(t for t in (getattr(builtins, "BaseExceptionGroup", None),) if t)
     tb = e.__traceback__
     if skip_driver_frames:
         while tb is not None and tb.tb_frame.f_code.co_filename.rpartition("/")[2] == DRIVER_NAME:
@@ -223,21 +226,19 @@ def formatted(e, skip_driver_frames):
     if isinstance(e, SyntaxError):
         text = exception_only(e)
     else:
-        chain = []  # (exception, traceback, separator before the next)
+        chain = []  # (exception, its traceback, separator before the next)
         seen = set()
-        cur, cur_tb, sep = e, tb, None
+        cur, sep = e, None
         while cur is not None and id(cur) not in seen:
             seen.add(id(cur))
-            chain.append((cur, cur_tb, sep))
+            chain.append((cur, tb if cur is e else cur.__traceback__, sep))
             if cur.__cause__ is not None:
                 cur, sep = cur.__cause__, CAUSE
             elif cur.__context__ is not None and not cur.__suppress_context__:
                 cur, sep = cur.__context__, CONTEXT
             else:
                 cur = None
-            if cur is not None:
-                cur_tb = cur.__traceback__
-        if groups and any(isinstance(x, groups) for x, _, _ in chain):
+        if EXCEPTION_GROUP and any(isinstance(x, EXCEPTION_GROUP) for x, _, _ in chain):
             import traceback
 
             lines = traceback.format_exception(type(e), e, tb)
@@ -329,18 +330,23 @@ def main():
             data = data[n:]
 
     try:
-        setup_code = compile(read_text("setup.py"), "setup.py", "exec", dont_inherit=True)
+        setup_src = read_text("setup.py")
+        setup_code = compile(setup_src, "setup.py", "exec", dont_inherit=True)
     except BaseException as e:  # noqa: BLE001
         emit(event="infra", error="the spec's setup code does not compile: " + format_exception(e))
         emit(event="done")
         return
     try:
-        sol_code = compile(read_text("solution.py"), "solution.py", "exec", dont_inherit=True)
+        sol_src = read_text("solution.py")
+        sol_code = compile(sol_src, "solution.py", "exec", dont_inherit=True)
     except BaseException as e:  # noqa: BLE001 - SyntaxError, ValueError, RecursionError, ...
         emit(event="parsed", ok=False, error=format_exception(e))
         emit(event="done")
         return
     emit(event="parsed", ok=True)
+    # The children's error messages quote these lines (without reading them again).
+    SOURCES["setup.py"] = setup_src.split("\n")
+    SOURCES["solution.py"] = sol_src.split("\n")
     if mode == "check":
         emit(event="done")
         return
@@ -354,7 +360,7 @@ def main():
                 sources[kind, i] = read_text("%s/%d.py" % (folder, i))
             except OSError as e:
                 sources[kind, i] = e
-    preload([read_text("setup.py"), read_text("solution.py")]
+    preload([setup_src, sol_src]
             + [src for src in sources.values() if isinstance(src, str)])
 
     def kill_descendants():

@@ -52,7 +52,7 @@
 //! insta reads its environment once per process and workspace root; run
 //! [`record`] once per run (the harness does).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -819,15 +819,29 @@ pub fn record(summary: &RunSummary, opts: &SnapshotOptions) -> Vec<SnapshotOutco
     record_inner(&summary.units, Some(summary), opts)
 }
 
-/// The lines worth showing about recorded `snapshots`, one each: changes,
-/// failures and errors; then, with `count_new`, how many new ones wait for
-/// review.
+/// The lines worth showing about recorded `snapshots`: one for each change,
+/// failure or error; new snapshots (no baseline yet: every eval on a first
+/// run) counted on one line for each thing that happened to them, naming
+/// them when they are few. With `count_new` false (quiet or JSON output)
+/// only the new snapshots that could not be written (`CI=true`) are counted.
+///
+/// ```
+/// use litmus_core::output::snapshot::report_lines;
+///
+/// assert!(report_lines(&[], true).is_empty());
+/// ```
 pub fn report_lines(snapshots: &[SnapshotOutcome], count_new: bool) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut new = 0;
+    // New snapshots written as `.snap.new`, written in place, not written.
+    let (mut pending, mut written, mut unwritten) = (Vec::new(), Vec::new(), Vec::new());
     for s in snapshots {
-        if matches!(s.drift, Drift::New) && !s.failed && s.error.is_none() {
-            new += 1;
+        if matches!(s.drift, Drift::New) && s.error.is_none() {
+            match (s.pending_written, s.updated, s.failed) {
+                (true, _, _) => pending.push(s),
+                (false, true, _) => written.push(s),
+                (false, false, true) => unwritten.push(s),
+                (false, false, false) => {}
+            }
             continue;
         }
         let notable = s.failed
@@ -848,14 +862,51 @@ pub fn report_lines(snapshots: &[SnapshotOutcome], count_new: bool) -> Vec<Strin
             ));
         }
     }
-    if new > 0 && count_new {
-        lines.push(format!(
-            "{:>12} {new} new score snapshot{} pending: review with `cargo insta review`",
-            "snapshot",
-            if new == 1 { "" } else { "s" }
-        ));
+    let groups = [
+        (
+            count_new,
+            pending,
+            "written as .snap.new, review with `cargo insta review` (or accept them all with `cargo insta accept`)",
+        ),
+        (count_new, written, "written"),
+        (
+            true,
+            unwritten,
+            "not written (CI=true): record them with a run outside CI and commit them",
+        ),
+    ];
+    for (show, group, what) in groups {
+        if show && !group.is_empty() {
+            lines.push(new_snapshots_line(&group, what));
+        }
     }
     lines
+}
+
+/// One line about `group`, new snapshots that had the same fate: how many,
+/// where, and which when they are few.
+fn new_snapshots_line(group: &[&SnapshotOutcome], what: &str) -> String {
+    const NAMED: usize = 3;
+    let n = group.len();
+    let dirs: BTreeSet<_> = group.iter().filter_map(|s| s.path.parent()).collect();
+    let place = match dirs.iter().next() {
+        Some(dir) if dirs.len() == 1 => format!(" in {}", dir.display()),
+        _ => String::new(),
+    };
+    let names = if n <= NAMED {
+        let names: Vec<String> = group
+            .iter()
+            .map(|s| format!("{} [{}]", s.eval, s.config.label()))
+            .collect();
+        format!(" ({})", names.join(", "))
+    } else {
+        String::new()
+    };
+    format!(
+        "{:>12} {n} new score snapshot{}{names}{place}: {what}",
+        "snapshot",
+        if n == 1 { "" } else { "s" },
+    )
 }
 
 /// [`record`] for bare units, without run metadata.
@@ -1055,6 +1106,83 @@ mod tests {
             .into_iter()
             .collect(),
         }
+    }
+
+    fn outcome(
+        eval: &str,
+        drift: Drift,
+        pending: bool,
+        updated: bool,
+        failed: bool,
+    ) -> SnapshotOutcome {
+        SnapshotOutcome {
+            eval: eval.into(),
+            config: ConfigKey {
+                model: "m".into(),
+                quantization: None,
+                template: "plain".into(),
+                temperature_bits: 0,
+            },
+            name: eval.replace("::", "__"),
+            path: PathBuf::from(format!("/p/snapshots/{}.snap", eval.replace("::", "__"))),
+            drift,
+            baseline: None,
+            score: 50.0,
+            tolerance: None,
+            noise: None,
+            pending_written: pending,
+            updated,
+            failed,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn new_snapshots_are_counted_on_one_line_and_named_when_few() {
+        let new = |i: usize| outcome(&format!("s::e{i}"), Drift::New, true, false, true);
+        // A first run: every eval's snapshot is new, one line says so.
+        let many: Vec<_> = (0..149).map(new).collect();
+        let lines = report_lines(&many, true);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("149 new score snapshots in /p/snapshots: written as .snap.new"));
+        assert!(!lines[0].contains("s::e0"), "{}", lines[0]);
+        // Quiet: not shown at all.
+        assert!(report_lines(&many, false).is_empty());
+        // Few: named.
+        let lines = report_lines(&many[..2], true);
+        assert!(
+            lines[0].contains("2 new score snapshots (s::e0 [m plain t=0], s::e1 [m plain t=0])"),
+            "{}",
+            lines[0]
+        );
+        // A change still gets its own line, beside the count of new ones;
+        // new ones that could not be written (CI) are counted even when quiet.
+        let changed = outcome(
+            "s::moved",
+            Drift::Regressed {
+                from: 80.0,
+                to: 40.0,
+            },
+            true,
+            false,
+            true,
+        );
+        let unwritten = outcome("s::ci", Drift::New, false, false, true);
+        let mix = [changed, new(7), unwritten];
+        let lines = report_lines(&mix, false);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].contains("s::moved") && lines[0].contains("regressed"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("1 new score snapshot (s::ci [m plain t=0])")
+                && lines[1].contains("not written (CI=true)"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(report_lines(&mix, true).len(), 3);
     }
 
     #[test]

@@ -176,7 +176,7 @@ fn stream_cells(prompt: u64, max_tokens: u32) -> u64 {
 
 /// An integer llama.cpp reads from the environment, as it reads it
 /// (`atoi`: the leading digits, 0 without any); `None` when unset.
-fn llama_env_int(name: &str) -> Option<i64> {
+pub(crate) fn llama_env_int(name: &str) -> Option<i64> {
     std::env::var(name).ok().map(|v| atoi(&v))
 }
 

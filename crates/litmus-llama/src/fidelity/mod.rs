@@ -573,14 +573,16 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
     let answers_key = {
         let mut h = String::new();
         h.push_str(&format!(
-            "v2\0{}\0{}\0{}\0ubatch={} repack={} amx={} tiled_mm={}\0",
+            "v2\0{}\0{}\0{}\0ubatch={} repack={} amx={} tiled_mm={:?} tiled_force={:?}\0",
             options.window,
             chat_template,
             job.max_tokens,
             options.ubatch.unwrap_or(DEFAULT_UBATCH),
             options.repack,
             options.amx,
-            std::env::var("GGML_CPU_TILED_MM").unwrap_or_default()
+            // As llama.cpp reads them (`atoi`), so that `1` and ` 1` are one entry.
+            crate::settings::llama_env_int("GGML_CPU_TILED_MM"),
+            crate::settings::llama_env_int("GGML_CPU_TILED_MM_FORCE"),
         ));
         for a in &answers {
             h.push_str(&serde_json::to_string(&a.prompt).unwrap_or_default());

@@ -413,7 +413,15 @@ fn berlin() -> Case {
     common::exact_case("Capital of Germany, in one word?", "Berlin")
 }
 
+/// `ask_twice` as edited later: the same eval, another question.
+fn ask_twice_edited(ctx: &mut litmus_core::eval::context::EvalContext<'_>) -> ScoreResult {
+    let a = ctx.ask("First: capital of France?")?;
+    let b = ctx.ask("Once more: capital of France?")?;
+    Ok(Score::pass_if(a == "Paris" && b == "Paris"))
+}
+
 static ASK_TWICE: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice));
+static ASK_TWICE_EDITED: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice_edited));
 static BERLIN: EvalEntry = entry!("berlin", EntryKind::Declarative(berlin));
 
 /// `evals` × 4 samples on model `m`, placed on `source`, through the
@@ -425,6 +433,18 @@ fn run_cached(
     source: &dyn DeviceSource,
     cache_dir: &std::path::Path,
 ) -> (Vec<litmus_core::run::store::SampleRecord>, usize) {
+    let (records, opens, from_cache) = run_cached_as(evals, source, cache_dir);
+    assert_eq!(from_cache, opens == 0);
+    (records, opens)
+}
+
+/// [`run_cached`] without its check: also whether the run reported the
+/// model served from the cache.
+fn run_cached_as(
+    evals: Vec<&'static EvalEntry>,
+    source: &dyn DeviceSource,
+    cache_dir: &std::path::Path,
+) -> (Vec<litmus_core::run::store::SampleRecord>, usize, bool) {
     let dir = tempfile::tempdir().unwrap();
     let opens = AtomicUsize::new(0);
     let opener = |spec: &ModelSpec| -> Result<SharedBackend, BackendError> {
@@ -451,14 +471,17 @@ fn run_cached(
         &mut events,
     );
     let opens = opens.load(Ordering::SeqCst);
-    assert_eq!(events.loaded, [("m".to_string(), opens == 0)]);
-    (outcome.records, opens)
+    assert_eq!(events.loaded.len(), 1);
+    assert_eq!(events.loaded[0].0, "m");
+    (outcome.records, opens, events.loaded[0].1)
 }
 
 /// A configuration whose every answer is in the response cache is served
 /// from it without loading its model, when its cache identity is known
-/// before the load; one answer missing, an imperative eval (whose calls
-/// cannot be looked up ahead) or an unknown identity loads it as before.
+/// before the load; one answer missing, an imperative eval that has not
+/// recorded its calls yet or an unknown identity loads it as before. An
+/// imperative eval whose calls changed since it recorded them loads the
+/// model when it asks what the cache does not hold.
 #[test]
 fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
     let cache = tempfile::tempdir().unwrap();
@@ -497,7 +520,47 @@ fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
     // ... and then not any more.
     let (_, opens) = run_cached(vec![&CAPITAL, &BERLIN], &known, cache.path());
     assert_eq!(opens, 0);
-    // An imperative eval: loaded, its calls answered from the cache or not.
-    let (_, opens) = run_cached(vec![&CAPITAL, &ASK_TWICE], &known, cache.path());
+    // An imperative eval run for the first time: loaded.
+    let (first, opens) = run_cached(vec![&CAPITAL, &ASK_TWICE], &known, cache.path());
     assert_eq!(opens, 1);
+    let asked = |rs: &[litmus_core::run::store::SampleRecord]| {
+        let mut v: Vec<_> = rs
+            .iter()
+            .filter(|r| r.eval == "ask_twice")
+            .map(|r| {
+                (
+                    r.sample,
+                    r.exchanges.clone(),
+                    r.score.as_ref().map(|s| s.value),
+                    r.cached,
+                )
+            })
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    assert!(asked(&first).iter().all(|x| x.2 == Some(100.0) && !x.3));
+    // Its calls recorded, the rerun needs no model, and gets the same answers.
+    let (again, opens) = run_cached(vec![&CAPITAL, &ASK_TWICE], &known, cache.path());
+    assert_eq!(
+        opens, 0,
+        "every call of the imperative eval cached: not loaded"
+    );
+    let uncached =
+        |v: Vec<(u32, _, _, bool)>| v.into_iter().map(|x| (x.0, x.1, x.2)).collect::<Vec<_>>();
+    assert_eq!(uncached(asked(&again)), uncached(asked(&first)));
+    assert!(asked(&again).iter().all(|x| x.3), "answered from the cache");
+    // Edited to ask something new: served from the cache until it does,
+    // then the model loads (once) and answers.
+    let (edited, opens, from_cache) =
+        run_cached_as(vec![&CAPITAL, &ASK_TWICE_EDITED], &known, cache.path());
+    assert!(from_cache);
+    assert_eq!(opens, 1);
+    assert!(edited
+        .iter()
+        .all(|r| r.error.is_none() && r.score.is_some()));
+    assert!(asked(&edited).iter().all(|x| x.2 == Some(100.0) && !x.3));
+    // ... and recorded the new calls: not loaded the next time.
+    let (_, opens) = run_cached(vec![&CAPITAL, &ASK_TWICE_EDITED], &known, cache.path());
+    assert_eq!(opens, 0);
 }

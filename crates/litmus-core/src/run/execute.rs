@@ -125,6 +125,15 @@ pub fn request_params(plan: &Plan, u: &Instance) -> SamplingParams {
     }
 }
 
+/// The sampling parameters of instance `u`'s calls when it is imperative
+/// (the eval asks for its own stops).
+pub fn imperative_params(plan: &Plan, u: &Instance) -> SamplingParams {
+    SamplingParams {
+        temperature: u.temperature,
+        ..plan.params.clone()
+    }
+}
+
 impl Worker<'_> {
     /// Does `job`: answers go to `to_score`, finished records to `collected`.
     pub fn run(&self, job: Job, to_score: &Sender<ScoreJob>, collected: &Sender<Collected>) {
@@ -199,15 +208,17 @@ impl Worker<'_> {
         };
         let caller = CachingCaller::new(self.model, repeat);
         let judge = self.judge.for_repeat(repeat);
-        let params = SamplingParams {
-            temperature: u.temperature,
-            ..self.plan.params.clone()
-        };
+        let params = imperative_params(self.plan, u);
         let template = &self.plan.templates[u.template];
-        let mut ctx = EvalContext::new(&caller, template, params, sample, u.limits.clone())
+        let mut ctx = EvalContext::new(&caller, template, params.clone(), sample, u.limits.clone())
             .with_judge(&judge);
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
         (self.answered)();
+        // A rerun can then tell ahead that these calls are cached (unless
+        // the model under test judged itself: those calls are not recorded).
+        if result.is_ok() && !judge.asked_model_under_test() {
+            caller.remember(&u.eval, template, &params, sample);
+        }
         let mut r = self.records.record(u, repeat, sample);
         r.prompt = ctx.exchanges.first().map(|e| e.prompt.clone());
         r.response = ctx.exchanges.last().map(|e| e.response.clone());

@@ -8,18 +8,23 @@
 //! one request (a panic in the backend is an error, not a crash), and stores
 //! what the backend answered in the cache. Cache keys are
 //! [`response_key`] (weights digest, backend, cache salt, prompt, parameters,
-//! sample, call ordinal) made distinct per repeat by [`repeat_key`].
+//! sample, call ordinal) made distinct per repeat by [`repeat_key`]. An
+//! imperative sample's calls are recorded too ([`CachingCaller::remember`]),
+//! so that a rerun can tell before loading the model whether every one of
+//! them is cached ([`CachedBackend::calls_cached`]).
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crate::base::backend::{
     Backend, BackendError, Generation, GenerationRequest, ModelInfo, Prompt, SamplingParams,
 };
 use crate::base::caller::ModelCaller;
 use crate::base::util::panic_message;
-use crate::run::store::{repeat_key, response_key, Cache};
+use crate::eval::template::PromptTemplate;
+use crate::run::store::{calls_key, repeat_key, response_key, Cache};
 
 /// How one sample was answered by [`CachedBackend::answer`].
 #[derive(Debug)]
@@ -100,6 +105,45 @@ impl<'a> CachedBackend<'a> {
     ) -> bool {
         let key = self.key(prompt, params, sample, 0, repeat);
         self.cache.response(&key).is_some()
+    }
+
+    /// The key under which sample `sample` (repeat `repeat`) of imperative
+    /// eval `eval` records its calls ([`crate::run::store::calls_key`]).
+    fn calls_key(
+        &self,
+        eval: &str,
+        template: &PromptTemplate,
+        params: &SamplingParams,
+        (repeat, sample): (u32, u32),
+    ) -> String {
+        let info = self.backend.model();
+        calls_key(
+            &info.digest,
+            &info.backend,
+            &self.salt,
+            eval,
+            template,
+            params,
+            sample,
+            repeat,
+        )
+    }
+
+    /// Whether sample `sample` of repeat `repeat` of imperative eval `eval`
+    /// recorded its calls in an earlier run ([`CachingCaller::remember`])
+    /// and the cache holds the answer to every one of them: then running it
+    /// again (the same calls, if the eval's code is unchanged) needs no model.
+    pub fn calls_cached(
+        &self,
+        eval: &str,
+        template: &PromptTemplate,
+        params: &SamplingParams,
+        repeat_sample: (u32, u32),
+    ) -> bool {
+        let key = self.calls_key(eval, template, params, repeat_sample);
+        self.cache
+            .calls(&key)
+            .is_some_and(|calls| calls.iter().all(|k| self.cache.response(k).is_some()))
     }
 
     /// Answers `samples` of `prompt` in repeat `repeat`: each from the cache
@@ -184,11 +228,14 @@ impl<'a> CachedBackend<'a> {
 }
 
 /// The model calls of one imperative eval sample (repeat `repeat`), through
-/// the response cache; remembers whether every call was answered from it.
+/// the response cache; remembers whether every call was answered from it,
+/// and which calls were made.
 pub struct CachingCaller<'a> {
     backend: &'a CachedBackend<'a>,
     repeat: u32,
     all_cached: AtomicBool,
+    /// The response keys of the calls answered so far; `None` once one failed.
+    keys: Mutex<Option<Vec<String>>>,
 }
 
 impl<'a> CachingCaller<'a> {
@@ -198,12 +245,32 @@ impl<'a> CachingCaller<'a> {
             backend,
             repeat,
             all_cached: AtomicBool::new(true),
+            keys: Mutex::new(Some(Vec::new())),
         }
     }
 
     /// Whether every call so far was answered from the cache.
     pub fn all_cached(&self) -> bool {
         self.all_cached.load(Ordering::Relaxed)
+    }
+
+    /// Records in the cache which calls sample `sample` of imperative eval
+    /// `eval` made (see [`CachedBackend::calls_cached`]), unless one of them
+    /// failed.
+    pub fn remember(
+        &self,
+        eval: &str,
+        template: &PromptTemplate,
+        params: &SamplingParams,
+        sample: u32,
+    ) {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(keys) = keys {
+            let key = self
+                .backend
+                .calls_key(eval, template, params, (self.repeat, sample));
+            self.backend.cache.put_calls(key, keys);
+        }
     }
 }
 
@@ -221,6 +288,17 @@ impl ModelCaller for CachingCaller<'_> {
         if !matches!(result, Ok((_, true))) {
             self.all_cached.store(false, Ordering::Relaxed);
         }
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        match (&result, keys.as_mut()) {
+            (Ok(_), Some(keys)) => {
+                keys.push(
+                    self.backend
+                        .key(prompt, params, sample, ordinal, self.repeat),
+                )
+            }
+            _ => *keys = None,
+        }
+        drop(keys);
         result.map(|(g, _)| g)
     }
 

@@ -4,7 +4,7 @@
 //! cache like every generation ([`CachedBackend`]), per repeat.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crate::base::backend::{
@@ -80,7 +80,10 @@ impl<'a> JudgeCaller<'a> {
 
     /// The judge's backend, when it is not the model under test.
     fn other(&self) -> Option<(&ModelSpec, &Result<SharedBackend, BackendError>)> {
-        let spec = self.slot.spec.filter(|s| *s != self.spec_under_test)?;
+        if self.judges_itself() {
+            return None;
+        }
+        let spec = self.slot.spec?;
         let opened = self.slot.opened.get_or_init(|| {
             catch_unwind(AssertUnwindSafe(|| (self.slot.opener)(spec))).unwrap_or_else(|p| {
                 Err(BackendError::Load(format!(
@@ -127,7 +130,17 @@ impl<'a> JudgeCaller<'a> {
         RepeatJudge {
             judge: self,
             repeat,
+            asked_model_under_test: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the judge is the model under test (the run names no judge,
+    /// or names this model).
+    fn judges_itself(&self) -> bool {
+        self.slot
+            .spec
+            .filter(|s| *s != self.spec_under_test)
+            .is_none()
     }
 
     /// The judge's model: the model under test, or the run's judge (as
@@ -147,6 +160,14 @@ impl<'a> JudgeCaller<'a> {
 pub struct RepeatJudge<'a> {
     judge: &'a JudgeCaller<'a>,
     repeat: u32,
+    asked_model_under_test: AtomicBool,
+}
+
+impl RepeatJudge<'_> {
+    /// Whether a call went to the model under test judging itself.
+    pub fn asked_model_under_test(&self) -> bool {
+        self.asked_model_under_test.load(Ordering::Relaxed)
+    }
 }
 
 impl ModelCaller for RepeatJudge<'_> {
@@ -157,6 +178,9 @@ impl ModelCaller for RepeatJudge<'_> {
         sample: u32,
         ordinal: u32,
     ) -> Result<Generation, BackendError> {
+        if self.judge.judges_itself() {
+            self.asked_model_under_test.store(true, Ordering::Relaxed);
+        }
         self.judge
             .call_repeat(prompt, params, sample, ordinal, self.repeat)
     }

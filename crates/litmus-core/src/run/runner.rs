@@ -48,7 +48,7 @@ use crate::eval::registry::EntryKind;
 use crate::plan::matrix::{build_cases, expand, Cases, Instance, InstanceList, Plan, SampleKey};
 use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
 use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Reporter};
-use crate::run::execute::{dispatch, request_params, Job, ScoreJob, Worker};
+use crate::run::execute::{dispatch, imperative_params, request_params, Job, ScoreJob, Worker};
 use crate::run::generate::CachedBackend;
 use crate::run::judge::{JudgeCaller, JudgeSlot};
 use crate::run::store::{Cache, RunStore};
@@ -459,13 +459,18 @@ struct CacheOnly<'a> {
     spec: ModelSpec,
     opener: BackendOpener<'a>,
     loaded: OnceLock<Result<SharedBackend, BackendError>>,
+    /// Seconds the load took, once it was asked for.
+    load_secs: OnceLock<f64>,
 }
 
 impl CacheOnly<'_> {
     fn loaded(&self) -> Result<&SharedBackend, BackendError> {
         self.loaded
             .get_or_init(|| {
-                let b = (self.opener)(&self.spec)?;
+                let t = Instant::now();
+                let b = (self.opener)(&self.spec);
+                let _ = self.load_secs.set(t.elapsed().as_secs_f64());
+                let b = b?;
                 let (info, salt) = (b.model(), b.cache_salt());
                 if info.digest != self.identity.info.digest || salt != self.identity.salt {
                     return Err(BackendError::Load(format!(
@@ -524,9 +529,11 @@ impl Backend for CacheOnly<'_> {
 /// Configuration `task` served from the response cache, without loading its
 /// model, when its cache identity is known ahead
 /// ([`DeviceSource::identity`]) and every answer its instances need is
-/// cached; with those instances and its assignment. `None` otherwise, and
-/// always with an imperative eval or a text case the model judges itself
-/// (their calls cannot be looked up ahead).
+/// cached; with those instances and its assignment. An imperative eval's
+/// sample counts as cached when the calls it made last time are
+/// ([`CachedBackend::calls_cached`]; should its code now ask something else,
+/// the model loads then). `None` otherwise, and always with a text case the
+/// model judges itself (its calls cannot be looked up ahead).
 fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
     let schedule = run.schedule?;
     let spec = &run.plan.models[task];
@@ -549,6 +556,7 @@ fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
         spec,
         opener: run.opener,
         loaded: OnceLock::new(),
+        load_secs: OnceLock::new(),
     };
     let requests = AtomicUsize::new(0);
     let model = CachedBackend::new(&backend, run.cache, &requests);
@@ -557,13 +565,21 @@ fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
         if u.error.is_some() {
             continue; // nothing is generated
         }
-        let prompt = known_prompt(u, self_judged)?;
-        let params = request_params(run.plan, u);
-        if !u
-            .needed
-            .iter()
-            .all(|&n| model.is_cached(prompt, &params, n))
-        {
+        let all_cached = if let EntryKind::Imperative(_) = u.entry.kind {
+            // The calls each sample made last time, if it recorded them.
+            let template = &run.plan.templates[u.template];
+            let params = imperative_params(run.plan, u);
+            u.needed
+                .iter()
+                .all(|&n| model.calls_cached(&u.eval, template, &params, n))
+        } else {
+            let prompt = known_prompt(u, self_judged)?;
+            let params = request_params(run.plan, u);
+            u.needed
+                .iter()
+                .all(|&n| model.is_cached(prompt, &params, n))
+        };
+        if !all_cached {
             return None;
         }
     }
@@ -839,10 +855,15 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         scoring_nanos: &clock.scoring_nanos,
     };
     let score_threads = run_instances(&worker, backend, &instances, task, tx);
+    let mut time = clock.split(backend, score_threads);
+    if let Source::Cache(c) = &source {
+        // Loaded after all, for an answer the cache did not hold.
+        time.load_secs += c.load_secs.get().copied().unwrap_or(0.0);
+    }
     let _ = tx.send(Msg::Finished {
         task,
         requests: requests.load(Ordering::Relaxed),
-        time: clock.split(backend, score_threads),
+        time,
         resident_bytes: backend.resident_bytes(),
     });
 }
@@ -914,12 +935,16 @@ impl ModelClock {
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())
             .unwrap_or(ended);
-        let busy = backend.busy_time().zip(self.busy_before).map(|(a, b)| {
-            (
-                (a.prompt_secs - b.prompt_secs).max(0.0),
-                (a.generation_secs - b.generation_secs).max(0.0),
-            )
-        });
+        // A backend loaded during the run (see `CacheOnly`) started at zero.
+        let busy = backend
+            .busy_time()
+            .map(|a| (a, self.busy_before.unwrap_or_default()))
+            .map(|(a, b)| {
+                (
+                    (a.prompt_secs - b.prompt_secs).max(0.0),
+                    (a.generation_secs - b.generation_secs).max(0.0),
+                )
+            });
         TimeSplit {
             load_secs: self.load_secs,
             model_secs: last.saturating_duration_since(self.started).as_secs_f64(),

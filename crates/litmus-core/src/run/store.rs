@@ -26,6 +26,7 @@ use crate::base::backend::{Generation, Prompt, SamplingParams, Timings, Usage};
 use crate::base::util::sha256_hex;
 use crate::eval::context::Exchange;
 use crate::eval::score::Score;
+use crate::eval::template::PromptTemplate;
 /// The keys records are identified by, defined with the matrix of a run.
 pub use crate::plan::matrix::{ConfigKey, SampleKey};
 use crate::plan::partition::{Partition, PartitionInfo};
@@ -445,6 +446,47 @@ pub fn repeat_key(key: String, repeat: u32) -> String {
     sha256_hex(format!("{key}\0repeat\0{repeat}").as_bytes())
 }
 
+/// The cache key under which an imperative eval's sample records the
+/// response keys of the model calls it made ([`Cache::calls`]): the model
+/// as [`response_key`] names it, the eval, the prompt template, the
+/// sampling parameters, the sample and the repeat.
+#[allow(clippy::too_many_arguments)]
+pub fn calls_key(
+    digest: &str,
+    backend: &str,
+    salt: &str,
+    eval: &str,
+    template: &PromptTemplate,
+    params: &SamplingParams,
+    sample: u32,
+    repeat: u32,
+) -> String {
+    #[derive(Serialize)]
+    struct Key<'a> {
+        v: u32,
+        calls_of: &'a str,
+        digest: &'a str,
+        backend: &'a str,
+        salt: &'a str,
+        template: &'a PromptTemplate,
+        params: &'a SamplingParams,
+        sample: u32,
+        repeat: u32,
+    }
+    let k = Key {
+        v: 1,
+        calls_of: eval,
+        digest,
+        backend,
+        salt,
+        template,
+        params,
+        sample,
+        repeat,
+    };
+    sha256_hex(&serde_json::to_vec(&k).unwrap_or_default())
+}
+
 /// The cache key of a score: the response and the case's fingerprint.
 pub fn score_key(case_fingerprint: &str, response: &str) -> String {
     let mut buf = Vec::with_capacity(case_fingerprint.len() + response.len() + 32);
@@ -462,14 +504,18 @@ pub fn score_key(case_fingerprint: &str, response: &str) -> String {
 enum CacheLine {
     Response { key: String, generation: Generation },
     Score { key: String, score: Score },
+    Calls { key: String, calls: Vec<String> },
 }
 
 /// The response and score cache, an append-only JSON-lines file loaded into
-/// memory at start.
+/// memory at start. It also remembers which calls each imperative eval's
+/// sample made ([`Cache::calls`]), so that a rerun knows ahead whether the
+/// model is needed.
 pub struct Cache {
     path: Option<PathBuf>,
     responses: Mutex<HashMap<String, Generation>>,
     scores: Mutex<HashMap<String, Score>>,
+    calls: Mutex<HashMap<String, Vec<String>>>,
     writer: Option<Mutex<BufWriter<File>>>,
 }
 
@@ -480,6 +526,7 @@ impl Cache {
             path: None,
             responses: Mutex::new(HashMap::new()),
             scores: Mutex::new(HashMap::new()),
+            calls: Mutex::new(HashMap::new()),
             writer: None,
         }
     }
@@ -490,6 +537,7 @@ impl Cache {
         let path = dir.join("responses.jsonl");
         let mut responses = HashMap::new();
         let mut scores = HashMap::new();
+        let mut calls = HashMap::new();
         if let Ok(f) = File::open(&path) {
             for line in BufReader::with_capacity(1 << 20, f).lines() {
                 let Ok(line) = line else { break };
@@ -499,6 +547,9 @@ impl Cache {
                     }
                     Ok(CacheLine::Score { key, score }) => {
                         scores.insert(key, score);
+                    }
+                    Ok(CacheLine::Calls { key, calls: keys }) => {
+                        calls.insert(key, keys);
                     }
                     Err(_) => {}
                 }
@@ -513,6 +564,7 @@ impl Cache {
             path: Some(path),
             responses: Mutex::new(responses),
             scores: Mutex::new(scores),
+            calls: Mutex::new(calls),
             writer: Some(Mutex::new(BufWriter::new(file))),
         })
     }
@@ -563,6 +615,33 @@ impl Cache {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, generation.clone());
+    }
+
+    /// The response keys of the calls recorded under `key` ([`calls_key`]).
+    pub fn calls(&self, key: &str) -> Option<Vec<String>> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Records the response keys of an imperative sample's calls; written
+    /// only when they differ from what is recorded (a cached rerun adds
+    /// nothing to the file).
+    pub fn put_calls(&self, key: String, calls: Vec<String>) {
+        if self.writer.is_none() {
+            return;
+        }
+        let mut all = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        if all.get(&key) == Some(&calls) {
+            return;
+        }
+        self.append(&CacheLine::Calls {
+            key: key.clone(),
+            calls: calls.clone(),
+        });
+        all.insert(key, calls);
     }
 
     /// Records a score.

@@ -18,7 +18,8 @@ use litmus_core::eval::judge::{Judge, JudgeError};
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::ScoreResult;
 use litmus_core::plan::matrix::Plan;
-use litmus_core::run::runner::execute;
+use litmus_core::plan::placement::{place, DevicesConfig};
+use litmus_core::run::runner::{execute, execute_with, Schedule};
 use litmus_core::run::store::{Cache, SampleRecord};
 
 /// Answers eval prompts with `answer`, and judge prompts (those holding the
@@ -541,4 +542,86 @@ fn a_judge_that_fails_to_load_fails_the_judged_samples_not_the_run() {
         assert_eq!(r.response.as_deref(), Some("Paris"));
     }
     assert_eq!(model.judge_requests.load(Ordering::SeqCst), 0);
+}
+
+/// A local judge model whose cache identity is known before it loads (as
+/// the eval target's llama.cpp knows it) is opened only for a reply the
+/// response cache does not hold: a rerun whose every answer and grade is
+/// cached opens neither the model under test nor the judge.
+#[test]
+fn a_judge_known_ahead_is_not_opened_when_its_replies_are_cached() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let judge = Scripted::new("big-judge", "unused", SCRIPTS);
+    let model = Scripted::new("m", "Paris", &[]);
+    let opens = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (j2, m2, o2) = (judge.clone(), model.clone(), opens.clone());
+    let opener = move |s: &ModelSpec| -> Result<SharedBackend, BackendError> {
+        o2.lock().unwrap().push(s.name.clone());
+        Ok(if s.name == "judge" {
+            j2.clone()
+        } else {
+            m2.clone()
+        })
+    };
+    let infos: HashMap<String, ModelInfo> = [
+        ("judge".to_string(), judge.info.clone()),
+        ("m".to_string(), model.info.clone()),
+    ]
+    .into();
+    let source = common::Known(common::Sim { gpus: 0 }, move |s: &ModelSpec| {
+        ModelIdentity {
+            info: infos[&s.name].clone(),
+            salt: String::new(),
+        }
+    });
+    let mut p = plan(vec![&GOOD, &IMP], 2);
+    p.judge = Some(spec("judge"));
+    let run = |id: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let schedule = Schedule {
+            placed: place(&source, &DevicesConfig::default(), &p.models).unwrap(),
+            source: &source,
+        };
+        execute_with(
+            &p,
+            &store(dir.path(), id),
+            &Cache::open(cache_dir.path()).unwrap(),
+            &opener,
+            Some(&schedule),
+            &mut Collect::default(),
+        )
+        .records
+    };
+    let scores = |records: &[SampleRecord]| {
+        let mut v: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.eval.clone(),
+                    r.sample,
+                    r.score.as_ref().map(|s| s.value),
+                    r.error.clone(),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        v
+    };
+    let first = run("one");
+    assert_eq!(*opens.lock().unwrap(), ["m", "judge"]);
+    assert_eq!(first.len(), 4);
+    assert!(first.iter().all(|r| r.score.is_some()), "{first:?}");
+    let graded = judge.judge_requests.load(Ordering::SeqCst);
+    assert!(graded > 0);
+
+    opens.lock().unwrap().clear();
+    let again = run("two");
+    assert!(
+        opens.lock().unwrap().is_empty(),
+        "opened {:?}",
+        opens.lock().unwrap()
+    );
+    assert_eq!(judge.judge_requests.load(Ordering::SeqCst), graded);
+    assert_eq!(scores(&again), scores(&first));
+    assert!(again.iter().all(|r| r.cached), "{again:?}");
 }

@@ -16,77 +16,10 @@ use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_core::eval::case::Case;
 use litmus_core::eval::registry::{EntryKind, EvalEntry};
 use litmus_core::eval::score::{Score, ScoreResult};
-use litmus_core::plan::placement::{
-    place, Device, DeviceKind, DeviceSource, DevicesConfig, Inventory, LayerMemory, ModelMemory,
-    Placement, GIB, MIB,
-};
+use litmus_core::plan::placement::{place, DeviceSource, DevicesConfig, Placement};
 use litmus_core::run::collect::{Event, Reporter};
 use litmus_core::run::runner::{execute_with, Schedule};
 use litmus_core::run::store::Cache;
-
-/// A machine with `gpus` GPUs of 8 GiB and a CPU of 2 cores.
-struct Sim {
-    gpus: usize,
-}
-
-impl DeviceSource for Sim {
-    fn inventory(&self) -> Result<Inventory, String> {
-        let mut devices: Vec<Device> = (0..self.gpus)
-            .map(|i| Device {
-                name: format!("CUDA{i}"),
-                index: i,
-                kind: DeviceKind::Gpu,
-                backend: "CUDA".into(),
-                description: "Simulated GPU".into(),
-                memory_total: 8 * GIB,
-                memory_free: 8 * GIB,
-                cores: None,
-                threads: None,
-                core_cpus: Vec::new(),
-                pci_bus_id: None,
-            })
-            .collect();
-        devices.push(Device {
-            name: "CPU".into(),
-            index: self.gpus,
-            kind: DeviceKind::Cpu,
-            backend: "CPU".into(),
-            description: "Simulated CPU".into(),
-            memory_total: 16 * GIB,
-            memory_free: 16 * GIB,
-            cores: Some(2),
-            threads: Some(2),
-            core_cpus: vec![vec![0], vec![1]],
-            pci_bus_id: None,
-        });
-        Ok(Inventory {
-            devices,
-            gpu_support: self.gpus > 0,
-            gpu_backends: Vec::new(),
-            system_info: String::new(),
-        })
-    }
-
-    /// Every model: 8 layers of 100 MiB (about 1 GiB in all).
-    fn memory(&self, _: &ModelSpec) -> Result<ModelMemory, String> {
-        Ok(ModelMemory {
-            layers: vec![
-                LayerMemory {
-                    weights: 100 * MIB,
-                    kv: 10 * MIB,
-                };
-                8
-            ],
-            input: 50 * MIB,
-            output: 50 * MIB,
-            compute_main: 20 * MIB,
-            compute_other: 10 * MIB,
-            compute_host: 5 * MIB,
-            output_buffer: MIB,
-            ..ModelMemory::default()
-        })
-    }
-}
 
 /// Answers "Paris" after `delay`, counting how many requests are in flight
 /// across every backend of the run.
@@ -182,7 +115,7 @@ struct Run {
 /// placed on `sim` with `cfg`; `fails` says which specs fail to load.
 fn run(
     models: Vec<ModelSpec>,
-    sim: &Sim,
+    sim: &common::Sim,
     cfg: DevicesConfig,
     fails: impl Fn(&ModelSpec) -> bool + Sync,
 ) -> Run {
@@ -250,9 +183,12 @@ fn scored(outcome: &litmus_core::run::collect::Outcome) -> BTreeMap<String, usiz
 fn configurations_of_one_wave_run_at_once_with_the_cpu_threads_split() {
     let models = || vec![common::spec("a"), common::spec("b")];
     // One at a time on the CPU (the default): all its cores each.
-    let alone = run(models(), &Sim { gpus: 0 }, DevicesConfig::default(), |_| {
-        false
-    });
+    let alone = run(
+        models(),
+        &common::Sim { gpus: 0 },
+        DevicesConfig::default(),
+        |_| false,
+    );
     assert_eq!(alone.most_in_flight, 1);
     assert_eq!(
         alone.opened.iter().map(|s| s.threads).collect::<Vec<_>>(),
@@ -271,7 +207,7 @@ fn configurations_of_one_wave_run_at_once_with_the_cpu_threads_split() {
         cpu_parallel: Some(2),
         ..Default::default()
     };
-    let together = run(models(), &Sim { gpus: 0 }, cfg, |_| false);
+    let together = run(models(), &common::Sim { gpus: 0 }, cfg, |_| false);
     assert_eq!(together.most_in_flight, 2);
     assert_eq!(
         together
@@ -303,9 +239,12 @@ fn endpoints_are_devices_of_their_own() {
         remote("r2", "http://a"),
         common::spec("local"),
     ];
-    let r = run(models, &Sim { gpus: 0 }, DevicesConfig::default(), |_| {
-        false
-    });
+    let r = run(
+        models,
+        &common::Sim { gpus: 0 },
+        DevicesConfig::default(),
+        |_| false,
+    );
     assert_eq!(r.most_in_flight, 2, "the endpoint and the CPU at once");
     let p = r.outcome.placement.as_ref().unwrap();
     let wave = |l: &str| p.assignments.iter().find(|a| a.label == l).unwrap().wave;
@@ -320,7 +259,12 @@ fn a_failed_load_is_replanned_onto_the_next_option_and_retried() {
     let on_gpu = |s: &ModelSpec| s.gpu_layers.is_some_and(|n| n > 0);
     let fails = move |s: &ModelSpec| (s.name == "a" && on_gpu(s)) || s.name == "c";
     let models = vec![common::spec("a"), common::spec("b"), common::spec("c")];
-    let r = run(models, &Sim { gpus: 1 }, DevicesConfig::default(), fails);
+    let r = run(
+        models,
+        &common::Sim { gpus: 1 },
+        DevicesConfig::default(),
+        fails,
+    );
 
     let tries = |name: &str| -> Vec<ModelSpec> {
         r.opened
@@ -382,25 +326,6 @@ fn a_failed_load_is_replanned_onto_the_next_option_and_retried() {
             .count(),
         4
     );
-}
-
-/// [`Sim`] that also knows each model's cache identity before loading it
-/// (as the eval target's llama.cpp does): the info and salt [`Slow`] reports.
-struct Known(Sim);
-
-impl DeviceSource for Known {
-    fn inventory(&self) -> Result<Inventory, String> {
-        self.0.inventory()
-    }
-    fn memory(&self, spec: &ModelSpec) -> Result<ModelMemory, String> {
-        self.0.memory(spec)
-    }
-    fn identity(&self, spec: &ModelSpec) -> Option<ModelIdentity> {
-        Some(ModelIdentity {
-            info: info(spec),
-            salt: String::new(),
-        })
-    }
 }
 
 fn ask_twice(ctx: &mut litmus_core::eval::context::EvalContext<'_>) -> ScoreResult {
@@ -485,7 +410,10 @@ fn run_cached_as(
 #[test]
 fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
     let cache = tempfile::tempdir().unwrap();
-    let known = Known(Sim { gpus: 0 });
+    let known = common::Known(common::Sim { gpus: 0 }, |spec: &ModelSpec| ModelIdentity {
+        info: info(spec),
+        salt: String::new(),
+    });
     let (first, opens) = run_cached(vec![&CAPITAL], &known, cache.path());
     assert_eq!(opens, 1);
     assert!(first.iter().all(|r| !r.cached && r.score.is_some()));
@@ -511,7 +439,7 @@ fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
     assert_eq!(text(&again), text(&first));
 
     // Without a known identity (a source that cannot tell), it is loaded.
-    let (_, opens) = run_cached(vec![&CAPITAL], &Sim { gpus: 0 }, cache.path());
+    let (_, opens) = run_cached(vec![&CAPITAL], &common::Sim { gpus: 0 }, cache.path());
     assert_eq!(opens, 1);
     // A declarative eval not in the cache yet: loaded, once.
     let (both, opens) = run_cached(vec![&CAPITAL, &BERLIN], &known, cache.path());

@@ -8,34 +8,76 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crate::base::backend::{
-    Backend, BackendError, Generation, ModelInfo, Prompt, SamplingParams, SharedBackend,
+    Backend, BackendError, Generation, ModelIdentity, ModelInfo, Prompt, SamplingParams,
+    SharedBackend,
 };
 use crate::base::caller::ModelCaller;
 use crate::base::model::{BackendOpener, ModelSpec};
 use crate::base::util::panic_message;
 use crate::run::generate::CachedBackend;
+use crate::run::lazy::LazyBackend;
 use crate::run::store::Cache;
 
-/// The run's judge model: opened on first use, shared by every model.
+/// The run's judge model: opened on first use, shared by every model; with
+/// its cache identity known ahead, opened only for a reply the response
+/// cache does not hold.
 pub struct JudgeSlot<'a> {
     spec: Option<&'a ModelSpec>,
     opener: BackendOpener<'a>,
     opened: OnceLock<Result<SharedBackend, BackendError>>,
+    lazy: Option<LazyBackend<'a>>,
 }
 
 impl<'a> JudgeSlot<'a> {
-    /// The judge `spec` (`None`: each model judges itself), opened with `opener`.
-    pub fn new(spec: Option<&'a ModelSpec>, opener: BackendOpener<'a>) -> Self {
+    /// The judge `spec` (`None`: each model judges itself), opened with
+    /// `opener`; `identity` is its cache identity when known before it loads.
+    pub fn new(
+        spec: Option<&'a ModelSpec>,
+        opener: BackendOpener<'a>,
+        identity: Option<ModelIdentity>,
+    ) -> Self {
         JudgeSlot {
             spec,
             opener,
             opened: OnceLock::new(),
+            lazy: spec
+                .zip(identity)
+                .map(|(s, id)| LazyBackend::new(id, s.clone(), opener)),
         }
     }
 
     /// The judge's spec, if the run names one.
     pub fn spec(&self) -> Option<&'a ModelSpec> {
         self.spec
+    }
+
+    /// The judge's backend (the run names a judge): known ahead, or opened now.
+    fn backend(&self, spec: &ModelSpec) -> Result<&dyn Backend, &BackendError> {
+        if let Some(lazy) = &self.lazy {
+            return Ok(lazy);
+        }
+        let opened = self.opened.get_or_init(|| {
+            catch_unwind(AssertUnwindSafe(|| (self.opener)(spec))).unwrap_or_else(|p| {
+                Err(BackendError::Load(format!(
+                    "opening panicked: {}",
+                    panic_message(p.as_ref())
+                )))
+            })
+        });
+        match opened {
+            Ok(b) => Ok(&**b),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The judge's model as described so far: `None` before it is opened
+    /// (unless known ahead) or when it failed to open.
+    fn model(&self) -> Option<&ModelInfo> {
+        match (&self.lazy, self.opened.get()) {
+            (Some(lazy), _) => Some(lazy.model()),
+            (None, Some(Ok(b))) => Some(b.model()),
+            (None, _) => None,
+        }
     }
 }
 
@@ -78,23 +120,6 @@ impl<'a> JudgeCaller<'a> {
         }
     }
 
-    /// The judge's backend, when it is not the model under test.
-    fn other(&self) -> Option<(&ModelSpec, &Result<SharedBackend, BackendError>)> {
-        if self.judges_itself() {
-            return None;
-        }
-        let spec = self.slot.spec?;
-        let opened = self.slot.opened.get_or_init(|| {
-            catch_unwind(AssertUnwindSafe(|| (self.slot.opener)(spec))).unwrap_or_else(|p| {
-                Err(BackendError::Load(format!(
-                    "opening panicked: {}",
-                    panic_message(p.as_ref())
-                )))
-            })
-        });
-        Some((spec, opened))
-    }
-
     /// A judge call made for repeat `repeat` of a sample.
     fn call_repeat(
         &self,
@@ -104,23 +129,33 @@ impl<'a> JudgeCaller<'a> {
         ordinal: u32,
         repeat: u32,
     ) -> Result<Generation, BackendError> {
-        let backend: &dyn Backend = match self.other() {
-            None => self.under_test,
-            Some((_, Ok(b))) => &**b,
-            Some((spec, Err(e))) => {
-                let why = match e {
-                    BackendError::Load(m) => m.clone(),
-                    other => other.to_string(),
-                };
-                return Err(BackendError::Load(format!(
-                    "judge model `{}`: {why}",
-                    spec.name
-                )));
+        let judge_load_error = |spec: &ModelSpec, e: &BackendError| {
+            let why = match e {
+                BackendError::Load(m) => m.clone(),
+                other => other.to_string(),
+            };
+            BackendError::Load(format!("judge model `{}`: {why}", spec.name))
+        };
+        let spec = match self.slot.spec {
+            Some(spec) if !self.judges_itself() => spec,
+            _ => {
+                return CachedBackend::new(self.under_test, self.cache, self.requests)
+                    .call(prompt, params, sample, ordinal, repeat)
+                    .map(|(g, _)| g)
             }
         };
+        let backend = self
+            .slot
+            .backend(spec)
+            .map_err(|e| judge_load_error(spec, e))?;
         CachedBackend::new(backend, self.cache, self.requests)
             .call(prompt, params, sample, ordinal, repeat)
             .map(|(g, _)| g)
+            // A judge known ahead loads on its first uncached call.
+            .map_err(|e| match e {
+                BackendError::Load(_) => judge_load_error(spec, &e),
+                e => e,
+            })
     }
 
     /// The judge as seen from repeat `repeat`: its replies are cached per
@@ -146,13 +181,10 @@ impl<'a> JudgeCaller<'a> {
     /// The judge's model: the model under test, or the run's judge (as
     /// named before it is opened, or when it failed to open).
     fn model(&self) -> &ModelInfo {
-        match self.slot.spec.filter(|s| *s != self.spec_under_test) {
-            None => self.under_test.model(),
-            Some(_) => match self.slot.opened.get() {
-                Some(Ok(b)) => b.model(),
-                _ => &self.fallback,
-            },
+        if self.judges_itself() {
+            return self.under_test.model();
         }
+        self.slot.model().unwrap_or(&self.fallback)
     }
 }
 

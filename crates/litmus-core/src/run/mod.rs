@@ -11,6 +11,7 @@ pub mod execute;
 pub mod fidelity;
 pub mod generate;
 pub mod judge;
+mod lazy;
 pub mod merge;
 pub mod replay;
 pub mod runner;

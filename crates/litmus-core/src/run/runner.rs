@@ -33,15 +33,12 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel as channel;
 
-use crate::base::backend::{
-    Backend, BackendError, BusyTime, Generation, GenerationRequest, ModelIdentity, ModelInfo,
-    Prompt, SharedBackend,
-};
+use crate::base::backend::{Backend, BackendError, BusyTime, ModelInfo, Prompt, SharedBackend};
 use crate::base::model::{BackendKind, BackendOpener, KnownRequests, ModelSpec, Workload};
 use crate::eval::case::Case;
 use crate::eval::registry::EntryKind;
@@ -51,6 +48,7 @@ use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Re
 use crate::run::execute::{dispatch, imperative_params, request_params, Job, ScoreJob, Worker};
 use crate::run::generate::CachedBackend;
 use crate::run::judge::{JudgeCaller, JudgeSlot};
+use crate::run::lazy::LazyBackend;
 use crate::run::store::{Cache, RunStore};
 use crate::run::summary::TimeSplit;
 
@@ -94,7 +92,15 @@ pub fn execute_with(
     reporter: &mut dyn Reporter,
 ) -> Outcome {
     let mut collector = Collector::new(plan, store, reporter);
-    let judge = JudgeSlot::new(plan.judge.as_ref(), opener);
+    // A local judge whose identity is known ahead loads only for a reply
+    // the response cache does not hold.
+    let judge_identity = plan
+        .judge
+        .as_ref()
+        .filter(|j| j.backend == BackendKind::Llama && cache.path().is_some())
+        .zip(schedule)
+        .and_then(|(j, s)| s.source.identity(j));
+    let judge = JudgeSlot::new(plan.judge.as_ref(), opener, judge_identity);
     // Declarative cases are built once per process.
     let cases = build_cases(&plan.evals);
     let stored = collector.stored_keys();
@@ -447,85 +453,6 @@ fn records_of(plan: &Plan, spec: &ModelSpec, info: &ModelInfo, replay: bool) -> 
     }
 }
 
-/// A configuration served from the response cache without loading its
-/// model (see [`cache_only`]): it reports the model's cache identity and
-/// loads the model only if asked for an answer after all (which the check
-/// that chose it makes an exception); such an answer is the loaded model's,
-/// or an error if the model loads as another identity than the one its
-/// answers were looked up under.
-struct CacheOnly<'a> {
-    identity: ModelIdentity,
-    /// The spec as it would be opened (placement applied).
-    spec: ModelSpec,
-    opener: BackendOpener<'a>,
-    loaded: OnceLock<Result<SharedBackend, BackendError>>,
-    /// Seconds the load took, once it was asked for.
-    load_secs: OnceLock<f64>,
-}
-
-impl CacheOnly<'_> {
-    fn loaded(&self) -> Result<&SharedBackend, BackendError> {
-        self.loaded
-            .get_or_init(|| {
-                let t = Instant::now();
-                let b = (self.opener)(&self.spec);
-                let _ = self.load_secs.set(t.elapsed().as_secs_f64());
-                let b = b?;
-                let (info, salt) = (b.model(), b.cache_salt());
-                if info.digest != self.identity.info.digest || salt != self.identity.salt {
-                    return Err(BackendError::Load(format!(
-                        "{} loaded as weights {} with settings `{salt}`, not as the weights {} with settings `{}` its cached answers were looked up under",
-                        self.identity.info.name,
-                        info.digest,
-                        self.identity.info.digest,
-                        self.identity.salt
-                    )));
-                }
-                Ok(b)
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    fn loaded_now(&self) -> Option<&SharedBackend> {
-        self.loaded.get()?.as_ref().ok()
-    }
-}
-
-impl Backend for CacheOnly<'_> {
-    fn model(&self) -> &ModelInfo {
-        &self.identity.info
-    }
-
-    fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
-        self.loaded()?.generate(request)
-    }
-
-    fn generate_repeat(
-        &self,
-        request: &GenerationRequest,
-        repeat: u32,
-    ) -> Result<Vec<Generation>, BackendError> {
-        self.loaded()?.generate_repeat(request, repeat)
-    }
-
-    fn parallelism(&self) -> usize {
-        self.identity.info.sequences.map_or(1, |s| s as usize)
-    }
-
-    fn cache_salt(&self) -> String {
-        self.identity.salt.clone()
-    }
-
-    fn resident_bytes(&self) -> Option<u64> {
-        self.loaded_now()?.resident_bytes()
-    }
-
-    fn busy_time(&self) -> Option<BusyTime> {
-        self.loaded_now()?.busy_time()
-    }
-}
-
 /// Configuration `task` served from the response cache, without loading its
 /// model, when its cache identity is known ahead
 /// ([`DeviceSource::identity`]) and every answer its instances need is
@@ -551,13 +478,7 @@ fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
     let instances = instances_of(run.plan, run.cases, names, &spec, &|key| {
         run.stored.contains(key)
     });
-    let backend = CacheOnly {
-        identity,
-        spec,
-        opener: run.opener,
-        loaded: OnceLock::new(),
-        load_secs: OnceLock::new(),
-    };
+    let backend = LazyBackend::new(identity, spec, run.opener);
     let requests = AtomicUsize::new(0);
     let model = CachedBackend::new(&backend, run.cache, &requests);
     let self_judged = run.judge.spec().is_none();
@@ -584,7 +505,7 @@ fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
         }
     }
     Some(Served {
-        info: backend.identity.info.clone(),
+        info: backend.model().clone(),
         source: Source::Cache(Box::new(backend)),
         records,
         instances,
@@ -858,7 +779,7 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     let mut time = clock.split(backend, score_threads);
     if let Source::Cache(c) = &source {
         // Loaded after all, for an answer the cache did not hold.
-        time.load_secs += c.load_secs.get().copied().unwrap_or(0.0);
+        time.load_secs += c.load_secs();
     }
     let _ = tx.send(Msg::Finished {
         task,
@@ -883,7 +804,7 @@ struct Served<'a> {
 enum Source<'a> {
     /// The response cache, the model loaded only if an answer is missing
     /// (see [`cache_only`]).
-    Cache(Box<CacheOnly<'a>>),
+    Cache(Box<LazyBackend<'a>>),
     /// The model as opened (or why it did not open).
     Opened(Result<SharedBackend, BackendError>),
 }
@@ -935,7 +856,7 @@ impl ModelClock {
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())
             .unwrap_or(ended);
-        // A backend loaded during the run (see `CacheOnly`) started at zero.
+        // A backend loaded during the run (see `LazyBackend`) started at zero.
         let busy = backend
             .busy_time()
             .map(|a| (a, self.busy_before.unwrap_or_default()))

@@ -5,10 +5,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use litmus_core::base::backend::{Generation, SamplingParams};
+use litmus_core::base::backend::{Generation, ModelIdentity, SamplingParams};
 use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_core::eval::template::PromptTemplate;
 use litmus_core::plan::matrix::Plan;
+use litmus_core::plan::placement::{
+    Device, DeviceKind, DeviceSource, Inventory, LayerMemory, ModelMemory, GIB, MIB,
+};
 use litmus_core::run::collect::{Event, Reporter};
 use litmus_core::run::store::{RunMeta, RunStore};
 use litmus_core::run::summary::UnitSummary;
@@ -112,4 +115,84 @@ pub fn answers(samples: &[u32], text: &str) -> Vec<Generation> {
             ..Generation::default()
         })
         .collect()
+}
+
+/// A machine with `gpus` GPUs of 8 GiB and a CPU of 2 cores.
+pub struct Sim {
+    pub gpus: usize,
+}
+
+impl DeviceSource for Sim {
+    fn inventory(&self) -> Result<Inventory, String> {
+        let mut devices: Vec<Device> = (0..self.gpus)
+            .map(|i| Device {
+                name: format!("CUDA{i}"),
+                index: i,
+                kind: DeviceKind::Gpu,
+                backend: "CUDA".into(),
+                description: "Simulated GPU".into(),
+                memory_total: 8 * GIB,
+                memory_free: 8 * GIB,
+                cores: None,
+                threads: None,
+                core_cpus: Vec::new(),
+                pci_bus_id: None,
+            })
+            .collect();
+        devices.push(Device {
+            name: "CPU".into(),
+            index: self.gpus,
+            kind: DeviceKind::Cpu,
+            backend: "CPU".into(),
+            description: "Simulated CPU".into(),
+            memory_total: 16 * GIB,
+            memory_free: 16 * GIB,
+            cores: Some(2),
+            threads: Some(2),
+            core_cpus: vec![vec![0], vec![1]],
+            pci_bus_id: None,
+        });
+        Ok(Inventory {
+            devices,
+            gpu_support: self.gpus > 0,
+            gpu_backends: Vec::new(),
+            system_info: String::new(),
+        })
+    }
+
+    /// Every model: 8 layers of 100 MiB (about 1 GiB in all).
+    fn memory(&self, _: &ModelSpec) -> Result<ModelMemory, String> {
+        Ok(ModelMemory {
+            layers: vec![
+                LayerMemory {
+                    weights: 100 * MIB,
+                    kv: 10 * MIB,
+                };
+                8
+            ],
+            input: 50 * MIB,
+            output: 50 * MIB,
+            compute_main: 20 * MIB,
+            compute_other: 10 * MIB,
+            compute_host: 5 * MIB,
+            output_buffer: MIB,
+            ..ModelMemory::default()
+        })
+    }
+}
+
+/// [`Sim`] that also knows each model's cache identity before loading it
+/// (as the eval target's llama.cpp does), as the function tells it.
+pub struct Known<F>(pub Sim, pub F);
+
+impl<F: Fn(&ModelSpec) -> ModelIdentity + Sync> DeviceSource for Known<F> {
+    fn inventory(&self) -> Result<Inventory, String> {
+        self.0.inventory()
+    }
+    fn memory(&self, spec: &ModelSpec) -> Result<ModelMemory, String> {
+        self.0.memory(spec)
+    }
+    fn identity(&self, spec: &ModelSpec) -> Option<ModelIdentity> {
+        Some((self.1)(spec))
+    }
 }

@@ -625,3 +625,84 @@ fn a_judge_known_ahead_is_not_opened_when_its_replies_are_cached() {
     assert_eq!(scores(&again), scores(&first));
     assert!(again.iter().all(|r| r.cached), "{again:?}");
 }
+
+/// Answers every request with `reply` after `delay`, as a model taking
+/// `parallel` requests at once; counts the requests in flight.
+struct Busy {
+    info: ModelInfo,
+    reply: &'static str,
+    delay: std::time::Duration,
+    parallel: usize,
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl Busy {
+    fn new(name: &str, reply: &'static str, parallel: usize) -> Arc<Self> {
+        Arc::new(Busy {
+            info: ModelInfo {
+                name: name.into(),
+                backend: "test".into(),
+                digest: format!("digest-{name}"),
+                ..Default::default()
+            },
+            reply,
+            delay: std::time::Duration::from_millis(40),
+            parallel,
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl Backend for Busy {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(common::answers(&r.samples, self.reply))
+    }
+    fn parallelism(&self) -> usize {
+        self.parallel
+    }
+}
+
+/// Judged answers are graded as many at a time as the judge takes, not one
+/// per scoring thread: grading waits on the judge model, which batches what
+/// it is asked together.
+#[test]
+fn judged_answers_are_graded_as_many_at_once_as_the_judge_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let judge = Busy::new("judge", "Grade: 9", 8);
+    let model = Busy::new("m", "Paris", 8);
+    let (j2, m2) = (judge.clone(), model.clone());
+    let opener = move |s: &ModelSpec| -> Result<SharedBackend, BackendError> {
+        Ok(if s.name == "judge" {
+            j2.clone()
+        } else {
+            m2.clone()
+        })
+    };
+    let mut p = plan(vec![&GOOD, &BAD], 8);
+    p.judge = Some(spec("judge"));
+    p.jobs = 2;
+    let out = execute(
+        &p,
+        &store(dir.path(), "c"),
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
+    assert_eq!(out.records.len(), 16);
+    assert!(
+        out.records.iter().all(|r| r.score.is_some()),
+        "{:?}",
+        out.records
+    );
+    let most = judge.most.load(Ordering::SeqCst);
+    assert!(most > p.jobs, "at most {most} judge requests at once");
+}

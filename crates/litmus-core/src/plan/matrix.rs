@@ -249,6 +249,11 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Whether an LLM judge grades its answers (a text case with a judge).
+    pub fn judged(&self) -> bool {
+        matches!(self.case.as_deref(), Some(Case::Text(t)) if t.judge.is_some())
+    }
+
     /// The samples of repeat `repeat` still to produce.
     pub fn needed_in(&self, repeat: u32) -> impl Iterator<Item = u32> + '_ {
         self.needed

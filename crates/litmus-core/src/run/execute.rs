@@ -55,6 +55,17 @@ pub struct ScoreJob {
     pub cached: bool,
 }
 
+/// Where answers to declarative instances go to be scored: sandbox and
+/// metric scoring (`scored`, on `plan.jobs` threads: it takes a core), and a
+/// judge's grading (`judged`, on as many threads as the judge takes requests
+/// at once: it waits on a model, which batches what it is asked together).
+pub struct ScoreQueues {
+    /// Scored by running code or computing a metric.
+    pub scored: Sender<ScoreJob>,
+    /// Graded by the judge.
+    pub judged: Sender<ScoreJob>,
+}
+
 /// What the threads working on one model share.
 pub struct Worker<'a> {
     /// The plan.
@@ -136,9 +147,17 @@ pub fn imperative_params(plan: &Plan, u: &Instance) -> SamplingParams {
 
 impl Worker<'_> {
     /// Does `job`: answers go to `to_score`, finished records to `collected`.
-    pub fn run(&self, job: Job, to_score: &Sender<ScoreJob>, collected: &Sender<Collected>) {
+    pub fn run(&self, job: Job, to_score: &ScoreQueues, collected: &Sender<Collected>) {
         match job {
-            Job::Generate { unit, repeat } => self.generate(unit, repeat, to_score, collected),
+            Job::Generate { unit, repeat } => {
+                let u = &self.instances[unit];
+                let queue = if u.judged() {
+                    &to_score.judged
+                } else {
+                    &to_score.scored
+                };
+                self.generate(unit, repeat, queue, collected)
+            }
             Job::Imperative {
                 unit,
                 repeat,

@@ -169,6 +169,17 @@ impl<'a> JudgeCaller<'a> {
         }
     }
 
+    /// How many requests the judge takes at once (opening it, unless its
+    /// identity is known ahead).
+    pub fn parallelism(&self) -> usize {
+        match self.slot.spec {
+            Some(spec) if !self.judges_itself() => {
+                self.slot.backend(spec).map_or(1, |b| b.parallelism())
+            }
+            _ => self.under_test.parallelism(),
+        }
+    }
+
     /// Whether the judge is the model under test (the run names no judge,
     /// or names this model).
     fn judges_itself(&self) -> bool {

@@ -45,7 +45,9 @@ use crate::eval::registry::EntryKind;
 use crate::plan::matrix::{build_cases, expand, Cases, Instance, InstanceList, Plan, SampleKey};
 use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
 use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Reporter};
-use crate::run::execute::{dispatch, imperative_params, request_params, Job, ScoreJob, Worker};
+use crate::run::execute::{
+    dispatch, imperative_params, request_params, Job, ScoreJob, ScoreQueues, Worker,
+};
 use crate::run::generate::CachedBackend;
 use crate::run::judge::{JudgeCaller, JudgeSlot};
 use crate::run::lazy::LazyBackend;
@@ -906,10 +908,14 @@ fn model_failed(
     }
 }
 
+/// Judge threads of one configuration at most (see [`ScoreQueues`]).
+const MAX_JUDGE_THREADS: usize = 64;
+
 /// Runs `worker`'s instances: generation threads (as many as the backend
-/// takes requests at once) and `plan.jobs` scoring threads, their records
-/// passed on to the collector from this thread. Returns the number of
-/// scoring threads.
+/// takes requests at once), `plan.jobs` scoring threads and, when a judge
+/// grades some of them, as many judging threads as the judge takes requests
+/// at once; their records passed on to the collector from this thread.
+/// Returns the number of scoring and judging threads.
 fn run_instances(
     worker: &Worker<'_>,
     backend: &dyn Backend,
@@ -934,28 +940,44 @@ fn run_instances(
         .clamp(1, 256)
         .min(instances.todo().max(1));
     let score_threads = worker.plan.jobs.max(1);
+    let judge_threads = if instances
+        .instances
+        .iter()
+        .any(|u| u.judged() && u.error.is_none() && !u.needed.is_empty())
+    {
+        worker.judge.parallelism().clamp(1, MAX_JUDGE_THREADS)
+    } else {
+        0
+    };
+    let (judge_tx, judge_rx) = channel::unbounded::<ScoreJob>();
     std::thread::scope(|s| {
         for _ in 0..gen_threads {
-            let (job_rx, score_tx, rec_tx) = (job_rx.clone(), score_tx.clone(), rec_tx.clone());
+            let queues = ScoreQueues {
+                scored: score_tx.clone(),
+                judged: judge_tx.clone(),
+            };
+            let (job_rx, rec_tx) = (job_rx.clone(), rec_tx.clone());
             s.spawn(move || {
                 for job in job_rx.iter() {
-                    worker.run(job, &score_tx, &rec_tx);
+                    worker.run(job, &queues, &rec_tx);
                 }
             });
         }
-        drop(score_tx);
-        for _ in 0..score_threads {
-            let (score_rx, rec_tx) = (score_rx.clone(), rec_tx.clone());
-            s.spawn(move || {
-                for job in score_rx.iter() {
-                    let _ = rec_tx.send(worker.score(job));
-                }
-            });
+        drop((score_tx, judge_tx));
+        for (rx, threads) in [(score_rx, score_threads), (judge_rx, judge_threads)] {
+            for _ in 0..threads {
+                let (rx, rec_tx) = (rx.clone(), rec_tx.clone());
+                s.spawn(move || {
+                    for job in rx.iter() {
+                        let _ = rec_tx.send(worker.score(job));
+                    }
+                });
+            }
         }
         drop(rec_tx);
         for collected in rec_rx.iter() {
             let _ = tx.send(Msg::Record(task, collected));
         }
     });
-    score_threads
+    score_threads + judge_threads
 }

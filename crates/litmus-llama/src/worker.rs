@@ -508,6 +508,36 @@ impl Drop for Worker {
     }
 }
 
+/// Starts `cmd` from a thread that lasts as long as this process. A worker
+/// asks the kernel to kill it when its parent ends (`PR_SET_PDEATHSIG`, see
+/// `serve`), and to the kernel that parent is the *thread* that started it:
+/// a worker started by a thread that ends before the run does (a generation
+/// thread loading a model on a cache miss, a request restarting a crashed
+/// worker) would be killed with it, failing the requests in flight.
+fn spawn_lasting(cmd: Command) -> std::io::Result<Child> {
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<std::io::Result<mpsc::Sender<Job>>> = OnceLock::new();
+    let gone = || std::io::Error::other("the thread that starts workers has ended");
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("litmus-llama-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .map(|_| tx)
+    });
+    let spawner = match spawner {
+        Ok(tx) => tx,
+        Err(e) => return Err(std::io::Error::new(e.kind(), e.to_string())),
+    };
+    let (reply, answer) = mpsc::channel();
+    spawner.send((cmd, reply)).map_err(|_| gone())?;
+    answer.recv().map_err(|_| gone())?
+}
+
 /// Starts worker number `n` (0: the first) and loads the model in it.
 fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), BackendError> {
     let exe = if cfg!(target_os = "linux") {
@@ -536,8 +566,7 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
     }
     // The run's scoring count, which the engine yields cores to.
     litmus_core::base::busy::share_with(&mut cmd);
-    let mut child = cmd
-        .spawn()
+    let mut child = spawn_lasting(cmd)
         .map_err(|e| BackendError::Load(format!("starting a llama.cpp engine worker: {e}")))?;
     let pid = child.id();
     let stdin = child.stdin.take().expect("piped stdin");
@@ -601,12 +630,21 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
         std::thread::Builder::new()
             .name("litmus-llama-worker".into())
             .spawn(move || {
+                // Why this side stopped reading, when the worker broke the protocol.
+                let mut broke: Option<String> = None;
                 for line in lines {
-                    let Ok(line) = line else { break };
+                    let line = match line {
+                        Ok(line) => line,
+                        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                            broke = Some("an answer that is not UTF-8".into());
+                            break;
+                        }
+                        Err(_) => break,
+                    };
                     let msg = match serde_json::from_str::<FromWorker>(&line) {
                         Ok(m) => m,
                         Err(e) => {
-                            tracing::error!("llama.cpp engine worker: unreadable answer ({e})");
+                            broke = Some(format!("an answer it could not read ({e})"));
                             break;
                         }
                     };
@@ -634,6 +672,10 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
                     let _ = child.kill();
                 }
                 let why = ended(pid, &mut child, log_thread, &tail);
+                let why = match broke {
+                    Some(b) => format!("litmus stopped the worker after {b}: {why}"),
+                    None => why,
+                };
                 let in_flight = proc
                     .pending
                     .lock()

@@ -14,8 +14,12 @@ fn main() {
     worker::main_hook();
     let (_dir, path) = common::tiny_model(None);
     type Test = fn(&std::path::Path);
-    let tests: [(&str, Test); 3] = [
+    let tests: [(&str, Test); 4] = [
         ("answers_as_on_a_thread", answers_as_on_a_thread),
+        (
+            "a_worker_outlives_the_thread_that_started_it",
+            a_worker_outlives_the_thread_that_started_it,
+        ),
         (
             "a_crash_fails_the_requests_in_flight_and_a_new_worker_takes_over",
             a_crash_fails_the_requests_in_flight_and_a_new_worker_takes_over,
@@ -89,6 +93,25 @@ fn answers_as_on_a_thread(path: &std::path::Path) {
         process.resident_bytes().is_some_and(|b| b > 0),
         "the worker's memory is measured"
     );
+}
+
+/// A model loaded on a thread that then ends (as a generation thread loads a
+/// model on a cache miss, or a request restarts a crashed worker) keeps its
+/// worker: the kernel's parent-death signal, which ends a worker with litmus,
+/// follows the thread that started it, not the process.
+fn a_worker_outlives_the_thread_that_started_it(path: &std::path::Path) {
+    let path = path.to_path_buf();
+    let b = std::thread::spawn(move || open(&path, "process"))
+        .join()
+        .unwrap();
+    let pid = b.worker_pid().unwrap();
+    // Time for a signal to arrive, had one been sent.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let g = b
+        .generate(&request("the cat is on the", 8, vec![0]))
+        .expect("the worker started by an ended thread still answers");
+    assert_eq!(g.len(), 1);
+    assert_eq!(b.worker_pid(), Some(pid), "the same worker, not a new one");
 }
 
 fn a_crash_fails_the_requests_in_flight_and_a_new_worker_takes_over(path: &std::path::Path) {

@@ -126,6 +126,7 @@ fn a_failed_load_adds_its_load_time_without_unknowing_the_split() {
         scoring_secs: 4.0,
         scoring_threads: 2,
         scoring_tail_secs: 0.5,
+        ..TimeSplit::default()
     };
     t.add(&TimeSplit {
         load_secs: 0.25,
@@ -154,6 +155,7 @@ fn the_waiting_hint_needs_a_model_that_ran() {
         scoring_secs: 0.0,
         scoring_threads: 2,
         scoring_tail_secs: 0.0,
+        ..TimeSplit::default()
     };
     let hint = "the model waited for work";
     // Every answer from the cache: the model was open for a moment, idle.
@@ -166,4 +168,41 @@ fn the_waiting_hint_needs_a_model_that_ran() {
     );
     let busy = litmus_core::output::console::time_line(&split(10.0, 9.0));
     assert!(!busy.contains(hint), "{busy}");
+}
+
+#[test]
+fn judging_is_told_apart_from_scoring() {
+    let t = TimeSplit {
+        load_secs: 1.0,
+        model_secs: 10.0,
+        prompt_secs: Some(2.0),
+        generation_secs: Some(7.0),
+        scoring_secs: 40.0,
+        scoring_threads: 2,
+        scoring_tail_secs: 3.0,
+        judging_secs: 36.0,
+        judging_threads: 16,
+    };
+    let line = litmus_core::output::console::time_line(&t);
+    assert!(
+        line.ends_with(
+            "scoring 4.0 s on 2 threads · judging 36.0 s on 16 threads (3.0 s after the last answer)"
+        ),
+        "{line}"
+    );
+    // Nothing judged: the line and the JSON as before.
+    let plain = TimeSplit {
+        judging_secs: 0.0,
+        judging_threads: 0,
+        ..t
+    };
+    let line = litmus_core::output::console::time_line(&plain);
+    assert!(
+        line.ends_with("scoring 40.0 s on 2 threads (3.0 s after the last answer)"),
+        "{line}"
+    );
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("judging"), "{json}");
+    let back: TimeSplit = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+    assert_eq!(back, t);
 }

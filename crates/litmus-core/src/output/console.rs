@@ -303,7 +303,8 @@ impl Console {
 
 /// Where the time went, in one line: `time: load 1.2 s · prompts 20.1 s ·
 /// generation 180.0 s · model idle 3.1 s · scoring 95.0 s on 2 threads
-/// (12.0 s after the last answer)`, with a hint when the model mostly waited
+/// (12.0 s after the last answer)`, and `judging ... s on N threads` after
+/// the scoring when a judge graded answers; with a hint when the model mostly waited
 /// (over a quarter of a model time of a second or more: not in a run answered
 /// from the cache, whose model barely ran).
 pub fn time_line(t: &TimeSplit) -> String {
@@ -319,11 +320,24 @@ pub fn time_line(t: &TimeSplit) -> String {
             t.model_secs
         )),
     }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     parts.push(format!(
-        "scoring {:.1} s on {} thread{} ({:.1} s after the last answer)",
-        t.scoring_secs,
+        "scoring {:.1} s on {} thread{}",
+        t.scoring_secs - t.judging_secs,
         t.scoring_threads,
-        if t.scoring_threads == 1 { "" } else { "s" },
+        plural(t.scoring_threads),
+    ));
+    if t.judging_threads > 0 {
+        parts.push(format!(
+            "judging {:.1} s on {} thread{}",
+            t.judging_secs,
+            t.judging_threads,
+            plural(t.judging_threads),
+        ));
+    }
+    let last = parts.last_mut().expect("a scoring part");
+    last.push_str(&format!(
+        " ({:.1} s after the last answer)",
         t.scoring_tail_secs
     ));
     let mut line = format!("time: {}", parts.join(" · "));

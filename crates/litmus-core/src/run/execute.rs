@@ -84,6 +84,8 @@ pub struct Worker<'a> {
     pub answered: &'a (dyn Fn() + Sync),
     /// Nanoseconds spent scoring.
     pub scoring_nanos: &'a AtomicU64,
+    /// Of those, nanoseconds judges spent grading.
+    pub judging_nanos: &'a AtomicU64,
 }
 
 /// Sends the jobs of every instance, repeat after repeat (as N runs one
@@ -260,6 +262,7 @@ impl Worker<'_> {
         let u = &self.instances[job.unit];
         let case = u.case.as_ref().expect("declarative case");
         let t_score = Instant::now();
+        let judged = u.judged();
         let (score, error) = match &**case {
             // Judged: never from the score cache (the judge model may differ
             // between runs; its replies are cached instead).
@@ -272,8 +275,11 @@ impl Worker<'_> {
             }
             _ => (Some(self.scored(u, case, &job.generation.text)), None),
         };
-        self.scoring_nanos
-            .fetch_add(t_score.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let nanos = t_score.elapsed().as_nanos() as u64;
+        self.scoring_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if judged {
+            self.judging_nanos.fetch_add(nanos, Ordering::Relaxed);
+        }
         let mut r = self.records.record(u, job.repeat, job.generation.sample);
         r.response = Some(job.generation.text);
         r.usage = job.generation.usage;

@@ -776,9 +776,10 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         records: &records,
         answered: &|| clock.answered(),
         scoring_nanos: &clock.scoring_nanos,
+        judging_nanos: &clock.judging_nanos,
     };
-    let score_threads = run_instances(&worker, backend, &instances, task, tx);
-    let mut time = clock.split(backend, score_threads);
+    let threads = run_instances(&worker, backend, &instances, task, tx);
+    let mut time = clock.split(backend, threads);
     if let Source::Cache(c) = &source {
         // Loaded after all, for an answer the cache did not hold.
         time.load_secs += c.load_secs();
@@ -830,6 +831,8 @@ struct ModelClock {
     last_answer: Mutex<Option<Instant>>,
     /// Nanoseconds spent scoring, summed over the scoring threads.
     scoring_nanos: AtomicU64,
+    /// Of those, judging, summed over the judging threads.
+    judging_nanos: AtomicU64,
 }
 
 impl ModelClock {
@@ -841,6 +844,7 @@ impl ModelClock {
             started: Instant::now(),
             last_answer: Mutex::new(None),
             scoring_nanos: AtomicU64::new(0),
+            judging_nanos: AtomicU64::new(0),
         }
     }
 
@@ -851,7 +855,11 @@ impl ModelClock {
 
     /// The split, now that the model's instances are done: model time runs
     /// to its last answer; what scoring took after it is the scoring tail.
-    fn split(self, backend: &dyn Backend, scoring_threads: usize) -> TimeSplit {
+    fn split(
+        self,
+        backend: &dyn Backend,
+        (scoring_threads, judging_threads): (usize, usize),
+    ) -> TimeSplit {
         let ended = Instant::now();
         let last = self
             .last_answer
@@ -876,6 +884,8 @@ impl ModelClock {
             scoring_secs: self.scoring_nanos.load(Ordering::Relaxed) as f64 / 1e9,
             scoring_threads,
             scoring_tail_secs: ended.saturating_duration_since(last).as_secs_f64(),
+            judging_secs: self.judging_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            judging_threads,
         }
     }
 }
@@ -915,14 +925,14 @@ const MAX_JUDGE_THREADS: usize = 64;
 /// takes requests at once), `plan.jobs` scoring threads and, when a judge
 /// grades some of them, as many judging threads as the judge takes requests
 /// at once; their records passed on to the collector from this thread.
-/// Returns the number of scoring and judging threads.
+/// Returns the number of scoring threads and of judging threads.
 fn run_instances(
     worker: &Worker<'_>,
     backend: &dyn Backend,
     instances: &InstanceList,
     task: usize,
     tx: &channel::Sender<Msg>,
-) -> usize {
+) -> (usize, usize) {
     let (job_tx, job_rx) = channel::unbounded::<Job>();
     let (score_tx, score_rx) = channel::unbounded::<ScoreJob>();
     let (rec_tx, rec_rx) = channel::unbounded::<Collected>();
@@ -979,5 +989,5 @@ fn run_instances(
             let _ = tx.send(Msg::Record(task, collected));
         }
     });
-    score_threads + judge_threads
+    (score_threads, judge_threads)
 }

@@ -35,6 +35,21 @@ pub struct TimeSplit {
     pub scoring_threads: usize,
     /// Wall time after a model's last answer until its last sample was scored.
     pub scoring_tail_secs: f64,
+    /// Of `scoring_secs`, judges grading answers (waiting on a judge model
+    /// more than using a core), summed over judging threads.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub judging_secs: f64,
+    /// Judging threads, per model (0: nothing was judged).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub judging_threads: usize,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_zero_usize(x: &usize) -> bool {
+    *x == 0
 }
 
 impl TimeSplit {
@@ -69,6 +84,8 @@ impl TimeSplit {
         self.scoring_secs += o.scoring_secs;
         self.scoring_threads = self.scoring_threads.max(o.scoring_threads);
         self.scoring_tail_secs += o.scoring_tail_secs;
+        self.judging_secs += o.judging_secs;
+        self.judging_threads = self.judging_threads.max(o.judging_threads);
     }
 }
 

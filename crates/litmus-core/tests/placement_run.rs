@@ -345,7 +345,20 @@ fn ask_twice_edited(ctx: &mut litmus_core::eval::context::EvalContext<'_>) -> Sc
     Ok(Score::pass_if(a == "Paris" && b == "Paris"))
 }
 
+/// Asks, then has the answer judged: by the model under test itself, as
+/// the run names no judge.
+fn ask_and_judge(ctx: &mut litmus_core::eval::context::EvalContext<'_>) -> ScoreResult {
+    let a = ctx.ask("Capital of France?")?;
+    Ok(ctx.judge(
+        &litmus_core::eval::judge::Judge::new(),
+        "Capital of France?",
+        &a,
+        &["Paris".into()],
+    )?)
+}
+
 static ASK_TWICE: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice));
+static ASK_AND_JUDGE: EvalEntry = entry!("ask_and_judge", EntryKind::Imperative(ask_and_judge));
 static ASK_TWICE_EDITED: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice_edited));
 static BERLIN: EvalEntry = entry!("berlin", EntryKind::Declarative(berlin));
 
@@ -491,4 +504,19 @@ fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
     // ... and recorded the new calls: not loaded the next time.
     let (_, opens) = run_cached(vec![&CAPITAL, &ASK_TWICE_EDITED], &known, cache.path());
     assert_eq!(opens, 0);
+    // An imperative eval whose answer the model under test judges: its
+    // judge calls are recorded too.
+    let (first, opens) = run_cached(vec![&ASK_AND_JUDGE], &known, cache.path());
+    assert_eq!(opens, 1);
+    let (again, opens) = run_cached(vec![&ASK_AND_JUDGE], &known, cache.path());
+    assert_eq!(opens, 0, "its own and its judge's calls cached: not loaded");
+    let outcome = |rs: &[litmus_core::run::store::SampleRecord]| {
+        let mut v: Vec<_> = rs
+            .iter()
+            .map(|r| (r.sample, r.error.clone(), r.score.as_ref().map(|s| s.value)))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
+    };
+    assert_eq!(outcome(&again), outcome(&first));
 }

@@ -235,10 +235,9 @@ impl Worker<'_> {
             .with_judge(&judge);
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
         (self.answered)();
-        // A rerun can then tell ahead that these calls are cached (unless
-        // the model under test judged itself: those calls are not recorded).
-        if result.is_ok() && !judge.asked_model_under_test() {
-            caller.remember(&u.eval, template, &params, sample);
+        // A rerun can then tell ahead that these calls are cached.
+        if let (Ok(_), Some(judged)) = (&result, judge.self_calls()) {
+            caller.remember(&u.eval, template, &params, sample, judged);
         }
         let mut r = self.records.record(u, repeat, sample);
         r.prompt = ctx.exchanges.first().map(|e| e.prompt.clone());

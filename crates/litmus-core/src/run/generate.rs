@@ -71,7 +71,7 @@ impl<'a> CachedBackend<'a> {
 
     /// The cache key of sample `sample` of `prompt` (call `ordinal` of an
     /// eval; 0 for a declarative one) in repeat `repeat`.
-    fn key(
+    pub(crate) fn key(
         &self,
         prompt: &Prompt,
         params: &SamplingParams,
@@ -255,17 +255,20 @@ impl<'a> CachingCaller<'a> {
     }
 
     /// Records in the cache which calls sample `sample` of imperative eval
-    /// `eval` made (see [`CachedBackend::calls_cached`]), unless one of them
-    /// failed.
+    /// `eval` made (see [`CachedBackend::calls_cached`]), with `also` (the
+    /// response keys of the calls the model under test answered as its own
+    /// judge), unless one of them failed.
     pub fn remember(
         &self,
         eval: &str,
         template: &PromptTemplate,
         params: &SamplingParams,
         sample: u32,
+        also: Vec<String>,
     ) {
         let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(keys) = keys {
+        if let Some(mut keys) = keys {
+            keys.extend(also);
             let key = self
                 .backend
                 .calls_key(eval, template, params, (self.repeat, sample));

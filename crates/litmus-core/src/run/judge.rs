@@ -4,8 +4,8 @@
 //! cache like every generation ([`CachedBackend`]), per repeat.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Mutex, OnceLock};
 
 use crate::base::backend::{
     Backend, BackendError, Generation, ModelIdentity, ModelInfo, Prompt, SamplingParams,
@@ -120,9 +120,11 @@ impl<'a> JudgeCaller<'a> {
         }
     }
 
-    /// A judge call made for repeat `repeat` of a sample.
-    fn call_repeat(
+    /// A call to the run's judge model `spec` (not the model under test)
+    /// made for repeat `repeat` of a sample.
+    fn call_judge(
         &self,
+        spec: &ModelSpec,
         prompt: &Prompt,
         params: &SamplingParams,
         sample: u32,
@@ -135,14 +137,6 @@ impl<'a> JudgeCaller<'a> {
                 other => other.to_string(),
             };
             BackendError::Load(format!("judge model `{}`: {why}", spec.name))
-        };
-        let spec = match self.slot.spec {
-            Some(spec) if !self.judges_itself() => spec,
-            _ => {
-                return CachedBackend::new(self.under_test, self.cache, self.requests)
-                    .call(prompt, params, sample, ordinal, repeat)
-                    .map(|(g, _)| g)
-            }
         };
         let backend = self
             .slot
@@ -165,7 +159,7 @@ impl<'a> JudgeCaller<'a> {
         RepeatJudge {
             judge: self,
             repeat,
-            asked_model_under_test: AtomicBool::new(false),
+            self_calls: Mutex::new(Some(Vec::new())),
         }
     }
 
@@ -203,13 +197,23 @@ impl<'a> JudgeCaller<'a> {
 pub struct RepeatJudge<'a> {
     judge: &'a JudgeCaller<'a>,
     repeat: u32,
-    asked_model_under_test: AtomicBool,
+    /// The response keys of the calls made to the model under test judging
+    /// itself; `None` once one failed.
+    self_calls: Mutex<Option<Vec<String>>>,
 }
 
 impl RepeatJudge<'_> {
-    /// Whether a call went to the model under test judging itself.
-    pub fn asked_model_under_test(&self) -> bool {
-        self.asked_model_under_test.load(Ordering::Relaxed)
+    /// The response keys of the calls answered by the model under test
+    /// judging itself (none when the judge is another model), for an
+    /// imperative sample to record with its own ([`CachingCaller::remember`]);
+    /// `None` if one of them failed.
+    ///
+    /// [`CachingCaller::remember`]: crate::run::generate::CachingCaller::remember
+    pub fn self_calls(&self) -> Option<Vec<String>> {
+        self.self_calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -221,11 +225,20 @@ impl ModelCaller for RepeatJudge<'_> {
         sample: u32,
         ordinal: u32,
     ) -> Result<Generation, BackendError> {
-        if self.judge.judges_itself() {
-            self.asked_model_under_test.store(true, Ordering::Relaxed);
+        let j = self.judge;
+        if let Some(spec) = j.slot.spec.filter(|_| !j.judges_itself()) {
+            return j.call_judge(spec, prompt, params, sample, ordinal, self.repeat);
         }
-        self.judge
-            .call_repeat(prompt, params, sample, ordinal, self.repeat)
+        let model = CachedBackend::new(j.under_test, j.cache, j.requests);
+        let result = model.call(prompt, params, sample, ordinal, self.repeat);
+        let mut calls = self.self_calls.lock().unwrap_or_else(|p| p.into_inner());
+        match (&result, calls.as_mut()) {
+            (Ok(_), Some(calls)) => {
+                calls.push(model.key(prompt, params, sample, ordinal, self.repeat))
+            }
+            _ => *calls = None,
+        }
+        result.map(|(g, _)| g)
     }
 
     fn model(&self) -> &ModelInfo {

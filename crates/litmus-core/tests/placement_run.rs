@@ -357,6 +357,15 @@ fn ask_and_judge(ctx: &mut litmus_core::eval::context::EvalContext<'_>) -> Score
     )?)
 }
 
+/// A text case graded by a judge: the model under test, as the run names none.
+fn judged_capital() -> Case {
+    litmus_core::eval::case::TextCase::new("Capital of France, in one word?")
+        .reference("Paris")
+        .judge(litmus_core::eval::judge::Judge::new())
+        .into()
+}
+
+static JUDGED: EvalEntry = entry!("judged", EntryKind::Declarative(judged_capital));
 static ASK_TWICE: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice));
 static ASK_AND_JUDGE: EvalEntry = entry!("ask_and_judge", EntryKind::Imperative(ask_and_judge));
 static ASK_TWICE_EDITED: EvalEntry = entry!("ask_twice", EntryKind::Imperative(ask_twice_edited));
@@ -416,8 +425,9 @@ fn run_cached_as(
 
 /// A configuration whose every answer is in the response cache is served
 /// from it without loading its model, when its cache identity is known
-/// before the load; one answer missing, an imperative eval that has not
-/// recorded its calls yet or an unknown identity loads it as before. An
+/// before the load; one answer missing, an imperative eval (or a model
+/// grading its own answers) that has not recorded its calls yet or an
+/// unknown identity loads it as before. An
 /// imperative eval whose calls changed since it recorded them loads the
 /// model when it asks what the cache does not hold.
 #[test]
@@ -518,5 +528,11 @@ fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
         v.sort_by_key(|x| x.0);
         v
     };
+    assert_eq!(outcome(&again), outcome(&first));
+    // A text case the model grades itself: its grading calls are recorded.
+    let (first, opens) = run_cached(vec![&JUDGED], &known, cache.path());
+    assert_eq!(opens, 1);
+    let (again, opens) = run_cached(vec![&JUDGED], &known, cache.path());
+    assert_eq!(opens, 0, "the answers and their grading cached: not loaded");
     assert_eq!(outcome(&again), outcome(&first));
 }

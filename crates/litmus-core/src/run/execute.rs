@@ -267,7 +267,16 @@ impl Worker<'_> {
             // between runs; its replies are cached instead).
             Case::Text(t) if t.judge.is_some() => {
                 let judge = self.judge.for_repeat(job.repeat);
-                match self.judged(u, case, t, &job.generation.text, &judge) {
+                let graded = self.judged(u, case, t, &job.generation.text, &judge);
+                // The model's own judge calls, for a rerun to find cached.
+                if let Some(calls) = judge.self_calls().filter(|c| !c.is_empty()) {
+                    let template = &self.plan.templates[u.template];
+                    let key = (job.repeat, job.generation.sample);
+                    let params = request_params(self.plan, u);
+                    self.model
+                        .record_calls(&u.eval, template, &params, key, calls);
+                }
+                match graded {
                     Ok(s) => (Some(s), None),
                     Err(e) => (None, Some(e)),
                 }

@@ -129,10 +129,10 @@ impl<'a> CachedBackend<'a> {
         )
     }
 
-    /// Whether sample `sample` of repeat `repeat` of imperative eval `eval`
-    /// recorded its calls in an earlier run ([`CachingCaller::remember`])
-    /// and the cache holds the answer to every one of them: then running it
-    /// again (the same calls, if the eval's code is unchanged) needs no model.
+    /// Whether sample `sample` of repeat `repeat` of eval `eval` recorded
+    /// its calls in an earlier run ([`CachedBackend::record_calls`]) and the
+    /// cache holds the answer to every one of them: then running it again
+    /// (the same calls, if the eval's code is unchanged) needs no model.
     pub fn calls_cached(
         &self,
         eval: &str,
@@ -144,6 +144,22 @@ impl<'a> CachedBackend<'a> {
         self.cache
             .calls(&key)
             .is_some_and(|calls| calls.iter().all(|k| self.cache.response(k).is_some()))
+    }
+
+    /// Records in the cache the response keys `calls` of the calls sample
+    /// `sample` of repeat `repeat` of eval `eval` made (an imperative eval's,
+    /// or the model's own judge grading a declarative answer), for
+    /// [`CachedBackend::calls_cached`] to find in a later run.
+    pub fn record_calls(
+        &self,
+        eval: &str,
+        template: &PromptTemplate,
+        params: &SamplingParams,
+        repeat_sample: (u32, u32),
+        calls: Vec<String>,
+    ) {
+        let key = self.calls_key(eval, template, params, repeat_sample);
+        self.cache.put_calls(key, calls);
     }
 
     /// Answers `samples` of `prompt` in repeat `repeat`: each from the cache
@@ -269,10 +285,8 @@ impl<'a> CachingCaller<'a> {
         let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut keys) = keys {
             keys.extend(also);
-            let key = self
-                .backend
-                .calls_key(eval, template, params, (self.repeat, sample));
-            self.backend.cache.put_calls(key, keys);
+            self.backend
+                .record_calls(eval, template, params, (self.repeat, sample), keys);
         }
     }
 }

@@ -461,8 +461,8 @@ fn records_of(plan: &Plan, spec: &ModelSpec, info: &ModelInfo, replay: bool) -> 
 /// cached; with those instances and its assignment. An imperative eval's
 /// sample counts as cached when the calls it made last time are
 /// ([`CachedBackend::calls_cached`]; should its code now ask something else,
-/// the model loads then). `None` otherwise, and always with a text case the
-/// model judges itself (its calls cannot be looked up ahead).
+/// the model loads then), and so does the grading of a text case the model
+/// judges itself. `None` otherwise.
 fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
     let schedule = run.schedule?;
     let spec = &run.plan.models[task];
@@ -496,11 +496,16 @@ fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
                 .iter()
                 .all(|&n| model.calls_cached(&u.eval, template, &params, n))
         } else {
-            let prompt = known_prompt(u, self_judged)?;
+            let prompt = u.prompt.as_ref()?;
             let params = request_params(run.plan, u);
-            u.needed
-                .iter()
-                .all(|&n| model.is_cached(prompt, &params, n))
+            // The model grading its own answers: the judge calls it made last
+            // time, if it recorded them.
+            let graded_by_itself = self_judged && u.judged();
+            let template = &run.plan.templates[u.template];
+            u.needed.iter().all(|&n| {
+                model.is_cached(prompt, &params, n)
+                    && (!graded_by_itself || model.calls_cached(&u.eval, template, &params, n))
+            })
         };
         if !all_cached {
             return None;

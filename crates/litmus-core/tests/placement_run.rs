@@ -380,7 +380,7 @@ fn run_cached(
     source: &dyn DeviceSource,
     cache_dir: &std::path::Path,
 ) -> (Vec<litmus_core::run::store::SampleRecord>, usize) {
-    let (records, opens, from_cache) = run_cached_as(evals, source, cache_dir);
+    let (records, opens, from_cache, _) = run_cached_as(evals, source, cache_dir);
     assert_eq!(from_cache, opens == 0);
     (records, opens)
 }
@@ -391,11 +391,18 @@ fn run_cached_as(
     evals: Vec<&'static EvalEntry>,
     source: &dyn DeviceSource,
     cache_dir: &std::path::Path,
-) -> (Vec<litmus_core::run::store::SampleRecord>, usize, bool) {
+) -> (
+    Vec<litmus_core::run::store::SampleRecord>,
+    usize,
+    bool,
+    litmus_core::run::summary::TimeSplit,
+) {
     let dir = tempfile::tempdir().unwrap();
     let opens = AtomicUsize::new(0);
     let opener = |spec: &ModelSpec| -> Result<SharedBackend, BackendError> {
         opens.fetch_add(1, Ordering::SeqCst);
+        // A load that takes a moment, to tell load time apart.
+        std::thread::sleep(LOAD);
         Ok(slow(
             spec,
             Duration::from_millis(1),
@@ -420,8 +427,16 @@ fn run_cached_as(
     let opens = opens.load(Ordering::SeqCst);
     assert_eq!(events.loaded.len(), 1);
     assert_eq!(events.loaded[0].0, "m");
-    (outcome.records, opens, events.loaded[0].1)
+    (
+        outcome.records,
+        opens,
+        events.loaded[0].1,
+        outcome.time.unwrap_or_default(),
+    )
 }
+
+/// How long the models of [`run_cached_as`] take to load.
+const LOAD: Duration = Duration::from_millis(150);
 
 /// A configuration whose every answer is in the response cache is served
 /// from it without loading its model, when its cache identity is known
@@ -503,10 +518,13 @@ fn a_configuration_whose_answers_are_all_cached_is_not_loaded() {
     assert!(asked(&again).iter().all(|x| x.3), "answered from the cache");
     // Edited to ask something new: served from the cache until it does,
     // then the model loads (once) and answers.
-    let (edited, opens, from_cache) =
+    let (edited, opens, from_cache, time) =
         run_cached_as(vec![&CAPITAL, &ASK_TWICE_EDITED], &known, cache.path());
     assert!(from_cache);
     assert_eq!(opens, 1);
+    // The load counts as load time, not as the model's.
+    assert!(time.load_secs >= LOAD.as_secs_f64(), "{time:?}");
+    assert!(time.model_secs < LOAD.as_secs_f64(), "{time:?}");
     assert!(edited
         .iter()
         .all(|r| r.error.is_none() && r.score.is_some()));

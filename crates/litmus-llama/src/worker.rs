@@ -671,10 +671,14 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
                 if !matches!(child.try_wait(), Ok(Some(_))) {
                     let _ = child.kill();
                 }
-                let why = ended(pid, &mut child, log_thread, &tail);
                 let why = match broke {
-                    Some(b) => format!("litmus stopped the worker after {b}: {why}"),
-                    None => why,
+                    Some(b) => {
+                        let _ = child.wait();
+                        let _ = log_thread.join();
+                        let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                        describe_end(pid, Some(End::Stopped(b)), &tail)
+                    }
+                    None => ended(pid, &mut child, log_thread, &tail),
                 };
                 let in_flight = proc
                     .pending
@@ -707,16 +711,25 @@ fn ended(
     log_thread: JoinHandle<()>,
     tail: &Mutex<VecDeque<String>>,
 ) -> String {
-    let status = child.wait().ok();
+    let status = child.wait().ok().map(End::Status);
     let _ = log_thread.join();
     describe_end(pid, status, &tail.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
+/// How a worker ended.
+enum End {
+    /// By itself (or a signal from elsewhere).
+    Status(ExitStatus),
+    /// Stopped by this side, for the reason given.
+    Stopped(String),
+}
+
 /// How a worker ended, with the last lines of its log.
-fn describe_end(pid: u32, status: Option<ExitStatus>, tail: &VecDeque<String>) -> String {
-    let how = match status {
+fn describe_end(pid: u32, end: Option<End>, tail: &VecDeque<String>) -> String {
+    let how = match end {
         None => "ended".to_string(),
-        Some(s) => match exit_signal(&s) {
+        Some(End::Stopped(why)) => format!("was stopped by litmus after {why}"),
+        Some(End::Status(s)) => match exit_signal(&s) {
             Some(sig) => format!("was killed by {}", signal_name(sig)),
             None => match s.code() {
                 Some(0) => "exited".to_string(),
@@ -775,6 +788,17 @@ mod tests {
         );
         assert!(
             m.ends_with("load_tensors: CPU model buffer size = 1 MiB | boom"),
+            "{m}"
+        );
+        let m = describe_end(
+            7,
+            Some(End::Stopped("an answer it could not read".into())),
+            &tail,
+        );
+        assert!(
+            m.starts_with(
+                "the llama.cpp engine worker (pid 7) was stopped by litmus after an answer it could not read; last lines"
+            ),
             "{m}"
         );
         assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV (segmentation fault)");

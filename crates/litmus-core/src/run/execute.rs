@@ -269,7 +269,7 @@ impl Worker<'_> {
                 let judge = self.judge.for_repeat(job.repeat);
                 let graded = self.judged(u, case, t, &job.generation.text, &judge);
                 // The model's own judge calls, for a rerun to find cached.
-                if let Some(calls) = judge.self_calls().filter(|c| !c.is_empty()) {
+                if let Some(calls) = judge.self_calls().filter(|_| self.judge.judges_itself()) {
                     let template = &self.plan.templates[u.template];
                     let key = (job.repeat, job.generation.sample);
                     let params = request_params(self.plan, u);

@@ -42,7 +42,7 @@ impl<'a> JudgeSlot<'a> {
             opened: OnceLock::new(),
             lazy: spec
                 .zip(identity)
-                .map(|(s, id)| LazyBackend::new(id, s.clone(), opener)),
+                .map(|(s, id)| LazyBackend::new(id, s.clone(), LazyBackend::opening_with(opener))),
         }
     }
 
@@ -176,7 +176,7 @@ impl<'a> JudgeCaller<'a> {
 
     /// Whether the judge is the model under test (the run names no judge,
     /// or names this model).
-    fn judges_itself(&self) -> bool {
+    pub(crate) fn judges_itself(&self) -> bool {
         self.slot
             .spec
             .filter(|s| *s != self.spec_under_test)

@@ -23,16 +23,22 @@ pub(crate) struct LazyBackend<'a> {
     identity: ModelIdentity,
     /// The spec as it would be opened (placement applied).
     spec: ModelSpec,
-    opener: BackendOpener<'a>,
+    opener: LazyOpener<'a>,
     loaded: OnceLock<Result<SharedBackend, BackendError>>,
     /// Seconds the load took, once it was asked for.
     load_secs: OnceLock<f64>,
 }
 
+/// How a [`LazyBackend`] opens its model: the run's opener, or for a
+/// configuration under test the runner's placed open (re-planned when a
+/// GPU placement fails to load).
+pub(crate) type LazyOpener<'a> =
+    Box<dyn Fn(&ModelSpec) -> Result<SharedBackend, BackendError> + Send + Sync + 'a>;
+
 impl<'a> LazyBackend<'a> {
     /// `spec`, known as `identity`, opened with `opener` when first asked
     /// for an answer.
-    pub(crate) fn new(identity: ModelIdentity, spec: ModelSpec, opener: BackendOpener<'a>) -> Self {
+    pub(crate) fn new(identity: ModelIdentity, spec: ModelSpec, opener: LazyOpener<'a>) -> Self {
         LazyBackend {
             identity,
             spec,
@@ -40,6 +46,11 @@ impl<'a> LazyBackend<'a> {
             loaded: OnceLock::new(),
             load_secs: OnceLock::new(),
         }
+    }
+
+    /// The run's `opener`, as a [`LazyOpener`].
+    pub(crate) fn opening_with(opener: BackendOpener<'a>) -> LazyOpener<'a> {
+        Box::new(move |spec| opener(spec))
     }
 
     /// Seconds spent loading the model: 0 while it has not been asked for.

@@ -14,11 +14,17 @@
 //! batch across cases), scoring on `jobs` threads, and one collector writes
 //! the results store and feeds the reporter.
 //!
-//! Text cases graded by an LLM judge are graded on the scoring threads: the
-//! judge is `plan.judge` (opened once, on first use, and shared by every
-//! model of the run) or, when that is `None`, the model under test itself
+//! Text cases graded by an LLM judge are graded on threads of their own, as
+//! many as the judge takes requests at once (it batches them): the judge is
+//! `plan.judge` (opened once, when first needed, and shared by every model of
+//! the run; a local judge whose identity is known ahead only for a reply the
+//! cache does not hold) or, when that is `None`, the model under test itself
 //! (`run::judge`). A judge that gives no valid grade makes the sample an
 //! error record carrying every raw reply.
+//!
+//! A configuration whose every answer (and every call its imperative evals
+//! and own grading made last time) is in the response cache is served from
+//! it without loading its model (`cache_only`).
 //!
 //! With a [`Schedule`] (the run's placement, `plan::placement`), the
 //! configurations run as the plan places them: each on its own thread with
@@ -50,7 +56,7 @@ use crate::run::execute::{
 };
 use crate::run::generate::CachedBackend;
 use crate::run::judge::{JudgeCaller, JudgeSlot};
-use crate::run::lazy::LazyBackend;
+use crate::run::lazy::{LazyBackend, LazyOpener};
 use crate::run::store::{Cache, RunStore};
 use crate::run::summary::TimeSplit;
 
@@ -94,17 +100,24 @@ pub fn execute_with(
     reporter: &mut dyn Reporter,
 ) -> Outcome {
     let mut collector = Collector::new(plan, store, reporter);
+    // Declarative cases are built once per process.
+    let cases = build_cases(&plan.evals);
     // A local judge whose identity is known ahead loads only for a reply
-    // the response cache does not hold.
+    // the response cache does not hold. (Its identity is looked up, which
+    // reads the model file, only when some eval may ask it: a judged text
+    // case, or an imperative eval.)
+    let may_judge = plan.evals.iter().zip(&cases).any(|(e, c)| match c {
+        Some(Ok(case)) => matches!(&**case, Case::Text(t) if t.judge.is_some()),
+        Some(Err(_)) => false,
+        None => matches!(e.kind, EntryKind::Imperative(_)),
+    });
     let judge_identity = plan
         .judge
         .as_ref()
-        .filter(|j| j.backend == BackendKind::Llama && cache.path().is_some())
+        .filter(|j| may_judge && j.backend == BackendKind::Llama && cache.path().is_some())
         .zip(schedule)
         .and_then(|(j, s)| s.source.identity(j));
     let judge = JudgeSlot::new(plan.judge.as_ref(), opener, judge_identity);
-    // Declarative cases are built once per process.
-    let cases = build_cases(&plan.evals);
     let stored = collector.stored_keys();
     let mut placement = schedule.map(|s| s.placed.plan.clone());
     let run = Shared {
@@ -462,8 +475,14 @@ fn records_of(plan: &Plan, spec: &ModelSpec, info: &ModelInfo, replay: bool) -> 
 /// sample counts as cached when the calls it made last time are
 /// ([`CachedBackend::calls_cached`]; should its code now ask something else,
 /// the model loads then), and so does the grading of a text case the model
-/// judges itself. `None` otherwise.
-fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
+/// judges itself. `None` otherwise. Should the model be needed after all,
+/// it is opened as [`open_placed`] opens it (re-planned if a GPU placement
+/// fails to load).
+fn cache_only<'r>(
+    run: &'r Shared<'_>,
+    task: usize,
+    tx: &channel::Sender<Msg>,
+) -> Option<Served<'r>> {
     let schedule = run.schedule?;
     let spec = &run.plan.models[task];
     if spec.backend != BackendKind::Llama || run.cache.path().is_none() {
@@ -480,7 +499,9 @@ fn cache_only<'a>(run: &Shared<'a>, task: usize) -> Option<Served<'a>> {
     let instances = instances_of(run.plan, run.cases, names, &spec, &|key| {
         run.stored.contains(key)
     });
-    let backend = LazyBackend::new(identity, spec, run.opener);
+    let tx = tx.clone();
+    let open: LazyOpener<'r> = Box::new(move |_: &ModelSpec| open_placed(run, task, &tx).0.backend);
+    let backend = LazyBackend::new(identity, spec, open);
     let requests = AtomicUsize::new(0);
     let model = CachedBackend::new(&backend, run.cache, &requests);
     let self_judged = run.judge.spec().is_none();
@@ -718,7 +739,7 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         instances,
         load_secs,
         assignment,
-    } = cache_only(run, task).unwrap_or_else(|| {
+    } = cache_only(run, task, tx).unwrap_or_else(|| {
         let (opened, assignment) = open_placed(run, task, tx);
         let names = (
             opened.records.model.as_str(),
@@ -786,8 +807,10 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
     let threads = run_instances(&worker, backend, &instances, task, tx);
     let mut time = clock.split(backend, threads);
     if let Source::Cache(c) = &source {
-        // Loaded after all, for an answer the cache did not hold.
+        // Loaded after all, for an answer the cache did not hold: load time,
+        // not the model's (idle) time.
         time.load_secs += c.load_secs();
+        time.model_secs = (time.model_secs - c.load_secs()).max(0.0);
     }
     let _ = tx.send(Msg::Finished {
         task,
@@ -955,15 +978,11 @@ fn run_instances(
         .clamp(1, 256)
         .min(instances.todo().max(1));
     let score_threads = worker.plan.jobs.max(1);
-    let judge_threads = if instances
+    let judged = instances
         .instances
         .iter()
-        .any(|u| u.judged() && u.error.is_none() && !u.needed.is_empty())
-    {
-        worker.judge.parallelism().clamp(1, MAX_JUDGE_THREADS)
-    } else {
-        0
-    };
+        .any(|u| u.judged() && u.error.is_none() && !u.needed.is_empty());
+    let judge_threads = AtomicUsize::new(0);
     let (judge_tx, judge_rx) = channel::unbounded::<ScoreJob>();
     std::thread::scope(|s| {
         for _ in 0..gen_threads {
@@ -979,20 +998,33 @@ fn run_instances(
             });
         }
         drop((score_tx, judge_tx));
-        for (rx, threads) in [(score_rx, score_threads), (judge_rx, judge_threads)] {
-            for _ in 0..threads {
-                let (rx, rec_tx) = (rx.clone(), rec_tx.clone());
-                s.spawn(move || {
-                    for job in rx.iter() {
-                        let _ = rec_tx.send(worker.score(job));
-                    }
-                });
+        let score = |rx: channel::Receiver<ScoreJob>, rec_tx: channel::Sender<Collected>| {
+            move || {
+                for job in rx.iter() {
+                    let _ = rec_tx.send(worker.score(job));
+                }
             }
+        };
+        for _ in 0..score_threads {
+            s.spawn(score(score_rx.clone(), rec_tx.clone()));
+        }
+        if judged {
+            // How many requests the judge takes may mean opening it: not on
+            // this thread, so that generation starts meanwhile.
+            let (rec_tx, judge_threads) = (rec_tx.clone(), &judge_threads);
+            s.spawn(move || {
+                let n = worker.judge.parallelism().clamp(1, MAX_JUDGE_THREADS);
+                judge_threads.store(n, Ordering::Relaxed);
+                for _ in 1..n {
+                    s.spawn(score(judge_rx.clone(), rec_tx.clone()));
+                }
+                score(judge_rx, rec_tx)();
+            });
         }
         drop(rec_tx);
         for collected in rec_rx.iter() {
             let _ = tx.send(Msg::Record(task, collected));
         }
     });
-    (score_threads, judge_threads)
+    (score_threads, judge_threads.into_inner())
 }

@@ -446,10 +446,11 @@ pub fn repeat_key(key: String, repeat: u32) -> String {
     sha256_hex(format!("{key}\0repeat\0{repeat}").as_bytes())
 }
 
-/// The cache key under which an imperative eval's sample records the
-/// response keys of the model calls it made ([`Cache::calls`]): the model
-/// as [`response_key`] names it, the eval, the prompt template, the
-/// sampling parameters, the sample and the repeat.
+/// The cache key under which a sample records the response keys of the
+/// model calls it made ([`Cache::calls`]: an imperative eval's calls, or the
+/// model's own judge grading a text case): the model as [`response_key`]
+/// names it, the eval, the prompt template, the sampling parameters, the
+/// sample and the repeat.
 #[allow(clippy::too_many_arguments)]
 pub fn calls_key(
     digest: &str,
@@ -508,9 +509,10 @@ enum CacheLine {
 }
 
 /// The response and score cache, an append-only JSON-lines file loaded into
-/// memory at start. It also remembers which calls each imperative eval's
-/// sample made ([`Cache::calls`]), so that a rerun knows ahead whether the
-/// model is needed.
+/// memory at start. It also remembers which calls each sample of an
+/// imperative eval (or of a text case the model grades itself) made
+/// ([`Cache::calls`]), so that a rerun knows ahead whether the model is
+/// needed.
 pub struct Cache {
     path: Option<PathBuf>,
     responses: Mutex<HashMap<String, Generation>>,
@@ -626,9 +628,9 @@ impl Cache {
             .cloned()
     }
 
-    /// Records the response keys of an imperative sample's calls; written
-    /// only when they differ from what is recorded (a cached rerun adds
-    /// nothing to the file).
+    /// Records the response keys of a sample's calls ([`calls_key`]);
+    /// written only when they differ from what is recorded (a cached rerun
+    /// adds nothing to the file).
     pub fn put_calls(&self, key: String, calls: Vec<String>) {
         if self.writer.is_none() {
             return;

@@ -823,7 +823,8 @@ pub fn record(summary: &RunSummary, opts: &SnapshotOptions) -> Vec<SnapshotOutco
 /// failure or error; new snapshots (no baseline yet: every eval on a first
 /// run) counted on one line for each thing that happened to them, naming
 /// them when they are few. With `count_new` false (quiet or JSON output)
-/// only the new snapshots that could not be written (`CI=true`) are counted.
+/// only the new snapshots that were not written (`CI=true`,
+/// `INSTA_UPDATE=no`) are counted.
 ///
 /// ```
 /// use litmus_core::output::snapshot::report_lines;
@@ -836,11 +837,10 @@ pub fn report_lines(snapshots: &[SnapshotOutcome], count_new: bool) -> Vec<Strin
     let (mut pending, mut written, mut unwritten) = (Vec::new(), Vec::new(), Vec::new());
     for s in snapshots {
         if matches!(s.drift, Drift::New) && s.error.is_none() {
-            match (s.pending_written, s.updated, s.failed) {
-                (true, _, _) => pending.push(s),
-                (false, true, _) => written.push(s),
-                (false, false, true) => unwritten.push(s),
-                (false, false, false) => {}
+            match (s.pending_written, s.updated) {
+                (true, _) => pending.push(s),
+                (false, true) => written.push(s),
+                (false, false) => unwritten.push(s),
             }
             continue;
         }
@@ -872,7 +872,7 @@ pub fn report_lines(snapshots: &[SnapshotOutcome], count_new: bool) -> Vec<Strin
         (
             true,
             unwritten,
-            "not written (CI=true): record them with a run outside CI and commit them",
+            "not written (CI=true or INSTA_UPDATE=no): record them with a run that writes snapshots, and commit them",
         ),
     ];
     for (show, group, what) in groups {
@@ -1178,7 +1178,7 @@ mod tests {
         );
         assert!(
             lines[1].contains("1 new score snapshot (s::ci [m plain t=0])")
-                && lines[1].contains("not written (CI=true)"),
+                && lines[1].contains("not written (CI=true or INSTA_UPDATE=no)"),
             "{}",
             lines[1]
         );

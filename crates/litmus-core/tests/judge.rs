@@ -354,6 +354,23 @@ fn by_eval<'a>(records: &'a [SampleRecord], eval: &str) -> Vec<&'a SampleRecord>
     records.iter().filter(|r| r.eval == eval).collect()
 }
 
+/// Each record's eval, sample, score and error, in eval and sample order.
+fn scores(records: &[SampleRecord]) -> Vec<(String, u32, Option<f64>, Option<String>)> {
+    let mut v: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.eval.clone(),
+                r.sample,
+                r.score.as_ref().map(|s| s.value),
+                r.error.clone(),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    v
+}
+
 #[test]
 fn the_runner_judges_with_the_model_under_test_and_records_failures() {
     let dir = tempfile::tempdir().unwrap();
@@ -440,21 +457,6 @@ fn the_runner_judges_with_the_model_under_test_and_records_failures() {
         &mut Collect::default(),
     );
     assert_eq!(model.requests.load(Ordering::SeqCst), before);
-    let scores = |o: &[SampleRecord]| {
-        let mut v: Vec<(String, u32, Option<f64>, bool)> = o
-            .iter()
-            .map(|r| {
-                (
-                    r.eval.clone(),
-                    r.sample,
-                    r.score.as_ref().map(|s| s.value),
-                    r.error.is_some(),
-                )
-            })
-            .collect();
-        v.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        v
-    };
     assert_eq!(scores(&out.records), scores(&out2.records));
 }
 
@@ -592,21 +594,6 @@ fn a_judge_known_ahead_is_not_opened_when_its_replies_are_cached() {
         )
         .records
     };
-    let scores = |records: &[SampleRecord]| {
-        let mut v: Vec<_> = records
-            .iter()
-            .map(|r| {
-                (
-                    r.eval.clone(),
-                    r.sample,
-                    r.score.as_ref().map(|s| s.value),
-                    r.error.clone(),
-                )
-            })
-            .collect();
-        v.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        v
-    };
     let first = run("one");
     assert_eq!(*opens.lock().unwrap(), ["m", "judge"]);
     assert_eq!(first.len(), 4);
@@ -626,49 +613,22 @@ fn a_judge_known_ahead_is_not_opened_when_its_replies_are_cached() {
     assert!(again.iter().all(|r| r.cached), "{again:?}");
 }
 
-/// Answers every request with `reply` after `delay`, as a model taking
-/// `parallel` requests at once; counts the requests in flight.
-struct Busy {
-    info: ModelInfo,
-    reply: &'static str,
-    delay: std::time::Duration,
-    parallel: usize,
-    in_flight: AtomicUsize,
-    most: AtomicUsize,
-}
-
-impl Busy {
-    fn new(name: &str, reply: &'static str, parallel: usize) -> Arc<Self> {
-        Arc::new(Busy {
-            info: ModelInfo {
-                name: name.into(),
-                backend: "test".into(),
-                digest: format!("digest-{name}"),
-                ..Default::default()
-            },
-            reply,
-            delay: std::time::Duration::from_millis(40),
-            parallel,
-            in_flight: AtomicUsize::new(0),
-            most: AtomicUsize::new(0),
-        })
-    }
-}
-
-impl Backend for Busy {
-    fn model(&self) -> &ModelInfo {
-        &self.info
-    }
-    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now, Ordering::SeqCst);
-        std::thread::sleep(self.delay);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Ok(common::answers(&r.samples, self.reply))
-    }
-    fn parallelism(&self) -> usize {
-        self.parallel
-    }
+/// A model named `name` answering `reply` after 40 ms, `parallel` requests
+/// at once ([`common::Slow`]).
+fn busy(name: &str, reply: &'static str, parallel: usize) -> Arc<common::Slow> {
+    Arc::new(common::Slow {
+        info: ModelInfo {
+            name: name.into(),
+            backend: "test".into(),
+            digest: format!("digest-{name}"),
+            ..Default::default()
+        },
+        reply,
+        delay: std::time::Duration::from_millis(40),
+        parallel,
+        in_flight: Arc::default(),
+        most: Arc::default(),
+    })
 }
 
 /// Judged answers are graded as many at a time as the judge takes, not one
@@ -677,8 +637,8 @@ impl Backend for Busy {
 #[test]
 fn judged_answers_are_graded_as_many_at_once_as_the_judge_takes() {
     let dir = tempfile::tempdir().unwrap();
-    let judge = Busy::new("judge", "Grade: 9", 8);
-    let model = Busy::new("m", "Paris", 8);
+    let judge = busy("judge", "Grade: 9", 8);
+    let model = busy("m", "Paris", 8);
     let (j2, m2) = (judge.clone(), model.clone());
     let opener = move |s: &ModelSpec| -> Result<SharedBackend, BackendError> {
         Ok(if s.name == "judge" {

@@ -21,29 +21,7 @@ use litmus_core::run::collect::{Event, Reporter};
 use litmus_core::run::runner::{execute_with, Schedule};
 use litmus_core::run::store::Cache;
 
-/// Answers "Paris" after `delay`, counting how many requests are in flight
-/// across every backend of the run.
-struct Slow {
-    info: ModelInfo,
-    delay: Duration,
-    in_flight: Arc<AtomicUsize>,
-    most: Arc<AtomicUsize>,
-}
-
-impl Backend for Slow {
-    fn model(&self) -> &ModelInfo {
-        &self.info
-    }
-    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now, Ordering::SeqCst);
-        std::thread::sleep(self.delay);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Ok(common::answers(&r.samples, "Paris"))
-    }
-}
-
-/// What the tests' model `spec` reports: [`Slow`] with its name as digest.
+/// What the tests' model `spec` reports: its name as digest.
 fn info(spec: &ModelSpec) -> ModelInfo {
     ModelInfo {
         name: spec.name.clone(),
@@ -53,16 +31,19 @@ fn info(spec: &ModelSpec) -> ModelInfo {
     }
 }
 
-/// A [`Slow`] model `spec`, counting in `in_flight` and `most`.
+/// Model `spec` answering "Paris" after `delay`, one request at a time,
+/// counting in `in_flight` and `most` ([`common::Slow`]).
 fn slow(
     spec: &ModelSpec,
     delay: Duration,
     in_flight: &Arc<AtomicUsize>,
     most: &Arc<AtomicUsize>,
 ) -> SharedBackend {
-    Arc::new(Slow {
+    Arc::new(common::Slow {
         info: info(spec),
+        reply: "Paris",
         delay,
+        parallel: 1,
         in_flight: in_flight.clone(),
         most: most.clone(),
     })

@@ -612,7 +612,7 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
             drop(stdin);
             return Err(BackendError::Load(format!(
                 "loading the model in a llama.cpp engine worker: {}",
-                ended(pid, &mut child, log_thread, &tail)
+                ended(pid, &mut child, log_thread, &tail, None)
             )));
         }
     };
@@ -671,15 +671,7 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
                 if !matches!(child.try_wait(), Ok(Some(_))) {
                     let _ = child.kill();
                 }
-                let why = match broke {
-                    Some(b) => {
-                        let _ = child.wait();
-                        let _ = log_thread.join();
-                        let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-                        describe_end(pid, Some(End::Stopped(b)), &tail)
-                    }
-                    None => ended(pid, &mut child, log_thread, &tail),
-                };
+                let why = ended(pid, &mut child, log_thread, &tail, broke);
                 let in_flight = proc
                     .pending
                     .lock()
@@ -704,16 +696,22 @@ fn spawn(settings: &LlamaSettings, n: u32) -> Result<(Arc<Proc>, Ready), Backend
     Ok((proc, ready))
 }
 
-/// Waits for a worker's end and its log, and says how it ended.
+/// Waits for a worker's end and its log, and says how it ended: `stopped`
+/// says why, when this side killed it.
 fn ended(
     pid: u32,
     child: &mut Child,
     log_thread: JoinHandle<()>,
     tail: &Mutex<VecDeque<String>>,
+    stopped: Option<String>,
 ) -> String {
-    let status = child.wait().ok().map(End::Status);
+    let status = child.wait().ok();
     let _ = log_thread.join();
-    describe_end(pid, status, &tail.lock().unwrap_or_else(|e| e.into_inner()))
+    let end = match stopped {
+        Some(why) => Some(End::Stopped(why)),
+        None => status.map(End::Status),
+    };
+    describe_end(pid, end, &tail.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// How a worker ended.

@@ -111,6 +111,12 @@ pub fn describe_exit(status: &std::process::ExitStatus) -> String {
     }
 }
 
+/// Whether `v` is its type's default: for serde's `skip_serializing_if`,
+/// so that a field left at its default (0, empty) stays out of the JSON.
+pub fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -254,6 +254,11 @@ pub enum Case {
 }
 
 impl Case {
+    /// Whether an LLM judge grades its answers (a text case with a judge).
+    pub fn is_judged(&self) -> bool {
+        matches!(self, Case::Text(t) if t.judge.is_some())
+    }
+
     /// The task text.
     pub fn prompt(&self) -> &str {
         match self {

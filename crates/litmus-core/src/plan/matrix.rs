@@ -251,7 +251,7 @@ pub struct Instance {
 impl Instance {
     /// Whether an LLM judge grades its answers (a text case with a judge).
     pub fn judged(&self) -> bool {
-        matches!(self.case.as_deref(), Some(Case::Text(t)) if t.judge.is_some())
+        self.case.as_deref().is_some_and(Case::is_judged)
     }
 
     /// The samples of repeat `repeat` still to produce.

@@ -46,7 +46,6 @@ use crossbeam_channel as channel;
 
 use crate::base::backend::{Backend, BackendError, BusyTime, ModelInfo, Prompt, SharedBackend};
 use crate::base::model::{BackendKind, BackendOpener, KnownRequests, ModelSpec, Workload};
-use crate::eval::case::Case;
 use crate::eval::registry::EntryKind;
 use crate::plan::matrix::{build_cases, expand, Cases, Instance, InstanceList, Plan, SampleKey};
 use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
@@ -107,7 +106,7 @@ pub fn execute_with(
     // reads the model file, only when some eval may ask it: a judged text
     // case, or an imperative eval.)
     let may_judge = plan.evals.iter().zip(&cases).any(|(e, c)| match c {
-        Some(Ok(case)) => matches!(&**case, Case::Text(t) if t.judge.is_some()),
+        Some(Ok(case)) => case.is_judged(),
         Some(Err(_)) => false,
         None => matches!(e.kind, EntryKind::Imperative(_)),
     });
@@ -670,9 +669,12 @@ fn instances_of(
 /// the model under test (`self_judged`: the run names no judge); `None` for
 /// an imperative eval, which calls the model itself.
 fn known_prompt(u: &Instance, self_judged: bool) -> Option<&Prompt> {
-    let judged = |c: &Case| self_judged && matches!(c, Case::Text(t) if t.judge.is_some());
     match (&u.entry.kind, &u.prompt, &u.case) {
-        (EntryKind::Declarative(_), Some(prompt), Some(case)) if !judged(case) => Some(prompt),
+        (EntryKind::Declarative(_), Some(prompt), Some(case))
+            if !(self_judged && case.is_judged()) =>
+        {
+            Some(prompt)
+        }
         _ => None,
     }
 }
@@ -895,15 +897,13 @@ impl ModelClock {
             .unwrap_or_else(|e| e.into_inner())
             .unwrap_or(ended);
         // A backend loaded during the run (see `LazyBackend`) started at zero.
-        let busy = backend
-            .busy_time()
-            .map(|a| (a, self.busy_before.unwrap_or_default()))
-            .map(|(a, b)| {
-                (
-                    (a.prompt_secs - b.prompt_secs).max(0.0),
-                    (a.generation_secs - b.generation_secs).max(0.0),
-                )
-            });
+        let before = self.busy_before.unwrap_or_default();
+        let busy = backend.busy_time().map(|a| {
+            (
+                (a.prompt_secs - before.prompt_secs).max(0.0),
+                (a.generation_secs - before.generation_secs).max(0.0),
+            )
+        });
         TimeSplit {
             load_secs: self.load_secs,
             model_secs: last.saturating_duration_since(self.started).as_secs_f64(),

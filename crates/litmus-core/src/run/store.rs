@@ -58,7 +58,7 @@ pub struct SampleRecord {
     /// Repeat index (`--repeat N` runs every sample N times over: 0..N).
     /// Repeat 0 is the ordinary run and is not written, so records of runs
     /// without `--repeat` are unchanged.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::base::util::is_default")]
     pub repeat: u32,
     /// The prompt sent (for imperative evals: the first one).
     pub prompt: Option<Prompt>,
@@ -113,10 +113,6 @@ impl SampleRecord {
             temperature_bits: self.temperature.to_bits(),
         }
     }
-}
-
-fn is_zero(v: &u32) -> bool {
-    *v == 0
 }
 
 /// Metadata of a run, in `run.json`.

@@ -37,19 +37,11 @@ pub struct TimeSplit {
     pub scoring_tail_secs: f64,
     /// Of `scoring_secs`, judges grading answers (waiting on a judge model
     /// more than using a core), summed over judging threads.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::base::util::is_default")]
     pub judging_secs: f64,
     /// Judging threads, per model (0: nothing was judged).
-    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    #[serde(default, skip_serializing_if = "crate::base::util::is_default")]
     pub judging_threads: usize,
-}
-
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
-}
-
-fn is_zero_usize(x: &usize) -> bool {
-    *x == 0
 }
 
 impl TimeSplit {

@@ -4,8 +4,13 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use litmus_core::base::backend::{Generation, ModelIdentity, SamplingParams};
+use litmus_core::base::backend::{
+    Backend, BackendError, Generation, GenerationRequest, ModelIdentity, ModelInfo, SamplingParams,
+};
 use litmus_core::base::model::{BackendKind, ModelSpec};
 use litmus_core::eval::template::PromptTemplate;
 use litmus_core::plan::matrix::Plan;
@@ -194,5 +199,34 @@ impl<F: Fn(&ModelSpec) -> ModelIdentity + Sync> DeviceSource for Known<F> {
     }
     fn identity(&self, spec: &ModelSpec) -> Option<ModelIdentity> {
         Some((self.1)(spec))
+    }
+}
+
+/// Answers every request with `reply` after `delay`, as a model taking
+/// `parallel` requests at once, counting in `in_flight` the requests in
+/// flight (shared by several backends to count across a run) and in `most`
+/// the most at once.
+pub struct Slow {
+    pub info: ModelInfo,
+    pub reply: &'static str,
+    pub delay: Duration,
+    pub parallel: usize,
+    pub in_flight: Arc<AtomicUsize>,
+    pub most: Arc<AtomicUsize>,
+}
+
+impl Backend for Slow {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn generate(&self, r: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(answers(&r.samples, self.reply))
+    }
+    fn parallelism(&self) -> usize {
+        self.parallel
     }
 }

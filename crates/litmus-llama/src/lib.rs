@@ -84,3 +84,40 @@ pub use runtime::{llama, simd_warning, system_info, BufferSize};
 pub use settings::{Isolation, LlamaSettings, OPTION_KEYS};
 pub use sys::{physical_cores, total_memory_bytes};
 pub use text::TextAccumulator;
+
+/// The llama.cpp this crate links: the `llama-cpp-sys-2` release, pinned in
+/// its `Cargo.toml` so that the lock file of a crate depending on litmus
+/// cannot pick another. Another llama.cpp may compute other numbers (other
+/// kernels, other tokenization), so this is part of every key under which
+/// litmus keeps what llama.cpp computed: the response cache's settings
+/// ([`LlamaSettings::cache_salt`]), the fidelity cache and the remembered
+/// prompt lengths.
+pub const LLAMA_CPP: &str = "llama-cpp-sys-2 0.1.161";
+
+#[cfg(test)]
+mod tests {
+    /// [`LLAMA_CPP`](crate::LLAMA_CPP) names the release the manifest pins
+    /// and the workspace's lock file resolves.
+    #[test]
+    fn llama_cpp_names_the_pinned_release() {
+        let version = crate::LLAMA_CPP
+            .strip_prefix("llama-cpp-sys-2 ")
+            .expect("names llama-cpp-sys-2");
+        let manifest = include_str!("../Cargo.toml");
+        let pin = manifest
+            .lines()
+            .find(|l| l.starts_with("llama-cpp-sys-2 "))
+            .expect("depends on llama-cpp-sys-2");
+        assert!(
+            pin.contains(&format!("version = \"={version}\"")),
+            "Cargo.toml pins `{pin}`, LLAMA_CPP says {version}"
+        );
+        let lock = include_str!("../../../Cargo.lock");
+        assert!(
+            lock.contains(&format!(
+                "name = \"llama-cpp-sys-2\"\nversion = \"{version}\""
+            )),
+            "Cargo.lock resolves another llama-cpp-sys-2 than {version}"
+        );
+    }
+}

@@ -367,10 +367,11 @@ fn longest_prompt(
 /// model's vocabulary alone (llama.cpp's vocab-only load: no weights), so
 /// that a memory estimate made before the model is loaded matches it. The
 /// longest prompt's tokens are remembered in the cache directory (kind
-/// `token-fit`, by the model file as it is, the chat template and the
-/// prompts), so that a run with the same prompts skips the load (0.3 s for
-/// the default model; the engine fits its streams again from the loaded
-/// model's tokens, so a stale record could only skew the estimate). Leaves
+/// `token-fit`, by the model file as it is, llama.cpp's release, the chat
+/// template and the prompts), so that a run with the same prompts skips the
+/// load (0.3 s for the default model; the engine fits its streams again from
+/// the loaded model's tokens, so a stale record could only skew the
+/// estimate). Leaves
 /// `settings` as they are where the vocabulary does not load.
 pub(crate) fn fit_streams_before_load(settings: &mut LlamaSettings) {
     if let Some(longest) = longest_before_load(settings) {
@@ -385,6 +386,7 @@ fn longest_before_load(settings: &LlamaSettings) -> Option<usize> {
     let path = &settings.model_path;
     let key = serde_json::to_vec(&(
         env!("CARGO_PKG_VERSION"),
+        crate::LLAMA_CPP,
         &settings.chat_template,
         &r.prompts,
     ))

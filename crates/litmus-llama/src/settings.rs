@@ -443,7 +443,8 @@ impl LlamaSettings {
         // `llama2`: the engine that decodes prompts alone and pads lone
         // sequences (its answers differ in the last bits from the first one's).
         format!(
-            "llama2;seq_context={};ignore_eos={};chat_template={};kv_unified={};repack={};amx={};tiled_mm={};flash_attn={:?};transcript=qa",
+            "llama2;{};seq_context={};ignore_eos={};chat_template={};kv_unified={};repack={};amx={};tiled_mm={};flash_attn={:?};transcript=qa",
+            crate::LLAMA_CPP,
             self.seq_context,
             self.ignore_eos,
             self.chat_template,

@@ -566,14 +566,15 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
     let digest = |p: &Path| {
         crate::models::file_digest(p).map_err(|e| failed(format!("{}: {e}", p.display())))
     };
-    // The cache key of a quantization: both files, the answers (text, or
-    // "generate greedily" with the budget), the window, the template and the
-    // CPU kernels (which change logits in their last bits). v2: the one-pass
+    // The cache key of a quantization: both files, llama.cpp's release, the
+    // answers (text, or "generate greedily" with the budget), the window, the
+    // template and the CPU kernels (which change logits in their last bits). v2: the one-pass
     // statistics.
     let answers_key = {
         let mut h = String::new();
         h.push_str(&format!(
-            "v2\0{}\0{}\0{}\0ubatch={} repack={} amx={} tiled_mm={:?} tiled_force={:?}\0",
+            "v2\0{}\0{}\0{}\0{}\0ubatch={} repack={} amx={} tiled_mm={:?} tiled_force={:?}\0",
+            crate::LLAMA_CPP,
             options.window,
             chat_template,
             job.max_tokens,

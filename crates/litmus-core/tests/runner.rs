@@ -23,6 +23,9 @@ struct Counting {
     requests: AtomicUsize,
     samples: AtomicUsize,
     fail: bool,
+    /// Odd samples fail, even ones are answered (as an HTTP backend's
+    /// separate requests may).
+    fail_odd: bool,
     seen: Mutex<Vec<GenerationRequest>>,
 }
 
@@ -38,6 +41,7 @@ impl Counting {
             requests: AtomicUsize::new(0),
             samples: AtomicUsize::new(0),
             fail,
+            fail_odd: false,
             seen: Mutex::new(Vec::new()),
         })
     }
@@ -54,29 +58,33 @@ impl Backend for Counting {
             return Err(BackendError::Connection("refused".into()));
         }
         self.samples.fetch_add(r.samples.len(), Ordering::SeqCst);
-        Ok(r.samples
-            .iter()
-            .map(|&i| Generation {
-                sample: i,
-                text: if i % 2 == 0 {
-                    "Paris".into()
-                } else {
-                    "Lyon".into()
-                },
-                finish: FinishReason::Stop,
-                usage: Usage {
-                    prompt_tokens: 5,
-                    completion_tokens: 2,
-                },
-                timings: Timings {
-                    prompt_ms: Some(1.0),
-                    generation_ms: Some(2.0),
-                    ttft_ms: Some(1.5),
-                    total_ms: 3.0,
-                },
-                served_by: None,
-            })
-            .collect())
+        let generations = r.samples.iter().map(|&i| Generation {
+            sample: i,
+            text: if i % 2 == 0 {
+                "Paris".into()
+            } else {
+                "Lyon".into()
+            },
+            finish: FinishReason::Stop,
+            usage: Usage {
+                prompt_tokens: 5,
+                completion_tokens: 2,
+            },
+            timings: Timings {
+                prompt_ms: Some(1.0),
+                generation_ms: Some(2.0),
+                ttft_ms: Some(1.5),
+                total_ms: 3.0,
+            },
+            served_by: None,
+        });
+        if self.fail_odd {
+            return BackendError::collect(generations.map(|g| match g.sample % 2 {
+                1 => (g.sample, Err(BackendError::Backend("bad reply".into()))),
+                _ => (g.sample, Ok(g)),
+            }));
+        }
+        Ok(generations.collect())
     }
     fn parallelism(&self) -> usize {
         4
@@ -230,6 +238,55 @@ fn failures_are_recorded_per_sample_and_resume_retries_only_those() {
         12 + 4,
         "12 failed samples, then 4 retried ones"
     );
+}
+
+#[test]
+fn samples_generated_beside_failed_ones_are_kept_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let mut flaky = Counting::new(false);
+    Arc::get_mut(&mut flaky).unwrap().fail_odd = true;
+    let f2: SharedBackend = flaky.clone();
+    let p = plan(vec![&CAPITAL], 4);
+    let store = common::store(dir.path(), "a");
+    let out = execute(
+        &p,
+        &store,
+        &cache,
+        &move |_: &ModelSpec| Ok(f2.clone()),
+        &mut Collect::default(),
+    );
+    assert_eq!(out.records.len(), 8);
+    for r in &out.records {
+        if r.sample % 2 == 0 {
+            assert_eq!(
+                (r.response.as_deref(), r.error.as_deref()),
+                (Some("Paris"), None)
+            );
+            assert_eq!(r.score.as_ref().map(|s| s.value), Some(100.0));
+        } else {
+            assert_eq!(
+                r.error.as_deref(),
+                Some("backend error: bad reply"),
+                "{r:?}"
+            );
+            assert!(r.score.is_none());
+        }
+    }
+    // Another run asks only for the failed samples.
+    let ok = Counting::new(false);
+    let o2: SharedBackend = ok.clone();
+    let store = common::store(dir.path(), "b");
+    let out = execute(
+        &p,
+        &store,
+        &cache,
+        &move |_: &ModelSpec| Ok(o2.clone()),
+        &mut Collect::default(),
+    );
+    assert!(ok.seen.lock().unwrap().iter().all(|r| r.samples == [1, 3]));
+    assert_eq!(ok.samples.load(Ordering::SeqCst), 4);
+    assert!(out.records.iter().all(|r| r.error.is_none()));
 }
 
 #[test]

@@ -9,7 +9,9 @@ use litmus_core::base::backend::{
 use serde_json::{json, Value};
 
 /// Runs `one` for every sample, on up to `workers` threads, and returns the
-/// generations in the order of `samples`, or the first error in that order.
+/// generations in the order of `samples`; where some samples fail, a
+/// [`BackendError::Partial`] that keeps the others (see
+/// [`BackendError::collect`]).
 pub(crate) fn run_samples<F>(
     samples: &[u32],
     workers: usize,
@@ -20,7 +22,7 @@ where
 {
     let workers = workers.clamp(1, samples.len().max(1));
     if workers == 1 {
-        return samples.iter().map(|&s| one(s)).collect();
+        return BackendError::collect(samples.iter().map(|&s| (s, one(s))));
     }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<Generation, BackendError>>>> =
@@ -35,12 +37,11 @@ where
             });
         }
     });
-    results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(BackendError::Backend("sample not generated".into()))))
-        .collect()
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    BackendError::collect(samples.iter().zip(results).map(|(&s, r)| {
+        let r = r.unwrap_or_else(|| Err(BackendError::Backend("sample not generated".into())));
+        (s, r)
+    }))
 }
 
 /// The stop strings to send: the request's own, and those that end about
@@ -66,14 +67,25 @@ pub(crate) fn apply_stop_rule(
     let Some(rule) = &p.stop_rule else {
         return generated;
     };
-    let mut gens = generated?;
-    for g in &mut gens {
-        if let Some(cut) = rule.end(&g.text) {
-            g.text.truncate(cut);
-            g.finish = FinishReason::Stop;
+    let cut = |gens: &mut Vec<Generation>| {
+        for g in gens {
+            if let Some(cut) = rule.end(&g.text) {
+                g.text.truncate(cut);
+                g.finish = FinishReason::Stop;
+            }
         }
+    };
+    match generated {
+        Ok(mut gens) => {
+            cut(&mut gens);
+            Ok(gens)
+        }
+        Err(BackendError::Partial(mut partial)) => {
+            cut(&mut partial.generated);
+            Err(BackendError::Partial(partial))
+        }
+        Err(e) => Err(e),
     }
-    Ok(gens)
 }
 
 pub(crate) fn role_name(role: Role) -> &'static str {
@@ -371,15 +383,32 @@ mod tests {
             out.iter().map(|g| g.sample).collect::<Vec<_>>(),
             vec![0, 1, 2, 3, 4]
         );
-        let err = run_samples(&[0, 1, 2], 2, |s| {
-            if s == 1 {
-                Err(BackendError::Connection("x".into()))
-            } else {
-                gen(s)
-            }
-        })
-        .unwrap_err();
-        assert_eq!(err, BackendError::Connection("x".into()));
+        // A failed sample leaves the others generated.
+        for workers in [1, 2] {
+            let err = run_samples(&[0, 1, 2], workers, |s| {
+                if s == 1 {
+                    Err(BackendError::Connection("x".into()))
+                } else {
+                    gen(s)
+                }
+            })
+            .unwrap_err();
+            let BackendError::Partial(p) = &err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(
+                p.generated.iter().map(|g| g.sample).collect::<Vec<_>>(),
+                vec![0, 2]
+            );
+            assert_eq!(p.failed, vec![(1, BackendError::Connection("x".into()))]);
+            assert_eq!(
+                err.to_string(),
+                "1 of 3 samples failed; sample 1: connection failed: x"
+            );
+        }
+        // All failing alike: that one error.
+        let err = run_samples(&[0, 1], 2, |_| Err(BackendError::Timeout("t".into()))).unwrap_err();
+        assert_eq!(err, BackendError::Timeout("t".into()));
     }
 
     #[test]

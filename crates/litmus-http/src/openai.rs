@@ -414,13 +414,7 @@ fn parse_reply(
     let mut k_other = 0;
     let mut out = Vec::with_capacity(ordered.len());
     for (i, c) in ordered.iter() {
-        let text = c
-            .get("message")
-            .and_then(|m| m.get("content"))
-            .or_else(|| c.get("text"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let text = choice_text(c).map_err(|e| format!("choice {i}: {e}"))?;
         let finish = match c.get("finish_reason").and_then(Value::as_str) {
             Some("length") => FinishReason::Length,
             _ => FinishReason::Stop,
@@ -448,6 +442,41 @@ fn parse_reply(
         });
     }
     Ok(out)
+}
+
+/// The text of one choice: a completion's `text`, or a chat message's
+/// `content` (a string, or the parts form's text parts joined). A message
+/// without text (a refusal, tool calls, `null`) is an error, not an empty
+/// answer: an empty answer would be scored and cached as the model's.
+fn choice_text(c: &Value) -> Result<String, String> {
+    let Some(message) = c.get("message") else {
+        return match c.get("text") {
+            Some(Value::String(t)) => Ok(t.clone()),
+            _ => Err("no `message` or `text`".into()),
+        };
+    };
+    match message.get("content") {
+        Some(Value::String(t)) => Ok(t.clone()),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(
+                |p| match (p.get("type").and_then(Value::as_str), p.get("text")) {
+                    (Some("text") | None, Some(Value::String(t))) => Ok(t.as_str()),
+                    (kind, _) => Err(format!(
+                        "a content part of type `{}` is not text",
+                        kind.unwrap_or("?")
+                    )),
+                },
+            )
+            .collect(),
+        _ => Err(match (message.get("refusal"), message.get("tool_calls")) {
+            (Some(Value::String(r)), _) => format!("the model refused: {r}"),
+            (_, Some(Value::Array(calls))) if !calls.is_empty() => {
+                "the message holds tool calls, not text".into()
+            }
+            _ => "the message has no text `content`".into(),
+        }),
+    }
 }
 
 fn model_info(spec: &ModelSpec, model: &str, probe: Option<&Probe>) -> ModelInfo {
@@ -645,5 +674,41 @@ mod tests {
             vec![4, 3, 3]
         );
         assert_eq!(g[0].timings.ttft_ms, None);
+    }
+
+    #[test]
+    fn a_choice_without_text_is_an_error_not_an_empty_answer() {
+        let text = |message: Value| {
+            let reply = json!({"choices": [{"index": 0, "message": message}]});
+            parse_reply(&reply, Duration::from_millis(1), &[0], 8).map(|g| g[0].text.clone())
+        };
+        assert_eq!(text(json!({"content": "hi"})).unwrap(), "hi");
+        assert_eq!(text(json!({"content": ""})).unwrap(), "");
+        assert_eq!(
+            text(
+                json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
+            )
+            .unwrap(),
+            "ab"
+        );
+        for (message, says) in [
+            (json!({"content": null}), "no text `content`"),
+            (json!({"role": "assistant"}), "no text `content`"),
+            (json!({"content": null, "refusal": "no"}), "refused: no"),
+            (
+                json!({"content": null, "tool_calls": [{"id": "1"}]}),
+                "tool calls",
+            ),
+            (
+                json!({"content": [{"type": "image_url", "image_url": {}}]}),
+                "`image_url` is not text",
+            ),
+            (json!({"content": 7}), "no text `content`"),
+        ] {
+            let e = text(message.clone()).unwrap_err();
+            assert!(e.contains("choice 0") && e.contains(says), "{message}: {e}");
+        }
+        let reply = json!({"choices": [{"index": 0, "text": null}]});
+        assert!(parse_reply(&reply, Duration::from_millis(1), &[0], 8).is_err());
     }
 }

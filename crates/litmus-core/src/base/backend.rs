@@ -299,6 +299,59 @@ pub enum BackendError {
     /// The model could not be loaded.
     #[error("model failed to load: {0}")]
     Load(String),
+    /// Some samples of the request were generated and others failed (an
+    /// HTTP backend sends one request per sample): the runner keeps the
+    /// generated ones and records each failure with its own sample.
+    #[error("{}", .0)]
+    Partial(Box<PartialGeneration>),
+}
+
+/// The outcome of a request whose samples did not all fail: see
+/// [`BackendError::Partial`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartialGeneration {
+    /// The samples generated.
+    pub generated: Vec<Generation>,
+    /// Each failed sample with its error (never empty).
+    pub failed: Vec<(u32, BackendError)>,
+}
+
+impl std::fmt::Display for PartialGeneration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.generated.len() + self.failed.len();
+        write!(f, "{} of {total} samples failed", self.failed.len())?;
+        match self.failed.first() {
+            Some((sample, e)) => write!(f, "; sample {sample}: {e}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BackendError {
+    /// The outcome of generating several samples one by one: all of them,
+    /// or a [`BackendError::Partial`] keeping those generated (the failure
+    /// itself when every sample failed with one and the same error).
+    pub fn collect(
+        results: impl IntoIterator<Item = (u32, Result<Generation, BackendError>)>,
+    ) -> Result<Vec<Generation>, BackendError> {
+        let (mut generated, mut failed) = (Vec::new(), Vec::new());
+        for (sample, r) in results {
+            match r {
+                Ok(g) => generated.push(g),
+                Err(e) => failed.push((sample, e)),
+            }
+        }
+        match failed.first() {
+            None => Ok(generated),
+            Some((_, first)) if generated.is_empty() && failed.iter().all(|(_, e)| e == first) => {
+                Err(first.clone())
+            }
+            Some(_) => Err(BackendError::Partial(Box::new(PartialGeneration {
+                generated,
+                failed,
+            }))),
+        }
+    }
 }
 
 /// A model backend: in-process llama.cpp, an HTTP server, a pool, or a replay.

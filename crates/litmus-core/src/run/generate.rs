@@ -193,27 +193,31 @@ impl<'a> CachedBackend<'a> {
             params: params.clone(),
             samples: missing.clone(),
         };
-        match generate_guarded(self.backend, &request, repeat) {
-            Ok(generations) => {
-                // The first answer for each sample asked for counts.
-                let mut got = HashSet::new();
-                for g in generations {
-                    if !missing.contains(&g.sample) || !got.insert(g.sample) {
-                        continue;
-                    }
-                    let key = self.key(prompt, params, g.sample, ordinal, repeat);
-                    self.cache.put_response(key, &g);
-                    on_answer(g.sample, Answer::Generated(g));
-                }
-                for sample in missing.into_iter().filter(|s| !got.contains(s)) {
-                    on_answer(sample, Answer::Missing);
-                }
+        let (generations, failed) = match generate_guarded(self.backend, &request, repeat) {
+            Ok(generations) => (generations, Vec::new()),
+            Err(BackendError::Partial(p)) => (p.generated, p.failed),
+            Err(e) => (
+                Vec::new(),
+                missing.iter().map(|&s| (s, e.clone())).collect(),
+            ),
+        };
+        // The first answer for each sample asked for counts.
+        let mut got = HashSet::new();
+        for g in generations {
+            if !missing.contains(&g.sample) || !got.insert(g.sample) {
+                continue;
             }
-            Err(e) => {
-                for sample in missing {
-                    on_answer(sample, Answer::Failed(e.clone()));
-                }
+            let key = self.key(prompt, params, g.sample, ordinal, repeat);
+            self.cache.put_response(key, &g);
+            on_answer(g.sample, Answer::Generated(g));
+        }
+        for (sample, e) in failed {
+            if missing.contains(&sample) && got.insert(sample) {
+                on_answer(sample, Answer::Failed(e));
             }
+        }
+        for sample in missing.into_iter().filter(|s| !got.contains(s)) {
+            on_answer(sample, Answer::Missing);
         }
         true
     }

@@ -38,6 +38,7 @@ fn unit(eval: &str, template: &str, mean: f64) -> UnitSummary {
             ci_low: mean - 4.0,
             ci_high: mean + 4.0,
         },
+        samples: Vec::new(),
         pass_rate: 0.6,
         parts: Default::default(),
         speed: Speed::default(),

@@ -119,6 +119,7 @@ fn unit(eval: &str, config: ConfigKey, mean: f64, half_width: f64) -> UnitSummar
             ci_low: mean - half_width,
             ci_high: mean + half_width,
         },
+        samples: Vec::new(),
         pass_rate: mean / 100.0,
         parts: [("tests".to_string(), mean / 2.0)].into_iter().collect(),
         speed: Speed {

@@ -113,18 +113,26 @@ fn overview(study: &Study) -> String {
         };
         let _ = write!(
             out,
-            r#"<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num" style="background:{}">{:.1} [{:.1}, {:.1}]</td><td>{}</td><td class="num">{:.2}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num{}">{}</td></tr>"#,
+            r#"<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num" style="background:{}">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num{}">{}</td></tr>"#,
             if is_base { r#" class="baseline""# } else { "" },
             r.rank,
             esc(&r.variant),
             esc(&r.config.template),
             r.config.temperature(),
-            svg::score_color(r.score.mean),
-            r.score.mean,
-            r.score.ci_low,
-            r.score.ci_high,
-            ci_bar(r.score.mean, r.score.ci_low, r.score.ci_high),
-            r.pass_at_1,
+            // Every sample failed: no score, not a score of 0.
+            match r.score.n {
+                0 => "transparent".to_string(),
+                _ => svg::score_color(r.score.mean),
+            },
+            r.score.mean_ci(),
+            match r.score.n {
+                0 => String::new(),
+                _ => ci_bar(r.score.mean, r.score.ci_low, r.score.ci_high),
+            },
+            match r.score.n {
+                0 => "-".to_string(),
+                _ => format!("{:.2}", r.pass_at_1),
+            },
             diff,
             p,
             verdict,
@@ -188,7 +196,7 @@ fn bars_by(
             let mut bars: Vec<Bar> = study
                 .rows
                 .iter()
-                .filter(|r| &group(r) == g)
+                .filter(|r| &group(r) == g && r.score.n > 0)
                 .map(|r| Bar {
                     series: legend.iter().position(|s| *s == series(r)).unwrap_or(0),
                     mean: r.score.mean,
@@ -276,6 +284,7 @@ fn plots(run: &Run, study: &Study) -> String {
     let legend: Vec<String> = variants.clone();
     let points: Vec<Point> = rows
         .iter()
+        .filter(|r| r.score.n > 0)
         .filter_map(|r| {
             Some(Point {
                 label: config_label(r),

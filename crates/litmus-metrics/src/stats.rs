@@ -175,6 +175,24 @@ pub struct Summary {
     pub ci_high: f64,
 }
 
+impl Summary {
+    /// `mean [low, high]` with one decimal, or `-` when nothing was
+    /// summarized (`n == 0`: every sample failed), never a score of 0.
+    ///
+    /// ```
+    /// use litmus_metrics::stats::{summarize, Summary};
+    /// assert_eq!(summarize(&[50.0, 50.0], 1).mean_ci(), "50.0 [50.0, 50.0]");
+    /// assert_eq!(Summary::default().mean_ci(), "-");
+    /// ```
+    pub fn mean_ci(&self) -> String {
+        if self.n == 0 {
+            "-".into()
+        } else {
+            format!("{:.1} [{:.1}, {:.1}]", self.mean, self.ci_low, self.ci_high)
+        }
+    }
+}
+
 impl fmt::Display for Summary {
     /// `0.734 ± 0.021 (95% CI [0.690, 0.770], n = 50)`, the ± being the standard error.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -249,6 +267,60 @@ pub fn summarize(values: &[f64], seed: u64) -> Summary {
         ci_low,
         ci_high,
     }
+}
+
+/// Summarizes scores that come in clusters (an eval's samples), each cluster
+/// weighing the same: `n`, the mean, the standard deviation and the standard
+/// error are those of the cluster means (as [`summarize`] of the means), and
+/// the 95% CI is a two-stage bootstrap: each of [`DEFAULT_RESAMPLES`]
+/// replicates draws as many clusters as there are, with replacement, and
+/// within each drawn cluster as many of its values, with replacement. So the
+/// interval counts the spread between an eval's samples as well as between
+/// evals: one eval whose samples scored 100 and 0 is not "50 [50, 50]".
+/// Where no cluster's values differ (greedy samples, one sample per eval)
+/// it is exactly [`summarize`] of the means. Non-finite values and empty
+/// clusters are skipped.
+///
+/// ```
+/// use litmus_metrics::stats::{summarize, summarize_clustered};
+/// let one_eval = summarize_clustered(&[vec![100.0, 0.0, 100.0, 0.0]], 7);
+/// assert_eq!((one_eval.n, one_eval.mean), (1, 50.0));
+/// assert!(one_eval.ci_low < 50.0 && one_eval.ci_high > 50.0);
+/// let constant = summarize_clustered(&[vec![100.0, 100.0], vec![0.0, 0.0]], 7);
+/// assert_eq!(constant, summarize(&[100.0, 0.0], 7));
+/// ```
+pub fn summarize_clustered(clusters: &[Vec<f64>], seed: u64) -> Summary {
+    let clusters: Vec<Vec<f64>> = clusters
+        .iter()
+        .map(|c| finite(c))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let means: Vec<f64> = clusters.iter().map(|c| mean(c)).collect();
+    let mut summary = summarize(&means, seed);
+    let varies = |c: &Vec<f64>| c.iter().any(|&x| x != c[0]);
+    if !clusters.iter().any(varies) {
+        return summary;
+    }
+    let g = clusters.len() as u64;
+    let mut rng = SplitMix64::new(seed);
+    let mut replicates: Vec<f64> = (0..DEFAULT_RESAMPLES)
+        .map(|_| {
+            let total: f64 = (0..g)
+                .map(|_| {
+                    let c = &clusters[rng.below(g) as usize];
+                    let n = c.len() as u64;
+                    let s: f64 = (0..n).map(|_| c[rng.below(n) as usize]).sum();
+                    s / n as f64
+                })
+                .sum();
+            total / g as f64
+        })
+        .collect();
+    replicates.sort_by(f64::total_cmp);
+    let alpha = 1.0 - DEFAULT_LEVEL;
+    summary.ci_low = percentile(&replicates, alpha / 2.0);
+    summary.ci_high = percentile(&replicates, 1.0 - alpha / 2.0);
+    summary
 }
 
 /// The `q`-quantile (`q` in `[0, 1]`) of an ascending slice with linear

@@ -233,9 +233,17 @@ impl Console {
                 c.config.quantization.clone().unwrap_or_else(|| "-".into()),
                 c.config.template.clone(),
                 format!("{}", c.config.temperature()),
-                format!("{:.1}", c.score.mean),
-                format!("[{:.1}, {:.1}]", c.score.ci_low, c.score.ci_high),
-                format!("{:.2}", c.pass_at_1),
+            ];
+            // Every sample failed: no score, not a score of 0.
+            row.extend(match c.score.n {
+                0 => ["-".to_string(), "-".into(), "-".into()],
+                _ => [
+                    format!("{:.1}", c.score.mean),
+                    format!("[{:.1}, {:.1}]", c.score.ci_low, c.score.ci_high),
+                    format!("{:.2}", c.pass_at_1),
+                ],
+            });
+            row.extend([
                 c.evals.to_string(),
                 c.scored.to_string(),
                 c.errors.to_string(),
@@ -243,7 +251,7 @@ impl Console {
                 opt(c.speed.throughput_tps, 1),
                 opt(c.speed.prompt_tps, 1),
                 opt(c.speed.ttft_ms, 0),
-            ];
+            ]);
             if with_repeats {
                 match &c.repeats {
                     Some(r) => row.extend([

@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use litmus_metrics::stats::{paired_comparison, summarize, PairedComparison, Summary};
+use litmus_metrics::stats::{paired_comparison, summarize_clustered, PairedComparison, Summary};
 use serde::{Deserialize, Serialize};
 
 use crate::output::console::table;
@@ -330,12 +330,12 @@ impl Study {
                     .iter()
                     .filter(|u| u.config == c.config && u.scored > 0)
                     .collect();
-                let mut by_tag: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+                let mut by_tag: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
                 for u in &units {
                     for t in &u.tags {
                         if options.tags.is_empty() || options.tags.contains(t) {
                             tags.insert(t.clone());
-                            by_tag.entry(t.clone()).or_default().push(u.score.mean);
+                            by_tag.entry(t.clone()).or_default().push(u.cluster());
                         }
                     }
                 }
@@ -354,7 +354,7 @@ impl Study {
                     errors: c.errors,
                     tags: by_tag
                         .into_iter()
-                        .map(|(t, means)| (t, summarize(&means, seed)))
+                        .map(|(t, clusters)| (t, summarize_clustered(&clusters, seed)))
                         .collect(),
                     speed: c.speed.clone(),
                     size_bytes,
@@ -376,10 +376,11 @@ impl Study {
                 row.speed.throughput_tps = Speed::of(recs.iter().copied()).throughput_tps;
             }
         }
+        // Configurations with no scored sample last, not as scores of 0.
         rows.sort_by(|a, b| {
-            b.score
-                .mean
-                .total_cmp(&a.score.mean)
+            (b.score.n > 0)
+                .cmp(&(a.score.n > 0))
+                .then_with(|| b.score.mean.total_cmp(&a.score.mean))
                 .then_with(|| a.config.cmp(&b.config))
         });
         for (i, r) in rows.iter_mut().enumerate() {
@@ -574,11 +575,11 @@ impl Study {
                 r.variant.clone(),
                 r.config.template.clone(),
                 r.config.temperature().to_string(),
-                format!(
-                    "{:.1} [{:.1}, {:.1}]",
-                    r.score.mean, r.score.ci_low, r.score.ci_high
-                ),
-                format!("{:.2}", r.pass_at_1),
+                r.score.mean_ci(),
+                match r.score.n {
+                    0 => "-".into(),
+                    _ => format!("{:.2}", r.pass_at_1),
+                },
                 diff,
                 p,
                 verdict,
@@ -609,12 +610,11 @@ impl Study {
         let mut out = vec![head];
         for t in &self.tags {
             let mut line = vec![t.clone()];
-            line.extend(self.rows.iter().map(|r| {
-                r.tags
-                    .get(t)
-                    .map(|v| format!("{:.1} [{:.1}, {:.1}]", v.mean, v.ci_low, v.ci_high))
-                    .unwrap_or_else(|| "-".into())
-            }));
+            line.extend(
+                self.rows
+                    .iter()
+                    .map(|r| r.tags.get(t).map_or_else(|| "-".into(), Summary::mean_ci)),
+            );
             out.push(line);
         }
         out
@@ -835,6 +835,43 @@ mod tests {
                 tags: Vec::new(),
             },
         )
+    }
+
+    #[test]
+    fn a_configuration_whose_samples_all_failed_has_no_score_and_ranks_last() {
+        let mut records = Vec::new();
+        for (q, failed) in [("Q8_0", true), ("Q2_K", false)] {
+            for s in 0..2 {
+                let mut r = record(q, "plain", 0.0, "p0", s, 10.0);
+                if failed {
+                    r.score = None;
+                    r.error = Some("connection failed".into());
+                }
+                records.push(r);
+            }
+        }
+        let summary = RunSummary::build(
+            "r1",
+            "d",
+            &records,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        let study = Study::build(&summary, &records, &StudyOptions::default());
+        let ranking = study.ranking();
+        let rows: Vec<(&str, &str, &str)> = ranking[1..]
+            .iter()
+            .map(|r| (r[1].as_str(), r[4].as_str(), r[5].as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("m Q2_K", "10.0 [10.0, 10.0]", "0.00"),
+                ("m Q8_0", "-", "-")
+            ]
+        );
+        assert_eq!(study.tag_table()[1][2], "-", "{:?}", study.tag_table());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use litmus_metrics::stats::{pass_at_k, std_dev, summarize, Summary};
+use litmus_metrics::stats::{pass_at_k, std_dev, summarize, summarize_clustered, Summary};
 use serde::{Deserialize, Serialize};
 
 use crate::base::backend::ModelInfo;
@@ -291,6 +291,11 @@ pub struct UnitSummary {
     /// distinct samples and the interval is not narrowed by repeats (which
     /// are not independent draws).
     pub score: Summary,
+    /// Each scored sample's score (averaged over its repeats), in sample
+    /// order: what the configuration's and tags' intervals resample within
+    /// the eval. Empty in summaries written before litmus recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<f64>,
     /// Fraction of scored samples that passed.
     pub pass_rate: f64,
     /// Mean of each score part.
@@ -349,6 +354,7 @@ impl UnitSummary {
             scored: scored.len(),
             errors: records.iter().filter(|r| r.error.is_some()).count(),
             score: summarize(&per_sample, BOOTSTRAP_SEED),
+            samples: per_sample,
             pass_rate: if scored.is_empty() {
                 0.0
             } else {
@@ -360,6 +366,17 @@ impl UnitSummary {
             min_score,
             wall_ms,
             repeats: RepeatStats::of(records),
+        }
+    }
+
+    /// The eval's scored samples as a cluster for
+    /// [`summarize_clustered`]: its sample scores, or its mean where they
+    /// were not recorded.
+    pub fn cluster(&self) -> Vec<f64> {
+        if self.samples.is_empty() {
+            vec![self.score.mean]
+        } else {
+            self.samples.clone()
         }
     }
 
@@ -383,7 +400,9 @@ pub struct ConfigSummary {
     pub scored: usize,
     /// Samples failed.
     pub errors: usize,
-    /// Statistics over the per-eval mean scores (each eval weighs the same).
+    /// Statistics over the per-eval mean scores (each eval weighs the same;
+    /// the interval resamples evals and, within each, its samples:
+    /// [`summarize_clustered`]).
     pub score: Summary,
     /// Unbiased pass@1 averaged over evals.
     pub pass_at_1: f64,
@@ -448,10 +467,10 @@ impl ConfigSummary {
         records: &[&SampleRecord],
         model: Option<ModelInfo>,
     ) -> ConfigSummary {
-        let means: Vec<f64> = units
+        let clusters: Vec<Vec<f64>> = units
             .iter()
             .filter(|u| u.scored > 0)
-            .map(|u| u.score.mean)
+            .map(|u| u.cluster())
             .collect();
         // Repeats of a sample are not further samples: pass@k counts samples.
         let samples = |u: &UnitSummary| {
@@ -485,7 +504,7 @@ impl ConfigSummary {
             evals: units.len(),
             scored: units.iter().map(|u| u.scored).sum(),
             errors: units.iter().map(|u| u.errors).sum(),
-            score: summarize(&means, BOOTSTRAP_SEED),
+            score: summarize_clustered(&clusters, BOOTSTRAP_SEED),
             pass_at_1: mean(&p1),
             pass_at_k: (!pk.is_empty()).then(|| (kmax, mean(&pk))),
             flaky: units
@@ -708,6 +727,28 @@ mod tests {
         assert!(close(u.score.mean, 175.0 / 3.0));
         assert!(close(u.pass_rate, 8.0 / 12.0));
         assert_eq!(u.repeats, Some(s));
+    }
+
+    #[test]
+    fn a_configuration_of_one_eval_has_the_spread_of_its_samples() {
+        let recs = grid(&[&[100.0, 0.0]]);
+        let refs: Vec<&SampleRecord> = recs.iter().collect();
+        let u = UnitSummary::of(&refs, None, 0.0);
+        assert_eq!(u.samples, [100.0, 0.0]);
+        let c = ConfigSummary::of(&refs[0].config(), &[&u], &refs, None);
+        assert_eq!((c.score.n, c.score.mean), (1, 50.0));
+        assert!(
+            c.score.ci_low == 0.0 && c.score.ci_high == 100.0,
+            "not a point: {:?}",
+            c.score
+        );
+        // A summary written before the samples were recorded: the means.
+        let old = UnitSummary {
+            samples: Vec::new(),
+            ..u.clone()
+        };
+        let c = ConfigSummary::of(&refs[0].config(), &[&old], &refs, None);
+        assert_eq!((c.score.ci_low, c.score.ci_high), (50.0, 50.0));
     }
 
     #[test]

@@ -96,8 +96,37 @@ pub struct ConfigKey {
     pub quantization: Option<String>,
     /// Template.
     pub template: String,
-    /// Temperature bits.
+    /// The temperature's bits (so that the key can be hashed and ordered);
+    /// written as `"temperature": 0.7` (summaries written before read too).
+    #[serde(
+        rename = "temperature",
+        alias = "temperature_bits",
+        with = "temperature_field"
+    )]
     pub temperature_bits: u32,
+}
+
+/// A [`ConfigKey`]'s temperature as a number in JSON; an integer is the
+/// bits that summaries written before held under `temperature_bits`.
+mod temperature_field {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bits: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f32(f32::from_bits(*bits))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Bits(u32),
+            Value(f32),
+        }
+        Ok(match Written::deserialize(d)? {
+            Written::Bits(bits) => bits,
+            Written::Value(t) => t.to_bits(),
+        })
+    }
 }
 
 impl ConfigKey {
@@ -423,6 +452,34 @@ mod tests {
     use crate::eval::case::TextCase;
     use crate::eval::context::EvalContext;
     use crate::eval::score::{Score, ScoreResult};
+
+    #[test]
+    fn a_configuration_is_written_with_its_temperature() {
+        let key = ConfigKey {
+            model: "m".into(),
+            quantization: None,
+            template: "plain".into(),
+            temperature_bits: 0.7f32.to_bits(),
+        };
+        let json = serde_json::to_string(&key).unwrap();
+        assert!(json.contains(r#""temperature":0.7"#), "{json}");
+        assert_eq!(serde_json::from_str::<ConfigKey>(&json).unwrap(), key);
+        // As summaries written before had it.
+        let old = json.replace(r#""temperature":0.7"#, r#""temperature_bits":1060320051"#);
+        assert_eq!(serde_json::from_str::<ConfigKey>(&old).unwrap(), key);
+        for t in [0.0f32, 1.0, 2.5] {
+            let k = ConfigKey {
+                temperature_bits: t.to_bits(),
+                ..key.clone()
+            };
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(
+                serde_json::from_str::<ConfigKey>(&json).unwrap(),
+                k,
+                "{json}"
+            );
+        }
+    }
 
     fn capital() -> Case {
         TextCase::new("Capital of France?")

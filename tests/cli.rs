@@ -460,6 +460,19 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Summary"), "{stdout}");
     assert!(stdout.contains("recorded"), "{stdout}");
+
+    // A filter that matches nothing runs nothing (not a failure, as with
+    // libtest) and writes no empty run.
+    let runs = || std::fs::read_dir(out_dir.join("runs")).unwrap().count();
+    let before = runs();
+    let out = p.run(&[&args[..], &["no_such_eval"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no eval matches the filters"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(runs(), before, "{}", text(&out));
 }
 
 /// Where `cargo eval` builds eval targets (`--print-build-plan`: nothing is

@@ -99,7 +99,7 @@
 //! ```
 //!
 //! The judge model is the one named by `--judge MODEL` (a name from
-//! `litmus.toml` or a spec string; with `cargo eval`, pass it after `--`),
+//! `litmus.toml` or a spec string: `cargo eval --judge big`),
 //! else by `[judge] model = "..."` in `litmus.toml`; by default each model
 //! under evaluation judges its own answers. That keeps a run self-contained,
 //! but a small model is a poor judge: name a stronger one for results that

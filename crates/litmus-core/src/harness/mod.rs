@@ -106,6 +106,16 @@ fn phases(
     if args.validate {
         return validate(args, &config, &selected);
     }
+    if selected.is_empty() && !args.resume {
+        // As libtest's "running 0 tests": not a failure (`cargo test FILTER`
+        // passes its filter to this target too), but no empty run either.
+        warn(if registered.is_empty() {
+            "no evals are registered, nothing run; if they live in another crate, name it in `litmus::main!(that_crate)`"
+        } else {
+            "no eval matches the filters, nothing run (`cargo eval --list` lists the evals)"
+        });
+        return Ok(exit::OK);
+    }
     let mut plan = plan(args, &config, selected)?;
     let partition = partition::apply(args, &mut plan, false)?;
     announce_workloads(&mut plan);

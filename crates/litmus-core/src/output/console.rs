@@ -301,7 +301,9 @@ impl Console {
                 DIM,
                 &format!(
                     "compare them (paired differences, per-tag scores, size, memory): cargo eval report {} [--baseline QUANT] [--format markdown]",
-                    s.run_id
+                    // The directory, not the id: the run may not be in the
+                    // output directory `report` looks in by default.
+                    s.run_dir
                 ),
             );
             self.println(&line);

@@ -210,7 +210,16 @@ impl OpenAiBackend {
                 }
             }
         }
-        let info = model_info(spec, &model, probes[first].as_ref().ok());
+        let mut info = model_info(spec, &model, probes[first].as_ref().ok());
+        if info.size_bytes.is_none() && info.parameters.is_none() {
+            // Nothing but a name tells the weights apart: two servers that
+            // both call their model `default` must not share cached answers.
+            let mut servers: Vec<String> =
+                endpoints.iter().map(|(api, _)| display_url(api)).collect();
+            servers.sort();
+            servers.dedup();
+            info.digest.push_str(&format!(";at={}", servers.join(",")));
+        }
         // llama-server honours `n` (recent builds), but its `usage` and `timings`
         // then describe the first choice only, and one seed covers all choices:
         // with its parallel slots, one request per sample costs nothing and

@@ -330,6 +330,33 @@ fn open_errors_are_clear() {
 }
 
 #[test]
+fn servers_that_report_only_a_model_name_do_not_share_cached_answers() {
+    let bare = || {
+        FakeServer::start(|r: &Req| match r.path.as_str() {
+            "/v1/models" => Resp::json(200, &json!({"data": [{"id": "default"}]})),
+            "/props" => Resp::text(404, "not found"),
+            _ => Resp::json(200, &chat_reply(&["hi"])),
+        })
+    };
+    let (a, b) = (bare(), bare());
+    let open = |s: &FakeServer| OpenAiBackend::open(&openai_spec(&[s.url()])).unwrap();
+    let (da, db) = (
+        open(&a).model().digest.clone(),
+        open(&b).model().digest.clone(),
+    );
+    assert_ne!(da, db);
+    assert!(
+        da.starts_with("openai:default;at=http://127.0.0.1:"),
+        "{da}"
+    );
+    // The same server, opened again: the same key.
+    assert_eq!(open(&a).model().digest, da);
+    // Where the server reports the weights' size, that identifies them.
+    let s = ok_server();
+    assert!(!open(&s).model().digest.contains(";at="));
+}
+
+#[test]
 fn props_give_quantization_context_and_slots() {
     let s = FakeServer::start(|r| match r.path.as_str() {
         "/v1/models" => Resp::json(200, &models()),

@@ -1,6 +1,7 @@
 //! One blocking `reqwest` client per backend, the endpoint pool, retries with
 //! backoff, and the mapping of HTTP failures to [`BackendError`].
 
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use litmus_core::base::backend::BackendError;
@@ -14,6 +15,10 @@ use crate::pool::Pool;
 
 /// Longest piece of an error body quoted in a message.
 const SNIPPET_CHARS: usize = 300;
+
+/// The most an answer's body may hold: far beyond any completion a request
+/// asks for, and little enough memory.
+const MAX_BODY_BYTES: u64 = 64 << 20;
 
 /// A failed call: the error to report, and the HTTP status when the server answered.
 #[derive(Debug, Clone)]
@@ -182,11 +187,41 @@ impl Transport {
         }
     }
 
+    /// An answer's body, up to [`MAX_BODY_BYTES`]: a server that sends more
+    /// (streaming without end, ignoring `max_tokens`) is an error, not a
+    /// process out of memory.
+    fn body(&self, url: &str, resp: Response) -> Result<String, Attempt> {
+        let mut body = Vec::new();
+        if let Err(e) = resp.take(MAX_BODY_BYTES + 1).read_to_end(&mut body) {
+            let timeout = e.kind() == std::io::ErrorKind::TimedOut
+                || e.get_ref()
+                    .and_then(|r| r.downcast_ref::<reqwest::Error>())
+                    .is_some_and(reqwest::Error::is_timeout);
+            let msg = self.redact(&format!("{}: reading the answer: {e}", display_url(url)));
+            return Err(if timeout {
+                Attempt::Timeout(msg)
+            } else {
+                Attempt::Connection(msg)
+            });
+        }
+        if body.len() as u64 > MAX_BODY_BYTES {
+            return Err(Attempt::Decode(format!(
+                "{}: the answer is larger than {} MiB",
+                display_url(url),
+                MAX_BODY_BYTES >> 20
+            )));
+        }
+        Ok(match String::from_utf8(body) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
     fn read(&self, url: &str, resp: Result<Response, reqwest::Error>) -> Result<Value, Attempt> {
         let resp = resp.map_err(|e| self.classify(url, e))?;
         let status = resp.status();
         let after = retry_after(resp.headers());
-        let text = resp.text().map_err(|e| self.classify(url, e))?;
+        let text = self.body(url, resp)?;
         if !status.is_success() {
             let body = self.redact(&text);
             let message = format!(

@@ -278,6 +278,20 @@ fn timeouts_are_reported_not_retried() {
 }
 
 #[test]
+fn an_answer_larger_than_any_completion_is_an_error_not_a_memory_hog() {
+    let big = format!(
+        "{{\"choices\": [{{\"text\": \"{}\"}}]}}",
+        "a".repeat(65 << 20)
+    );
+    let s = server(move |_| Resp::text(200, &big));
+    let b = OpenAiBackend::open(&openai_spec(&[s.url()])).unwrap();
+    match b.generate(&request(vec![0])) {
+        Err(BackendError::Backend(m)) => assert!(m.contains("larger than 64 MiB"), "{m}"),
+        other => panic!("{:?}", other.map(|g| g.len())),
+    }
+}
+
+#[test]
 fn dropped_connections_and_dead_servers_are_connection_errors() {
     let s = server(|_| Resp::Close);
     let mut spec = openai_spec(&[s.url()]);

@@ -395,3 +395,30 @@ fn exit_zero_inside_a_test_is_not_a_pass() {
     let (s, _) = run("def f():\n    return 1", &spec, &limits());
     assert_eq!((s.tests_passed, s.tests_total), (1, 3), "{s:?}");
 }
+
+#[test]
+fn an_answer_cannot_redefine_the_macros_a_rust_test_checks_with() {
+    let _g = shared();
+    if Language::Rust.unavailable_reason().is_some() {
+        eprintln!("skipping: no rustc");
+        return;
+    }
+    // Shadowing `assert_eq!` (and the rest) in the answer: the tests still
+    // use the standard macros, and `add` is wrong.
+    let code = "macro_rules! assert_eq { ($($t:tt)*) => { () } }\n\
+                macro_rules! assert { ($($t:tt)*) => { () } }\n\
+                macro_rules! panic { ($($t:tt)*) => { () } }\n\
+                macro_rules! vec { ($($t:tt)*) => { () } }\n\
+                pub fn add(a: i32, b: i32) -> i32 { a - b }\n\
+                pub fn pair() -> Vec<i32> { Vec::new() }";
+    let spec = CodeSpec::new(Language::Rust)
+        .test("assert_eq!(add(2, 2), 4);")
+        .test("assert!(add(1, 1) == 2);")
+        .test("if add(3, 3) != 6 { panic!(\"wrong\"); }")
+        .test("assert_eq!(pair(), vec![1, 2]);")
+        .test("assert_eq!(add(2, 0), 2);");
+    let answer = format!("```rust\n{code}\n```");
+    let s = score_answer_in(&Sandbox::new(), &answer, &spec, &Limits::default());
+    assert!(s.executed, "{s:?}");
+    assert_eq!((s.tests_passed, s.tests_total), (1, 5), "{s:?}");
+}

@@ -51,6 +51,25 @@ fn inner_attr_re() -> &'static Regex {
     R.get_or_init(|| Regex::new(r"(?m)^\s*#!\[[^\n]*\]\s*$").expect("regex"))
 }
 
+/// Opens every example and test: the standard macros a test checks with,
+/// defined again inside it, where they shadow any `macro_rules!` of the
+/// same name in the answer above it (an answer defining
+/// `macro_rules! assert_eq { ($($t:tt)*) => {} }` would otherwise pass
+/// every test).
+const SNIPPET_PRELUDE: &str = concat!(
+    "macro_rules! assert { ($($t:tt)*) => { ::core::assert!($($t)*) } } ",
+    "macro_rules! assert_eq { ($($t:tt)*) => { ::core::assert_eq!($($t)*) } } ",
+    "macro_rules! assert_ne { ($($t:tt)*) => { ::core::assert_ne!($($t)*) } } ",
+    "macro_rules! debug_assert { ($($t:tt)*) => { ::core::debug_assert!($($t)*) } } ",
+    "macro_rules! debug_assert_eq { ($($t:tt)*) => { ::core::debug_assert_eq!($($t)*) } } ",
+    "macro_rules! debug_assert_ne { ($($t:tt)*) => { ::core::debug_assert_ne!($($t)*) } } ",
+    "macro_rules! panic { ($($t:tt)*) => { ::core::panic!($($t)*) } } ",
+    "macro_rules! unreachable { ($($t:tt)*) => { ::core::unreachable!($($t)*) } } ",
+    "macro_rules! matches { ($($t:tt)*) => { ::core::matches!($($t)*) } } ",
+    "macro_rules! vec { ($($t:tt)*) => { ::std::vec![$($t)*] } } ",
+    "macro_rules! format { ($($t:tt)*) => { ::std::format!($($t)*) } }",
+);
+
 /// Build the harness source. `skip` lists snippets left out (they do not
 /// compile); `with_snippets = false` builds the program alone.
 fn generate(
@@ -109,8 +128,10 @@ fn generate(
         );
         for (i, s) in snippets.iter().enumerate() {
             if with_snippets && !skip.contains_key(&(kind, i)) {
+                // The prelude on the function's first line (line numbers
+                // of the snippet's errors stay as they are).
                 let f = format!(
-                    "#[allow(unreachable_code, unused)]\nfn __litmus_{name}_{i}() -> Result<(), String> {{\nlet _ = {{\n{s}\n}};\nOk(())\n}}\n"
+                    "#[allow(unreachable_code, unused)]\nfn __litmus_{name}_{i}() -> Result<(), String> {{ {SNIPPET_PRELUDE}\nlet _ = {{\n{s}\n}};\nOk(())\n}}\n"
                 );
                 push(&f, Region::Snippet(kind, i), &mut out, &mut line);
                 table.push_str(&format!("Some(__litmus_{name}_{i}), "));

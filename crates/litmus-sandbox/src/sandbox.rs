@@ -185,8 +185,12 @@ impl Workspace {
             _ if kind == SandboxKind::Bubblewrap && shm_usable() => PathBuf::from("/dev/shm"),
             _ => std::env::temp_dir(),
         };
+        static SWEPT: OnceLock<()> = OnceLock::new();
+        SWEPT.get_or_init(|| sweep_stale_workspaces(&base));
+        // The owner's pid in the name: a workspace whose process was
+        // killed before it could remove it is found and removed later.
         let dir = tempfile::Builder::new()
-            .prefix("litmus-sandbox-")
+            .prefix(&format!("{WORKSPACE_PREFIX}{}-", std::process::id()))
             .tempdir_in(base)?;
         Ok(Workspace { dir })
     }
@@ -222,6 +226,48 @@ impl Workspace {
         match kind {
             SandboxKind::Bubblewrap => PathBuf::from(SANDBOX_HOME),
             SandboxKind::Fallback => self.dir.path().to_path_buf(),
+        }
+    }
+}
+
+/// How workspace directories are named: this, the owner's pid, `-`, a
+/// random suffix.
+const WORKSPACE_PREFIX: &str = "litmus-sandbox-";
+
+/// Removes the workspaces in `base` that a killed process left behind (in
+/// `/dev/shm` they hold memory until the machine restarts): those whose
+/// owner is gone and that were last changed over ten minutes ago, and those
+/// of older litmus versions (no pid in the name) over an hour old.
+fn sweep_stale_workspaces(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(WORKSPACE_PREFIX)) else {
+            continue;
+        };
+        let age = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or_default();
+        let owner = rest
+            .split_once('-')
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let stale = match owner {
+            Some(pid) => {
+                pid != std::process::id()
+                    && !Path::new("/proc").join(pid.to_string()).exists()
+                    && age > Duration::from_secs(600)
+            }
+            None if rest.starts_with("probe-") => false,
+            // A workspace lasts one scoring run (minutes at most).
+            None => age > Duration::from_secs(3600),
+        };
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -1678,4 +1724,37 @@ fn open_ns_init(info: &[u8], bwrap_pid: i32) -> Option<OwnedFd> {
         .parse()
         .ok()?;
     (ppid == bwrap_pid).then_some(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspaces_of_killed_processes_are_swept() {
+        let base = tempfile::tempdir().unwrap();
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3700);
+        let make = |name: &str, old: bool| {
+            let dir = base.path().join(name);
+            std::fs::create_dir_all(dir.join("sub")).unwrap();
+            std::fs::write(dir.join("sub/f"), "x").unwrap();
+            if old {
+                std::fs::File::open(&dir)
+                    .unwrap()
+                    .set_modified(hour_ago)
+                    .unwrap();
+            }
+            dir
+        };
+        // pid_max is at most 2^22: this pid belongs to no process.
+        let dead = make("litmus-sandbox-4999999-abc", true);
+        let dead_recent = make("litmus-sandbox-4999998-abc", false);
+        let mine = make(&format!("litmus-sandbox-{}-abc", std::process::id()), true);
+        let legacy_old = make("litmus-sandbox-H6NZHA", true);
+        let legacy_recent = make("litmus-sandbox-p4fsZm", false);
+        let other = make("someone-else-4999999-abc", true);
+        sweep_stale_workspaces(base.path());
+        assert!(!dead.exists() && !legacy_old.exists());
+        assert!(dead_recent.exists() && mine.exists() && legacy_recent.exists() && other.exists());
+    }
 }

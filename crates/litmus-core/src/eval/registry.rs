@@ -57,6 +57,19 @@ impl EvalEntry {
         }
         parts.join("::")
     }
+
+    /// The sandbox limits this eval runs under: `base` (litmus's defaults
+    /// with `[run] timeout_secs` of `litmus.toml`, see
+    /// [`resolve::limits`](crate::plan::resolve::limits)) with the eval's own
+    /// `timeout`. A run and `--validate` both take an eval's limits from here.
+    pub fn limits(&self, base: &litmus_sandbox::Limits) -> litmus_sandbox::Limits {
+        let mut limits = base.clone();
+        if let Some(t) = self.timeout_secs {
+            limits.timeout = std::time::Duration::from_secs(t);
+            limits.cpu_seconds = t;
+        }
+        limits
+    }
 }
 
 /// Builds a declarative eval's case, catching a panic in the user's function

@@ -339,7 +339,8 @@ fn validate(args: &Args, config: &Config, selected: &[&'static EvalEntry]) -> Re
     let templates =
         resolve::templates(config, &args.templates).map_err(|e| fail(exit::USAGE, &e))?;
     let jobs = resolve::jobs(config, args.jobs);
-    let results = crate::run::validate::validate(selected, &templates, jobs);
+    let limits = resolve::limits(config);
+    let results = crate::run::validate::validate(selected, &templates, &limits, jobs);
     let mut bad = 0;
     for v in &results {
         match &v.result {

@@ -76,14 +76,10 @@ impl Plan {
             .max(1)
     }
 
-    /// Sandbox limits of `entry`: the plan's, with the eval's own timeout.
+    /// Sandbox limits of `entry`: the plan's, with the eval's own timeout
+    /// ([`EvalEntry::limits`]).
     pub fn limits_of(&self, entry: &EvalEntry) -> litmus_sandbox::Limits {
-        let mut limits = self.limits.clone();
-        if let Some(t) = entry.timeout_secs {
-            limits.timeout = std::time::Duration::from_secs(t);
-            limits.cpu_seconds = t;
-        }
-        limits
+        entry.limits(&self.limits)
     }
 }
 

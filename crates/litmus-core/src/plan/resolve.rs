@@ -110,6 +110,18 @@ fn params(config: &Config, choices: &Choices) -> SamplingParams {
     params
 }
 
+/// The sandbox limits of a run before any eval's own `timeout`
+/// ([`EvalEntry::limits`] adds it): litmus's defaults with `[run]
+/// timeout_secs` of `litmus.toml`.
+pub fn limits(config: &Config) -> litmus_sandbox::Limits {
+    let mut limits = litmus_sandbox::Limits::default();
+    if let Some(t) = config.run.timeout_secs {
+        limits.timeout = std::time::Duration::from_secs(t);
+        limits.cpu_seconds = t;
+    }
+    limits
+}
+
 /// The plan of a run over `evals` (already filtered). Errors (an unknown
 /// template or model, a judge that is not one model) are usage errors, in
 /// that order.
@@ -127,11 +139,6 @@ pub fn plan(
         Some(m) => Some(config.resolve_judge(m).map_err(|e| format!("judge: {e}"))?),
         None => None,
     };
-    let mut limits = litmus_sandbox::Limits::default();
-    if let Some(t) = config.run.timeout_secs {
-        limits.timeout = std::time::Duration::from_secs(t);
-        limits.cpu_seconds = t;
-    }
     let mut min_scores = BTreeMap::new();
     let mut samples_override = HashMap::new();
     for e in &evals {
@@ -160,7 +167,7 @@ pub fn plan(
         samples_override,
         params: params(config, choices),
         jobs: jobs(config, choices.jobs),
-        limits,
+        limits: limits(config),
         min_scores,
         judge,
         stop_rules: config.run.stop_at_definition_end.unwrap_or(true),

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use crate::eval::case::Case;
 use crate::eval::registry::{EntryKind, EvalEntry};
 use crate::eval::template::PromptTemplate;
+use crate::plan::config::Config;
+use crate::plan::resolve;
 
 /// The outcome of validating one eval.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,13 +100,16 @@ pub fn validate_case(
     }
 }
 
-/// Validates the declarative evals among `entries` on `jobs` threads.
+/// Validates the declarative evals among `entries` on `jobs` threads, each
+/// eval's code under the limits a run gives it: `limits` (the run's, see
+/// [`resolve::limits`](crate::plan::resolve::limits)) with the eval's own
+/// `timeout` ([`EvalEntry::limits`]).
 pub fn validate(
     entries: &[&'static EvalEntry],
     templates: &[PromptTemplate],
+    limits: &litmus_sandbox::Limits,
     jobs: usize,
 ) -> Vec<Validation> {
-    let limits = litmus_sandbox::Limits::default();
     let next = Mutex::new(0usize);
     let results = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -121,7 +126,7 @@ pub fn validate(
                     continue;
                 }
                 let result = match crate::eval::registry::build_case(entry) {
-                    Ok(case) => validate_case(&case, templates, &limits),
+                    Ok(case) => validate_case(&case, templates, &entry.limits(limits)),
                     Err(e) => Err(vec![e]),
                 };
                 results
@@ -140,13 +145,25 @@ pub fn validate(
 }
 
 /// Validates every registered declarative eval; panics listing the failures.
-/// Call it from a `#[test]` in the crate that holds the evals.
+/// Call it from a `#[test]` in the crate that holds the evals. The sandbox
+/// limits are a run's: `[run] timeout_secs` of the `litmus.toml` found from
+/// the crate's directory up (as `cargo eval` finds it), and each eval's own
+/// `timeout`.
 pub fn assert_valid() {
     let entries = crate::eval::registry::all().unwrap_or_else(|e| panic!("{e}"));
-    let jobs = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let results = validate(&entries, &crate::eval::template::builtin(), jobs);
+    // `cargo test` runs a test in its package's directory and names it.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    let config = Config::discover(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let jobs = resolve::jobs(&config, None);
+    let results = validate(
+        &entries,
+        &crate::eval::template::builtin(),
+        &resolve::limits(&config),
+        jobs,
+    );
     assert!(
         !results.is_empty(),
         "no declarative evals are registered: is the crate holding them linked?"
@@ -167,4 +184,75 @@ pub fn assert_valid() {
         results.len(),
         failures.join("\n")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::case::CodeCase;
+    use crate::eval::registry::EntryKind;
+
+    /// A Python case whose one test takes about 1.5 s.
+    fn slow() -> Case {
+        CodeCase::python()
+            .prompt("Write `f()` returning 1.")
+            .test("import time\ntime.sleep(1.5)\nassert f() == 1")
+            .reference("def f():\n    return 1\n")
+            .into()
+    }
+
+    const fn entry(name: &'static str, timeout_secs: Option<u64>, f: fn() -> Case) -> EvalEntry {
+        EvalEntry {
+            name,
+            case: None,
+            module_path: "tests",
+            file: "validate.rs",
+            line: 1,
+            tags: &[],
+            samples: None,
+            timeout_secs,
+            ignore: false,
+            min_score: None,
+            kind: EntryKind::Declarative(f),
+        }
+    }
+    static SLOW: EvalEntry = entry("slow", None, slow);
+    static SLOW_WITH_TIMEOUT: EvalEntry = entry("slow_with_timeout", Some(4), slow);
+
+    fn problems(entry: &'static EvalEntry, limits: &litmus_sandbox::Limits) -> Vec<String> {
+        let templates = resolve::templates(&Config::default(), &[]).unwrap();
+        let results = validate(&[entry], &templates, limits, 1);
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].eval, entry.full_name());
+        results[0].result.clone().err().unwrap_or_default()
+    }
+
+    fn python() -> bool {
+        let ok = litmus_sandbox::Language::Python.is_available();
+        if !ok {
+            eprintln!("skipped: no Python here");
+        }
+        ok
+    }
+
+    #[test]
+    fn references_run_under_the_limits_of_a_run() {
+        if !python() {
+            return;
+        }
+        // `[run] timeout_secs = 1`: the reference's 1.5 s test times out, as
+        // it would in a run.
+        let config = Config::parse("[run]\ntimeout_secs = 1\n", "litmus.toml".as_ref()).unwrap();
+        let limits = resolve::limits(&config);
+        let p = problems(&SLOW, &limits);
+        assert!(
+            p.len() == 1
+                && p[0].contains("reference solution scores")
+                && p[0].contains("timed out"),
+            "{p:?}"
+        );
+        // The eval's own `timeout = "4s"` wins over the configuration's.
+        assert_eq!(SLOW_WITH_TIMEOUT.limits(&limits).timeout.as_secs(), 4);
+        assert_eq!(problems(&SLOW_WITH_TIMEOUT, &limits), Vec::<String>::new());
+    }
 }

@@ -151,4 +151,25 @@ impl Limits {
     pub fn effective_snippet_timeout(&self) -> Duration {
         self.snippet_timeout.min(self.timeout)
     }
+
+    /// These limits with a phase budget (and CPU time) of `timeout`; the
+    /// per-snippet budget keeps its share of the phase budget, so that a
+    /// longer timeout also gives a slow test longer (the defaults, 10 s and
+    /// 5 s, become 30 s and 15 s with a 30 s timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let l = litmus_sandbox::Limits::default().with_timeout(Duration::from_secs(30));
+    /// assert_eq!((l.timeout.as_secs(), l.cpu_seconds), (30, 30));
+    /// assert_eq!(l.effective_snippet_timeout(), Duration::from_secs(15));
+    /// ```
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if !self.timeout.is_zero() {
+            let share = self.snippet_timeout.as_secs_f64() / self.timeout.as_secs_f64();
+            self.snippet_timeout = timeout.mul_f64(share.min(1.0));
+        }
+        self.timeout = timeout;
+        self.cpu_seconds = timeout.as_secs_f64().ceil() as u64;
+        self
+    }
 }

@@ -63,12 +63,10 @@ impl EvalEntry {
     /// [`resolve::limits`](crate::plan::resolve::limits)) with the eval's own
     /// `timeout`. A run and `--validate` both take an eval's limits from here.
     pub fn limits(&self, base: &litmus_sandbox::Limits) -> litmus_sandbox::Limits {
-        let mut limits = base.clone();
-        if let Some(t) = self.timeout_secs {
-            limits.timeout = std::time::Duration::from_secs(t);
-            limits.cpu_seconds = t;
+        match self.timeout_secs {
+            Some(t) => base.clone().with_timeout(std::time::Duration::from_secs(t)),
+            None => base.clone(),
         }
-        limits
     }
 }
 

@@ -114,12 +114,11 @@ fn params(config: &Config, choices: &Choices) -> SamplingParams {
 /// ([`EvalEntry::limits`] adds it): litmus's defaults with `[run]
 /// timeout_secs` of `litmus.toml`.
 pub fn limits(config: &Config) -> litmus_sandbox::Limits {
-    let mut limits = litmus_sandbox::Limits::default();
-    if let Some(t) = config.run.timeout_secs {
-        limits.timeout = std::time::Duration::from_secs(t);
-        limits.cpu_seconds = t;
+    let limits = litmus_sandbox::Limits::default();
+    match config.run.timeout_secs {
+        Some(t) => limits.with_timeout(std::time::Duration::from_secs(t)),
+        None => limits,
     }
-    limits
 }
 
 /// The plan of a run over `evals` (already filtered). Errors (an unknown

@@ -255,4 +255,31 @@ mod tests {
         assert_eq!(SLOW_WITH_TIMEOUT.limits(&limits).timeout.as_secs(), 4);
         assert_eq!(problems(&SLOW_WITH_TIMEOUT, &limits), Vec::<String>::new());
     }
+
+    #[test]
+    fn a_longer_timeout_gives_each_test_longer() {
+        // `timeout = "30s"`: a test may take more than the default 5 s.
+        static LONG: EvalEntry = entry("long", Some(30), slow);
+        let limits = LONG.limits(&Default::default());
+        assert_eq!(limits.timeout.as_secs(), 30);
+        assert_eq!(limits.effective_snippet_timeout().as_secs(), 15);
+        // `[run] timeout_secs` likewise; its default value changes nothing.
+        let config = |t: u64| {
+            Config::parse(
+                &format!("[run]\ntimeout_secs = {t}\n"),
+                "litmus.toml".as_ref(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            resolve::limits(&config(10)),
+            litmus_sandbox::Limits::default()
+        );
+        let limits = resolve::limits(&config(20));
+        assert_eq!(limits.effective_snippet_timeout().as_secs(), 10);
+        assert_eq!(
+            LONG.limits(&limits).effective_snippet_timeout().as_secs(),
+            15
+        );
+    }
 }

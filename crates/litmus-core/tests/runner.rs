@@ -588,3 +588,55 @@ fn announced_workloads_are_what_the_runner_tells_the_model() {
     announce_workloads(&mut http);
     assert_eq!(http.models[0].workload, None);
 }
+
+fn bad_regex() -> Case {
+    litmus_core::eval::case::TextCase::new("Say 42")
+        .metric(litmus_core::eval::case::Metric::regex("(unclosed"))
+        .into()
+}
+static BAD_REGEX: EvalEntry = entry!("bad_regex", EntryKind::Declarative(bad_regex));
+
+fn score_text_bad_regex(ctx: &mut EvalContext<'_>) -> ScoreResult {
+    let a = ctx.ask("Say 42")?;
+    // `?`: the metric's error becomes the sample's error.
+    let s = ctx.score_text(
+        &litmus_core::eval::case::Metric::regex("(unclosed"),
+        &a,
+        &[],
+    )?;
+    Ok(s)
+}
+static SCORE_TEXT_BAD_REGEX: EvalEntry = entry!(
+    "score_text_bad_regex",
+    EntryKind::Imperative(score_text_bad_regex)
+);
+
+#[test]
+fn a_metric_that_cannot_score_errs_its_samples_instead_of_scoring_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Counting::new(false);
+    let b2: SharedBackend = backend.clone();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let p = plan(vec![&BAD_REGEX, &SCORE_TEXT_BAD_REGEX], 2);
+    for run in ["a", "b"] {
+        // The second run answers from the cache: still an error, not a cached 0.
+        let store = common::store(dir.path(), run);
+        let out = execute(
+            &p,
+            &store,
+            &cache,
+            &|_: &ModelSpec| Ok(b2.clone()),
+            &mut Collect::default(),
+        );
+        assert_eq!(out.records.len(), 8);
+        for r in &out.records {
+            let e = r.error.as_deref().unwrap_or_default();
+            assert!(
+                r.score.is_none() && e.contains("metric regex: invalid regex pattern `(unclosed`"),
+                "{}: {:?} {e}",
+                r.eval,
+                r.score
+            );
+        }
+    }
+}

@@ -7,12 +7,17 @@ use crate::eval::score::Score;
 
 /// Scores `answer` for `case` without a model: a text case graded by a judge
 /// needs one (see [`score_judged`]) and scores 0 here, with details saying so.
-pub fn score_case(case: &Case, answer: &str, limits: &litmus_sandbox::Limits) -> Score {
+/// A text case whose metric cannot score (see [`score_metric`]) is an `Err`.
+pub fn score_case(
+    case: &Case,
+    answer: &str,
+    limits: &litmus_sandbox::Limits,
+) -> Result<Score, String> {
     match case {
-        Case::Code(c) => score_code(c, answer, limits),
-        Case::Text(t) if t.judge.is_some() => Score::fail().details(
+        Case::Code(c) => Ok(score_code(c, answer, limits)),
+        Case::Text(t) if t.judge.is_some() => Ok(Score::fail().details(
             "this case is graded by an LLM judge: it is scored by the runner, which has a judge model",
-        ),
+        )),
         Case::Text(t) => score_metric(&t.metric, answer, &t.references, t.pass_threshold),
     }
 }
@@ -86,22 +91,35 @@ fn is_binary(metric: &Metric) -> bool {
 
 /// Scores `answer` with `metric` (0–100). A sample passes at `threshold`
 /// (default: 100 for all-or-nothing metrics, 50 otherwise).
+///
+/// A metric that cannot score at all (an invalid regex or JSON schema, no
+/// reference for a metric that needs one) is a mistake in the eval, not a
+/// wrong answer: an `Err` saying what is wrong, which a run records as the
+/// sample's error, never a score of 0.
 pub fn score_metric(
     metric: &Metric,
     answer: &str,
     references: &[String],
     threshold: Option<f64>,
-) -> Score {
-    match metric.score(answer, references) {
-        Ok(m) => {
-            let mut s = Score::from_fraction(m.value);
-            let threshold = threshold.unwrap_or(if is_binary(metric) { 100.0 } else { 50.0 });
-            s.passed = s.value >= threshold;
-            for (name, v) in m.parts {
-                s.parts.insert(name, v);
-            }
-            s
-        }
-        Err(e) => Score::fail().details(format!("metric {}: {e}", metric.name())),
+) -> Result<Score, String> {
+    let m = metric
+        .score(answer, references)
+        .map_err(|e| metric_error(metric, e))?;
+    let mut s = Score::from_fraction(m.value);
+    let threshold = threshold.unwrap_or(if is_binary(metric) { 100.0 } else { 50.0 });
+    s.passed = s.value >= threshold;
+    for (name, v) in m.parts {
+        s.parts.insert(name, v);
     }
+    Ok(s)
+}
+
+/// Checks `metric`'s own definition (its regex compiles, its schema is well
+/// formed) without scoring anything; the error reads as [`score_metric`]'s.
+pub fn check_metric(metric: &Metric) -> Result<(), String> {
+    metric.validate().map_err(|e| metric_error(metric, e))
+}
+
+fn metric_error(metric: &Metric, e: litmus_metrics::MetricError) -> String {
+    format!("metric {}: {e}", metric.name())
 }

@@ -7,7 +7,7 @@ use crate::base::backend::{
 };
 use crate::base::caller::ModelCaller;
 use crate::eval::case::{CodeCase, Metric};
-use crate::eval::score::Score;
+use crate::eval::score::{EvalError, Score};
 use crate::eval::template::PromptTemplate;
 
 /// One exchange an imperative eval made, kept for the results store.
@@ -131,9 +131,19 @@ impl<'a> EvalContext<'a> {
         crate::eval::case_scoring::score_code(case, answer, &self.limits)
     }
 
-    /// Scores `answer` against `references` with `metric`.
-    pub fn score_text(&self, metric: &Metric, answer: &str, references: &[String]) -> Score {
-        crate::eval::case_scoring::score_metric(metric, answer, references, None)
+    /// Scores `answer` against `references` with `metric`. A metric that
+    /// cannot score (an invalid regex or schema, no reference for a metric
+    /// that needs one) is an error; with `?` it becomes this sample's error
+    /// record.
+    pub fn score_text(
+        &self,
+        metric: &Metric,
+        answer: &str,
+        references: &[String],
+    ) -> Result<Score, EvalError> {
+        Ok(crate::eval::case_scoring::score_metric(
+            metric, answer, references, None,
+        )?)
     }
 
     /// Has an LLM judge grade `answer` to `question` (against `references`,

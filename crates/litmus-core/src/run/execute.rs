@@ -281,7 +281,10 @@ impl Worker<'_> {
                     Err(e) => (None, Some(e)),
                 }
             }
-            _ => (Some(self.scored(u, case, &job.generation.text)), None),
+            _ => match self.scored(u, case, &job.generation.text) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(e)),
+            },
         };
         let nanos = t_score.elapsed().as_nanos() as u64;
         self.scoring_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -326,19 +329,21 @@ impl Worker<'_> {
 
     /// The score of `answer` to `case` (instance `u`), from the score cache
     /// or scored now (sandbox or metric) and cached. A panicking scorer
-    /// scores 0, with the panic in the details.
-    fn scored(&self, u: &Instance, case: &Case, answer: &str) -> Score {
+    /// scores 0, with the panic in the details; a metric that cannot score
+    /// (an invalid regex, see [`score_metric`](crate::eval::case_scoring::score_metric))
+    /// is an `Err`, the sample's error, and is not cached.
+    fn scored(&self, u: &Instance, case: &Case, answer: &str) -> Result<Score, String> {
         let key = score_key(&u.fingerprint, answer);
         if let Some(s) = self.cache.score(&key) {
-            return s;
+            return Ok(s);
         }
         let s = catch_unwind(AssertUnwindSafe(|| {
             crate::eval::case_scoring::score_case(case, answer, &u.limits)
         }))
         .unwrap_or_else(|p| {
-            Score::fail().details(format!("scorer panicked: {}", panic_message(p.as_ref())))
-        });
+            Ok(Score::fail().details(format!("scorer panicked: {}", panic_message(p.as_ref()))))
+        })?;
         self.cache.put_score(key, &s);
-        s
+        Ok(s)
     }
 }

@@ -487,7 +487,8 @@ pub fn calls_key(
 /// The cache key of a score: the response and the case's fingerprint.
 pub fn score_key(case_fingerprint: &str, response: &str) -> String {
     let mut buf = Vec::with_capacity(case_fingerprint.len() + response.len() + 32);
-    buf.extend_from_slice(b"litmus-score-v2\0");
+    // v3: a metric that cannot score is an error, no longer a cached 0.
+    buf.extend_from_slice(b"litmus-score-v3\0");
     buf.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
     buf.push(0);
     buf.extend_from_slice(case_fingerprint.as_bytes());

@@ -74,21 +74,28 @@ pub fn validate_case(
             }
         }
         Case::Text(t) => {
-            if t.references.is_empty() {
-                problems.push("no reference answer".into());
-            }
-            for r in &t.references {
-                let s = crate::eval::case_scoring::score_metric(
-                    &t.metric,
-                    r,
-                    &t.references,
-                    t.pass_threshold,
-                );
-                if !s.passed {
-                    problems.push(format!(
-                        "reference answer {r:?} does not pass its own metric ({:.1})",
-                        s.value
-                    ));
+            // The metric itself (a regex that compiles), then the references:
+            // those there are, and one at least if the metric needs one.
+            if let Err(e) = crate::eval::case_scoring::check_metric(&t.metric) {
+                problems.push(e);
+            } else {
+                if t.references.is_empty() {
+                    problems.push("no reference answer".into());
+                }
+                for r in &t.references {
+                    match crate::eval::case_scoring::score_metric(
+                        &t.metric,
+                        r,
+                        &t.references,
+                        t.pass_threshold,
+                    ) {
+                        Ok(s) if !s.passed => problems.push(format!(
+                            "reference answer {r:?} does not pass its own metric ({:.1})",
+                            s.value
+                        )),
+                        Ok(_) => {}
+                        Err(e) => problems.push(e),
+                    }
                 }
             }
         }
@@ -254,6 +261,37 @@ mod tests {
         // The eval's own `timeout = "4s"` wins over the configuration's.
         assert_eq!(SLOW_WITH_TIMEOUT.limits(&limits).timeout.as_secs(), 4);
         assert_eq!(problems(&SLOW_WITH_TIMEOUT, &limits), Vec::<String>::new());
+    }
+
+    fn text(case: crate::eval::case::TextCase) -> Result<(), Vec<String>> {
+        validate_case(&case.into(), &[], &Default::default())
+    }
+
+    #[test]
+    fn a_metric_that_cannot_score_is_invalid() {
+        use crate::eval::case::{Metric, TextCase};
+        let p = text(TextCase::new("Say 42").metric(Metric::regex("(unclosed"))).unwrap_err();
+        assert!(
+            p.len() == 1 && p[0].starts_with("metric regex: invalid regex pattern `(unclosed`"),
+            "{p:?}"
+        );
+        let p = text(
+            TextCase::new("Say 42")
+                .reference("42")
+                .metric(Metric::regex("(unclosed")),
+        )
+        .unwrap_err();
+        assert!(p.len() == 1 && p[0].contains("(unclosed"), "{p:?}");
+        let p = text(
+            TextCase::new("JSON please")
+                .reference("{}")
+                .metric(Metric::json_schema(serde_json::json!({"type": 7}))),
+        )
+        .unwrap_err();
+        assert!(
+            p.len() == 1 && p[0].starts_with("metric json_schema: invalid JSON schema"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -79,8 +79,11 @@ pub fn validate_case(
             if let Err(e) = crate::eval::case_scoring::check_metric(&t.metric) {
                 problems.push(e);
             } else {
-                if t.references.is_empty() {
-                    problems.push("no reference answer".into());
+                if t.references.is_empty() && t.metric.needs_references() {
+                    problems.push(format!(
+                        "no reference answer (metric {} compares the answer with one)",
+                        t.metric.name()
+                    ));
                 }
                 for r in &t.references {
                     match crate::eval::case_scoring::score_metric(
@@ -291,6 +294,41 @@ mod tests {
         assert!(
             p.len() == 1 && p[0].starts_with("metric json_schema: invalid JSON schema"),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_reference_is_needed_only_by_a_metric_that_compares_with_one() {
+        use crate::eval::case::{Metric, TextCase};
+        assert_eq!(
+            text(TextCase::new("JSON please").metric(Metric::json_valid())),
+            Ok(())
+        );
+        assert_eq!(
+            text(TextCase::new("Say 42").metric(Metric::regex(r"\b42\b"))),
+            Ok(())
+        );
+        let schema = serde_json::json!({"type": "object"});
+        assert_eq!(
+            text(TextCase::new("JSON").metric(Metric::json_schema(schema))),
+            Ok(())
+        );
+        // A reference there is must still pass.
+        let p = text(
+            TextCase::new("Say 42")
+                .reference("forty-two")
+                .metric(Metric::regex(r"\b42\b")),
+        )
+        .unwrap_err();
+        assert!(
+            p.len() == 1 && p[0].contains("\"forty-two\" does not pass"),
+            "{p:?}"
+        );
+        // A metric that compares with a reference needs one.
+        let p = text(TextCase::new("Capital of France?").metric(Metric::contains())).unwrap_err();
+        assert_eq!(
+            p,
+            ["no reference answer (metric contains compares the answer with one)"]
         );
     }
 

@@ -107,7 +107,9 @@ pub const DEFAULT_PASS_THRESHOLD: f64 = 50.0;
 /// `{{question}}`, `{{answer}}`, `{{reference}}` (the reference answers, one
 /// per line, bulleted when there are several), `{{min}}` and `{{max}}` (the
 /// scale). Any other placeholder, or `{{reference}}` when there is no
-/// reference answer, is an error, never text sent to the judge.
+/// reference answer, is an error, never text sent to the judge; so is a
+/// rubric (with its system message) without `{{answer}}`, which would have
+/// the judge grade an answer it never sees.
 ///
 /// ```
 /// use litmus_core::eval::judge::Judge;
@@ -117,6 +119,7 @@ pub const DEFAULT_PASS_THRESHOLD: f64 = 50.0;
 ///     .attempts(2);
 /// assert!(judge.validate(false).is_ok());
 /// assert!(Judge::new().rubric("{{question}} {{anwser}}").validate(false).is_err());
+/// assert!(Judge::new().rubric("Grade this answer from 1 to 10.").validate(false).is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -345,8 +348,9 @@ impl Judge {
         }
     }
 
-    /// Checks the scale and that the rubric renders, for a case with or
-    /// without reference answers.
+    /// Checks the scale and that the rubric renders and shows the judge the
+    /// answer (`{{answer}}` in the rubric or the system message), for a case
+    /// with or without reference answers.
     pub fn validate(&self, has_reference: bool) -> Result<(), JudgeError> {
         let references: Vec<String> = if has_reference {
             vec!["reference".into()]
@@ -406,7 +410,20 @@ impl Judge {
         if let Some(system) = &self.system {
             messages.push(Message::system(render("judge system message", system)?));
         }
-        let user = render("judge rubric", self.rubric_text(!references.is_empty()))?;
+        let rubric = self.rubric_text(!references.is_empty());
+        let user = render("judge rubric", rubric)?;
+        // Nothing adds the answer to what the rubric and the system message
+        // say: without `{{answer}}` the judge would grade an answer unseen.
+        let shows_answer = |text: &str| {
+            crate::eval::placeholders::placeholders("", text)
+                .is_ok_and(|found| found.iter().any(|(_, name)| *name == "answer"))
+        };
+        if !shows_answer(rubric) && !self.system.as_deref().is_some_and(shows_answer) {
+            return Err(JudgeError::Rubric(
+                "the judge rubric has no {{answer}} placeholder, so the judge would never see the answer it grades"
+                    .into(),
+            ));
+        }
         messages.push(Message::user(user));
         Ok(Prompt::Chat(messages))
     }
@@ -940,6 +957,35 @@ mod tests {
         assert!(err.to_string().contains("empty"), "{err}");
         // Placeholder syntax inside the answer is data, not a placeholder.
         assert!(j.prompt("Q?", "{{answer}} {{x}}", &[]).is_ok());
+    }
+
+    #[test]
+    fn a_rubric_must_show_the_judge_the_answer() {
+        let blind = Judge::new().rubric("Grade this answer from 1 to 10.");
+        for has_reference in [false, true] {
+            let err = blind.validate(has_reference).unwrap_err().to_string();
+            assert!(
+                err.contains("no {{answer}} placeholder") && err.contains("never see the answer"),
+                "{err}"
+            );
+        }
+        // Nor is it sent: grading fails before asking the judge.
+        let refs = ["Paris".to_string()];
+        assert!(matches!(
+            blind.prompt("Capital of France?", "Paris", &refs),
+            Err(JudgeError::Rubric(_))
+        ));
+        // The default rubrics show it; so may the system message, and
+        // `{{ answer }}` is the same placeholder.
+        assert!(Judge::new().validate(false).is_ok() && Judge::new().validate(true).is_ok());
+        let in_system = Judge::new()
+            .system("Answer to grade: {{answer}}")
+            .rubric("Grade it from {{min}} to {{max}}.");
+        assert!(in_system.validate(false).is_ok());
+        assert!(Judge::new()
+            .rubric("A: {{ answer }}")
+            .validate(false)
+            .is_ok());
     }
 
     #[test]

@@ -333,6 +333,19 @@ mod tests {
     }
 
     #[test]
+    fn a_judge_that_never_sees_the_answer_is_invalid() {
+        use crate::eval::case::TextCase;
+        use crate::eval::judge::Judge;
+        let blind = Judge::new().rubric("Grade this answer from 1 to 10.");
+        let p = text(TextCase::new("Say hi").judge(blind)).unwrap_err();
+        assert!(
+            p.len() == 1 && p[0].contains("no {{answer}} placeholder"),
+            "{p:?}"
+        );
+        assert_eq!(text(TextCase::new("Say hi").judge(Judge::new())), Ok(()));
+    }
+
+    #[test]
     fn a_longer_timeout_gives_each_test_longer() {
         // `timeout = "30s"`: a test may take more than the default 5 s.
         static LONG: EvalEntry = entry("long", Some(30), slow);

@@ -353,7 +353,9 @@ fn validate(args: &Args, config: &Config, selected: &[&'static EvalEntry]) -> Re
                 bad += 1;
                 println!("{:>12} {}", "INVALID", v.eval);
                 for p in problems {
-                    println!("{:>14} {p}", "-");
+                    // A problem's further lines (a regex error's caret)
+                    // under its first.
+                    println!("{:>14} {}", "-", p.replace('\n', "\n               "));
                 }
             }
         }

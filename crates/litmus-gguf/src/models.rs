@@ -112,6 +112,12 @@ pub fn resolve_model_path(source: &str) -> Result<PathBuf, BackendError> {
         return ensure_builtin(model, &cache_dir());
     }
     let path = expand_home(source);
+    if path.is_dir() {
+        return Err(BackendError::Load(format!(
+            "model file {} is a directory, not a GGUF file",
+            path.display()
+        )));
+    }
     if !path.is_file() {
         return Err(BackendError::Load(format!(
             "model file {} not found",
@@ -560,6 +566,19 @@ pub fn list_models_in(dir: &Path) -> Vec<CachedModel> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_is_not_a_model_file() {
+        let dir = std::env::temp_dir();
+        let err = resolve_model_path(dir.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        let err = resolve_model_path("/no/such/model.gguf")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not found"), "{err}");
+    }
 
     #[test]
     fn builtin_lookup() {

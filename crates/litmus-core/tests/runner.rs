@@ -328,6 +328,49 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
     assert_eq!(by_model("good").len(), 2);
 }
 
+#[test]
+fn a_backend_that_panics_while_opening_fails_its_evals_not_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = plan(vec![&CAPITAL], 1);
+    p.models.push(ModelSpec {
+        name: "good".into(),
+        source: "y".into(),
+        ..Default::default()
+    });
+    let good = Counting::new(false);
+    let g2: SharedBackend = good.clone();
+    let opener = move |s: &ModelSpec| {
+        if s.name == "m" {
+            panic!("cannot convert float seconds to Duration");
+        }
+        Ok(g2.clone())
+    };
+    let store = common::store(dir.path(), "x");
+    let out = execute(
+        &p,
+        &store,
+        &Cache::disabled(),
+        &opener,
+        &mut Collect::default(),
+    );
+    assert_eq!(out.load_errors.len(), 1);
+    assert!(
+        out.load_errors[0]
+            .1
+            .contains("opening panicked: cannot convert"),
+        "{:?}",
+        out.load_errors
+    );
+    assert!(out
+        .records
+        .iter()
+        .filter(|r| r.model == "m")
+        .all(|r| r.error.is_some()));
+    let good: Vec<_> = out.records.iter().filter(|r| r.model == "good").collect();
+    assert_eq!(good.len(), 2);
+    assert!(good.iter().all(|r| r.score.is_some()));
+}
+
 /// Like a server that batches nondeterministically: sample 1 of a prompt is
 /// answered "Lyon" on every second request for that prompt, else "Paris".
 struct Drifting {

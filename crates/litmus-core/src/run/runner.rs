@@ -428,7 +428,15 @@ struct Opened {
 /// backend's.
 fn open(plan: &Plan, spec: &ModelSpec, opener: BackendOpener<'_>) -> Opened {
     let t_open = Instant::now();
-    let backend = opener(spec);
+    // A backend that panics while opening fails this configuration, not
+    // the run (the other configurations' results and the summary are kept).
+    let backend = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| opener(spec)))
+        .unwrap_or_else(|p| {
+            Err(BackendError::Load(format!(
+                "opening panicked: {}",
+                crate::base::util::panic_message(p.as_ref())
+            )))
+        });
     let load_secs = t_open.elapsed().as_secs_f64();
     let info = match &backend {
         Ok(b) => b.model().clone(),

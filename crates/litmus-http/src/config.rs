@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use litmus_core::base::backend::BackendError;
-use litmus_core::base::model::{BackendKind, ModelSpec};
+use litmus_core::base::model::{BackendKind, ModelSpec, MAX_TIMEOUT_SECS};
 use rand::Rng;
 use serde_json::{Map, Value};
 
@@ -29,6 +29,15 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "extra_body",
     "keep_alive",
 ];
+
+// Known to `litmus.toml`'s check, so that a misspelled key is a config
+// error naming the file and line.
+inventory::submit! {
+    litmus_core::base::model::OptionKeys {
+        backends: &[BackendKind::Openai, BackendKind::Ollama],
+        keys: KNOWN_OPTIONS,
+    }
+}
 
 /// Whether an OpenAI-compatible server honours `n` (several choices per request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,13 +125,38 @@ fn parse_u64(key: &str, value: &str) -> Result<u64, BackendError> {
         .map_err(|_| bad(key, value, "a non-negative integer"))
 }
 
-fn parse_f64(key: &str, value: &str) -> Result<f64, BackendError> {
+/// A duration option in seconds (fractions allowed): from 0 to a week
+/// ([`MAX_TIMEOUT_SECS`]), so that no deadline computed from it overflows.
+fn parse_secs(key: &str, value: &str) -> Result<Duration, BackendError> {
     value
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| bad(key, value, "a non-negative number"))
+        .filter(|v| (0.0..=MAX_TIMEOUT_SECS as f64).contains(v))
+        .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        .ok_or_else(|| {
+            bad(
+                key,
+                value,
+                &format!("a number of seconds from 0 to {MAX_TIMEOUT_SECS} (a week)"),
+            )
+        })
+}
+
+/// A duration option in milliseconds: at most a week.
+fn parse_ms(key: &str, value: &str) -> Result<Duration, BackendError> {
+    let max = MAX_TIMEOUT_SECS * 1000;
+    parse_u64(key, value)
+        .ok()
+        .filter(|ms| *ms <= max)
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            bad(
+                key,
+                value,
+                &format!("a number of milliseconds from 0 to {max} (a week)"),
+            )
+        })
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, BackendError> {
@@ -189,7 +223,17 @@ impl HttpConfig {
             Some(p) => Some(p as usize),
             None => None,
         };
-        let timeout = Duration::from_secs(spec.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1));
+        if let Err((_, message)) = spec.check_values() {
+            return Err(BackendError::Load(format!(
+                "model `{}`: {message}",
+                spec.name
+            )));
+        }
+        let timeout = Duration::from_secs(
+            spec.timeout_secs
+                .unwrap_or(DEFAULT_TIMEOUT_SECS)
+                .clamp(1, MAX_TIMEOUT_SECS),
+        );
         let mut cfg = HttpConfig {
             endpoints,
             parallel,
@@ -209,14 +253,12 @@ impl HttpConfig {
         for (key, value) in &spec.options {
             match key.as_str() {
                 "retries" => cfg.retries = parse_u64(key, value)?.min(100) as u32,
-                "backoff_ms" => cfg.backoff = Duration::from_millis(parse_u64(key, value)?),
-                "max_backoff_ms" => cfg.max_backoff = Duration::from_millis(parse_u64(key, value)?),
-                "max_retry_after_secs" => {
-                    cfg.max_retry_after = Duration::from_secs_f64(parse_f64(key, value)?)
-                }
-                "cooldown_ms" => cfg.cooldown = Duration::from_millis(parse_u64(key, value)?),
+                "backoff_ms" => cfg.backoff = parse_ms(key, value)?,
+                "max_backoff_ms" => cfg.max_backoff = parse_ms(key, value)?,
+                "max_retry_after_secs" => cfg.max_retry_after = parse_secs(key, value)?,
+                "cooldown_ms" => cfg.cooldown = parse_ms(key, value)?,
                 "connect_timeout_secs" => {
-                    cfg.connect_timeout = Duration::from_secs_f64(parse_f64(key, value)?.max(0.001))
+                    cfg.connect_timeout = parse_secs(key, value)?.max(Duration::from_millis(1))
                 }
                 "n_supported" => {
                     cfg.n_support = match value.trim().to_ascii_lowercase().as_str() {
@@ -313,6 +355,63 @@ mod tests {
         spec.options.insert("retires".into(), "5".into());
         let err = HttpConfig::from_spec(&spec).unwrap_err().to_string();
         assert!(err.contains("unknown option `retires`"), "{err}");
+    }
+
+    #[test]
+    fn litmus_toml_knows_the_option_keys() {
+        let path = std::path::Path::new("litmus.toml");
+        let parse = |t: &str| litmus_core::plan::config::Config::parse(t, path);
+        let err = parse("[models.s]\nbackend = \"openai\"\nsource = \"http://h/v1\"\noptions = { retires = 5 }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 4")
+                && err.contains("unknown option `retires` for the openai backend"),
+            "{err}"
+        );
+        let c = parse("[models.s]\nbackend = \"ollama\"\nsource = \"http://h\"\noptions = { retries = 5, extra_sampling = false }\n")
+            .unwrap();
+        let cfg = HttpConfig::from_spec(&c.models["s"]).unwrap();
+        assert_eq!((cfg.retries, cfg.extra_sampling), (5, false));
+    }
+
+    #[test]
+    fn absurd_durations_are_errors_not_panics() {
+        let with = |key: &str, value: &str| {
+            let mut spec = ModelSpec {
+                name: "m".into(),
+                backend: BackendKind::Openai,
+                source: "http://127.0.0.1:1".into(),
+                ..Default::default()
+            };
+            spec.options.insert(key.into(), value.into());
+            HttpConfig::from_spec(&spec).map_err(|e| e.to_string())
+        };
+        for (key, value) in [
+            ("max_retry_after_secs", "1e300"),
+            ("connect_timeout_secs", "1e20"),
+            ("max_retry_after_secs", "-1"),
+            ("max_retry_after_secs", "nan"),
+            ("cooldown_ms", "18446744073709551615"),
+            ("backoff_ms", "18446744073709551615"),
+        ] {
+            let err = with(key, value).unwrap_err();
+            assert!(err.contains(key) && err.contains("a week"), "{err}");
+        }
+        let cfg = with("max_retry_after_secs", "0.5").unwrap();
+        assert_eq!(cfg.max_retry_after, Duration::from_millis(500));
+        let spec = ModelSpec {
+            name: "m".into(),
+            backend: BackendKind::Openai,
+            source: "http://127.0.0.1:1".into(),
+            timeout_secs: Some(9223372036854775807),
+            ..Default::default()
+        };
+        let err = HttpConfig::from_spec(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("model `m`") && err.contains("timeout_secs"),
+            "{err}"
+        );
     }
 
     #[test]

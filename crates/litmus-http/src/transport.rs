@@ -122,7 +122,9 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<f64>()
         .ok()?;
-    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v))
+    // A wait too long for a Duration is the longest one (the caller caps
+    // it at `max_retry_after_secs`).
+    (v >= 0.0).then(|| Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX))
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -434,6 +436,11 @@ mod tests {
             RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
+        assert_eq!(retry_after(&h), None);
+        // A server's absurd wait is the longest, not a panic.
+        h.insert(RETRY_AFTER, "1e300".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::MAX));
+        h.insert(RETRY_AFTER, "NaN".parse().unwrap());
         assert_eq!(retry_after(&h), None);
     }
 }

@@ -211,6 +211,22 @@ pub const OPTION_KEYS: &[&str] = &[
     "isolation",
 ];
 
+// Known to `litmus.toml`'s check, so that a misspelled key is a config
+// error naming the file and line (`batch_invariant` too: opening the model
+// says that it is gone, and why).
+inventory::submit! {
+    litmus_core::base::model::OptionKeys {
+        backends: &[litmus_core::base::model::BackendKind::Llama],
+        keys: OPTION_KEYS,
+    }
+}
+inventory::submit! {
+    litmus_core::base::model::OptionKeys {
+        backends: &[litmus_core::base::model::BackendKind::Llama],
+        keys: &["batch_invariant"],
+    }
+}
+
 pub(crate) fn parse_bool(key: &str, v: &str) -> Result<bool, BackendError> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
@@ -239,6 +255,12 @@ impl LlamaSettings {
         model_path: PathBuf,
         gguf: &GgufInfo,
     ) -> Result<Self, BackendError> {
+        if let Err((_, message)) = spec.check_values() {
+            return Err(BackendError::Load(format!(
+                "model `{}`: {message}",
+                spec.name
+            )));
+        }
         let gpu = cfg!(feature = "cuda") && spec.gpu_layers != Some(0);
         let threads = spec.threads.filter(|t| *t > 0).unwrap_or_else(|| {
             if spec.cpus.is_empty() {
@@ -341,7 +363,7 @@ impl LlamaSettings {
         // (of fewer, when the run's requests are known and need fewer), unless
         // that takes more than a quarter of the memory (at least 1 GiB): then
         // fewer sequences run at once (or as many as asked for).
-        let full_seq = u64::from(seq_context.next_multiple_of(256));
+        let full_seq = u64::from(seq_context).next_multiple_of(256);
         let known = spec.workload.as_ref().and_then(|w| w.requests.as_ref());
         let per_seq = match known {
             Some(r) => full_seq.min(byte_cells(r)),
@@ -502,6 +524,57 @@ mod tests {
             ..Default::default()
         };
         LlamaSettings::resolve(&spec, PathBuf::from("m.gguf"), &info(per_token)).unwrap()
+    }
+
+    #[test]
+    fn litmus_toml_knows_the_option_keys() {
+        use litmus_core::base::model::{known_option_keys, BackendKind};
+        let known = known_option_keys(BackendKind::Llama).unwrap();
+        assert!(OPTION_KEYS.iter().all(|k| known.contains(k)));
+        let path = std::path::Path::new("litmus.toml");
+        let parse = |t: &str| litmus_core::plan::config::Config::parse(t, path);
+        let err =
+            parse("[models.gemma]\nsource = \"m.gguf\"\noptions = { isolaton = \"thread\" }\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("line 3")
+                && err.contains("models.gemma.options: unknown option `isolaton`"),
+            "{err}"
+        );
+        // The README's forms: booleans as booleans.
+        let c = parse("[models.gemma]\nsource = \"m.gguf\"\noptions = { tiled_mm = false, amx = true, n_batch = 1024 }\n")
+            .unwrap();
+        let s = LlamaSettings::resolve(&c.models["gemma"], PathBuf::from("m.gguf"), &info(None))
+            .unwrap();
+        assert!(!s.tiled_mm || std::env::var_os("GGML_CPU_TILED_MM").is_some());
+        assert!(s.amx);
+        assert_eq!(s.n_batch, 1024);
+    }
+
+    #[test]
+    fn absurd_contexts_and_threads_are_errors_not_panics() {
+        let spec = |context, threads| ModelSpec {
+            name: "m".into(),
+            context,
+            threads,
+            ..Default::default()
+        };
+        let resolve = |spec: &ModelSpec| {
+            LlamaSettings::resolve(spec, PathBuf::from("m.gguf"), &info(Some(1024)))
+                .map(|s| s.kv_size)
+                .map_err(|e| e.to_string())
+        };
+        let err = resolve(&spec(Some(u32::MAX), None)).unwrap_err();
+        assert!(
+            err.contains("model `m`") && err.contains("context"),
+            "{err}"
+        );
+        let err = resolve(&spec(None, Some(100_000))).unwrap_err();
+        assert!(err.contains("threads"), "{err}");
+        // The largest context accepted resolves (its rounding does not wrap).
+        let max = litmus_core::base::model::MAX_CONTEXT;
+        assert!(resolve(&spec(Some(max - 1), None)).unwrap() >= max);
     }
 
     #[test]

@@ -422,3 +422,23 @@ pub mod __private {
         config.map_or(true, |c| c.run.html_report != Some(false))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use litmus_core::base::model::{known_option_keys, BackendKind};
+
+    /// The backends linked in register their `options` keys, so that
+    /// `litmus.toml` is checked against them before anything runs.
+    #[test]
+    fn linked_backends_register_their_option_keys() {
+        if cfg!(feature = "llama") {
+            let llama = known_option_keys(BackendKind::Llama).unwrap();
+            assert!(llama.contains(&"isolation") && llama.contains(&"tiled_mm"));
+        }
+        if cfg!(feature = "http") {
+            for kind in [BackendKind::Openai, BackendKind::Ollama] {
+                assert!(known_option_keys(kind).unwrap().contains(&"retries"));
+            }
+        }
+    }
+}

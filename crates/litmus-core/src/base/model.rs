@@ -96,7 +96,10 @@ pub struct ModelSpec {
     pub timeout_secs: Option<u64>,
     /// Use `/v1/completions` or `/api/generate` even for chat prompts.
     pub raw_completion: Option<bool>,
-    /// Backend-specific options not covered above.
+    /// Backend-specific options not covered above. In `litmus.toml` a value
+    /// may be a string, a boolean or a number (`amx = true`, `n_batch =
+    /// 1024`); backends read each as its string form (`"true"`, `"1024"`).
+    #[serde(deserialize_with = "option_values")]
     pub options: BTreeMap<String, String>,
     /// Several quantizations of this model: label → GGUF path (llama), tag
     /// (Ollama) or server-side name (OpenAI). Each becomes its own
@@ -108,6 +111,82 @@ pub struct ModelSpec {
     /// hint: a backend must still serve any request it gets.
     #[serde(skip)]
     pub workload: Option<Workload>,
+}
+
+/// The largest `context` a model may ask for, in tokens (16 Mi): beyond any
+/// model's, and far enough from `u32::MAX` that sizes derived from it
+/// (rounded to whole 256-cell blocks, times the sequences) cannot overflow.
+pub const MAX_CONTEXT: u32 = 1 << 24;
+
+/// The most CPU threads a model may ask for: llama.cpp's
+/// `GGML_MAX_N_THREADS` (more abort the engine).
+pub const MAX_THREADS: u32 = 512;
+
+/// The longest per-request timeout (`timeout_secs`) of an HTTP backend: a
+/// week, so that deadlines computed from it cannot overflow.
+pub const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+
+/// `options` values: strings, and booleans and numbers as their string
+/// forms (see [`ModelSpec::options`]).
+fn option_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    struct OptionValue(String);
+    impl<'de> Deserialize<'de> for OptionValue {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl serde::de::Visitor<'_> for Visitor {
+                type Value = OptionValue;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string, a boolean or a number")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<OptionValue, E> {
+                    Ok(OptionValue(v.to_string()))
+                }
+                fn visit_bool<E>(self, v: bool) -> Result<OptionValue, E> {
+                    Ok(OptionValue(v.to_string()))
+                }
+                fn visit_i64<E>(self, v: i64) -> Result<OptionValue, E> {
+                    Ok(OptionValue(v.to_string()))
+                }
+                fn visit_u64<E>(self, v: u64) -> Result<OptionValue, E> {
+                    Ok(OptionValue(v.to_string()))
+                }
+                fn visit_f64<E>(self, v: f64) -> Result<OptionValue, E> {
+                    Ok(OptionValue(v.to_string()))
+                }
+            }
+            d.deserialize_any(Visitor)
+        }
+    }
+    let map = BTreeMap::<String, OptionValue>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
+}
+
+/// The `options` keys a backend understands ([`ModelSpec::options`]), as
+/// the crate implementing it registers them (`inventory::submit!`), so that
+/// a misspelled key in `litmus.toml` is found before anything runs
+/// ([`known_option_keys`]). The core does not depend on the backends.
+pub struct OptionKeys {
+    /// The backends these keys are for.
+    pub backends: &'static [BackendKind],
+    /// The keys.
+    pub keys: &'static [&'static str],
+}
+
+inventory::collect!(OptionKeys);
+
+/// The `options` keys `backend` understands, when the crate implementing it
+/// is linked into this program and has registered them ([`OptionKeys`]);
+/// `None` otherwise (its options are checked when a model opens).
+pub fn known_option_keys(backend: BackendKind) -> Option<Vec<&'static str>> {
+    let mut known = None::<Vec<&'static str>>;
+    for o in inventory::iter::<OptionKeys> {
+        if o.backends.contains(&backend) {
+            known.get_or_insert_with(Vec::new).extend(o.keys);
+        }
+    }
+    known
 }
 
 /// Opens a backend for a model spec: what the harness and the runner are
@@ -134,6 +213,39 @@ pub struct KnownRequests {
 }
 
 impl ModelSpec {
+    /// Checks the values no backend can use: a `context` above
+    /// [`MAX_CONTEXT`], `threads` above [`MAX_THREADS`], a `timeout_secs`
+    /// of 0 or above [`MAX_TIMEOUT_SECS`], a `split` proportion that is not
+    /// a finite number ≥ 0. The error names the key (`Err((key, message))`).
+    pub fn check_values(&self) -> Result<(), (&'static str, String)> {
+        if let Some(c) = self.context.filter(|c| *c > MAX_CONTEXT) {
+            return Err((
+                "context",
+                format!("context = {c} is more than the {MAX_CONTEXT} tokens litmus accepts"),
+            ));
+        }
+        if let Some(t) = self.threads.filter(|t| *t > MAX_THREADS) {
+            return Err((
+                "threads",
+                format!("threads = {t} is more than the {MAX_THREADS} llama.cpp can use"),
+            ));
+        }
+        match self.timeout_secs {
+            Some(0) => return Err(("timeout_secs", "timeout_secs must be at least 1".into())),
+            Some(t) if t > MAX_TIMEOUT_SECS => {
+                return Err((
+                    "timeout_secs",
+                    format!("timeout_secs = {t} is more than a week ({MAX_TIMEOUT_SECS})"),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(x) = self.split.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+            return Err(("split", format!("split: {x} is not a proportion ≥ 0")));
+        }
+        Ok(())
+    }
+
     /// One spec per quantization (or `self` alone when it lists none).
     pub fn expand(&self) -> Vec<ModelSpec> {
         if self.quantizations.is_empty() {
@@ -212,5 +324,84 @@ impl ModelSpec {
             model,
             ..ModelSpec::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_take_strings_booleans_and_numbers() {
+        let spec: ModelSpec = toml::from_str(
+            "source = \"m.gguf\"\noptions = { tiled_mm = false, amx = true, n_batch = 1024, max_retry_after_secs = 1.5, isolation = \"thread\" }\n",
+        )
+        .unwrap();
+        let o = |k: &str| spec.options[k].as_str();
+        assert_eq!(
+            (
+                o("tiled_mm"),
+                o("amx"),
+                o("n_batch"),
+                o("max_retry_after_secs"),
+                o("isolation")
+            ),
+            ("false", "true", "1024", "1.5", "thread")
+        );
+        let err = toml::from_str::<ModelSpec>("options = { x = [1] }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a string, a boolean or a number"), "{err}");
+        // Written back as strings, read back the same.
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), spec);
+    }
+
+    #[test]
+    fn absurd_values_are_named() {
+        let ok = ModelSpec {
+            context: Some(MAX_CONTEXT),
+            threads: Some(MAX_THREADS),
+            timeout_secs: Some(MAX_TIMEOUT_SECS),
+            split: vec![1.0, 0.0],
+            ..ModelSpec::default()
+        };
+        assert_eq!(ok.check_values(), Ok(()));
+        let key = |spec: ModelSpec| spec.check_values().unwrap_err().0;
+        assert_eq!(
+            key(ModelSpec {
+                context: Some(u32::MAX),
+                ..ok.clone()
+            }),
+            "context"
+        );
+        assert_eq!(
+            key(ModelSpec {
+                threads: Some(100_000),
+                ..ok.clone()
+            }),
+            "threads"
+        );
+        assert_eq!(
+            key(ModelSpec {
+                timeout_secs: Some(i64::MAX as u64),
+                ..ok.clone()
+            }),
+            "timeout_secs"
+        );
+        assert_eq!(
+            key(ModelSpec {
+                timeout_secs: Some(0),
+                ..ok.clone()
+            }),
+            "timeout_secs"
+        );
+        assert_eq!(
+            key(ModelSpec {
+                split: vec![f64::NAN],
+                ..ok
+            }),
+            "split"
+        );
     }
 }

@@ -86,7 +86,7 @@ pub struct Args {
     #[arg(long, value_name = "ID", requires = "resume")]
     pub run_id: Option<String>,
     /// Most tokens per answer.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub max_tokens: Option<u32>,
     /// Only evals with one of these tags (repeatable, or comma-separated).
     #[arg(long = "tag", value_name = "TAG", value_delimiter = ',')]
@@ -663,6 +663,11 @@ mod tests {
         assert!(m.contains("'x'") && m.contains("--samples"), "{m}");
         assert!(usage_error(&["--samples", "0"]).contains("at least 1"));
         assert!(usage_error(&["--repeat", "0"]).contains("at least 1"));
+        let m = usage_error(&["--max-tokens", "0"]);
+        assert!(
+            m.contains("--max-tokens") && m.contains("at least 1"),
+            "{m}"
+        );
         assert!(usage_error(&["--temperature", "9"]).contains("outside 0–5"));
         assert!(usage_error(&["--temperature", "0,x"]).contains("--temperature"));
         assert!(usage_error(&["--tolerance", "nan"]).contains("points ≥ 0"));

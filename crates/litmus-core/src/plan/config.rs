@@ -55,6 +55,9 @@ pub struct Config {
     /// Where the file was read from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
+    /// The file's text, to name the line of a later error ([`Config::error_at`]).
+    #[serde(skip)]
+    text: String,
 }
 
 /// Defaults for a run; each has a command-line flag.
@@ -119,9 +122,57 @@ pub struct EvalSettings {
     pub samples: Option<u32>,
 }
 
-fn err_at(path: Option<&Path>, text: &str, needle: &str, message: String) -> ConfigError {
+impl RunDefaults {
+    /// The values no run can use, with the key they are under: `samples`
+    /// or `max_tokens` of 0, a `timeout_secs` of 0 or above a week,
+    /// `top_p` or `min_p` outside 0–1, a `repeat_penalty` that is not a
+    /// number above 0 (1 disables it). Temperatures are checked with their
+    /// line of the list.
+    pub fn check_values(&self) -> Result<(), (&'static str, String)> {
+        if self.samples == Some(0) {
+            return Err(("samples", "must be at least 1".into()));
+        }
+        if self.max_tokens == Some(0) {
+            return Err(("max_tokens", "must be at least 1".into()));
+        }
+        if let Some(t) = self.timeout_secs {
+            let max = crate::base::model::MAX_TIMEOUT_SECS;
+            if !(1..=max).contains(&t) {
+                return Err(("timeout_secs", format!("{t} is outside 1–{max} (a week)")));
+            }
+        }
+        for (key, v) in [("top_p", self.top_p), ("min_p", self.min_p)] {
+            if let Some(v) = v.filter(|v| !(0.0..=1.0).contains(v)) {
+                return Err((key, format!("{v} is outside 0–1")));
+            }
+        }
+        if let Some(v) = self.repeat_penalty.filter(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err((
+                "repeat_penalty",
+                format!("{v} is not a number above 0 (1 disables the penalty)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl EvalSettings {
+    /// The values no eval can use, with their key: `samples` of 0, a
+    /// `min_score` outside 0–100.
+    pub fn check_values(&self) -> Result<(), (&'static str, String)> {
+        if self.samples == Some(0) {
+            return Err(("samples", "must be at least 1".into()));
+        }
+        if let Some(m) = self.min_score.filter(|m| !(0.0..=100.0).contains(m)) {
+            return Err(("min_score", format!("{m} is outside 0–100")));
+        }
+        Ok(())
+    }
+}
+
+fn err_at(path: Option<&Path>, text: &str, at: &[&str], message: String) -> ConfigError {
     let path = path.map(|p| p.display().to_string()).unwrap_or_default();
-    let message = match Config::line_of(text, needle) {
+    let message = match Config::line_of(text, at) {
         Some(line) => format!("line {line}: {message}"),
         None => message,
     };
@@ -147,6 +198,7 @@ impl Config {
         })?;
         config.path = Some(path.to_path_buf());
         config.check(text)?;
+        config.text = text.to_string();
         Ok(config)
     }
 
@@ -170,13 +222,39 @@ impl Config {
         Ok(Config::default())
     }
 
-    /// The line in `text` where `[section.key]` or `key =` first appears.
-    fn line_of(text: &str, needle: &str) -> Option<usize> {
-        text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+    /// The line in `text` of the key at `at` (`["models", "m", "context"]`),
+    /// as the TOML parser located it (comments and other tables' keys of
+    /// the same name are not it); where the path ends early (a missing
+    /// key), the line of the deepest part there is (its table's header).
+    fn line_of(text: &str, at: &[&str]) -> Option<usize> {
+        let doc = toml_edit::ImDocument::parse(text).ok()?;
+        let mut item = doc.as_item();
+        let mut span = None;
+        for key in at {
+            let Some((k, v)) = item.as_table_like().and_then(|t| t.get_key_value(key)) else {
+                break;
+            };
+            // A table's header, else where its key is written.
+            let here = match v {
+                toml_edit::Item::Table(t) if !t.is_implicit() => t.span(),
+                _ => None,
+            };
+            span = here.or_else(|| k.span()).or_else(|| v.span()).or(span);
+            item = v;
+        }
+        let start = span?.start;
+        Some(text.get(..start)?.matches('\n').count() + 1)
     }
 
-    fn err_at(&self, text: &str, needle: &str, message: String) -> ConfigError {
-        err_at(self.path.as_deref(), text, needle, message)
+    fn err_at(&self, text: &str, at: &[&str], message: String) -> ConfigError {
+        err_at(self.path.as_deref(), text, at, message)
+    }
+
+    /// An error about the key at `at` (`["templates", "t", "user"]`) found
+    /// after the file was read (a check that needs the evals), naming the
+    /// file and line as the file's own errors do.
+    pub fn error_at(&self, at: &[&str], message: String) -> ConfigError {
+        self.err_at(&self.text, at, message)
     }
 
     /// Semantic checks the schema cannot express.
@@ -188,43 +266,54 @@ impl Config {
             }
             if model.source.is_empty() {
                 let msg = format!("models.{name}: missing key `source` (a GGUF path, `builtin:NAME`, a URL or a run)");
-                return Err(err_at(
-                    path.as_deref(),
-                    text,
-                    &format!("[models.{name}]"),
-                    msg,
-                ));
+                return Err(err_at(path.as_deref(), text, &["models", name], msg));
+            }
+            if let Some(known) = crate::base::model::known_option_keys(model.backend) {
+                if let Some(key) = model.options.keys().find(|k| !known.contains(&k.as_str())) {
+                    let msg = format!(
+                        "models.{name}.options: unknown option `{key}` for the {} backend (known: {})",
+                        model.backend,
+                        known.join(", ")
+                    );
+                    let at = ["models", name, "options", key];
+                    return Err(err_at(path.as_deref(), text, &at, msg));
+                }
+            }
+            if let Err((key, e)) = model.check_values() {
+                let msg = format!("models.{name}.{key}: {e}");
+                return Err(err_at(path.as_deref(), text, &["models", name, key], msg));
             }
         }
         for (name, t) in self.templates.iter_mut() {
             t.name = name.clone();
             if let Err(e) = t.validate() {
                 let msg = format!("templates.{name}: {e}");
-                return Err(err_at(
-                    path.as_deref(),
-                    text,
-                    &format!("[templates.{name}]"),
-                    msg,
-                ));
+                return Err(err_at(path.as_deref(), text, &["templates", name], msg));
             }
         }
         for t in &self.run.temperatures {
             if !(0.0..=5.0).contains(t) {
                 let msg = format!("run.temperatures: {t} is outside 0–5");
-                return Err(self.err_at(text, "temperatures", msg));
+                return Err(self.err_at(text, &["run", "temperatures"], msg));
             }
         }
-        if self.run.samples == Some(0) {
-            return Err(self.err_at(text, "samples", "run.samples: must be at least 1".into()));
+        if let Err((key, e)) = self.run.check_values() {
+            return Err(self.err_at(text, &["run", key], format!("run.{key}: {e}")));
+        }
+        for (name, settings) in &self.evals {
+            if let Err((key, e)) = settings.check_values() {
+                let msg = format!("evals.{name}.{key}: {e}");
+                return Err(self.err_at(text, &["evals", name, key], msg));
+            }
         }
         if let Some(h) = &self.devices.headroom {
             if let Err(e) = crate::plan::placement::Headroom::parse(h) {
-                return Err(self.err_at(text, "headroom", format!("devices.{e}")));
+                return Err(self.err_at(text, &["devices", "headroom"], format!("devices.{e}")));
             }
         }
         if let Some(model) = &self.judge.model {
             if let Err(e) = self.resolve_judge(model) {
-                return Err(self.err_at(text, "[judge]", format!("judge.model: {e}")));
+                return Err(self.err_at(text, &["judge", "model"], format!("judge.model: {e}")));
             }
         }
         Ok(())
@@ -363,6 +452,115 @@ user = "{{task}} One word."
     }
 
     #[test]
+    fn errors_name_the_line_of_the_key_not_a_comment_or_another_table() {
+        // The reviewer's c25: a comment on line 1 mentions the key.
+        let text = "# how many samples to take\n[models.m]\nsource = \"m.gguf\"\n# samples: one per question\n[run]\nmodels = [\"m\"]\nsamples = 0\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains("line 7") && err.contains("run.samples"),
+            "{err}"
+        );
+        // `samples` of another table first, then the run's.
+        let text = "[evals.x]\nsamples = 2\n\n[run]\nsamples = 0\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("line 5"), "{err}");
+        // Dotted and inline keys.
+        let err = parse("run.temperatures = [9.0]\n").unwrap_err().to_string();
+        assert!(
+            err.contains("line 1") && err.contains("run.temperatures"),
+            "{err}"
+        );
+        let err = parse("# [judge]\n[run]\n\n[judge]\nmodel = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn values_no_run_can_use_name_their_key_and_line() {
+        let bad = |text: &str, key: &str, line: usize| {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(
+                err.contains(key) && err.contains(&format!("line {line}:")),
+                "{text:?}: {err}"
+            );
+        };
+        for (kv, key) in [
+            ("top_p = -3.0", "run.top_p"),
+            ("top_p = nan", "run.top_p"),
+            ("min_p = 7.0", "run.min_p"),
+            ("repeat_penalty = -2.0", "run.repeat_penalty"),
+            ("repeat_penalty = nan", "run.repeat_penalty"),
+            ("repeat_penalty = inf", "run.repeat_penalty"),
+            ("max_tokens = 0", "run.max_tokens"),
+            ("samples = 0", "run.samples"),
+            ("timeout_secs = 0", "run.timeout_secs"),
+            ("temperatures = [0.5, nan]", "run.temperatures"),
+            ("temperatures = [-1.0]", "run.temperatures"),
+        ] {
+            bad(&format!("# {kv}\n[run]\nmodels = [\"m\"]\n{kv}\n"), key, 4);
+        }
+        bad(
+            "[run]\nsamples = 1\n[evals.capital]\nsamples = 0\n",
+            "evals.capital.samples",
+            4,
+        );
+        bad(
+            "[evals.capital]\nsamples = 2\nmin_score = 1000\n",
+            "evals.capital.min_score",
+            3,
+        );
+        bad(
+            "[models.m]\nsource = \"m.gguf\"\ncontext = 4294967295\n",
+            "models.m.context",
+            3,
+        );
+        bad(
+            "[models.m]\nsource = \"m.gguf\"\nthreads = 100000\n",
+            "models.m.threads",
+            3,
+        );
+        bad(
+            "[models.m]\nbackend = \"openai\"\nsource = \"http://h/v1\"\ntimeout_secs = 9223372036854775807\n",
+            "models.m.timeout_secs",
+            4,
+        );
+        // What they may be.
+        let c = parse(
+            "[run]\ntop_p = 1.0\nmin_p = 0.0\ntop_k = 0\nrepeat_penalty = 1.1\nmax_tokens = 1\n[evals.x]\nmin_score = 100\n[models.m]\nsource = \"m.gguf\"\ncontext = 131072\nthreads = 64\n",
+        );
+        assert!(c.is_ok(), "{:?}", c.err());
+    }
+
+    // As a backend's crate registers its option keys (none is linked here).
+    inventory::submit! {
+        crate::base::model::OptionKeys {
+            backends: &[crate::base::model::BackendKind::Replay],
+            keys: &["speed", "isolation"],
+        }
+    }
+
+    #[test]
+    fn unknown_options_of_a_registered_backend_name_the_model_and_line() {
+        let text = "[models.r]\nbackend = \"replay\"\nsource = \"run\"\noptions = { speed = 1, isolaton = \"thread\" }\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains("line 4")
+                && err
+                    .contains("models.r.options: unknown option `isolaton` for the replay backend")
+                && err.contains("isolation"),
+            "{err}"
+        );
+        let ok = "[models.r]\nbackend = \"replay\"\nsource = \"run\"\noptions = { speed = 1 }\n";
+        assert!(parse(ok).is_ok());
+        // A backend that registered none (not linked): checked when it opens.
+        assert!(parse(
+            "[models.m]\nbackend = \"ollama\"\nsource = \"h\"\noptions = { anything = true }\n"
+        )
+        .is_ok());
+    }
+
+    #[test]
     fn bad_template_is_an_error() {
         let err = parse("[templates.t]\nuser = \"{{task\"\n")
             .unwrap_err()
@@ -392,12 +590,12 @@ user = "{{task}} One word."
             "judge"
         );
         assert_eq!(parse("").unwrap().judge.model, None);
-        // An unknown judge names the line of [judge].
+        // An unknown judge names the line of its key.
         let err = parse("[run]\nsamples = 1\n\n[judge]\nmodel = \"nope\"\n")
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("line 4") && err.contains("judge.model") && err.contains("nope"),
+            err.contains("line 5") && err.contains("judge.model") && err.contains("nope"),
             "{err}"
         );
         let err = parse("[judge]\nmodle = \"g\"\n").unwrap_err().to_string();

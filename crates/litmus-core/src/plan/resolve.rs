@@ -76,6 +76,63 @@ pub fn templates(config: &Config, chosen: &[String]) -> Result<Vec<PromptTemplat
         .collect()
 }
 
+/// Variables litmus fills in every template (see [`crate::eval::template`]);
+/// the others come from the cases (`.var(..)`).
+const TEMPLATE_VARS: &[&str] = &["task", "task_inline", "language", "prefix"];
+
+/// A placeholder of a chosen template that no selected eval can fill (not
+/// one litmus fills, nor a variable of any selected case) is an error now,
+/// naming the template (and for one from `litmus.toml`, the file and
+/// line), not an error of every sample later.
+fn check_placeholders(
+    config: &Config,
+    templates: &[PromptTemplate],
+    evals: &[&'static EvalEntry],
+) -> Result<(), String> {
+    let mut cases = None;
+    for t in templates {
+        let fields = [
+            ("system", &t.system),
+            ("user", &t.user),
+            ("completion", &t.completion),
+        ];
+        for (field, text) in fields {
+            let Some(text) = text else { continue };
+            let names = crate::eval::placeholders::placeholders(&t.name, text)
+                .map_err(|e| e.to_string())?;
+            for (_, name) in names {
+                if TEMPLATE_VARS.contains(&name) {
+                    continue;
+                }
+                let cases = cases.get_or_insert_with(|| crate::plan::matrix::build_cases(evals));
+                let filled = cases
+                    .iter()
+                    .flatten()
+                    .flatten()
+                    .any(|c| c.vars().contains_key(name));
+                if filled || evals.is_empty() {
+                    continue;
+                }
+                let message = format!(
+                    "templates.{}.{field}: placeholder `{{{{{name}}}}}` is filled by nothing: litmus fills {}, and no selected case has a variable `{name}` (`.var(..)`)",
+                    t.name,
+                    TEMPLATE_VARS.join(", ")
+                );
+                return Err(
+                    if config.templates.contains_key(&t.name) && config.path.is_some() {
+                        config
+                            .error_at(&["templates", &t.name, field], message)
+                            .to_string()
+                    } else {
+                        message
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parallel scoring jobs: `chosen`, else `[run] jobs`, else one per CPU.
 pub fn jobs(config: &Config, chosen: Option<usize>) -> usize {
     chosen.or(config.run.jobs).unwrap_or_else(|| {
@@ -129,7 +186,14 @@ pub fn plan(
     choices: &Choices,
     evals: Vec<&'static EvalEntry>,
 ) -> Result<Plan, String> {
+    if choices.max_tokens == Some(0) {
+        return Err("--max-tokens: must be at least 1".into());
+    }
+    if choices.samples == Some(0) {
+        return Err("--samples: must be at least 1".into());
+    }
     let templates = templates(config, &choices.templates)?;
+    check_placeholders(config, &templates, &evals)?;
     let mut models = Vec::new();
     for m in &model_names(config, &choices.models) {
         models.extend(config.resolve_model(m)?.expand());
@@ -208,6 +272,50 @@ mod tests {
         assert_eq!(model_names(&Config::default(), &[]), [DEFAULT_MODEL]);
     }
 
+    fn country() -> crate::eval::case::Case {
+        crate::eval::case::TextCase::new("Capital of {{country}}?")
+            .var("country", "France")
+            .reference("Paris")
+            .into()
+    }
+    static COUNTRY: EvalEntry = EvalEntry {
+        name: "country",
+        case: None,
+        module_path: "tests",
+        file: "resolve.rs",
+        line: 1,
+        tags: &[],
+        samples: None,
+        timeout_secs: None,
+        ignore: false,
+        min_score: None,
+        kind: crate::eval::registry::EntryKind::Declarative(country),
+    };
+
+    #[test]
+    fn a_placeholder_nothing_fills_is_an_error_naming_file_line_and_template() {
+        let c = config(
+            "[run]\nsamples = 1\n\n[templates.typo]\nsystem = \"Be brief.\"\nuser = \"{{taks}}\"\n\n[templates.vars]\nuser = \"{{task}} ({{country}}, {{task_inline}})\"\n",
+        );
+        let with = |t: &str| Choices {
+            templates: vec![t.into()],
+            ..Choices::default()
+        };
+        let e = match plan(&c, &with("typo"), vec![&COUNTRY]) {
+            Ok(_) => panic!("{{{{taks}}}} accepted"),
+            Err(e) => e,
+        };
+        assert!(
+            e.starts_with("litmus.toml: line 6: templates.typo.user: placeholder `{{taks}}`"),
+            "{e}"
+        );
+        // A case's own variable, and litmus's.
+        assert!(plan(&c, &with("vars"), vec![&COUNTRY]).is_ok());
+        // Not chosen: not checked; with no eval selected, nothing to fill.
+        assert!(plan(&c, &Choices::default(), vec![&COUNTRY]).is_ok());
+        assert!(plan(&c, &with("typo"), Vec::new()).is_ok());
+    }
+
     #[test]
     fn unknown_templates_models_and_judges_are_errors_in_that_order() {
         let c = Config::default();
@@ -231,5 +339,13 @@ mod tests {
             ..Choices::default()
         });
         assert!(e.starts_with("judge: unknown model `nope`"), "{e}");
+        let e = bad(Choices {
+            max_tokens: Some(0),
+            ..Choices::default()
+        });
+        assert!(
+            e.contains("--max-tokens") && e.contains("at least 1"),
+            "{e}"
+        );
     }
 }

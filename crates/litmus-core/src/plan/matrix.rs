@@ -249,7 +249,8 @@ pub struct Instance {
     /// The case of a declarative eval (`None` for an imperative one, or when
     /// building it failed).
     pub case: Option<Arc<Case>>,
-    /// The case's fingerprint (empty without a case): part of score cache keys.
+    /// The case's fingerprint and the sandbox limits it is scored under
+    /// (empty without a case): part of score cache keys.
     pub fingerprint: String,
     /// Index of the template in [`Plan::templates`].
     pub template: usize,
@@ -403,7 +404,14 @@ pub fn expand(
             Some(Ok(c)) => Some(c),
             _ => None,
         };
-        let fingerprint = built.map(|c| c.fingerprint()).unwrap_or_default();
+        // The limits too: a code answer that timed out under 10 s may pass
+        // under 30 s, so a longer timeout must not reuse its cached score.
+        let fingerprint = built
+            .map(|c| {
+                let limits = serde_json::to_string(&limits).unwrap_or_default();
+                format!("{}\0{limits}", c.fingerprint())
+            })
+            .unwrap_or_default();
         for (ti, template) in plan.templates.iter().enumerate() {
             if !applies(case, template) {
                 continue;
@@ -559,6 +567,20 @@ mod tests {
         assert!(list.instances[2].prompt.is_none() && list.instances[2].case.is_none());
         assert_eq!(list.instances[2].needed.len(), 4, "the eval's own samples");
         assert_eq!(list.todo(), 6 + 6 + 4 + 4);
+    }
+
+    #[test]
+    fn scores_under_other_limits_are_other_cache_entries() {
+        let fingerprint = |timeout_secs: u64| {
+            let mut p = plan(vec![&CAPITAL]);
+            p.limits.timeout = std::time::Duration::from_secs(timeout_secs);
+            let cases = build_cases(&p.evals);
+            expand(&p, &cases, "m", None, &|_| false).instances[0]
+                .fingerprint
+                .clone()
+        };
+        assert_eq!(fingerprint(10), fingerprint(10));
+        assert_ne!(fingerprint(10), fingerprint(30));
     }
 
     #[test]

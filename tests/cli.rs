@@ -473,6 +473,20 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
         text(&out)
     );
     assert_eq!(runs(), before, "{}", text(&out));
+
+    // Resuming with settings that would give other answers is refused.
+    let mut other = args.clone();
+    let at = other.iter().position(|a| *a == "--samples").unwrap();
+    other[at + 1] = "3";
+    other.push("--resume");
+    let out = p.run(&other);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was made with samples = 2, and this command asks for samples = 3"),
+        "{stderr}"
+    );
+    assert_eq!(runs(), before);
 }
 
 /// Where `cargo eval` builds eval targets (`--print-build-plan`: nothing is

@@ -371,12 +371,16 @@ fn open_store(
     output_dir: &Path,
     meta: impl FnOnce() -> RunMeta,
 ) -> Result<(RunStore, Cache), Stop> {
+    let meta = meta();
     let store = if args.resume {
         RunStore::resume(output_dir, args.run_id.as_deref())
     } else {
-        RunStore::create(output_dir, &meta())
+        RunStore::create(output_dir, &meta)
     };
     let store = store.map_err(|e| fail(exit::USAGE, &e.to_string()))?;
+    if args.resume {
+        check_resumable(&store, &meta)?;
+    }
     if let Some(path) = &args.run_dir_file {
         // For `cargo eval`, should this process die before its summary is written.
         if let Err(e) = std::fs::write(path, store.dir().display().to_string()) {
@@ -389,6 +393,35 @@ fn open_store(
         Cache::open(&output_dir.join("cache")).map_err(|e| fail(exit::USAGE, &e.to_string()))?
     };
     Ok((store, cache))
+}
+
+/// Refuses to continue a run with settings that would give its samples
+/// other answers than the ones it holds (another `max_tokens`, seed, number
+/// of samples, judge, ...): the run would mix two experiments.
+fn check_resumable(store: &RunStore, now: &RunMeta) -> Result<(), Stop> {
+    let Ok(was) = store.meta() else {
+        return Ok(()); // a run without its run.json: nothing to compare
+    };
+    let (Some(before), Some(after)) = (&was.settings, &now.settings) else {
+        return Ok(());
+    };
+    match before.difference(after) {
+        None => Ok(()),
+        Some((name, a, b)) => Err(fail(
+            exit::USAGE,
+            &format!(
+                "run {} was made with {name} = {a}, and this command asks for {name} = {b}: \
+                 resume it as it ran (`{}` with --resume), or start a new run",
+                store.id(),
+                was.args
+                    .iter()
+                    .skip(1)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        )),
+    }
 }
 
 /// Runs the plan, reporting to `console`. Replays resolve run ids against

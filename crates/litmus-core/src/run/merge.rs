@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use crate::base::backend::{ModelInfo, SamplingParams};
 use crate::plan::partition::Partition;
 use crate::run::store::{
-    read_run, ConfigKey, MergedRun, RunMeta, SampleKey, SampleRecord, StoreError,
+    param_fields, read_run, ConfigKey, MergedRun, RunMeta, SampleKey, SampleRecord, StoreError,
 };
 use crate::run::summary::{RunSummary, TimeSplit};
 
@@ -222,33 +222,6 @@ fn agree<T: PartialEq + Display>(
         }
     }
     Ok(())
-}
-
-/// The sampling parameters that must agree between merged runs, by name,
-/// as they are written in `litmus.toml` (the temperature is each
-/// configuration's own; the stop rule is each prompt's).
-fn param_fields(p: &SamplingParams) -> Vec<(&'static str, String)> {
-    // Destructured so that a new parameter cannot be forgotten here.
-    let SamplingParams {
-        temperature: _,
-        top_p,
-        top_k,
-        min_p,
-        repeat_penalty,
-        max_tokens,
-        stop,
-        stop_rule: _,
-        seed,
-    } = p;
-    vec![
-        ("top_p", top_p.to_string()),
-        ("top_k", top_k.to_string()),
-        ("min_p", min_p.to_string()),
-        ("repeat_penalty", repeat_penalty.to_string()),
-        ("max_tokens", max_tokens.to_string()),
-        ("stop", format!("{stop:?}")),
-        ("seed", seed.to_string()),
-    ]
 }
 
 /// Checks that `parts` are runs of one plan with the same settings.

@@ -145,6 +145,67 @@ pub struct RunMeta {
     pub placement: Option<crate::plan::placement::Plan>,
 }
 
+/// The sampling parameters that must agree between merged runs (and a
+/// resumed run and its continuation), by name,
+/// as they are written in `litmus.toml` (the temperature is each
+/// configuration's own; the stop rule is each prompt's).
+pub(crate) fn param_fields(p: &SamplingParams) -> Vec<(&'static str, String)> {
+    // Destructured so that a new parameter cannot be forgotten here.
+    let SamplingParams {
+        temperature: _,
+        top_p,
+        top_k,
+        min_p,
+        repeat_penalty,
+        max_tokens,
+        stop,
+        stop_rule: _,
+        seed,
+    } = p;
+    vec![
+        ("top_p", top_p.to_string()),
+        ("top_k", top_k.to_string()),
+        ("min_p", min_p.to_string()),
+        ("repeat_penalty", repeat_penalty.to_string()),
+        ("max_tokens", max_tokens.to_string()),
+        ("stop", format!("{stop:?}")),
+        ("seed", seed.to_string()),
+    ]
+}
+
+impl RunSettings {
+    /// The first setting that differs between `self` and `other` that
+    /// decides what a sample is (a sampling parameter, the samples per case,
+    /// the repeats, the judge), named as in `litmus.toml`, with both values.
+    pub fn difference(&self, other: &RunSettings) -> Option<(String, String, String)> {
+        let params = param_fields(&self.params)
+            .into_iter()
+            .zip(param_fields(&other.params));
+        let mut fields: Vec<(String, String, String)> = params
+            .map(|((name, a), (_, b))| (name.to_string(), a, b))
+            .collect();
+        let judge = |s: &RunSettings| {
+            s.judge
+                .clone()
+                .unwrap_or_else(|| "the model under test".into())
+        };
+        fields.extend([
+            (
+                "samples".into(),
+                self.samples.to_string(),
+                other.samples.to_string(),
+            ),
+            (
+                "repeat".into(),
+                self.repeat.to_string(),
+                other.repeat.to_string(),
+            ),
+            ("judge".into(), judge(self), judge(other)),
+        ]);
+        fields.into_iter().find(|(_, a, b)| a != b)
+    }
+}
+
 /// The settings of a run that decide its samples besides each configuration
 /// (model, quantization, template, temperature), in `run.json`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -278,6 +339,13 @@ impl RunStore {
             writer: Mutex::new(BufWriter::new(file)),
             existing,
         })
+    }
+
+    /// The run's `run.json`, as it is on disk.
+    pub fn meta(&self) -> Result<RunMeta, StoreError> {
+        let path = self.dir.join("run.json");
+        let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        serde_json::from_slice(&data).map_err(|e| io_err(&path, e))
     }
 
     /// The run id.

@@ -167,6 +167,12 @@ fn params(config: &Config, choices: &Choices) -> SamplingParams {
     params
 }
 
+/// Keeps the first of the items that share a key, in order.
+fn first_of_each<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|item| seen.insert(key(item)));
+}
+
 /// The sandbox limits of a run before any eval's own `timeout`
 /// ([`EvalEntry::limits`] adds it): litmus's defaults with `[run]
 /// timeout_secs` of `litmus.toml`.
@@ -192,12 +198,16 @@ pub fn plan(
     if choices.samples == Some(0) {
         return Err("--samples: must be at least 1".into());
     }
-    let templates = templates(config, &choices.templates)?;
+    // A template, temperature or model named twice is one configuration,
+    // in the list (`--list --instances`) as in the run.
+    let mut templates = templates(config, &choices.templates)?;
+    first_of_each(&mut templates, |t| t.name.clone());
     check_placeholders(config, &templates, &evals)?;
     let mut models = Vec::new();
     for m in &model_names(config, &choices.models) {
         models.extend(config.resolve_model(m)?.expand());
     }
+    first_of_each(&mut models, |m| (m.name.clone(), m.quantization.clone()));
     let judge = match choices.judge.as_ref().or(config.judge.model.as_ref()) {
         Some(m) => Some(config.resolve_judge(m).map_err(|e| format!("judge: {e}"))?),
         None => None,
@@ -214,17 +224,19 @@ pub fn plan(
             }
         }
     }
+    let mut temperatures = if !choices.temperatures.is_empty() {
+        choices.temperatures.clone()
+    } else if !config.run.temperatures.is_empty() {
+        config.run.temperatures.clone()
+    } else {
+        vec![0.0]
+    };
+    first_of_each(&mut temperatures, |t| t.to_bits());
     Ok(Plan {
         evals,
         models,
         templates,
-        temperatures: if !choices.temperatures.is_empty() {
-            choices.temperatures.clone()
-        } else if !config.run.temperatures.is_empty() {
-            config.run.temperatures.clone()
-        } else {
-            vec![0.0]
-        },
+        temperatures,
         samples: choices.samples.or(config.run.samples).unwrap_or(3),
         repeat: choices.repeat.max(1),
         samples_override,
@@ -270,6 +282,16 @@ mod tests {
         assert_eq!((p.samples, p.jobs, p.params.seed, p.repeat), (1, 7, 1, 1));
         assert_eq!(p.temperatures, [0.0, 1.0]);
         assert_eq!(model_names(&Config::default(), &[]), [DEFAULT_MODEL]);
+        // Named twice: one configuration.
+        let twice = Choices {
+            models: vec!["b.gguf".into(), "b.gguf".into()],
+            templates: vec!["plain".into(), "plain".into()],
+            temperatures: vec![0.0, 1.0, 0.0],
+            ..choices
+        };
+        let p = plan(&c, &twice, Vec::new()).unwrap();
+        assert_eq!((p.models.len(), p.templates.len()), (1, 1));
+        assert_eq!(p.temperatures, [0.0, 1.0]);
     }
 
     fn country() -> crate::eval::case::Case {

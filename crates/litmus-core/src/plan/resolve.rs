@@ -65,13 +65,20 @@ pub fn templates(config: &Config, chosen: &[String]) -> Result<Vec<PromptTemplat
     } else {
         vec!["plain".to_string()]
     };
+    let from_file = chosen.is_empty() && !config.run.templates.is_empty();
     let all = config.all_templates();
     names
         .iter()
         .map(|name| {
             crate::eval::template::find(&all, name)
                 .cloned()
-                .map_err(|e| e.to_string())
+                .map_err(|e| match from_file {
+                    // Named in `[run] templates`: say where.
+                    true => config
+                        .error_at(&["run", "templates"], format!("run.templates: {e}"))
+                        .to_string(),
+                    false => e.to_string(),
+                })
         })
         .collect()
 }
@@ -351,6 +358,18 @@ mod tests {
             ..Choices::default()
         });
         assert!(e.contains("nope") && e.contains("template"), "{e}");
+        // Named in the file: the file and line.
+        let Err(e) = plan(
+            &config("[run]\nsamples = 2\ntemplates = [\"nope\"]\n"),
+            &Choices::default(),
+            Vec::new(),
+        ) else {
+            panic!("accepted")
+        };
+        assert!(
+            e.contains("litmus.toml") && e.contains("line 3") && e.contains("`nope`"),
+            "{e}"
+        );
         let e = bad(Choices {
             models: vec!["nope".into()],
             ..Choices::default()

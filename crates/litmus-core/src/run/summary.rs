@@ -108,7 +108,7 @@ impl Speed {
         let mut s = Speed::default();
         let (mut pms, mut pt, mut gms, mut gt) = (0.0, 0u64, 0.0, 0u64);
         let (mut ttft, mut nttft) = (0.0, 0u32);
-        let (mut first, mut last, mut generated) = (f64::INFINITY, 0.0f64, 0u64);
+        let (mut spans, mut generated) = (Vec::new(), 0u64);
         // Greedy samples of one prompt are decoded once and copied: count once.
         let mut decoded = std::collections::HashSet::new();
         for r in records {
@@ -119,8 +119,7 @@ impl Speed {
             }
             if r.at_ms > 0 && r.error.is_none() {
                 let end = r.at_ms as f64;
-                first = first.min(end - r.timings.total_ms);
-                last = last.max(end);
+                spans.push((end - r.timings.total_ms, end));
                 let copy = r.temperature == 0.0
                     && !decoded.insert((&r.eval, &r.response, r.timings.total_ms.to_bits()));
                 if !copy {
@@ -143,10 +142,30 @@ impl Speed {
         s.prompt_tps = (pms > 0.0).then(|| pt as f64 * 1000.0 / pms);
         s.generation_tps = (gms > 0.0).then(|| gt as f64 * 1000.0 / gms);
         s.ttft_ms = (nttft > 0).then(|| ttft / f64::from(nttft));
-        s.throughput_tps =
-            (last > first && generated > 0).then(|| generated as f64 * 1000.0 / (last - first));
+        // Over the time some sample was being generated: a resumed run's
+        // pause between its sessions is not generation time.
+        let busy = busy_ms(spans);
+        s.throughput_tps = (busy > 0.0 && generated > 0).then(|| generated as f64 * 1000.0 / busy);
         s
     }
+}
+
+/// The length of the union of the time spans `(start, end)`, in their unit.
+fn busy_ms(mut spans: Vec<(f64, f64)>) -> f64 {
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut total = 0.0;
+    let mut current: Option<(f64, f64)> = None;
+    for (start, end) in spans {
+        current = match current {
+            Some((a, b)) if start <= b => Some((a, b.max(end))),
+            Some((a, b)) => {
+                total += b - a;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    total + current.map_or(0.0, |(a, b)| b - a)
 }
 
 /// How far the answers of one eval under one configuration varied between
@@ -649,6 +668,7 @@ pub fn stored_counts(dir: &Path) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::backend::{Timings, Usage};
     use crate::eval::score::Score;
 
     /// A scored record of sample `sample` in repeat `repeat` (`None`: errored).
@@ -727,6 +747,28 @@ mod tests {
         assert!(close(u.score.mean, 175.0 / 3.0));
         assert!(close(u.pass_rate, 8.0 / 12.0));
         assert_eq!(u.repeats, Some(s));
+    }
+
+    #[test]
+    fn throughput_counts_the_time_samples_were_generated_not_pauses() {
+        // Two samples of 10 tokens, 1 s each, an hour apart (a resumed run).
+        let at = |sample: u32, end_ms: u64| SampleRecord {
+            at_ms: end_ms,
+            temperature: 0.7,
+            usage: Usage {
+                prompt_tokens: 1,
+                completion_tokens: 10,
+            },
+            timings: Timings {
+                total_ms: 1000.0,
+                ..Timings::default()
+            },
+            ..rec(sample, 0, Some(1.0))
+        };
+        let recs = [at(0, 10_000), at(1, 3_610_000)];
+        let s = Speed::of(recs.iter());
+        assert_eq!(s.throughput_tps, Some(10.0));
+        assert_eq!(busy_ms(vec![(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]), 4.0);
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn validate_case(
 
 /// Validates the declarative evals among `entries` on `jobs` threads, each
 /// eval's code under the limits a run gives it: `limits` (the run's, see
-/// [`resolve::limits`](crate::plan::resolve::limits)) with the eval's own
+/// [`crate::plan::resolve::limits`]) with the eval's own
 /// `timeout` ([`EvalEntry::limits`]).
 pub fn validate(
     entries: &[&'static EvalEntry],

@@ -441,4 +441,22 @@ mod tests {
             }
         }
     }
+
+    /// The README's `litmus.toml` examples are valid configurations (keys,
+    /// values and, with the backends linked, model options).
+    #[test]
+    fn the_readme_configurations_parse() {
+        let readme = include_str!("../../../README.md");
+        let configs: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .filter(|b| b.contains("[models.") || b.contains("[run]"))
+            .collect();
+        assert!(configs.len() >= 2, "{configs:?}");
+        for text in configs {
+            let parsed = litmus_core::plan::config::Config::parse(text, "README.md".as_ref());
+            assert!(parsed.is_ok(), "{text}\n{}", parsed.err().unwrap());
+        }
+    }
 }

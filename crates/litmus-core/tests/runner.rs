@@ -289,8 +289,12 @@ fn samples_generated_beside_failed_ones_are_kept_and_cached() {
     assert!(out.records.iter().all(|r| r.error.is_none()));
 }
 
-#[test]
-fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
+/// Runs `capital` on model `m`, opened by `open_m`, and on a model `good`
+/// that opens; asserts that `good` scored both its samples and every
+/// sample of `m` failed, and returns `m`'s load errors.
+fn beside_a_good_model(
+    open_m: impl Fn() -> Result<SharedBackend, BackendError> + Sync,
+) -> Vec<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let mut p = plan(vec![&CAPITAL], 1);
     p.models.push(ModelSpec {
@@ -298,14 +302,10 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
         source: "y".into(),
         ..Default::default()
     });
-    let good = Counting::new(false);
-    let g2: SharedBackend = good.clone();
-    let opener = move |s: &ModelSpec| {
-        if s.name == "m" {
-            Err(BackendError::Load("m.gguf: not a GGUF file".into()))
-        } else {
-            Ok(g2.clone())
-        }
+    let good: SharedBackend = Counting::new(false);
+    let opener = move |s: &ModelSpec| match s.name.as_str() {
+        "m" => open_m(),
+        _ => Ok(good.clone()),
     };
     let store = common::store(dir.path(), "x");
     let out = execute(
@@ -315,8 +315,6 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
         &opener,
         &mut Collect::default(),
     );
-    assert_eq!(out.load_errors.len(), 1);
-    assert!(out.load_errors[0].1.contains("not a GGUF file"));
     let by_model = |m: &str| {
         out.records
             .iter()
@@ -326,49 +324,27 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
     assert!(by_model("m").iter().all(|r| r.error.is_some()));
     assert!(by_model("good").iter().all(|r| r.score.is_some()));
     assert_eq!(by_model("good").len(), 2);
+    out.load_errors
+}
+
+#[test]
+fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
+    let load_errors =
+        beside_a_good_model(|| Err(BackendError::Load("m.gguf: not a GGUF file".into())));
+    assert_eq!(load_errors.len(), 1);
+    assert!(load_errors[0].1.contains("not a GGUF file"));
 }
 
 #[test]
 fn a_backend_that_panics_while_opening_fails_its_evals_not_the_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut p = plan(vec![&CAPITAL], 1);
-    p.models.push(ModelSpec {
-        name: "good".into(),
-        source: "y".into(),
-        ..Default::default()
-    });
-    let good = Counting::new(false);
-    let g2: SharedBackend = good.clone();
-    let opener = move |s: &ModelSpec| {
-        if s.name == "m" {
-            panic!("cannot convert float seconds to Duration");
-        }
-        Ok(g2.clone())
-    };
-    let store = common::store(dir.path(), "x");
-    let out = execute(
-        &p,
-        &store,
-        &Cache::disabled(),
-        &opener,
-        &mut Collect::default(),
-    );
-    assert_eq!(out.load_errors.len(), 1);
+    let load_errors = beside_a_good_model(|| panic!("cannot convert float seconds to Duration"));
+    assert_eq!(load_errors.len(), 1);
     assert!(
-        out.load_errors[0]
+        load_errors[0]
             .1
             .contains("opening panicked: cannot convert"),
-        "{:?}",
-        out.load_errors
+        "{load_errors:?}"
     );
-    assert!(out
-        .records
-        .iter()
-        .filter(|r| r.model == "m")
-        .all(|r| r.error.is_some()));
-    let good: Vec<_> = out.records.iter().filter(|r| r.model == "good").collect();
-    assert_eq!(good.len(), 2);
-    assert!(good.iter().all(|r| r.score.is_some()));
 }
 
 /// Like a server that batches nondeterministically: sample 1 of a prompt is

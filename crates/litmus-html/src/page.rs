@@ -111,6 +111,15 @@ fn overview(study: &Study) -> String {
             (None, true) => ("baseline".into(), String::new(), String::new()),
             (None, false) => ("–".into(), String::new(), String::new()),
         };
+        // Every sample failed: no score, not a score of 0.
+        let (score_color, score_bar, pass_at_1) = match r.score.n {
+            0 => ("transparent".to_string(), String::new(), "-".to_string()),
+            _ => (
+                svg::score_color(r.score.mean),
+                ci_bar(r.score.mean, r.score.ci_low, r.score.ci_high),
+                format!("{:.2}", r.pass_at_1),
+            ),
+        };
         let _ = write!(
             out,
             r#"<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num" style="background:{}">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num{}">{}</td></tr>"#,
@@ -119,20 +128,10 @@ fn overview(study: &Study) -> String {
             esc(&r.variant),
             esc(&r.config.template),
             r.config.temperature(),
-            // Every sample failed: no score, not a score of 0.
-            match r.score.n {
-                0 => "transparent".to_string(),
-                _ => svg::score_color(r.score.mean),
-            },
+            score_color,
             r.score.mean_ci(),
-            match r.score.n {
-                0 => String::new(),
-                _ => ci_bar(r.score.mean, r.score.ci_low, r.score.ci_high),
-            },
-            match r.score.n {
-                0 => "-".to_string(),
-                _ => format!("{:.2}", r.pass_at_1),
-            },
+            score_bar,
+            pass_at_1,
             diff,
             p,
             verdict,

@@ -316,11 +316,19 @@ pub fn summarize_clustered(clusters: &[Vec<f64>], seed: u64) -> Summary {
             total / g as f64
         })
         .collect();
-    replicates.sort_by(f64::total_cmp);
-    let alpha = 1.0 - DEFAULT_LEVEL;
-    summary.ci_low = percentile(&replicates, alpha / 2.0);
-    summary.ci_high = percentile(&replicates, 1.0 - alpha / 2.0);
+    (summary.ci_low, summary.ci_high) = percentile_interval(&mut replicates, DEFAULT_LEVEL);
     summary
+}
+
+/// The central `level` interval of bootstrap `replicates` (sorted here):
+/// their `(1 − level)/2` and `(1 + level)/2` [`percentile`]s.
+fn percentile_interval(replicates: &mut [f64], level: f64) -> (f64, f64) {
+    replicates.sort_by(f64::total_cmp);
+    let alpha = 1.0 - clamp_level(level);
+    (
+        percentile(replicates, alpha / 2.0),
+        percentile(replicates, 1.0 - alpha / 2.0),
+    )
 }
 
 /// The `q`-quantile (`q` in `[0, 1]`) of an ascending slice with linear
@@ -378,12 +386,7 @@ pub fn bootstrap_ci(values: &[f64], seed: u64, resamples: usize, level: f64) -> 
             s / n as f64
         })
         .collect();
-    means.sort_by(f64::total_cmp);
-    let alpha = 1.0 - clamp_level(level);
-    (
-        percentile(&means, alpha / 2.0),
-        percentile(&means, 1.0 - alpha / 2.0),
-    )
+    percentile_interval(&mut means, level)
 }
 
 /// Unbiased pass@k estimator of Chen et al. (2021, the Codex paper): the

@@ -298,8 +298,7 @@ impl RunStore {
     /// re-planned configurations included), replacing what it held.
     pub fn record_placement(&self, plan: &crate::plan::placement::Plan) -> Result<(), StoreError> {
         let path = self.dir.join("run.json");
-        let data = fs::read(&path).map_err(|e| io_err(&path, e))?;
-        let mut meta: RunMeta = serde_json::from_slice(&data).map_err(|e| io_err(&path, e))?;
+        let mut meta = self.meta()?;
         meta.placement = Some(plan.clone());
         fs::write(&path, serde_json::to_vec_pretty(&meta).unwrap_or_default())
             .map_err(|e| io_err(&path, e))

@@ -35,7 +35,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use extract::{apply_prefix, extract_blocks, extract_code, join_blocks, BlockMatch, CodeBlock};
-pub use lang::{runner, Evaluation, Language, LanguageRunner, SnippetKind, SnippetOutcome};
+pub use lang::{
+    runner, scorer_revision, Evaluation, Language, LanguageRunner, SnippetKind, SnippetOutcome,
+};
 pub use sandbox::{
     sandbox_info, RunOutput, Sandbox, SandboxCommand, SandboxError, SandboxFile, SandboxInfo,
     SandboxKind, Workspace,

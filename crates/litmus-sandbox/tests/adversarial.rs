@@ -324,6 +324,25 @@ fn killing_the_parent_in_a_test_only_fails_that_test() {
 }
 
 #[test]
+fn killing_the_parent_in_the_first_test_scores_the_same_every_time() {
+    // The first test's process also loads the solution (one fork less);
+    // whether loading counts as done must not depend on whether the driver
+    // read "loaded" before the test killed it.
+    let spec = spec().test("f()").test("assert f is not None");
+    let code = "import os\n\ndef f():\n    os.kill(os.getppid(), 9)";
+    for round in 0..4 {
+        let (s, el) = run(code, &spec, &limits());
+        assert!(el <= 2 * LIMIT + Duration::from_secs(1), "{el:?}");
+        assert!(s.executed, "round {round}: {s:?}");
+        assert_eq!(
+            (s.tests_passed, s.tests_total),
+            (1, 2),
+            "round {round}: {s:?}"
+        );
+    }
+}
+
+#[test]
 fn orphaned_children_do_not_survive() {
     let m = marker("or");
     let code = format!(

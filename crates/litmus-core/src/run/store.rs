@@ -558,6 +558,9 @@ pub fn score_key(case_fingerprint: &str, response: &str) -> String {
     buf.extend_from_slice(b"litmus-score-v3\0");
     buf.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
     buf.push(0);
+    // The sandbox's drivers: a score is the scorer's as much as the answer's.
+    buf.extend_from_slice(litmus_sandbox::scorer_revision().as_bytes());
+    buf.push(0);
     buf.extend_from_slice(case_fingerprint.as_bytes());
     buf.push(0);
     buf.extend_from_slice(response.as_bytes());

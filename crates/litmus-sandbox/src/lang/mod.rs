@@ -24,11 +24,42 @@ mod rust;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::sandbox::Sandbox;
 use crate::{CodeSpec, Limits};
+
+/// Identifies the code that scores answers: every language's driver, the
+/// Rust harness and its snippet prelude, hashed, so a score cached by an
+/// older scorer is not taken for this one's (the score cache keys on it).
+///
+/// ```
+/// let revision = litmus_sandbox::scorer_revision();
+/// assert_eq!(revision, litmus_sandbox::scorer_revision());
+/// assert_eq!(revision.len(), 16);
+/// ```
+pub fn scorer_revision() -> &'static str {
+    use interpreted::Interpreted;
+    static REVISION: OnceLock<String> = OnceLock::new();
+    REVISION.get_or_init(|| {
+        let sources = [
+            python::Python::DRIVER,
+            javascript::JavaScript::DRIVER,
+            bash::Bash::DRIVER,
+            julia::Julia::DRIVER,
+            rust::HARNESS,
+            rust::SNIPPET_PRELUDE,
+        ];
+        // FNV-1a over the sources, each followed by a separator byte.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in sources.iter().flat_map(|s| s.bytes().chain([0xff])) {
+            h = (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    })
+}
 
 /// A programming language litmus can score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

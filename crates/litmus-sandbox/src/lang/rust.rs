@@ -24,7 +24,7 @@ use crate::{tools, CodeSpec, Limits};
 
 pub(crate) struct Rust;
 
-const HARNESS: &str = include_str!("drivers/rust_harness.rs");
+pub(super) const HARNESS: &str = include_str!("drivers/rust_harness.rs");
 const MAX_REBUILDS: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ fn inner_attr_re() -> &'static Regex {
 /// same name in the answer above it (an answer defining
 /// `macro_rules! assert_eq { ($($t:tt)*) => {} }` would otherwise pass
 /// every test).
-const SNIPPET_PRELUDE: &str = concat!(
+pub(super) const SNIPPET_PRELUDE: &str = concat!(
     "macro_rules! assert { ($($t:tt)*) => { ::core::assert!($($t)*) } } ",
     "macro_rules! assert_eq { ($($t:tt)*) => { ::core::assert_eq!($($t)*) } } ",
     "macro_rules! assert_ne { ($($t:tt)*) => { ::core::assert_ne!($($t)*) } } ",

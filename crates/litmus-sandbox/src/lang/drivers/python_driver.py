@@ -403,6 +403,11 @@ def main():
         Returns (ok, error, timed_out, ms, loaded, load_ms).
         """
         r, w = posix.pipe()
+        # When loading is reported on its own (`on_loaded`), the child waits
+        # after b"L" until the parent has reported it: a snippet that kills
+        # the parent cannot outrun the report, so the same answer gets the
+        # same score however the two processes are scheduled.
+        ack_r, ack_w = posix.pipe() if on_loaded is not None else (None, None)
         token = posix.urandom(16).hex().encode()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -414,6 +419,8 @@ def main():
             try:
                 posix.close(r)
                 posix.close(REPORT_FD)
+                if ack_w is not None:
+                    posix.close(ack_w)
                 try:
                     posix.setpgid(0, 0)
                 except OSError:
@@ -426,6 +433,12 @@ def main():
                 exec(setup_code, g)
                 exec(sol_code, g)
                 posix.write(w, b"L" + token)
+                if ack_r is not None:
+                    try:
+                        posix.read(ack_r, 1)
+                        posix.close(ack_r)
+                    except OSError:
+                        pass
                 if snippet is not None:
                     code, src, name = snippet
                     if code is None:
@@ -452,6 +465,8 @@ def main():
                     pass
                 posix._exit(status)
         posix.close(w)
+        if ack_r is not None:
+            posix.close(ack_r)
         posix.set_blocking(r, False)
         try:
             pidfd = posix.pidfd_open(pid)
@@ -481,13 +496,20 @@ def main():
                     buf.extend(chunk[: 2 * ERR_CAP - len(buf)])
 
         def check_loaded():
-            nonlocal loaded_at, deadline
+            nonlocal loaded_at, deadline, ack_w
             if loaded_at is None and (b"L" + token) in buf:
                 loaded_at = time.monotonic()
                 if load_budget is not None:
                     deadline = loaded_at + budget
                 if on_loaded is not None:
                     on_loaded(int((loaded_at - t0) * 1000))
+            if loaded_at is not None and ack_w is not None:
+                try:
+                    posix.write(ack_w, b"G")
+                except OSError:
+                    pass
+                posix.close(ack_w)
+                ack_w = None
 
         while True:
             if pidfd is None:
@@ -546,6 +568,8 @@ def main():
         drain()
         check_loaded()
         posix.close(r)
+        if ack_w is not None:
+            posix.close(ack_w)
         if pidfd is not None:
             posix.close(pidfd)
         now = time.monotonic()

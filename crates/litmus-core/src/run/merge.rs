@@ -26,10 +26,10 @@ use std::fmt::Display;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::base::backend::{ModelInfo, SamplingParams};
+use crate::base::backend::ModelInfo;
 use crate::plan::partition::Partition;
 use crate::run::store::{
-    param_fields, read_run, ConfigKey, MergedRun, RunMeta, SampleKey, SampleRecord, StoreError,
+    read_run, ConfigKey, MergedRun, RunMeta, RunSettings, SampleKey, SampleRecord, StoreError,
 };
 use crate::run::summary::{RunSummary, TimeSplit};
 
@@ -229,26 +229,22 @@ fn check_settings(parts: &[Part]) -> Result<(), MergeError> {
     agree(parts, "litmus versions", |p| {
         Some(p.meta.litmus_version.clone()).filter(|v| !v.is_empty())
     })?;
-    // Each sampling parameter by name (the temperature is per configuration).
-    for (i, (name, _)) in param_fields(&SamplingParams::default()).iter().enumerate() {
-        let field = if *name == "seed" {
-            "seeds".to_string()
-        } else {
-            format!("sampling parameter `{name}`")
+    // What decides a sample, as `--resume` checks it (the temperature is
+    // each configuration's own).
+    for (i, (name, _)) in RunSettings::default().fields().into_iter().enumerate() {
+        let field = match name {
+            "seed" => "seeds".to_string(),
+            "samples" => "samples per case".to_string(),
+            "repeat" => "repeats".to_string(),
+            "judge" => "judge models".to_string(),
+            _ => format!("sampling parameter `{name}`"),
         };
         agree(parts, &field, |p| {
             let s = p.meta.settings.as_ref()?;
-            param_fields(&s.params).into_iter().nth(i).map(|f| f.1)
+            s.fields().into_iter().nth(i).map(|f| f.1)
         })?;
     }
     let settings = |p: &Part| p.meta.settings.clone();
-    agree(parts, "samples per case", |p| {
-        settings(p).map(|s| s.samples)
-    })?;
-    agree(parts, "repeats", |p| settings(p).map(|s| s.repeat))?;
-    agree(parts, "judge models", |p| {
-        settings(p).map(|s| s.judge.unwrap_or_else(|| "the model under test".into()))
-    })?;
     agree(parts, "eval targets", |p| {
         settings(p).and_then(|s| s.target)
     })?;
@@ -545,10 +541,9 @@ pub fn write(merged: &Merged, dir: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::backend::Prompt;
+    use crate::base::backend::{Prompt, SamplingParams};
     use crate::eval::score::Score;
     use crate::plan::partition::PartitionInfo;
-    use crate::run::store::RunSettings;
 
     fn rec(eval: &str, sample: u32, response: &str) -> SampleRecord {
         SampleRecord {

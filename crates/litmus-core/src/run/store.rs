@@ -149,7 +149,7 @@ pub struct RunMeta {
 /// resumed run and its continuation), by name,
 /// as they are written in `litmus.toml` (the temperature is each
 /// configuration's own; the stop rule is each prompt's).
-pub(crate) fn param_fields(p: &SamplingParams) -> Vec<(&'static str, String)> {
+fn param_fields(p: &SamplingParams) -> Vec<(&'static str, String)> {
     // Destructured so that a new parameter cannot be forgotten here.
     let SamplingParams {
         temperature: _,
@@ -174,35 +174,32 @@ pub(crate) fn param_fields(p: &SamplingParams) -> Vec<(&'static str, String)> {
 }
 
 impl RunSettings {
-    /// The first setting that differs between `self` and `other` that
-    /// decides what a sample is (a sampling parameter, the samples per case,
-    /// the repeats, the judge), named as in `litmus.toml`, with both values.
-    pub fn difference(&self, other: &RunSettings) -> Option<(String, String, String)> {
-        let params = param_fields(&self.params)
-            .into_iter()
-            .zip(param_fields(&other.params));
-        let mut fields: Vec<(String, String, String)> = params
-            .map(|((name, a), (_, b))| (name.to_string(), a, b))
-            .collect();
-        let judge = |s: &RunSettings| {
-            s.judge
-                .clone()
-                .unwrap_or_else(|| "the model under test".into())
-        };
+    /// The settings that decide what a sample is (each sampling parameter,
+    /// the samples per case, the repeats, the judge), named as in
+    /// `litmus.toml`, with their values: what `--resume` and `merge` check.
+    pub(crate) fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = param_fields(&self.params);
         fields.extend([
+            ("samples", self.samples.to_string()),
+            ("repeat", self.repeat.to_string()),
             (
-                "samples".into(),
-                self.samples.to_string(),
-                other.samples.to_string(),
+                "judge",
+                self.judge
+                    .clone()
+                    .unwrap_or_else(|| "the model under test".into()),
             ),
-            (
-                "repeat".into(),
-                self.repeat.to_string(),
-                other.repeat.to_string(),
-            ),
-            ("judge".into(), judge(self), judge(other)),
         ]);
-        fields.into_iter().find(|(_, a, b)| a != b)
+        fields
+    }
+
+    /// The first of [`RunSettings::fields`] that differs between `self` and
+    /// `other`, with both values.
+    pub fn difference(&self, other: &RunSettings) -> Option<(String, String, String)> {
+        self.fields()
+            .into_iter()
+            .zip(other.fields())
+            .find(|((_, a), (_, b))| a != b)
+            .map(|((name, a), (_, b))| (name.to_string(), a, b))
     }
 }
 

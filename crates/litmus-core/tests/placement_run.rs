@@ -62,6 +62,8 @@ struct Events {
     replanned: Vec<(String, String, String)>,
     /// Models loaded (`false`) or served from the cache (`true`).
     loaded: Vec<(String, bool)>,
+    /// Models no prompt reached (not loaded).
+    unasked: Vec<String>,
 }
 
 impl Reporter for Events {
@@ -77,6 +79,7 @@ impl Reporter for Events {
                 .push((spec.name.clone(), failed.to_string(), next.to_string())),
             Event::ModelLoaded(info) => self.loaded.push((info.name.clone(), false)),
             Event::ModelCached(info) => self.loaded.push((info.name.clone(), true)),
+            Event::ModelUnasked(info) => self.unasked.push(info.name.clone()),
             _ => {}
         }
     }
@@ -414,6 +417,54 @@ fn run_cached_as(
         events.loaded[0].1,
         outcome.time.unwrap_or_default(),
     )
+}
+
+fn broken() -> Case {
+    panic!("no case today")
+}
+
+static BROKEN: EvalEntry = entry!("broken", EntryKind::Declarative(broken));
+
+/// A configuration whose every prompt fails before reaching the model is
+/// not loaded, and not reported as served from the cache either: nothing
+/// was cached.
+#[test]
+fn a_configuration_no_prompt_reaches_is_not_loaded() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let known = common::Known(common::Sim { gpus: 0 }, |spec: &ModelSpec| ModelIdentity {
+        info: info(spec),
+        salt: String::new(),
+    });
+    let opens = AtomicUsize::new(0);
+    let opener = |spec: &ModelSpec| -> Result<SharedBackend, BackendError> {
+        opens.fetch_add(1, Ordering::SeqCst);
+        Ok(slow(
+            spec,
+            Duration::from_millis(1),
+            &Arc::default(),
+            &Arc::default(),
+        ))
+    };
+    let plan = common::plan(vec![&BROKEN], 2, "{{task}}", &[0.7]);
+    let schedule = Schedule {
+        placed: place(&known, &DevicesConfig::default(), &plan.models).unwrap(),
+        source: &known,
+    };
+    let mut events = Events::default();
+    let outcome = execute_with(
+        &plan,
+        &common::store(dir.path(), "r"),
+        &Cache::open(cache.path()).unwrap(),
+        &opener,
+        Some(&schedule),
+        &mut events,
+    );
+    assert_eq!(opens.load(Ordering::SeqCst), 0);
+    assert_eq!(events.unasked, ["m"]);
+    assert!(events.loaded.is_empty(), "{:?}", events.loaded);
+    assert_eq!(outcome.records.len(), 2);
+    assert!(outcome.records.iter().all(|r| r.error.is_some()));
 }
 
 /// How long the models of [`run_cached_as`] take to load.

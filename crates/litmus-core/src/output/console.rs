@@ -472,8 +472,8 @@ impl Reporter for Console {
                 );
                 self.println(&line);
             }
-            Event::ModelLoaded(info) | Event::ModelCached(info) => {
-                let cached = matches!(event, Event::ModelCached(_));
+            Event::ModelLoaded(info) | Event::ModelCached(info) | Event::ModelUnasked(info) => {
+                let cached = !matches!(event, Event::ModelLoaded(_));
                 if self.format == Format::Json {
                     let line =
                         serde_json::json!({ "type": "model", "model": info, "cached": cached });
@@ -496,8 +496,10 @@ impl Reporter for Console {
                 if let Some(ms) = info.load_ms {
                     desc.push(format!("loaded in {:.2}s", ms / 1000.0));
                 }
-                if cached {
-                    desc.push("not loaded: every answer cached".into());
+                match event {
+                    Event::ModelCached(_) => desc.push("not loaded: every answer cached".into()),
+                    Event::ModelUnasked(_) => desc.push("not loaded: no prompt reached it".into()),
+                    _ => {}
                 }
                 let line = format!(
                     "{:>12} {} [{}]",

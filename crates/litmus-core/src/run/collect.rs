@@ -40,6 +40,10 @@ pub enum Event<'a> {
     /// Every answer a model is asked for is in the response cache: it is
     /// served from there, not loaded.
     ModelCached(&'a ModelInfo),
+    /// Nothing is asked of a model (every prompt it would answer failed
+    /// before reaching it, e.g. a template placeholder left unfilled): it is
+    /// not loaded.
+    ModelUnasked(&'a ModelInfo),
     /// A model failed to load; its evals fail.
     ModelFailed {
         /// The spec.

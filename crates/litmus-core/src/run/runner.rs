@@ -272,6 +272,8 @@ enum Msg {
         task: usize,
         info: Box<ModelInfo>,
         cached: bool,
+        /// Whether any of its samples gets as far as asking it.
+        asked: bool,
         started: Instant,
     },
     /// A record of it.
@@ -359,12 +361,13 @@ fn handle(
             task,
             info,
             cached,
+            asked,
             started,
         } => {
-            collector.report(if cached {
-                Event::ModelCached(&info)
-            } else {
-                Event::ModelLoaded(&info)
+            collector.report(match (cached, asked) {
+                (false, _) => Event::ModelLoaded(&info),
+                (true, true) => Event::ModelCached(&info),
+                (true, false) => Event::ModelUnasked(&info),
             });
             if let Some(t) = tasks[task].as_mut() {
                 t.started = started;
@@ -801,6 +804,10 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
         task,
         info: Box::new(info),
         cached,
+        asked: instances
+            .instances
+            .iter()
+            .any(|u| u.error.is_none() && !u.needed.is_empty()),
         started: Instant::now(),
     });
     let worker = Worker {

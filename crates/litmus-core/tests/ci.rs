@@ -92,6 +92,7 @@ fn summary(units: Vec<UnitSummary>) -> RunSummary {
             score: Summary::default(),
             pass_at_1: 0.0,
             pass_at_k: None,
+            pass_at_k_evals: 0,
             flaky: 0,
             speed: Speed::default(),
             repeats: None,

@@ -423,10 +423,17 @@ pub struct ConfigSummary {
     /// the interval resamples evals and, within each, its samples:
     /// [`summarize_clustered`]).
     pub score: Summary,
-    /// Unbiased pass@1 averaged over evals.
+    /// Unbiased pass@1 averaged over evals (with `--repeat`, each repeat's,
+    /// averaged over the repeats).
     pub pass_at_1: f64,
-    /// pass@k for k = the most samples any eval had, averaged over evals.
+    /// pass@k for k = the most samples any eval had, averaged over the evals
+    /// that had that many (pass@k needs k samples; how many in
+    /// `pass_at_k_evals`). With `--repeat`, k counts samples, not repeats:
+    /// each repeat's pass@k, averaged over the repeats.
     pub pass_at_k: Option<(u64, f64)>,
+    /// The evals `pass_at_k` averages over.
+    #[serde(default)]
+    pub pass_at_k_evals: usize,
     /// Evals whose samples disagree (0 < pass rate < 1).
     pub flaky: usize,
     /// Speed.
@@ -491,23 +498,55 @@ impl ConfigSummary {
             .filter(|u| u.scored > 0)
             .map(|u| u.cluster())
             .collect();
-        // Repeats of a sample are not further samples: pass@k counts samples.
-        let samples = |u: &UnitSummary| {
-            if u.repeats.is_some() {
-                u.score.n as u64
+        // Each eval's runs of its samples, (scored, passed) per repeat:
+        // repeats of a sample are not further samples, so pass@k is each
+        // repeat's, averaged over the repeats.
+        let mut runs: BTreeMap<(&str, u32), (u64, u64)> = BTreeMap::new();
+        for r in records {
+            if let Some(s) = &r.score {
+                let e = runs.entry((r.eval.as_str(), r.repeat)).or_default();
+                e.0 += 1;
+                e.1 += u64::from(s.passed);
+            }
+        }
+        let runs_of = |u: &UnitSummary| -> Vec<(u64, u64)> {
+            let of_eval: Vec<(u64, u64)> = runs
+                .range((u.eval.as_str(), 0)..=(u.eval.as_str(), u32::MAX))
+                .map(|(_, &nc)| nc)
+                .collect();
+            if of_eval.is_empty() {
+                // Summaries without their records: the unit's own counts.
+                let n = u.scored as u64;
+                vec![(n, (u.pass_rate * n as f64).round() as u64)]
             } else {
-                u.scored as u64
+                of_eval
             }
         };
-        let kmax = units.iter().map(|u| samples(u)).max().unwrap_or(0);
+        let scored_units: Vec<(&&UnitSummary, Vec<(u64, u64)>)> = units
+            .iter()
+            .filter(|u| u.scored > 0)
+            .map(|u| (u, runs_of(u)))
+            .collect();
+        let kmax = scored_units
+            .iter()
+            .flat_map(|(_, runs)| runs.iter().map(|&(n, _)| n))
+            .max()
+            .unwrap_or(0);
+        // Each repeat's pass@k (over the repeats with at least k samples).
+        let repeat_mean = |runs: &[(u64, u64)], k: u64| -> Option<f64> {
+            let v: Vec<f64> = runs
+                .iter()
+                .filter(|&&(n, _)| n >= k)
+                .map(|&(n, c)| pass_at_k(n, c, k))
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
         let mut p1 = Vec::new();
         let mut pk = Vec::new();
-        for u in units.iter().filter(|u| u.scored > 0) {
-            let n = samples(u);
-            let c = (u.pass_rate * n as f64).round() as u64;
-            p1.push(pass_at_k(n, c, 1));
-            if n >= kmax && kmax > 1 {
-                pk.push(pass_at_k(n, c, kmax));
+        for (_, runs) in &scored_units {
+            p1.extend(repeat_mean(runs, 1));
+            if kmax > 1 {
+                pk.extend(repeat_mean(runs, kmax));
             }
         }
         let mean = |v: &[f64]| {
@@ -526,6 +565,7 @@ impl ConfigSummary {
             score: summarize_clustered(&clusters, BOOTSTRAP_SEED),
             pass_at_1: mean(&p1),
             pass_at_k: (!pk.is_empty()).then(|| (kmax, mean(&pk))),
+            pass_at_k_evals: pk.len(),
             flaky: units
                 .iter()
                 .filter(|u| u.pass_rate > 0.0 && u.pass_rate < 1.0)
@@ -858,6 +898,64 @@ mod tests {
         // Without repeats, summary.json has no `repeats` key at all.
         let json = serde_json::to_value(&plain).unwrap();
         assert!(json.get("repeats").is_none());
+    }
+
+    /// pass@k of one configuration over units built from `evals`: each
+    /// eval's records of `scores[repeat][sample]`.
+    fn pass_at(evals: &[(&str, &[&[f64]])]) -> (f64, Option<(u64, f64)>, usize) {
+        let records: Vec<Vec<SampleRecord>> = evals
+            .iter()
+            .map(|(name, scores)| {
+                let mut rs = grid(scores);
+                for r in &mut rs {
+                    r.eval = name.to_string();
+                }
+                rs
+            })
+            .collect();
+        let units: Vec<UnitSummary> = records
+            .iter()
+            .map(|rs| UnitSummary::of(&rs.iter().collect::<Vec<_>>(), None, 0.0))
+            .collect();
+        let all: Vec<&SampleRecord> = records.iter().flatten().collect();
+        let refs: Vec<&UnitSummary> = units.iter().collect();
+        let c = ConfigSummary::of(&units[0].config, &refs, &all, None);
+        (c.pass_at_1, c.pass_at_k, c.pass_at_k_evals)
+    }
+
+    #[test]
+    fn pass_at_k_with_repeats_is_each_repeats_averaged() {
+        // One sample, run twice: passed once. pass@1 is 0.5, not a rounded
+        // count of 1 of 1.
+        assert_eq!(pass_at(&[("e", &[&[100.0], &[0.0]])]).0, 0.5);
+        // Three samples × two repeats (passes per sample 2, 1, 0).
+        let (p1, pk, _) = pass_at(&[("e", &[&[100.0, 100.0, 0.0], &[100.0, 0.0, 0.0]])]);
+        assert!(close(p1, 0.5), "{p1}");
+        // pass@3 of 3 samples: 1 in either repeat (one passed in each).
+        assert_eq!(pk, Some((3, 1.0)));
+        // Without repeats, the plain estimator.
+        let (p1, pk, n) = pass_at(&[("e", &[&[100.0, 0.0, 0.0, 0.0]])]);
+        assert_eq!((p1, pk, n), (0.25, Some((4, 1.0)), 1));
+        let (_, pk, _) = pass_at(&[("e", &[&[100.0, 0.0, 0.0, 0.0, 0.0]])]);
+        assert!(close(pk.unwrap().1, 1.0));
+        let (_, pk, _) = pass_at(&[("e", &[&[0.0, 100.0, 0.0, 0.0, 0.0, 0.0]])]);
+        assert!(close(pk.unwrap().1, 1.0));
+    }
+
+    #[test]
+    fn pass_at_k_says_which_evals_it_averages() {
+        // e: 1 of 1 sample passed; f: 0 of 4. pass@4 needs four samples:
+        // only f has them, and the summary says so.
+        let (p1, pk, n) = pass_at(&[("e", &[&[100.0]]), ("f", &[&[0.0, 0.0, 0.0, 0.0]])]);
+        assert_eq!((p1, pk, n), (0.5, Some((4, 0.0)), 1));
+        let (p1, pk, n) = pass_at(&[
+            ("e", &[&[100.0, 0.0]]),
+            ("f", &[&[0.0, 0.0]]),
+            ("g", &[&[100.0, 100.0]]),
+        ]);
+        assert!(close(p1, 0.5));
+        assert_eq!(n, 3);
+        assert!(close(pk.unwrap().1, 2.0 / 3.0));
     }
 
     #[test]

@@ -12,6 +12,11 @@
 //! | strings | `minLength`, `maxLength` (in code points), `pattern` (Rust `regex` syntax, unanchored search) |
 //! | numbers | `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (number, or draft-4 boolean), `multipleOf` |
 //!
+//! `multipleOf` is exact on the decimals the numbers print as (`0.3` is a
+//! multiple of `0.1`; `1000000000.5` is not one of `1`), where a quotient
+//! with a tolerance passes any large enough number; integers are compared as
+//! integers.
+//!
 //! `$ref` must point inside the same document (`#`, `#/$defs/...`,
 //! `#/definitions/...`, any JSON pointer); keywords next to a `$ref` are
 //! applied too (2019-09+ semantics). Annotations (`title`, `description`,
@@ -46,6 +51,19 @@ use crate::error::MetricError;
 use crate::util::cached_regex;
 
 /// Parses `text` as one JSON document (surrounding whitespace allowed).
+///
+/// Within the limits RFC 8259 lets a parser set, as `serde_json` sets them:
+/// arrays and objects nested at most 128 deep, numbers within `f64`'s range
+/// (`1e400` is refused), strings of valid Unicode (a lone surrogate escape
+/// such as `"\ud800"` is refused). Numbers read as the nearest `f64`.
+///
+/// ```
+/// use litmus_metrics::json::is_valid_json;
+///
+/// assert!(is_valid_json(" {\"a\": [1, 2.5e3]} "));
+/// assert!(!is_valid_json("1e400"));
+/// assert!(!is_valid_json(&format!("{}{}", "[".repeat(129), "]".repeat(129))));
+/// ```
 pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str(text)
 }
@@ -400,12 +418,10 @@ impl Schema {
             }
         }
         if let Some(m) = obj.get("multipleOf") {
-            let ok = match (inst.as_i64(), m.as_i64()) {
-                (Some(a), Some(b)) if b != 0 => a % b == 0,
-                _ => {
-                    let q = x / m.as_f64().unwrap_or(1.0);
-                    q.is_finite() && (q - q.round()).abs() <= 1e-9 * q.abs().max(1.0)
-                }
+            let ok = match (inst.as_i64(), m.as_i64(), inst.as_u64(), m.as_u64()) {
+                (Some(a), Some(b), ..) if b != 0 => a % b == 0,
+                (_, _, Some(a), Some(b)) if b != 0 => a % b == 0,
+                _ => is_multiple_of(x, m.as_f64().unwrap_or(1.0)),
             };
             if !ok {
                 fail(format!("{inst} is not a multiple of {m}"));
@@ -764,6 +780,52 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Whether `x` is an integer multiple of `m`, both taken as the decimals
+/// they print as (the shortest digits that read back as the same `f64`):
+/// `0.3` is a multiple of `0.1`, and `1000000000.5` is not one of `1`. The
+/// check is exact on those decimals, whatever their magnitudes (a quotient
+/// with a tolerance passes any large enough number).
+fn is_multiple_of(x: f64, m: f64) -> bool {
+    if !x.is_finite() || !m.is_finite() || m == 0.0 {
+        return false;
+    }
+    if x == 0.0 {
+        return true;
+    }
+    let ((a, p), (b, q)) = (decimal(x.abs()), decimal(m.abs()));
+    // x = a·10^p, m = b·10^q, with a, b < 10^17.
+    let (a, b) = (u128::from(a), u128::from(b));
+    if p >= q {
+        // b divides a·10^(p−q): (a mod b)·(10^(p−q) mod b) mod b = 0.
+        let (mut pow, mut base, mut e) = (1 % b, 10 % b, p - q);
+        while e > 0 {
+            if e & 1 == 1 {
+                pow = pow * base % b;
+            }
+            base = base * base % b;
+            e >>= 1;
+        }
+        (a % b) * pow % b == 0
+    } else {
+        // b·10^(q−p) divides a; a divisor above a cannot (a > 0).
+        10u128
+            .checked_pow((q - p) as u32)
+            .and_then(|t| t.checked_mul(b))
+            .is_some_and(|d| a % d == 0)
+    }
+}
+
+/// `v` (finite, positive) as `(digits, exponent)` with `v = digits·10^exponent`,
+/// from its shortest round-trip form.
+fn decimal(v: f64) -> (u64, i32) {
+    let s = format!("{v:e}");
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{frac}").parse().unwrap_or(0);
+    let exp: i32 = exp.parse().unwrap_or(0);
+    (digits, exp - frac.len() as i32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -774,6 +836,44 @@ mod tests {
         assert_eq!(percent_decode("/$defs/a%20b"), "/$defs/a b");
         assert_eq!(percent_decode("/x%2"), "/x%2");
         assert_eq!(percent_decode("%"), "%");
+    }
+
+    #[test]
+    fn multiple_of_is_exact_on_the_printed_decimals() {
+        let ok = |m: &str, x: &str| {
+            let schema: Value = serde_json::from_str(&format!("{{\"multipleOf\": {m}}}")).unwrap();
+            let instance: Value = serde_json::from_str(x).unwrap();
+            validate(&schema, &instance).unwrap().is_empty()
+        };
+        // Not multiples, however large or small the quotient.
+        for (m, x) in [
+            ("1", "1000000000.5"),
+            ("0.01", "12345678.901"),
+            ("0.5", "2000000000.25"),
+            ("3", "1e-9"),
+            ("1", "1e-10"),
+            ("3", "18446744073709551614"),
+            ("0.3", "1e300"),
+            ("1e-300", "1.5e-300"),
+            ("7", "1e20"),
+        ] {
+            assert!(!ok(m, x), "{x} is not a multiple of {m}");
+        }
+        for (m, x) in [
+            ("0.1", "0.3"),
+            ("0.01", "0.07"),
+            ("0.01", "12345678.9"),
+            ("1", "1000000000"),
+            ("0.5", "2000000000.5"),
+            ("3", "18446744073709551615"),
+            ("2", "1e20"),
+            ("1e-300", "3e-300"),
+            ("2.5", "-7.5"),
+            ("7", "0"),
+            ("1e100", "1e300"),
+        ] {
+            assert!(ok(m, x), "{x} is a multiple of {m}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::{Message, Metadata, MetadataCommand, Package};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use litmus_core::base::exit;
+use litmus_core::base::util::printable;
 use litmus_core::harness::args::{Args, Format};
 use litmus_core::run::summary::RunSummary;
 
@@ -1019,7 +1020,7 @@ fn merge(args: MergeArgs) -> Result<i32, String> {
     let report = match merge_runs(&request) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", printable(&e.to_string()));
             return Ok(exit::USAGE);
         }
     };
@@ -1047,7 +1048,7 @@ fn merge(args: MergeArgs) -> Result<i32, String> {
         }
     }
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", printable(w));
     }
     let message = exit_message(report.exit_code, summary, true);
     if !message.is_empty() {
@@ -1075,7 +1076,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", printable(&e.to_string()));
             ExitCode::from(exit::USAGE as u8)
         }
     }

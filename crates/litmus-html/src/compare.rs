@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use litmus_core::output::console::table;
+use litmus_core::output::ci::sections_markdown;
+use litmus_core::output::console::sections_text;
 use litmus_core::run::store::{ConfigKey, SampleRecord};
 use litmus_core::run::summary::{Speed, BOOTSTRAP_SEED};
 use litmus_metrics::stats::{paired_comparison, PairedComparison, Verdict};
@@ -261,38 +262,12 @@ impl Comparison {
 
     /// The comparison for a terminal.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for (title, rows) in self.sections() {
-            out.push_str(&title);
-            out.push('\n');
-            for line in table(&rows) {
-                out.push_str("  ");
-                out.push_str(&line);
-                out.push('\n');
-            }
-            out.push('\n');
-        }
-        out
+        sections_text(&self.sections())
     }
 
     /// The comparison as Markdown.
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        for (title, rows) in self.sections() {
-            out.push_str(&format!("### {title}\n\n"));
-            for (i, row) in rows.iter().enumerate() {
-                let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
-                out.push_str(&format!("| {} |\n", cells.join(" | ")));
-                if i == 0 {
-                    let sep: Vec<&str> = (0..row.len())
-                        .map(|j| if j == 0 { "---" } else { "---:" })
-                        .collect();
-                    out.push_str(&format!("| {} |\n", sep.join(" | ")));
-                }
-            }
-            out.push('\n');
-        }
-        out
+        sections_markdown(&self.sections())
     }
 
     /// The comparison as JSON.

@@ -121,7 +121,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// `s` with `&`, `<`, `>` and quotes escaped for HTML text and attributes.
+/// `s` with `&`, `<`, `>` and quotes escaped for HTML text and attributes,
+/// and the bidirectional controls shown as escapes (`\u{202e}`): a name
+/// set inline cannot reverse the page's own text after it.
 pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -131,6 +133,7 @@ pub(crate) fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if litmus_core::base::util::is_bidi_control(c) => out.extend(c.escape_default()),
             c => out.push(c),
         }
     }
@@ -268,5 +271,16 @@ pub(crate) mod testing {
             summary,
             fidelity: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaped_text_cannot_reorder_or_open_markup() {
+        assert_eq!(
+            super::esc("m\u{202e}<b a='x'>&\u{2066}"),
+            "m\\u{202e}&lt;b a=&#39;x&#39;&gt;&amp;\\u{2066}"
+        );
     }
 }

@@ -45,6 +45,44 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Whether `c` reorders the text around it: the bidirectional embedding,
+/// override and isolate controls and the direction marks.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `s` as it may go to a terminal or a plain-text report: control
+/// characters (escape sequences, carriage returns, backspaces, NUL, line
+/// breaks, tabs; C0, DEL and C1) and the bidirectional controls are written
+/// as escapes (`\u{1b}`, `\r`, `\n`, `\u{202e}`), so text from a model, a
+/// server or a downloaded run cannot move the cursor, recolour, retitle,
+/// hide or reorder what litmus prints, nor break a line in two.
+///
+/// ```
+/// use litmus_core::base::util::printable;
+///
+/// assert_eq!(printable("plain text"), "plain text");
+/// assert_eq!(printable("a\x1b[2Jb\r\nc\u{202e}d"), "a\\u{1b}[2Jb\\r\\nc\\u{202e}d");
+/// ```
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || is_bidi_control(c);
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `s` cut to at most `max` characters, with an ellipsis when cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

@@ -355,7 +355,8 @@ fn validate(args: &Args, config: &Config, selected: &[&'static EvalEntry]) -> Re
                 for p in problems {
                     // A problem's further lines (a regex error's caret)
                     // under its first.
-                    println!("{:>14} {}", "-", p.replace('\n', "\n               "));
+                    let lines: Vec<_> = p.split('\n').map(crate::base::util::printable).collect();
+                    println!("{:>14} {}", "-", lines.join("\n               "));
                 }
             }
         }

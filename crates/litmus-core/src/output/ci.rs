@@ -341,6 +341,62 @@ pub fn write_junit(
     std::fs::write(path, junit_xml(summary, snapshots))
 }
 
+/// Escapes text for a Markdown table cell, as lightly as a report of
+/// numbers needs: pipes, backslashes, backticks and `*` escaped, HTML's
+/// `<`, `>` and `&` as entities, `](` broken so no link forms, line breaks
+/// as spaces, control and bidirectional characters dropped. Brackets and
+/// underscores stay as they are (`[0.5, 1.0]`, `Q4_K_M`).
+///
+/// ```
+/// use litmus_core::output::ci::md_cell;
+///
+/// assert_eq!(md_cell("Q4_K_M [1.0, 2.0]"), "Q4_K_M [1.0, 2.0]");
+/// assert_eq!(md_cell("a|b\n## c <img> [x](y)"), "a\\|b ## c &lt;img&gt; [x]\\(y)");
+/// ```
+pub fn md_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev = None;
+    for c in s.chars() {
+        match c {
+            '|' | '\\' | '`' | '*' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '(' if prev == Some(']') => out.push_str("\\("),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() || crate::base::util::is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Titled tables as Markdown: a `###` heading each, then the table (the
+/// first row its header; the first column left-aligned, the others right),
+/// every cell [`md_cell`].
+pub fn sections_markdown(sections: &[(String, Vec<Vec<String>>)]) -> String {
+    let mut out = String::new();
+    for (title, rows) in sections {
+        out.push_str(&format!("### {}\n\n", md_cell(title)));
+        for (i, row) in rows.iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            if i == 0 {
+                let sep: Vec<&str> = (0..row.len())
+                    .map(|j| if j == 0 { "---" } else { "---:" })
+                    .collect();
+                out.push_str(&format!("| {} |\n", sep.join(" | ")));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Escapes text for a Markdown table cell (pipes, newlines, HTML).
 pub fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -355,7 +411,7 @@ pub fn md_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '\n' | '\r' => out.push(' '),
-            c if c.is_control() => {}
+            c if c.is_control() || crate::base::util::is_bidi_control(c) => {}
             c => out.push(c),
         }
     }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::base::util::{printable, truncate};
 use crate::run::collect::{Event, Reporter};
 use crate::run::summary::{RunSummary, TimeSplit, UnitSummary};
 
@@ -115,8 +116,8 @@ impl Console {
         };
         let mut line = format!(
             "{status} {wall} {} {}",
-            self.paint(BOLD, &u.eval),
-            self.paint(DIM, &u.config.label())
+            self.paint(BOLD, &printable(&u.eval)),
+            self.paint(DIM, &printable(&u.config.label()))
         );
         if u.scored > 1 {
             line.push_str(&format!("  pass {:.0}%", u.pass_rate * 100.0));
@@ -149,7 +150,7 @@ impl Console {
                     "  {} error{}: {}",
                     u.errors,
                     if u.errors == 1 { "" } else { "s" },
-                    crate::base::util::truncate(err, 120)
+                    truncate(&printable(err), 120)
                 ),
             ));
         }
@@ -270,7 +271,14 @@ impl Console {
             self.println(&line);
         }
         for (model, err) in &s.load_errors {
-            let line = self.paint(RED, &format!("model {model} failed to load: {err}"));
+            let line = self.paint(
+                RED,
+                &format!(
+                    "model {} failed to load: {}",
+                    printable(model),
+                    printable(err)
+                ),
+            );
             self.println(&line);
         }
         if let Some(t) = &s.time {
@@ -291,7 +299,7 @@ impl Console {
                 &format!(
                     "peak memory: this process {:.0} MiB{models} · results in {}",
                     rss as f64 / 1048576.0,
-                    s.run_dir
+                    printable(&s.run_dir)
                 ),
             );
             self.println(&line);
@@ -303,7 +311,7 @@ impl Console {
                     "compare them (paired differences, per-tag scores, size, memory): cargo eval report {} [--baseline QUANT] [--format markdown]",
                     // The directory, not the id: the run may not be in the
                     // output directory `report` looks in by default.
-                    s.run_dir
+                    printable(&s.run_dir)
                 ),
             );
             self.println(&line);
@@ -366,8 +374,30 @@ fn half_width(u: &UnitSummary) -> f64 {
     ((u.score.ci_high - u.score.ci_low) / 2.0).max(0.0)
 }
 
-/// Aligns rows into columns (first row is the header; numbers right-aligned).
+/// Titled tables as text: each title, then its rows aligned by [`table`],
+/// indented, then a blank line.
+pub fn sections_text(sections: &[(String, Vec<Vec<String>>)]) -> String {
+    let mut out = String::new();
+    for (title, rows) in sections {
+        out.push_str(&printable(title));
+        out.push('\n');
+        for line in table(rows) {
+            out.push_str("  ");
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Aligns rows into columns (first row is the header; numbers right-aligned),
+/// each cell [`printable`].
 pub fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c)).collect())
+        .collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
@@ -420,7 +450,7 @@ impl Reporter for Console {
                         if show && !b.is_finished() && b.position() < b.length().unwrap_or(0) =>
                     {
                         b.inc_length(samples as u64);
-                        b.set_message(format!("{}, {}", b.message(), spec.name));
+                        b.set_message(format!("{}, {}", b.message(), printable(&spec.name)));
                     }
                     _ => {
                         let bar = show.then(|| {
@@ -435,7 +465,7 @@ impl Reporter for Console {
                                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                                 .progress_chars("=> "),
                             );
-                            b.set_message(spec.name.clone());
+                            b.set_message(printable(&spec.name).into_owned());
                             b
                         });
                         if let Some(old) = std::mem::replace(&mut self.bar, bar) {
@@ -446,10 +476,11 @@ impl Reporter for Console {
                 if !self.quiet {
                     let on = device.map(|d| format!(" on {d}")).unwrap_or_default();
                     let line = format!(
-                        "{:>12} {} ({} samples to produce){on}",
+                        "{:>12} {} ({} samples to produce){}",
                         self.paint(GREEN, "Starting"),
-                        spec.name,
-                        samples
+                        printable(&spec.name),
+                        samples,
+                        printable(&on)
                     );
                     self.println(&line);
                 }
@@ -466,9 +497,12 @@ impl Reporter for Console {
                     return;
                 }
                 let line = format!(
-                    "{:>12} {}: failed to load on {failed} ({error}); trying {next}",
+                    "{:>12} {}: failed to load on {} ({}); trying {}",
                     self.paint(YELLOW, "Re-planned"),
-                    spec.name
+                    printable(&spec.name),
+                    printable(failed),
+                    printable(&error.to_string()),
+                    printable(next)
                 );
                 self.println(&line);
             }
@@ -504,8 +538,8 @@ impl Reporter for Console {
                 let line = format!(
                     "{:>12} {} [{}]",
                     self.paint(GREEN, "Model"),
-                    info.name,
-                    desc.join(", ")
+                    printable(&info.name),
+                    printable(&desc.join(", "))
                 );
                 self.println(&line);
             }
@@ -515,7 +549,12 @@ impl Reporter for Console {
                     let _ = writeln!(self.out, "{line}");
                     return;
                 }
-                let line = format!("{:>12} {}: {error}", self.paint(RED, "FAILED"), spec.name);
+                let line = format!(
+                    "{:>12} {}: {}",
+                    self.paint(RED, "FAILED"),
+                    printable(&spec.name),
+                    printable(&error.to_string())
+                );
                 self.println(&line);
             }
             Event::Sample(_) => {
@@ -537,5 +576,68 @@ impl Reporter for Console {
             }
         }
         let _ = self.start;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::store::SampleRecord;
+    use std::sync::{Arc, Mutex};
+
+    /// A `Write` the test keeps a handle on.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What a model or server can put in an error: a screen clear, a window
+    /// title, a hyperlink, a carriage return and colours that redraw the
+    /// line as a pass, backspaces, NUL, a right-to-left override, a line break.
+    const HOSTILE: &str = "x\u{1b}[2J\u{1b}]0;TITLE\u{7}\u{1b}]8;;http://e.example/\u{7}L\u{1b}]8;;\u{7}\r\u{1b}[32m 100.0 \u{8}\u{8}\0\u{202e}rev\n--- fake line\u{9b}2J";
+
+    #[test]
+    fn text_from_models_servers_and_runs_cannot_drive_the_terminal() {
+        let buf = Buf::default();
+        let mut console =
+            Console::new(Format::Human, false, Color::Never).with_output(Box::new(buf.clone()));
+        let mut r = SampleRecord {
+            eval: "e".into(),
+            model: format!("model{HOSTILE}"),
+            template: format!("t{HOSTILE}"),
+            error: Some(format!("the model refused: {HOSTILE}")),
+            ..SampleRecord::default()
+        };
+        r.tags = vec![HOSTILE.into()];
+        let unit = UnitSummary::of(&[&r], None, 1.0);
+        console.event(Event::EvalFinished(&unit));
+        let mut summary = RunSummary::build(
+            "r",
+            HOSTILE,
+            &[r.clone()],
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        );
+        summary.load_errors = vec![(HOSTILE.into(), HOSTILE.into())];
+        console.summary(&summary);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let bad: Vec<char> = out
+            .chars()
+            .filter(|&c| (c.is_control() && c != '\n') || crate::base::util::is_bidi_control(c))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?} in\n{out}");
+        assert!(!out.contains("\n--- fake line"), "{out}");
+        // What was there is shown, escaped.
+        assert!(out.contains("the model refused: x\\u{1b}[2J"), "{out}");
+        assert!(out.contains("\\r\\u{1b}[32m 100.0"), "{out}");
     }
 }

@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use litmus_metrics::stats::{paired_comparison, summarize_clustered, PairedComparison, Summary};
 use serde::{Deserialize, Serialize};
 
-use crate::output::console::table;
+use crate::output::ci::sections_markdown;
+use crate::output::console::sections_text;
 use crate::run::fidelity::{FidelityReport, FidelityStats};
 use crate::run::store::{ConfigKey, SampleRecord};
 use crate::run::summary::{RunSummary, Speed};
@@ -492,7 +493,11 @@ impl Study {
                         .map(|v| {
                             let means: Vec<f64> = rows
                                 .iter()
-                                .filter(|r| &r.variant == v && &dim(&r.config) == rl)
+                                // A configuration that scored nothing has no
+                                // mean to add (not a mean of 0).
+                                .filter(|r| {
+                                    &r.variant == v && &dim(&r.config) == rl && r.score.n > 0
+                                })
                                 .map(|r| r.score.mean)
                                 .collect();
                             (!means.is_empty())
@@ -686,17 +691,7 @@ impl Study {
 
     /// The report for a terminal.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for (title, rows) in self.sections() {
-            out.push_str(&title);
-            out.push('\n');
-            for line in table(&rows) {
-                out.push_str("  ");
-                out.push_str(&line);
-                out.push('\n');
-            }
-            out.push('\n');
-        }
+        let mut out = sections_text(&self.sections());
         if let Some(t) = &self.time {
             out.push_str(&crate::output::console::time_line(t));
             out.push('\n');
@@ -710,23 +705,7 @@ impl Study {
 
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        for (title, rows) in self.sections() {
-            out.push_str(&format!("### {title}\n\n"));
-            for (i, row) in rows.iter().enumerate() {
-                let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
-                out.push_str(&format!("| {} |\n", cells.join(" | ")));
-                if i == 0 {
-                    let sep: Vec<&str> = row
-                        .iter()
-                        .enumerate()
-                        .map(|(j, _)| if j == 0 { "---" } else { "---:" })
-                        .collect();
-                    out.push_str(&format!("| {} |\n", sep.join(" | ")));
-                }
-            }
-            out.push('\n');
-        }
+        let mut out = sections_markdown(&self.sections());
         if let Some(t) = &self.time {
             out.push_str(&crate::output::console::time_line(t));
             out.push_str("\n\n");
@@ -872,6 +851,45 @@ mod tests {
             ]
         );
         assert_eq!(study.tag_table()[1][2], "-", "{:?}", study.tag_table());
+    }
+
+    #[test]
+    fn grids_leave_out_configurations_that_scored_nothing() {
+        // Q8_0 failed everything under `plain`; under `expert` it scored 30.
+        let mut records = Vec::new();
+        for q in ["Q8_0", "Q2_K"] {
+            for template in ["plain", "expert"] {
+                for t in [0.0, 0.7] {
+                    let mut r = record(q, template, t, "p0", 0, 30.0);
+                    if q == "Q8_0" && (template == "plain" || t == 0.7) {
+                        r.score = None;
+                        r.error = Some("connection failed".into());
+                    }
+                    records.push(r);
+                }
+            }
+        }
+        let summary = RunSummary::build(
+            "r1",
+            "d",
+            &records,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        let study = Study::build(&summary, &records, &StudyOptions::default());
+        let by_template = Study::grid_table(study.template_by_variant.as_ref().unwrap());
+        let cell = |rows: &[Vec<String>], row: &str, col: &str| {
+            let c = rows[0].iter().position(|h| h == col).unwrap();
+            rows.iter().find(|r| r[0] == row).unwrap()[c].clone()
+        };
+        assert_eq!(cell(&by_template, "plain", "m Q8_0"), "-");
+        // Its one scored configuration (t=0), not averaged with a false 0.
+        assert_eq!(cell(&by_template, "expert", "m Q8_0"), "30.0");
+        assert_eq!(cell(&by_template, "plain", "m Q2_K"), "30.0");
+        let by_t = Study::grid_table(study.temperature_by_variant.as_ref().unwrap());
+        assert_eq!(cell(&by_t, "t=0.7", "m Q8_0"), "-");
+        assert_eq!(cell(&by_t, "t=0", "m Q8_0"), "30.0");
     }
 
     #[test]

@@ -131,8 +131,24 @@ fn snapshot_options(merged: &Merged, request: &MergeRequest) -> Result<SnapshotO
         .snapshot_dir
         .as_deref()
         .ok_or("the runs do not say where their snapshots are")?;
-    let mut opts = SnapshotOptions::new(root.join(dir), root);
-    opts.input_file = settings.target.as_deref().map(|t| root.join(t));
+    // The runs may be downloaded artifacts: what they say must not steer
+    // the files written outside the workspace.
+    let inside = |p: &str| {
+        let path = Path::new(p);
+        (!p.is_empty()
+            && path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_))))
+        .then(|| root.join(path))
+    };
+    let snapshot_dir = inside(dir).ok_or_else(|| {
+        format!(
+            "the runs place their snapshots at `{}`, which is not a directory inside the workspace",
+            crate::base::util::printable(dir)
+        )
+    })?;
+    let mut opts = SnapshotOptions::new(snapshot_dir, root);
+    opts.input_file = settings.target.as_deref().and_then(inside);
     opts.tolerance = request.tolerance;
     Ok(opts)
 }
@@ -171,4 +187,67 @@ pub fn describe(report: &MergeReport, dir: &Path) -> String {
     }
     s.push_str(&format!(" → {}", dir.display()));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::store::{RunMeta, RunSettings};
+    use crate::run::summary::RunSummary;
+
+    fn placed_at(dir: &str, target: &str) -> Result<SnapshotOptions, String> {
+        let merged = Merged {
+            meta: RunMeta {
+                settings: Some(RunSettings {
+                    snapshot_dir: Some(dir.into()),
+                    target: Some(target.into()),
+                    ..RunSettings::default()
+                }),
+                ..RunMeta::default()
+            },
+            records: Vec::new(),
+            summary: RunSummary::build(
+                "r",
+                "d",
+                &[],
+                &Default::default(),
+                &Default::default(),
+                &Default::default(),
+            ),
+            duplicates: 0,
+            superseded: 0,
+            missing: Vec::new(),
+        };
+        let request = MergeRequest {
+            workspace_root: Some("/ws".into()),
+            ..MergeRequest::default()
+        };
+        snapshot_options(&merged, &request)
+    }
+
+    #[test]
+    fn downloaded_runs_cannot_place_snapshots_outside_the_workspace() {
+        let ok = placed_at("evals/snapshots", "evals/main.rs").unwrap();
+        assert_eq!(ok.dir, Path::new("/ws/evals/snapshots"));
+        assert_eq!(
+            ok.input_file.as_deref(),
+            Some(Path::new("/ws/evals/main.rs"))
+        );
+        for dir in [
+            "/tmp/elsewhere",
+            "../out",
+            "evals/../../out",
+            "",
+            "./x/../../y",
+        ] {
+            let e = placed_at(dir, "evals/main.rs").unwrap_err();
+            assert!(
+                e.contains("not a directory inside the workspace"),
+                "{dir}: {e}"
+            );
+        }
+        // A target outside it is not recorded as the snapshots' input file.
+        let outside = placed_at("evals/snapshots", "/etc/passwd").unwrap();
+        assert_eq!(outside.input_file, None);
+    }
 }

@@ -10,7 +10,9 @@ use litmus_core::output::ci::sections_markdown;
 use litmus_core::output::console::sections_text;
 use litmus_core::run::store::{ConfigKey, SampleRecord};
 use litmus_core::run::summary::{Speed, BOOTSTRAP_SEED};
-use litmus_metrics::stats::{paired_comparison, PairedComparison, Verdict};
+use litmus_metrics::stats::{
+    paired_comparison, paired_comparison_by_cluster, PairedComparison, Verdict,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Run;
@@ -342,7 +344,9 @@ fn compare_config(a: &Run, b: &Run, ca: ConfigKey, cb: ConfigKey) -> ConfigCompa
     let speed =
         |run: &Run, key: &ConfigKey| Speed::of(run.records.iter().filter(|r| &r.config() == key));
     ConfigComparison {
-        overall: (!all_pairs.is_empty()).then(|| paired_comparison(&all_pairs, BOOTSTRAP_SEED)),
+        // Each eval weighs the same, as in a configuration's score.
+        overall: (!all_pairs.is_empty())
+            .then(|| paired_comparison_by_cluster(&all_pairs, BOOTSTRAP_SEED)),
         evals: per_eval,
         speed_a: speed(a, &ca),
         speed_b: speed(b, &cb),

@@ -599,6 +599,49 @@ pub fn paired_comparison(pairs: &[(String, f64, f64)], seed: u64) -> PairedCompa
     )
 }
 
+/// [`paired_comparison`] with every cluster weighing the same, as a score
+/// averaged over evals does: over one pair per cluster, the means of its
+/// pairs' scores (over `pairs` themselves a cluster weighs as many pairs as
+/// it has; the two agree when every cluster has as many). `n_pairs` still
+/// counts the pairs.
+///
+/// ```
+/// use litmus_metrics::stats::{paired_comparison, paired_comparison_by_cluster};
+///
+/// // `small`: one sample, fails under A, passes under B; `big`: nine that pass under both.
+/// let mut pairs = vec![("small".to_string(), 0.0, 100.0)];
+/// pairs.extend((0..9).map(|_| ("big".to_string(), 100.0, 100.0)));
+/// assert_eq!(paired_comparison(&pairs, 1).diff, 10.0);
+/// let per_eval = paired_comparison_by_cluster(&pairs, 1);
+/// assert_eq!((per_eval.diff, per_eval.mean_a, per_eval.mean_b), (50.0, 50.0, 100.0));
+/// assert_eq!((per_eval.n_pairs, per_eval.n_clusters), (10, 2));
+/// ```
+pub fn paired_comparison_by_cluster(pairs: &[(String, f64, f64)], seed: u64) -> PairedComparison {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut sums: Vec<(&str, f64, f64, usize)> = Vec::new();
+    for (id, a, b) in pairs {
+        if !(a.is_finite() && b.is_finite()) {
+            continue;
+        }
+        let g = *index.entry(id.as_str()).or_insert_with(|| {
+            sums.push((id.as_str(), 0.0, 0.0, 0));
+            sums.len() - 1
+        });
+        sums[g].1 += a;
+        sums[g].2 += b;
+        sums[g].3 += 1;
+    }
+    let n_pairs = sums.iter().map(|s| s.3).sum();
+    let means: Vec<(String, f64, f64)> = sums
+        .into_iter()
+        .map(|(id, a, b, n)| (id.to_string(), a / n as f64, b / n as f64))
+        .collect();
+    PairedComparison {
+        n_pairs,
+        ..paired_comparison(&means, seed)
+    }
+}
+
 #[derive(Default)]
 struct Cluster {
     n: usize,

@@ -20,7 +20,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use litmus_metrics::stats::{paired_comparison, summarize_clustered, PairedComparison, Summary};
+use litmus_metrics::stats::{
+    paired_comparison_by_cluster, summarize_clustered, PairedComparison, Summary,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::output::ci::sections_markdown;
@@ -465,7 +467,8 @@ impl Study {
                     .filter_map(|(k, &va)| b.get(k).map(|&vb| (k.0.to_string(), va, vb)))
                     .collect();
                 if !pairs.is_empty() {
-                    row.vs_baseline = Some(paired_comparison(&pairs, seed));
+                    // Each eval weighs the same, as in the score column.
+                    row.vs_baseline = Some(paired_comparison_by_cluster(&pairs, seed));
                 }
             }
         }
@@ -950,6 +953,36 @@ mod tests {
         assert!(text.contains("baseline"));
         let back: Study = serde_json::from_str(&s.json()).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn the_difference_to_the_baseline_weighs_evals_as_the_scores_do() {
+        // `small`: one sample, failed under Q8_0 and passed under Q2_K;
+        // `big`: nine samples that pass under both.
+        let mut records = Vec::new();
+        for (q, small) in [("Q8_0", 0.0), ("Q2_K", 100.0)] {
+            records.push(record(q, "plain", 0.0, "small", 0, small));
+            records.extend((0..9).map(|s| record(q, "plain", 0.0, "big", s, 100.0)));
+        }
+        let summary = RunSummary::build(
+            "r1",
+            "d",
+            &records,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        let options = StudyOptions {
+            baseline: Some("Q8_0".into()),
+            ..StudyOptions::default()
+        };
+        let study = Study::build(&summary, &records, &options);
+        let row = |v: &str| study.rows.iter().find(|r| r.variant == v).unwrap();
+        let (a, b) = (row("m Q8_0"), row("m Q2_K"));
+        assert_eq!((a.score.mean, b.score.mean), (50.0, 100.0));
+        let vs = b.vs_baseline.as_ref().unwrap();
+        assert_eq!(vs.diff, b.score.mean - a.score.mean);
+        assert_eq!((vs.n_pairs, vs.n_clusters), (10, 2));
     }
 
     #[test]

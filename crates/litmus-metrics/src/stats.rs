@@ -88,7 +88,7 @@
 //! assert!(cmp.ci_high < 0.0);
 //! assert_eq!(cmp.verdict, Verdict::Worse);
 //! assert!(cmp.to_string().starts_with("\u{2212}45.0 points, 95% CI [\u{2212}"));
-//! println!("{cmp}"); // −45.0 points, 95% CI [−65.0, −25.0], p = 0.02, worse
+//! println!("{cmp}"); // −45.0 points, 95% CI [−65.0, −25.0], p = 0.016, worse
 //! ```
 
 use std::collections::HashMap;
@@ -795,31 +795,33 @@ fn sign_flip_p_value(clusters: &[Cluster], seed: u64, permutations: usize) -> f6
 const PERMUTATION_SEED_MIX: u64 = 0xD1B5_4A32_D192_ED03;
 
 /// Formats a difference in points (the scores' own unit, 0–100 in litmus),
-/// to one decimal, with a typographic minus.
+/// to one decimal as `{:.1}` rounds it (as every other figure litmus prints:
+/// 0.25 and 0.35 show as `0.2` and `0.3` here and in a summary alike), with
+/// a typographic minus.
 fn points(x: f64, plus: bool) -> String {
-    let v = (x * 10.0).round() / 10.0;
-    if v == 0.0 {
-        "0.0".to_owned()
-    } else if v < 0.0 {
-        format!("\u{2212}{:.1}", -v)
+    let s = format!("{:.1}", x.abs());
+    if s == "0.0" {
+        s
+    } else if x < 0.0 {
+        format!("\u{2212}{s}")
     } else if plus {
-        format!("+{v:.1}")
+        format!("+{s}")
     } else {
-        format!("{v:.1}")
+        s
     }
 }
 
 impl fmt::Display for PairedComparison {
-    /// `−1.2 points, 95% CI [−3.0, 0.5], p = 0.21, no significant difference`:
+    /// `−1.2 points, 95% CI [−3.0, 0.5], p = 0.210, no significant difference`:
     /// the difference and its interval in the scores' own unit (litmus
     /// scores are 0–100 points), not rescaled.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Three decimals, as the reports print it: p = 0.047 must not read
+        // as 0.05 beside a significant verdict.
         let p = if self.p_value < 0.001 {
             "p < 0.001".to_owned()
-        } else if self.p_value < 0.01 {
-            format!("p = {:.3}", self.p_value)
         } else {
-            format!("p = {:.2}", self.p_value)
+            format!("p = {:.3}", self.p_value)
         };
         write!(
             f,

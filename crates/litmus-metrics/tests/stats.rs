@@ -404,7 +404,7 @@ fn display_format() {
     };
     assert_eq!(
         c.to_string(),
-        "\u{2212}1.2 points, 95% CI [\u{2212}3.0, 0.5], p = 0.21, no significant difference"
+        "\u{2212}1.2 points, 95% CI [\u{2212}3.0, 0.5], p = 0.210, no significant difference"
     );
     let better = PairedComparison {
         diff: 25.0,
@@ -423,6 +423,20 @@ fn display_format() {
         ..c
     };
     assert!(p3.to_string().contains("p = 0.004,"));
+    // Next to a significant verdict, p never reads as 0.05.
+    let p = PairedComparison {
+        p_value: 0.046875,
+        diff: 69.25,
+        ci_low: 27.35,
+        ci_high: 0.25,
+        verdict: Verdict::Better,
+        ..c
+    };
+    // One decimal as every summary rounds it ({:.1}: 69.25 → 69.2, 0.25 → 0.2).
+    assert_eq!(
+        p.to_string(),
+        "+69.2 points, 95% CI [27.4, 0.2], p = 0.047, better"
+    );
 }
 
 #[test]

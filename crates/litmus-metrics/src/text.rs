@@ -9,7 +9,8 @@
 //!    which is what SQuAD removes) and every Unicode punctuation character
 //!    (general category `P*`, e.g. `“ ” — …`);
 //! 3. `strip_articles`: replace the words `a`, `an`, `the` (matched as whole
-//!    words, case-insensitively) by a space;
+//!    words, case-insensitively, with the word boundaries of Python's `re`) by
+//!    a space;
 //! 4. `collapse_whitespace`: split on whitespace and join with single spaces
 //!    (this also trims);
 //! 5. `trim`: remove leading and trailing whitespace.
@@ -158,9 +159,45 @@ pub fn python_rstrip(text: &str) -> &str {
     text.trim_end_matches(is_python_whitespace)
 }
 
-fn articles_re() -> &'static Regex {
+/// Python's `\w` in a `str` pattern: letters (`L*`), numbers (`N*`, the
+/// superscript `²` and `½` included) and `_`. Rust regex's `\w` differs: it
+/// also counts combining marks and the zero-width joiners, but not `²`.
+fn is_python_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?i)\b(a|an|the)\b").expect("static regex"))
+    let re = RE.get_or_init(|| Regex::new(r"^[\p{L}\p{N}]$").expect("static regex"));
+    let mut buf = [0u8; 4];
+    re.is_match(c.encode_utf8(&mut buf))
+}
+
+/// SQuAD's `re.sub(r"\b(a|an|the)\b", " ", text)` with Python's word
+/// boundaries ([`is_python_word`]), case-insensitive.
+fn strip_articles(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    // Whether the character before `rest` is a word character.
+    let mut after_word = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if !after_word {
+            let article = ["the", "an", "a"].into_iter().find(|a| {
+                rest.get(..a.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(a))
+                    && !rest[a.len()..].chars().next().is_some_and(is_python_word)
+            });
+            if let Some(a) = article {
+                out.push(' ');
+                rest = &rest[a.len()..];
+                after_word = true;
+                continue;
+            }
+        }
+        out.push(c);
+        after_word = is_python_word(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 fn unicode_punct_re() -> &'static Regex {
@@ -187,7 +224,7 @@ pub fn normalize(text: &str, opts: &Normalize) -> String {
         s.retain(|c| !is_punctuation(c));
     }
     if opts.strip_articles {
-        s = articles_re().replace_all(&s, " ").into_owned();
+        s = strip_articles(&s);
     }
     if opts.collapse_whitespace {
         s = python_split(&s).collect::<Vec<_>>().join(" ");
@@ -226,6 +263,25 @@ mod tests {
         assert_eq!(normalize("theatre anthem", &n), "theatre anthem");
         assert_eq!(normalize("“Quoted” — text…", &n), "quoted text");
         assert_eq!(normalize("", &n), "");
+    }
+
+    #[test]
+    fn articles_end_where_python_words_end() {
+        // The official script's outputs (Python 3.11's `re`): combining marks
+        // and joiners are not word characters there, `²` and `½` are.
+        let n = Normalize::squad();
+        for (text, squad) in [
+            ("a\u{300} news", "\u{300} news"),
+            ("e\u{301}AN", "e\u{301}"),
+            ("the² goodness", "the² goodness"),
+            ("½A", "½a"),
+            ("an\u{200d} mat", "\u{200d} mat"),
+            ("the_a an", "thea"),
+            ("THE end, a, an", "end"),
+            ("über a Ärger", "über ärger"),
+        ] {
+            assert_eq!(normalize(text, &n), squad, "{text:?}");
+        }
     }
 
     #[test]

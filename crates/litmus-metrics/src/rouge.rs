@@ -359,11 +359,11 @@ pub fn rouge_lsum_tokens<S: AsRef<str>>(
         count_c[t as usize] += 1;
     }
     let mut hits = 0usize;
-    let mut table = Vec::new();
+    let mut left = Vec::new();
     for r in &refs {
         let mut in_union = vec![false; r.len()];
         for c in &cans {
-            lcs_indices(r, c, &mut table, &mut in_union);
+            lcs_indices(r, c, &mut left, &mut in_union);
         }
         for (i, &t) in r.iter().enumerate() {
             let t = t as usize;
@@ -379,30 +379,43 @@ pub fn rouge_lsum_tokens<S: AsRef<str>>(
 
 /// Marks in `mark` the positions of `r` on one longest common subsequence of
 /// `r` and `c`, read back exactly as rouge-score's `_backtrack_norec` does.
-fn lcs_indices(r: &[u32], c: &[u32], table: &mut Vec<u32>, mark: &mut [bool]) {
+///
+/// The traceback needs, where the two tokens differ, only which neighbour
+/// the table held more in (`table[i][j−1] > table[i−1][j]`: go left): one
+/// bit a cell in `left`, with the table itself kept two rows at a time, so a
+/// long single-line answer costs 1/32 of the memory of the whole table.
+fn lcs_indices(r: &[u32], c: &[u32], left: &mut Vec<u64>, mark: &mut [bool]) {
     let (rows, cols) = (r.len(), c.len());
     if rows == 0 || cols == 0 {
         return;
     }
-    let w = cols + 1;
-    table.clear();
-    table.resize((rows + 1) * w, 0);
+    left.clear();
+    left.resize((rows * cols).div_ceil(64), 0);
+    let mut prev = vec![0u32; cols + 1];
+    let mut cur = vec![0u32; cols + 1];
     for i in 1..=rows {
         for j in 1..=cols {
-            table[i * w + j] = if r[i - 1] == c[j - 1] {
-                table[(i - 1) * w + j - 1] + 1
+            cur[j] = if r[i - 1] == c[j - 1] {
+                prev[j - 1] + 1
             } else {
-                table[(i - 1) * w + j].max(table[i * w + j - 1])
+                let (l, u) = (cur[j - 1], prev[j]);
+                if l > u {
+                    let bit = (i - 1) * cols + j - 1;
+                    left[bit / 64] |= 1 << (bit % 64);
+                }
+                l.max(u)
             };
         }
+        std::mem::swap(&mut prev, &mut cur);
     }
     let (mut i, mut j) = (rows, cols);
     while i > 0 && j > 0 {
+        let bit = (i - 1) * cols + j - 1;
         if r[i - 1] == c[j - 1] {
             mark[i - 1] = true;
             i -= 1;
             j -= 1;
-        } else if table[i * w + j - 1] > table[(i - 1) * w + j] {
+        } else if left[bit / 64] >> (bit % 64) & 1 == 1 {
             j -= 1;
         } else {
             i -= 1;

@@ -238,13 +238,21 @@ impl Transport {
                 body,
             });
         }
-        serde_json::from_str(&text).map_err(|e| {
-            Attempt::Decode(format!(
-                "{}: invalid JSON ({e}): {}",
-                display_url(url),
-                self.redact(&snippet(&text, SNIPPET_CHARS))
-            ))
-        })
+        serde_json::from_str(&text)
+            .or_else(|e| match lone_surrogates_replaced(&text) {
+                // Python's `json.dumps` writes the surrogates of undecodable
+                // bytes (`\udcff`), which are not Unicode: U+FFFD instead,
+                // as a lossy UTF-8 read does.
+                Some(fixed) => serde_json::from_str(&fixed).map_err(|_| e),
+                None => Err(e),
+            })
+            .map_err(|e| {
+                Attempt::Decode(format!(
+                    "{}: invalid JSON ({e}): {}",
+                    display_url(url),
+                    self.redact(&snippet(&text, SNIPPET_CHARS))
+                ))
+            })
     }
 
     /// GET `base + path` on one endpoint, once, with `timeout` (metadata at open).
@@ -370,6 +378,50 @@ impl Transport {
     }
 }
 
+/// `json` with each `\uXXXX` escape of a lone UTF-16 surrogate (one not in
+/// a high-low pair) replaced by `\ufffd`; `None` when it has none.
+fn lone_surrogates_replaced(json: &str) -> Option<String> {
+    let b = json.as_bytes();
+    let hex = |at: usize| -> Option<u32> {
+        let digits = json.get(at..at + 4)?;
+        digits
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit())
+            .then(|| u32::from_str_radix(digits, 16).ok())
+            .flatten()
+    };
+    // An escape `\u` at `at` (its backslash), and the code unit it writes.
+    let unit = |at: usize| -> Option<u32> {
+        (b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u'))
+            .then(|| hex(at + 2))
+            .flatten()
+    };
+    let mut out: Option<String> = None;
+    let (mut i, mut copied) = (0, 0);
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match unit(i) {
+            Some(0xD800..=0xDBFF) if matches!(unit(i + 6), Some(0xDC00..=0xDFFF)) => i += 12,
+            Some(0xD800..=0xDFFF) => {
+                let o = out.get_or_insert_with(|| String::with_capacity(json.len()));
+                o.push_str(&json[copied..i]);
+                o.push_str("\\ufffd");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape: skip the backslash and the character after it.
+            _ => i += 2,
+        }
+    }
+    out.map(|mut o| {
+        o.push_str(&json[copied..]);
+        o
+    })
+}
+
 fn to_call_error(a: Attempt) -> CallError {
     match a {
         Attempt::Connection(m) => CallError {
@@ -396,6 +448,26 @@ fn to_call_error(a: Attempt) -> CallError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_characters() {
+        let fixed = lone_surrogates_replaced(r#"{"a": "x \udcff y \ud800", "b": "\\udcff"}"#);
+        assert_eq!(
+            fixed.as_deref(),
+            Some(r#"{"a": "x \ufffd y \ufffd", "b": "\\udcff"}"#)
+        );
+        let v: serde_json::Value = serde_json::from_str(&fixed.unwrap()).unwrap();
+        assert_eq!(v["a"], "x \u{fffd} y \u{fffd}");
+        // A pair is one character, left as it is; so is everything else.
+        assert_eq!(
+            lone_surrogates_replaced(r#"["\ud83d\ude00", "\u00e9\n"]"#),
+            None
+        );
+        assert_eq!(
+            lone_surrogates_replaced(r#"["\ude00\ud83d"]"#).as_deref(),
+            Some(r#"["\ufffd\ufffd"]"#)
+        );
+    }
 
     #[test]
     fn error_bodies_are_summarised() {

@@ -281,6 +281,13 @@ pub fn summarize(values: &[f64], seed: u64) -> Summary {
 /// it is exactly [`summarize`] of the means. Non-finite values and empty
 /// clusters are skipped.
 ///
+/// The interval errs on the wide side: with many clusters, the spread of
+/// their means already holds their samples' spread, which the second stage
+/// adds again (a review's simulation, 30 clusters of 3 pass/fail samples:
+/// 98.7% coverage for the nominal 95%, 18% wider than resampling clusters
+/// alone). It is the price of an honest interval for few evals, where
+/// resampling the evals alone says nothing.
+///
 /// ```
 /// use litmus_metrics::stats::{summarize, summarize_clustered};
 /// let one_eval = summarize_clustered(&[vec![100.0, 0.0, 100.0, 0.0]], 7);

@@ -192,8 +192,10 @@ impl RunSettings {
         fields
     }
 
-    /// The first of [`RunSettings::fields`] that differs between `self` and
-    /// `other`, with both values.
+    /// The first setting that decides what a sample is (each sampling
+    /// parameter, the samples per case, the repeats, the judge) that differs
+    /// between `self` and `other`, named as in `litmus.toml`, with both
+    /// values.
     pub fn difference(&self, other: &RunSettings) -> Option<(String, String, String)> {
         self.fields()
             .into_iter()

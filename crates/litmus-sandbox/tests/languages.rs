@@ -230,6 +230,42 @@ fn runtime_failure(#[case] suite: Suite, #[case] code: &str, #[case] expect_in_e
     );
 }
 
+/// A solution that exits while it loads has not loaded: the parsed points
+/// only, whatever status it exits with (a Bash script ending in `exit 0`
+/// passed every test before).
+#[rstest]
+#[case::python(
+    python(),
+    "import sys\n\ndef count_vowels(s):\n    return 9\n\nsys.exit(0)"
+)]
+#[case::javascript(
+    javascript(),
+    "function countVowels(s) { return 9; }\nprocess.exit(0);"
+)]
+#[case::bash(bash(), "count_vowels() {\n  echo 9\n}\nexit 0")]
+fn exiting_while_loading_is_not_loading(#[case] suite: Suite, #[case] code: &str) {
+    if !suite.available() {
+        return;
+    }
+    let s = suite.score(&suite.fence(code));
+    assert!(s.parsed && !s.executed, "{}: {s:#?}", suite.lang);
+    assert!(close(s.score, 25.0), "{}: {s:#?}", suite.lang);
+}
+
+/// A Bash EXIT trap that turns every exit into `exit 0` does not turn a
+/// failed test into a pass.
+#[test]
+fn an_exit_trap_does_not_pass_failed_tests() {
+    let suite = bash();
+    if !suite.available() {
+        return;
+    }
+    let s = suite.score(&suite.fence("count_vowels() {\n  echo 9\n}\ntrap 'exit 0' EXIT"));
+    assert!(s.executed, "{s:#?}");
+    assert_eq!((s.examples_passed, s.tests_passed), (2, 0), "{s:#?}");
+    assert!(close(s.score, 75.0), "{s:#?}");
+}
+
 /// Each solution misses the upper-case vowels: the examples all run, 2 of
 /// the 3 tests pass.
 #[rstest]

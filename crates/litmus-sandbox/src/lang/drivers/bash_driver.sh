@@ -3,12 +3,16 @@
 # Parse check with `bash -n`; the solution is loaded (sourced) and every
 # snippet runs in a fresh `bash` process under `timeout -s KILL`, with fd 3
 # closed and stdin at /dev/null. The nonce is a non-exported variable of
-# this shell, so snippet processes never see it.
+# this shell, not passed to snippet processes. A run counts as passed only
+# when its shell got to the end of it (after the snippet) and said so on fd
+# 4 with a token of the run: an `exit 0` in the solution (or an EXIT trap)
+# ends the shell before the snippet runs, which is not a pass.
 IFS= read -r NONCE
 read -r MODE START_KIND START_INDEX PHASE_S SNIPPET_S N_EX N_TESTS CLEANUP
 IFS= read -r EXTRA || true
 exec 0</dev/null
 ERRF="${TMPDIR:-/tmp}/.litmus-err.$$"
+ENDF="${TMPDIR:-/tmp}/.litmus-end.$$"
 
 json_str() {
   local s=$1
@@ -50,23 +54,36 @@ fmt_s() {
 
 # run_snip BUDGET_US SNIPPET_FILE -> sets R_OK R_ERR R_TIMED R_MS
 run_snip() {
-  local budget_us=$1 snip=$2 start end status
+  local budget_us=$1 snip=$2 start end status token reached
+  token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  : >"$ENDF"
   start=$(now_us)
+  # The token comes on fd 5 and is read only once the snippet is done.
   timeout -s KILL "$(fmt_s "$budget_us")" bash -c '
     . ./setup.sh
     . ./solution.sh
     s=$?
     if [ -n "$1" ]; then . "$1"; s=$?; fi
-    exit $s' litmus-snippet "$snip" 3>&- 2>"$ERRF"
+    if [ "$s" -eq 0 ]; then IFS= read -r t <&5; printf "%s" "$t" >&4; fi
+    exit $s' litmus-snippet "$snip" 3>&- 4>"$ENDF" 5<<<"$token" 2>"$ERRF"
   status=$?
   end=$(now_us)
   if [ "$CLEANUP" = "1" ]; then kill -9 -1 2>/dev/null; fi
   cat "$ERRF" >&2 2>/dev/null
+  reached=$(cat "$ENDF" 2>/dev/null)
+  rm -f "$ENDF"
   R_MS=$(((end - start) / 1000))
   R_TIMED=false
-  if [ "$status" -eq 0 ]; then
+  if [ "$status" -eq 0 ] && [ "$reached" = "$token" ]; then
     R_OK=true
     R_ERR=null
+  elif [ "$status" -eq 0 ]; then
+    R_OK=false
+    if [ -n "$snip" ]; then
+      R_ERR=$(json_str "the shell exited before the snippet ran to its end (exit or an EXIT trap in the solution?)")
+    else
+      R_ERR=$(json_str "the shell exited while loading the solution (exit in the solution?)")
+    fi
   else
     R_OK=false
     local tail_err

@@ -266,6 +266,34 @@ fn an_exit_trap_does_not_pass_failed_tests() {
     assert!(close(s.score, 75.0), "{s:#?}");
 }
 
+/// A JavaScript solution runs in the driver's realm; replacing what the
+/// driver reports with (JSON.stringify, fs.writeSync) or checks with
+/// (assert) does not make a wrong answer pass.
+#[rstest]
+#[case::stringify(
+    "const s = JSON.stringify;\nJSON.stringify = function (o, ...r) {\n  if (o && o.event === 'result') { o.ok = true; o.error = null; }\n  return s.call(this, o, ...r);\n};"
+)]
+#[case::write_sync(
+    "const fs = require('fs');\nconst w = fs.writeSync;\nfs.writeSync = function (fd, data, ...r) {\n  if (fd === 3) data = String(data).replace(/\"ok\":false/g, '\"ok\":true');\n  return w.call(this, fd, data, ...r);\n};"
+)]
+#[case::assert_module(
+    "const a = require('assert');\nfor (const k of Object.keys(a)) { try { a[k] = () => {}; } catch (_) {} }"
+)]
+#[case::assert_global("globalThis.assert = { strictEqual() {} };\nconsole.assert = () => {};")]
+#[case::to_json(
+    "Object.prototype.toJSON = function () { return this.event === 'result' ? { ...this, ok: true } : this; };"
+)]
+fn javascript_answers_cannot_rewrite_the_report(#[case] patch: &str) {
+    let suite = javascript();
+    if !suite.available() {
+        return;
+    }
+    let code = format!("function countVowels(s) {{ return 9; }}\n{patch}");
+    let s = suite.score(&suite.fence(&code));
+    assert_eq!(s.tests_passed, 0, "{s:#?}");
+    assert!(s.score <= 75.0, "{s:#?}");
+}
+
 /// Each solution misses the upper-case vowels: the examples all run, 2 of
 /// the 3 tests pass.
 #[rstest]

@@ -6,11 +6,20 @@
 // per-snippet timeout (vm's `timeout` interrupts synchronous loops; returned
 // promises are awaited up to the remaining budget). The report channel
 // (fd 3) and the nonce live in this module's scope, which scripts run with
-// vm cannot see.
+// vm cannot see. The solution runs in the same realm, so what the driver
+// reports with (JSON.stringify, fs.writeSync, assert) is taken before it
+// runs: replacing or patching those globals later does not reach the report.
 'use strict';
 const fs = require('fs');
 const vm = require('vm');
 const path = require('path');
+const assertModule = require('assert');
+
+const writeSync = fs.writeSync.bind(fs);
+const stringify = JSON.stringify;
+const ownKeys = Object.keys;
+Object.freeze(assertModule);
+Object.freeze(assertModule.strict);
 
 const REPORT_FD = 3;
 const ERR_CAP = 4000;
@@ -44,9 +53,15 @@ async function main() {
   const nEx = parseInt(nExS, 10);
   const nTests = parseInt(nTestsS, 10);
 
+  // `obj` is an object literal of primitives: its own keys, each value
+  // serialized alone (a primitive: no toJSON looked up).
   const emit = (obj) => {
-    obj.nonce = nonce;
-    fs.writeSync(REPORT_FD, JSON.stringify(obj) + '\n');
+    let line = '{"nonce":' + stringify(nonce);
+    for (const k of ownKeys(obj)) {
+      const v = obj[k];
+      line += ',' + stringify(k) + ':' + (v === undefined ? 'null' : stringify(v));
+    }
+    writeSync(REPORT_FD, line + '}\n');
   };
 
   // Stray async errors of the solution must not take the driver down.
@@ -75,15 +90,21 @@ async function main() {
     return;
   }
 
-  // CommonJS-style globals for the solution and snippets.
+  // CommonJS-style globals for the solution and snippets; `assert`,
+  // `require` and `console.assert` are put back before each snippet.
   const mod = { exports: {} };
   globalThis.module = mod;
   globalThis.exports = mod.exports;
-  globalThis.require = require;
-  globalThis.assert = require('assert');
-  console.assert = (cond, ...msg) => {
-    if (!cond) throw new (require('assert').AssertionError)({ message: msg.length ? msg.join(' ') : 'console.assert failed' });
+  const AssertionError = assertModule.AssertionError;
+  const consoleAssert = (cond, ...msg) => {
+    if (!cond) throw new AssertionError({ message: msg.length ? msg.join(' ') : 'console.assert failed' });
   };
+  const checkers = () => {
+    globalThis.require = require;
+    globalThis.assert = assertModule;
+    console.assert = consoleAssert;
+  };
+  checkers();
 
   async function run(script, budgetMs) {
     const t0 = Date.now();
@@ -140,6 +161,7 @@ async function main() {
       }
       const src = fs.readFileSync(`${folder}/${i}.js`, 'utf8');
       emit({ event: 'begin', kind, index: i });
+      checkers();
       let script;
       try {
         script = new vm.Script(`{\n${src}\n}`, { filename: `<${kind} ${i}>`, lineOffset: -1 });

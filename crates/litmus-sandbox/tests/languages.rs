@@ -290,8 +290,34 @@ fn javascript_answers_cannot_rewrite_the_report(#[case] patch: &str) {
     }
     let code = format!("function countVowels(s) {{ return 9; }}\n{patch}");
     let s = suite.score(&suite.fence(&code));
+    assert!(s.executed && s.examples_passed == 2, "{s:#?}");
     assert_eq!(s.tests_passed, 0, "{s:#?}");
-    assert!(s.score <= 75.0, "{s:#?}");
+    assert!(close(s.score, 75.0), "{s:#?}");
+}
+
+/// A Rust solution is compiled together with the harness; its macros and
+/// items do not reach the harness's own (the report, the panic catching).
+#[rstest]
+#[case::writeln_macro(
+    "macro_rules! writeln {\n    ($w:expr, $($t:tt)*) => {\n        ::std::writeln!($w, \"{}\", ::std::format!($($t)*).replace(\"\\\"ok\\\":false\", \"\\\"ok\\\":true\"))\n    };\n}"
+)]
+#[case::format_macro(
+    "macro_rules! format {\n    ($($t:tt)*) => { ::std::format!($($t)*).replace(\"\\\"ok\\\":false\", \"\\\"ok\\\":true\") };\n}"
+)]
+#[case::mod_std(
+    "mod std {\n    pub use ::std::{sync, io, os, fs, thread, time, process, fmt, string, vec, boxed, option, result};\n    pub mod panic {\n        pub use ::std::panic::{set_hook, UnwindSafe};\n        pub fn catch_unwind<F: FnOnce() -> Result<(), String> + UnwindSafe>(f: F) -> ::std::thread::Result<Result<(), String>> {\n            let _ = ::std::panic::catch_unwind(f);\n            Ok(Ok(()))\n        }\n    }\n}"
+)]
+fn rust_answers_cannot_reach_the_harness(#[case] patch: &str) {
+    let suite = rust();
+    if !suite.available() {
+        return;
+    }
+    let code = format!("pub fn count_vowels(s: &str) -> usize {{ 9 }}\n{patch}");
+    let s = suite.score(&suite.fence(&code));
+    // It compiles and runs: the examples pass, the tests fail.
+    assert!(s.executed && s.examples_passed == 2, "{s:#?}");
+    assert_eq!(s.tests_passed, 0, "{s:#?}");
+    assert!(close(s.score, 75.0), "{s:#?}");
 }
 
 /// Each solution misses the upper-case vowels: the examples all run, 2 of

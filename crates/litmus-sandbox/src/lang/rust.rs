@@ -145,7 +145,7 @@ fn generate(
     if has_main {
         tables.push_str(
             "const __LITMUS_USER_MAIN: Option<fn() -> Result<(), String>> = \
-             Some(|| __LitmusOutcome::__litmus_ok(__litmus_user_main()));\n",
+             Some(|| __litmus_harness::__LitmusOutcome::__litmus_ok(__litmus_user_main()));\n",
         );
     } else {
         tables.push_str("const __LITMUS_USER_MAIN: Option<fn() -> Result<(), String>> = None;\n");

@@ -158,6 +158,12 @@ fn generate(
     }
 }
 
+/// A rustc run that failed: its stderr, and whether it ran out of time.
+struct RustcError {
+    raw: String,
+    timed_out: bool,
+}
+
 /// A compile error, located.
 struct Diagnostic {
     region: Option<Region>,
@@ -214,14 +220,15 @@ impl Rust {
         }
     }
 
-    /// Compile `main.rs` in `ws`; `Ok(())` or the rustc stderr (JSON lines).
+    /// Compile `main.rs` in `ws`; `Ok(())` or the rustc stderr (JSON lines),
+    /// and whether rustc ran out of time.
     fn rustc(
         &self,
         sandbox: &Sandbox,
         ws: &Workspace,
         metadata_only: bool,
         limits: &Limits,
-    ) -> Result<Result<(), String>, String> {
+    ) -> Result<Result<(), RustcError>, String> {
         let t = tools::rustc()?;
         let mut cmd = SandboxCommand::new(&t.program)
             .args([
@@ -249,22 +256,35 @@ impl Rust {
             .run_in(ws, &cmd, &Self::compile_limits(limits))
             .map_err(|e| format!("sandbox error: {e}"))?;
         if out.success() {
-            Ok(Ok(()))
-        } else if out.timed_out {
-            Ok(Err(format!(
+            return Ok(Ok(()));
+        }
+        let err = lossy(&out.stderr);
+        let raw = if out.timed_out || err.trim().is_empty() {
+            format!(
                 "{{\"level\":\"error\",\"rendered\":\"rustc {}\"}}",
                 out.describe_end()
-            )))
+            )
         } else {
-            let err = lossy(&out.stderr);
-            if err.trim().is_empty() {
-                Ok(Err(format!(
-                    "{{\"level\":\"error\",\"rendered\":\"rustc {}\"}}",
-                    out.describe_end()
-                )))
-            } else {
-                Ok(Err(err))
-            }
+            err
+        };
+        Ok(Err(RustcError {
+            raw,
+            timed_out: out.timed_out,
+        }))
+    }
+
+    /// A build that ran out of time: the answer's, and final (building it
+    /// again, alone or in parts, would spend the same time again).
+    fn build_timed_out(e: &RustcError, limits: &Limits) -> Evaluation {
+        Evaluation {
+            parsed: false,
+            timed_out: true,
+            error: Some(format!(
+                "rustc did not finish within {:.0} s (the build's time limit)",
+                Self::compile_limits(limits).timeout.as_secs_f64()
+            )),
+            stderr: cap_string(&e.raw, limits.max_output_bytes),
+            ..Default::default()
         }
     }
 
@@ -314,9 +334,9 @@ impl LanguageRunner for Rust {
             .map_err(|e| e.to_string())?;
         match self.rustc(sandbox, &ws, true, limits)? {
             Ok(()) => Ok(()),
-            Err(raw) => {
-                let diags = diagnostics(&raw, &gen.regions);
-                Err(Self::first_error(&diags, &raw))
+            Err(e) => {
+                let diags = diagnostics(&e.raw, &gen.regions);
+                Err(Self::first_error(&diags, &e.raw))
             }
         }
     }
@@ -344,7 +364,8 @@ impl LanguageRunner for Rust {
                     built = true;
                     break;
                 }
-                Ok(Err(raw)) => raw,
+                Ok(Err(e)) if e.timed_out => return Self::build_timed_out(&e, limits),
+                Ok(Err(e)) => e.raw,
                 Err(e) => return Evaluation::infra(e),
             };
             let diags = diagnostics(&raw, &gen.regions);
@@ -379,7 +400,8 @@ impl LanguageRunner for Rust {
                         }
                         continue;
                     }
-                    Ok(Err(raw_alone)) => {
+                    Ok(Err(e)) if e.timed_out => return Self::build_timed_out(&e, limits),
+                    Ok(Err(RustcError { raw: raw_alone, .. })) => {
                         let d = diagnostics(&raw_alone, &alone.regions);
                         return Evaluation {
                             parsed: false,

@@ -12,8 +12,8 @@
 //! # Bubblewrap (preferred)
 //!
 //! When `bwrap` works, the program runs with
-//! `--unshare-ipc --unshare-pid --unshare-net --unshare-uts --die-with-parent
-//! --new-session`, a read-only view of `/usr`, `/etc` (and `/bin`, `/lib*`
+//! `--unshare-ipc --unshare-pid --unshare-net --unshare-uts` (host name
+//! `sandbox`) `--die-with-parent --new-session`, a read-only view of `/usr`, `/etc` (and `/bin`, `/lib*`
 //! as on the host), read-only binds of the interpreter/toolchain directories
 //! a language needs, a fresh `/proc` and minimal `/dev`. The only writable
 //! places are two size-limited tmpfs mounts (`/tmp` and the working
@@ -1340,6 +1340,9 @@ impl Sandbox {
                 "--unshare-ipc",
                 "--unshare-pid",
                 "--unshare-net",
+                "--unshare-uts",
+                "--hostname",
+                "sandbox",
                 "--die-with-parent",
                 "--new-session",
                 "--info-fd",

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use common::{assert_absent, assert_no_survivors, marker, Watch};
 use litmus_sandbox::{
     sandbox_info, score_answer_in, warm_up, CodeScore, CodeSpec, Language, Limits, Sandbox,
+    SandboxKind,
 };
 
 const LIMIT: Duration = Duration::from_secs(2);
@@ -262,6 +263,20 @@ fn writes_outside_the_workspace_do_not_reach_the_host() {
     }
     // Never reachable, whatever the sandbox: the crate itself.
     assert_absent(&targets[1]);
+}
+
+#[test]
+fn the_host_name_is_not_visible() {
+    if sandbox_info().kind != SandboxKind::Bubblewrap {
+        eprintln!("skipped: only bubblewrap gives the code a host name of its own");
+        return;
+    }
+    let (s, _) = run(
+        "import socket",
+        &spec().test("assert socket.gethostname() == 'sandbox', socket.gethostname()"),
+        &limits(),
+    );
+    assert_eq!((s.tests_passed, s.tests_total), (1, 1), "{s:?}");
 }
 
 #[test]

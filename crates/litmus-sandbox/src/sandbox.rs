@@ -806,6 +806,66 @@ struct ChildSetup {
     subreaper: bool,
 }
 
+/// The system calls no sandboxed program may make: `ptrace`,
+/// `process_vm_readv`/`process_vm_writev` and `pidfd_getfd` (reading or
+/// driving another process of the same uid — the driver, whose report pipe
+/// and nonce a debugger in the host's `/usr` would otherwise reach), and any
+/// call of another ABI (i386, x32), where their numbers differ. They fail
+/// with `EPERM`; everything else is allowed. A classic BPF program for
+/// `PR_SET_SECCOMP` (`seccomp_data`: `nr` at offset 0, `arch` at 4).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+static SECCOMP_FILTER: [libc::sock_filter; 11] = {
+    const fn op(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+        libc::sock_filter { code, jt, jf, k }
+    }
+    const LD_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const ALLOW: u32 = 0x7fff_0000;
+    const DENY: u32 = 0x0005_0000 | libc::EPERM as u32; // SECCOMP_RET_ERRNO
+    #[cfg(target_arch = "x86_64")]
+    const ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
+    [
+        op(LD_ABS, 0, 0, 4),
+        op(JEQ, 1, 0, ARCH),
+        op(RET, 0, 0, DENY),
+        op(LD_ABS, 0, 0, 0),
+        op(JGE, 5, 0, 0x4000_0000), // x32
+        op(JEQ, 4, 0, libc::SYS_ptrace as u32),
+        op(JEQ, 3, 0, libc::SYS_process_vm_readv as u32),
+        op(JEQ, 2, 0, libc::SYS_process_vm_writev as u32),
+        op(JEQ, 1, 0, libc::SYS_pidfd_getfd as u32),
+        op(RET, 0, 0, ALLOW),
+        op(RET, 0, 0, DENY),
+    ]
+};
+
+/// Installs [`SECCOMP_FILTER`] on the calling (child) process, best effort:
+/// where seccomp is missing, or needs `no_new_privs` that this kind of
+/// sandbox does not set (bubblewrap run as a normal user), it is left out.
+fn install_seccomp_filter() {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let prog = libc::sock_fprog {
+            len: SECCOMP_FILTER.len() as u16,
+            filter: SECCOMP_FILTER.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: `prog` points at a static filter that outlives the call.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+                0,
+                0,
+            );
+        }
+    }
+}
+
 fn set_rlimit(res: RlimitResource, soft: u64, hard: u64) -> bool {
     let lim = libc::rlimit {
         rlim_cur: soft as libc::rlim_t,
@@ -901,6 +961,7 @@ impl ChildSetup {
             // After any credential change (which clears it).
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         }
+        install_seccomp_filter();
         Ok(())
     }
 }

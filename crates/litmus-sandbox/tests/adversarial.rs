@@ -266,6 +266,19 @@ fn writes_outside_the_workspace_do_not_reach_the_host() {
 }
 
 #[test]
+fn the_code_cannot_attach_to_the_driver() {
+    // A debugger attached to the driver (same uid) could read its nonce and
+    // write forged results to its report pipe; ptrace, process_vm_readv and
+    // pidfd_getfd fail with EPERM. The answer loads ctypes before the tests.
+    let code = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n\ndef attach():\n    r = libc.ptrace(16, os.getppid(), 0, 0)\n    return r, ctypes.get_errno()\n\ndef peek():\n    buf = ctypes.create_string_buffer(8)\n    class IoVec(ctypes.Structure):\n        _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]\n    local = IoVec(ctypes.cast(buf, ctypes.c_void_p), 8)\n    remote = IoVec(0x400000, 8)\n    r = libc.process_vm_readv(os.getppid(), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)\n    return r, ctypes.get_errno()";
+    let spec = spec()
+        .test("assert attach() == (-1, 1), attach()")
+        .test("assert peek() == (-1, 1), peek()");
+    let (s, _) = run(code, &spec, &limits());
+    assert_eq!((s.tests_passed, s.tests_total), (2, 2), "{s:?}");
+}
+
+#[test]
 fn the_host_name_is_not_visible() {
     if sandbox_info().kind != SandboxKind::Bubblewrap {
         eprintln!("skipped: only bubblewrap gives the code a host name of its own");

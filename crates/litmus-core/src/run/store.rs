@@ -600,17 +600,29 @@ impl Cache {
         }
     }
 
-    /// Opens (or creates) the cache in `dir`. Unreadable lines are skipped.
+    /// Opens (or creates) the cache in `dir`. Unreadable lines (torn by a
+    /// crash or a full disk, not UTF-8, not an entry) are skipped, each
+    /// alone; a last line without its line break gets one before anything
+    /// is appended after it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         let path = dir.join("responses.jsonl");
         let mut responses = HashMap::new();
         let mut scores = HashMap::new();
         let mut calls = HashMap::new();
+        let mut torn_end = false;
         if let Ok(f) = File::open(&path) {
-            for line in BufReader::with_capacity(1 << 20, f).lines() {
-                let Ok(line) = line else { break };
-                match serde_json::from_str::<CacheLine>(&line) {
+            let mut reader = BufReader::with_capacity(1 << 20, f);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(io_err(&path, e)),
+                }
+                torn_end = line.last() != Some(&b'\n');
+                match serde_json::from_slice::<CacheLine>(&line) {
                     Ok(CacheLine::Response { key, generation }) => {
                         responses.insert(key, generation);
                     }
@@ -624,11 +636,14 @@ impl Cache {
                 }
             }
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
+        if torn_end {
+            file.write_all(b"\n").map_err(|e| io_err(&path, e))?;
+        }
         Ok(Cache {
             path: Some(path),
             responses: Mutex::new(responses),
@@ -829,6 +844,35 @@ mod tests {
         assert_eq!(c.response("k"), Some(g));
         assert_eq!(c.score("s"), Some(Score::pass()));
         assert_eq!(c.response("other"), None);
+    }
+
+    #[test]
+    fn a_torn_or_garbled_cache_line_loses_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::open(dir.path()).unwrap();
+        c.put_score("a".into(), &Score::pass());
+        drop(c);
+        let path = dir.path().join("responses.jsonl");
+        let good = std::fs::read(&path).unwrap();
+        // A line that is not UTF-8 (a multi-byte character cut by a crash),
+        // then good lines, then a torn last line without its line break.
+        let mut bytes = b"{\"t\":\"response\",\"key\":\"x\",\"text\":\"caf\xc3\n".to_vec();
+        bytes.extend_from_slice(&good);
+        bytes.extend_from_slice(b"\xff\xfe garbage\n");
+        let other = String::from_utf8(good.clone())
+            .unwrap()
+            .replace(r#""key":"a""#, r#""key":"b""#);
+        bytes.extend_from_slice(other.as_bytes());
+        bytes.extend_from_slice(b"{\"t\":\"score\",\"key\":\"torn");
+        std::fs::write(&path, &bytes).unwrap();
+        let c = Cache::open(dir.path()).unwrap();
+        assert_eq!(c.score("a"), Some(Score::pass()));
+        assert_eq!(c.score("b"), Some(Score::pass()), "read on past bad lines");
+        // What is appended now is not glued to the torn line.
+        c.put_score("c".into(), &Score::pass());
+        drop(c);
+        let c = Cache::open(dir.path()).unwrap();
+        assert_eq!(c.score("c"), Some(Score::pass()));
     }
 
     #[test]

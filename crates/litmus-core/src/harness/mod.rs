@@ -155,14 +155,33 @@ fn phases(
             }
         }
     }
-    let summary = summarize(args, &plan, &store, &outcome, started);
+    let (summary, summary_error) = summarize(args, &plan, &store, &outcome, started);
     console.summary(&summary);
-    for e in outcome.store_errors.iter().take(3) {
-        warn(format_args!("results store: {e}"));
-    }
     let snapshots = snapshots(site, args, &summary);
     ci_outputs(args, &summary, &snapshots);
-    Ok(exit_code(&summary, &snapshots))
+    let code = exit_code(&summary, &snapshots);
+    // Results that did not reach the disk: the run is not whole, whatever
+    // its scores say.
+    let unstored = outcome.store_errors.len();
+    if unstored > 0 || summary_error.is_some() {
+        let mut what = Vec::new();
+        if unstored > 0 {
+            what.push(format!(
+                "{unstored} sample{} could not be stored ({})",
+                if unstored == 1 { "" } else { "s" },
+                outcome.store_errors[0]
+            ));
+        }
+        what.extend(summary_error);
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: the run's results are not all on disk: {}; make room and continue it with --resume --run-id {}",
+            crate::base::util::printable(&what.join("; ")),
+            store.id()
+        );
+        return Ok(exit::worst(exit::ERRORED, code));
+    }
+    Ok(code)
 }
 
 /// Every registered eval (sorted by name) and those the arguments select.
@@ -453,7 +472,7 @@ fn summarize(
     store: &RunStore,
     outcome: &Outcome,
     started: Instant,
-) -> RunSummary {
+) -> (RunSummary, Option<String>) {
     let min_scores = plan
         .min_scores
         .iter()
@@ -477,16 +496,14 @@ fn summarize(
     summary.generated = outcome.generated;
     summary.backend_requests = outcome.backend_requests;
     summary.time = outcome.time;
-    if let Err(e) = store.write_summary(&summary) {
-        warn(e);
-    }
+    let written = store.write_summary(&summary).err().map(|e| e.to_string());
     if let Some(path) = &args.summary_json {
         let data = serde_json::to_vec_pretty(&summary).unwrap_or_default();
         if let Err(e) = std::fs::write(path, data) {
             warn(format_args!("{}: {e}", path.display()));
         }
     }
-    summary
+    (summary, written)
 }
 
 /// Records the score snapshots (unless `--no-snapshots`) and reports the

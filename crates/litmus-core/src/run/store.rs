@@ -363,19 +363,26 @@ impl RunStore {
 
     /// Appends one sample and flushes it to the OS at once.
     pub fn append(&self, record: &SampleRecord) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(record).map_err(|e| io_err(&self.dir, e))?;
+        let path = self.dir.join("samples.jsonl");
+        let mut line = serde_json::to_vec(record).map_err(|e| io_err(&path, e))?;
         line.push(b'\n');
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         w.write_all(&line)
             .and_then(|_| w.flush())
-            .map_err(|e| io_err(&self.dir, e))
+            .map_err(|e| io_err(&path, e))
     }
 
-    /// Writes `summary.json`.
+    /// Writes `summary.json`, whole or not at all (through a temporary file
+    /// renamed over it: a full disk leaves the previous one, not an empty
+    /// file).
     pub fn write_summary(&self, summary: &impl Serialize) -> Result<PathBuf, StoreError> {
         let path = self.dir.join("summary.json");
+        let tmp = self.dir.join(".summary.json.tmp");
         let data = serde_json::to_vec_pretty(summary).map_err(|e| io_err(&path, e))?;
-        fs::write(&path, data).map_err(|e| io_err(&path, e))?;
+        if let Err(e) = fs::write(&tmp, data).and_then(|_| fs::rename(&tmp, &path)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(&path, e));
+        }
         Ok(path)
     }
 }

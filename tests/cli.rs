@@ -486,7 +486,23 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
         stderr.contains("was made with samples = 2, and this command asks for samples = 3"),
         "{stderr}"
     );
+    // The command to resume it is the user's, not cargo eval's own flags.
+    assert!(!stderr.contains("--summary-json"), "{stderr}");
+    assert!(!stderr.contains("--run-dir-file"), "{stderr}");
     assert_eq!(runs(), before);
+
+    // A run whose run.json is gone or garbled cannot be checked: refused,
+    // naming the file.
+    let id = std::fs::read_to_string(out_dir.join("runs").join("latest")).unwrap();
+    let latest = out_dir.join("runs").join(id.trim());
+    std::fs::write(latest.join("run.json"), "{\"id\": \"x\", \"sta").unwrap();
+    let mut same = args.clone();
+    same.push("--resume");
+    let out = p.run(&same);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot check that run"), "{stderr}");
+    assert!(stderr.contains("run.json"), "{stderr}");
 }
 
 /// Where `cargo eval` builds eval targets (`--print-build-plan`: nothing is

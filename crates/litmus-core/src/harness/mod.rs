@@ -392,6 +392,13 @@ fn open_store(
     meta: impl FnOnce() -> RunMeta,
 ) -> Result<(RunStore, Cache), Stop> {
     let meta = meta();
+    // The cache first: a run that cannot start leaves no empty run behind
+    // (as the latest, for `report` and `--resume` to find).
+    let cache = if args.no_cache {
+        Cache::disabled()
+    } else {
+        Cache::open(&output_dir.join("cache")).map_err(|e| fail(exit::USAGE, &e.to_string()))?
+    };
     let store = if args.resume {
         RunStore::resume(output_dir, args.run_id.as_deref())
     } else {
@@ -407,21 +414,43 @@ fn open_store(
             warn(format_args!("{}: {e}", path.display()));
         }
     }
-    let cache = if args.no_cache {
-        Cache::disabled()
-    } else {
-        Cache::open(&output_dir.join("cache")).map_err(|e| fail(exit::USAGE, &e.to_string()))?
-    };
     Ok((store, cache))
+}
+
+/// The arguments a run was made with, as a user gives them: without those
+/// `cargo eval` passes its eval targets for itself (`--summary-json`,
+/// `--run-dir-file`, pointing into its temporary directory).
+fn user_args(args: &[String]) -> Vec<String> {
+    const INTERNAL: [&str; 2] = ["--summary-json", "--run-dir-file"];
+    let mut out = Vec::new();
+    let mut skip_value = false;
+    for a in args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if INTERNAL.contains(&a.as_str()) {
+            skip_value = true;
+        } else if !INTERNAL.iter().any(|f| a.starts_with(&format!("{f}="))) {
+            out.push(a.clone());
+        }
+    }
+    out
 }
 
 /// Refuses to continue a run with settings that would give its samples
 /// other answers than the ones it holds (another `max_tokens`, seed, number
 /// of samples, judge, ...): the run would mix two experiments.
 fn check_resumable(store: &RunStore, now: &RunMeta) -> Result<(), Stop> {
-    let Ok(was) = store.meta() else {
-        return Ok(()); // a run without its run.json: nothing to compare
-    };
+    let was = store.meta().map_err(|e| {
+        fail(
+            exit::USAGE,
+            &format!(
+                "cannot check that run {} was made with this command's settings: {e}; \
+                 start a new run",
+                store.id()
+            ),
+        )
+    })?;
     let (Some(before), Some(after)) = (&was.settings, &now.settings) else {
         return Ok(());
     };
@@ -433,12 +462,7 @@ fn check_resumable(store: &RunStore, now: &RunMeta) -> Result<(), Stop> {
                 "run {} was made with {name} = {a}, and this command asks for {name} = {b}: \
                  resume it as it ran (`{}` with --resume), or start a new run",
                 store.id(),
-                was.args
-                    .iter()
-                    .skip(1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                user_args(was.args.get(1..).unwrap_or_default()).join(" ")
             ),
         )),
     }

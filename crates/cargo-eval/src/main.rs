@@ -532,6 +532,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
         ))
         .current_dir(&t.manifest_dir)
         .env("CARGO_TARGET_DIR", &meta.target_directory);
+        end_with_this_process(&mut cmd);
         let status = cmd
             .status()
             .map_err(|e| format!("running {}: {e}", exe.display()))?;
@@ -1079,6 +1080,28 @@ fn main() -> ExitCode {
             eprintln!("error: {}", printable(&e.to_string()));
             ExitCode::from(exit::USAGE as u8)
         }
+    }
+}
+
+/// The eval target ends when `cargo eval` does (SIGTERM once it is gone,
+/// however it ended: `kill`, a CI job stopped): an orphan would go on
+/// writing into the run, unseen, and a `--resume` beside it would produce
+/// the same samples twice.
+fn end_with_this_process(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid before the fork; prctl and getppid are async-signal-safe.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Gone already, before the signal was asked for.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("cargo eval ended"));
+            }
+            Ok(())
+        });
     }
 }
 

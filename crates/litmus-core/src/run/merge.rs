@@ -62,6 +62,8 @@ impl Part {
         };
         let summary_path = dir.join("summary.json");
         let summary = match fs::read(&summary_path) {
+            // Empty: a write that failed (an older litmus wrote it in place).
+            Ok(data) if data.is_empty() => None,
             Ok(data) => Some(serde_json::from_slice(&data).map_err(|e| err(&summary_path, &e))?),
             Err(_) => None,
         };
@@ -124,6 +126,12 @@ pub enum MergeError {
         sample: String,
         /// What differs (`response`, `score`, ...), and how.
         differs: Box<Disagreement>,
+    },
+    /// Some runs did not finish (they have no `summary.json`).
+    #[error("{} did not finish (no summary.json: killed, or out of memory or disk), so {} only part of {}: continue {} with `cargo eval ... --resume --run-id ID` (as {} ran), or pass --allow-missing to merge what is there", runs.join(", "), if runs.len() == 1 { "it holds" } else { "they hold" }, if runs.len() == 1 { "its samples" } else { "their samples" }, if runs.len() == 1 { "it" } else { "each" }, if runs.len() == 1 { "it" } else { "each" })]
+    Unfinished {
+        /// The unfinished runs.
+        runs: Vec<String>,
     },
     /// Some partitions of the split are not among the runs.
     #[error("partition{} {} missing: the runs hold {} of {}; merge them all, or pass --allow-missing to merge what is there", if missing.len() == 1 { " is" } else { "s are" }, missing.join(", "), present.join(", "), total)]
@@ -370,6 +378,23 @@ pub fn merge(parts: &[Part], options: &MergeOptions) -> Result<Merged, MergeErro
         }
     }
 
+    // A run ends by writing its summary: one without did not finish (killed,
+    // out of memory or disk), and holds only some of its samples.
+    let unfinished: Vec<String> = parts
+        .iter()
+        .filter(|p| p.summary.is_none())
+        .map(|p| match p.meta.partition {
+            Some(i) => format!("{} ({})", p.name(), i.partition),
+            None => p.name(),
+        })
+        .collect();
+    if !unfinished.is_empty() {
+        if !options.allow_missing {
+            return Err(MergeError::Unfinished { runs: unfinished });
+        }
+        missing.extend(unfinished.iter().map(|r| format!("the rest of {r}")));
+    }
+
     // The samples, one per key.
     let mut merged: BTreeMap<SampleKey, (SampleRecord, usize)> = BTreeMap::new();
     let (mut duplicates, mut superseded) = (0, 0);
@@ -583,8 +608,15 @@ mod tests {
                 }),
                 ..Default::default()
             },
+            summary: Some(RunSummary::build(
+                name,
+                name,
+                &records,
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+                &BTreeMap::new(),
+            )),
             records,
-            summary: None,
         }
     }
 
@@ -601,6 +633,28 @@ mod tests {
                 vec![rec("b", 0, "yes"), rec("b", 1, "yes")],
             ),
         ]
+    }
+
+    #[test]
+    fn a_run_that_did_not_finish_is_an_error_unless_allowed() {
+        // Partition 2 was killed: its samples are there, its summary is not.
+        let mut parts = two();
+        parts[1].records.truncate(1);
+        parts[1].summary = None;
+        let e = merge(&parts, &MergeOptions::default()).unwrap_err();
+        assert!(matches!(e, MergeError::Unfinished { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("runs/b (hash:2/2) did not finish") && text.contains("--allow-missing"),
+            "{text}"
+        );
+        let allowed = MergeOptions {
+            allow_missing: true,
+            ..MergeOptions::default()
+        };
+        let m = merge(&parts, &allowed).unwrap();
+        assert_eq!(m.records.len(), 3);
+        assert_eq!(m.missing, ["the rest of runs/b (hash:2/2)"]);
     }
 
     fn mismatch(parts: &[Part]) -> String {

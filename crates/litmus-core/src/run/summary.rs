@@ -667,13 +667,14 @@ impl RunSummary {
     /// (the last record per sample key, [`crate::run::store::read_run`]):
     /// its `summary.json`, or, when the run ended before writing one, a
     /// summary rebuilt from the samples (without model facts, wall times or
-    /// minimum scores). An unreadable `summary.json` is an error.
+    /// minimum scores; an empty `summary.json`, left by a write that failed,
+    /// counts as none). An unreadable `summary.json` is an error.
     pub fn of_stored_run(dir: &Path, records: &[SampleRecord]) -> Result<RunSummary, String> {
         let path = dir.join("summary.json");
         match std::fs::read(&path) {
-            Ok(data) => serde_json::from_slice::<RunSummary>(&data)
+            Ok(data) if !data.is_empty() => serde_json::from_slice::<RunSummary>(&data)
                 .map_err(|e| format!("{}: {e}", path.display())),
-            Err(_) => Ok(RunSummary::build(
+            _ => Ok(RunSummary::build(
                 &dir.file_name().unwrap_or_default().to_string_lossy(),
                 &dir.display().to_string(),
                 records,
@@ -980,6 +981,12 @@ mod tests {
         let s = RunSummary::of_stored_run(&run, &records).unwrap();
         assert_eq!((s.run_id.as_str(), s.units.len()), ("r7", 1));
         assert_eq!(s.units[0].errors, 1);
+        // Empty: what a failed write leaves; the samples still summarize.
+        std::fs::write(run.join("summary.json"), "").unwrap();
+        assert_eq!(
+            RunSummary::of_stored_run(&run, &records).unwrap().units,
+            s.units
+        );
         std::fs::write(run.join("summary.json"), "{").unwrap();
         assert!(RunSummary::of_stored_run(&run, &records)
             .unwrap_err()

@@ -533,9 +533,14 @@ fn run(args: RunArgs) -> Result<i32, String> {
         .current_dir(&t.manifest_dir)
         .env("CARGO_TARGET_DIR", &meta.target_directory);
         end_with_this_process(&mut cmd);
-        let status = cmd
-            .status()
+        // Ctrl-C reaches the eval target (the terminal's process group);
+        // this process outlives it to say what was stored and how to go on.
+        let status = while_ignoring_interrupts(|| cmd.status())
             .map_err(|e| format!("running {}: {e}", exe.display()))?;
+        let interrupted = {
+            use std::os::unix::process::ExitStatusExt;
+            status.signal() == Some(libc::SIGINT)
+        };
         // 0-5 are the harness's own codes; anything else (a signal, a panic
         // outside the harness) ended it before it could report.
         let expected = status
@@ -555,6 +560,9 @@ fn run(args: RunArgs) -> Result<i32, String> {
             );
         }
         worst = exit::worst(worst, code);
+        if interrupted {
+            break;
+        }
         if collect {
             if let Ok(data) = std::fs::read(&summary_path) {
                 if let Ok(s) = serde_json::from_slice::<RunSummary>(&data) {
@@ -1083,6 +1091,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs `f` with SIGINT ignored by this process, then takes it as before.
+fn while_ignoring_interrupts<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: setting a signal's disposition to SIG_IGN and back.
+    let before = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let out = f();
+    unsafe { libc::signal(libc::SIGINT, before) };
+    out
+}
+
 /// The eval target ends when `cargo eval` does (SIGTERM once it is gone,
 /// however it ended: `kill`, a CI job stopped): an orphan would go on
 /// writing into the run, unseen, and a `--resume` beside it would produce
@@ -1093,6 +1110,9 @@ fn end_with_this_process(cmd: &mut Command) {
     let parent = unsafe { libc::getpid() };
     unsafe {
         cmd.pre_exec(move || {
+            // Interrupts are the eval target's to take (this process ignores
+            // them while it runs: see `while_ignoring_interrupts`).
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

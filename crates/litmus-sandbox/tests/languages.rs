@@ -37,6 +37,22 @@ impl Suite {
     fn fence(&self, code: &str) -> String {
         format!("Here you go:\n\n```{}\n{code}\n```\n", self.lang.name())
     }
+
+    /// `code` (a wrong solution) loads and runs its examples, and fails
+    /// every test: 75 points, whatever else it does to the harness.
+    fn assert_runs_and_fails_its_tests(&self, code: &str) {
+        if !self.available() {
+            return;
+        }
+        let s = self.score(&self.fence(code));
+        assert!(
+            s.executed && s.examples_passed == 2,
+            "{}: {s:#?}",
+            self.lang
+        );
+        assert_eq!(s.tests_passed, 0, "{}: {s:#?}", self.lang);
+        assert!(close(s.score, 75.0), "{}: {s:#?}", self.lang);
+    }
 }
 
 // The same task in every language: count the vowels of a string.
@@ -256,14 +272,7 @@ fn exiting_while_loading_is_not_loading(#[case] suite: Suite, #[case] code: &str
 /// failed test into a pass.
 #[test]
 fn an_exit_trap_does_not_pass_failed_tests() {
-    let suite = bash();
-    if !suite.available() {
-        return;
-    }
-    let s = suite.score(&suite.fence("count_vowels() {\n  echo 9\n}\ntrap 'exit 0' EXIT"));
-    assert!(s.executed, "{s:#?}");
-    assert_eq!((s.examples_passed, s.tests_passed), (2, 0), "{s:#?}");
-    assert!(close(s.score, 75.0), "{s:#?}");
+    bash().assert_runs_and_fails_its_tests("count_vowels() {\n  echo 9\n}\ntrap 'exit 0' EXIT");
 }
 
 /// A JavaScript solution runs in the driver's realm; replacing what the
@@ -284,15 +293,9 @@ fn an_exit_trap_does_not_pass_failed_tests() {
     "Object.prototype.toJSON = function () { return this.event === 'result' ? { ...this, ok: true } : this; };"
 )]
 fn javascript_answers_cannot_rewrite_the_report(#[case] patch: &str) {
-    let suite = javascript();
-    if !suite.available() {
-        return;
-    }
-    let code = format!("function countVowels(s) {{ return 9; }}\n{patch}");
-    let s = suite.score(&suite.fence(&code));
-    assert!(s.executed && s.examples_passed == 2, "{s:#?}");
-    assert_eq!(s.tests_passed, 0, "{s:#?}");
-    assert!(close(s.score, 75.0), "{s:#?}");
+    javascript().assert_runs_and_fails_its_tests(&format!(
+        "function countVowels(s) {{ return 9; }}\n{patch}"
+    ));
 }
 
 /// A Rust solution is compiled together with the harness; its macros and
@@ -308,16 +311,9 @@ fn javascript_answers_cannot_rewrite_the_report(#[case] patch: &str) {
     "mod std {\n    pub use ::std::{sync, io, os, fs, thread, time, process, fmt, string, vec, boxed, option, result};\n    pub mod panic {\n        pub use ::std::panic::{set_hook, UnwindSafe};\n        pub fn catch_unwind<F: FnOnce() -> Result<(), String> + UnwindSafe>(f: F) -> ::std::thread::Result<Result<(), String>> {\n            let _ = ::std::panic::catch_unwind(f);\n            Ok(Ok(()))\n        }\n    }\n}"
 )]
 fn rust_answers_cannot_reach_the_harness(#[case] patch: &str) {
-    let suite = rust();
-    if !suite.available() {
-        return;
-    }
-    let code = format!("pub fn count_vowels(s: &str) -> usize {{ 9 }}\n{patch}");
-    let s = suite.score(&suite.fence(&code));
-    // It compiles and runs: the examples pass, the tests fail.
-    assert!(s.executed && s.examples_passed == 2, "{s:#?}");
-    assert_eq!(s.tests_passed, 0, "{s:#?}");
-    assert!(close(s.score, 75.0), "{s:#?}");
+    rust().assert_runs_and_fails_its_tests(&format!(
+        "pub fn count_vowels(s: &str) -> usize {{ 9 }}\n{patch}"
+    ));
 }
 
 /// Each solution misses the upper-case vowels: the examples all run, 2 of

@@ -354,11 +354,22 @@ pub fn write_junit(
 /// assert_eq!(md_cell("a|b\n## c <img> [x](y)"), "a\\|b ## c &lt;img&gt; [x]\\(y)");
 /// ```
 pub fn md_cell(s: &str) -> String {
+    markdown_escaped(s, &[])
+}
+
+/// Markdown text with `|`, `\`, `` ` ``, `*` and the characters of `also`
+/// backslash-escaped, `](` broken, `<`, `>`, `&` as entities, line breaks
+/// as spaces, and control and bidirectional characters dropped.
+fn markdown_escaped(s: &str, also: &[char]) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev = None;
     for c in s.chars() {
         match c {
             '|' | '\\' | '`' | '*' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if also.contains(&c) => {
                 out.push('\\');
                 out.push(c);
             }
@@ -397,25 +408,10 @@ pub fn sections_markdown(sections: &[(String, Vec<Vec<String>>)]) -> String {
     out
 }
 
-/// Escapes text for a Markdown table cell (pipes, newlines, HTML).
+/// Escapes text for a Markdown table cell (pipes, newlines, HTML), and
+/// `_`, `[`, `]` too: [`md_cell`] for names and free text.
 pub fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '|' => out.push_str("\\|"),
-            '\\' | '`' | '*' | '_' | '[' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            c if c.is_control() || crate::base::util::is_bidi_control(c) => {}
-            c => out.push(c),
-        }
-    }
-    out
+    markdown_escaped(s, &['_', '[', ']'])
 }
 
 fn snapshot_cell(snap: Option<&SnapshotOutcome>) -> String {

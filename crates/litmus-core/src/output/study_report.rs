@@ -819,6 +819,19 @@ mod tests {
         )
     }
 
+    /// The study of `records` alone (run `r1`, no models, walls or minimums).
+    fn study_of(records: &[SampleRecord], options: &StudyOptions) -> Study {
+        let summary = RunSummary::build(
+            "r1",
+            "d",
+            records,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        Study::build(&summary, records, options)
+    }
+
     #[test]
     fn a_configuration_whose_samples_all_failed_has_no_score_and_ranks_last() {
         let mut records = Vec::new();
@@ -832,15 +845,7 @@ mod tests {
                 records.push(r);
             }
         }
-        let summary = RunSummary::build(
-            "r1",
-            "d",
-            &records,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-        );
-        let study = Study::build(&summary, &records, &StudyOptions::default());
+        let study = study_of(&records, &StudyOptions::default());
         let ranking = study.ranking();
         let rows: Vec<(&str, &str, &str)> = ranking[1..]
             .iter()
@@ -872,15 +877,7 @@ mod tests {
                 }
             }
         }
-        let summary = RunSummary::build(
-            "r1",
-            "d",
-            &records,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-        );
-        let study = Study::build(&summary, &records, &StudyOptions::default());
+        let study = study_of(&records, &StudyOptions::default());
         let by_template = Study::grid_table(study.template_by_variant.as_ref().unwrap());
         let cell = |rows: &[Vec<String>], row: &str, col: &str| {
             let c = rows[0].iter().position(|h| h == col).unwrap();
@@ -964,19 +961,11 @@ mod tests {
             records.push(record(q, "plain", 0.0, "small", 0, small));
             records.extend((0..9).map(|s| record(q, "plain", 0.0, "big", s, 100.0)));
         }
-        let summary = RunSummary::build(
-            "r1",
-            "d",
-            &records,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-        );
         let options = StudyOptions {
             baseline: Some("Q8_0".into()),
             ..StudyOptions::default()
         };
-        let study = Study::build(&summary, &records, &options);
+        let study = study_of(&records, &options);
         let row = |v: &str| study.rows.iter().find(|r| r.variant == v).unwrap();
         let (a, b) = (row("m Q8_0"), row("m Q2_K"));
         assert_eq!((a.score.mean, b.score.mean), (50.0, 100.0));

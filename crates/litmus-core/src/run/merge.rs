@@ -128,7 +128,7 @@ pub enum MergeError {
         differs: Box<Disagreement>,
     },
     /// Some runs did not finish (they have no `summary.json`).
-    #[error("{} did not finish (no summary.json: killed, or out of memory or disk), so {} only part of {}: continue {} with `cargo eval ... --resume --run-id ID` (as {} ran), or pass --allow-missing to merge what is there", runs.join(", "), if runs.len() == 1 { "it holds" } else { "they hold" }, if runs.len() == 1 { "its samples" } else { "their samples" }, if runs.len() == 1 { "it" } else { "each" }, if runs.len() == 1 { "it" } else { "each" })]
+    #[error("not finished (no summary.json: killed, or out of memory or disk), so holding only some of their samples: {}; continue each with `cargo eval ... --resume --run-id ID` as it ran, or pass --allow-missing to merge what is there", runs.join(", "))]
     Unfinished {
         /// The unfinished runs.
         runs: Vec<String>,
@@ -645,7 +645,9 @@ mod tests {
         assert!(matches!(e, MergeError::Unfinished { .. }), "{e:?}");
         let text = e.to_string();
         assert!(
-            text.contains("runs/b (hash:2/2) did not finish") && text.contains("--allow-missing"),
+            text.contains("not finished")
+                && text.contains("runs/b (hash:2/2)")
+                && text.contains("--allow-missing"),
             "{text}"
         );
         let allowed = MergeOptions {

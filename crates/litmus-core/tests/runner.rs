@@ -240,6 +240,98 @@ fn failures_are_recorded_per_sample_and_resume_retries_only_those() {
     );
 }
 
+fn capital_lyon() -> Case {
+    common::exact_case("Capital of France?", "Lyon")
+}
+
+fn capital_reworded() -> Case {
+    common::exact_case("What is the capital of France?", "Paris")
+}
+
+/// `capital` as edited after a run: another reference, another prompt.
+static CAPITAL_LYON: EvalEntry = entry!("capital", EntryKind::Declarative(capital_lyon));
+static CAPITAL_REWORDED: EvalEntry = entry!("capital", EntryKind::Declarative(capital_reworded));
+
+#[test]
+fn resume_runs_again_the_samples_of_an_eval_edited_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let backend = Counting::new(false);
+    let b2: SharedBackend = backend.clone();
+    let opener = move |_: &ModelSpec| Ok(b2.clone());
+    let run = |evals: Vec<&'static EvalEntry>| {
+        let store = RunStore::resume(dir.path(), None).unwrap();
+        execute(
+            &plan(evals, 2),
+            &store,
+            &cache,
+            &opener,
+            &mut Collect::default(),
+        )
+    };
+    let store = common::store(dir.path(), "r");
+    let out = execute(
+        &plan(vec![&CAPITAL, &IMPERATIVE], 2),
+        &store,
+        &cache,
+        &opener,
+        &mut Collect::default(),
+    );
+    drop(store);
+    let scores = |out: &litmus_core::run::collect::Outcome| -> Vec<f64> {
+        out.records
+            .iter()
+            .filter(|r| r.eval == "capital")
+            .map(|r| r.score.as_ref().unwrap().value)
+            .collect()
+    };
+    assert_eq!(
+        scores(&out),
+        [100.0, 0.0, 100.0, 0.0],
+        "Paris, Lyon per temperature"
+    );
+    assert!(out.changed.is_empty());
+
+    // Unchanged: nothing runs again.
+    let requests = backend.requests.load(Ordering::SeqCst);
+    let out = run(vec![&CAPITAL, &IMPERATIVE]);
+    assert!(out.changed.is_empty());
+    assert_eq!(backend.requests.load(Ordering::SeqCst), requests);
+    assert_eq!(out.records.len(), 8);
+
+    // Another reference: the same answers (from the response cache), scored again.
+    let requests = backend.requests.load(Ordering::SeqCst);
+    let out = run(vec![&CAPITAL_LYON, &IMPERATIVE]);
+    assert_eq!(scores(&out), [0.0, 100.0, 0.0, 100.0]);
+    assert_eq!(out.changed.iter().collect::<Vec<_>>(), ["capital"]);
+    assert_eq!(
+        backend.requests.load(Ordering::SeqCst),
+        requests,
+        "cached answers"
+    );
+
+    // Another prompt: generated again; the imperative eval's samples stay.
+    let out = run(vec![&CAPITAL_REWORDED, &IMPERATIVE]);
+    assert_eq!(out.changed.iter().collect::<Vec<_>>(), ["capital"]);
+    assert_eq!(out.generated, 4);
+    let prompts: Vec<String> = out
+        .records
+        .iter()
+        .filter(|r| r.eval == "capital")
+        .map(|r| format!("{:?}", r.prompt))
+        .collect();
+    assert!(
+        prompts.iter().all(|p| p.contains("What is the capital")),
+        "{prompts:?}"
+    );
+    let lines = std::fs::read_to_string(dir.path().join("runs/r/samples.jsonl")).unwrap();
+    assert_eq!(
+        lines.lines().count(),
+        8 + 4 + 4,
+        "each edit added the capital samples once"
+    );
+}
+
 #[test]
 fn samples_generated_beside_failed_ones_are_kept_and_cached() {
     let dir = tempfile::tempdir().unwrap();

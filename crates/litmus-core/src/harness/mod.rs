@@ -155,6 +155,13 @@ fn phases(
             }
         }
     }
+    if !outcome.changed.is_empty() {
+        let names: Vec<&str> = outcome.changed.iter().map(String::as_str).collect();
+        warn(format_args!(
+            "samples the run had stored were run again: the prompt, case or limits of {} changed since they were stored",
+            crate::base::util::printable(&names.join(", "))
+        ));
+    }
     let (summary, summary_error) = summarize(args, &plan, &store, &outcome, started);
     console.summary(&summary);
     let snapshots = snapshots(site, args, &summary);
@@ -280,7 +287,7 @@ fn list_instances(args: &Args, plan: &Plan, output_dir: &Path) -> i32 {
             records
                 .iter()
                 .filter(|r| r.error.is_none())
-                .map(|r| r.key()),
+                .map(|r| (r.key(), r.case_digest.clone())),
         )
     } else {
         StoredSamples::default()
@@ -299,9 +306,13 @@ fn list_instances(args: &Args, plan: &Plan, output_dir: &Path) -> i32 {
             },
             _ => (spec.name.clone(), spec.quantization.clone()),
         };
-        let mut list = expand(plan, &cases, &model, quantization.as_deref(), &|k| {
-            stored.contains(k)
-        });
+        let mut list = expand(
+            plan,
+            &cases,
+            &model,
+            quantization.as_deref(),
+            &|k, digest| stored.contains(k, digest),
+        );
         list.retain_partition(plan, spec);
         for line in list.lines(plan.repeats()) {
             let _ = writeln!(out, "{line}");

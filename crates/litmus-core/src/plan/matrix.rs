@@ -10,13 +10,14 @@
 //! The run phase consumes the list (`run::runner`); `--list --instances`
 //! prints it ([`InstanceList::lines`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::base::backend::{Prompt, SamplingParams, StopRule};
 use crate::base::model::ModelSpec;
+use crate::base::util::sha256_hex;
 use crate::eval::case::Case;
 use crate::eval::registry::{build_case, EntryKind, EvalEntry};
 use crate::eval::template::PromptTemplate;
@@ -176,36 +177,46 @@ pub struct SampleKey {
     pub sample: u32,
 }
 
-/// The samples of a run being resumed that are stored without an error, as
-/// `--list --instances --resume` sees them before any model is loaded: a key
-/// without a quantization (its spec names none; the runner takes the
-/// model's own once it is loaded) matches a stored sample of any
-/// quantization.
+/// The samples of a run being resumed that are stored without an error,
+/// each with the digest of its eval's inputs when stored
+/// ([`Instance::case_digest`]). A key without a quantization (its spec names
+/// none: `--list --instances --resume` before the model is loaded) matches a
+/// stored sample of any quantization.
 #[derive(Clone, Debug, Default)]
 pub struct StoredSamples {
-    exact: BTreeSet<SampleKey>,
-    any_quantization: BTreeSet<SampleKey>,
+    exact: BTreeMap<SampleKey, Option<String>>,
+    any_quantization: BTreeMap<SampleKey, Option<String>>,
 }
 
 impl StoredSamples {
-    /// The samples with these keys.
-    pub fn new(keys: impl IntoIterator<Item = SampleKey>) -> Self {
+    /// The samples with these keys and case digests.
+    pub fn new(samples: impl IntoIterator<Item = (SampleKey, Option<String>)>) -> Self {
         let mut stored = StoredSamples::default();
-        for key in keys {
-            stored.any_quantization.insert(SampleKey {
+        for (key, digest) in samples {
+            let any = SampleKey {
                 quantization: None,
                 ..key.clone()
-            });
-            stored.exact.insert(key);
+            };
+            stored.any_quantization.insert(any, digest.clone());
+            stored.exact.insert(key, digest);
         }
         stored
     }
 
-    /// Whether sample `key` is stored.
-    pub fn contains(&self, key: &SampleKey) -> bool {
-        match key.quantization {
-            Some(_) => self.exact.contains(key),
-            None => self.any_quantization.contains(key),
+    /// Whether sample `key` is stored for the eval as it is now, whose
+    /// inputs digest to `digest`: a sample stored under other inputs (the
+    /// prompt, tests, reference or limits changed since) is not. Where
+    /// either digest is unknown (an imperative eval, a record of an earlier
+    /// version), the key decides.
+    pub fn contains(&self, key: &SampleKey, digest: Option<&str>) -> bool {
+        let stored = match key.quantization {
+            Some(_) => self.exact.get(key),
+            None => self.any_quantization.get(key),
+        };
+        match (stored, digest) {
+            (None, _) => false,
+            (Some(Some(was)), Some(now)) => was == now,
+            (Some(_), _) => true,
         }
     }
 }
@@ -252,6 +263,11 @@ pub struct Instance {
     /// The case's fingerprint and the sandbox limits it is scored under
     /// (empty without a case): part of score cache keys.
     pub fingerprint: String,
+    /// A digest of the fingerprint, the rendered prompt and the scorer's
+    /// revision: what decides a sample besides the model (`None` for an
+    /// imperative eval or a case that did not build). Records carry it, so
+    /// that `--resume` runs again what an edit of the eval changed.
+    pub case_digest: Option<String>,
     /// Index of the template in [`Plan::templates`].
     pub template: usize,
     /// The sampling temperature.
@@ -381,8 +397,9 @@ fn render(
 
 /// Expands `plan` for the model `model` (quantization `quantization`): every
 /// eval (with its case in `cases`, see [`build_cases`]) × every template
-/// that applies to it × every temperature. `stored(key)` says whether a
-/// sample is already stored without an error; such samples are left out of
+/// that applies to it × every temperature. `stored(key, case_digest)` says
+/// whether a sample is already stored without an error for the eval as it
+/// is now ([`StoredSamples::contains`]); such samples are left out of
 /// [`Instance::needed`] (resume filtering).
 ///
 /// A template that does not apply to a case is skipped, except for a case
@@ -392,7 +409,7 @@ pub fn expand(
     cases: &Cases,
     model: &str,
     quantization: Option<&str>,
-    stored: &dyn Fn(&SampleKey) -> bool,
+    stored: &dyn Fn(&SampleKey, Option<&str>) -> bool,
 ) -> InstanceList {
     let mut instances = Vec::new();
     for (ei, entry) in plan.evals.iter().enumerate() {
@@ -417,6 +434,7 @@ pub fn expand(
                 continue;
             }
             let (prompt, stop_rule, error) = render(case, template, plan.stop_rules);
+            let case_digest = built.map(|_| case_digest(&fingerprint, prompt.as_ref()));
             for &temperature in &plan.temperatures {
                 let config = ConfigKey {
                     model: model.to_string(),
@@ -426,7 +444,7 @@ pub fn expand(
                 };
                 let needed: Vec<(u32, u32)> = (0..plan.repeats())
                     .flat_map(|r| (0..samples).map(move |i| (r, i)))
-                    .filter(|&(r, i)| !stored(&config.sample(&eval, r, i)))
+                    .filter(|&(r, i)| !stored(&config.sample(&eval, r, i), case_digest.as_deref()))
                     .collect();
                 instances.push(Instance {
                     entry,
@@ -434,6 +452,7 @@ pub fn expand(
                     tags: entry.tags.iter().map(|t| t.to_string()).collect(),
                     case: built.cloned(),
                     fingerprint: fingerprint.clone(),
+                    case_digest: case_digest.clone(),
                     template: ti,
                     temperature,
                     prompt: prompt.clone(),
@@ -448,6 +467,15 @@ pub fn expand(
         }
     }
     InstanceList { instances }
+}
+
+/// [`Instance::case_digest`] of a case with `fingerprint` (limits included)
+/// asked `prompt`.
+fn case_digest(fingerprint: &str, prompt: Option<&Prompt>) -> String {
+    let prompt = serde_json::to_string(&prompt).unwrap_or_default();
+    let revision = litmus_sandbox::scorer_revision();
+    let digest = sha256_hex(format!("{fingerprint}\0{prompt}\0{revision}").as_bytes());
+    digest[..32].to_string()
 }
 
 #[cfg(test)]
@@ -543,7 +571,7 @@ mod tests {
         let mut p = plan(vec![&CAPITAL, &IMPERATIVE]);
         p.templates.truncate(1);
         let cases = build_cases(&p.evals);
-        let list = expand(&p, &cases, "m", Some("Q4_0"), &|_| false);
+        let list = expand(&p, &cases, "m", Some("Q4_0"), &|_, _| false);
         let names: Vec<(&str, f32)> = list
             .instances
             .iter()
@@ -575,7 +603,7 @@ mod tests {
             let mut p = plan(vec![&CAPITAL]);
             p.limits.timeout = std::time::Duration::from_secs(timeout_secs);
             let cases = build_cases(&p.evals);
-            expand(&p, &cases, "m", None, &|_| false).instances[0]
+            expand(&p, &cases, "m", None, &|_, _| false).instances[0]
                 .fingerprint
                 .clone()
         };
@@ -588,7 +616,8 @@ mod tests {
         let mut p = plan(vec![&CAPITAL]);
         p.templates.truncate(1);
         let cases = build_cases(&p.evals);
-        let stored = |k: &SampleKey| k.temperature_bits == 0f32.to_bits() && k.repeat == 0;
+        let stored =
+            |k: &SampleKey, _: Option<&str>| k.temperature_bits == 0f32.to_bits() && k.repeat == 0;
         let list = expand(&p, &cases, "m", None, &stored);
         assert_eq!(list.instances.len(), 2);
         assert_eq!(list.instances[0].needed, [(1, 0), (1, 1), (1, 2)]);
@@ -613,10 +642,54 @@ mod tests {
             repeat: 0,
             sample: 1,
         };
-        let stored = StoredSamples::new([key(Some("Q4_0"))]);
-        assert!(stored.contains(&key(Some("Q4_0"))) && stored.contains(&key(None)));
-        assert!(!stored.contains(&key(Some("Q8_0"))));
-        assert!(!StoredSamples::new([key(None)]).contains(&key(Some("Q4_0"))));
+        let stored = StoredSamples::new([(key(Some("Q4_0")), None)]);
+        assert!(stored.contains(&key(Some("Q4_0")), None) && stored.contains(&key(None), None));
+        assert!(!stored.contains(&key(Some("Q8_0")), None));
+        assert!(!StoredSamples::new([(key(None), None)]).contains(&key(Some("Q4_0")), None));
+    }
+
+    #[test]
+    fn a_sample_stored_under_other_inputs_is_not_stored() {
+        let key = SampleKey {
+            eval: "e".into(),
+            model: "m".into(),
+            quantization: Some("Q4_0".into()),
+            template: "plain".into(),
+            temperature_bits: 0,
+            repeat: 0,
+            sample: 0,
+        };
+        let stored = StoredSamples::new([(key.clone(), Some("a".to_string()))]);
+        assert!(stored.contains(&key, Some("a")));
+        assert!(!stored.contains(&key, Some("b")), "the eval changed since");
+        // Unknown on either side (an imperative eval; an earlier version's
+        // record): the key decides.
+        assert!(stored.contains(&key, None));
+        assert!(StoredSamples::new([(key.clone(), None)]).contains(&key, Some("b")));
+    }
+
+    #[test]
+    fn the_case_digest_follows_the_prompt_the_case_and_its_limits() {
+        fn lyon() -> Case {
+            TextCase::new("Capital of France?").reference("Lyon").into()
+        }
+        static LYON: EvalEntry = entry("capital", None, EntryKind::Declarative(lyon));
+        let digest = |eval: &'static EvalEntry, template: &str, timeout_secs: u64| {
+            let mut p = plan(vec![eval]);
+            p.templates = vec![PromptTemplate::chat("plain", None, template)];
+            p.limits.timeout = std::time::Duration::from_secs(timeout_secs);
+            let cases = build_cases(&p.evals);
+            let list = expand(&p, &cases, "m", None, &|_, _| false);
+            list.instances[0].case_digest.clone().unwrap()
+        };
+        let was = digest(&CAPITAL, "{{task}}", 10);
+        assert_eq!(was, digest(&CAPITAL, "{{task}}", 10));
+        assert_ne!(was, digest(&LYON, "{{task}}", 10), "another reference");
+        assert_ne!(was, digest(&CAPITAL, "Q: {{task}}", 10), "another prompt");
+        assert_ne!(was, digest(&CAPITAL, "{{task}}", 30), "other limits");
+        let p = plan(vec![&IMPERATIVE]);
+        let list = expand(&p, &build_cases(&p.evals), "m", None, &|_, _| false);
+        assert!(list.instances[0].case_digest.is_none());
     }
 
     #[test]
@@ -625,7 +698,7 @@ mod tests {
         p.repeat = 1;
         p.temperatures.truncate(1);
         let cases = build_cases(&p.evals);
-        let list = expand(&p, &cases, "m", None, &|_| false);
+        let list = expand(&p, &cases, "m", None, &|_, _| false);
         assert_eq!(list.instances.len(), 2);
         let e = list.instances[0].error.as_deref().unwrap();
         assert!(

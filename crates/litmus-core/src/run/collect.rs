@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::base::backend::{BackendError, ModelInfo};
 use crate::base::model::ModelSpec;
-use crate::plan::matrix::{Instance, Plan, SampleKey};
+use crate::plan::matrix::{Instance, Plan, SampleKey, StoredSamples};
 use crate::run::store::{ConfigKey, RunStore, SampleRecord};
 use crate::run::summary::{TimeSplit, UnitSummary};
 
@@ -80,6 +80,9 @@ pub struct Outcome {
     pub backend_requests: usize,
     /// Errors writing the results store (the run goes on; these are reported).
     pub store_errors: Vec<String>,
+    /// Evals with samples stored without an error that were run again on
+    /// `--resume`, because the eval's prompt, case or limits changed since.
+    pub changed: BTreeSet<String>,
     /// Where the time went (models loaded in this process only).
     pub time: Option<TimeSplit>,
     /// The placement the run used (re-planned configurations with the
@@ -125,6 +128,7 @@ impl ModelRecords {
             seed: self.seed,
             sample,
             repeat,
+            case_digest: u.case_digest.clone(),
             prompt: u.prompt.clone(),
             response: None,
             exchanges: Vec::new(),
@@ -177,14 +181,15 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// The keys of the samples stored without an error (resume filtering:
-    /// such a sample is not run again).
-    pub fn stored_keys(&self) -> BTreeSet<SampleKey> {
-        self.latest
-            .iter()
-            .filter(|(_, r)| r.error.is_none())
-            .map(|(k, _)| k.clone())
-            .collect()
+    /// The samples stored without an error (resume filtering: such a
+    /// sample is not run again unless its eval's inputs changed).
+    pub fn stored_samples(&self) -> StoredSamples {
+        StoredSamples::new(
+            self.latest
+                .iter()
+                .filter(|(_, r)| r.error.is_none())
+                .map(|(k, r)| (k.clone(), r.case_digest.clone())),
+        )
     }
 
     /// Reports `event`.
@@ -203,7 +208,11 @@ impl<'a> Collector<'a> {
             self.outcome.store_errors.push(e.to_string());
         }
         self.reporter.event(Event::Sample(&record));
-        self.latest.insert(record.key(), record);
+        let replaced = self.latest.insert(record.key(), record);
+        if let Some(was) = replaced.filter(|was| was.error.is_none()) {
+            // A resumed sample run again: its eval changed since.
+            self.outcome.changed.insert(was.eval);
+        }
     }
 
     /// Closes instance `u`: records its wall time and reports its summary

@@ -307,6 +307,36 @@ fn check_settings(parts: &[Part]) -> Result<(), MergeError> {
             }
         }
     }
+    // The evals themselves: partitions built from different code (another
+    // checkout on one machine) give one eval other prompts, tests or
+    // references, and their samples are not one run's.
+    let mut cases: BTreeMap<(&str, &str), (&str, &Part)> = BTreeMap::new();
+    for p in parts {
+        for r in p.records.iter().filter(|r| r.error.is_none()) {
+            let Some(digest) = r.case_digest.as_deref() else {
+                continue;
+            };
+            let key = (r.eval.as_str(), r.template.as_str());
+            match cases.get(&key) {
+                None => {
+                    cases.insert(key, (digest, p));
+                }
+                Some((d, dp)) if *d != digest => {
+                    return Err(disagree(
+                        format!(
+                            "versions of eval `{}` (template `{}`: its prompt, case or limits differ)",
+                            r.eval, r.template
+                        ),
+                        d.to_string(),
+                        dp.name(),
+                        digest.to_string(),
+                        p.name(),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
     Ok(())
 }
 
@@ -720,6 +750,28 @@ mod tests {
         let mut p = two();
         p[1].meta.settings.as_mut().unwrap().samples = 3;
         assert!(mismatch(&p).contains("samples per case: 2 in runs/a, 3 in runs/b"));
+        // Eval `a` of another version in partition b (under another model):
+        // refused; the same version, or a record without a digest, merges.
+        let mut p = two();
+        let other_model = |digest: Option<&str>| SampleRecord {
+            model: "m2".into(),
+            case_digest: digest.map(str::to_string),
+            ..rec("a", 0, "yes")
+        };
+        for r in &mut p[0].records {
+            r.case_digest = Some("c1".into());
+        }
+        p[1].records.push(other_model(Some("c2")));
+        let e = mismatch(&p);
+        assert!(
+            e.contains("versions of eval `a` (template `plain`: its prompt, case or limits differ): c1 in runs/a, c2 in runs/b"),
+            "{e}"
+        );
+        for digest in [Some("c1"), None] {
+            p[1].records.pop();
+            p[1].records.push(other_model(digest));
+            merge(&p, &MergeOptions::default()).unwrap();
+        }
     }
 
     #[test]

@@ -47,7 +47,9 @@ use crossbeam_channel as channel;
 use crate::base::backend::{Backend, BackendError, BusyTime, ModelInfo, Prompt, SharedBackend};
 use crate::base::model::{BackendKind, BackendOpener, KnownRequests, ModelSpec, Workload};
 use crate::eval::registry::EntryKind;
-use crate::plan::matrix::{build_cases, expand, Cases, Instance, InstanceList, Plan, SampleKey};
+use crate::plan::matrix::{
+    build_cases, expand, Cases, Instance, InstanceList, Plan, SampleKey, StoredSamples,
+};
 use crate::plan::placement::{self, replan, Assignment, DeviceSource, Placed, Placement};
 use crate::run::collect::{Collected, Collector, Event, ModelRecords, Outcome, Reporter};
 use crate::run::execute::{
@@ -117,7 +119,7 @@ pub fn execute_with(
         .zip(schedule)
         .and_then(|(j, s)| s.source.identity(j));
     let judge = JudgeSlot::new(plan.judge.as_ref(), opener, judge_identity);
-    let stored = collector.stored_keys();
+    let stored = collector.stored_samples();
     let mut placement = schedule.map(|s| s.placed.plan.clone());
     let run = Shared {
         plan,
@@ -237,7 +239,7 @@ struct Shared<'a> {
     opener: BackendOpener<'a>,
     judge: &'a JudgeSlot<'a>,
     /// Samples stored without an error when the run started (resume).
-    stored: &'a BTreeSet<SampleKey>,
+    stored: &'a StoredSamples,
     schedule: Option<&'a Schedule<'a>>,
 }
 
@@ -506,8 +508,8 @@ fn cache_only<'r>(
     let identity = schedule.source.identity(&spec)?;
     let records = records_of(run.plan, &spec, &identity.info, false);
     let names = (records.model.as_str(), records.quantization.as_deref());
-    let instances = instances_of(run.plan, run.cases, names, &spec, &|key| {
-        run.stored.contains(key)
+    let instances = instances_of(run.plan, run.cases, names, &spec, &|key, digest| {
+        run.stored.contains(key, digest)
     });
     let tx = tx.clone();
     let open: LazyOpener<'r> = Box::new(move |_: &ModelSpec| open_placed(run, task, &tx).0.backend);
@@ -570,7 +572,7 @@ fn open_placed(
             run.cases,
             &spec,
             run.judge.spec().is_none(),
-            &|key| run.stored.contains(key),
+            &|key, digest| run.stored.contains(key, digest),
         ));
     }
     let spec = &spec;
@@ -650,7 +652,7 @@ pub fn announce_workloads(plan: &mut Plan) {
         .iter()
         .map(|spec| {
             (spec.backend == BackendKind::Llama)
-                .then(|| workload(plan, &cases, spec, self_judged, &|_| false))
+                .then(|| workload(plan, &cases, spec, self_judged, &|_, _| false))
         })
         .collect();
     for (spec, w) in plan.models.iter_mut().zip(workloads) {
@@ -668,7 +670,7 @@ fn instances_of(
     cases: &Cases,
     (model, quantization): (&str, Option<&str>),
     spec: &ModelSpec,
-    stored: &dyn Fn(&SampleKey) -> bool,
+    stored: &dyn Fn(&SampleKey, Option<&str>) -> bool,
 ) -> InstanceList {
     let mut instances = expand(plan, cases, model, quantization, stored);
     instances.retain_partition(plan, spec);
@@ -700,7 +702,7 @@ fn workload(
     cases: &Cases,
     spec: &ModelSpec,
     self_judged: bool,
-    stored: &dyn Fn(&SampleKey) -> bool,
+    stored: &dyn Fn(&SampleKey, Option<&str>) -> bool,
 ) -> Workload {
     let names = (spec.name.as_str(), spec.quantization.as_deref());
     let instances = instances_of(plan, cases, names, spec, stored);
@@ -758,8 +760,8 @@ fn run_model(run: &Shared<'_>, task: usize, tx: &channel::Sender<Msg>) {
             opened.records.model.as_str(),
             opened.records.quantization.as_deref(),
         );
-        let instances = instances_of(plan, run.cases, names, spec, &|key| {
-            run.stored.contains(key)
+        let instances = instances_of(plan, run.cases, names, spec, &|key, digest| {
+            run.stored.contains(key, digest)
         });
         Served {
             source: Source::Opened(opened.backend),

@@ -60,6 +60,14 @@ pub struct SampleRecord {
     /// without `--repeat` are unchanged.
     #[serde(default, skip_serializing_if = "crate::base::util::is_default")]
     pub repeat: u32,
+    /// A digest of what decides this sample besides the model: the prompt,
+    /// the case (examples, tests, reference, scorer settings), its sandbox
+    /// limits and the scorer's revision. `--resume` runs a stored sample
+    /// again when its eval's digest is no longer this one. Absent for
+    /// imperative evals (their code is not digested) and in records of
+    /// earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_digest: Option<String>,
     /// The prompt sent (for imperative evals: the first one).
     pub prompt: Option<Prompt>,
     /// The model's answer (for imperative evals: the last one).

@@ -54,6 +54,27 @@ pub fn is_bidi_control(c: char) -> bool {
     )
 }
 
+/// `url` without the user and password it may carry, for what litmus
+/// prints and stores (`run.json`, `--plan`).
+///
+/// ```
+/// use litmus_core::base::util::without_credentials;
+///
+/// assert_eq!(without_credentials("https://me:token@host:8080/v1"), "https://host:8080/v1");
+/// assert_eq!(without_credentials("http://host/a@b"), "http://host/a@b");
+/// assert_eq!(without_credentials("host:11434"), "host:11434");
+/// ```
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_string(),
+    }
+}
+
 /// `s` as it may go to a terminal or a plain-text report: control
 /// characters (escape sequences, carriage returns, backspaces, NUL, line
 /// breaks, tabs; C0, DEL and C1) and the bidirectional controls are written

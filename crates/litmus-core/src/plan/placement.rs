@@ -1536,7 +1536,8 @@ pub fn place(
                 },
                 BackendKind::Openai | BackendKind::Ollama => Request {
                     label,
-                    endpoint: Some(spec.source.clone()),
+                    // As run.json and `--plan` show it: no credentials.
+                    endpoint: Some(crate::base::util::without_credentials(&spec.source)),
                     slots: spec.parallel,
                     ..Request::default()
                 },
@@ -2219,6 +2220,31 @@ mod tests {
             p.text()
         );
         assert!(p.text().contains("remote http://a"), "{}", p.text());
+    }
+
+    /// A server URL's user and password stay out of the plan, which
+    /// `run.json` keeps and `--plan` prints (found by review).
+    #[test]
+    fn a_remote_endpoint_is_planned_without_its_credentials() {
+        struct Nothing;
+        impl DeviceSource for Nothing {
+            fn inventory(&self) -> Result<Inventory, String> {
+                Err("no local configuration asks".into())
+            }
+            fn memory(&self, _: &ModelSpec) -> Result<ModelMemory, String> {
+                Err("none".into())
+            }
+        }
+        let spec = ModelSpec {
+            name: "s".into(),
+            backend: crate::base::model::BackendKind::Openai,
+            source: "https://me:s3cret@api.example:8443/v1".into(),
+            ..ModelSpec::default()
+        };
+        let placed = place(&Nothing, &DevicesConfig::default(), &[spec]).unwrap();
+        let text = format!("{}\n{}", placed.plan.text(), placed.plan.json());
+        assert!(!text.contains("s3cret") && !text.contains("me:"), "{text}");
+        assert!(text.contains("https://api.example:8443/v1"), "{text}");
     }
 
     #[test]

@@ -132,13 +132,44 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
                         .join(", ")
                 )
             })?,
-        None => rungs
-            .iter()
-            .map(|r| (bits_per_weight(&r.source).unwrap_or(0.0), r))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, r)| r)
-            .cloned()
-            .expect("two rungs at least"),
+        None => {
+            // The most bits per weight, among the files that are here; a
+            // file that is not (not fetched yet, or a path of another
+            // machine's run) cannot be weighed, and a tie cannot be broken.
+            let weighed: Vec<(f64, &FidelityModel)> = rungs
+                .iter()
+                .filter_map(|r| Some((bits_per_weight(&r.source)?, r)))
+                .collect();
+            let best = weighed
+                .iter()
+                .map(|w| w.0)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let top: Vec<&FidelityModel> = weighed
+                .iter()
+                .filter(|w| w.0 == best)
+                .map(|w| w.1)
+                .collect();
+            match top[..] {
+                [one] => one.clone(),
+                _ => {
+                    let labels = |rs: &[&FidelityModel]| {
+                        rs.iter()
+                            .map(|r| r.label.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    let why = if top.is_empty() {
+                        let all: Vec<&FidelityModel> = rungs.iter().collect();
+                        format!("none of its files is here to weigh ({})", labels(&all))
+                    } else {
+                        format!("{} have as many bits per weight", labels(&top))
+                    };
+                    return Err(format!(
+                        "cannot tell which quantization of `{model}` is the reference: {why}; name one with --reference"
+                    ));
+                }
+            }
+        }
     };
     let quants: Vec<FidelityModel> = rungs
         .iter()

@@ -204,11 +204,25 @@ pub struct FidelitySums {
     pub kld: Vec<f32>,
     /// Every token's Δp, in order.
     pub p_diff: Vec<f32>,
+    /// Tokens left out of everything above because a model's numbers for
+    /// them were not finite (NaN or infinite logits, as a broken low-bit
+    /// quantization gives; or the token impossible under one model).
+    #[serde(default, skip_serializing_if = "crate::base::util::is_default")]
+    pub nonfinite: u64,
 }
 
 impl FidelitySums {
-    /// Adds one token.
+    /// Adds one token; one whose numbers are not all finite is counted in
+    /// [`FidelitySums::nonfinite`] only (a NaN would make every aggregate
+    /// NaN, and JSON has no NaN).
     pub fn push(&mut self, t: &TokenFidelity) {
+        if ![t.kld, t.p_diff, t.nll, t.nll_ref]
+            .iter()
+            .all(|v| v.is_finite())
+        {
+            self.nonfinite += 1;
+            return;
+        }
         self.count += 1;
         self.sum_kld += t.kld;
         self.sum_kld2 += t.kld * t.kld;
@@ -236,6 +250,7 @@ impl FidelitySums {
         self.sum_nll_ref += o.sum_nll_ref;
         self.kld.extend_from_slice(&o.kld);
         self.p_diff.extend_from_slice(&o.p_diff);
+        self.nonfinite += o.nonfinite;
     }
 
     /// The aggregates.
@@ -256,6 +271,7 @@ impl FidelitySums {
         let pct = |v: &[f32], f: f64| percentile(v, f);
         FidelityStats {
             tokens: n,
+            nonfinite_tokens: self.nonfinite,
             mean_kld,
             mean_kld_err: kld_err,
             kld_ci95: [mean_kld - 1.96 * kld_err, mean_kld + 1.96 * kld_err],
@@ -297,14 +313,16 @@ impl FidelitySums {
 }
 
 /// llama-perplexity's `mean_and_uncertainty`: the mean and its standard
-/// error (0 with 10 values or fewer).
+/// error. llama-perplexity gives 0 for 10 values or fewer (and prints no
+/// summary under 100): here the error is computed from 2 values on, so that
+/// a small group's interval is wide rather than a point.
 fn mean_and_uncertainty(sum: f64, sum2: f64, count: u64) -> (f64, f64) {
     if count < 1 {
         return (0.0, 0.0);
     }
     let f = sum / count as f64;
     let df = sum2 / count as f64 - f * f;
-    let df = if df > 0.0 && count > 10 {
+    let df = if df > 0.0 && count > 1 {
         (df / (count - 1) as f64).sqrt()
     } else {
         0.0
@@ -343,6 +361,10 @@ fn percentile(v: &[f32], fraction: f64) -> f64 {
 pub struct FidelityStats {
     /// Scored tokens.
     pub tokens: u64,
+    /// Tokens left out because a model's numbers for them were not finite
+    /// ([`FidelitySums::nonfinite`]).
+    #[serde(default, skip_serializing_if = "crate::base::util::is_default")]
+    pub nonfinite_tokens: u64,
     /// Mean KL(reference ‖ quant), nats.
     pub mean_kld: f64,
     /// Its standard error.
@@ -413,7 +435,7 @@ impl ConfigFidelity {
         let mut by_setting: BTreeMap<String, FidelitySums> = BTreeMap::new();
         let mut by_eval: BTreeMap<String, FidelitySums> = BTreeMap::new();
         for ((eval, setting), g) in keys.iter().zip(groups) {
-            if g.count == 0 {
+            if g.count == 0 && g.nonfinite == 0 {
                 continue;
             }
             all.merge(g);
@@ -535,6 +557,61 @@ mod tests {
         // Standard error of 0, 0.01, ..., 0.2.
         let var: f64 = toks.iter().map(|t| (t.kld - 0.1).powi(2)).sum::<f64>() / 21.0;
         assert!((s.mean_kld_err - (var / 20.0).sqrt()).abs() < 1e-9);
+    }
+
+    /// A token with NaN or infinite numbers is counted apart, so the
+    /// aggregates stay finite and the report readable (one NaN made every
+    /// aggregate NaN, written `null`, which `FidelityReport::load` refused:
+    /// found by review); a small group's interval has a width.
+    #[test]
+    fn tokens_that_are_not_finite_are_counted_apart() {
+        let tok = |kld: f64| TokenFidelity {
+            kld,
+            same_top: kld < 0.5,
+            nll: 1.0,
+            nll_ref: 1.0,
+            ..Default::default()
+        };
+        let mut sums = FidelitySums::default();
+        for kld in [0.0, 0.5, f64::NAN, 2.0, f64::INFINITY, 0.1, 0.0, 3.0] {
+            sums.push(&tok(kld));
+        }
+        let mut other = FidelitySums::default();
+        other.push(&tok(f64::NAN));
+        sums.merge(&other);
+        let s = sums.stats();
+        assert_eq!((s.tokens, s.nonfinite_tokens), (6, 3));
+        assert!((s.mean_kld - 5.6 / 6.0).abs() < 1e-12);
+        assert!(
+            s.kld_ci95[0] < s.mean_kld && s.mean_kld < s.kld_ci95[1],
+            "{s:?}"
+        );
+        let q = FidelityModel {
+            label: "IQ1_S".into(),
+            source: "q.gguf".into(),
+        };
+        let keys = [("e".to_string(), "base t=0".to_string())];
+        let c = ConfigFidelity::from_groups(&q, &[sums], &keys, &BTreeMap::new(), false);
+        assert_eq!(c.overall.nonfinite_tokens, 3);
+        let dir = std::env::temp_dir().join(format!("litmus-fid-nan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let report = FidelityReport {
+            configs: vec![c],
+            ..Default::default()
+        };
+        std::fs::write(
+            dir.join(FIDELITY_FILE),
+            serde_json::to_vec(&report).unwrap(),
+        )
+        .unwrap();
+        let back = FidelityReport::load(&dir).unwrap().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(back, report);
+        // Only tokens that are not finite: the group still shows.
+        let mut bad = FidelitySums::default();
+        bad.push(&tok(f64::NAN));
+        let c = ConfigFidelity::from_groups(&q, &[bad], &keys, &BTreeMap::new(), false);
+        assert_eq!((c.overall.tokens, c.overall.nonfinite_tokens), (0, 1));
     }
 
     #[test]

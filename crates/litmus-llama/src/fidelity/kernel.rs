@@ -67,8 +67,9 @@ pub(crate) fn exp_neg<const FMA: bool>(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
-    // Not `f32::max`: its NaN rule costs a blend per vector.
-    let x = if x < -87.0 { -87.0 } else { x };
+    // Not `f32::max`: its NaN rule costs a blend per vector. NaN fails the
+    // comparison and becomes −87 too, which keeps `n` in range below.
+    let x = if x >= -87.0 { x } else { -87.0 };
     let n = mad::<FMA>(x, LOG2E, 0.5).floor();
     let r = mad::<FMA>(-n, C2, mad::<FMA>(-n, C1, x));
     let z = r * r;
@@ -88,6 +89,23 @@ pub(crate) fn exp_neg<const FMA: bool>(x: f32) -> f32 {
     // saturates and maps NaN to 0) does not.
     let n = unsafe { n.to_int_unchecked::<i32>() };
     y * f32::from_bits(((n + 127) << 23) as u32)
+}
+
+/// One vocabulary entry's terms: `e^(x−mx)`, `e^(x−mx)(x − y)` and
+/// `e^(y−my)`. An entry more than 87 below its row's maximum (e^−87 is at the
+/// bottom of `f32`'s normal range), −∞ (a masked token) or NaN weighs 0 in
+/// its row, and a reference entry that weighs 0 adds nothing to the KL sum
+/// whatever the quantization's entry is (−∞ − −∞ would be NaN).
+#[inline(always)]
+fn terms<const FMA: bool>(x: f32, y: f32, mx: f32, my: f32) -> (f32, f32, f32) {
+    let (dx, dy) = (x - mx, y - my);
+    let ex = exp_neg::<FMA>(dx);
+    let ey = exp_neg::<FMA>(dy);
+    let keep_x = dx >= -87.0;
+    let tx = if keep_x { ex } else { 0.0 };
+    let txy = if keep_x { ex * (x - y) } else { 0.0 };
+    let ty = if dy >= -87.0 { ey } else { 0.0 };
+    (tx, txy, ty)
 }
 
 /// The largest value of `v` (−∞ for none), in `L` lanes.
@@ -150,17 +168,17 @@ fn row_pair<const L: usize, const FMA: bool>(x: &[f32], y: &[f32]) -> RowPair {
         // Terms in f32 (as llama-perplexity's), sums in f64.
         for (cx, cy) in cx.zip(cy) {
             for k in 0..L {
-                let ex = exp_neg::<FMA>(cx[k] - mx);
-                sx[k] += f64::from(ex);
-                sxy[k] += f64::from(ex * (cx[k] - cy[k]));
-                sy[k] += f64::from(exp_neg::<FMA>(cy[k] - my));
+                let (tx, txy, ty) = terms::<FMA>(cx[k], cy[k], mx, my);
+                sx[k] += f64::from(tx);
+                sxy[k] += f64::from(txy);
+                sy[k] += f64::from(ty);
             }
         }
         for (&xv, &yv) in rx.iter().zip(ry) {
-            let ex = exp_neg::<FMA>(xv - mx);
-            sx[0] += f64::from(ex);
-            sxy[0] += f64::from(ex * (xv - yv));
-            sy[0] += f64::from(exp_neg::<FMA>(yv - my));
+            let (tx, txy, ty) = terms::<FMA>(xv, yv, mx, my);
+            sx[0] += f64::from(tx);
+            sxy[0] += f64::from(txy);
+            sy[0] += f64::from(ty);
         }
         p.s_x += sx.iter().sum::<f64>();
         p.s_xy += sxy.iter().sum::<f64>();
@@ -350,6 +368,49 @@ mod tests {
                 let z = token_fidelity_with(&x, &x, t, isa);
                 assert!(z.kld.abs() < 1e-9 && z.same_top && z.p_diff == 0.0);
             }
+        }
+    }
+
+    /// Masked entries (−∞ logits, as a grammar or a logit bias gives) weigh
+    /// nothing, even when both models mask them (−∞ − −∞ was a NaN KL for a
+    /// model against itself); a NaN logit cannot reach the unchecked
+    /// conversion in `exp_neg` and makes the token's KL NaN, which the sums
+    /// count apart (found by review).
+    #[test]
+    fn masked_entries_weigh_nothing_and_nan_stays_visible() {
+        let n = BLOCK + 40;
+        let (mut x, mut y) = rows(n, 3, false);
+        let masked = [1usize, 17, BLOCK + 5];
+        for &i in &masked {
+            x[i] = f32::NEG_INFINITY;
+            y[i] = f32::NEG_INFINITY;
+        }
+        let keep: Vec<usize> = (0..n).filter(|i| !masked.contains(i)).collect();
+        let (kx, ky): (Vec<f32>, Vec<f32>) = keep.iter().map(|&i| (x[i], y[i])).unzip();
+        let (kl, _, _) = naive(&kx, &ky, 0);
+        for isa in [Isa::Avx512, Isa::Avx2, Isa::Baseline] {
+            let f = token_fidelity_with(&x, &y, 0, isa);
+            assert!(
+                (f.kld - kl).abs() < 1e-6 * kl.max(1e-2),
+                "{isa:?}: {} vs {kl}",
+                f.kld
+            );
+            let z = token_fidelity_with(&x, &x, 0, isa);
+            assert!(z.kld.abs() < 1e-9 && z.same_top, "{isa:?}: {z:?}");
+            // Masked in the quantization alone: a token the reference finds
+            // possible is impossible, the KL infinite.
+            let mut yq = y.clone();
+            yq[5] = f32::NEG_INFINITY;
+            assert_eq!(
+                token_fidelity_with(&x, &yq, 0, isa).kld,
+                f64::INFINITY,
+                "{isa:?}"
+            );
+            yq[5] = f32::NAN;
+            assert!(token_fidelity_with(&x, &yq, 0, isa).kld.is_nan(), "{isa:?}");
+        }
+        for v in [f32::NAN, f32::NEG_INFINITY, -1e30] {
+            assert!(exp_neg::<false>(v) > 0.0 && exp_neg::<true>(v) < 1e-37);
         }
     }
 

@@ -674,6 +674,12 @@ fn run_job_inner(job: &FidelityJob) -> Result<FidelityReport, (i32, String)> {
             });
         }
         n_seqs = seqs.len();
+        if seqs.is_empty() {
+            return Err(failed(format!(
+                "no answer tokens to score: every answer of the run's {} sample(s) is empty",
+                answers.len()
+            )));
+        }
         eprintln!(
             "fidelity: {} answers ({} generated greedily by {}), {} tokens, {} scored, {} model(s) against {}",
             seqs.len(),
@@ -780,9 +786,13 @@ pub fn render_table(r: &FidelityReport) -> String {
     ]];
     for c in &r.configs {
         let s = &c.overall;
+        let mut tokens = s.tokens.to_string();
+        if s.nonfinite_tokens > 0 {
+            tokens.push_str(&format!(" (+{} not finite)", s.nonfinite_tokens));
+        }
         rows.push(vec![
             c.quantization.clone(),
-            s.tokens.to_string(),
+            tokens,
             format!(
                 "{:.5} [{:.5}, {:.5}]",
                 s.mean_kld, s.kld_ci95[0], s.kld_ci95[1]

@@ -450,8 +450,15 @@ fn fidelity_section(study: &Study) -> String {
         let s = &r.overall;
         let _ = write!(
             out,
-            r#"<tr><td>{}</td><td class="num">{:.4} [{:.4}, {:.4}]</td><td class="num">{:.4}</td><td class="num">{:.3}</td><td class="num">{:.1} ± {:.1}</td><td class="num">{:.2}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            r#"<tr><td>{}{}</td><td class="num">{:.4} [{:.4}, {:.4}]</td><td class="num">{:.4}</td><td class="num">{:.3}</td><td class="num">{:.1} ± {:.1}</td><td class="num">{:.2}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
             esc(&r.quantization),
+            match s.nonfinite_tokens {
+                0 => String::new(),
+                n => format!(
+                    r#" <span class="note">({n} token{} left out: not finite)</span>"#,
+                    if n == 1 { "" } else { "s" }
+                ),
+            },
             s.mean_kld,
             s.kld_ci95[0],
             s.kld_ci95[1],
@@ -803,6 +810,7 @@ mod tests {
         let mut run = testing::run();
         let stats = FidelityStats {
             tokens: 100,
+            nonfinite_tokens: 2,
             mean_kld: 0.4321,
             same_top: 0.75,
             ..FidelityStats::default()
@@ -831,7 +839,9 @@ mod tests {
         });
         let html = crate::render(&run, &StudyOptions::default());
         assert!(html.contains("<section id=\"fidelity\"><h2>Fidelity against m Q8_0</h2>"));
-        assert!(html.contains("<td>Q2_K</td><td class=\"num\">0.4321 ["));
+        assert!(html.contains(
+            "<td>Q2_K <span class=\"note\">(2 tokens left out: not finite)</span></td><td class=\"num\">0.4321 ["
+        ));
         // Q2_K is 20 points under Q8_0 on python::f0.
         assert!(html.contains("<td class=\"num\">-20.0</td>"), "{html}");
         assert!(html.contains("<td>python</td><td class=\"num\">0.4321 (75%)</td>"));

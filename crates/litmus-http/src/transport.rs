@@ -191,27 +191,56 @@ impl Transport {
 
     /// An answer's body, up to [`MAX_BODY_BYTES`]: a server that sends more
     /// (streaming without end, ignoring `max_tokens`) is an error, not a
-    /// process out of memory.
-    fn body(&self, url: &str, resp: Response) -> Result<String, Attempt> {
-        let mut body = Vec::new();
-        if let Err(e) = resp.take(MAX_BODY_BYTES + 1).read_to_end(&mut body) {
-            let timeout = e.kind() == std::io::ErrorKind::TimedOut
-                || e.get_ref()
-                    .and_then(|r| r.downcast_ref::<reqwest::Error>())
-                    .is_some_and(reqwest::Error::is_timeout);
-            let msg = self.redact(&format!("{}: reading the answer: {e}", display_url(url)));
-            return Err(if timeout {
-                Attempt::Timeout(msg)
-            } else {
-                Attempt::Connection(msg)
-            });
-        }
-        if body.len() as u64 > MAX_BODY_BYTES {
-            return Err(Attempt::Decode(format!(
-                "{}: the answer is larger than {} MiB",
+    /// process out of memory. The whole read must end by `deadline` (the
+    /// request's start plus its `limit`): reqwest's blocking reads time out
+    /// per read, so a server that dribbles a byte now and then (a slow-loris
+    /// proxy, keep-alive whitespace) would otherwise hold the request forever.
+    fn body(
+        &self,
+        url: &str,
+        mut resp: Response,
+        deadline: Instant,
+        limit: Duration,
+    ) -> Result<String, Attempt> {
+        let late = || {
+            Attempt::Timeout(format!(
+                "{}: the answer did not finish within {} s",
                 display_url(url),
-                MAX_BODY_BYTES >> 20
-            )));
+                limit.as_secs_f64()
+            ))
+        };
+        let mut body = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            if Instant::now() >= deadline {
+                return Err(late());
+            }
+            match resp.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    body.extend_from_slice(&buf[..n]);
+                    if body.len() as u64 > MAX_BODY_BYTES {
+                        return Err(Attempt::Decode(format!(
+                            "{}: the answer is larger than {} MiB",
+                            display_url(url),
+                            MAX_BODY_BYTES >> 20
+                        )));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let timeout = e.kind() == std::io::ErrorKind::TimedOut
+                        || e.get_ref()
+                            .and_then(|r| r.downcast_ref::<reqwest::Error>())
+                            .is_some_and(reqwest::Error::is_timeout);
+                    if timeout {
+                        return Err(late());
+                    }
+                    let msg =
+                        self.redact(&format!("{}: reading the answer: {e}", display_url(url)));
+                    return Err(Attempt::Connection(msg));
+                }
+            }
         }
         Ok(match String::from_utf8(body) {
             Ok(text) => text,
@@ -219,11 +248,18 @@ impl Transport {
         })
     }
 
-    fn read(&self, url: &str, resp: Result<Response, reqwest::Error>) -> Result<Value, Attempt> {
+    /// The answer to a request sent at `started` with the time limit `limit`.
+    fn read(
+        &self,
+        url: &str,
+        resp: Result<Response, reqwest::Error>,
+        started: Instant,
+        limit: Duration,
+    ) -> Result<Value, Attempt> {
         let resp = resp.map_err(|e| self.classify(url, e))?;
         let status = resp.status();
         let after = retry_after(resp.headers());
-        let text = self.body(url, resp)?;
+        let text = self.body(url, resp, started + limit, limit)?;
         if !status.is_success() {
             let body = self.redact(&text);
             let message = format!(
@@ -258,10 +294,12 @@ impl Transport {
     /// GET `base + path` on one endpoint, once, with `timeout` (metadata at open).
     pub fn get_once(&self, base: &str, path: &str, timeout: Duration) -> Result<Value, CallError> {
         let url = format!("{base}{path}");
+        let started = Instant::now();
         let resp = self
             .authorize(self.client.get(&url).timeout(timeout))
             .send();
-        self.read(&url, resp).map_err(to_call_error)
+        self.read(&url, resp, started, timeout)
+            .map_err(to_call_error)
     }
 
     /// POST `body` to `base + path` on one endpoint, once (metadata at open).
@@ -273,10 +311,12 @@ impl Transport {
         timeout: Duration,
     ) -> Result<Value, CallError> {
         let url = format!("{base}{path}");
+        let started = Instant::now();
         let resp = self
             .authorize(self.client.post(&url).timeout(timeout).json(body))
             .send();
-        self.read(&url, resp).map_err(to_call_error)
+        self.read(&url, resp, started, timeout)
+            .map_err(to_call_error)
     }
 
     /// POST `body` to `path` on the pool: the least busy healthy endpoint,
@@ -310,8 +350,13 @@ impl Transport {
             };
             let url = format!("{}{path}", lease.url());
             let started = Instant::now();
-            let resp = self.authorize(self.client.post(&url).json(body)).send();
-            match self.read(&url, resp) {
+            let limit = self.cfg.timeout;
+            // The request's own timeout also bounds its body (reqwest's
+            // async side), besides the deadline checked between reads.
+            let resp = self
+                .authorize(self.client.post(&url).timeout(limit).json(body))
+                .send();
+            match self.read(&url, resp, started, limit) {
                 Ok(json) => {
                     return Ok(Reply {
                         json,

@@ -48,6 +48,13 @@ pub enum Resp {
     },
     /// Close the connection without answering.
     Close,
+    /// Raw bytes written piece by piece with `gap` before each piece (a
+    /// slow-loris server: `head` is the status line and headers, sent at once).
+    Dribble {
+        head: String,
+        pieces: Vec<String>,
+        gap: Duration,
+    },
 }
 
 impl Resp {
@@ -244,6 +251,18 @@ fn serve(stream: TcpStream, s: &Shared) {
         let resp = (s.handler)(&req);
         let done = || s.in_flight.fetch_sub(1, Ordering::SeqCst);
         match resp {
+            Resp::Dribble { head, pieces, gap } => {
+                done();
+                if writer.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                for p in pieces {
+                    std::thread::sleep(gap);
+                    if s.stop.load(Ordering::SeqCst) || writer.write_all(p.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            }
             Resp::Close => {
                 done();
                 let _ = writer.shutdown(Shutdown::Both);

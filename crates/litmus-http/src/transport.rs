@@ -166,7 +166,9 @@ impl Transport {
 
     fn classify(&self, url: &str, e: reqwest::Error) -> Attempt {
         let timeout = e.is_timeout();
+        let connect = e.is_connect();
         let decode = e.is_decode();
+        let builder = e.is_builder();
         let e = e.without_url();
         let mut msg = format!("{}: {e}", display_url(url));
         let mut source = std::error::Error::source(&e);
@@ -179,9 +181,17 @@ impl Transport {
             source = s.source();
         }
         let msg = self.redact(&msg);
-        if timeout {
+        if connect {
+            // Refused, or no answer to the connection attempt within
+            // `connect_timeout` (a host that is off, a firewall dropping
+            // packets): the endpoint is not serving, whichever way it failed.
+            Attempt::Connection(msg)
+        } else if timeout {
+            // Connected, but the answer did not come in time.
             Attempt::Timeout(msg)
-        } else if decode {
+        } else if decode || builder {
+            // A request that cannot be built (a bad URL or header) is no
+            // endpoint's fault, and sending it again changes nothing.
             Attempt::Decode(msg)
         } else {
             // Refused, reset, closed mid-answer, DNS: the endpoint is not serving.
@@ -417,7 +427,16 @@ impl Transport {
                         status: Some(status.as_u16()),
                     });
                 }
-                Err(other) => return Err(to_call_error(other)),
+                Err(other) => {
+                    let e = to_call_error(other);
+                    // A probe ends the endpoint's cool-down only when it
+                    // succeeded: one that timed out or got garbage leaves
+                    // the endpoint cooling down.
+                    if lease.is_probe() {
+                        lease.failed(&e.error.to_string());
+                    }
+                    return Err(e);
+                }
             }
         }
     }

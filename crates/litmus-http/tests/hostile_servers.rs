@@ -88,3 +88,133 @@ fn a_dribbled_body_times_out_at_the_deadline() {
     assert!(err.contains("did not finish within 1 s"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }
+
+/// A listener whose accept queue is full, so that connection attempts get
+/// no answer at all: a host that is off, or a firewall dropping packets.
+struct BlackHole {
+    fd: i32,
+    port: u16,
+    _queued: Vec<std::net::TcpStream>,
+}
+
+impl BlackHole {
+    fn new() -> BlackHole {
+        use std::mem::size_of;
+        // SAFETY: plain socket calls on a socket this function owns.
+        let (fd, port) = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let sa = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+            assert_eq!(libc::bind(fd, sa, len), 0);
+            assert_eq!(libc::listen(fd, 0), 0);
+            let mut len = len;
+            assert_eq!(libc::getsockname(fd, sa, &mut len), 0);
+            (fd, u16::from_be(addr.sin_port))
+        };
+        // Fill the accept queue; once full, the kernel drops further SYNs.
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut queued = Vec::new();
+        for _ in 0..8 {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(c) => queued.push(c),
+                Err(_) => break,
+            }
+        }
+        BlackHole {
+            fd,
+            port,
+            _queued: queued,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        // SAFETY: the socket is ours and closed once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+// F2: a connect timeout is a connection failure (failed over, cooled down),
+// and a probe that fails leaves the endpoint cooling down.
+#[test]
+fn a_black_holed_endpoint_is_failed_over_and_stays_out() {
+    let hole = BlackHole::new();
+    let live =
+        server(|_| Resp::json(200, &chat_reply(&["live"])).delayed(Duration::from_millis(40)));
+    let mut spec = openai_spec(&[live.url(), hole.url()]);
+    spec.parallel = Some(1);
+    spec.options.insert("retries".into(), "0".into());
+    spec.options.insert("cooldown_ms".into(), "100".into());
+    spec.options
+        .insert("connect_timeout_secs".into(), "0.3".into());
+    let b = std::sync::Arc::new(OpenAiBackend::open(&spec).unwrap());
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let b = std::sync::Arc::clone(&b);
+            std::thread::spawn(move || {
+                (0..5)
+                    .map(|_| b.generate(&request(vec![0])))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        for g in t.join().unwrap() {
+            let g = g.expect("served by the live endpoint");
+            assert_eq!(g[0].served_by, Some(format!("{}/v1", live.url())));
+        }
+    }
+    let stats = b.endpoint_stats();
+    assert!(stats[1].failures >= 2, "probed and failed again: {stats:?}");
+    assert_eq!(live.requests_to("/v1/chat/completions").len(), 15);
+}
+// F2: a probe that timed out does not end the endpoint's cool-down.
+#[test]
+fn a_probe_that_times_out_leaves_the_endpoint_down() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = std::sync::Arc::clone(&calls);
+    // Drops the first request, then answers too late.
+    let flaky = server(move |_| {
+        if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Resp::Close
+        } else {
+            Resp::json(200, &chat_reply(&["late"])).delayed(Duration::from_millis(1500))
+        }
+    });
+    let live = server(|_| Resp::json(200, &chat_reply(&["live"])));
+    let mut spec = openai_spec(&[flaky.url(), live.url()]);
+    spec.timeout_secs = Some(1);
+    spec.options.insert("cooldown_ms".into(), "100".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    let g = b.generate(&request(vec![0])).unwrap();
+    assert_eq!(g[0].text, "live", "failed over");
+    assert!(!b.endpoint_stats()[0].healthy);
+    std::thread::sleep(Duration::from_millis(150));
+    // The probe goes to the flaky endpoint and times out.
+    assert!(matches!(
+        b.generate(&request(vec![0])),
+        Err(BackendError::Timeout(_))
+    ));
+    let stats = b.endpoint_stats();
+    assert!(!stats[0].healthy, "{stats:?}");
+    assert_eq!(stats[0].failures, 2, "{stats:?}");
+}
+
+fn chat_reply(texts: &[&str]) -> Value {
+    let choices: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": t}}))
+        .collect();
+    json!({"object": "chat.completion", "choices": choices,
+           "usage": {"prompt_tokens": 5, "completion_tokens": 3 * texts.len()}})
+}

@@ -63,13 +63,41 @@ impl ApiKey {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
-    /// Replaces every occurrence of the key in `text` with `***`.
+    /// Replaces every occurrence of the key in `text` with `***`, and every
+    /// run of at least 8 characters of it (all of a shorter key): a message
+    /// that quotes a body cut in the middle of the key shows no piece of it.
     pub(crate) fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(&self.0, "***")
+        let key = self.0.as_str();
+        let min = key.len().min(8);
+        if key.is_empty() || text.len() < min {
+            return text.to_string();
         }
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while let Some(c) = text[i..].chars().next() {
+            // The longest piece of the key, `min` bytes or more, starting at `i`.
+            let mut end = None;
+            for j in i + min..=text.len().min(i + key.len()) {
+                let Some(piece) = text.get(i..j) else {
+                    continue;
+                };
+                if !key.contains(piece) {
+                    break;
+                }
+                end = Some(j);
+            }
+            match end {
+                Some(j) => {
+                    out.push_str("***");
+                    i = j;
+                }
+                None => {
+                    out.push(c);
+                    i += c.len_utf8();
+                }
+            }
+        }
+        out
     }
 }
 
@@ -338,6 +366,24 @@ mod tests {
         assert_eq!(normalize_url("https://h/v1//"), "https://h/v1");
         assert_eq!(display_url("http://u:p@h:1/v1/x"), "http://h:1/v1/x");
         assert_eq!(display_url("http://h:1"), "http://h:1");
+    }
+
+    #[test]
+    fn keys_and_pieces_of_keys_are_redacted() {
+        let k = ApiKey::new("sk-live-0123456789abcdef");
+        assert_eq!(k.redact("a sk-live-0123456789abcdef b"), "a *** b");
+        // A key cut by a snippet, and a key's tail.
+        assert_eq!(k.redact("xxsk-live-012…"), "xx***…");
+        assert_eq!(k.redact("[89abcdef]"), "[***]");
+        // Seven characters are no key; two copies are two.
+        assert_eq!(k.redact("sk-live"), "sk-live");
+        assert_eq!(
+            k.redact("sk-live-0123456789abcdefsk-live-0123456789abcdef é"),
+            "****** é"
+        );
+        let short = ApiKey::new("abc");
+        assert_eq!(short.redact("ab abc"), "ab ***");
+        assert_eq!(ApiKey::new("").redact("text"), "text");
     }
 
     #[test]

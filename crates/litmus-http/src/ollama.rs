@@ -184,8 +184,12 @@ impl OllamaBackend {
     fn one(&self, request: &GenerationRequest, sample: u32) -> Result<Generation, BackendError> {
         let (path, body) = self.request_body(request, sample);
         let reply = self.transport.post(path, &body)?;
-        let mut generation = parse_reply(&reply.json, reply.elapsed, sample)
-            .map_err(|m| BackendError::Backend(format!("{}: {m}", display_url(&reply.url))))?;
+        let mut generation = parse_reply(&reply.json, reply.elapsed, sample).map_err(|m| {
+            BackendError::Backend(
+                self.transport
+                    .redact(&format!("{}: {m}", display_url(&reply.url))),
+            )
+        })?;
         generation.served_by = Some(display_url(&reply.endpoint));
         Ok(generation)
     }

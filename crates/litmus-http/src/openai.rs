@@ -335,7 +335,10 @@ impl OpenAiBackend {
             request.params.max_tokens,
         )
         .map_err(|m| CallError {
-            error: BackendError::Backend(format!("{}: {m}", display_url(&reply.url))),
+            error: BackendError::Backend(
+                self.transport
+                    .redact(&format!("{}: {m}", display_url(&reply.url))),
+            ),
             status: None,
         })?;
         let served_by = display_url(&reply.endpoint);

@@ -54,6 +54,7 @@ enum Attempt {
         status: StatusCode,
         retry_after: Option<Duration>,
         message: String,
+        /// The whole body, unredacted: read, never shown.
         body: String,
     },
     Decode(String),
@@ -150,7 +151,9 @@ impl Transport {
         })
     }
 
-    fn redact(&self, text: &str) -> String {
+    /// `text` without the API key or any long piece of it: every message
+    /// that may quote a server's words goes through this last.
+    pub(crate) fn redact(&self, text: &str) -> String {
         match &self.cfg.api_key {
             Some(key) => key.redact(text),
             None => text.to_string(),
@@ -271,17 +274,18 @@ impl Transport {
         let after = retry_after(resp.headers());
         let text = self.body(url, resp, started + limit, limit)?;
         if !status.is_success() {
-            let body = self.redact(&text);
-            let message = format!(
+            // Redacted after decoding and cutting: a key the body escapes
+            // (`\/`, `\u002b`) or the snippet cuts is caught too.
+            let message = self.redact(&format!(
                 "HTTP {status} from {}: {}",
                 display_url(url),
-                error_message(&body)
-            );
+                error_message(&text)
+            ));
             return Err(Attempt::Status {
                 status,
                 retry_after: after,
                 message,
-                body,
+                body: text,
             });
         }
         serde_json::from_str(&text)
@@ -293,11 +297,11 @@ impl Transport {
                 None => Err(e),
             })
             .map_err(|e| {
-                Attempt::Decode(format!(
+                Attempt::Decode(self.redact(&format!(
                     "{}: invalid JSON ({e}): {}",
                     display_url(url),
-                    self.redact(&snippet(&text, SNIPPET_CHARS))
-                ))
+                    snippet(&text, SNIPPET_CHARS)
+                )))
             })
     }
 

@@ -209,6 +209,47 @@ fn a_probe_that_times_out_leaves_the_endpoint_down() {
     assert_eq!(stats[0].failures, 2, "{stats:?}");
 }
 
+// F5: the key never reaches a message: not escaped in JSON, not cut by a snippet.
+#[test]
+fn an_echoed_key_is_redacted_however_the_body_spells_it() {
+    let var = "LITMUS_HTTP_TEST_KEY_F5_c41d";
+    let key = "sk-live-0123456789abcdef/SECRET+SECRET";
+    // SAFETY (edition 2021: safe): a variable only this test reads.
+    std::env::set_var(var, key);
+    let escaped = r"sk-live-0123456789abcdef\/SECRET\u002bSECRET";
+    let bodies = [
+        // JSON-escaped, as PHP's json_encode writes `/` and some encoders `+`.
+        (
+            401,
+            format!(r#"{{"error":{{"message":"bad key {escaped}"}}}}"#),
+        ),
+        // Cut by the 300-character snippet of an error body...
+        (500, format!("{}{key}", "x".repeat(290))),
+        // ...and of an unreadable 200 answer.
+        (200, format!("{}{key}", "x".repeat(292))),
+        // Inside a choice the model "refused".
+        (
+            200,
+            json!({"choices": [{"index": 0, "message": {"content": null, "refusal": format!("no {key}")}}]})
+                .to_string(),
+        ),
+    ];
+    for (status, body) in bodies {
+        let b2 = body.clone();
+        let s = server(move |_| Resp::text(status, &b2));
+        let mut spec = openai_spec(&[s.url()]);
+        spec.api_key_env = Some(var.into());
+        spec.options.insert("retries".into(), "0".into());
+        let b = OpenAiBackend::open(&spec).unwrap();
+        let err = b.generate(&request(vec![0])).unwrap_err().to_string();
+        assert!(
+            !err.contains("sk-live-01") && !err.contains("SECRET"),
+            "{status} {body}: {err}"
+        );
+        assert!(err.contains("***"), "{err}");
+    }
+}
+
 fn chat_reply(texts: &[&str]) -> Value {
     let choices: Vec<Value> = texts
         .iter()

@@ -319,33 +319,44 @@ impl OpenAiBackend {
         (path, Value::Object(body))
     }
 
-    /// One request for `samples.len()` choices; returns the choices it got, in order.
+    /// One request for `samples.len()` choices; returns each choice it got,
+    /// in order, with its sample (a choice without text is that sample's error).
+    #[allow(clippy::type_complexity)]
     fn call(
         &self,
         request: &GenerationRequest,
         samples: &[u32],
-    ) -> Result<Vec<Generation>, CallError> {
+    ) -> Result<Vec<(u32, Result<Generation, BackendError>)>, CallError> {
         let seed = sample_seed(request.params.seed, samples[0]);
         let (path, body) = self.body(request, samples.len(), seed);
         let reply = self.transport.post(path, &body)?;
-        let mut generations = parse_reply(
+        let url = display_url(&reply.url);
+        let choices = parse_reply(
             &reply.json,
             reply.elapsed,
             samples,
             request.params.max_tokens,
         )
         .map_err(|m| CallError {
-            error: BackendError::Backend(
-                self.transport
-                    .redact(&format!("{}: {m}", display_url(&reply.url))),
-            ),
+            error: BackendError::Backend(self.transport.redact(&format!("{url}: {m}"))),
             status: None,
         })?;
         let served_by = display_url(&reply.endpoint);
-        for g in &mut generations {
-            g.served_by = Some(served_by.clone());
-        }
-        Ok(generations)
+        Ok(choices
+            .into_iter()
+            .map(|(sample, r)| {
+                let r = match r {
+                    Ok(mut g) => {
+                        g.served_by = Some(served_by.clone());
+                        Ok(g)
+                    }
+                    Err(m) => Err(BackendError::Backend(
+                        self.transport.redact(&format!("{url}: {m}")),
+                    )),
+                };
+                (sample, r)
+            })
+            .collect())
     }
 
     fn separately(
@@ -354,25 +365,30 @@ impl OpenAiBackend {
         samples: &[u32],
     ) -> Result<Vec<Generation>, BackendError> {
         run_samples(samples, self.transport.pool.capacity(), |s| {
-            let mut g = self.call(request, &[s])?;
-            g.pop()
-                .ok_or_else(|| BackendError::Backend("the server answered with no choice".into()))
+            match self.call(request, &[s])?.pop() {
+                Some((_, r)) => r,
+                None => Err(BackendError::Backend(
+                    "the server answered with no choice".into(),
+                )),
+            }
         })
     }
 }
 
 /// Parses the choices of a (chat) completion into generations for `samples`
-/// (choice `index` answers `samples[index]`; extra choices are dropped).
+/// (choice `index` answers `samples[index]`; extra choices are dropped),
+/// each with its sample: a choice without text fails its own sample only.
 ///
 /// With several choices, `usage.completion_tokens` covers all of them
 /// (OpenAI, vLLM): a choice that stopped for length has `max_tokens`, the
 /// others share the rest evenly.
+#[allow(clippy::type_complexity)]
 fn parse_reply(
     json: &Value,
     elapsed: Duration,
     samples: &[u32],
     max_tokens: u32,
-) -> Result<Vec<Generation>, String> {
+) -> Result<Vec<(u32, Result<Generation, String>)>, String> {
     let choices = json
         .get("choices")
         .and_then(Value::as_array)
@@ -426,7 +442,13 @@ fn parse_reply(
     let mut k_other = 0;
     let mut out = Vec::with_capacity(ordered.len());
     for (i, c) in ordered.iter() {
-        let text = choice_text(c).map_err(|e| format!("choice {i}: {e}"))?;
+        let text = match choice_text(c) {
+            Ok(text) => text,
+            Err(e) => {
+                out.push((samples[*i], Err(format!("choice {i}: {e}"))));
+                continue;
+            }
+        };
         let finish = match c.get("finish_reason").and_then(Value::as_str) {
             Some("length") => FinishReason::Length,
             _ => FinishReason::Stop,
@@ -435,23 +457,26 @@ fn parse_reply(
         if !is_length(c) {
             k_other += 1;
         }
-        out.push(Generation {
-            sample: samples[*i],
-            text,
-            finish,
-            usage: Usage {
-                prompt_tokens: prompt_tokens.unwrap_or(0),
-                completion_tokens,
-            },
-            timings: Timings {
-                prompt_ms,
-                generation_ms,
-                ttft_ms: generation_ms
-                    .map(|g| (total_ms - g).max(prompt_ms.unwrap_or(0.0).min(total_ms))),
-                total_ms,
-            },
-            served_by: None,
-        });
+        out.push((
+            samples[*i],
+            Ok(Generation {
+                sample: samples[*i],
+                text,
+                finish,
+                usage: Usage {
+                    prompt_tokens: prompt_tokens.unwrap_or(0),
+                    completion_tokens,
+                },
+                timings: Timings {
+                    prompt_ms,
+                    generation_ms,
+                    ttft_ms: generation_ms
+                        .map(|g| (total_ms - g).max(prompt_ms.unwrap_or(0.0).min(total_ms))),
+                    total_ms,
+                },
+                served_by: None,
+            }),
+        ));
     }
     Ok(out)
 }
@@ -576,7 +601,7 @@ impl OpenAiBackend {
         if samples.len() == 1 || state == N_NO {
             return self.separately(request, samples);
         }
-        let mut got = match self.call(request, samples) {
+        let got = match self.call(request, samples) {
             Ok(got) => got,
             Err(e) if state == N_UNKNOWN && matches!(e.status, Some(400 | 404 | 422)) => {
                 // The server refuses `n` (llama-server: "Only one completion choice is allowed").
@@ -590,7 +615,7 @@ impl OpenAiBackend {
             if state == N_UNKNOWN {
                 self.n_state.store(N_YES, Ordering::Relaxed);
             }
-            return Ok(got);
+            return BackendError::collect(got);
         }
         // Fewer choices than asked for (the server ignores `n`): generate the rest one by one.
         if state == N_UNKNOWN && self.n_config == NSupport::Auto {
@@ -599,10 +624,25 @@ impl OpenAiBackend {
         let missing: Vec<u32> = samples
             .iter()
             .copied()
-            .filter(|s| !got.iter().any(|g| g.sample == *s))
+            .filter(|s| !got.iter().any(|(g, _)| g == s))
             .collect();
-        got.extend(self.separately(request, &missing)?);
-        Ok(got)
+        // The choices received are kept whatever becomes of the others: one
+        // outcome per sample, a `Partial` where some failed.
+        let rest = match self.separately(request, &missing) {
+            Ok(generated) => generated.into_iter().map(|g| (g.sample, Ok(g))).collect(),
+            Err(BackendError::Partial(p)) => {
+                let p = *p;
+                p.generated
+                    .into_iter()
+                    .map(|g| (g.sample, Ok(g)))
+                    .chain(p.failed.into_iter().map(|(s, e)| (s, Err(e))))
+                    .collect()
+            }
+            Err(e) => missing.iter().map(|&s| (s, Err(e.clone()))).collect(),
+        };
+        let mut all: Vec<(u32, Result<Generation, BackendError>)> = got;
+        all.extend::<Vec<_>>(rest);
+        BackendError::collect(all)
     }
 
     fn parallelism_impl(&self) -> usize {
@@ -617,6 +657,19 @@ impl OpenAiBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The generations of a reply whose choices all have text.
+    fn gens(reply: &Value, ms: u64, samples: &[u32], max_tokens: u32) -> Vec<Generation> {
+        parse_reply(reply, Duration::from_millis(ms), samples, max_tokens)
+            .unwrap()
+            .into_iter()
+            .map(|(s, g)| {
+                let g = g.unwrap();
+                assert_eq!(g.sample, s);
+                g
+            })
+            .collect()
+    }
 
     #[test]
     fn roots_handle_v1() {
@@ -639,7 +692,7 @@ mod tests {
             "usage": {"completion_tokens": 8, "prompt_tokens": 12, "total_tokens": 20},
             "timings": {"cache_n": 0, "prompt_n": 12, "prompt_ms": 30.5, "predicted_n": 8, "predicted_ms": 80.0}
         });
-        let g = parse_reply(&reply, Duration::from_millis(120), &[7], 8).unwrap();
+        let g = gens(&reply, 120, &[7], 8);
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].sample, 7);
         assert_eq!(g[0].text, "Hello there");
@@ -664,7 +717,7 @@ mod tests {
                         {"index": 0, "text": "a", "finish_reason": "length"}],
             "usage": {"completion_tokens": 7, "prompt_tokens": 3}
         });
-        let g = parse_reply(&reply, Duration::from_millis(10), &[4, 9], 5).unwrap();
+        let g = gens(&reply, 10, &[4, 9], 5);
         assert_eq!((g[0].sample, g[0].text.as_str()), (4, "a"));
         assert_eq!((g[1].sample, g[1].text.as_str()), (9, "b"));
         assert_eq!(
@@ -678,7 +731,7 @@ mod tests {
                         {"index": 2, "text": "c", "finish_reason": "stop"}],
             "usage": {"completion_tokens": 10, "prompt_tokens": 3}
         });
-        let g = parse_reply(&reply, Duration::from_millis(10), &[0, 1, 2], 5).unwrap();
+        let g = gens(&reply, 10, &[0, 1, 2], 5);
         assert_eq!(
             g.iter()
                 .map(|g| g.usage.completion_tokens)
@@ -692,7 +745,8 @@ mod tests {
     fn a_choice_without_text_is_an_error_not_an_empty_answer() {
         let text = |message: Value| {
             let reply = json!({"choices": [{"index": 0, "message": message}]});
-            parse_reply(&reply, Duration::from_millis(1), &[0], 8).map(|g| g[0].text.clone())
+            let mut g = parse_reply(&reply, Duration::from_millis(1), &[0], 8).unwrap();
+            g.pop().unwrap().1.map(|g| g.text)
         };
         assert_eq!(text(json!({"content": "hi"})).unwrap(), "hi");
         assert_eq!(text(json!({"content": ""})).unwrap(), "");
@@ -721,6 +775,23 @@ mod tests {
             assert!(e.contains("choice 0") && e.contains(says), "{message}: {e}");
         }
         let reply = json!({"choices": [{"index": 0, "text": null}]});
-        assert!(parse_reply(&reply, Duration::from_millis(1), &[0], 8).is_err());
+        let got = parse_reply(&reply, Duration::from_millis(1), &[0], 8).unwrap();
+        assert!(got[0].1.is_err());
+        assert!(parse_reply(&json!({}), Duration::from_millis(1), &[0], 8).is_err());
+    }
+
+    #[test]
+    fn a_choice_without_text_fails_its_own_sample_only() {
+        let reply = json!({"choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"content": "good"}},
+            {"index": 1, "finish_reason": "stop", "message": {"content": null}}]});
+        let got = parse_reply(&reply, Duration::from_millis(1), &[3, 4], 8).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].0, got[0].1.as_ref().unwrap().text.as_str()),
+            (3, "good")
+        );
+        assert_eq!(got[1].0, 4);
+        assert!(got[1].1.as_ref().unwrap_err().contains("choice 1"));
     }
 }

@@ -250,6 +250,63 @@ fn an_echoed_key_is_redacted_however_the_body_spells_it() {
     }
 }
 
+fn partial(
+    r: Result<Vec<litmus_core::base::backend::Generation>, BackendError>,
+) -> (Vec<(u32, String)>, Vec<u32>) {
+    match r {
+        Err(BackendError::Partial(p)) => {
+            let mut got: Vec<_> = p
+                .generated
+                .iter()
+                .map(|g| (g.sample, g.text.clone()))
+                .collect();
+            got.sort();
+            let mut failed: Vec<_> = p.failed.iter().map(|(s, _)| *s).collect();
+            failed.sort();
+            (got, failed)
+        }
+        other => panic!("expected a partial result: {other:?}"),
+    }
+}
+
+// F4: a choice received is kept when the requests for the others fail...
+#[test]
+fn a_received_choice_survives_the_failure_of_the_others() {
+    // Ignores `n` (one choice), then is overloaded.
+    let s = server(|r| {
+        if r.json().get("n").is_some() {
+            Resp::json(200, &chat_reply(&["first"]))
+        } else {
+            Resp::text(503, r#"{"error":{"message":"server overloaded"}}"#)
+        }
+    });
+    let mut spec = openai_spec(&[s.url()]);
+    spec.options.insert("retries".into(), "1".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    let (got, failed) = partial(b.generate(&request(vec![0, 1, 2])));
+    assert_eq!(got, vec![(0, "first".to_string())]);
+    assert_eq!(failed, vec![1, 2]);
+}
+
+// ...and when another choice of the same answer has no text.
+#[test]
+fn a_choice_without_text_fails_only_its_sample() {
+    let s = server(|_| {
+        Resp::json(
+            200,
+            &json!({"choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"content": "good"}},
+                {"index": 1, "finish_reason": "stop", "message": {"content": null}}]}),
+        )
+    });
+    let mut spec = openai_spec(&[s.url()]);
+    spec.options.insert("n_supported".into(), "true".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    let (got, failed) = partial(b.generate(&request(vec![0, 1])));
+    assert_eq!(got, vec![(0, "good".to_string())]);
+    assert_eq!(failed, vec![1]);
+}
+
 fn chat_reply(texts: &[&str]) -> Value {
     let choices: Vec<Value> = texts
         .iter()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use litmus_core::base::backend::BackendError;
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -82,6 +82,10 @@ pub(crate) fn build_client(cfg: &HttpConfig) -> Result<Client, BackendError> {
         .connect_timeout(cfg.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
+        // A redirect is reported, not followed: reqwest turns a 301/302/303
+        // after a POST into a GET without the body, whose answer would be
+        // recorded as the model's.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("litmus-http/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| BackendError::Load(format!("cannot build the HTTP client: {e}")))
@@ -272,7 +276,28 @@ impl Transport {
         let resp = resp.map_err(|e| self.classify(url, e))?;
         let status = resp.status();
         let after = retry_after(resp.headers());
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| match reqwest::Url::parse(url).and_then(|u| u.join(l)) {
+                Ok(to) => display_url(to.as_str()),
+                Err(_) => display_url(l),
+            });
         let text = self.body(url, resp, started + limit, limit)?;
+        if status.is_redirection() {
+            let to = location.unwrap_or_else(|| "no `Location`".into());
+            return Err(Attempt::Status {
+                status,
+                retry_after: None,
+                message: self.redact(&format!(
+                    "HTTP {status} from {}: the server redirects to {to}; set the model's \
+                     source to that URL (redirects are not followed)",
+                    display_url(url)
+                )),
+                body: text,
+            });
+        }
         if !status.is_success() {
             // Redacted after decoding and cutting: a key the body escapes
             // (`\/`, `\u002b`) or the snippet cuts is caught too.

@@ -307,6 +307,29 @@ fn a_choice_without_text_fails_only_its_sample() {
     assert_eq!(failed, vec![1]);
 }
 
+// F9: a redirect is an error naming where it leads, not a bodiless GET there.
+#[test]
+fn a_redirect_is_reported_not_followed() {
+    let target = server(|_| Resp::json(200, &chat_reply(&["from elsewhere"])));
+    let to = format!("{}/v1/chat/completions", target.url());
+    let to2 = to.clone();
+    let s = server(move |_| Resp::text(301, "").header("Location", &to2));
+    let b = OpenAiBackend::open(&openai_spec(&[s.url()])).unwrap();
+    match b.generate(&request(vec![0])) {
+        Err(BackendError::Backend(m)) => assert!(
+            m.contains("301") && m.contains(&format!("redirects to {to}")) && m.contains("source"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(target.requests_to("/v1/chat/completions").is_empty());
+    assert_eq!(
+        s.requests_to("/v1/chat/completions").len(),
+        1,
+        "not retried"
+    );
+}
+
 fn chat_reply(texts: &[&str]) -> Value {
     let choices: Vec<Value> = texts
         .iter()

@@ -206,6 +206,18 @@ pub(crate) fn normalize_url(url: &str) -> String {
     url.trim_end_matches('/').to_string()
 }
 
+/// What a 401/403 at open means for `spec`: its key is refused, or it has none.
+pub(crate) fn auth_hint(spec: &ModelSpec) -> String {
+    match spec.api_key_env.as_deref().filter(|v| !v.is_empty()) {
+        Some(var) => {
+            format!("the server refuses the API key in `{var}` (check the variable's value)")
+        }
+        None => "the server wants an API key (name the variable that holds it in \
+                 `api_key_env`)"
+            .to_string(),
+    }
+}
+
 /// A URL fit for messages: user and password removed.
 pub(crate) fn display_url(url: &str) -> String {
     match url.split_once("://") {

@@ -16,7 +16,7 @@ use crate::common::{
     apply_stop_rule, as_f64, as_u32, check_same_weights, messages_json, parse_parameter_size,
     run_samples, stop_strings, wire_prompt, Wire,
 };
-use crate::config::{display_url, wire_seed, HttpConfig, DEFAULT_PARALLEL};
+use crate::config::{auth_hint, display_url, wire_seed, HttpConfig, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
 use crate::transport::Transport;
 
@@ -76,6 +76,14 @@ impl OllamaBackend {
         for (i, base) in endpoints.iter().enumerate() {
             match transport.post_once(base, "/api/show", &json!({ "model": model }), meta_timeout) {
                 Ok(v) => shows.push((i, v)),
+                Err(e) if matches!(e.status, Some(401 | 403)) => {
+                    return Err(BackendError::Load(format!(
+                        "ollama: {}/api/show: {}: {}",
+                        display_url(base),
+                        auth_hint(spec),
+                        e.error
+                    )))
+                }
                 Err(e) if e.status.is_some() => {
                     return Err(BackendError::Load(format!(
                         "ollama: model `{model}` at {}/api/show: {}",

@@ -14,7 +14,7 @@ use crate::common::{
     apply_stop_rule, as_f64, as_u32, check_same_weights, messages_json, quantization_from_ftype,
     quantization_from_name, run_samples, stop_strings, wire_prompt, Wire,
 };
-use crate::config::{display_url, wire_seed, HttpConfig, NSupport, DEFAULT_PARALLEL};
+use crate::config::{auth_hint, display_url, wire_seed, HttpConfig, NSupport, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
 use crate::transport::{CallError, Transport};
 
@@ -120,16 +120,37 @@ impl OpenAiBackend {
                 Ok(_) => {
                     first.get_or_insert(i);
                 }
-                Err(e) if e.status.is_some() && spec.model.is_none() => {
+                Err(e) if matches!(e.status, Some(401 | 403)) => {
+                    // A wrong key fails the model once here, not every sample later.
                     return Err(BackendError::Load(format!(
-                        "openai: cannot list the models at {}/models (set the model name to skip this): {}",
+                        "openai: {}/models: {}: {}",
                         display_url(&endpoints[i].0),
+                        auth_hint(spec),
                         e.error
-                    )))
+                    )));
                 }
-                Err(e) if e.status.is_some() => {
+                Err(e) if matches!(e.status, Some(404 | 405)) && spec.model.is_some() => {
                     // The server answers but has no model list: go on with the configured name.
                     first.get_or_insert(i);
+                }
+                Err(e)
+                    if spec.model.is_some()
+                        && e.status.is_some_and(|s| s >= 500 || s == 429 || s == 408) =>
+                {
+                    // Busy or still loading: it answers, and requests will be retried.
+                    first.get_or_insert(i);
+                }
+                Err(e) if e.status.is_some() => {
+                    let hint = if matches!(e.status, Some(404 | 405)) {
+                        " (set the model name to skip this)"
+                    } else {
+                        ""
+                    };
+                    return Err(BackendError::Load(format!(
+                        "openai: cannot list the models at {}/models{hint}: {}",
+                        display_url(&endpoints[i].0),
+                        e.error
+                    )));
                 }
                 Err(e) => failures.push(format!("{}: {}", display_url(&endpoints[i].0), e.error)),
             }

@@ -330,6 +330,44 @@ fn a_redirect_is_reported_not_followed() {
     );
 }
 
+// F10: a refused key fails the model at open, naming its variable, even
+// when the model is named (only 404/405 mean "no model list").
+#[test]
+fn a_refused_key_is_a_load_error_at_open() {
+    let var = "LITMUS_HTTP_TEST_KEY_F10_77e1";
+    // SAFETY (edition 2021: safe): a variable only this test reads.
+    std::env::set_var(var, "wrong-key-value");
+    for status in [401, 403] {
+        let s = FakeServer::start(move |_| {
+            Resp::text(
+                status,
+                r#"{"error":{"message":"Incorrect API key provided"}}"#,
+            )
+        });
+        for named in [true, false] {
+            let mut spec = openai_spec(&[s.url()]);
+            spec.api_key_env = Some(var.into());
+            spec.model = named.then(|| "m".to_string());
+            match OpenAiBackend::open(&spec) {
+                Err(BackendError::Load(m)) => assert!(
+                    m.contains(var) && m.contains("Incorrect API key") && !m.contains("wrong-key"),
+                    "{m}"
+                ),
+                other => panic!("{status} named {named}: {other:?}"),
+            }
+        }
+    }
+    // No model list (404) with a named model: it opens.
+    let s = FakeServer::start(|r: &Req| match r.path.as_str() {
+        "/v1/chat/completions" => Resp::json(200, &chat_reply(&["ok"])),
+        _ => Resp::text(404, "not found"),
+    });
+    let mut spec = openai_spec(&[s.url()]);
+    spec.model = Some("m".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    assert_eq!(b.generate(&request(vec![0])).unwrap()[0].text, "ok");
+}
+
 fn chat_reply(texts: &[&str]) -> Value {
     let choices: Vec<Value> = texts
         .iter()

@@ -118,6 +118,27 @@ fn error_message(body: &str) -> String {
     snippet(body, SNIPPET_CHARS)
 }
 
+/// The error in a 200 answer that holds no result (gateways such as
+/// OpenRouter or LiteLLM answer `200 {"error": {...}}`): the status its
+/// `error.code` names (200 when it names none) and its message.
+fn embedded_error(json: &Value) -> Option<(StatusCode, String)> {
+    let e = json.get("error").filter(|e| !e.is_null())?;
+    if ["choices", "message", "response"]
+        .iter()
+        .any(|k| json.get(k).is_some())
+    {
+        return None;
+    }
+    let status = e
+        .get("code")
+        .and_then(|c| c.as_u64().or_else(|| c.as_str()?.trim().parse().ok()))
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .filter(|c| c.is_client_error() || c.is_server_error())
+        .unwrap_or(StatusCode::OK);
+    Some((status, error_message(&json.to_string())))
+}
+
 /// `Retry-After` in seconds (fractions allowed). HTTP dates are not parsed.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers
@@ -395,7 +416,27 @@ impl Transport {
             let resp = self
                 .authorize(self.client.post(&url).timeout(limit).json(body))
                 .send();
-            match self.read(&url, resp, started, limit) {
+            let answer =
+                self.read(&url, resp, started, limit).and_then(|json| {
+                    match embedded_error(&json) {
+                        None => Ok(json),
+                        Some((status, message)) => Err(Attempt::Status {
+                            status,
+                            retry_after: None,
+                            message: self.redact(&format!(
+                                "HTTP 200 from {} with an error in the answer{}: {message}",
+                                display_url(&url),
+                                if status == StatusCode::OK {
+                                    String::new()
+                                } else {
+                                    format!(" (code {})", status.as_u16())
+                                }
+                            )),
+                            body: json.to_string(),
+                        }),
+                    }
+                });
+            match answer {
                 Ok(json) => {
                     return Ok(Reply {
                         json,

@@ -368,6 +368,51 @@ fn a_refused_key_is_a_load_error_at_open() {
     assert_eq!(b.generate(&request(vec![0])).unwrap()[0].text, "ok");
 }
 
+// F11: an error object in a 200 answer is reported with its message, and
+// retried when its code is a 5xx.
+#[test]
+fn an_error_in_a_200_answer_is_reported_and_a_5xx_code_retried() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = std::sync::Arc::clone(&calls);
+    let s = server(move |_| {
+        if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Resp::json(
+                200,
+                &json!({"error": {"code": 503, "message": "upstream busy"}}),
+            )
+        } else {
+            Resp::json(
+                200,
+                &json!({"error": {"code": "invalid_request", "message": "provider says no"}}),
+            )
+        }
+    });
+    let b = OpenAiBackend::open(&openai_spec(&[s.url()])).unwrap();
+    match b.generate(&request(vec![0])) {
+        Err(BackendError::Backend(m)) => assert!(m.contains("provider says no"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.requests_to("/v1/chat/completions").len(),
+        2,
+        "the 503 retried, the other not"
+    );
+    // Ollama's `{"error": "..."}`.
+    let o = FakeServer::start(|r: &Req| match r.path.as_str() {
+        "/api/show" => Resp::json(200, &json!({"details": {}})),
+        "/api/chat" => Resp::json(200, &json!({"error": "model runner has crashed"})),
+        _ => Resp::text(404, "404 page not found"),
+    });
+    let mut spec =
+        litmus_core::base::model::ModelSpec::parse(&format!("ollama:{}#m", o.url())).unwrap();
+    spec.options.insert("backoff_ms".into(), "10".into());
+    let b = litmus_http::open(&spec).unwrap();
+    match b.generate(&request(vec![0])) {
+        Err(BackendError::Backend(m)) => assert!(m.contains("model runner has crashed"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn chat_reply(texts: &[&str]) -> Value {
     let choices: Vec<Value> = texts
         .iter()

@@ -108,7 +108,7 @@ pub use config::{
 };
 pub use ollama::OllamaBackend;
 pub use openai::OpenAiBackend;
-pub use pool::{EndpointStats, Lease, Pool, Unavailable};
+pub use pool::{EndpointStats, Lease, Pool, Unavailable, STATUS_STRIKES};
 
 /// Opens the HTTP backend of `spec` (`backend = "openai"` or `"ollama"`).
 pub fn open(spec: &ModelSpec) -> Result<Arc<dyn Backend>, BackendError> {

@@ -1,7 +1,9 @@
 //! An endpoint pool: several servers of one logical model, each with its own
 //! concurrency limit, a least-outstanding-work choice among the healthy ones,
 //! and a circuit breaker that takes an endpoint out for a cool-down after a
-//! connection failure and then lets one probe request through (half-open).
+//! connection failure, or after [`STATUS_STRIKES`] overload answers in a row
+//! (5xx, 429; at once when the server names its `Retry-After`), and then lets
+//! one probe request through (half-open).
 //!
 //! The per-endpoint limits are counting semaphores sharing one `Mutex` and
 //! one `Condvar`, so that a request can wait for *any* endpoint to free up.
@@ -10,6 +12,11 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::config::display_url;
+
+/// Overload answers in a row (5xx, 429, 408) that take an endpoint out like
+/// a connection failure: a server that keeps failing fast would otherwise
+/// draw the most work, having the least in flight.
+pub const STATUS_STRIKES: u32 = 3;
 
 /// The health of one endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +36,8 @@ struct Slot {
     in_flight: usize,
     health: Health,
     consecutive_failures: u32,
+    /// Overload answers since the last success.
+    consecutive_statuses: u32,
     completed: u64,
     failures: u64,
     last_error: Option<String>,
@@ -60,11 +69,12 @@ pub struct EndpointStats {
     pub in_flight: usize,
     /// Whether it takes requests now (up, or cooled down and ready for a probe).
     pub healthy: bool,
-    /// Requests finished without a connection failure.
+    /// Requests finished without a connection failure or overload answer.
     pub completed: u64,
-    /// Connection failures so far.
+    /// Failures that took it out so far: connection failures, and overload
+    /// answers that started a cool-down.
     pub failures: u64,
-    /// The last connection failure.
+    /// The last such failure.
     pub last_error: Option<String>,
 }
 
@@ -103,6 +113,7 @@ impl Pool {
                 in_flight: 0,
                 health: Health::Up,
                 consecutive_failures: 0,
+                consecutive_statuses: 0,
                 completed: 0,
                 failures: 0,
                 last_error: None,
@@ -181,6 +192,12 @@ impl Pool {
     /// in flight (an endpoint whose cool-down is over gets a probe first).
     /// Returns at once with [`Unavailable`] when every endpoint is cooling down.
     pub fn acquire(&self) -> Result<Lease<'_>, Unavailable> {
+        self.acquire_avoiding(None)
+    }
+
+    /// As [`Pool::acquire`], preferring any endpoint other than `avoid` (the
+    /// one a retry's previous attempt failed on) that has room now.
+    pub fn acquire_avoiding(&self, avoid: Option<usize>) -> Result<Lease<'_>, Unavailable> {
         let mut st = self.lock();
         loop {
             let now = Instant::now();
@@ -203,9 +220,11 @@ impl Pool {
                 })
                 .min_by(|&a, &b| {
                     let (sa, sb) = (&st.slots[a], &st.slots[b]);
-                    // Fewest in flight; on a tie the larger spare capacity.
-                    sa.in_flight
-                        .cmp(&sb.in_flight)
+                    // Not the avoided one; fewest in flight; on a tie the
+                    // larger spare capacity.
+                    (Some(a) == avoid)
+                        .cmp(&(Some(b) == avoid))
+                        .then(sa.in_flight.cmp(&sb.in_flight))
                         .then((sb.limit - sb.in_flight).cmp(&(sa.limit - sa.in_flight)))
                 });
             if let Some(i) = best {
@@ -260,15 +279,31 @@ impl Pool {
         }
     }
 
-    fn release(&self, index: usize, probe: bool, failure: Option<&str>) {
+    fn release(&self, index: usize, probe: bool, failure: Option<Failure<'_>>) {
         let mut st = self.lock();
         let cooldown = self.cooldown;
         let slot = &mut st.slots[index];
         slot.in_flight -= 1;
         match failure {
-            Some(error) => fail_slot(slot, cooldown, error),
+            Some(Failure::Unreachable(error)) => fail_slot(slot, cooldown, error),
+            Some(Failure::Overloaded(error, retry_after)) => {
+                slot.consecutive_statuses += 1;
+                match retry_after {
+                    // The server says when to come back: not before.
+                    Some(wait) => {
+                        slot.failures += 1;
+                        slot.last_error = Some(error.to_string());
+                        slot.health = Health::Down(Instant::now() + wait);
+                    }
+                    None if probe || slot.consecutive_statuses >= STATUS_STRIKES => {
+                        fail_slot(slot, cooldown, error)
+                    }
+                    None => {}
+                }
+            }
             None => {
                 slot.completed += 1;
+                slot.consecutive_statuses = 0;
                 if probe {
                     slot.health = Health::Up;
                 }
@@ -280,6 +315,14 @@ impl Pool {
         drop(st);
         self.freed.notify_all();
     }
+}
+
+/// Why a lease ended badly.
+enum Failure<'a> {
+    /// The endpoint could not be reached.
+    Unreachable(&'a str),
+    /// It answered 5xx/429/408, maybe naming when to come back.
+    Overloaded(&'a str, Option<Duration>),
 }
 
 fn fail_slot(slot: &mut Slot, cooldown: Duration, error: &str) {
@@ -309,7 +352,21 @@ impl Lease<'_> {
     /// The endpoint could not be reached: take it out for a cool-down.
     pub fn failed(mut self, error: &str) {
         self.done = true;
-        self.pool.release(self.index, self.probe, Some(error));
+        self.pool
+            .release(self.index, self.probe, Some(Failure::Unreachable(error)));
+    }
+
+    /// The endpoint answered that it is overloaded or broken (5xx, 429,
+    /// 408): after [`STATUS_STRIKES`] such answers in a row, or at once when
+    /// it names a `retry_after` (already capped by the caller), or on a
+    /// probe, it is taken out like an unreachable one.
+    pub fn overloaded(mut self, error: &str, retry_after: Option<Duration>) {
+        self.done = true;
+        self.pool.release(
+            self.index,
+            self.probe,
+            Some(Failure::Overloaded(error, retry_after)),
+        );
     }
 }
 
@@ -410,6 +467,32 @@ mod tests {
         assert_eq!(err.last_error, "refused");
         assert!(err.retry_in > Duration::from_secs(5));
         assert!(!p.has_available());
+    }
+
+    #[test]
+    fn overload_answers_take_an_endpoint_out_and_retries_go_elsewhere() {
+        let p = pool(&[2, 2], 10_000);
+        for k in 1..=STATUS_STRIKES {
+            let l = p.acquire_avoiding(Some(1)).unwrap();
+            assert_eq!(l.index(), 0, "endpoint 1 avoided while 0 has room");
+            l.overloaded("HTTP 503", None);
+            assert_eq!(p.stats()[0].healthy, k < STATUS_STRIKES, "strike {k}");
+        }
+        assert_eq!(p.acquire().unwrap().index(), 1);
+        // A success in between starts the count again.
+        let p = pool(&[1], 10_000);
+        p.acquire().unwrap().overloaded("503", None);
+        p.acquire().unwrap().overloaded("503", None);
+        drop(p.acquire().unwrap());
+        p.acquire().unwrap().overloaded("503", None);
+        assert!(p.stats()[0].healthy);
+        // Retry-After takes it out at once, for that long.
+        p.acquire()
+            .unwrap()
+            .overloaded("429", Some(Duration::from_millis(30)));
+        assert!(!p.stats()[0].healthy);
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(p.acquire().unwrap().is_probe());
     }
 
     #[test]

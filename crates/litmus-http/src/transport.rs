@@ -387,12 +387,20 @@ impl Transport {
         let mut failovers_left = self.pool.len().saturating_sub(1);
         let mut probes_left = 4 * self.pool.len();
         let mut attempt = 0u32;
+        // The endpoint the last attempt failed on (a retry prefers another),
+        // and that attempt's error when the server answered.
+        let mut avoid: Option<usize> = None;
+        let mut last_answer: Option<CallError> = None;
         loop {
-            let lease = match self.pool.acquire() {
+            let lease = match self.pool.acquire_avoiding(avoid) {
                 Ok(lease) => lease,
                 Err(unavailable) => {
                     let msg = format!("no endpoint reachable: {}", unavailable.last_error);
                     if retries_left == 0 {
+                        // Out because it kept failing: say how it failed.
+                        if let Some(e) = last_answer {
+                            return Err(e);
+                        }
                         return Err(CallError {
                             error: BackendError::Connection(msg),
                             status: None,
@@ -447,6 +455,7 @@ impl Transport {
                 }
                 Err(Attempt::Connection(msg)) => {
                     let probe = lease.is_probe();
+                    avoid = Some(lease.index());
                     lease.failed(&msg);
                     // A failed probe of a cooled-down endpoint is the pool's
                     // health check, not this request's failure: the pool
@@ -476,11 +485,22 @@ impl Transport {
                     message,
                     body,
                 }) => {
-                    drop(lease);
+                    let retry_after = retry_after.map(|d| d.min(self.cfg.max_retry_after));
+                    if retryable(status) {
+                        avoid = Some(lease.index());
+                        lease.overloaded(&message, retry_after);
+                    } else {
+                        // It answered: it serves, whatever it thought of the request.
+                        drop(lease);
+                    }
                     if retryable(status) && retries_left > 0 {
                         retries_left -= 1;
+                        last_answer = Some(CallError {
+                            error: BackendError::Backend(message.clone()),
+                            status: Some(status.as_u16()),
+                        });
                         let wait = match retry_after {
-                            Some(d) => d.min(self.cfg.max_retry_after),
+                            Some(d) => d,
                             None => self.cfg.backoff_for(attempt),
                         };
                         attempt += 1;

@@ -413,6 +413,39 @@ fn an_error_in_a_200_answer_is_reported_and_a_5xx_code_retried() {
     }
 }
 
+// F3: an endpoint that keeps answering 503 is taken out, and retries go to
+// the other one.
+#[test]
+fn an_endpoint_that_keeps_failing_is_taken_out() {
+    let broken = server(|_| Resp::text(503, r#"{"error":{"message":"Loading model"}}"#));
+    let live =
+        server(|_| Resp::json(200, &chat_reply(&["live"])).delayed(Duration::from_millis(50)));
+    let mut spec = openai_spec(&[broken.url(), live.url()]);
+    spec.parallel = Some(2);
+    let b = std::sync::Arc::new(OpenAiBackend::open(&spec).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let b = std::sync::Arc::clone(&b);
+            std::thread::spawn(move || {
+                (0..3)
+                    .map(|_| b.generate(&request(vec![0])))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        for g in t.join().unwrap() {
+            assert_eq!(g.expect("served by the live endpoint")[0].text, "live");
+        }
+    }
+    let to_broken = broken.requests_to("/v1/chat/completions").len();
+    assert!(
+        to_broken <= 4,
+        "{to_broken} requests to the broken endpoint"
+    );
+    assert!(!b.endpoint_stats()[0].healthy);
+}
+
 fn chat_reply(texts: &[&str]) -> Value {
     let choices: Vec<Value> = texts
         .iter()

@@ -258,6 +258,27 @@ impl HttpConfig {
                 spec.name
             )));
         }
+        // Every endpoint must be a URL: a bad one is no connection failure,
+        // and in a pool it must not be skipped silently for the whole run.
+        for e in &endpoints {
+            let invalid = |why: String| {
+                BackendError::Load(format!(
+                    "model `{}`: endpoint `{}`: invalid URL: {why}",
+                    spec.name,
+                    display_url(e)
+                ))
+            };
+            let url = reqwest::Url::parse(e).map_err(|err| invalid(err.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(format!(
+                    "the scheme is `{}`, not http or https",
+                    url.scheme()
+                )));
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(invalid("no host".into()));
+            }
+        }
         let parallel = match spec.parallel {
             Some(0) => return Err(BackendError::Load("`parallel` must be at least 1".into())),
             Some(p) => Some(p as usize),
@@ -336,7 +357,18 @@ impl HttpConfig {
         }
         if let Some(var) = spec.api_key_env.as_deref().filter(|v| !v.is_empty()) {
             match std::env::var(var) {
-                Ok(key) if !key.is_empty() => cfg.api_key = Some(ApiKey::new(key)),
+                Ok(key) if !key.is_empty() => {
+                    // A key that cannot be a header would fail every request
+                    // inside the client, reported as a connection failure.
+                    if reqwest::header::HeaderValue::from_str(&format!("Bearer {key}")).is_err() {
+                        return Err(BackendError::Load(format!(
+                            "model `{}`: the API key in `{var}` holds a character not allowed \
+                             in an HTTP header (a trailing newline or carriage return?)",
+                            spec.name
+                        )));
+                    }
+                    cfg.api_key = Some(ApiKey::new(key))
+                }
                 _ => {
                     return Err(BackendError::Load(format!(
                         "model `{}`: the API key variable `{var}` is not set",
@@ -396,6 +428,49 @@ mod tests {
         let short = ApiKey::new("abc");
         assert_eq!(short.redact("ab abc"), "ab ***");
         assert_eq!(ApiKey::new("").redact("text"), "text");
+    }
+
+    #[test]
+    fn invalid_urls_and_keys_are_load_errors_naming_them() {
+        let spec_of = |source: &str, endpoints: &[&str]| ModelSpec {
+            name: "m".into(),
+            backend: BackendKind::Openai,
+            source: source.into(),
+            endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
+            ..Default::default()
+        };
+        for (source, endpoints, bad) in [
+            ("http://127.0.0.1:99999", &[][..], "127.0.0.1:99999"),
+            ("ftp://h/v1", &[], "ftp://h/v1"),
+            ("http://[::1", &[], "[::1"),
+            ("http://", &[], "http:"),
+            // In a pool, too: not skipped.
+            (
+                "http://127.0.0.1:8080",
+                &["http://127.0.0.1:99999"],
+                "99999",
+            ),
+        ] {
+            match HttpConfig::from_spec(&spec_of(source, endpoints)) {
+                Err(BackendError::Load(m)) => assert!(
+                    m.contains("model `m`") && m.contains("invalid URL") && m.contains(bad),
+                    "{source}: {m}"
+                ),
+                other => panic!("{source}: {other:?}"),
+            }
+        }
+        assert!(HttpConfig::from_spec(&spec_of("127.0.0.1:8080/v1", &["https://h"])).is_ok());
+        let var = "LITMUS_HTTP_TEST_KEY_CRLF_5b0e";
+        // SAFETY (edition 2021: safe): a variable only this test reads.
+        std::env::set_var(var, "sk-abc-SECRET\r");
+        let mut spec = spec_of("http://127.0.0.1:8080", &[]);
+        spec.api_key_env = Some(var.into());
+        match HttpConfig::from_spec(&spec) {
+            Err(BackendError::Load(m)) => {
+                assert!(m.contains(var) && !m.contains("SECRET"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -18,6 +18,10 @@ use crate::config::{auth_hint, display_url, wire_seed, HttpConfig, NSupport, DEF
 use crate::pool::{EndpointStats, Pool};
 use crate::transport::{CallError, Transport};
 
+/// The most stop strings sent with `extra_sampling = false` (the official
+/// OpenAI API's limit): the request's own first, then its stop rule's.
+const MAX_STOP_STRINGS: usize = 4;
+
 const N_UNKNOWN: u8 = 0;
 const N_YES: u8 = 1;
 const N_NO: u8 = 2;
@@ -317,7 +321,11 @@ impl OpenAiBackend {
         body.insert("temperature".into(), json!(p.temperature));
         body.insert("top_p".into(), json!(p.top_p));
         body.insert("seed".into(), json!(wire_seed(seed)));
-        let stop = stop_strings(p);
+        let mut stop = stop_strings(p);
+        if !self.transport.cfg.extra_sampling {
+            // The official API refuses more (HTTP 400); the rest are cut here.
+            stop.truncate(MAX_STOP_STRINGS);
+        }
         if !stop.is_empty() {
             body.insert("stop".into(), json!(stop));
         }
@@ -600,7 +608,35 @@ impl Backend for OpenAiBackend {
     }
 
     fn generate(&self, request: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
-        apply_stop_rule(&request.params, self.generate_all(request))
+        let generated = apply_stop_rule(&request.params, self.generate_all(request));
+        // Stop strings of the request's own that were not sent: cut here.
+        let unsent: &[String] = if self.transport.cfg.extra_sampling {
+            &[]
+        } else {
+            request.params.stop.get(MAX_STOP_STRINGS..).unwrap_or(&[])
+        };
+        if unsent.is_empty() {
+            return generated;
+        }
+        let cut = |gens: &mut Vec<Generation>| {
+            for g in gens {
+                if let Some(at) = unsent.iter().filter_map(|s| g.text.find(s.as_str())).min() {
+                    g.text.truncate(at);
+                    g.finish = FinishReason::Stop;
+                }
+            }
+        };
+        match generated {
+            Ok(mut gens) => {
+                cut(&mut gens);
+                Ok(gens)
+            }
+            Err(BackendError::Partial(mut p)) => {
+                cut(&mut p.generated);
+                Err(BackendError::Partial(p))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn parallelism(&self) -> usize {

@@ -446,6 +446,29 @@ fn an_endpoint_that_keeps_failing_is_taken_out() {
     assert!(!b.endpoint_stats()[0].healthy);
 }
 
+// F13: with `extra_sampling = false` (the official API) at most 4 stop
+// strings are sent; the others still cut the answer.
+#[test]
+fn at_most_four_stop_strings_go_to_the_official_api() {
+    let s = server(|_| Resp::json(200, &chat_reply(&["one STOP5 two"])));
+    let mut spec = openai_spec(&[s.url()]);
+    spec.options.insert("extra_sampling".into(), "false".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    let mut req = request(vec![0]);
+    req.params.stop = (1..=5).map(|i| format!("STOP{i}")).collect();
+    req.params.stop_rule = Some(litmus_core::base::backend::StopRule::Dedent { indent: 0 });
+    let g = b.generate(&req).unwrap();
+    assert_eq!(g[0].text, "one ", "cut at the fifth stop string");
+    let body = s.requests_to("/v1/chat/completions")[0].json();
+    assert_eq!(body["stop"], json!(["STOP1", "STOP2", "STOP3", "STOP4"]));
+    // Other servers get them all.
+    let s = server(|_| Resp::json(200, &chat_reply(&["x"])));
+    let b = OpenAiBackend::open(&openai_spec(&[s.url()])).unwrap();
+    b.generate(&req).unwrap();
+    let body = s.requests_to("/v1/chat/completions")[0].json();
+    assert!(body["stop"].as_array().unwrap().len() > 5);
+}
+
 fn chat_reply(texts: &[&str]) -> Value {
     let choices: Vec<Value> = texts
         .iter()

@@ -53,15 +53,29 @@
 //! at most `ModelSpec.parallel` requests at once (default: llama-server's
 //! `total_slots` from `/props`, else 4); [`Backend::parallelism`] is the sum.
 //! A request goes to the healthy endpoint with the fewest requests in flight.
-//! An endpoint that cannot be connected to is taken out for a cool-down
-//! (`cooldown_ms`, default 5000, doubling per consecutive failure up to ×8), then
-//! one probe request is let through (half-open); requests fail over to the other
-//! endpoints meanwhile. Connection errors, 429 (honouring `Retry-After` in
-//! seconds), 408 and 5xx are retried `retries` times (default 3) with
+//! An endpoint that cannot be connected to (refused, or no answer within
+//! `connect_timeout_secs`), or that answers 5xx/429/408 [`STATUS_STRIKES`]
+//! times in a row, is taken out for a cool-down (`cooldown_ms`, default 5000,
+//! doubling per consecutive failure up to ×8; a `Retry-After` takes it out at
+//! once for that long), then one probe request is let through (half-open; a
+//! probe that fails in any way, a timeout included, keeps it out); requests
+//! fail over to the other endpoints meanwhile, and a retry prefers another
+//! endpoint than the one it failed on. Connection errors, 429 (honouring
+//! `Retry-After` in seconds), 408 and 5xx (also a 200 answer holding an `error`
+//! whose `code` is such a status) are retried `retries` times (default 3) with
 //! exponential backoff and jitter (`backoff_ms` 250, `max_backoff_ms` 10000).
 //! Every failure ends as a [`BackendError`] — `Connection`, `Timeout`
-//! (`ModelSpec.timeout_secs`, default 300), `PromptTooLong`, or `Backend` with
-//! the HTTP status and a snippet of the body — never a panic.
+//! (`ModelSpec.timeout_secs`, default 300, bounding the whole answer, body
+//! included), `PromptTooLong`, or `Backend` with the HTTP status and a snippet
+//! of the body — never a panic. Redirects are not followed: a 3xx is a
+//! `Backend` error naming its `Location`. With `n`, each choice received is
+//! kept: a choice without text, or missing choices whose separate requests
+//! fail, fail their own samples only (a `Partial` result).
+//!
+//! At open, an invalid URL, an API key that cannot be an HTTP header, and a
+//! 401/403 from the server are `Load` errors naming the endpoint or the key's
+//! variable; only 404/405 from `/v1/models` mean "no model list" (then the
+//! model must be named).
 //!
 //! The endpoints of one model must serve the same weights: at open, what each
 //! reachable server reports (llama-server's file size and parameter count in
@@ -80,14 +94,15 @@
 //! | `cooldown_ms` | 5000 | how long an unreachable endpoint stays out |
 //! | `connect_timeout_secs` | 10 | TCP connect timeout |
 //! | `n_supported` | `auto` | OpenAI: `true`, `false`, or `auto` (try `n` once; fall back to one request per sample if the server rejects it or returns fewer choices) |
-//! | `extra_sampling` | `true` | OpenAI: send `top_k`, `min_p`, `repeat_penalty` (set `false` for servers that reject unknown fields) |
+//! | `extra_sampling` | `true` | OpenAI: send `top_k`, `min_p`, `repeat_penalty` (set `false` for servers that reject unknown fields, such as the official API; then at most 4 stop strings are sent, and the others cut the answer here) |
 //! | `extra_body` | — | a JSON object merged into every generation request |
 //! | `keep_alive` | — | Ollama: `keep_alive` sent with each request |
 //!
 //! Unknown options are an error. The API key is read from the environment
 //! variable named by `ModelSpec.api_key_env` and sent as a bearer token; it is
 //! never part of `Debug` output, [`ModelInfo`](litmus_core::base::backend::ModelInfo),
-//! or error messages (an error body that echoes it is redacted).
+//! or error messages (an error body that echoes it, JSON-escaped or cut short,
+//! is redacted: the key and any run of 8 or more of its characters).
 
 mod common;
 mod config;

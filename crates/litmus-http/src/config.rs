@@ -220,19 +220,7 @@ pub(crate) fn auth_hint(spec: &ModelSpec) -> String {
 
 /// A URL fit for messages: user and password removed.
 pub(crate) fn display_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            match authority.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://{host}{path}"),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
+    litmus_core::base::util::without_credentials(url)
 }
 
 impl HttpConfig {

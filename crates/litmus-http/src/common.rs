@@ -126,7 +126,16 @@ pub(crate) fn as_u32(v: Option<&Value>) -> Option<u32> {
 }
 
 pub(crate) fn as_f64(v: Option<&Value>) -> Option<f64> {
-    v.and_then(Value::as_f64).filter(|x| x.is_finite())
+    v.and_then(Value::as_f64)
+        .filter(|x| x.is_finite() && *x >= 0.0)
+}
+
+/// `part` (a duration a server reported, ms) when it fits in `total_ms`,
+/// the request's whole time: a server's clock can be wrong, but no part of
+/// a request outlasts it (a `predicted_ms` of 10⁹ in a 4 ms request would
+/// put the generation speed a million times too low).
+pub(crate) fn within(part: Option<f64>, total_ms: f64) -> Option<f64> {
+    part.filter(|p| *p <= total_ms)
 }
 
 /// A quantization label found in a file name or model id, e.g. `Q4_K_M` in

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::common::{
     apply_stop_rule, as_f64, as_u32, check_same_weights, messages_json, parse_parameter_size,
-    run_samples, stop_strings, wire_prompt, Wire,
+    run_samples, stop_strings, wire_prompt, within, Wire,
 };
 use crate::config::{auth_hint, display_url, wire_seed, HttpConfig, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
@@ -224,14 +224,14 @@ pub(crate) fn parse_reply(
         Some("length") => FinishReason::Length,
         _ => FinishReason::Stop,
     };
-    let prompt_ms = ns_to_ms(json.get("prompt_eval_duration"));
-    let generation_ms = ns_to_ms(json.get("eval_duration"));
-    let load_ms = ns_to_ms(json.get("load_duration"));
+    let total_ms = ns_to_ms(json.get("total_duration")).unwrap_or(elapsed.as_secs_f64() * 1000.0);
+    let prompt_ms = within(ns_to_ms(json.get("prompt_eval_duration")), total_ms);
+    let generation_ms = within(ns_to_ms(json.get("eval_duration")), total_ms);
+    let load_ms = within(ns_to_ms(json.get("load_duration")), total_ms);
     let ttft_ms = match (load_ms, prompt_ms) {
         (None, None) => None,
-        (l, p) => Some(l.unwrap_or(0.0) + p.unwrap_or(0.0)),
+        (l, p) => within(Some(l.unwrap_or(0.0) + p.unwrap_or(0.0)), total_ms),
     };
-    let total_ms = ns_to_ms(json.get("total_duration")).unwrap_or(elapsed.as_secs_f64() * 1000.0);
     Ok(Generation {
         sample,
         text,
@@ -389,5 +389,20 @@ mod tests {
                 completion_tokens: 20
             }
         );
+    }
+
+    /// A server's impossible durations are dropped, not stored (a negative
+    /// `total_duration` gave a total of about 0 and a ttft of −100 ms; found
+    /// by review): the request's measured time stands in for the total.
+    #[test]
+    fn impossible_durations_are_dropped() {
+        let v = json!({"message": {"content": "hi"}, "done": true,
+            "total_duration": -5, "load_duration": -100_000_000i64,
+            "prompt_eval_duration": 50_000_000u64, "eval_duration": 5_000_000_000u64});
+        let g = parse_reply(&v, Duration::from_millis(400), 0).unwrap();
+        assert_eq!(g.timings.total_ms, 400.0);
+        assert_eq!(g.timings.prompt_ms, Some(50.0));
+        assert_eq!(g.timings.generation_ms, None, "5 s in a 400 ms request");
+        assert_eq!(g.timings.ttft_ms, Some(50.0), "no negative load time");
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::common::{
     apply_stop_rule, as_f64, as_u32, check_same_weights, messages_json, quantization_from_ftype,
-    quantization_from_name, run_samples, stop_strings, wire_prompt, Wire,
+    quantization_from_name, run_samples, stop_strings, wire_prompt, within, Wire,
 };
 use crate::config::{auth_hint, display_url, wire_seed, HttpConfig, NSupport, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
@@ -431,8 +431,11 @@ fn parse_reply(
     });
     let completion_total = as_u32(usage.and_then(|u| u.get("completion_tokens")))
         .or_else(|| as_u32(timings.and_then(|t| t.get("predicted_n"))));
-    let generation_ms = as_f64(timings.and_then(|t| t.get("predicted_ms")));
-    let prompt_ms = as_f64(timings.and_then(|t| t.get("prompt_ms")));
+    let generation_ms = within(
+        as_f64(timings.and_then(|t| t.get("predicted_ms"))),
+        total_ms,
+    );
+    let prompt_ms = within(as_f64(timings.and_then(|t| t.get("prompt_ms"))), total_ms);
     let mut ordered: Vec<(usize, &Value)> = choices
         .iter()
         .enumerate()
@@ -765,6 +768,25 @@ mod tests {
         assert_eq!(g[0].timings.generation_ms, Some(80.0));
         assert!((g[0].timings.ttft_ms.unwrap() - 40.0).abs() < 1e-6);
         assert!((g[0].timings.total_ms - 120.0).abs() < 1e-6);
+    }
+
+    /// A server's impossible timings are dropped, not stored (a negative
+    /// `prompt_ms` became a negative time to first token; a `predicted_ms`
+    /// of 10⁹ in a 4 ms request a speed a million times too low; found by
+    /// review).
+    #[test]
+    fn impossible_timings_are_dropped() {
+        let reply = json!({
+            "choices": [{"index": 0, "text": "a", "finish_reason": "stop"}],
+            "timings": {"prompt_ms": -50.0, "predicted_ms": 1e9}
+        });
+        let g = gens(&reply, 4, &[0], 8);
+        assert_eq!(
+            (g[0].timings.prompt_ms, g[0].timings.generation_ms),
+            (None, None)
+        );
+        assert_eq!(g[0].timings.ttft_ms, None);
+        assert!((g[0].timings.total_ms - 4.0).abs() < 1e-6);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -556,8 +556,21 @@ fn concurrency_is_limited_per_endpoint() {
 fn pool_prefers_the_least_busy_endpoint() {
     let slow =
         server(|_| Resp::json(200, &chat_reply(&["slow"])).delayed(Duration::from_millis(400)));
-    let fast =
-        server(|_| Resp::json(200, &chat_reply(&["fast"])).delayed(Duration::from_millis(5)));
+    // While the four requests below start, the fast endpoint is slow too: on
+    // a loaded machine its 5 ms answer could finish before the fourth
+    // request is sent, and it would never hold two at once.
+    let warming = Arc::new(AtomicBool::new(true));
+    let fast = {
+        let warming = Arc::clone(&warming);
+        server(move |_| {
+            let ms = if warming.load(Ordering::SeqCst) {
+                400
+            } else {
+                5
+            };
+            Resp::json(200, &chat_reply(&["fast"])).delayed(Duration::from_millis(ms))
+        })
+    };
     let mut spec = openai_spec(&[slow.url(), fast.url()]);
     spec.parallel = Some(2);
     let b = Arc::new(OpenAiBackend::open(&spec).unwrap());
@@ -578,6 +591,7 @@ fn pool_prefers_the_least_busy_endpoint() {
     }
     assert_eq!(slow.max_in_flight(), 2);
     assert_eq!(fast.max_in_flight(), 2);
+    warming.store(false, Ordering::SeqCst);
     // A stream of requests from 3 threads: the fast endpoint frees up sooner
     // and gets most of the work.
     let before = (

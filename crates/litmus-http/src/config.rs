@@ -146,6 +146,72 @@ fn bad(key: &str, value: &str, expected: &str) -> BackendError {
     BackendError::Load(format!("option `{key}` = `{value}`: expected {expected}"))
 }
 
+/// The request fields litmus sets itself, which `extra_body` may not.
+const OWN_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "prompt",
+    "n",
+    "seed",
+    "stream",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "options",
+    "keep_alive",
+];
+
+/// Ollama's `keep_alive`: seconds as a number (`300`, `1.5`, `-1`), or a Go
+/// duration (`5m`, `1h30m`, `500ms`); anything else would be refused by the
+/// server on every request.
+fn parse_keep_alive(key: &str, value: &str) -> Result<Value, BackendError> {
+    let v = value.trim();
+    if let Ok(n) = v.parse::<i64>() {
+        return Ok(Value::from(n));
+    }
+    if let Some(x) = v.parse::<f64>().ok().filter(|x| x.is_finite()) {
+        return Ok(Value::from(x));
+    }
+    if is_go_duration(v) {
+        Ok(Value::from(v))
+    } else {
+        Err(bad(
+            key,
+            value,
+            "seconds (300, -1) or a duration such as 5m or 1h30m",
+        ))
+    }
+}
+
+/// Whether `v` is a duration Go's `time.ParseDuration` reads: an optional
+/// sign, then numbers each with a unit (`1h30m`, `1.5s`, `500ms`).
+fn is_go_duration(v: &str) -> bool {
+    let mut rest = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..digits];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return false;
+        }
+        rest = &rest[digits..];
+        // Longer units first: `ms` before `m` and `s`.
+        match ["ns", "us", "µs", "ms", "s", "m", "h"]
+            .iter()
+            .find(|u| rest.starts_with(**u))
+        {
+            Some(unit) => rest = &rest[unit.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 fn parse_u64(key: &str, value: &str) -> Result<u64, BackendError> {
     value
         .trim()
@@ -325,15 +391,20 @@ impl HttpConfig {
                 }
                 "extra_sampling" => cfg.extra_sampling = parse_bool(key, value)?,
                 "extra_body" => match serde_json::from_str::<Value>(value) {
-                    Ok(Value::Object(map)) => cfg.extra_body = map,
+                    Ok(Value::Object(map)) => {
+                        // What litmus sends itself: overridden, a sample's
+                        // record would say one thing and the server do another.
+                        if let Some(k) = map.keys().find(|k| OWN_FIELDS.contains(&k.as_str())) {
+                            return Err(BackendError::Load(format!(
+                                "option `extra_body` sets `{k}`, which litmus sends itself (from the run's sampling settings, the prompt and the model); the fields it owns: {}",
+                                OWN_FIELDS.join(", ")
+                            )));
+                        }
+                        cfg.extra_body = map
+                    }
                     _ => return Err(bad(key, "…", "a JSON object")),
                 },
-                "keep_alive" => {
-                    cfg.keep_alive = Some(match value.trim().parse::<i64>() {
-                        Ok(n) => Value::from(n),
-                        Err(_) => Value::from(value.trim()),
-                    })
-                }
+                "keep_alive" => cfg.keep_alive = Some(parse_keep_alive(key, value)?),
                 other => {
                     return Err(BackendError::Load(format!(
                         "unknown option `{other}` for the {} backend (known: {})",
@@ -391,6 +462,7 @@ pub fn wire_seed(seed: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn urls_are_normalized() {
@@ -476,6 +548,46 @@ mod tests {
         spec.options.insert("retires".into(), "5".into());
         let err = HttpConfig::from_spec(&spec).unwrap_err().to_string();
         assert!(err.contains("unknown option `retires`"), "{err}");
+    }
+
+    /// `extra_body` cannot override what litmus sends (`{"stream": true}`
+    /// broke every reply, `{"seed": 1}` gave every sample one seed), and a
+    /// `keep_alive` Ollama would refuse is refused at open (review H).
+    #[test]
+    fn extra_body_and_keep_alive_are_checked() {
+        let cfg = |key: &str, value: &str| {
+            let mut spec = ModelSpec {
+                backend: BackendKind::Ollama,
+                source: "http://127.0.0.1:1".into(),
+                ..Default::default()
+            };
+            spec.options.insert(key.into(), value.into());
+            HttpConfig::from_spec(&spec).map_err(|e| e.to_string())
+        };
+        for body in [r#"{"stream": true}"#, r#"{"top_k": 5, "seed": 1}"#] {
+            let err = cfg("extra_body", body).unwrap_err();
+            assert!(err.contains("which litmus sends itself"), "{err}");
+        }
+        let ok = cfg("extra_body", r#"{"top_k": 5, "repetition_penalty": 1.1}"#).unwrap();
+        assert_eq!(ok.extra_body.len(), 2);
+        for (value, want) in [
+            ("300", json!(300)),
+            (" -1 ", json!(-1)),
+            ("1.5", json!(1.5)),
+            ("5m", json!("5m")),
+            ("1h30m", json!("1h30m")),
+            ("500ms", json!("500ms")),
+            ("2.5s", json!("2.5s")),
+        ] {
+            assert_eq!(
+                cfg("keep_alive", value).unwrap().keep_alive,
+                Some(want),
+                "{value}"
+            );
+        }
+        for value in ["forever", "5 minutes", "m", "1.2.3s", ""] {
+            assert!(cfg("keep_alive", value).is_err(), "{value:?}");
+        }
     }
 
     #[test]

@@ -95,8 +95,8 @@
 //! | `connect_timeout_secs` | 10 | TCP connect timeout |
 //! | `n_supported` | `auto` | OpenAI: `true`, `false`, or `auto` (try `n` once; fall back to one request per sample if the server rejects it or returns fewer choices) |
 //! | `extra_sampling` | `true` | OpenAI: send `top_k`, `min_p`, `repeat_penalty` (set `false` for servers that reject unknown fields, such as the official API; then at most 4 stop strings are sent, and the others cut the answer here) |
-//! | `extra_body` | — | a JSON object merged into every generation request |
-//! | `keep_alive` | — | Ollama: `keep_alive` sent with each request |
+//! | `extra_body` | — | a JSON object merged into every generation request (not the fields litmus sets: `model`, `messages`, `prompt`, `n`, `seed`, `stream`, `max_tokens`, `temperature`, `top_p`, `stop`, `options`, `keep_alive`) |
+//! | `keep_alive` | — | Ollama: `keep_alive` sent with each request: seconds (`300`, `-1`) or a duration (`5m`, `1h30m`) |
 //!
 //! Unknown options are an error. The API key is read from the environment
 //! variable named by `ModelSpec.api_key_env` and sent as a bearer token; it is

@@ -67,10 +67,19 @@ pub(crate) fn apply_stop_rule(
     let Some(rule) = &p.stop_rule else {
         return generated;
     };
+    cut_each(generated, |text| rule.end(text))
+}
+
+/// Each generation of `generated` (a partial failure's too) cut where
+/// `end` says its text ends, if it does, and marked as stopped there.
+pub(crate) fn cut_each(
+    generated: Result<Vec<Generation>, BackendError>,
+    end: impl Fn(&str) -> Option<usize>,
+) -> Result<Vec<Generation>, BackendError> {
     let cut = |gens: &mut Vec<Generation>| {
         for g in gens {
-            if let Some(cut) = rule.end(&g.text) {
-                g.text.truncate(cut);
+            if let Some(at) = end(&g.text) {
+                g.text.truncate(at);
                 g.finish = FinishReason::Stop;
             }
         }

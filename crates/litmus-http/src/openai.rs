@@ -11,8 +11,9 @@ use litmus_core::base::model::ModelSpec;
 use serde_json::{json, Map, Value};
 
 use crate::common::{
-    apply_stop_rule, as_f64, as_u32, check_same_weights, messages_json, quantization_from_ftype,
-    quantization_from_name, run_samples, stop_strings, wire_prompt, within, Wire,
+    apply_stop_rule, as_f64, as_u32, check_same_weights, cut_each, messages_json,
+    quantization_from_ftype, quantization_from_name, run_samples, stop_strings, wire_prompt,
+    within, Wire,
 };
 use crate::config::{auth_hint, display_url, wire_seed, HttpConfig, NSupport, DEFAULT_PARALLEL};
 use crate::pool::{EndpointStats, Pool};
@@ -621,25 +622,9 @@ impl Backend for OpenAiBackend {
         if unsent.is_empty() {
             return generated;
         }
-        let cut = |gens: &mut Vec<Generation>| {
-            for g in gens {
-                if let Some(at) = unsent.iter().filter_map(|s| g.text.find(s.as_str())).min() {
-                    g.text.truncate(at);
-                    g.finish = FinishReason::Stop;
-                }
-            }
-        };
-        match generated {
-            Ok(mut gens) => {
-                cut(&mut gens);
-                Ok(gens)
-            }
-            Err(BackendError::Partial(mut p)) => {
-                cut(&mut p.generated);
-                Err(BackendError::Partial(p))
-            }
-            Err(e) => Err(e),
-        }
+        cut_each(generated, |text| {
+            unsent.iter().filter_map(|s| text.find(s.as_str())).min()
+        })
     }
 
     fn parallelism(&self) -> usize {

@@ -6,25 +6,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{openai_spec, FakeServer, Req, Resp};
+use common::{chat_reply, from_threads, openai_spec, server, FakeServer, Req, Resp};
 use litmus_core::base::backend::{
     Backend, BackendError, GenerationRequest, Message, Prompt, SamplingParams,
 };
 use litmus_http::OpenAiBackend;
-use serde_json::{json, Value};
-
-fn models() -> Value {
-    json!({"object": "list", "data": [{"id": "tiny.gguf", "object": "model", "owned_by": "vllm"}]})
-}
-
-/// A server listing one model and answering every generation with `gen`.
-fn server(gen: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> FakeServer {
-    FakeServer::start(move |r: &Req| match r.path.as_str() {
-        "/v1/models" => Resp::json(200, &models()),
-        "/props" => Resp::text(404, "not found"),
-        _ => gen(r),
-    })
-}
+use serde_json::json;
 
 fn request(samples: Vec<u32>) -> GenerationRequest {
     GenerationRequest {
@@ -157,21 +144,10 @@ fn a_black_holed_endpoint_is_failed_over_and_stays_out() {
     spec.options
         .insert("connect_timeout_secs".into(), "0.3".into());
     let b = std::sync::Arc::new(OpenAiBackend::open(&spec).unwrap());
-    let threads: Vec<_> = (0..3)
-        .map(|_| {
-            let b = std::sync::Arc::clone(&b);
-            std::thread::spawn(move || {
-                (0..5)
-                    .map(|_| b.generate(&request(vec![0])))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    for t in threads {
-        for g in t.join().unwrap() {
-            let g = g.expect("served by the live endpoint");
-            assert_eq!(g[0].served_by, Some(format!("{}/v1", live.url())));
-        }
+    let b2 = std::sync::Arc::clone(&b);
+    for g in from_threads(3, 5, move || b2.generate(&request(vec![0]))) {
+        let g = g.expect("served by the live endpoint");
+        assert_eq!(g[0].served_by, Some(format!("{}/v1", live.url())));
     }
     let stats = b.endpoint_stats();
     assert!(stats[1].failures >= 2, "probed and failed again: {stats:?}");
@@ -423,20 +399,9 @@ fn an_endpoint_that_keeps_failing_is_taken_out() {
     let mut spec = openai_spec(&[broken.url(), live.url()]);
     spec.parallel = Some(2);
     let b = std::sync::Arc::new(OpenAiBackend::open(&spec).unwrap());
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let b = std::sync::Arc::clone(&b);
-            std::thread::spawn(move || {
-                (0..3)
-                    .map(|_| b.generate(&request(vec![0])))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    for t in threads {
-        for g in t.join().unwrap() {
-            assert_eq!(g.expect("served by the live endpoint")[0].text, "live");
-        }
+    let b2 = std::sync::Arc::clone(&b);
+    for g in from_threads(4, 3, move || b2.generate(&request(vec![0]))) {
+        assert_eq!(g.expect("served by the live endpoint")[0].text, "live");
     }
     let to_broken = broken.requests_to("/v1/chat/completions").len();
     assert!(
@@ -467,14 +432,4 @@ fn at_most_four_stop_strings_go_to_the_official_api() {
     b.generate(&req).unwrap();
     let body = s.requests_to("/v1/chat/completions")[0].json();
     assert!(body["stop"].as_array().unwrap().len() > 5);
-}
-
-fn chat_reply(texts: &[&str]) -> Value {
-    let choices: Vec<Value> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| json!({"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": t}}))
-        .collect();
-    json!({"object": "chat.completion", "choices": choices,
-           "usage": {"prompt_tokens": 5, "completion_tokens": 3 * texts.len()}})
 }

@@ -7,40 +7,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{dead_port, openai_spec, FakeServer, Req, Resp};
+use common::{
+    chat_reply, dead_port, from_threads, models, openai_spec, server, FakeServer, Req, Resp,
+};
 use litmus_core::base::backend::{
     sample_seed, Backend, BackendError, FinishReason, GenerationRequest, Message, Prompt,
     SamplingParams,
 };
 use litmus_http::{wire_seed, NSupport, OpenAiBackend};
-use serde_json::{json, Value};
-
-fn models() -> Value {
-    json!({"object": "list", "data": [{"id": "tiny.gguf", "object": "model", "owned_by": "vllm",
-        "meta": {"n_params": 268098176u64, "size": 253_000_000u64, "n_ctx_train": 32768}}]})
-}
-
-fn chat_reply(texts: &[&str]) -> Value {
-    let choices: Vec<Value> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| json!({"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": t}}))
-        .collect();
-    json!({"object": "chat.completion", "model": "tiny.gguf", "choices": choices,
-           "usage": {"prompt_tokens": 5, "completion_tokens": 3 * texts.len(), "total_tokens": 5 + 3 * texts.len()}})
-}
-
-/// A server listing one model and answering every generation with `gen`.
-fn server(gen: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> FakeServer {
-    FakeServer::start(move |r: &Req| match r.path.as_str() {
-        "/v1/models" => Resp::json(200, &models()),
-        "/props" => Resp::text(
-            404,
-            "{\"error\":{\"code\":404,\"message\":\"File Not Found\"}}",
-        ),
-        _ => gen(r),
-    })
-}
+use serde_json::json;
 
 fn ok_server() -> FakeServer {
     server(|r| {
@@ -729,21 +704,10 @@ fn a_dead_host_beside_a_busy_one_fails_no_request() {
     spec.options.insert("cooldown_ms".into(), "20".into());
     let b = Arc::new(OpenAiBackend::open(&spec).unwrap());
     dead.stop();
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let b = Arc::clone(&b);
-            std::thread::spawn(move || {
-                (0..4)
-                    .map(|_| b.generate(&request(vec![0])))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    for t in threads {
-        for g in t.join().unwrap() {
-            let g = g.expect("served by the live host");
-            assert_eq!(g[0].served_by, Some(format!("{}/v1", live.url())));
-        }
+    let b2 = Arc::clone(&b);
+    for g in from_threads(4, 4, move || b2.generate(&request(vec![0]))) {
+        let g = g.expect("served by the live host");
+        assert_eq!(g[0].served_by, Some(format!("{}/v1", live.url())));
     }
     let stats = b.endpoint_stats();
     assert!(

@@ -477,12 +477,12 @@ impl Judge {
         // backend error the same request is sent again (greedy stays
         // greedy, and a rerun finds its reply under the same cache key).
         let mut rejected = 0;
-        // 1 + the index in `attempts` of the last rejected reply (0: none).
-        let mut last_rejected = 0usize;
+        // The index in `attempts` of the last rejected reply.
+        let mut last_rejected: Option<usize> = None;
         for _ in 0..self.attempts.max(1) {
             let mut messages = base.clone();
             let mut params = self.params.clone();
-            if let Some(previous) = attempts.get(last_rejected.wrapping_sub(1)) {
+            if let Some(previous) = last_rejected.map(|i| &attempts[i]) {
                 params.temperature = params.temperature.max(self.retry_temperature);
                 if !previous.output.trim().is_empty() {
                     messages.push(Message::assistant(previous.output.clone()));
@@ -509,7 +509,7 @@ impl Judge {
                             output: g.text,
                             error: Some(problem.to_string()),
                         });
-                        last_rejected = attempts.len();
+                        last_rejected = Some(attempts.len() - 1);
                     }
                 },
                 Err(e) => attempts.push(JudgeAttempt {

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use litmus_core::base::model::{BackendKind, ModelSpec};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------
 // Fake HTTP server
@@ -563,4 +563,56 @@ pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line).ok()?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+// ---------------------------------------------------------------------------
+// An OpenAI-compatible fake: its model list, answers, and callers
+
+/// `/v1/models` of a llama-server serving `tiny.gguf`.
+pub fn models() -> Value {
+    json!({"object": "list", "data": [{"id": "tiny.gguf", "object": "model", "owned_by": "vllm",
+        "meta": {"n_params": 268098176u64, "size": 253_000_000u64, "n_ctx_train": 32768}}]})
+}
+
+/// A chat completion with one choice per text.
+pub fn chat_reply(texts: &[&str]) -> Value {
+    let choices: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": t}}))
+        .collect();
+    json!({"object": "chat.completion", "model": "tiny.gguf", "choices": choices,
+           "usage": {"prompt_tokens": 5, "completion_tokens": 3 * texts.len(), "total_tokens": 5 + 3 * texts.len()}})
+}
+
+/// A server listing one model and answering every generation with `gen`.
+pub fn server(gen: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> FakeServer {
+    FakeServer::start(move |r: &Req| match r.path.as_str() {
+        "/v1/models" => Resp::json(200, &models()),
+        "/props" => Resp::text(
+            404,
+            "{\"error\":{\"code\":404,\"message\":\"File Not Found\"}}",
+        ),
+        _ => gen(r),
+    })
+}
+
+/// `threads` threads each making `each` calls of `call` at once; every
+/// result, thread by thread.
+pub fn from_threads<T: Send + 'static>(
+    threads: usize,
+    each: usize,
+    call: impl Fn() -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let call = Arc::new(call);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let call = Arc::clone(&call);
+            std::thread::spawn(move || (0..each).map(|_| call()).collect::<Vec<_>>())
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect()
 }

@@ -54,8 +54,9 @@
 //! `total_slots` from `/props`, else 4); [`Backend::parallelism`] is the sum.
 //! A request goes to the healthy endpoint with the fewest requests in flight.
 //! An endpoint that cannot be connected to (refused, or no answer within
-//! `connect_timeout_secs`), or that answers 5xx/429/408 [`STATUS_STRIKES`]
-//! times in a row, is taken out for a cool-down (`cooldown_ms`, default 5000,
+//! `connect_timeout_secs`), or that answers 5xx/429/408, drops a request
+//! mid-answer or (in a pool) times out [`STATUS_STRIKES`] times in a row, is
+//! taken out for a cool-down (`cooldown_ms`, default 5000,
 //! doubling per consecutive failure up to ×8; a `Retry-After` takes it out at
 //! once for that long), then one probe request is let through (half-open; a
 //! probe that fails in any way, a timeout included, keeps it out); requests
@@ -64,6 +65,10 @@
 //! `Retry-After` in seconds), 408 and 5xx (also a 200 answer holding an `error`
 //! whose `code` is such a status) are retried `retries` times (default 3) with
 //! exponential backoff and jitter (`backoff_ms` 250, `max_backoff_ms` 10000).
+//! A request that a server took and then dropped (the connection reset or
+//! closed before the whole answer) is sent once more, to another endpoint
+//! where there is one, and not failed over further: a prompt that crashes
+//! llama-server would otherwise take down every server of the pool in turn.
 //! Every failure ends as a [`BackendError`] — `Connection`, `Timeout`
 //! (`ModelSpec.timeout_secs`, default 300, bounding the whole answer, body
 //! included), `PromptTooLong`, or `Backend` with the HTTP status and a snippet

@@ -48,7 +48,12 @@ pub(crate) struct Reply {
 
 /// What went wrong with one attempt.
 enum Attempt {
+    /// No connection: refused, no answer to the attempt, DNS.
     Connection(String),
+    /// Connected and sent, then the connection closed before the whole
+    /// answer came: a server that crashed on the request, a proxy that
+    /// restarted, a reset mid-body.
+    Dropped(String),
     Timeout(String),
     Status {
         status: StatusCode,
@@ -222,8 +227,9 @@ impl Transport {
             // endpoint's fault, and sending it again changes nothing.
             Attempt::Decode(msg)
         } else {
-            // Refused, reset, closed mid-answer, DNS: the endpoint is not serving.
-            Attempt::Connection(msg)
+            // Connected (refusals and DNS failures are connect errors), then
+            // reset or closed before the answer was complete.
+            Attempt::Dropped(format!("{msg} (connected, but no complete answer came)"))
         }
     }
 
@@ -274,9 +280,11 @@ impl Transport {
                     if timeout {
                         return Err(late());
                     }
-                    let msg =
-                        self.redact(&format!("{}: reading the answer: {e}", display_url(url)));
-                    return Err(Attempt::Connection(msg));
+                    let msg = self.redact(&format!(
+                        "{}: the connection closed while the server was answering: {e}",
+                        display_url(url)
+                    ));
+                    return Err(Attempt::Dropped(msg));
                 }
             }
         }
@@ -391,6 +399,8 @@ impl Transport {
         // and that attempt's error when the server answered.
         let mut avoid: Option<usize> = None;
         let mut last_answer: Option<CallError> = None;
+        // An earlier attempt was dropped mid-answer (see `Attempt::Dropped`).
+        let mut dropped = false;
         loop {
             let lease = match self.pool.acquire_avoiding(avoid) {
                 Ok(lease) => lease,
@@ -479,6 +489,36 @@ impl Transport {
                     std::thread::sleep(self.cfg.backoff_for(attempt));
                     attempt += 1;
                 }
+                Err(Attempt::Dropped(msg)) => {
+                    // The server took the request and let it fall: maybe it
+                    // crashed on this very prompt, so the request is not
+                    // failed over from endpoint to endpoint (each would crash
+                    // in turn) but sent once more, to another endpoint where
+                    // there is one; the endpoint takes a strike (three in a
+                    // row cool it down) rather than a cool-down at once: it
+                    // was serving.
+                    avoid = Some(lease.index());
+                    if lease.is_probe() {
+                        lease.failed(&msg);
+                    } else {
+                        lease.overloaded(&msg, None);
+                    }
+                    if dropped || retries_left == 0 {
+                        let msg = if dropped {
+                            format!("{msg}; dropped twice, so it is not sent again (a prompt that crashes the server?)")
+                        } else {
+                            msg
+                        };
+                        return Err(CallError {
+                            error: BackendError::Connection(msg),
+                            status: None,
+                        });
+                    }
+                    dropped = true;
+                    retries_left -= 1;
+                    std::thread::sleep(self.cfg.backoff_for(attempt));
+                    attempt += 1;
+                }
                 Err(Attempt::Status {
                     status,
                     retry_after,
@@ -499,9 +539,12 @@ impl Transport {
                             error: BackendError::Backend(message.clone()),
                             status: Some(status.as_u16()),
                         });
+                        // The server's `Retry-After` keeps its endpoint out
+                        // that long (above); the request itself waits for it
+                        // only when no other endpoint can take it.
                         let wait = match retry_after {
-                            Some(d) => d,
-                            None => self.cfg.backoff_for(attempt),
+                            Some(d) if !self.pool.has_available() => d,
+                            _ => self.cfg.backoff_for(attempt),
                         };
                         attempt += 1;
                         std::thread::sleep(wait);
@@ -518,12 +561,17 @@ impl Transport {
                     });
                 }
                 Err(other) => {
+                    let timeout = matches!(other, Attempt::Timeout(_));
                     let e = to_call_error(other);
                     // A probe ends the endpoint's cool-down only when it
                     // succeeded: one that timed out or got garbage leaves
-                    // the endpoint cooling down.
+                    // the endpoint cooling down. In a pool, a timeout is a
+                    // strike too: an endpoint that hangs would otherwise
+                    // keep drawing requests that each cost `timeout_secs`.
                     if lease.is_probe() {
                         lease.failed(&e.error.to_string());
+                    } else if timeout && self.pool.len() > 1 {
+                        lease.overloaded(&e.error.to_string(), None);
                     }
                     return Err(e);
                 }
@@ -578,7 +626,7 @@ fn lone_surrogates_replaced(json: &str) -> Option<String> {
 
 fn to_call_error(a: Attempt) -> CallError {
     match a {
-        Attempt::Connection(m) => CallError {
+        Attempt::Connection(m) | Attempt::Dropped(m) => CallError {
             error: BackendError::Connection(m),
             status: None,
         },

@@ -161,7 +161,7 @@ fn a_probe_that_times_out_leaves_the_endpoint_down() {
     // Drops the first request, then answers too late.
     let flaky = server(move |_| {
         if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            Resp::Close
+            Resp::text(503, "busy").header("Retry-After", "1")
         } else {
             Resp::json(200, &chat_reply(&["late"])).delayed(Duration::from_millis(1500))
         }
@@ -171,10 +171,18 @@ fn a_probe_that_times_out_leaves_the_endpoint_down() {
     spec.timeout_secs = Some(1);
     spec.options.insert("cooldown_ms".into(), "100".into());
     let b = OpenAiBackend::open(&spec).unwrap();
+    // The retry goes to the live endpoint at once, not after the 503's
+    // `Retry-After` (which only keeps the flaky endpoint out that long).
+    let t = Instant::now();
     let g = b.generate(&request(vec![0])).unwrap();
     assert_eq!(g[0].text, "live", "failed over");
+    assert!(
+        t.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        t.elapsed()
+    );
     assert!(!b.endpoint_stats()[0].healthy);
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(1100));
     // The probe goes to the flaky endpoint and times out.
     assert!(matches!(
         b.generate(&request(vec![0])),
@@ -432,4 +440,91 @@ fn at_most_four_stop_strings_go_to_the_official_api() {
     b.generate(&req).unwrap();
     let body = s.requests_to("/v1/chat/completions")[0].json();
     assert!(body["stop"].as_array().unwrap().len() > 5);
+}
+
+// Review H: a request that a server took and then dropped (a prompt that
+// crashes llama-server looks like this) is sent once more, to another
+// endpoint, not round the whole pool; one drop does not cool a server down.
+#[test]
+fn a_dropped_request_is_sent_once_more_not_round_the_pool() {
+    let servers: Vec<FakeServer> = (0..3).map(|_| server(|_| Resp::Close)).collect();
+    let urls: Vec<String> = servers.iter().map(FakeServer::url).collect();
+    let b = OpenAiBackend::open(&openai_spec(&urls)).unwrap();
+    match b.generate(&request(vec![0])) {
+        Err(BackendError::Connection(m)) => {
+            assert!(m.contains("dropped twice"), "{m}");
+            assert!(m.contains("no complete answer"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let sent: Vec<usize> = servers
+        .iter()
+        .map(|s| s.requests_to("/v1/chat/completions").len())
+        .collect();
+    assert_eq!(sent.iter().sum::<usize>(), 2, "{sent:?}");
+    assert!(
+        sent.iter().all(|&n| n <= 1),
+        "another endpoint the second time: {sent:?}"
+    );
+    let stats = b.endpoint_stats();
+    assert!(stats.iter().all(|e| e.healthy), "{stats:?}");
+}
+
+// Review H: a reset mid-body is the server dropping an answer, not an
+// unreachable endpoint: retried (here on the only endpoint), no cool-down,
+// and a message that says what happened.
+#[test]
+fn an_answer_cut_mid_body_is_retried_without_a_cool_down() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = std::sync::Arc::clone(&calls);
+    let s = server(move |_| {
+        if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+            Resp::Dribble {
+                head: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n".into(),
+                pieces: vec!["{\"choices\": [".into()],
+                gap: Duration::ZERO,
+            }
+        } else {
+            Resp::json(200, &chat_reply(&["whole"]))
+        }
+    });
+    let mut spec = openai_spec(&[s.url()]);
+    spec.options.insert("cooldown_ms".into(), "60000".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    let t = Instant::now();
+    assert_eq!(b.generate(&request(vec![0])).unwrap()[0].text, "whole");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(b.endpoint_stats()[0].healthy);
+    // With no retry left, the error says the answer broke off.
+    spec.options.insert("retries".into(), "0".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    match b.generate(&request(vec![0])) {
+        Err(BackendError::Connection(m)) => {
+            assert!(m.contains("closed while the server was answering"), "{m}");
+            assert!(!m.contains("no endpoint reachable"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(b.endpoint_stats()[0].healthy);
+}
+
+// Review H: in a pool, an endpoint that hangs is taken out after three
+// timeouts in a row instead of drawing every other request.
+#[test]
+fn a_hung_endpoint_is_taken_out_after_three_timeouts() {
+    let hung = server(|_| Resp::json(200, &chat_reply(&["late"])).delayed(Duration::from_secs(3)));
+    let live = server(|_| Resp::json(200, &chat_reply(&["live"])));
+    let mut spec = openai_spec(&[hung.url(), live.url()]);
+    spec.timeout_secs = Some(1);
+    spec.parallel = Some(1);
+    spec.options.insert("cooldown_ms".into(), "60000".into());
+    let b = OpenAiBackend::open(&spec).unwrap();
+    let results: Vec<_> = (0..10).map(|_| b.generate(&request(vec![0]))).collect();
+    let timeouts = results
+        .iter()
+        .filter(|r| matches!(r, Err(BackendError::Timeout(_))))
+        .count();
+    assert_eq!(timeouts, 3, "{results:?}");
+    assert_eq!(hung.requests_to("/v1/chat/completions").len(), 3);
+    assert!(!b.endpoint_stats()[0].healthy);
 }

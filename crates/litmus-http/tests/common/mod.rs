@@ -49,7 +49,8 @@ pub enum Resp {
     /// Close the connection without answering.
     Close,
     /// Raw bytes written piece by piece with `gap` before each piece (a
-    /// slow-loris server: `head` is the status line and headers, sent at once).
+    /// slow-loris server: `head` is the status line and headers, sent at
+    /// once), then the connection closed.
     Dribble {
         head: String,
         pieces: Vec<String>,
@@ -262,6 +263,8 @@ fn serve(stream: TcpStream, s: &Shared) {
                         return;
                     }
                 }
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
             }
             Resp::Close => {
                 done();

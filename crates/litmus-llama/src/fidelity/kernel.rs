@@ -92,20 +92,18 @@ pub(crate) fn exp_neg<const FMA: bool>(x: f32) -> f32 {
 }
 
 /// One vocabulary entry's terms: `e^(x−mx)`, `e^(x−mx)(x − y)` and
-/// `e^(y−my)`. An entry more than 87 below its row's maximum (e^−87 is at the
-/// bottom of `f32`'s normal range), −∞ (a masked token) or NaN weighs 0 in
-/// its row, and a reference entry that weighs 0 adds nothing to the KL sum
-/// whatever the quantization's entry is (−∞ − −∞ would be NaN).
+/// `e^(y−my)`. An entry more than 87 below its row's maximum, −∞ (a masked
+/// token) or NaN weighs e^−87 in its row (`exp_neg`'s floor: a 2^−125 share
+/// of a sum whose largest entry weighs 1, so nothing in any figure), and a
+/// reference entry of that kind adds nothing to the KL sum whatever the
+/// quantization's entry is (−∞ − −∞ would be NaN). One compare and one
+/// select per entry: masking all three terms cost 5–8% more per row.
 #[inline(always)]
 fn terms<const FMA: bool>(x: f32, y: f32, mx: f32, my: f32) -> (f32, f32, f32) {
-    let (dx, dy) = (x - mx, y - my);
+    let dx = x - mx;
     let ex = exp_neg::<FMA>(dx);
-    let ey = exp_neg::<FMA>(dy);
-    let keep_x = dx >= -87.0;
-    let tx = if keep_x { ex } else { 0.0 };
-    let txy = if keep_x { ex * (x - y) } else { 0.0 };
-    let ty = if dy >= -87.0 { ey } else { 0.0 };
-    (tx, txy, ty)
+    let txy = if dx >= -87.0 { ex * (x - y) } else { 0.0 };
+    (ex, txy, exp_neg::<FMA>(y - my))
 }
 
 /// The largest value of `v` (−∞ for none), in `L` lanes.

@@ -78,10 +78,7 @@ fn gen(sample: u32, text: &str) -> Generation {
         sample,
         text: text.into(),
         finish: FinishReason::Stop,
-        usage: Usage {
-            prompt_tokens: 10,
-            completion_tokens: 3,
-        },
+        usage: Usage::counted(10, 3),
         timings: Timings {
             total_ms: 1.0,
             ..Default::default()

@@ -65,10 +65,7 @@ impl Backend for Scripted {
                         "Atlantis".into()
                     },
                     finish: FinishReason::Stop,
-                    usage: Usage {
-                        prompt_tokens: 7,
-                        completion_tokens: 2,
-                    },
+                    usage: Usage::counted(7, 2),
                     timings: Timings {
                         prompt_ms: Some(1.0),
                         generation_ms: Some(2.0),

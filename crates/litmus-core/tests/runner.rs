@@ -66,10 +66,7 @@ impl Backend for Counting {
                 "Lyon".into()
             },
             finish: FinishReason::Stop,
-            usage: Usage {
-                prompt_tokens: 5,
-                completion_tokens: 2,
-            },
+            usage: Usage::counted(5, 2),
             timings: Timings {
                 prompt_ms: Some(1.0),
                 generation_ms: Some(2.0),

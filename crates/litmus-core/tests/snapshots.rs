@@ -129,6 +129,7 @@ fn unit(eval: &str, config: ConfigKey, mean: f64, half_width: f64) -> UnitSummar
             generation_tps: Some(42.0),
             ttft_ms: Some(12.0),
             throughput_tps: None,
+            uncounted: 0,
         },
         first_error: None,
         min_score: None,

@@ -95,8 +95,8 @@ pub(crate) struct Sample {
     pub ex: Vec<(usize, usize)>,
     /// Timings, ms: prompt, generation, TTFT, total.
     pub t: [Option<f64>; 4],
-    /// Tokens: prompt, completion.
-    pub u: [u32; 2],
+    /// Tokens: prompt, completion (`null`: the backend did not report it).
+    pub u: [Option<u32>; 2],
     /// Answered from the cache.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub c: bool,

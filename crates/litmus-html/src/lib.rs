@@ -194,10 +194,7 @@ pub(crate) mod testing {
                     .part("parsed", v / 4.0)
                     .details(format!("test 0 failed: {eval}")),
             ),
-            usage: Usage {
-                prompt_tokens: 50,
-                completion_tokens: 20,
-            },
+            usage: Usage::counted(50, 20),
             timings: Timings {
                 prompt_ms: Some(100.0),
                 generation_ms: Some(match quant {

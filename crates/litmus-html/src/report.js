@@ -132,7 +132,8 @@
     if (s.v != null) sc.style.background = color(s.v);
     line.appendChild(sc);
     line.appendChild(el('span', { cls: s.ok ? 'good' : 'bad', text: s.v == null ? 'not scored' : s.ok ? 'passed' : 'failed' }));
-    line.appendChild(el('span', { text: s.u[0] + ' prompt + ' + s.u[1] + ' generated tokens' }));
+    var tok = function (n) { return n == null ? 'unknown' : n; };
+    line.appendChild(el('span', { text: tok(s.u[0]) + ' prompt + ' + tok(s.u[1]) + ' generated tokens' }));
     line.appendChild(el('span', { text: 'prompt ' + ms(s.t[0]) + ' · generation ' + ms(s.t[1]) + ' · TTFT ' + ms(s.t[2]) + ' · total ' + ms(s.t[3]) }));
     if (s.c) line.appendChild(el('span', { text: 'from cache' }));
     var box = el('div', { cls: 'sample' }, [line]);

@@ -334,7 +334,7 @@ fn the_report_works_in_chromium() {
         "a code eval shows its program"
     );
     assert!(shown.contains("score parts"));
-    assert!(shown.contains(&sample.usage.completion_tokens.to_string()));
+    assert!(shown.contains(&sample.usage.completion_tokens.unwrap().to_string()));
     // Escape closes it; an eval's name opens all its configurations.
     cdp.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))");
     assert_eq!(

@@ -96,11 +96,11 @@ fn main() {
     let results = results.into_inner().unwrap();
     let gen_tokens: u64 = results
         .iter()
-        .map(|g| u64::from(g.usage.completion_tokens))
+        .filter_map(|g| g.usage.completion_tokens.map(u64::from))
         .sum();
     let prompt_tokens: u64 = results
         .iter()
-        .map(|g| u64::from(g.usage.prompt_tokens))
+        .filter_map(|g| g.usage.prompt_tokens.map(u64::from))
         .sum();
     let mean = |f: &dyn Fn(&Generation) -> Option<f64>| {
         let v: Vec<f64> = results.iter().filter_map(f).collect();

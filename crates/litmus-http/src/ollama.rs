@@ -237,9 +237,11 @@ pub(crate) fn parse_reply(
         text,
         finish,
         usage: Usage {
-            // Ollama counts only the prompt tokens it evaluated (cache hits are left out).
-            prompt_tokens: as_u32(json.get("prompt_eval_count")).unwrap_or(0),
-            completion_tokens: as_u32(json.get("eval_count")).unwrap_or(0),
+            // Ollama counts only the prompt tokens it evaluated (cache hits
+            // are left out; some versions leave the field out for a prompt
+            // found whole in the cache: unknown, not 0).
+            prompt_tokens: as_u32(json.get("prompt_eval_count")),
+            completion_tokens: as_u32(json.get("eval_count")),
         },
         timings: Timings {
             prompt_ms,
@@ -382,12 +384,15 @@ mod tests {
         assert_eq!(g.timings.generation_ms, Some(300.0));
         assert_eq!(g.timings.ttft_ms, Some(150.0));
         assert_eq!(g.timings.total_ms, 500.0);
+        assert_eq!(g.usage, Usage::counted(10, 20));
+        // A prompt found whole in the cache: some versions leave its count
+        // out, which is unknown, not 0 tokens.
+        let mut cached = v.clone();
+        cached.as_object_mut().unwrap().remove("prompt_eval_count");
+        let g = parse_reply(&cached, Duration::from_secs(1), 3).unwrap();
         assert_eq!(
-            g.usage,
-            Usage {
-                prompt_tokens: 10,
-                completion_tokens: 20
-            }
+            (g.usage.prompt_tokens, g.usage.completion_tokens),
+            (None, Some(20))
         );
     }
 

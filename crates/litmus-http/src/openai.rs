@@ -411,7 +411,8 @@ impl OpenAiBackend {
 ///
 /// With several choices, `usage.completion_tokens` covers all of them
 /// (OpenAI, vLLM): a choice that stopped for length has `max_tokens`, the
-/// others share the rest evenly.
+/// others share the rest evenly. Counts the answer does not give are
+/// `None`, not 0.
 #[allow(clippy::type_complexity)]
 fn parse_reply(
     json: &Value,
@@ -453,24 +454,24 @@ fn parse_reply(
     ordered.sort_by_key(|(i, _)| *i);
     ordered.dedup_by_key(|(i, _)| *i);
     let is_length = |c: &Value| c.get("finish_reason").and_then(Value::as_str) == Some("length");
-    let n_length = ordered.iter().filter(|(_, c)| is_length(c)).count() as u32;
-    let n_other = ordered.len() as u32 - n_length;
-    let completion_of = |c: &Value, k_other: u32| -> u32 {
-        let Some(total) = completion_total else {
-            return 0;
-        };
-        if ordered.len() == 1 {
-            return total;
+    // The usage covers every choice the server sent, extra and repeated
+    // ones included: shared over all of them, not over the ones kept.
+    let n_sent = choices.len() as u32;
+    let n_length = choices.iter().filter(|c| is_length(c)).count() as u32;
+    let n_other = n_sent - n_length;
+    let completion_of = |c: &Value, k_other: u32| -> Option<u32> {
+        let total = completion_total?;
+        if n_sent == 1 {
+            return Some(total);
         }
-        match total.checked_sub(n_length * max_tokens) {
-            Some(_) if is_length(c) => max_tokens,
-            Some(rest) if n_other > 0 => rest / n_other + u32::from(k_other < rest % n_other),
-            // Counts that do not add up: an even split.
-            _ => {
-                let n = ordered.len() as u32;
-                total / n
-            }
-        }
+        Some(
+            match total.checked_sub(n_length.saturating_mul(max_tokens)) {
+                Some(_) if is_length(c) => max_tokens,
+                Some(rest) if n_other > 0 => rest / n_other + u32::from(k_other < rest % n_other),
+                // Counts that do not add up: an even split.
+                _ => total / n_sent,
+            },
+        )
     };
     let mut k_other = 0;
     let mut out = Vec::with_capacity(ordered.len());
@@ -497,7 +498,7 @@ fn parse_reply(
                 text,
                 finish,
                 usage: Usage {
-                    prompt_tokens: prompt_tokens.unwrap_or(0),
+                    prompt_tokens,
                     completion_tokens,
                 },
                 timings: Timings {
@@ -742,13 +743,7 @@ mod tests {
         assert_eq!(g[0].sample, 7);
         assert_eq!(g[0].text, "Hello there");
         assert_eq!(g[0].finish, FinishReason::Length);
-        assert_eq!(
-            g[0].usage,
-            Usage {
-                prompt_tokens: 12,
-                completion_tokens: 8
-            }
-        );
+        assert_eq!(g[0].usage, Usage::counted(12, 8));
         assert_eq!(g[0].timings.prompt_ms, Some(30.5));
         assert_eq!(g[0].timings.generation_ms, Some(80.0));
         assert!((g[0].timings.ttft_ms.unwrap() - 40.0).abs() < 1e-6);
@@ -786,7 +781,7 @@ mod tests {
         assert_eq!((g[1].sample, g[1].text.as_str()), (9, "b"));
         assert_eq!(
             (g[0].usage.completion_tokens, g[1].usage.completion_tokens),
-            (5, 2)
+            (Some(5), Some(2))
         );
         // Three stopped choices share 10 tokens.
         let reply = json!({
@@ -800,9 +795,39 @@ mod tests {
             g.iter()
                 .map(|g| g.usage.completion_tokens)
                 .collect::<Vec<_>>(),
-            vec![4, 3, 3]
+            vec![Some(4), Some(3), Some(3)]
         );
         assert_eq!(g[0].timings.ttft_ms, None);
+    }
+
+    /// The usage covers every choice sent: extra and repeated choices take
+    /// their share (review H: 4 choices x 3 tokens gave 6 to each of the 2
+    /// kept), and counts the answer leaves out are unknown, not 0.
+    #[test]
+    fn usage_is_shared_over_the_choices_sent_and_missing_counts_are_unknown() {
+        let choice = |i: u32| json!({"index": i, "text": "x", "finish_reason": "stop"});
+        let reply = json!({
+            "choices": [choice(0), choice(1), choice(2), choice(3)],
+            "usage": {"completion_tokens": 12, "prompt_tokens": 3}
+        });
+        let g = gens(&reply, 10, &[0, 1], 50);
+        assert_eq!(g.len(), 2);
+        assert!(
+            g.iter().all(|g| g.usage.completion_tokens == Some(3)),
+            "{g:?}"
+        );
+        let reply = json!({
+            "choices": [choice(0), choice(0)],
+            "usage": {"completion_tokens": 6, "prompt_tokens": 3}
+        });
+        let g = gens(&reply, 10, &[0], 50);
+        assert_eq!(g[0].usage.completion_tokens, Some(3));
+        let g = gens(&json!({"choices": [choice(0)]}), 10, &[0], 50);
+        assert_eq!(g[0].usage, Usage::default());
+        assert_eq!(
+            (g[0].usage.prompt_tokens, g[0].usage.completion_tokens),
+            (None, None)
+        );
     }
 
     #[test]

@@ -108,7 +108,7 @@ fn chat_request_maps_every_option() {
     assert_eq!(g0.finish, FinishReason::Stop);
     assert_eq!(
         (g0.usage.prompt_tokens, g0.usage.completion_tokens),
-        (14, 10)
+        (Some(14), Some(10))
     );
     assert!((g0.timings.prompt_ms.unwrap() - 23.570125).abs() < 1e-9);
     assert!((g0.timings.generation_ms.unwrap() - 329.842).abs() < 1e-9);
@@ -170,7 +170,7 @@ fn completion_uses_raw_generate() {
     assert_eq!(g[0].finish, FinishReason::Length);
     assert_eq!(
         (g[0].usage.prompt_tokens, g[0].usage.completion_tokens),
-        (6, 16)
+        (Some(6), Some(16))
     );
     assert!((g[0].timings.ttft_ms.unwrap() - (3.102875 + 12.807)).abs() < 1e-9);
     let body = s.requests_to("/api/generate")[0].json();

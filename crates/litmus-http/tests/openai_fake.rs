@@ -73,7 +73,7 @@ fn chat_and_completion_bodies() {
     );
     assert_eq!(
         (g[0].usage.prompt_tokens, g[0].usage.completion_tokens),
-        (5, 3)
+        (Some(5), Some(3))
     );
     assert!(g[0].timings.total_ms > 0.0);
     assert_eq!(

@@ -222,7 +222,7 @@ fn main() {
             for _ in 0..args.reps {
                 let one = b.generate_tokens(&bos, &greedy(1), &[0]).expect("tg");
                 let long = b.generate_tokens(&bos, &greedy(129), &[0]).expect("tg");
-                assert_eq!(long[0].usage.completion_tokens, 129);
+                assert_eq!(long[0].usage.completion_tokens.unwrap(), 129);
                 tps.push(128.0 * 1000.0 / (long[0].timings.total_ms - one[0].timings.total_ms));
             }
             let (m, sd) = mean_sd(&tps);
@@ -247,7 +247,7 @@ fn main() {
             let mut seq_ms = 0.0;
             for s in 0..8u32 {
                 let g = b.generate_tokens(&toks, &params, &[s]).expect("seq");
-                assert_eq!(g[0].usage.completion_tokens, 128);
+                assert_eq!(g[0].usage.completion_tokens.unwrap(), 128);
                 seq_ms += g[0].timings.generation_ms.expect("gen ms");
             }
             // Together.
@@ -297,7 +297,7 @@ fn main() {
                             )
                             .expect("short");
                         g.iter()
-                            .map(|g| g.usage.completion_tokens as usize)
+                            .map(|g| g.usage.completion_tokens.unwrap() as usize)
                             .sum::<usize>()
                     })
                 })
@@ -354,7 +354,7 @@ fn main() {
                             )
                             .expect("ragged");
                         g.iter()
-                            .map(|g| g.usage.completion_tokens as usize)
+                            .map(|g| g.usage.completion_tokens.unwrap() as usize)
                             .sum::<usize>()
                     })
                 })

@@ -410,10 +410,7 @@ impl<'m> Engine<'m> {
                     sample,
                     text: String::new(),
                     finish: FinishReason::Length,
-                    usage: Usage {
-                        prompt_tokens: req.tokens.len() as u32,
-                        completion_tokens: 0,
-                    },
+                    usage: Usage::counted(req.tokens.len() as u32, 0),
                     timings: Timings {
                         prompt_ms: None,
                         generation_ms: None,
@@ -1034,10 +1031,7 @@ impl<'m> Engine<'m> {
             sample: slot.sample,
             text,
             finish,
-            usage: Usage {
-                prompt_tokens: job.req.tokens.len() as u32,
-                completion_tokens: slot.n_gen,
-            },
+            usage: Usage::counted(job.req.tokens.len() as u32, slot.n_gen),
             timings: Timings {
                 prompt_ms: Some(ms(slot.t_prompt_start, slot.t_prompt_end)),
                 generation_ms: Some(ms(slot.t_prompt_end, now)),

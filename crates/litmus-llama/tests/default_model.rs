@@ -631,9 +631,9 @@ fn a_completion_stops_where_its_definition_ends() {
         litmus_core::base::backend::FinishReason::Stop
     );
     assert!(
-        stopped.usage.completion_tokens < full.usage.completion_tokens,
+        stopped.usage.completion_tokens.unwrap() < full.usage.completion_tokens.unwrap(),
         "{} vs {} tokens",
-        stopped.usage.completion_tokens,
-        full.usage.completion_tokens
+        stopped.usage.completion_tokens.unwrap(),
+        full.usage.completion_tokens.unwrap()
     );
 }

@@ -174,8 +174,8 @@ fn stop_strings_max_tokens_and_usage() {
         .unwrap()
         .remove(0);
     assert_eq!(full.finish, FinishReason::Length);
-    assert_eq!(full.usage.completion_tokens, 40);
-    assert!(full.usage.prompt_tokens >= 2);
+    assert_eq!(full.usage.completion_tokens.unwrap(), 40);
+    assert!(full.usage.prompt_tokens.unwrap() >= 2);
     let t = &full.timings;
     assert!(t.prompt_ms.unwrap() >= 0.0 && t.generation_ms.unwrap() > 0.0);
     assert!(t.ttft_ms.unwrap() <= t.total_ms);
@@ -230,7 +230,7 @@ fn prompt_too_long_fails_only_that_request() {
         "{:?}",
         g.finish
     );
-    assert!(g.usage.prompt_tokens + g.usage.completion_tokens <= 64);
+    assert!(g.usage.prompt_tokens.unwrap() + g.usage.completion_tokens.unwrap() <= 64);
     let ok = b.generate(&req("hello", greedy(4), vec![0])).unwrap();
     assert_eq!(ok.len(), 1);
 }
@@ -259,7 +259,7 @@ fn many_threads_many_samples() {
                 let got: BTreeSet<u32> = gens.iter().map(|g| g.sample).collect();
                 assert_eq!(got, samples.iter().copied().collect::<BTreeSet<_>>());
                 for g in &gens {
-                    assert_eq!(g.usage.completion_tokens, 10 + i);
+                    assert_eq!(g.usage.completion_tokens.unwrap(), 10 + i);
                     assert_eq!(g.finish, FinishReason::Length);
                 }
                 (r, gens)
@@ -359,7 +359,7 @@ fn quantizes_a_model_into_a_ladder() {
         sizes.push(info.size_bytes);
         let b = LlamaBackend::open(&common::spec(&dst, 1, 256, &[])).unwrap();
         let out = b.generate(&req("hello", greedy(4), vec![0])).unwrap();
-        assert_eq!(out[0].usage.completion_tokens, 4);
+        assert_eq!(out[0].usage.completion_tokens.unwrap(), 4);
     }
     let f32_size = std::fs::metadata(&src).unwrap().len();
     assert!(
@@ -408,7 +408,7 @@ fn later_samples_reuse_the_decoded_prompt() {
         // Each sample decodes all of its tokens but the last; the prompt once.
         let decoded: u64 = gens
             .iter()
-            .map(|g| u64::from(g.usage.completion_tokens.max(1)) - 1)
+            .map(|g| u64::from(g.usage.completion_tokens.unwrap().max(1)) - 1)
             .sum::<u64>()
             + n_prompt;
         let finishes: BTreeSet<String> = gens.iter().map(|g| format!("{:?}", g.finish)).collect();
@@ -456,7 +456,10 @@ fn finished_sequences_leave_no_gaps_to_pad() {
     let mut together = b.generate(&r).unwrap();
     let stats = b.engine_stats();
     together.sort_by_key(|g| g.sample);
-    let lengths: BTreeSet<u32> = together.iter().map(|g| g.usage.completion_tokens).collect();
+    let lengths: BTreeSet<u32> = together
+        .iter()
+        .map(|g| g.usage.completion_tokens.unwrap())
+        .collect();
     assert!(
         lengths.len() > 2,
         "samples should end at different steps: {lengths:?}"
@@ -603,7 +606,7 @@ fn requests_beyond_the_workload_get_full_length_streams() {
         assert_eq!(texts(&a), texts(&full.generate(&r).unwrap()), "{prompt:?}");
         for g in &a {
             assert_eq!(
-                (g.finish, g.usage.completion_tokens),
+                (g.finish, g.usage.completion_tokens.unwrap()),
                 (FinishReason::Length, 24)
             );
         }

@@ -179,13 +179,46 @@ pub enum FinishReason {
     ContextFull,
 }
 
-/// Token counts of one sample.
+/// Token counts of one sample; `None` where the backend did not report the
+/// count (a server answering without `usage`, Ollama leaving out
+/// `prompt_eval_count` for a cached prompt): such samples are left out of
+/// token totals and rates, not counted as zeros.
+///
+/// ```
+/// use litmus_core::base::backend::Usage;
+///
+/// let u = Usage::counted(12, 30);
+/// assert_eq!((u.prompt_tokens, u.completion_tokens), (Some(12), Some(30)));
+/// assert_eq!(Usage::default().completion_tokens, None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Usage {
     /// Tokens in the rendered prompt.
-    pub prompt_tokens: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u32>,
     /// Tokens generated.
-    pub completion_tokens: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u32>,
+}
+
+impl Usage {
+    /// Both counts known.
+    pub fn counted(prompt_tokens: u32, completion_tokens: u32) -> Usage {
+        Usage {
+            prompt_tokens: Some(prompt_tokens),
+            completion_tokens: Some(completion_tokens),
+        }
+    }
+
+    /// The counts of two parts of one sample added (an imperative eval's
+    /// generations): unknown when either part's is.
+    pub fn plus(self, other: Usage) -> Usage {
+        let add = |a: Option<u32>, b: Option<u32>| Some(a?.saturating_add(b?));
+        Usage {
+            prompt_tokens: add(self.prompt_tokens, other.prompt_tokens),
+            completion_tokens: add(self.completion_tokens, other.completion_tokens),
+        }
+    }
 }
 
 /// Timings of one sample, in milliseconds. Fields a backend cannot measure are `None`.
@@ -204,15 +237,17 @@ pub struct Timings {
 impl Timings {
     /// Prompt-processing speed in tokens/s, when known.
     pub fn prompt_tps(&self, usage: &Usage) -> Option<f64> {
+        let tokens = usage.prompt_tokens?;
         self.prompt_ms
             .filter(|ms| *ms > 0.0)
-            .map(|ms| f64::from(usage.prompt_tokens) * 1000.0 / ms)
+            .map(|ms| f64::from(tokens) * 1000.0 / ms)
     }
     /// Generation speed in tokens/s, when known.
     pub fn generation_tps(&self, usage: &Usage) -> Option<f64> {
+        let tokens = usage.completion_tokens?;
         self.generation_ms
             .filter(|ms| *ms > 0.0)
-            .map(|ms| f64::from(usage.completion_tokens) * 1000.0 / ms)
+            .map(|ms| f64::from(tokens) * 1000.0 / ms)
     }
 }
 

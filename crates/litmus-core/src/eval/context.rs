@@ -63,7 +63,8 @@ impl<'a> EvalContext<'a> {
             sample,
             ordinal: 0,
             exchanges: Vec::new(),
-            usage: Usage::default(),
+            // No generation yet: none of the sample's tokens unknown.
+            usage: Usage::counted(0, 0),
             timings: Timings::default(),
             limits,
             judge: None,
@@ -106,8 +107,7 @@ impl<'a> EvalContext<'a> {
         let g = self
             .caller
             .call(&prompt, &self.params, self.sample, ordinal)?;
-        self.usage.prompt_tokens += g.usage.prompt_tokens;
-        self.usage.completion_tokens += g.usage.completion_tokens;
+        self.usage = self.usage.plus(g.usage);
         let add = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(x), Some(y)) => Some(x + y),
             (x, y) => x.or(y),

@@ -281,6 +281,18 @@ impl Console {
             );
             self.println(&line);
         }
+        for c in s.configs.iter().filter(|c| c.speed.uncounted > 0) {
+            let line = self.paint(
+                DIM,
+                &format!(
+                    "{}: {} of {} samples without the backend's token counts (left out of tokens and rates)",
+                    printable(&c.config.model),
+                    c.speed.uncounted,
+                    c.scored + c.errors
+                ),
+            );
+            self.println(&line);
+        }
         if let Some(t) = &s.time {
             let line = self.paint(DIM, &time_line(t));
             self.println(&line);

@@ -88,6 +88,10 @@ pub struct Speed {
     pub prompt_tokens: u64,
     /// Generated tokens in all.
     pub completion_tokens: u64,
+    /// Samples whose backend left out a token count (either): each unknown
+    /// count is left out of its total above and of the rates.
+    #[serde(default, skip_serializing_if = "crate::base::util::is_default")]
+    pub uncounted: u64,
     /// Prompt processing, tokens/s (per sequence, summed time).
     pub prompt_tps: Option<f64>,
     /// Generation, tokens/s (per sequence, summed time).
@@ -112,27 +116,35 @@ impl Speed {
         // Greedy samples of one prompt are decoded once and copied: count once.
         let mut decoded = std::collections::HashSet::new();
         for r in records {
-            s.prompt_tokens += u64::from(r.usage.prompt_tokens);
-            s.completion_tokens += u64::from(r.usage.completion_tokens);
+            // A failed request has no counts to miss; an unknown count is
+            // left out of its total and rates, not added as 0.
+            let (prompt, completion) = (r.usage.prompt_tokens, r.usage.completion_tokens);
+            if (prompt.is_none() || completion.is_none()) && r.error.is_none() {
+                s.uncounted += 1;
+            }
+            s.prompt_tokens += prompt.map_or(0, u64::from);
+            s.completion_tokens += completion.map_or(0, u64::from);
             if r.cached {
                 continue;
             }
             if r.at_ms > 0 && r.error.is_none() {
-                let end = r.at_ms as f64;
-                spans.push((end - r.timings.total_ms, end));
-                let copy = r.temperature == 0.0
-                    && !decoded.insert((&r.eval, &r.response, r.timings.total_ms.to_bits()));
-                if !copy {
-                    generated += u64::from(r.usage.completion_tokens);
+                if let Some(completion) = completion {
+                    let end = r.at_ms as f64;
+                    spans.push((end - r.timings.total_ms, end));
+                    let copy = r.temperature == 0.0
+                        && !decoded.insert((&r.eval, &r.response, r.timings.total_ms.to_bits()));
+                    if !copy {
+                        generated += u64::from(completion);
+                    }
                 }
             }
-            if let Some(ms) = r.timings.prompt_ms {
+            if let (Some(ms), Some(n)) = (r.timings.prompt_ms, prompt) {
                 pms += ms;
-                pt += u64::from(r.usage.prompt_tokens);
+                pt += u64::from(n);
             }
-            if let Some(ms) = r.timings.generation_ms {
+            if let (Some(ms), Some(n)) = (r.timings.generation_ms, completion) {
                 gms += ms;
-                gt += u64::from(r.usage.completion_tokens);
+                gt += u64::from(n);
             }
             if let Some(t) = r.timings.ttft_ms {
                 ttft += t;
@@ -796,10 +808,7 @@ mod tests {
         let at = |sample: u32, end_ms: u64| SampleRecord {
             at_ms: end_ms,
             temperature: 0.7,
-            usage: Usage {
-                prompt_tokens: 1,
-                completion_tokens: 10,
-            },
+            usage: Usage::counted(1, 10),
             timings: Timings {
                 total_ms: 1000.0,
                 ..Timings::default()
@@ -810,6 +819,47 @@ mod tests {
         let s = Speed::of(recs.iter());
         assert_eq!(s.throughput_tps, Some(10.0));
         assert_eq!(busy_ms(vec![(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]), 4.0);
+    }
+
+    #[test]
+    fn unknown_token_counts_are_left_out_not_counted_as_zero() {
+        let at = |sample: u32, usage: Usage| SampleRecord {
+            at_ms: 1000 * u64::from(sample + 1),
+            temperature: 0.7,
+            usage,
+            timings: Timings {
+                prompt_ms: Some(100.0),
+                generation_ms: Some(1000.0),
+                total_ms: 1000.0,
+                ..Timings::default()
+            },
+            ..rec(sample, 0, Some(1.0))
+        };
+        let known = Usage::counted(50, 20);
+        // A server without `usage`, and Ollama leaving out a cached prompt's count.
+        let none = Usage::default();
+        let no_prompt = Usage {
+            prompt_tokens: None,
+            ..known
+        };
+        let recs = [at(0, known), at(1, none), at(2, no_prompt)];
+        let s = Speed::of(recs.iter());
+        assert_eq!(s.uncounted, 2);
+        assert_eq!((s.prompt_tokens, s.completion_tokens), (50, 40));
+        // 20 tokens a second, not (20 + 0 + 20) / 3 s.
+        assert_eq!(s.generation_tps, Some(20.0));
+        assert_eq!(s.prompt_tps, Some(500.0));
+        // A failed sample has no counts to miss.
+        let failed = SampleRecord {
+            error: Some("timed out".into()),
+            ..rec(3, 0, None)
+        };
+        assert_eq!(Speed::of([&failed]).uncounted, 0);
+        // Records written before counts could be unknown read as counted.
+        let old: Usage =
+            serde_json::from_str(r#"{"prompt_tokens":3,"completion_tokens":0}"#).unwrap();
+        assert_eq!(old, Usage::counted(3, 0));
+        assert_eq!(serde_json::to_string(&none).unwrap(), "{}");
     }
 
     #[test]

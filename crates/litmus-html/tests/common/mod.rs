@@ -119,10 +119,7 @@ pub fn synthetic_run(root: &Path) -> PathBuf {
                             prompt: Some(prompt),
                             response: (!errored).then_some(response),
                             score: (!errored).then_some(score),
-                            usage: Usage {
-                                prompt_tokens: 80,
-                                completion_tokens: 160,
-                            },
+                            usage: Usage::counted(80, 160),
                             timings: Timings {
                                 prompt_ms: Some(900.0),
                                 generation_ms: Some(gen_ms + (e as f64) * 3.0),

@@ -162,9 +162,9 @@ pub fn random_workload(
             assert_eq!(got, want, "request {r}: each sample exactly once");
             for g in &gens {
                 assert!(
-                    g.usage.completion_tokens <= request.params.max_tokens,
+                    g.usage.completion_tokens.unwrap() <= request.params.max_tokens,
                     "request {r}: {} tokens over a budget of {}",
-                    g.usage.completion_tokens,
+                    g.usage.completion_tokens.unwrap(),
                     request.params.max_tokens
                 );
             }

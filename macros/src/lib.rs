@@ -316,6 +316,13 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             .collect()
     };
 
+    // An imperative eval's behaviour is its code: its tokens (comments are
+    // not tokens) go into the registration, for `--resume` to see edits.
+    let source = if imperative {
+        quote!(#func).to_string()
+    } else {
+        String::new()
+    };
     let into_case = quote_spanned!(ret_span=> #krate::__private::IntoCase::into_case);
     let into_score = quote_spanned!(ret_span=> #krate::__private::IntoScore::into_score);
     let mut registrations = TokenStream2::new();
@@ -324,6 +331,11 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         let case_lit = match case_name {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
+        };
+        let code = if imperative {
+            format!("{source}\n{}", quote!(#(#args),*))
+        } else {
+            String::new()
         };
         let (wrapper_fn, kind) = if imperative {
             (
@@ -359,6 +371,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                     ignore: #ignore,
                     min_score: #min_score,
                     kind: #kind,
+                    code: #code,
                 }
             }
         });

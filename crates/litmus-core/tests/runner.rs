@@ -329,6 +329,48 @@ fn resume_runs_again_the_samples_of_an_eval_edited_since() {
     );
 }
 
+/// An imperative eval whose code changed (the macro registers its tokens)
+/// runs again on `--resume`; its unchanged code does not.
+#[test]
+fn resume_runs_again_an_imperative_eval_whose_code_changed() {
+    static V1: EvalEntry = EvalEntry {
+        code: "fn imperative(ctx) { v1 }",
+        ..entry!("imperative", EntryKind::Imperative(imperative))
+    };
+    static V2: EvalEntry = EvalEntry {
+        code: "fn imperative(ctx) { v2 }",
+        ..entry!("imperative", EntryKind::Imperative(imperative))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let backend = Counting::new(false);
+    let b2: SharedBackend = backend.clone();
+    let opener = move |_: &ModelSpec| Ok(b2.clone());
+    let run = |eval: &'static EvalEntry, store: &RunStore| {
+        execute(
+            &plan(vec![eval], 2),
+            store,
+            &cache,
+            &opener,
+            &mut Collect::default(),
+        )
+    };
+    let out = run(&V1, &common::store(dir.path(), "r"));
+    assert_eq!(out.records.len(), 4);
+    let out = run(&V1, &RunStore::resume(dir.path(), None).unwrap());
+    assert!(out.changed.is_empty());
+    let lines = || {
+        std::fs::read_to_string(dir.path().join("runs/r/samples.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    assert_eq!(lines(), 4, "nothing ran again");
+    let out = run(&V2, &RunStore::resume(dir.path(), None).unwrap());
+    assert_eq!(out.changed.iter().collect::<Vec<_>>(), ["imperative"]);
+    assert_eq!(lines(), 8, "its 4 samples ran again");
+}
+
 #[test]
 fn samples_generated_beside_failed_ones_are_kept_and_cached() {
     let dir = tempfile::tempdir().unwrap();

@@ -42,6 +42,11 @@ pub struct EvalEntry {
     pub min_score: Option<f64>,
     /// What it does.
     pub kind: EntryKind,
+    /// An imperative eval's code as the macro saw it (the function, and the
+    /// case's arguments): `--resume` runs its stored samples again once this
+    /// changes. Empty for declarative evals (their case says what they ask
+    /// and how it is scored) and where unknown.
+    pub code: &'static str,
 }
 
 inventory::collect!(EvalEntry);

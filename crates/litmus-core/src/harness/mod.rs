@@ -158,7 +158,7 @@ fn phases(
     if !outcome.changed.is_empty() {
         let names: Vec<&str> = outcome.changed.iter().map(String::as_str).collect();
         warn(format_args!(
-            "samples the run had stored were run again: the prompt, case or limits of {} changed since they were stored",
+            "samples the run had stored were run again: the prompt, case, code or limits of {} changed since they were stored",
             crate::base::util::printable(&names.join(", "))
         ));
     }

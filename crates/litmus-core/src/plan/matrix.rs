@@ -434,7 +434,15 @@ pub fn expand(
                 continue;
             }
             let (prompt, stop_rule, error) = render(case, template, plan.stop_rules);
-            let case_digest = built.map(|_| case_digest(&fingerprint, prompt.as_ref()));
+            let case_digest = match entry.kind {
+                EntryKind::Declarative(_) => {
+                    built.map(|_| case_digest(&fingerprint, prompt.as_ref()))
+                }
+                EntryKind::Imperative(_) if !entry.code.is_empty() => {
+                    Some(imperative_digest(entry.code, &limits, template))
+                }
+                EntryKind::Imperative(_) => None,
+            };
             for &temperature in &plan.temperatures {
                 let config = ConfigKey {
                     model: model.to_string(),
@@ -475,6 +483,21 @@ fn case_digest(fingerprint: &str, prompt: Option<&Prompt>) -> String {
     let prompt = serde_json::to_string(&prompt).unwrap_or_default();
     let revision = litmus_sandbox::scorer_revision();
     let digest = sha256_hex(format!("{fingerprint}\0{prompt}\0{revision}").as_bytes());
+    digest[..32].to_string()
+}
+
+/// [`Instance::case_digest`] of an imperative eval: its code (what it asks
+/// and how it scores), its limits and the template its context renders with.
+fn imperative_digest(
+    code: &str,
+    limits: &litmus_sandbox::Limits,
+    template: &PromptTemplate,
+) -> String {
+    let limits = serde_json::to_string(limits).unwrap_or_default();
+    let template = serde_json::to_string(template).unwrap_or_default();
+    let revision = litmus_sandbox::scorer_revision();
+    let digest =
+        sha256_hex(format!("imperative\0{code}\0{limits}\0{template}\0{revision}").as_bytes());
     digest[..32].to_string()
 }
 
@@ -538,6 +561,7 @@ mod tests {
             ignore: false,
             min_score: None,
             kind,
+            code: "",
         }
     }
     static CAPITAL: EvalEntry = entry("capital", None, EntryKind::Declarative(capital));
@@ -687,9 +711,37 @@ mod tests {
         assert_ne!(was, digest(&LYON, "{{task}}", 10), "another reference");
         assert_ne!(was, digest(&CAPITAL, "Q: {{task}}", 10), "another prompt");
         assert_ne!(was, digest(&CAPITAL, "{{task}}", 30), "other limits");
-        let p = plan(vec![&IMPERATIVE]);
-        let list = expand(&p, &build_cases(&p.evals), "m", None, &|_, _| false);
-        assert!(list.instances[0].case_digest.is_none());
+        // An imperative eval: its code, limits and template.
+        let coded = |eval: &'static EvalEntry, template: &str, timeout_secs: u64| {
+            let mut p = plan(vec![eval]);
+            p.templates = vec![PromptTemplate::chat("plain", None, template)];
+            p.limits.timeout = std::time::Duration::from_secs(timeout_secs);
+            let list = expand(&p, &build_cases(&p.evals), "m", None, &|_, _| false);
+            list.instances[0].case_digest.clone()
+        };
+        static CODED: EvalEntry = EvalEntry {
+            code: "fn imperative(ctx) { ctx.ask(\"a\") }",
+            ..entry("imperative", Some(2), EntryKind::Imperative(imperative))
+        };
+        static EDITED: EvalEntry = EvalEntry {
+            code: "fn imperative(ctx) { ctx.ask(\"b\") }",
+            ..entry("imperative", Some(2), EntryKind::Imperative(imperative))
+        };
+        let was = coded(&CODED, "{{task}}", 10).unwrap();
+        assert_eq!(Some(&was), coded(&CODED, "{{task}}", 10).as_ref());
+        assert_ne!(
+            Some(&was),
+            coded(&EDITED, "{{task}}", 10).as_ref(),
+            "edited"
+        );
+        assert_ne!(
+            Some(&was),
+            coded(&CODED, "Q: {{task}}", 10).as_ref(),
+            "template"
+        );
+        assert_ne!(Some(&was), coded(&CODED, "{{task}}", 30).as_ref(), "limits");
+        // Registered without its code (by hand): the key alone decides.
+        assert!(coded(&IMPERATIVE, "{{task}}", 10).is_none());
     }
 
     #[test]

@@ -319,6 +319,7 @@ mod tests {
         ignore: false,
         min_score: None,
         kind: crate::eval::registry::EntryKind::Declarative(country),
+        code: "",
     };
 
     #[test]

@@ -81,7 +81,7 @@ pub struct Outcome {
     /// Errors writing the results store (the run goes on; these are reported).
     pub store_errors: Vec<String>,
     /// Evals with samples stored without an error that were run again on
-    /// `--resume`, because the eval's prompt, case or limits changed since.
+    /// `--resume`, because the eval's prompt, case, code (an imperative eval's) or limits changed since.
     pub changed: BTreeSet<String>,
     /// Where the time went (models loaded in this process only).
     pub time: Option<TimeSplit>,

@@ -324,7 +324,7 @@ fn check_settings(parts: &[Part]) -> Result<(), MergeError> {
                 Some((d, dp)) if *d != digest => {
                     return Err(disagree(
                         format!(
-                            "versions of eval `{}` (template `{}`: its prompt, case or limits differ)",
+                            "versions of eval `{}` (template `{}`: its prompt, case, code or limits differ)",
                             r.eval, r.template
                         ),
                         d.to_string(),
@@ -764,7 +764,7 @@ mod tests {
         p[1].records.push(other_model(Some("c2")));
         let e = mismatch(&p);
         assert!(
-            e.contains("versions of eval `a` (template `plain`: its prompt, case or limits differ): c1 in runs/a, c2 in runs/b"),
+            e.contains("versions of eval `a` (template `plain`: its prompt, case, code or limits differ): c1 in runs/a, c2 in runs/b"),
             "{e}"
         );
         for digest in [Some("c1"), None] {

@@ -224,6 +224,7 @@ mod tests {
             ignore: false,
             min_score: None,
             kind: EntryKind::Declarative(f),
+            code: "",
         }
     }
     static SLOW: EvalEntry = entry("slow", None, slow);

@@ -37,6 +37,7 @@ macro_rules! entry {
             ignore: false,
             min_score: None,
             kind: $kind,
+            code: "",
         }
     };
 }

@@ -275,6 +275,51 @@ fn an_exit_trap_does_not_pass_failed_tests() {
     bash().assert_runs_and_fails_its_tests("count_vowels() {\n  echo 9\n}\ntrap 'exit 0' EXIT");
 }
 
+/// A Bash solution is sourced into the shell that runs each snippet: what it
+/// does to that shell does not make a wrong answer pass. Functions (or
+/// aliases, or disabled builtins and a `PATH` of its own) standing in for
+/// what a test calls, also for the harness's own commands; a DEBUG trap that
+/// skips the test's commands.
+#[rstest]
+#[case::bracket_function(
+    "[() { case $2 in =) return 0;; esac; builtin [ \"$@\"; }\ntest() { return 0; }"
+)]
+#[case::builtin_and_unset(
+    "[() { case $2 in =) return 0;; esac; command test \"$@\"; }\nbuiltin() { return 0; }\nunset() { return 0; }\nenable() { return 0; }"
+)]
+#[case::alias("shopt -s expand_aliases\nalias [='true ||'")]
+#[case::path(
+    "enable -n [ test\nmkdir -p \"$TMPDIR/b\" && printf '#!/bin/sh\\nexit 0\\n' > \"$TMPDIR/b/[\" && chmod +x \"$TMPDIR/b/[\"\nPATH=$TMPDIR/b:$PATH"
+)]
+#[case::debug_trap(
+    "shopt -s extdebug\ntrap '[[ $BASH_COMMAND == \"[ \"*\" = \"* ]] && return 1' DEBUG"
+)]
+fn a_bash_solution_cannot_pass_the_tests_for_it(#[case] trick: &str) {
+    bash().assert_runs_and_fails_its_tests(&format!("count_vowels() {{\n  echo 9\n}}\n{trick}"));
+}
+
+/// Tricks against the harness that cannot be undone fail the run: the
+/// token read from where the harness takes it and written where passes are
+/// told (then `exit 0`), a readonly function named like a builtin, a
+/// readonly `POSIXLY_CORRECT` (the harness's way back to its builtins).
+#[rstest]
+#[case::token("IFS= read -r t <&5; printf %s \"$t\" >&4; exit 0")]
+#[case::readonly_function(
+    "[() { case $2 in =) return 0;; esac; builtin [ \"$@\"; }\nreadonly -f ["
+)]
+#[case::readonly_posix(
+    "[() { case $2 in =) return 0;; esac; builtin [ \"$@\"; }\nreadonly POSIXLY_CORRECT"
+)]
+fn a_bash_solution_that_locks_the_harness_out_fails(#[case] trick: &str) {
+    let suite = bash();
+    if !suite.available() {
+        return;
+    }
+    let s = suite.score(&suite.fence(&format!("count_vowels() {{\n  echo 9\n}}\n{trick}")));
+    assert_eq!((s.examples_passed, s.tests_passed), (0, 0), "{s:#?}");
+    assert!(close(s.score, 25.0), "{s:#?}");
+}
+
 /// A JavaScript solution runs in the driver's realm; replacing what the
 /// driver reports with (JSON.stringify, fs.writeSync) or checks with
 /// (assert) does not make a wrong answer pass.

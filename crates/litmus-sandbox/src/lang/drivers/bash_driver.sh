@@ -5,8 +5,13 @@
 # closed and stdin at /dev/null. The nonce is a non-exported variable of
 # this shell, not passed to snippet processes. A run counts as passed only
 # when its shell got to the end of it (after the snippet) and said so on fd
-# 4 with a token of the run: an `exit 0` in the solution (or an EXIT trap)
-# ends the shell before the snippet runs, which is not a pass.
+# 4 with a token of the run: an `exit 0` in the solution ends the shell
+# before the snippet runs, which is not a pass. The solution shares that
+# shell: functions, aliases, traps, a `PATH` of its own standing in for what
+# a test calls are undone or refused (see `run_snip`), but what the shell
+# holds it can read (the token, in a variable): a solution written against
+# this driver can still forge a pass, as one defining functions named like
+# a test's commands when a test calls it outside a subshell.
 IFS= read -r NONCE
 read -r MODE START_KIND START_INDEX PHASE_S SNIPPET_S N_EX N_TESTS CLEANUP
 IFS= read -r EXTRA || true
@@ -60,14 +65,50 @@ run_snip() {
     "${SRANDOM:-$RANDOM$RANDOM}" "${SRANDOM:-$RANDOM$RANDOM}" "${SRANDOM:-$RANDOM$RANDOM}"
   : >"$ENDF"
   start=$(now_us)
-  # The token comes on fd 5 and is read only once the snippet is done.
-  timeout -s KILL "$(fmt_s "$budget_us")" bash -c '
+  # The snippet's shell. What a solution sourced into it may do to the
+  # snippet (see the header): the script is one brace group, parsed before
+  # the solution defines any alias; the token is read, and fd 5 closed,
+  # before the solution runs; the solution runs without `enable` (no builtin
+  # is swapped for a program of the same name) and with a `trap` that does
+  # nothing (no DEBUG trap skips a test's commands, no EXIT trap turns an
+  # exit into a pass); after it, in POSIX mode (special builtins come
+  # before functions), every function named like a builtin is removed (a
+  # readonly one fails the run), and aliases, `PATH` and the hash table are
+  # put back. A run passes only when the shell writes the token after the
+  # snippet returned 0.
+  timeout -s KILL "$(fmt_s "$budget_us")" bash -c '{
     . ./setup.sh
-    . ./solution.sh
-    s=$?
-    if [ -n "$1" ]; then . "$1"; s=$?; fi
-    if [ "$s" -eq 0 ]; then IFS= read -r t <&5; printf "%s" "$t" >&4; fi
-    exit $s' litmus-snippet "$snip" 3>&- 4>"$ENDF" 5<<<"$token" 2>"$ERRF"
+    IFS= read -r __litmus_t <&5
+    exec 5<&-
+    enable -n trap enable
+    trap() { :; }
+    __litmus_b=$(compgen -b -X trap)
+    __litmus_p=$PATH
+    readonly __litmus_t __litmus_b __litmus_p
+    readonly -f trap
+    if . ./solution.sh; then
+      POSIXLY_CORRECT=y
+      if [[ -o posix ]]; then
+        set -f
+        unset -f -- $__litmus_b || exit 96
+        set +f
+        \unalias -a
+        shopt -u expand_aliases extdebug
+        PATH=$__litmus_p
+        hash -r
+        unset POSIXLY_CORRECT
+        set +o posix
+        if [[ -z $1 ]] || . "$1"; then
+          printf %s "$__litmus_t" >&4
+          exit 0
+        else
+          exit
+        fi
+      fi
+    else
+      exit
+    fi
+  }' litmus-snippet "$snip" 3>&- 4>"$ENDF" 5<<<"$token" 2>"$ERRF"
   status=$?
   end=$(now_us)
   if [ "$CLEANUP" = "1" ]; then kill -9 -1 2>/dev/null; fi

@@ -316,10 +316,12 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             .collect()
     };
 
-    // An imperative eval's behaviour is its code: its tokens (comments are
-    // not tokens) go into the registration, for `--resume` to see edits.
+    // An imperative eval's behaviour is its code: the tokens of its
+    // signature and body (not its comments, doc comments included) go into
+    // the registration, for `--resume` to see edits.
     let source = if imperative {
-        quote!(#func).to_string()
+        let block = &func.block;
+        quote!(#sig #block).to_string()
     } else {
         String::new()
     };

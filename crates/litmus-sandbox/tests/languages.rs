@@ -279,7 +279,8 @@ fn an_exit_trap_does_not_pass_failed_tests() {
 /// does to that shell does not make a wrong answer pass. Functions (or
 /// aliases, or disabled builtins and a `PATH` of its own) standing in for
 /// what a test calls, also for the harness's own commands; a DEBUG trap that
-/// skips the test's commands.
+/// skips the test's commands; the shell's arguments (the snippet's path)
+/// cleared.
 #[rstest]
 #[case::bracket_function(
     "[() { case $2 in =) return 0;; esac; builtin [ \"$@\"; }\ntest() { return 0; }"
@@ -294,6 +295,7 @@ fn an_exit_trap_does_not_pass_failed_tests() {
 #[case::debug_trap(
     "shopt -s extdebug\ntrap '[[ $BASH_COMMAND == \"[ \"*\" = \"* ]] && return 1' DEBUG"
 )]
+#[case::positional("set --")]
 fn a_bash_solution_cannot_pass_the_tests_for_it(#[case] trick: &str) {
     bash().assert_runs_and_fails_its_tests(&format!("count_vowels() {{\n  echo 9\n}}\n{trick}"));
 }

@@ -74,8 +74,9 @@ run_snip() {
   # exit into a pass); after it, in POSIX mode (special builtins come
   # before functions), every function named like a builtin is removed (a
   # readonly one fails the run), and aliases, `PATH` and the hash table are
-  # put back. A run passes only when the shell writes the token after the
-  # snippet returned 0.
+  # put back; the snippet's path is kept before the solution runs (a `set --`
+  # in it emptied `$1`, and no snippet ran). A run passes only when the shell
+  # writes the token after the snippet returned 0.
   timeout -s KILL "$(fmt_s "$budget_us")" bash -c '{
     . ./setup.sh
     IFS= read -r __litmus_t <&5
@@ -84,7 +85,8 @@ run_snip() {
     trap() { :; }
     __litmus_b=$(compgen -b -X trap)
     __litmus_p=$PATH
-    readonly __litmus_t __litmus_b __litmus_p
+    __litmus_s=$1
+    readonly __litmus_t __litmus_b __litmus_p __litmus_s
     readonly -f trap
     if . ./solution.sh; then
       POSIXLY_CORRECT=y
@@ -98,7 +100,7 @@ run_snip() {
         hash -r
         unset POSIXLY_CORRECT
         set +o posix
-        if [[ -z $1 ]] || . "$1"; then
+        if [[ -z $__litmus_s ]] || . "$__litmus_s"; then
           printf %s "$__litmus_t" >&4
           exit 0
         else

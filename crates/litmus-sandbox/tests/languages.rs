@@ -300,6 +300,23 @@ fn a_bash_solution_cannot_pass_the_tests_for_it(#[case] trick: &str) {
     bash().assert_runs_and_fails_its_tests(&format!("count_vowels() {{\n  echo 9\n}}\n{trick}"));
 }
 
+/// The harness's cleanup keeps the solution's own shell options: a `set -f`
+/// (no globbing) holds in the tests.
+#[test]
+fn a_bash_solutions_own_set_f_stays() {
+    let suite = Suite {
+        lang: Language::Bash,
+        spec: CodeSpec::new(Language::Bash)
+            .test("[[ -o noglob ]]")
+            .test("[ \"$(echo *)\" = '*' ]"),
+    };
+    if !suite.available() {
+        return;
+    }
+    let s = suite.score(&suite.fence("set -f\nf() { :; }"));
+    assert_eq!(s.tests_passed, 2, "{s:#?}");
+}
+
 /// Tricks against the harness that cannot be undone fail the run: the
 /// token read from where the harness takes it and written where passes are
 /// told (then `exit 0`), a readonly function named like a builtin, a

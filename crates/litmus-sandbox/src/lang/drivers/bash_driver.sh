@@ -74,7 +74,9 @@ run_snip() {
   # exit into a pass); after it, in POSIX mode (special builtins come
   # before functions), every function named like a builtin is removed (a
   # readonly one fails the run), and aliases, `PATH` and the hash table are
-  # put back; the snippet's path is kept before the solution runs (a `set --`
+  # put back (the names unquoted, without globbing, as `[` is a pattern; a
+  # `set -f` of the solution stays); the snippet's path is kept before the
+  # solution runs (a `set --`
   # in it emptied `$1`, and no snippet ran). A run passes only when the shell
   # writes the token after the snippet returned 0.
   timeout -s KILL "$(fmt_s "$budget_us")" bash -c '{
@@ -91,9 +93,13 @@ run_snip() {
     if . ./solution.sh; then
       POSIXLY_CORRECT=y
       if [[ -o posix ]]; then
-        set -f
-        unset -f -- $__litmus_b || exit 96
-        set +f
+        if [[ -o noglob ]]; then
+          unset -f -- $__litmus_b || exit 96
+        else
+          set -f
+          unset -f -- $__litmus_b || exit 96
+          set +f
+        fi
         \unalias -a
         shopt -u expand_aliases extdebug
         PATH=$__litmus_p

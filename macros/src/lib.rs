@@ -319,12 +319,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     // An imperative eval's behaviour is its code: the tokens of its
     // signature and body (not its comments, doc comments included) go into
     // the registration, for `--resume` to see edits.
-    let source = if imperative {
-        let block = &func.block;
-        quote!(#sig #block).to_string()
-    } else {
-        String::new()
-    };
+    let block = &func.block;
+    let source = imperative.then(|| quote!(#sig #block).to_string());
     let into_case = quote_spanned!(ret_span=> #krate::__private::IntoCase::into_case);
     let into_score = quote_spanned!(ret_span=> #krate::__private::IntoScore::into_score);
     let mut registrations = TokenStream2::new();
@@ -334,11 +330,10 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
         };
-        let code = if imperative {
-            format!("{source}\n{}", quote!(#(#args),*))
-        } else {
-            String::new()
-        };
+        let code = source
+            .as_ref()
+            .map(|s| format!("{s}\n{}", quote!(#(#args),*)))
+            .unwrap_or_default();
         let (wrapper_fn, kind) = if imperative {
             (
                 quote! {

@@ -438,10 +438,13 @@ pub fn expand(
                 EntryKind::Declarative(_) => {
                     built.map(|_| case_digest(&fingerprint, prompt.as_ref()))
                 }
-                EntryKind::Imperative(_) if !entry.code.is_empty() => {
-                    Some(imperative_digest(entry.code, &limits, template))
-                }
-                EntryKind::Imperative(_) => None,
+                // It asks and scores in its code, through the template.
+                EntryKind::Imperative(_) => (!entry.code.is_empty()).then(|| {
+                    let limits = serde_json::to_string(&limits).unwrap_or_default();
+                    let template = serde_json::to_string(template).unwrap_or_default();
+                    let code = entry.code;
+                    case_digest(&format!("imperative\0{code}\0{limits}\0{template}"), None)
+                }),
             };
             for &temperature in &plan.temperatures {
                 let config = ConfigKey {
@@ -478,26 +481,12 @@ pub fn expand(
 }
 
 /// [`Instance::case_digest`] of a case with `fingerprint` (limits included)
-/// asked `prompt`.
+/// asked `prompt` (an imperative eval: its code, limits and template, and no
+/// prompt of its own).
 fn case_digest(fingerprint: &str, prompt: Option<&Prompt>) -> String {
     let prompt = serde_json::to_string(&prompt).unwrap_or_default();
     let revision = litmus_sandbox::scorer_revision();
     let digest = sha256_hex(format!("{fingerprint}\0{prompt}\0{revision}").as_bytes());
-    digest[..32].to_string()
-}
-
-/// [`Instance::case_digest`] of an imperative eval: its code (what it asks
-/// and how it scores), its limits and the template its context renders with.
-fn imperative_digest(
-    code: &str,
-    limits: &litmus_sandbox::Limits,
-    template: &PromptTemplate,
-) -> String {
-    let limits = serde_json::to_string(limits).unwrap_or_default();
-    let template = serde_json::to_string(template).unwrap_or_default();
-    let revision = litmus_sandbox::scorer_revision();
-    let digest =
-        sha256_hex(format!("imperative\0{code}\0{limits}\0{template}\0{revision}").as_bytes());
     digest[..32].to_string()
 }
 

@@ -17,6 +17,9 @@ read -r MODE START_KIND START_INDEX PHASE_S SNIPPET_S N_EX N_TESTS CLEANUP
 IFS= read -r EXTRA || true
 exec 0</dev/null
 ERRF="${TMPDIR:-/tmp}/.litmus-err.$$"
+# The builtins a solution may shadow with functions (see `run_snip`), listed
+# once here rather than by a subshell in every snippet's shell.
+BUILTINS=$(compgen -b -X trap)
 ENDF="${TMPDIR:-/tmp}/.litmus-end.$$"
 
 json_str() {
@@ -85,7 +88,7 @@ run_snip() {
     exec 5<&-
     enable -n trap enable
     trap() { :; }
-    __litmus_b=$(compgen -b -X trap)
+    __litmus_b=$2
     __litmus_p=$PATH
     __litmus_s=$1
     readonly __litmus_t __litmus_b __litmus_p __litmus_s
@@ -116,7 +119,7 @@ run_snip() {
     else
       exit
     fi
-  }' litmus-snippet "$snip" 3>&- 4>"$ENDF" 5<<<"$token" 2>"$ERRF"
+  }' litmus-snippet "$snip" "$BUILTINS" 3>&- 4>"$ENDF" 5<<<"$token" 2>"$ERRF"
   status=$?
   end=$(now_us)
   if [ "$CLEANUP" = "1" ]; then kill -9 -1 2>/dev/null; fi

@@ -179,6 +179,14 @@ impl Pool {
         fail_slot(&mut st.slots[index], cooldown, error);
     }
 
+    /// Whether some endpoint is up: taking requests, or probed right now.
+    pub fn has_up(&self) -> bool {
+        self.lock()
+            .slots
+            .iter()
+            .any(|s| matches!(s.health, Health::Up | Health::Probing))
+    }
+
     /// Whether some endpoint would take a request without waiting for a cool-down.
     pub fn has_available(&self) -> bool {
         let now = Instant::now();

@@ -471,8 +471,14 @@ impl Transport {
                     // health check, not this request's failure: the pool
                     // picks again (a live endpoint, or `Unavailable` and the
                     // retries below) at no cost, `probes_left` times at most.
-                    if probe && probes_left > 0 {
-                        probes_left -= 1;
+                    // While another endpoint is up, the request can wait
+                    // for it however many probes fail meanwhile (a request
+                    // that waited for a busy live host through eight probes
+                    // of a dead one failed); the count bounds the probes
+                    // only when no endpoint is up (with `cooldown_ms = 0`
+                    // a dead endpoint could be probed without end).
+                    if probe && (probes_left > 0 || self.pool.has_up()) {
+                        probes_left = probes_left.saturating_sub(1);
                         continue;
                     }
                     if failovers_left > 0 && self.pool.has_available() {

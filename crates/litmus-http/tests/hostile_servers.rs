@@ -528,3 +528,24 @@ fn a_hung_endpoint_is_taken_out_after_three_timeouts() {
     assert_eq!(hung.requests_to("/v1/chat/completions").len(), 3);
     assert!(!b.endpoint_stats()[0].healthy);
 }
+
+// A request waiting for a busy live endpoint is handed probes of a dead one
+// each time its cool-down ends: while the live one is up, those cost the
+// request nothing, however many fail (after eight, each took a retry, and a
+// request that waited long enough failed).
+#[test]
+fn probes_of_a_dead_endpoint_cost_a_waiting_request_nothing() {
+    let dead = format!("http://127.0.0.1:{}", common::dead_port());
+    let live =
+        server(|_| Resp::json(200, &chat_reply(&["live"])).delayed(Duration::from_millis(150)));
+    let mut spec = openai_spec(&[live.url(), dead]);
+    spec.parallel = Some(1);
+    spec.options.insert("cooldown_ms".into(), "5".into());
+    spec.options.insert("retries".into(), "1".into());
+    let b = std::sync::Arc::new(OpenAiBackend::open(&spec).unwrap());
+    let b2 = std::sync::Arc::clone(&b);
+    for g in from_threads(6, 2, move || b2.generate(&request(vec![0]))) {
+        assert_eq!(g.expect("served by the live endpoint")[0].text, "live");
+    }
+    assert_eq!(live.requests_to("/v1/chat/completions").len(), 12);
+}

@@ -27,8 +27,13 @@
 #   bound    the least time llama.cpp itself needs for litmus's work: generated tokens / S_TG +
 #            prompt tokens (each distinct prompt once) / pp, with S_TG from
 #            `llama-batched-bench -npp <mean prompt> -ntg MAX_TOKENS -npl <litmus's sequences>` and
-#            pp from `llama-bench -p 512`, both measured in the round, without weight repacking
-#            (as litmus runs).
+#            pp from `llama-bench -p 512`, without weight repacking (as litmus runs), measured
+#            right before and right after litmus's run in each round: the round's bound is the
+#            mean of the two, and their ratio ("drift") shows how far the machine's own speed
+#            moved while litmus ran (after / before; shared machines drift by tens of percent within
+#            minutes).
+#            A warm-up run of litmus before round 1 (not counted) gives the prompts, the mean
+#            prompt length and litmus's number of sequences that the first measurement needs.
 #   schedule (SCHEDULE=1; about 2 minutes more per round) the least time llama.cpp needs for
 #            litmus's work *as the samples' lengths shape it*: the bound counts every generated
 #            token at the full batch's rate, but sequences finish at different steps and the batch
@@ -36,7 +41,7 @@
 #            completion length from samples.jsonl, as many in flight as litmus's sequences, a
 #            finished one's slot taken by the next) and charges each step llama.cpp's time per
 #            step at that batch size (llama-batched-bench at 1, 2, 4, ... and litmus's sequences,
-#            interpolated), plus the prompts at pp512's rate.
+#            interpolated), plus the prompts at pp512's rate (measured after litmus's run).
 # Generated tokens: litmus from its samples.jsonl usage; lm-eval from llama-server's /metrics.
 # Prints one line per round, then the medians.
 #
@@ -365,10 +370,11 @@ PY
 }
 
 # --- The bound -----------------------------------------------------------------------------------
-measure_bound() {  # $1: round; sets s_tg pp npl
-  local out
+measure_bound() {  # $1: label of the logs; $2: litmus's run (its sequences, its samples' lengths);
+                   # $3: 1 to measure the schedule bound too (SCHEDULE=1). Sets s_tg pp npl schedule_s
+  local out run_dir=$2
   # litmus's sequences: PARALLEL, else what its run says it used (its default follows the workload).
-  npl=${PARALLEL:-$(python3 -c 'import glob, json, sys; print(json.load(open(glob.glob(sys.argv[1] + "/runs/*/summary.json")[0]))["configs"][0]["model"]["sequences"])' "$OUT/litmus-$1" 2>/dev/null || echo 32)}
+  npl=${PARALLEL:-$(python3 -c 'import glob, json, sys; print(json.load(open(glob.glob(sys.argv[1] + "/runs/*/summary.json")[0]))["configs"][0]["model"]["sequences"])' "$run_dir" 2>/dev/null || echo 32)}
   if (( npl > PROMPTS * SAMPLES )); then npl=$((PROMPTS * SAMPLES)); fi
   out=$("$LLAMA_BIN/llama-batched-bench" -m "$MODEL" -t "$THREADS" \
     -c $(( npl * ((mean_prompt + MAX_TOKENS + 256) / 256) * 256 )) -b 2048 -ub 512 \
@@ -377,7 +383,7 @@ measure_bound() {  # $1: round; sets s_tg pp npl
   s_tg=$(python3 -c 'import json,sys; print([json.loads(l) for l in sys.stdin if l.startswith("{")][-1]["speed_tg"])' <<<"$out") ||
     die "no S_TG in llama-batched-bench's output (log $OUT/batched-bench-$1.log)"
   schedule_s=""
-  if [[ $SCHEDULE == 1 ]]; then
+  if [[ $3 == 1 ]]; then
     local npls="" n
     for n in 1 2 4 8 16 32 64; do if (( n < npl )); then npls+="${npls:+,}$n"; fi; done
     out=""
@@ -389,7 +395,7 @@ measure_bound() {  # $1: round; sets s_tg pp npl
     fi
     out+=$'\n'"{\"pl\": $npl, \"t_tg\": $(awk -v s="$s_tg" -v n="$npl" -v t="$MAX_TOKENS" 'BEGIN { print n * t / s }')}"
     printf '%s\n' "$out" >"$OUT/schedule-steps-$1.jsonl"
-    schedule_s=$(python3 - "$OUT/litmus-$1" "$npl" "$MAX_TOKENS" "$OUT/schedule-steps-$1.jsonl" <<'PY'
+    schedule_s=$(python3 - "$run_dir" "$npl" "$MAX_TOKENS" "$OUT/schedule-steps-$1.jsonl" <<'PY'
 import bisect, glob, json, sys
 run_dir, slots, ntg, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 # Seconds per generation step at each measured batch size.
@@ -467,45 +473,63 @@ print(f"(per-run figures: {sys.argv[1]})")
 PY
   exit 0
 fi
-printf 'round\tload\tlitmus_s\tlitmus_gen\tlitmus_prompt\tscore\tlmeval_s\tlmeval_eval_s\tlmeval_gen\tlmeval_prompt\tratio\ts_tg\tpp\tnpl\tbound_s\tlitmus_over_bound\tschedule_s\tlitmus_over_schedule\n' >"$results"
+printf 'round\tload\tlitmus_s\tlitmus_gen\tlitmus_prompt\tscore\tlmeval_s\tlmeval_eval_s\tlmeval_gen\tlmeval_prompt\tratio\ts_tg_before\ts_tg_after\tpp_before\tpp_after\tnpl\tbound_before_s\tbound_after_s\tbound_s\tdrift\tlitmus_over_bound\tschedule_s\tlitmus_over_schedule\n' >"$results"
+if [[ $PEER_ONLY != 1 ]]; then
+  # The warm-up: the prompts for lm-eval's task, and what the first bound measurement needs.
+  log "warm-up run of litmus (not counted)"
+  run_litmus 0
+  stats=$(litmus_stats 0 1) || die "reading litmus's results failed"
+  read -r mg mp mean_prompt ms me score _ _ _ answers0 <<<"$stats"
+  [[ $ms == $((PROMPTS * SAMPLES)) ]] || die "litmus recorded $ms samples, expected $((PROMPTS * SAMPLES))"
+  write_task
+fi
 for r in $(seq 1 "$ROUNDS"); do
   load=$(cut -d' ' -f1 /proc/loadavg)
   if [[ $PEER_ONLY == 1 ]]; then
     run_lm_eval "$r"
     printf 'round %d (load %s): lm-eval %.1f s (evaluation %.1f s), %d generated tokens (%.1f t/s), %d prompt tokens\n' \
       "$r" "$load" "$lw" "$le" "$lg" "$(awk -v g="$lg" -v w="$lw" 'BEGIN { print g / w }')" "$lp"
-    printf '%d\t%s\t\t\t\t\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\n' "$r" "$load" "$lw" "$le" "$lg" "$lp" >>"$results"
+    printf '%d\t%s\t\t\t\t\t%s\t%s\t%s\t%s' "$r" "$load" "$lw" "$le" "$lg" "$lp" >>"$results"
+    printf '\t%.0s' {1..13} >>"$results"
+    printf '\n' >>"$results"
     continue
   fi
-  # Round 1 runs litmus first (its prompts make lm-eval's task); later rounds alternate.
+  # Odd rounds run litmus first, even rounds lm-eval first; the bound is measured right before
+  # and right after litmus's run.
   order=(litmus lm-eval)
   if (( r % 2 == 0 )); then order=(lm-eval litmus); fi
   for side in "${order[@]}"; do
     if [[ $side == litmus ]]; then
+      measure_bound "$r-before" "$OUT/litmus-0" 0
+      tg_b=$s_tg pp_b=$pp
       run_litmus "$r"
-      stats=$(litmus_stats "$r" "$([[ $r == 1 ]] && echo 1 || echo 0)") || die "reading litmus's results failed"
-      read -r mg mp mean_prompt ms me score _ <<<"$stats"
+      stats=$(litmus_stats "$r" 0) || die "reading litmus's results failed"
+      read -r mg mp mean_prompt ms me score _ _ _ answers <<<"$stats"
       [[ $me == 0 ]] || log "round $r: $me of $ms litmus samples errored (see $OUT/litmus-$r.log)"
       [[ $ms == $((PROMPTS * SAMPLES)) ]] || die "litmus recorded $ms samples, expected $((PROMPTS * SAMPLES))"
-      [[ $r != 1 ]] || write_task
+      [[ $answers == "$answers0" ]] || log "round $r: litmus's answers differ from the warm-up run's ($answers, $answers0)"
+      measure_bound "$r-after" "$OUT/litmus-$r" "$SCHEDULE"
+      tg_a=$s_tg pp_a=$pp
     else
       run_lm_eval "$r"
     fi
   done
-  measure_bound "$r"
-  read -r ratio bound over <<<"$(awk -v mw="$mw" -v mg="$mg" -v mp="$mp" -v lw="$lw" -v s="$s_tg" -v pp="$pp" 'BEGIN {
-    bound = mg / s + mp / pp
-    printf "%.3f %.3f %.3f", lw / mw, bound, mw / bound }')"
+  read -r ratio bound_b bound_a bound drift over <<<"$(awk -v mw="$mw" -v mg="$mg" -v mp="$mp" -v lw="$lw" \
+    -v sb="$tg_b" -v sa="$tg_a" -v pb="$pp_b" -v pa="$pp_a" 'BEGIN {
+    b = mg / sb + mp / pb; a = mg / sa + mp / pa; bound = (a + b) / 2
+    printf "%.3f %.3f %.3f %.3f %.3f %.3f", lw / mw, b, a, bound, a / b, mw / bound }')"
   sched="" sched_over=""
   if [[ -n $schedule_s ]]; then
-    read -r sched sched_over <<<"$(awk -v mw="$mw" -v g="$schedule_s" -v mp="$mp" -v pp="$pp" 'BEGIN {
+    read -r sched sched_over <<<"$(awk -v mw="$mw" -v g="$schedule_s" -v mp="$mp" -v pp="$pp_a" 'BEGIN {
       b = g + mp / pp; printf "%.3f %.3f", b, mw / b }')"
   fi
-  printf 'round %d (load %s): litmus %.1f s (%d generated, %d prompt tokens, score %s) | lm-eval %.1f s (evaluation %.1f s; %d generated, %d prompt tokens) | lm-eval/litmus %.2fx | bound %.1f s (S_TG %.1f t/s at %d seqs, pp512 %.1f t/s), litmus/bound %.2fx%s\n' \
-    "$r" "$load" "$mw" "$mg" "$mp" "$score" "$lw" "$le" "$lg" "$lp" "$ratio" "$bound" "$s_tg" "$npl" "$pp" "$over" \
-    "${sched:+ | schedule bound $(printf '%.1f' "$sched") s, litmus/schedule bound $(printf '%.2f' "$sched_over")x}"
-  printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$load" "$mw" "$mg" "$mp" "$score" \
-    "$lw" "$le" "$lg" "$lp" "$ratio" "$s_tg" "$pp" "$npl" "$bound" "$over" "$sched" "$sched_over" >>"$results"
+  printf 'round %d (load %s): litmus %.1f s (%d generated, %d prompt tokens, score %s) | lm-eval %.1f s (evaluation %.1f s; %d generated, %d prompt tokens) | lm-eval/litmus %.2fx | bound %.1f s (before litmus %.1f s: S_TG %.1f t/s at %d seqs, pp512 %.1f t/s; after %.1f s: %.1f, %.1f t/s; drift %.2f), litmus/bound %.2fx%s\n' \
+    "$r" "$load" "$mw" "$mg" "$mp" "$score" "$lw" "$le" "$lg" "$lp" "$ratio" "$bound" "$bound_b" "$tg_b" "$npl" "$pp_b" \
+    "$bound_a" "$tg_a" "$pp_a" "$drift" "$over" \
+    "${sched:+ | schedule bound (after) $(printf '%.1f' "$sched") s, litmus/schedule bound $(printf '%.2f' "$sched_over")x}"
+  printf '%s\t' "$r" "$load" "$mw" "$mg" "$mp" "$score" "$lw" "$le" "$lg" "$lp" "$ratio" "$tg_b" "$tg_a" "$pp_b" "$pp_a" \
+    "$npl" "$bound_b" "$bound_a" "$bound" "$drift" "$over" "$sched" >>"$results"
+  printf '%s\n' "$sched_over" >>"$results"
 done
 
 python3 - "$results" <<'PY'
@@ -517,7 +541,7 @@ def med(k):
 cols = [("litmus_s", "litmus wall s", "%.1f"), ("litmus_gen", "litmus generated", "%.0f"),
         ("lmeval_s", "lm-eval wall s", "%.1f"), ("lmeval_eval_s", "lm-eval evaluation s", "%.1f"),
         ("lmeval_gen", "lm-eval generated", "%.0f"),
-        ("ratio", "lm-eval/litmus", "%.2fx"), ("bound_s", "bound s", "%.1f"),
+        ("ratio", "lm-eval/litmus", "%.2fx"), ("bound_s", "bound s", "%.1f"), ("drift", "drift", "%.2f"),
         ("litmus_over_bound", "litmus/bound", "%.2fx"), ("schedule_s", "schedule bound s", "%.1f"),
         ("litmus_over_schedule", "litmus/schedule bound", "%.2fx")]
 parts = [f"{label} {fmt % med(k)}" for k, label, fmt in cols if med(k) is not None]

@@ -907,6 +907,41 @@ fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
     );
 }
 
+/// An eval that ends its own process with `std::process::exit(0)` mid-run is
+/// an ended target, not a passing run: exit 1, the samples stored, the
+/// command that continues (exit 0 once sample 3 no longer exits).
+#[test]
+fn a_target_that_exits_with_0_mid_run_is_reported_as_ended() {
+    let evals = KILLED.replace(
+        r#"let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();"#,
+        "let _ = pid; std::process::exit(0);",
+    );
+    assert_ne!(evals, KILLED);
+    let p = Project::new(&evals, MORE, None);
+    let rec = p.out_dir().join("empty-recording");
+    std::fs::create_dir_all(&rec).unwrap();
+    std::fs::write(rec.join("samples.jsonl"), "").unwrap();
+    let model = format!("replay:{}", rec.display());
+    let out_dir = p.out_dir().join("results").display().to_string();
+    let out = p
+        .cargo_eval(&["--model", &model, "--output-dir", &out_dir, "--quiet"])
+        .env("KILLED_RUNS_DIR", PathBuf::from(&out_dir).join("runs"))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: eval target `userproj/evals` exited with code 0 before it could report"
+        ),
+        "{all}"
+    );
+    assert!(stderr.contains("(5 scored, 0 errored)"), "{all}");
+    let out = p.cargo_eval_exactly(&printed_resume_command(&stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
 /// Text evals on the default model, for the engine-crash test.
 const CRASH_EVALS: &str = r#"
 use litmus::prelude::*;

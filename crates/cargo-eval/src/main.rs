@@ -546,6 +546,15 @@ fn run(args: RunArgs) -> Result<i32, String> {
         let expected = status
             .code()
             .filter(|c| (exit::OK..=exit::SNAPSHOT_CHANGED).contains(c));
+        // A target that opened its run (it names the run's directory then)
+        // and exited with a code that promises a summary, but wrote none,
+        // did not finish: something in it ended the process (an eval calling
+        // `std::process::exit(0)`), and 0 must not pass for a whole run.
+        let unreported = collect
+            && expected.is_some_and(|c| c != exit::ERRORED && c != exit::USAGE)
+            && run_dir_path.exists()
+            && !summary_path.exists();
+        let expected = expected.filter(|_| !unreported);
         let code = expected.unwrap_or(exit::ERRORED);
         if expected.is_none() || (collect && code == exit::ERRORED) {
             let run_dir = collect
@@ -620,6 +629,11 @@ fn ended_report(
             t.name,
             litmus_core::base::util::describe_exit(status)
         ));
+        if status.success() {
+            out.push_str(
+                "       (it wrote no summary: something in it, such as an eval calling std::process::exit, ended the process)\n",
+            );
+        }
     }
     let Some(run_dir) = run_dir else {
         if ended.is_some() {
@@ -1085,7 +1099,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("error: {}", printable(&e.to_string()));
+            // Line by line: a TOML error's source line and caret stay on
+            // their own lines; control characters are escaped.
+            let e = e.to_string();
+            let lines: Vec<_> = e.split('\n').map(printable).collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::from(exit::USAGE as u8)
         }
     }

@@ -463,7 +463,9 @@ fn a_model_that_fails_to_load_fails_its_evals_not_the_run() {
     let load_errors =
         beside_a_good_model(|| Err(BackendError::Load("m.gguf: not a GGUF file".into())));
     assert_eq!(load_errors.len(), 1);
-    assert!(load_errors[0].1.contains("not a GGUF file"));
+    // The reason alone: the console and the CI outputs say "model m failed
+    // to load: …" around it.
+    assert_eq!(load_errors[0].1, "m.gguf: not a GGUF file");
 }
 
 #[test]
@@ -788,5 +790,57 @@ fn a_metric_that_cannot_score_errs_its_samples_instead_of_scoring_0() {
                 r.score
             );
         }
+    }
+}
+
+fn nan_score(ctx: &mut EvalContext<'_>) -> ScoreResult {
+    let a = ctx.ask("Capital of France?")?;
+    // 0 of 0 checks passed: a scorer's division by zero.
+    Ok(Score::from_fraction(
+        a.matches("Rome").count() as f64 / 0.0 * 0.0,
+    ))
+}
+static NAN_SCORE: EvalEntry = entry!("nan_score", EntryKind::Imperative(nan_score));
+
+fn nan_part(ctx: &mut EvalContext<'_>) -> ScoreResult {
+    let _ = ctx.ask("Capital of France?")?;
+    Ok(Score::pass().part("ratio", f64::NAN))
+}
+static NAN_PART: EvalEntry = entry!("nan_part", EntryKind::Imperative(nan_part));
+
+#[test]
+fn a_nan_score_is_the_samples_error_not_a_silent_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend: SharedBackend = Counting::new(false);
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let p = plan(vec![&NAN_SCORE, &NAN_PART, &IMPERATIVE], 1);
+    let store = common::store(dir.path(), "a");
+    let out = execute(
+        &p,
+        &store,
+        &cache,
+        &|_: &ModelSpec| Ok(backend.clone()),
+        &mut Collect::default(),
+    );
+    assert_eq!(out.records.len(), 6);
+    for r in &out.records {
+        let e = r.error.as_deref().unwrap_or_default();
+        match r.eval.as_str() {
+            "nan_score" => assert!(
+                r.score.is_none() && e == "the eval returned a NaN score",
+                "{r:?}"
+            ),
+            "nan_part" => assert!(
+                r.score.is_none() && e == "the eval returned a NaN score part",
+                "{r:?}"
+            ),
+            _ => assert!(r.score.is_some() && r.error.is_none(), "{r:?}"),
+        }
+    }
+    // What the store holds reads back (JSON has no NaN).
+    let stored = std::fs::read_to_string(store.dir().join("samples.jsonl")).unwrap();
+    assert_eq!(stored.lines().count(), 6);
+    for line in stored.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
     }
 }

@@ -29,9 +29,18 @@ pub struct Score {
 
 impl Score {
     /// A score of `value` (clamped to 0–100); passed when it is 100.
+    ///
+    /// NaN stays NaN: the runner records a sample scored NaN (an eval's or
+    /// a scorer's `0.0 / 0.0`) as an error, never as a silent 0.
+    ///
+    /// ```
+    /// use litmus_core::eval::score::Score;
+    /// assert_eq!(Score::new(140.0).value, 100.0);
+    /// assert!(Score::new(f64::NAN).value.is_nan());
+    /// ```
     pub fn new(value: f64) -> Self {
         let value = if value.is_nan() {
-            0.0
+            value
         } else {
             value.clamp(0.0, 100.0)
         };

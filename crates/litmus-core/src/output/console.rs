@@ -150,7 +150,7 @@ impl Console {
                     "  {} error{}: {}",
                     u.errors,
                     if u.errors == 1 { "" } else { "s" },
-                    truncate(&printable(err), 120)
+                    truncate(&printable(&one_line(err)), 120)
                 ),
             ));
         }
@@ -380,6 +380,16 @@ pub fn time_line(t: &TimeSplit) -> String {
         }
     }
     line
+}
+
+/// A multi-line message (a regex error with its caret, a judge's attempts)
+/// on one line: its non-blank lines, trimmed, joined with " | ".
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn half_width(u: &UnitSummary) -> f64 {
@@ -651,5 +661,24 @@ mod tests {
         // What was there is shown, escaped.
         assert!(out.contains("the model refused: x\\u{1b}[2J"), "{out}");
         assert!(out.contains("\\r\\u{1b}[32m 100.0"), "{out}");
+    }
+
+    #[test]
+    fn an_eval_line_shows_a_multi_line_error_on_one_line() {
+        let buf = Buf::default();
+        let mut console =
+            Console::new(Format::Human, false, Color::Never).with_output(Box::new(buf.clone()));
+        let r = SampleRecord {
+            eval: "e".into(),
+            error: Some("regex parse error:\n    (unclosed\n    ^\nerror: unclosed group".into()),
+            ..SampleRecord::default()
+        };
+        console.event(Event::EvalFinished(&UnitSummary::of(&[&r], None, 1.0)));
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            out.contains("1 error: regex parse error: | (unclosed | ^ | error: unclosed group"),
+            "{out}"
+        );
+        assert!(!out.contains("\\n"), "{out}");
     }
 }

@@ -248,7 +248,10 @@ impl Worker<'_> {
         r.exchanges = std::mem::take(&mut ctx.exchanges);
         r.cached = caller.all_cached();
         match result {
-            Ok(Ok(score)) => r.score = Some(score),
+            Ok(Ok(score)) => match not_nan(score, "the eval") {
+                Ok(score) => r.score = Some(score),
+                Err(e) => r.error = Some(e),
+            },
             Ok(Err(e)) => r.error = Some(e.to_string()),
             Err(p) => r.error = Some(format!("eval panicked: {}", panic_message(p.as_ref()))),
         }
@@ -320,7 +323,7 @@ impl Worker<'_> {
             crate::eval::case_scoring::score_judged(t, &question, answer, judge)
         }));
         match graded {
-            Ok(Ok(Some(s))) => Ok(s),
+            Ok(Ok(Some(s))) => not_nan(s, "the judge's grading"),
             Ok(Ok(None)) => Err("the case has no judge".to_string()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(p) => Err(format!("the judge panicked: {}", panic_message(p.as_ref()))),
@@ -343,7 +346,22 @@ impl Worker<'_> {
         .unwrap_or_else(|p| {
             Ok(Score::fail().details(format!("scorer panicked: {}", panic_message(p.as_ref()))))
         })?;
+        let s = not_nan(s, "the scorer")?;
         self.cache.put_score(key, &s);
         Ok(s)
+    }
+}
+
+/// A score that is NaN, or has a NaN part, is `who`'s error, not a 0 (and
+/// JSON, the store's format, has no NaN).
+fn not_nan(score: Score, who: &str) -> Result<Score, String> {
+    let nan = |v: &f64| v.is_nan();
+    if nan(&score.value) || score.parts.values().any(nan) {
+        Err(format!(
+            "{who} returned a NaN score{}",
+            if nan(&score.value) { "" } else { " part" }
+        ))
+    } else {
+        Ok(score)
     }
 }

@@ -30,8 +30,10 @@ pub enum Metric {
         #[serde(default)]
         normalize: Normalize,
     },
-    /// 1 if the regex finds a match anywhere in the prediction (Rust `regex`
-    /// syntax; anchor with `^…$` for a full match). References are ignored.
+    /// 1 if the regex finds a match anywhere in the prediction, its
+    /// surrounding whitespace trimmed (Rust `regex` syntax; anchor with `^…$`
+    /// to match the whole answer: a model's leading space or final newline
+    /// does not count). References are ignored.
     Regex {
         /// The pattern.
         pattern: String,
@@ -262,7 +264,7 @@ impl Metric {
                     .any(|r| text::contains(prediction, r, normalize)),
             ),
             Metric::Regex { pattern } => {
-                MetricScore::binary(compile(pattern)?.is_match(prediction))
+                MetricScore::binary(compile(pattern)?.is_match(prediction.trim()))
             }
             Metric::JsonValid => MetricScore::binary(json::is_valid_json(prediction)),
             Metric::JsonSchema { schema } => {

@@ -110,6 +110,9 @@ fn text_contains() {
 #[case::anchored_match(r"^\d{3}-\d{4}$", "555-1234", 1.0)]
 #[case::anchored_no_match(r"^\d{3}-\d{4}$", "call 555-1234", 0.0)]
 #[case::search_with_flags(r"(?i)answer:\s*B\b", "... so the Answer: b", 1.0)]
+// A model's leading space and final newline are not part of its answer.
+#[case::anchored_in_surrounding_whitespace(r"^42\.?$", " 42.\n", 1.0)]
+#[case::inner_whitespace_kept(r"^\d{3}-\d{4}$", "555 - 1234", 0.0)]
 fn regex_metric(#[case] pattern: &str, #[case] answer: &str, #[case] want: f64) {
     let got = Metric::regex(pattern).score(answer, &[]).unwrap().value;
     assert_eq!(got, want, "{pattern} on {answer:?}");

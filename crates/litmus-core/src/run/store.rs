@@ -570,7 +570,8 @@ pub fn score_key(case_fingerprint: &str, response: &str) -> String {
     let mut buf = Vec::with_capacity(case_fingerprint.len() + response.len() + 32);
     // v3: a metric that cannot score is an error, no longer a cached 0.
     // v4: JSON Schema's multipleOf exact; JSON numbers read correctly rounded.
-    buf.extend_from_slice(b"litmus-score-v4\0");
+    // v5: the regex metric matches the answer with its surrounding whitespace trimmed.
+    buf.extend_from_slice(b"litmus-score-v5\0");
     buf.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
     buf.push(0);
     // The sandbox's drivers: a score is the scorer's as much as the answer's.

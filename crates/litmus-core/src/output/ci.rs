@@ -335,10 +335,16 @@ pub fn write_junit(
     summary: &RunSummary,
     snapshots: &[SnapshotOutcome],
 ) -> std::io::Result<()> {
+    write_creating_dir(path, junit_xml(summary, snapshots).as_bytes())
+}
+
+/// Writes `data` to `path`, creating its directory first (as `--junit` and
+/// `--markdown` both do).
+fn write_creating_dir(path: &Path, data: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, junit_xml(summary, snapshots))
+    std::fs::write(path, data)
 }
 
 /// Escapes text for a Markdown table cell, as lightly as a report of
@@ -603,7 +609,7 @@ pub fn write_outputs(
     }
     let text = markdown_summary(summary, snapshots);
     if let Some(path) = markdown {
-        if let Err(e) = std::fs::write(path, &text) {
+        if let Err(e) = write_creating_dir(path, text.as_bytes()) {
             warnings.push(format!("{}: {e}", path.display()));
         }
     }
@@ -637,5 +643,39 @@ pub fn exit_message(code: i32, summary: &RunSummary, merged: bool) -> String {
         exit::BELOW_THRESHOLD => "some evals scored below their min_score".to_string(),
         exit::SNAPSHOT_CHANGED => "some scores improved beyond noise: accept the new snapshots with `cargo insta review` (or rerun with INSTA_UPDATE=always) and commit them".to_string(),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--junit` and `--markdown` into folders that do not exist yet: both
+    /// written, no warning (the Markdown file was left out with a warning).
+    #[test]
+    fn junit_and_markdown_create_their_folders() {
+        if std::env::var_os("GITHUB_STEP_SUMMARY").is_some() {
+            return; // the step summary would be appended to as well
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("a/b/junit.xml");
+        let markdown = dir.path().join("c/d/summary.md");
+        let summary = RunSummary::build(
+            "r",
+            "dir",
+            &[],
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        );
+        let warnings = write_outputs(&summary, &[], Some(&junit), Some(&markdown));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<testsuites"));
+        assert_eq!(
+            std::fs::read_to_string(&markdown).unwrap(),
+            markdown_summary(&summary, &[])
+        );
     }
 }

@@ -500,10 +500,22 @@ fn run(args: RunArgs) -> Result<i32, String> {
     let meta = metadata(args.build.manifest_path.as_deref())?;
     let targets = find_targets(&meta, &args.build.package, &args.build.target_name, &cwd);
     if targets.is_empty() {
-        return Err(
-            "no eval targets found: add a `[[test]]` target with `harness = false` named `evals` (path e.g. `evals/main.rs`) to a package that depends on litmus"
-                .into(),
-        );
+        let which = if args.build.target_name.is_empty() {
+            "no eval targets found".to_string()
+        } else {
+            format!(
+                "no eval target named {} found",
+                args.build
+                    .target_name
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        };
+        return Err(format!(
+            "{which}: an eval target is a `[[test]]` target with `harness = false`, in a package that depends on litmus, whose name starts with `eval` or whose file is under an `evals/` folder (e.g. `name = \"evals\"`, `path = \"evals/main.rs\"`), or one named in the package's `[package.metadata.litmus] targets`"
+        ));
     }
     let plan = build_plan(&args.build, &meta);
     if args.print_build_plan {

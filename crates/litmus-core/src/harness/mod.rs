@@ -89,11 +89,12 @@ fn phases(
     devices: Option<&dyn DeviceSource>,
 ) -> Result<i32, Stop> {
     let started = Instant::now();
-    let (registered, selected) = select(args)?;
+    // The configuration first: its `[run] tags` select evals too.
+    let config = load_config(site, args)?;
+    let (registered, selected) = select(args, &config)?;
     if args.list && !args.instances && args.partition.is_none() {
         return Ok(list_evals(args, &registered, &selected));
     }
-    let config = load_config(site, args)?;
     if args.list {
         let mut plan = plan(args, &config, selected)?;
         partition::apply(args, &mut plan, !args.instances)?;
@@ -192,14 +193,31 @@ fn phases(
 }
 
 /// Every registered eval (sorted by name) and those the arguments select.
-fn select(args: &Args) -> Result<(Vec<&'static EvalEntry>, Vec<&'static EvalEntry>), Stop> {
+fn select(
+    args: &Args,
+    config: &Config,
+) -> Result<(Vec<&'static EvalEntry>, Vec<&'static EvalEntry>), Stop> {
     let registered = crate::eval::registry::all().map_err(|e| fail(exit::USAGE, &e))?;
-    let selected = registered
+    let selected = selected(args, config, &registered);
+    Ok((registered, selected))
+}
+
+/// The evals of `registered` that the arguments select, with the tags of
+/// `--tag`, else of `[run] tags` ([`resolve::tags`]).
+fn selected(
+    args: &Args,
+    config: &Config,
+    registered: &[&'static EvalEntry],
+) -> Vec<&'static EvalEntry> {
+    let args = Args {
+        tags: resolve::tags(config, &args.tags),
+        ..args.clone()
+    };
+    registered
         .iter()
         .copied()
         .filter(|e| args.selects(&e.full_name(), e.ignore, e.tags))
-        .collect();
-    Ok((registered, selected))
+        .collect()
 }
 
 /// `--list`: the selected evals, libtest style (`name: test`).
@@ -586,4 +604,52 @@ fn exit_code(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> i32 {
         let _ = writeln!(std::io::stderr(), "error: {message}");
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::registry::EntryKind;
+
+    fn case() -> crate::eval::case::Case {
+        crate::eval::case::TextCase::new("Capital of France?")
+            .reference("Paris")
+            .into()
+    }
+    const fn entry(name: &'static str, tags: &'static [&'static str]) -> EvalEntry {
+        EvalEntry {
+            name,
+            case: None,
+            module_path: "tests",
+            file: "mod.rs",
+            line: 1,
+            tags,
+            samples: None,
+            timeout_secs: None,
+            ignore: false,
+            min_score: None,
+            kind: EntryKind::Declarative(case),
+            code: "",
+        }
+    }
+    static VARS: EvalEntry = entry("vars", &["vars"]);
+    static GEO: EvalEntry = entry("geo", &["geo"]);
+    static PLAIN: EvalEntry = entry("plain", &[]);
+
+    #[test]
+    fn run_tags_select_evals_and_tag_flags_replace_them() {
+        let registered = [&VARS, &GEO, &PLAIN];
+        let names = |args: &[&str], config: &Config| -> Vec<&str> {
+            let args = Args::parse(args.iter().copied()).unwrap();
+            selected(&args, config, &registered)
+                .iter()
+                .map(|e| e.name)
+                .collect()
+        };
+        let config = Config::parse("[run]\ntags = [\"vars\"]\n", Path::new("litmus.toml")).unwrap();
+        assert_eq!(names(&[], &config), ["vars"]);
+        assert_eq!(names(&["--tag", "geo"], &config), ["geo"]);
+        assert_eq!(names(&["plain"], &config), Vec::<&str>::new());
+        assert_eq!(names(&[], &Config::default()), ["vars", "geo", "plain"]);
+    }
 }

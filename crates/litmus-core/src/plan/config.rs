@@ -170,6 +170,18 @@ impl EvalSettings {
     }
 }
 
+/// Whether some part of `t` (validated) has what differs from case to case:
+/// `{{task}}`, `{{task_inline}}`, a code case's `{{prefix}}` or a case's
+/// own variable (one that no selected case has is an error when the template
+/// is chosen, see `resolve::check_placeholders`); `{{language}}` alone is not.
+fn asks_the_task(t: &PromptTemplate) -> bool {
+    [&t.system, &t.user, &t.completion]
+        .into_iter()
+        .flatten()
+        .flat_map(|text| crate::eval::placeholders::placeholders(&t.name, text).unwrap_or_default())
+        .any(|(_, name)| name != "language")
+}
+
 fn err_at(path: Option<&Path>, text: &str, at: &[&str], message: String) -> ConfigError {
     let path = path.map(|p| p.display().to_string()).unwrap_or_default();
     let message = match Config::line_of(text, at) {
@@ -289,6 +301,39 @@ impl Config {
             if let Err(e) = t.validate() {
                 let msg = format!("templates.{name}: {e}");
                 return Err(err_at(path.as_deref(), text, &["templates", name], msg));
+            }
+            if !asks_the_task(t) {
+                // Where the task goes: the user message, or the raw text.
+                let key = if t.user.is_some() {
+                    "user"
+                } else {
+                    "completion"
+                };
+                let msg = format!(
+                    "templates.{name}.{key}: no part of the template has `{{{{task}}}}` (or `{{{{task_inline}}}}`, `{{{{prefix}}}}`): every eval would be asked the same prompt"
+                );
+                return Err(err_at(
+                    path.as_deref(),
+                    text,
+                    &["templates", name, key],
+                    msg,
+                ));
+            }
+        }
+        // An empty list would mean "the default" (a list left out does):
+        // most likely a list emptied by mistake, so say so.
+        if let Ok(toml::Value::Table(raw)) = toml::from_str::<toml::Value>(text) {
+            let run = raw.get("run").and_then(toml::Value::as_table);
+            for key in ["models", "templates", "temperatures", "tags", "stop"] {
+                if run
+                    .and_then(|r| r.get(key))
+                    .and_then(toml::Value::as_array)
+                    .is_some_and(Vec::is_empty)
+                {
+                    let msg =
+                        format!("run.{key}: an empty list; leave the key out for the default");
+                    return Err(self.err_at(text, &["run", key], msg));
+                }
             }
         }
         for t in &self.run.temperatures {
@@ -567,6 +612,50 @@ user = "{{task}} One word."
             .to_string();
         assert!(err.contains("templates.t"), "{err}");
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_run_list_is_an_error_naming_its_line() {
+        for key in ["models", "templates", "temperatures", "tags", "stop"] {
+            let err = parse(&format!("[run]\nsamples = 1\n{key} = []\n"))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!("litmus.toml: line 3: run.{key}: an empty list; leave the key out for the default")
+            );
+        }
+        assert!(parse("[run]\ntemperatures = [0.0]\n").is_ok());
+    }
+
+    #[test]
+    fn a_template_without_the_task_is_an_error_naming_file_line_and_key() {
+        let err = parse("[run]\nsamples = 1\n\n[templates.notask]\nsystem = \"Be brief.\"\nuser = \"Say hi.\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("litmus.toml: line 6: templates.notask.user: no part of the template has `{{task}}`"),
+            "{err}"
+        );
+        let err = parse("[templates.raw]\ncompletion = \"# {{language}}\\ndef f():\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("litmus.toml: line 2: templates.raw.completion:"),
+            "{err}"
+        );
+        // The task in any part, inline, or a code case's prefix.
+        for ok in [
+            "[templates.t]\nsystem = \"Task: {{task}}\"\nuser = \"Go.\"\n",
+            "[templates.t]\nuser = \"In {{language}}, {{task_inline}}\"\n",
+            "[templates.t]\ncompletion = \"{{prefix}}\"\nscope = \"code\"\n",
+            // A case's variable, or a misspelled `{{task}}`, which the plan
+            // names when the template is chosen.
+            "[templates.t]\nuser = \"Capital of {{country}}?\"\n",
+            "[templates.t]\nuser = \"{{taks}}\"\n",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok).err());
+        }
     }
 
     #[test]

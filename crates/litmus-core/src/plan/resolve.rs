@@ -14,10 +14,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::base::backend::SamplingParams;
+use crate::eval::case::Case;
 use crate::eval::registry::EvalEntry;
-use crate::eval::template::PromptTemplate;
+use crate::eval::template::{PromptTemplate, TemplateScope};
 use crate::plan::config::{Config, DEFAULT_MODEL};
-use crate::plan::matrix::Plan;
+use crate::plan::matrix::{applies, Cases, Plan};
 
 /// What the command line chose for a run. An empty list or `None` leaves
 /// the setting to `litmus.toml`, then to the default.
@@ -52,6 +53,16 @@ pub fn model_names(config: &Config, chosen: &[String]) -> Vec<String> {
         config.run.models.clone()
     } else {
         vec![DEFAULT_MODEL.to_string()]
+    }
+}
+
+/// The tags that select a run's evals (an eval runs when it has one of
+/// them): `chosen` (`--tag`), else `[run] tags`; none: every eval.
+pub fn tags(config: &Config, chosen: &[String]) -> Vec<String> {
+    if !chosen.is_empty() {
+        chosen.to_vec()
+    } else {
+        config.run.tags.clone()
     }
 }
 
@@ -95,8 +106,8 @@ fn check_placeholders(
     config: &Config,
     templates: &[PromptTemplate],
     evals: &[&'static EvalEntry],
+    cases: &mut Option<Cases>,
 ) -> Result<(), String> {
-    let mut cases = None;
     for t in templates {
         let fields = [
             ("system", &t.system),
@@ -138,6 +149,104 @@ fn check_placeholders(
         }
     }
     Ok(())
+}
+
+/// Which cases a template's scope admits, in words.
+fn scope_words(t: &PromptTemplate) -> &'static str {
+    match t.scope {
+        TemplateScope::Any => "every case",
+        TemplateScope::Code => "code cases only",
+        TemplateScope::Text => "text cases and imperative evals only",
+    }
+}
+
+/// Whether `t` applies to every case, whatever its kind: its scope is any
+/// case, or it renders the others with a template that does (`base`).
+fn applies_to_every_case(t: &PromptTemplate) -> bool {
+    match t.otherwise.as_deref() {
+        Some(other) => applies_to_every_case(other),
+        None => t.scope == TemplateScope::Any,
+    }
+}
+
+/// How many of `evals` (their cases in `cases`) `keep` keeps, and the
+/// others by kind: `3 text, 1 imperative`.
+fn count_kinds(
+    evals: &[&'static EvalEntry],
+    cases: &Cases,
+    keep: impl Fn(usize) -> bool,
+) -> (usize, String) {
+    let mut left_out = BTreeMap::new();
+    for (i, _) in evals.iter().enumerate().filter(|&(i, _)| !keep(i)) {
+        let kind = match &cases[i] {
+            None => "imperative",
+            Some(Ok(c)) if matches!(**c, Case::Code(_)) => "code",
+            Some(_) => "text",
+        };
+        *left_out.entry(kind).or_insert(0) += 1;
+    }
+    let out: usize = left_out.values().sum();
+    let kinds: Vec<String> = left_out.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    (evals.len() - out, kinds.join(", "))
+}
+
+/// What the templates' scopes leave out of a run over `evals` (their cases
+/// in `cases`, built when a scope may leave one out): a warning for each
+/// template that applies to none of them, and one for the evals that no
+/// template applies to, which run under none; an error when that is every
+/// eval (nothing would run).
+fn check_scopes(
+    templates: &[PromptTemplate],
+    evals: &[&'static EvalEntry],
+    cases: &mut Option<Cases>,
+) -> Result<Vec<String>, String> {
+    let scoped = |t: &PromptTemplate| !applies_to_every_case(t);
+    if evals.is_empty() || !templates.iter().any(scoped) {
+        return Ok(Vec::new());
+    }
+    let cases = cases.get_or_insert_with(|| crate::plan::matrix::build_cases(evals));
+    let n = evals.len();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let named = |ts: &[&PromptTemplate]| {
+        ts.iter()
+            .map(|t| format!("`{}` ({})", t.name, scope_words(t)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let runnable = |i: usize| templates.iter().any(|t| applies(&cases[i], t));
+    let (kept, left_out) = count_kinds(evals, cases, runnable);
+    if kept == 0 {
+        return Err(format!(
+            "no selected eval can run: the template{} chosen, {}, appl{} to none of the {n} selected eval{} ({left_out}); add a template for them (`--template plain`) or select evals {} to",
+            plural(templates.len()),
+            named(&templates.iter().collect::<Vec<_>>()),
+            if templates.len() == 1 { "ies" } else { "y" },
+            plural(n),
+            if templates.len() == 1 { "it applies" } else { "they apply" },
+        ));
+    }
+    let mut warnings = Vec::new();
+    for t in templates {
+        let (kept, left_out) = count_kinds(evals, cases, |i| applies(&cases[i], t));
+        if kept == 0 {
+            warnings.push(format!(
+                "template `{}` ({}) applies to none of the {n} selected eval{} ({left_out}): it adds no configuration",
+                t.name,
+                scope_words(t),
+                plural(n),
+            ));
+        }
+    }
+    if kept < n {
+        let out = n - kept;
+        warnings.push(format!(
+            "{out} of the {n} selected evals ({left_out}) {} run: no chosen template applies to {} ({}); add one that does (`--template plain`)",
+            if out == 1 { "is not" } else { "are not" },
+            if out == 1 { "it" } else { "them" },
+            named(&templates.iter().filter(|t| scoped(t)).collect::<Vec<_>>()),
+        ));
+    }
+    Ok(warnings)
 }
 
 /// Parallel scoring jobs: `chosen`, else `[run] jobs`, else one per CPU.
@@ -205,14 +314,41 @@ pub fn plan(
     if choices.samples == Some(0) {
         return Err("--samples: must be at least 1".into());
     }
+    // `#[eval(min_score = ..)]` may be any expression: checked here, where
+    // its value is known (a score above 100 could never be reached).
+    if let Some((e, m)) = evals.iter().find_map(|e| {
+        e.min_score
+            .filter(|m| !(0.0..=100.0).contains(m))
+            .map(|m| (e, m))
+    }) {
+        return Err(format!(
+            "{}:{}: eval `{}`: min_score = {m} is outside 0–100",
+            e.file,
+            e.line,
+            e.full_name()
+        ));
+    }
     // A template, temperature or model named twice is one configuration,
     // in the list (`--list --instances`) as in the run.
     let mut templates = templates(config, &choices.templates)?;
     first_of_each(&mut templates, |t| t.name.clone());
-    check_placeholders(config, &templates, &evals)?;
+    let mut cases = None;
+    check_placeholders(config, &templates, &evals, &mut cases)?;
+    // Said before the run, not found missing from its results.
+    for warning in check_scopes(&templates, &evals, &mut cases)? {
+        eprintln!("warning: {warning}");
+    }
     let mut models = Vec::new();
+    let from_file = choices.models.is_empty() && !config.run.models.is_empty();
     for m in &model_names(config, &choices.models) {
-        models.extend(config.resolve_model(m)?.expand());
+        let spec = config.resolve_model(m).map_err(|e| match from_file {
+            // Named in `[run] models`: say where, as `[judge] model` does.
+            true => config
+                .error_at(&["run", "models"], format!("run.models: {e}"))
+                .to_string(),
+            false => format!("--model: {e}"),
+        })?;
+        models.extend(spec.expand());
     }
     first_of_each(&mut models, |m| (m.name.clone(), m.quantization.clone()));
     let judge = match choices.judge.as_ref().or(config.judge.model.as_ref()) {
@@ -289,6 +425,11 @@ mod tests {
         assert_eq!((p.samples, p.jobs, p.params.seed, p.repeat), (1, 7, 1, 1));
         assert_eq!(p.temperatures, [0.0, 1.0]);
         assert_eq!(model_names(&Config::default(), &[]), [DEFAULT_MODEL]);
+        // `--tag` replaces `[run] tags`.
+        let c = config("[run]\ntags = [\"vars\", \"geo\"]\n");
+        assert_eq!(tags(&c, &[]), ["vars", "geo"]);
+        assert_eq!(tags(&c, &["python".into()]), ["python"]);
+        assert!(tags(&Config::default(), &[]).is_empty());
         // Named twice: one configuration.
         let twice = Choices {
             models: vec!["b.gguf".into(), "b.gguf".into()],
@@ -323,6 +464,27 @@ mod tests {
     };
 
     #[test]
+    fn a_min_score_outside_0_to_100_is_an_error_naming_the_eval() {
+        static HIGH: EvalEntry = EvalEntry {
+            min_score: Some(150.0),
+            line: 7,
+            ..COUNTRY
+        };
+        static FULL: EvalEntry = EvalEntry {
+            min_score: Some(100.0),
+            ..COUNTRY
+        };
+        let Err(e) = plan(&Config::default(), &Choices::default(), vec![&FULL, &HIGH]) else {
+            panic!("min_score = 150 accepted")
+        };
+        assert_eq!(
+            e,
+            "resolve.rs:7: eval `country`: min_score = 150 is outside 0–100"
+        );
+        assert!(plan(&Config::default(), &Choices::default(), vec![&FULL]).is_ok());
+    }
+
+    #[test]
     fn a_placeholder_nothing_fills_is_an_error_naming_file_line_and_template() {
         let c = config(
             "[run]\nsamples = 1\n\n[templates.typo]\nsystem = \"Be brief.\"\nuser = \"{{taks}}\"\n\n[templates.vars]\nuser = \"{{task}} ({{country}}, {{task_inline}})\"\n",
@@ -344,6 +506,66 @@ mod tests {
         // Not chosen: not checked; with no eval selected, nothing to fill.
         assert!(plan(&c, &Choices::default(), vec![&COUNTRY]).is_ok());
         assert!(plan(&c, &with("typo"), Vec::new()).is_ok());
+    }
+
+    fn add() -> crate::eval::case::Case {
+        crate::eval::case::CodeCase::python()
+            .prompt("Add.")
+            .test("assert add(1, 2) == 3")
+            .into()
+    }
+    fn asks(_: &mut crate::eval::context::EvalContext<'_>) -> crate::eval::score::ScoreResult {
+        Ok(crate::eval::score::Score::pass_if(true))
+    }
+    static ADD: EvalEntry = EvalEntry {
+        name: "add",
+        kind: crate::eval::registry::EntryKind::Declarative(add),
+        ..COUNTRY
+    };
+    static ASKS: EvalEntry = EvalEntry {
+        name: "asks",
+        kind: crate::eval::registry::EntryKind::Imperative(asks),
+        ..COUNTRY
+    };
+
+    #[test]
+    fn templates_whose_scope_leaves_evals_out_say_so() {
+        let c = Config::default();
+        let with = |ts: &[&str]| Choices {
+            templates: ts.iter().map(|t| t.to_string()).collect(),
+            ..Choices::default()
+        };
+        let scopes = |ts: &[&str], evals: Vec<&'static EvalEntry>| {
+            let templates = templates(&c, &with(ts).templates).unwrap();
+            check_scopes(&templates, &evals, &mut None)
+        };
+        // Nothing left to run: a usage error, naming the template and scope.
+        let Err(e) = plan(&c, &with(&["expert"]), vec![&COUNTRY, &ASKS]) else {
+            panic!("a run of nothing accepted")
+        };
+        assert!(
+            e.starts_with("no selected eval can run: the template chosen, `expert` (code cases only), applies to none of the 2 selected evals (1 imperative, 1 text)"),
+            "{e}"
+        );
+        // A template that adds nothing.
+        let w = scopes(&["plain", "expert"], vec![&COUNTRY, &ASKS]).unwrap();
+        assert_eq!(
+            w,
+            ["template `expert` (code cases only) applies to none of the 2 selected evals (1 imperative, 1 text): it adds no configuration"]
+        );
+        // Evals under no template.
+        let w = scopes(&["expert", "recap"], vec![&COUNTRY, &ADD, &ASKS]).unwrap();
+        assert_eq!(
+            w,
+            ["2 of the 3 selected evals (1 imperative, 1 text) are not run: no chosen template applies to them (`expert` (code cases only), `recap` (code cases only)); add one that does (`--template plain`)"]
+        );
+        // Every eval under every template, or none selected: nothing to say.
+        assert!(scopes(&["plain", "expert"], vec![&ADD]).unwrap().is_empty());
+        assert!(scopes(&["base"], vec![&COUNTRY, &ADD, &ASKS])
+            .unwrap()
+            .is_empty());
+        assert!(scopes(&["expert"], Vec::new()).unwrap().is_empty());
+        assert!(plan(&c, &with(&["expert"]), vec![&ADD]).is_ok());
     }
 
     #[test]
@@ -375,7 +597,26 @@ mod tests {
             models: vec!["nope".into()],
             ..Choices::default()
         });
-        assert!(e.starts_with("unknown model `nope`"), "{e}");
+        assert!(e.starts_with("--model: unknown model `nope`"), "{e}");
+        // Named in the file: the file, line and key; `--model` replaces it.
+        let c = config(
+            "[models.gemma]\nsource = \"g.gguf\"\n\n[run]\nsamples = 2\nmodels = [\"gemmma\"]\n",
+        );
+        let Err(e) = plan(&c, &Choices::default(), Vec::new()) else {
+            panic!("accepted")
+        };
+        assert!(
+            e.starts_with("litmus.toml: line 6: run.models: unknown model `gemmma`: not in litmus.toml (gemma)"),
+            "{e}"
+        );
+        let flag = Choices {
+            models: vec!["gemma".into()],
+            ..Choices::default()
+        };
+        assert_eq!(
+            plan(&c, &flag, Vec::new()).unwrap().models[0].source,
+            "g.gguf"
+        );
         let e = bad(Choices {
             judge: Some("nope".into()),
             ..Choices::default()

@@ -27,6 +27,26 @@ pub fn validate_case(
     limits: &litmus_sandbox::Limits,
 ) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
+    // A code case may be all prefix (a completion of its signature).
+    let asks = match case {
+        Case::Code(c) => format!("{}{}", c.prompt, c.prefix.as_deref().unwrap_or_default()),
+        Case::Text(t) => t.prompt.clone(),
+    };
+    if asks.trim().is_empty() {
+        problems.push("the prompt is empty: the model would be asked nothing".into());
+    }
+    if let Case::Text(t) = case {
+        if let Some(p) = t.pass_threshold.filter(|p| !(0.0..=100.0).contains(p)) {
+            problems.push(format!(
+                "pass_threshold {p} is outside 0–100 (scores are 0–100: {})",
+                if p > 100.0 {
+                    "no answer can pass"
+                } else {
+                    "every answer passes"
+                }
+            ));
+        }
+    }
     for t in templates.iter().filter(|t| t.applies_to(Some(case))) {
         if let Err(e) = t.render(case) {
             problems.push(e.to_string());
@@ -269,6 +289,26 @@ mod tests {
 
     fn text(case: crate::eval::case::TextCase) -> Result<(), Vec<String>> {
         validate_case(&case.into(), &[], &Default::default())
+    }
+
+    #[test]
+    fn an_empty_prompt_or_a_threshold_outside_0_to_100_is_invalid() {
+        use crate::eval::case::TextCase;
+        let p = text(TextCase::new(" ").reference("x")).unwrap_err();
+        assert_eq!(p, ["the prompt is empty: the model would be asked nothing"]);
+        for (threshold, why) in [(250.0, "no answer can pass"), (-3.0, "every answer passes")] {
+            let p = text(
+                TextCase::new("Say x")
+                    .reference("x")
+                    .pass_threshold(threshold),
+            )
+            .unwrap_err();
+            assert_eq!(
+                p[0],
+                format!("pass_threshold {threshold} is outside 0–100 (scores are 0–100: {why})")
+            );
+        }
+        assert!(text(TextCase::new("Say x").reference("x").pass_threshold(60.0)).is_ok());
     }
 
     #[test]

@@ -455,11 +455,23 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
         "capital",
     ];
     human.push("--quiet");
+    // The user's own --summary-json is written too (cargo eval reads the
+    // target's summary from a path of its own).
+    let summary_file = p.out_dir().join("mine").join("summary.json");
+    std::fs::create_dir_all(summary_file.parent().unwrap()).unwrap();
+    let summary_arg = summary_file.display().to_string();
+    human.extend(["--summary-json", summary_arg.as_str()]);
     let out = p.run(&human);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Summary"), "{stdout}");
     assert!(stdout.contains("recorded"), "{stdout}");
+    let mine: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary_file).unwrap()).unwrap();
+    assert!(
+        mine["configs"][0]["scored"].as_u64().unwrap() >= 2,
+        "{mine}"
+    );
 
     // A filter that matches nothing runs nothing (not a failure, as with
     // libtest) and writes no empty run.

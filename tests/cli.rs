@@ -853,9 +853,10 @@ fn killed_once(ctx: &mut EvalContext) -> Result<Score, EvalError> {
 litmus::main!();
 "#;
 
-#[test]
-fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
-    let p = Project::new(KILLED, MORE, None);
+/// `evals` (`KILLED` or a variant) run once on a replay of nothing: the
+/// project, the model argument, the output folder and what `cargo eval` did.
+fn run_killed_once(evals: &str) -> (Project, String, String, Output) {
+    let p = Project::new(evals, MORE, None);
     let rec = p.out_dir().join("empty-recording");
     std::fs::create_dir_all(&rec).unwrap();
     std::fs::write(rec.join("samples.jsonl"), "").unwrap();
@@ -866,6 +867,12 @@ fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
         .env("KILLED_RUNS_DIR", PathBuf::from(&out_dir).join("runs"))
         .output()
         .unwrap();
+    (p, model, out_dir, out)
+}
+
+#[test]
+fn a_target_killed_by_a_signal_is_reported_with_the_command_that_continues() {
+    let (p, model, out_dir, out) = run_killed_once(KILLED);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
     assert!(p.path().join("killed-once").exists(), "{all}");
@@ -929,17 +936,7 @@ fn a_target_that_exits_with_0_mid_run_is_reported_as_ended() {
         "let _ = pid; std::process::exit(0);",
     );
     assert_ne!(evals, KILLED);
-    let p = Project::new(&evals, MORE, None);
-    let rec = p.out_dir().join("empty-recording");
-    std::fs::create_dir_all(&rec).unwrap();
-    std::fs::write(rec.join("samples.jsonl"), "").unwrap();
-    let model = format!("replay:{}", rec.display());
-    let out_dir = p.out_dir().join("results").display().to_string();
-    let out = p
-        .cargo_eval(&["--model", &model, "--output-dir", &out_dir, "--quiet"])
-        .env("KILLED_RUNS_DIR", PathBuf::from(&out_dir).join("runs"))
-        .output()
-        .unwrap();
+    let (p, _, _, out) = run_killed_once(&evals);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "exit::ERRORED\n{all}");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1018,10 +1018,7 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
         .map_err(|e| e.to_string())?;
     let plan = match &args.plan {
         None => Vec::new(),
-        Some(names) => litmus_core::plan::resolve::model_names(&config, names)
-            .iter()
-            .map(|n| config.resolve_model(n))
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(names) => litmus_core::plan::resolve::models(&config, names, "--plan")?,
     };
     let job = DevicesJob {
         format: args.format.clone(),

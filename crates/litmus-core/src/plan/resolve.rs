@@ -56,6 +56,29 @@ pub fn model_names(config: &Config, chosen: &[String]) -> Vec<String> {
     }
 }
 
+/// The models of a run, resolved ([`model_names`]): an unknown name from
+/// `[run] models` names the file and line; one from the command line names
+/// its `flag`.
+pub fn models(
+    config: &Config,
+    chosen: &[String],
+    flag: &str,
+) -> Result<Vec<crate::base::model::ModelSpec>, String> {
+    let from_file = chosen.is_empty() && !config.run.models.is_empty();
+    model_names(config, chosen)
+        .iter()
+        .map(|m| {
+            config.resolve_model(m).map_err(|e| match from_file {
+                // Named in `[run] models`: say where, as `[judge] model` does.
+                true => config
+                    .error_at(&["run", "models"], format!("run.models: {e}"))
+                    .to_string(),
+                false => format!("{flag}: {e}"),
+            })
+        })
+        .collect()
+}
+
 /// The tags that select a run's evals (an eval runs when it has one of
 /// them): `chosen` (`--tag`), else `[run] tags`; none: every eval.
 pub fn tags(config: &Config, chosen: &[String]) -> Vec<String> {
@@ -338,18 +361,10 @@ pub fn plan(
     for warning in check_scopes(&templates, &evals, &mut cases)? {
         eprintln!("warning: {warning}");
     }
-    let mut models = Vec::new();
-    let from_file = choices.models.is_empty() && !config.run.models.is_empty();
-    for m in &model_names(config, &choices.models) {
-        let spec = config.resolve_model(m).map_err(|e| match from_file {
-            // Named in `[run] models`: say where, as `[judge] model` does.
-            true => config
-                .error_at(&["run", "models"], format!("run.models: {e}"))
-                .to_string(),
-            false => format!("--model: {e}"),
-        })?;
-        models.extend(spec.expand());
-    }
+    let mut models: Vec<_> = models(config, &choices.models, "--model")?
+        .iter()
+        .flat_map(|spec| spec.expand())
+        .collect();
     first_of_each(&mut models, |m| (m.name.clone(), m.quantization.clone()));
     let judge = match choices.judge.as_ref().or(config.judge.model.as_ref()) {
         Some(m) => Some(config.resolve_judge(m).map_err(|e| format!("judge: {e}"))?),
@@ -617,6 +632,11 @@ mod tests {
             plan(&c, &flag, Vec::new()).unwrap().models[0].source,
             "g.gguf"
         );
+        // `cargo eval devices --plan` resolves them the same way.
+        let e = models(&c, &[], "--plan").unwrap_err();
+        assert!(e.starts_with("litmus.toml: line 6: run.models:"), "{e}");
+        let e = models(&c, &["nope".into()], "--plan").unwrap_err();
+        assert!(e.starts_with("--plan: unknown model `nope`"), "{e}");
         let e = bad(Choices {
             judge: Some("nope".into()),
             ..Choices::default()

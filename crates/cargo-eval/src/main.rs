@@ -588,17 +588,18 @@ fn run(args: RunArgs) -> Result<i32, String> {
             if let Ok(data) = std::fs::read(&summary_path) {
                 // The user's own `--summary-json` (this process gives the
                 // target a path of its own to read back).
-                if let Some(user) = &run.summary_json {
-                    if multi && i == 0 {
-                        eprintln!(
-                            "warning: --summary-json {}: not written, as {} eval targets ran (name one with --target-name)",
-                            user.display(),
-                            targets.len()
-                        );
-                    } else if multi {
-                    } else if let Err(e) = std::fs::write(user, &data) {
-                        eprintln!("warning: --summary-json {}: {e}", user.display());
+                match &run.summary_json {
+                    Some(user) if !multi => {
+                        if let Err(e) = std::fs::write(user, &data) {
+                            eprintln!("warning: --summary-json {}: {e}", user.display());
+                        }
                     }
+                    Some(user) if i == 0 => eprintln!(
+                        "warning: --summary-json {}: not written, as {} eval targets ran (name one with --target-name)",
+                        user.display(),
+                        targets.len()
+                    ),
+                    _ => {}
                 }
                 if let Ok(s) = serde_json::from_slice::<RunSummary>(&data) {
                     summaries.push((t.clone(), s));

@@ -363,6 +363,22 @@ impl std::fmt::Display for PartialGeneration {
 }
 
 impl BackendError {
+    /// Why a model failed to load, for a message that says "model … failed
+    /// to load" itself: a [`BackendError::Load`]'s reason without its
+    /// prefix, any other error as it displays.
+    ///
+    /// ```
+    /// use litmus_core::base::backend::BackendError;
+    /// assert_eq!(BackendError::Load("no such file".into()).load_reason(), "no such file");
+    /// assert_eq!(BackendError::Missing("x".into()).load_reason(), "no response: x");
+    /// ```
+    pub fn load_reason(&self) -> String {
+        match self {
+            BackendError::Load(why) => why.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The outcome of generating several samples one by one: all of them,
     /// or a [`BackendError::Partial`] keeping those generated (the failure
     /// itself when every sample failed with one and the same error).

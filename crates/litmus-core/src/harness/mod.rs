@@ -262,9 +262,14 @@ fn choices(args: &Args) -> Choices {
     }
 }
 
-/// The plan of a run over `selected`.
+/// The plan of a run over `selected`; what it leaves out is a warning.
 fn plan(args: &Args, config: &Config, selected: Vec<&'static EvalEntry>) -> Result<Plan, Stop> {
-    resolve::plan(config, &choices(args), selected).map_err(|e| fail(exit::USAGE, &e))
+    let (plan, warnings) = resolve::plan_and_warnings(config, &choices(args), selected)
+        .map_err(|e| fail(exit::USAGE, &e))?;
+    for w in warnings {
+        warn(w);
+    }
+    Ok(plan)
 }
 
 /// The results directory: `--output-dir`, else `[run] output_dir` (relative

@@ -68,15 +68,30 @@ pub fn models(
     model_names(config, chosen)
         .iter()
         .map(|m| {
-            config.resolve_model(m).map_err(|e| match from_file {
-                // Named in `[run] models`: say where, as `[judge] model` does.
-                true => config
-                    .error_at(&["run", "models"], format!("run.models: {e}"))
-                    .to_string(),
-                false => format!("{flag}: {e}"),
-            })
+            config
+                .resolve_model(m)
+                .map_err(|e| named_where(config, "models", from_file, Some(flag), e))
         })
         .collect()
+}
+
+/// The error `e` about a name given in `[run] KEY` (`from_file`: say the
+/// file and line, as `[judge] model` does) or on the command line (with
+/// its `flag`, when there is one to name).
+fn named_where(
+    config: &Config,
+    key: &str,
+    from_file: bool,
+    flag: Option<&str>,
+    e: impl std::fmt::Display,
+) -> String {
+    match (from_file, flag) {
+        (true, _) => config
+            .error_at(&["run", key], format!("run.{key}: {e}"))
+            .to_string(),
+        (false, Some(flag)) => format!("{flag}: {e}"),
+        (false, None) => e.to_string(),
+    }
 }
 
 /// The tags that select a run's evals (an eval runs when it has one of
@@ -106,13 +121,7 @@ pub fn templates(config: &Config, chosen: &[String]) -> Result<Vec<PromptTemplat
         .map(|name| {
             crate::eval::template::find(&all, name)
                 .cloned()
-                .map_err(|e| match from_file {
-                    // Named in `[run] templates`: say where.
-                    true => config
-                        .error_at(&["run", "templates"], format!("run.templates: {e}"))
-                        .to_string(),
-                    false => e.to_string(),
-                })
+                .map_err(|e| named_where(config, "templates", from_file, None, e))
         })
         .collect()
 }
@@ -325,12 +334,22 @@ pub fn limits(config: &Config) -> litmus_sandbox::Limits {
 
 /// The plan of a run over `evals` (already filtered). Errors (an unknown
 /// template or model, a judge that is not one model) are usage errors, in
-/// that order.
+/// that order. [`plan_and_warnings`] also says what the plan leaves out.
 pub fn plan(
     config: &Config,
     choices: &Choices,
     evals: Vec<&'static EvalEntry>,
 ) -> Result<Plan, String> {
+    plan_and_warnings(config, choices, evals).map(|(plan, _)| plan)
+}
+
+/// [`plan`], with the warnings for the user before the run: chosen
+/// templates whose scope leaves selected evals out.
+pub fn plan_and_warnings(
+    config: &Config,
+    choices: &Choices,
+    evals: Vec<&'static EvalEntry>,
+) -> Result<(Plan, Vec<String>), String> {
     if choices.max_tokens == Some(0) {
         return Err("--max-tokens: must be at least 1".into());
     }
@@ -358,9 +377,7 @@ pub fn plan(
     let mut cases = None;
     check_placeholders(config, &templates, &evals, &mut cases)?;
     // Said before the run, not found missing from its results.
-    for warning in check_scopes(&templates, &evals, &mut cases)? {
-        eprintln!("warning: {warning}");
-    }
+    let warnings = check_scopes(&templates, &evals, &mut cases)?;
     let mut models: Vec<_> = models(config, &choices.models, "--model")?
         .iter()
         .flat_map(|spec| spec.expand())
@@ -390,7 +407,7 @@ pub fn plan(
         vec![0.0]
     };
     first_of_each(&mut temperatures, |t| t.to_bits());
-    Ok(Plan {
+    let plan = Plan {
         evals,
         models,
         templates,
@@ -405,7 +422,8 @@ pub fn plan(
         judge,
         stop_rules: config.run.stop_at_definition_end.unwrap_or(true),
         partition: None,
-    })
+    };
+    Ok((plan, warnings))
 }
 
 #[cfg(test)]

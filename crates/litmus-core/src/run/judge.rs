@@ -132,11 +132,7 @@ impl<'a> JudgeCaller<'a> {
         repeat: u32,
     ) -> Result<Generation, BackendError> {
         let judge_load_error = |spec: &ModelSpec, e: &BackendError| {
-            let why = match e {
-                BackendError::Load(m) => m.clone(),
-                other => other.to_string(),
-            };
-            BackendError::Load(format!("judge model `{}`: {why}", spec.name))
+            BackendError::Load(format!("judge model `{}`: {}", spec.name, e.load_reason()))
         };
         let backend = self
             .slot

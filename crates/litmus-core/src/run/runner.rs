@@ -948,14 +948,10 @@ fn model_failed(
     let records = &task.records;
     collector.report(Event::ModelFailed { spec, error });
     // The reason alone: whoever shows it says "model … failed to load".
-    let reason = match error {
-        BackendError::Load(why) => why.clone(),
-        other => other.to_string(),
-    };
     collector
         .outcome()
         .load_errors
-        .push((records.model.clone(), reason));
+        .push((records.model.clone(), error.load_reason()));
     collector.outcome().add_time(&TimeSplit {
         load_secs,
         ..TimeSplit::default()

@@ -98,8 +98,35 @@ pub fn expand_home(source: &str) -> PathBuf {
 /// fetched into the cache on first use); anything else is a path (`~/` expanded)
 /// that must exist.
 pub fn resolve_model_path(source: &str) -> Result<PathBuf, BackendError> {
+    match check_source(source)? {
+        Source::Builtin(model) => ensure_builtin(model, &cache_dir()),
+        Source::File(path) => Ok(path),
+    }
+}
+
+/// What a model source names, checked without fetching or reading a model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// A known built-in model (fetched on first use).
+    Builtin(&'static BuiltinModel),
+    /// A GGUF file that exists (its first bytes are GGUF's magic).
+    File(PathBuf),
+}
+
+/// Checks a model source before a run: a `builtin:NAME` must be a known
+/// built-in model, and anything else (a path, `~/` expanded) a readable
+/// file that starts with GGUF's magic. A mistyped path fails here, where a
+/// run can name the key it came from, not when the model loads.
+///
+/// ```
+/// use litmus_gguf::models::{check_source, Source};
+/// assert!(matches!(check_source("builtin:gemma3-270m-q4_k_m"), Ok(Source::Builtin(_))));
+/// let err = check_source("/no/such/model.gguf").unwrap_err().to_string();
+/// assert!(err.contains("model file /no/such/model.gguf not found"), "{err}");
+/// ```
+pub fn check_source(source: &str) -> Result<Source, BackendError> {
     if let Some(name) = source.strip_prefix("builtin:") {
-        let model = builtin_model(name).ok_or_else(|| {
+        return builtin_model(name).map(Source::Builtin).ok_or_else(|| {
             let known: Vec<_> = builtin_models()
                 .iter()
                 .map(|m| format!("builtin:{}", m.name))
@@ -108,23 +135,23 @@ pub fn resolve_model_path(source: &str) -> Result<PathBuf, BackendError> {
                 "unknown built-in model `{source}` (known: {})",
                 known.join(", ")
             ))
-        })?;
-        return ensure_builtin(model, &cache_dir());
+        });
     }
     let path = expand_home(source);
+    let fail = |what: &str| BackendError::Load(format!("model file {} {what}", path.display()));
     if path.is_dir() {
-        return Err(BackendError::Load(format!(
-            "model file {} is a directory, not a GGUF file",
-            path.display()
-        )));
+        return Err(fail("is a directory, not a GGUF file"));
     }
-    if !path.is_file() {
-        return Err(BackendError::Load(format!(
-            "model file {} not found",
-            path.display()
-        )));
+    let mut magic = [0u8; 4];
+    match File::open(&path).and_then(|mut f| f.read_exact(&mut magic)) {
+        Ok(()) if magic == crate::gguf::GGUF_MAGIC => Ok(Source::File(path)),
+        Ok(()) => Err(fail("is not a GGUF file (it does not start with `GGUF`)")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(fail("not found")),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Err(fail("is not a GGUF file (shorter than its header)"))
+        }
+        Err(e) => Err(fail(&format!("cannot be read: {e}"))),
     }
-    Ok(path)
 }
 
 fn sidecar(path: &Path) -> PathBuf {
@@ -592,6 +619,36 @@ mod tests {
         );
         let err = resolve_model_path("/definitely/not/here.gguf").unwrap_err();
         assert!(matches!(err, BackendError::Load(_)));
+    }
+
+    #[test]
+    fn a_source_is_checked_without_loading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let check = |p: &Path| check_source(p.to_str().unwrap()).map_err(|e| e.to_string());
+        let gguf = dir.path().join("m.gguf");
+        fs::write(&gguf, b"GGUF\x03\0\0\0").unwrap();
+        assert_eq!(check(&gguf), Ok(Source::File(gguf.clone())));
+        let text = dir.path().join("notes.gguf");
+        fs::write(&text, b"# not a model").unwrap();
+        let err = check(&text).unwrap_err();
+        assert!(err.contains("notes.gguf is not a GGUF file"), "{err}");
+        let short = dir.path().join("short.gguf");
+        fs::write(&short, b"GG").unwrap();
+        let err = check(&short).unwrap_err();
+        assert!(err.contains("shorter than its header"), "{err}");
+        let err = check(dir.path()).unwrap_err();
+        assert!(err.contains("is a directory"), "{err}");
+        let err = check(&dir.path().join("missing.gguf")).unwrap_err();
+        assert!(err.ends_with("missing.gguf not found"), "{err}");
+        assert_eq!(
+            check_source("builtin:Gemma3-270M-Q4_K_M").unwrap(),
+            Source::Builtin(&DEFAULT_MODEL)
+        );
+        let err = check_source("builtin:nope").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown built-in model `builtin:nope`"),
+            "{err}"
+        );
     }
 
     #[test]

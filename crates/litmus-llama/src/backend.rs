@@ -78,11 +78,7 @@ impl LlamaBackend {
     /// The spec's model file resolved and read (header and digest), its
     /// settings resolved: everything before the load.
     fn prepare(spec: &ModelSpec) -> Result<(ModelInfo, LlamaSettings), BackendError> {
-        let source = if spec.source.is_empty() {
-            models::DEFAULT_SOURCE
-        } else {
-            spec.source.as_str()
-        };
+        let source = model_source(spec);
         let path = resolve_model_path(source)?;
         let gguf = GgufFile::open(&path).map_err(|e| BackendError::Load(e.to_string()))?;
         let info = gguf.info();
@@ -315,6 +311,15 @@ impl Backend for LlamaBackend {
             prompt_secs: s.prompt_secs,
             generation_secs: (s.busy_secs - s.prompt_secs).max(0.0),
         })
+    }
+}
+
+/// The model source a llama spec names: its own, else the default model's.
+pub(crate) fn model_source(spec: &ModelSpec) -> &str {
+    if spec.source.is_empty() {
+        models::DEFAULT_SOURCE
+    } else {
+        &spec.source
     }
 }
 

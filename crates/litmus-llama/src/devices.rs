@@ -138,12 +138,7 @@ pub fn memory_params(s: &LlamaSettings) -> MemoryParams {
 /// The memory a llama model spec will take, as litmus-llama would open it
 /// (its defaults for parallel sequences and context applied).
 pub fn estimate_spec(spec: &ModelSpec) -> Result<ModelMemory, BackendError> {
-    let source = if spec.source.is_empty() {
-        crate::models::DEFAULT_SOURCE
-    } else {
-        spec.source.as_str()
-    };
-    let path = resolve_model_path(source)?;
+    let path = resolve_model_path(crate::backend::model_source(spec))?;
     let gguf = GgufFile::open(&path).map_err(|e| BackendError::Load(e.to_string()))?;
     let mut settings = LlamaSettings::resolve(spec, path.clone(), &gguf.info())?;
     crate::local::fit_streams_before_load(&mut settings);
@@ -170,6 +165,12 @@ impl DeviceSource for LlamaDevices {
 
     fn identity(&self, spec: &ModelSpec) -> Option<ModelIdentity> {
         crate::backend::LlamaBackend::identity(spec).ok()
+    }
+
+    fn check(&self, spec: &ModelSpec) -> Result<(), String> {
+        crate::models::check_source(crate::backend::model_source(spec))
+            .map(|_| ())
+            .map_err(|e| e.load_reason())
     }
 }
 

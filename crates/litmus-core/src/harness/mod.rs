@@ -120,6 +120,18 @@ fn phases(
     let mut plan = plan(args, &config, selected)?;
     let partition = partition::apply(args, &mut plan, false)?;
     announce_workloads(&mut plan);
+    // A mistyped GGUF path is a usage error naming where it was given, not
+    // every sample of its configuration errored at load.
+    if let Some(source) = devices {
+        resolve::check_sources(
+            &config,
+            &args.models,
+            &plan.models,
+            plan.judge.as_ref(),
+            |s| source.check(s),
+        )
+        .map_err(|e| fail(exit::USAGE, &e))?;
+    }
     if args.plan {
         return print_placement(args, &config, &plan, devices);
     }

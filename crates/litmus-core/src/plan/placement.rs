@@ -1451,6 +1451,14 @@ pub trait DeviceSource: Sync {
         let _ = spec;
         None
     }
+    /// Checks the model source of a local configuration before the run (a
+    /// file that exists, a known built-in name), without loading or
+    /// fetching it: the reason when it cannot be opened. `Ok` when the
+    /// source cannot tell (the default).
+    fn check(&self, spec: &ModelSpec) -> Result<(), String> {
+        let _ = spec;
+        Ok(())
+    }
 }
 
 /// The label of a configuration in a plan: the spec's name, with its

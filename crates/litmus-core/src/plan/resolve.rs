@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::base::backend::SamplingParams;
+use crate::base::model::{BackendKind, ModelSpec};
 use crate::eval::case::Case;
 use crate::eval::registry::EvalEntry;
 use crate::eval::template::{PromptTemplate, TemplateScope};
@@ -59,11 +60,7 @@ pub fn model_names(config: &Config, chosen: &[String]) -> Vec<String> {
 /// The models of a run, resolved ([`model_names`]): an unknown name from
 /// `[run] models` names the file and line; one from the command line names
 /// its `flag`.
-pub fn models(
-    config: &Config,
-    chosen: &[String],
-    flag: &str,
-) -> Result<Vec<crate::base::model::ModelSpec>, String> {
+pub fn models(config: &Config, chosen: &[String], flag: &str) -> Result<Vec<ModelSpec>, String> {
     let from_file = chosen.is_empty() && !config.run.models.is_empty();
     model_names(config, chosen)
         .iter()
@@ -73,6 +70,66 @@ pub fn models(
                 .map_err(|e| named_where(config, "models", from_file, Some(flag), e))
         })
         .collect()
+}
+
+/// Checks, before anything runs, the source of each local (llama) model in
+/// `models` (a run's, resolved from `chosen` or the configuration) and of
+/// its `judge` with `check` (a [`DeviceSource::check`]: a GGUF file that
+/// exists, a known built-in name). The error names where the model was
+/// given: its `[models]` key and line (`source`, or the quantization's
+/// entry), the `[run] models` line, or `--model` / `--judge`.
+///
+/// [`DeviceSource::check`]: crate::plan::placement::DeviceSource::check
+pub fn check_sources(
+    config: &Config,
+    chosen: &[String],
+    models: &[ModelSpec],
+    judge: Option<&ModelSpec>,
+    check: impl Fn(&ModelSpec) -> Result<(), String>,
+) -> Result<(), String> {
+    let local = |spec: &&ModelSpec| spec.backend == BackendKind::Llama;
+    for spec in models.iter().filter(local) {
+        if let Err(e) = check(spec) {
+            return Err(match defined_at(config, spec) {
+                Some((at, key)) => config.error_at(&at, format!("{key}: {e}")).to_string(),
+                None => {
+                    let from_file = chosen.is_empty() && !config.run.models.is_empty();
+                    named_where(config, "models", from_file, Some("--model"), e)
+                }
+            });
+        }
+    }
+    match judge.filter(local).map(|spec| (spec, check(spec))) {
+        Some((spec, Err(e))) => Err(match defined_at(config, spec) {
+            Some((at, key)) => config.error_at(&at, format!("{key}: {e}")).to_string(),
+            None => format!("judge: {e}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The `[models]` entry that gave `spec` its source: the key's path and
+/// its dotted name (`models.NAME.source`, or `models.NAME.quantizations.Q`
+/// for one of several quantizations).
+fn defined_at<'c>(config: &'c Config, spec: &ModelSpec) -> Option<(Vec<&'c str>, String)> {
+    config.models.iter().find_map(|(name, m)| {
+        if m.name != spec.name || m.backend != spec.backend {
+            return None;
+        }
+        match &spec.quantization {
+            Some(label) if !m.quantizations.is_empty() => {
+                let (label, _) = m.quantizations.get_key_value(label)?;
+                let at = vec!["models", name.as_str(), "quantizations", label.as_str()];
+                Some((at, format!("models.{name}.quantizations.{label}")))
+            }
+            _ => (m.source == spec.source).then(|| {
+                (
+                    vec!["models", name.as_str(), "source"],
+                    format!("models.{name}.source"),
+                )
+            }),
+        }
+    })
 }
 
 /// The error `e` about a name given in `[run] KEY` (`from_file`: say the
@@ -433,6 +490,72 @@ mod tests {
 
     fn config(text: &str) -> Config {
         Config::parse(text, Path::new("litmus.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_missing_model_file_names_where_it_was_given() {
+        let c = config(concat!(
+            "[run]\nmodels = [\"big\", \"ladder\", \"raw/x.gguf\"]\n\n",
+            "[models.big]\nsource = \"big.gguf\"\n\n",
+            "[models.ladder]\nsource = \"l.gguf\"\n",
+            "quantizations = { Q2_K = \"l.Q2_K.gguf\", Q8_0 = \"l.Q8_0.gguf\" }\n\n",
+            "[models.served]\nsource = \"openai:http://127.0.0.1:1/v1\"\n",
+        ));
+        // Only `missing` fails the check; HTTP models are not checked.
+        let check_with = |missing: &'static str| {
+            move |s: &ModelSpec| {
+                assert_eq!(s.backend, BackendKind::Llama, "{s:?}");
+                match s.source == missing {
+                    true => Err(format!("model file {missing} not found")),
+                    false => Ok(()),
+                }
+            }
+        };
+        let run = |chosen: &[&str], judge: Option<&str>, missing: &'static str| {
+            let chosen: Vec<String> = chosen.iter().map(|s| s.to_string()).collect();
+            let choices = Choices {
+                models: chosen.clone(),
+                judge: judge.map(str::to_string),
+                ..Choices::default()
+            };
+            let p = plan(&c, &choices, Vec::new()).unwrap();
+            check_sources(
+                &c,
+                &chosen,
+                &p.models,
+                p.judge.as_ref(),
+                check_with(missing),
+            )
+        };
+        assert_eq!(run(&[], None, "none"), Ok(()));
+        let err = run(&[], None, "big.gguf").unwrap_err();
+        assert!(
+            err.contains("litmus.toml") && err.contains("line 5"),
+            "{err}"
+        );
+        assert!(
+            err.contains("models.big.source: model file big.gguf not found"),
+            "{err}"
+        );
+        let err = run(&[], None, "l.Q8_0.gguf").unwrap_err();
+        assert!(
+            err.contains("line 9") && err.contains("models.ladder.quantizations.Q8_0:"),
+            "{err}"
+        );
+        let err = run(&[], None, "raw/x.gguf").unwrap_err();
+        assert!(
+            err.contains("line 2") && err.contains("run.models: model file"),
+            "{err}"
+        );
+        let err = run(&["served", "y.gguf"], None, "y.gguf").unwrap_err();
+        assert_eq!(err, "--model: model file y.gguf not found");
+        let err = run(&["served"], Some("j.gguf"), "j.gguf").unwrap_err();
+        assert_eq!(err, "judge: model file j.gguf not found");
+        let err = run(&["served"], Some("big"), "big.gguf").unwrap_err();
+        assert!(
+            err.contains("line 5") && err.contains("models.big.source"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -436,7 +436,8 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     let out = report(&[&a, "--compare", &b]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("no significant difference"), "{stdout}");
+    // Four evals: no difference could reach p < 0.05, and the verdict says so.
+    assert!(stdout.contains("too few cases to tell"), "{stdout}");
     let file = p.out_dir().join("cmp.html");
     let out = report(&[&a, "--compare", &b, "--html", &file.display().to_string()]);
     assert!(out.status.success(), "{}", text(&out));
@@ -1196,6 +1197,40 @@ fn default_model_file() -> Option<PathBuf> {
         );
         None
     }
+}
+
+/// A GGUF that is not there (or an unknown built-in name) is a usage error
+/// naming where it was given, before anything runs: not a run whose every
+/// sample errors when the model loads.
+#[test]
+fn a_missing_model_file_is_a_usage_error_naming_where_it_was_given() {
+    let p = Project::with_features(CRASH_EVALS, MORE, None, &["llama"]);
+    p.build_like_this_repository();
+    let out = p.run(&["capital", "--model", "/nonexistent/m.gguf"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--model: model file /nonexistent/m.gguf not found"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("results in"), "{stderr}");
+    let out = p.run(&["capital", "--model", "builtin:nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown built-in model `builtin:nope`"),
+        "{stderr}"
+    );
+    let config = "[run]\nsamples = 1\n\n[models.big]\nsource = \"models/big.gguf\"\n";
+    std::fs::write(p.path().join("litmus.toml"), config).unwrap();
+    let out = p.run(&["capital", "--model", "big"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 5"), "{stderr}");
+    assert!(
+        stderr.contains("models.big.source: model file models/big.gguf not found"),
+        "{stderr}"
+    );
 }
 
 /// `cargo eval quantize` runs llama.cpp's quantizer in an eval target (cargo-eval

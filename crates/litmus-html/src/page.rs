@@ -68,7 +68,7 @@ fn verdict_class(v: Verdict) -> &'static str {
     match v {
         Verdict::Better => "better",
         Verdict::Worse => "worse",
-        Verdict::NoSignificantDifference => "same",
+        Verdict::NoSignificantDifference | Verdict::TooFewCases => "same",
     }
 }
 
@@ -150,7 +150,7 @@ fn overview(study: &Study) -> String {
     if let Some(b) = &study.baseline {
         let _ = write!(
             out,
-            r#"<p class="note">Scores are means over evals (each eval weighs the same) with 95% bootstrap intervals. “vs baseline” is the paired difference against <b>{}</b> at the same template and temperature, over the same evals and samples (cluster bootstrap interval, sign-flip permutation p); a verdict other than “no significant difference” needs an interval that excludes 0 and p &lt; 0.05.</p>"#,
+            r#"<p class="note">Scores are means over evals (each eval weighs the same) with 95% bootstrap intervals. “vs baseline” is the paired difference against <b>{}</b> at the same template and temperature, over the same evals and samples (cluster bootstrap interval, sign-flip permutation p); a verdict other than “no significant difference” needs an interval that excludes 0 and p &lt; 0.05, which five or fewer evals can never give (“too few cases to tell”).</p>"#,
             esc(b)
         );
     }

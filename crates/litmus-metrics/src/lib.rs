@@ -28,7 +28,7 @@
 //! // Scores of two configurations on the same cases, 0–100 as litmus scores them.
 //! let pairs = vec![("case1".to_string(), 100.0, 100.0), ("case2".to_string(), 0.0, 100.0)];
 //! let cmp = paired_comparison(&pairs, 0);
-//! assert_eq!(cmp.verdict, Verdict::NoSignificantDifference); // two cases prove nothing
+//! assert_eq!(cmp.verdict, Verdict::TooFewCases); // two cases prove nothing
 //! assert!(cmp.to_string().starts_with("+50.0 points, 95% CI ["));
 //! ```
 

@@ -36,11 +36,13 @@
 //!    p-value); beyond that 10,000 random assignments are drawn and
 //!    `p = (1 + #hits) / (1 + 10,000)`.
 //! 4. **Verdict**: [`Verdict::Better`] or [`Verdict::Worse`] only when the CI
-//!    excludes 0 **and** `p < 0.05`, and there are at least two clusters;
-//!    otherwise [`Verdict::NoSignificantDifference`]. Requiring both guards
-//!    against the percentile bootstrap's over-confidence with few cases (with
-//!    five or fewer cases no difference can be significant: the smallest
-//!    exact p-value is `2 / 2^5 = 0.0625`).
+//!    excludes 0 **and** `p < 0.05`; otherwise
+//!    [`Verdict::NoSignificantDifference`]. Requiring both guards against the
+//!    percentile bootstrap's over-confidence with few cases. With five or
+//!    fewer clusters no difference can be significant (the smallest exact
+//!    p-value is `2 / 2^5 = 0.0625`): the verdict is then
+//!    [`Verdict::TooFewCases`], whatever the scores, so that a comparison of
+//!    three cases does not read as evidence that nothing changed.
 //!
 //! Scores are "higher is better", in any unit: the statistics do not depend
 //! on it (the p-value does not change with the scale, the effect and its
@@ -512,6 +514,10 @@ pub enum Verdict {
     Worse,
     /// The difference is within noise.
     NoSignificantDifference,
+    /// Too few cases for any difference to be significant: with `G` cases
+    /// the smallest p-value the sign-flip test can give is `2 / 2^G`, so at
+    /// the 95% level five or fewer cases (or a single one) can never tell.
+    TooFewCases,
 }
 
 impl fmt::Display for Verdict {
@@ -520,6 +526,7 @@ impl fmt::Display for Verdict {
             Verdict::Better => "better",
             Verdict::Worse => "worse",
             Verdict::NoSignificantDifference => "no significant difference",
+            Verdict::TooFewCases => "too few cases to tell",
         })
     }
 }
@@ -693,6 +700,7 @@ pub fn paired_comparison_with(
         verdict: Verdict::NoSignificantDifference,
     };
     if n == 0 {
+        result.verdict = Verdict::TooFewCases;
         return result;
     }
     let nf = n as f64;
@@ -704,7 +712,9 @@ pub fn paired_comparison_with(
     result.ci_high = hi;
     result.p_value = sign_flip_p_value(&clusters, opts.seed, opts.permutations);
     let excludes_zero = lo > 0.0 || hi < 0.0;
-    if clusters.len() >= 2 && excludes_zero && result.p_value < 1.0 - level {
+    if clusters.len() < 2 || smallest_p_value(clusters.len(), opts.permutations) >= 1.0 - level {
+        result.verdict = Verdict::TooFewCases;
+    } else if excludes_zero && result.p_value < 1.0 - level {
         result.verdict = if result.diff > 0.0 {
             Verdict::Better
         } else {
@@ -712,6 +722,17 @@ pub fn paired_comparison_with(
         };
     }
     result
+}
+
+/// The smallest p-value [`sign_flip_p_value`] can give with `clusters`
+/// clusters, whatever their differences: `2 / 2^G` when every assignment is
+/// enumerated, `1 / (1 + permutations)` when they are drawn.
+fn smallest_p_value(clusters: usize, permutations: usize) -> f64 {
+    if clusters <= EXACT_SIGN_FLIP_MAX_CLUSTERS {
+        2.0 / (1u64 << clusters) as f64
+    } else {
+        1.0 / (1 + permutations.max(1)) as f64
+    }
 }
 
 fn cluster_bootstrap(

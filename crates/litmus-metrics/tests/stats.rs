@@ -359,6 +359,38 @@ fn monte_carlo_p_value_is_seeded() {
     assert!(b.to_string().contains("90% CI"));
 }
 
+/// Five cases that all got worse cannot be significant (the smallest exact
+/// p is 2/32): the verdict says so instead of "no significant difference";
+/// a sixth makes the same drop significant.
+#[test]
+fn five_cases_are_too_few_to_tell_and_six_are_not() {
+    let worse = |cases: usize| {
+        let pairs: Vec<(String, f64, f64)> = (0..cases)
+            .flat_map(|c| {
+                (0..3).map(move |s| (format!("c{c}"), 100.0, if s == 0 { 0.0 } else { 50.0 }))
+            })
+            .collect();
+        paired_comparison(&pairs, 7)
+    };
+    let five = worse(5);
+    assert_eq!((five.n_clusters, five.p_value), (5, 0.0625));
+    assert_eq!(five.verdict, Verdict::TooFewCases);
+    assert!(
+        five.to_string()
+            .ends_with("p = 0.062, too few cases to tell"),
+        "{five}"
+    );
+    let six = worse(6);
+    assert_eq!((six.n_clusters, six.p_value), (6, 0.03125));
+    assert_eq!(six.verdict, Verdict::Worse);
+    // Six cases where nothing changed: a real "no significant difference".
+    let same: Vec<(String, f64, f64)> = (0..6).map(|c| (format!("c{c}"), 50.0, 50.0)).collect();
+    assert_eq!(
+        paired_comparison(&same, 7).verdict,
+        Verdict::NoSignificantDifference
+    );
+}
+
 #[test]
 fn degenerate_comparisons_do_not_panic() {
     let c = paired_comparison(&[], 0);
@@ -367,12 +399,12 @@ fn degenerate_comparisons_do_not_panic() {
         (c.diff, c.ci_low, c.ci_high, c.p_value),
         (0.0, 0.0, 0.0, 1.0)
     );
-    assert_eq!(c.verdict, Verdict::NoSignificantDifference);
+    assert_eq!(c.verdict, Verdict::TooFewCases);
 
     // One case, however many samples, is never a finding.
     let one: Vec<(String, f64, f64)> = (0..10).map(|_| ("only".to_string(), 0.0, 1.0)).collect();
     let c = paired_comparison(&one, 0);
-    assert_eq!(c.verdict, Verdict::NoSignificantDifference);
+    assert_eq!(c.verdict, Verdict::TooFewCases);
     assert_eq!(c.diff, 1.0);
 
     // Non-finite pairs are skipped.
@@ -444,7 +476,7 @@ fn comparison_serializes() {
     let pairs = pairs_from(&[(0, 0.0, 1.0), (1, 1.0, 1.0)]);
     let c = paired_comparison(&pairs, 0);
     let json = serde_json::to_value(&c).unwrap();
-    assert_eq!(json["verdict"], "no_significant_difference");
+    assert_eq!(json["verdict"], "too_few_cases");
     let back: PairedComparison = serde_json::from_value(json).unwrap();
     assert_eq!(back, c);
     let s: Summary =

@@ -1233,6 +1233,60 @@ fn a_missing_model_file_is_a_usage_error_naming_where_it_was_given() {
     );
 }
 
+/// `cargo eval models` lists the models of the litmus.toml a run would read
+/// (`--config`, else the one found from the current directory up), and
+/// warns of a GGUF a run would refuse, naming its key.
+#[test]
+fn models_lists_the_configuration_a_run_reads_and_warns_of_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("tiny.gguf");
+    std::fs::write(&gguf, b"GGUF").unwrap();
+    let config = format!(
+        "[models.big]\nsource = \"nope/big.gguf\"\n\n[models.tiny]\nsource = {:?}\n",
+        gguf.display().to_string()
+    );
+    std::fs::create_dir_all(dir.path().join("pkg/src")).unwrap();
+    std::fs::write(dir.path().join("other.toml"), &config).unwrap();
+    std::fs::write(
+        dir.path().join("pkg/litmus.toml"),
+        "[models.local]\nsource = \"builtin:gemma3-270m-q4_k_m\"\n",
+    )
+    .unwrap();
+    let models = |cwd: &Path, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+            .args(["eval", "models"])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = models(
+        &dir.path().join("pkg/src"),
+        &["--config", "../../other.toml"],
+    );
+    assert!(
+        stdout.contains("big ") && stdout.contains("tiny "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("local "), "{stdout}");
+    assert_eq!(
+        stderr.trim(),
+        "warning: models.big.source: model file nope/big.gguf not found"
+    );
+    // Without --config: the package's own litmus.toml, found from below.
+    let (stdout, stderr) = models(&dir.path().join("pkg/src"), &[]);
+    assert!(
+        stdout.contains("local ") && !stdout.contains("big "),
+        "{stdout}"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 /// `cargo eval quantize` runs llama.cpp's quantizer in an eval target (cargo-eval
 /// itself does not link llama.cpp): the rung is a real GGUF of the asked type,
 /// the output is what it was (a warning for a quantized source, the

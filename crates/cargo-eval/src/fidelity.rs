@@ -56,7 +56,7 @@ pub(crate) struct FidelityArgs {
 
 /// Bits per weight of a local GGUF (for picking the reference).
 fn bits_per_weight(source: &str) -> Option<f64> {
-    let path = crate::local_gguf(&expand_home(source).display().to_string())?;
+    let path = crate::local_gguf(source).ok()??;
     let info = litmus_gguf::describe_gguf(&path).ok()?;
     let parameters = info.parameters.filter(|&n| n > 0)?;
     Some(info.size_bytes as f64 * 8.0 / parameters as f64)

@@ -42,6 +42,9 @@ enum Cmd {
         /// Path to Cargo.toml.
         #[arg(long)]
         manifest_path: Option<PathBuf>,
+        /// A litmus.toml to use instead of discovering one.
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
     },
     /// Build a quantization ladder from a GGUF model with llama.cpp's quantizer.
     ///
@@ -129,6 +132,9 @@ struct DevicesArgs {
     /// `[run] models`, else the default model) on the devices.
     #[arg(long, value_name = "MODEL", num_args = 0.., value_delimiter = ',')]
     plan: Option<Vec<String>>,
+    /// A litmus.toml to use instead of discovering one.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// The devices are read by an eval target (cargo-eval does not link
     /// llama.cpp): the first one found, built like `cargo eval` builds it
     /// (`--features litmus/cuda` for NVIDIA GPUs).
@@ -770,21 +776,42 @@ fn shell_quote(a: &str) -> String {
 }
 
 /// The local file a llama model source names, without fetching anything.
-fn local_gguf(source: &str) -> Option<PathBuf> {
-    let path = match source.strip_prefix("builtin:") {
-        Some(name) => litmus_gguf::models::cache_dir()
-            .join(litmus_gguf::models::builtin_model(name)?.file_name),
-        None => PathBuf::from(source),
-    };
-    path.is_file().then_some(path)
+/// A GGUF source's file, as a run would open it (`~/` expanded, a built-in
+/// model in the cache), without fetching anything: `Ok(None)` for a
+/// built-in model not fetched yet, the reason a run would refuse it.
+fn local_gguf(source: &str) -> Result<Option<PathBuf>, String> {
+    use litmus_gguf::models::{cache_dir, check_source, Source};
+    match check_source(source).map_err(|e| e.load_reason())? {
+        Source::Builtin(m) => Ok(Some(cache_dir().join(m.file_name)).filter(|p| p.is_file())),
+        Source::File(path) => Ok(Some(path)),
+    }
 }
 
-fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
-    let root = match metadata(manifest_path.as_deref()) {
-        Ok(m) => m.workspace_root.into(),
-        Err(_) => std::env::current_dir().map_err(|e| e.to_string())?,
+/// The configuration a run of the package at `manifest_path` (else the one
+/// around the current directory) would read: `--config`, else the
+/// litmus.toml found from the package's directory upwards, as the eval
+/// target's harness finds it.
+fn run_config(
+    manifest_path: Option<&Path>,
+    config: Option<&Path>,
+) -> Result<litmus_core::plan::config::Config, String> {
+    use litmus_core::plan::config::Config;
+    let found = match (config, manifest_path) {
+        (Some(path), _) => Config::load(path),
+        (None, Some(manifest)) => Config::discover(
+            manifest
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        ),
+        (None, None) => Config::discover(&std::env::current_dir().map_err(|e| e.to_string())?),
     };
-    let config = litmus_core::plan::config::Config::discover(&root).map_err(|e| e.to_string())?;
+    found.map_err(|e| e.to_string())
+}
+
+fn models(manifest_path: Option<PathBuf>, config: Option<PathBuf>) -> Result<i32, String> {
+    let config = run_config(manifest_path.as_deref(), config.as_deref())?;
+    let mut problems = Vec::new();
     let mut rows = vec![vec![
         "name".to_string(),
         "backend".into(),
@@ -801,10 +828,18 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
     for (name, spec) in &config.models {
         for s in spec.expand() {
             // Describe local GGUF files (without fetching anything).
-            let info = (s.backend == litmus_core::base::model::BackendKind::Llama)
-                .then(|| local_gguf(&s.source))
-                .flatten()
-                .and_then(|p| litmus_gguf::describe_gguf(p).ok());
+            let file = match s.backend {
+                litmus_core::base::model::BackendKind::Llama => local_gguf(&s.source)
+                    .unwrap_or_else(|e| {
+                        problems.push(match (&s.quantization, spec.quantizations.is_empty()) {
+                            (Some(q), false) => format!("models.{name}.quantizations.{q}: {e}"),
+                            _ => format!("models.{name}.source: {e}"),
+                        });
+                        None
+                    }),
+                _ => None,
+            };
+            let info = file.and_then(|p| litmus_gguf::describe_gguf(p).ok());
             rows.push(vec![
                 name.clone(),
                 s.backend.to_string(),
@@ -844,6 +879,9 @@ fn models(manifest_path: Option<PathBuf>) -> Result<i32, String> {
             "no models configured in litmus.toml and none cached in {}",
             litmus_gguf::cache_dir().display()
         );
+    }
+    for p in &problems {
+        eprintln!("warning: {p}");
     }
     Ok(exit::OK)
 }
@@ -1015,8 +1053,7 @@ fn devices(args: DevicesArgs) -> Result<i32, String> {
         return Err(format!("unknown --format `{}` (text or json)", args.format));
     }
     let meta = metadata(args.build.manifest_path.as_deref())?;
-    let config = litmus_core::plan::config::Config::discover(meta.workspace_root.as_std_path())
-        .map_err(|e| e.to_string())?;
+    let config = run_config(args.build.manifest_path.as_deref(), args.config.as_deref())?;
     let plan = match &args.plan {
         None => Vec::new(),
         Some(names) => litmus_core::plan::resolve::models(&config, names, "--plan")?,
@@ -1112,7 +1149,10 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse_from(argv);
     let result = match cli.command {
-        Some(Cmd::Models { manifest_path }) => models(manifest_path),
+        Some(Cmd::Models {
+            manifest_path,
+            config,
+        }) => models(manifest_path, config),
         Some(Cmd::Quantize(args)) => quantize(args),
         Some(Cmd::Fidelity(args)) => fidelity::fidelity(args),
         Some(Cmd::Report(args)) => report(args),

@@ -35,6 +35,12 @@ pub struct EvalComparison {
     /// `Some(true)`: passed in most samples in B and not in A; `Some(false)`:
     /// the other way round; `None`: no flip.
     pub flipped: Option<bool>,
+    /// Samples of the eval that errored (no score) in run A.
+    #[serde(default)]
+    pub errors_a: usize,
+    /// Samples of the eval that errored in run B.
+    #[serde(default)]
+    pub errors_b: usize,
 }
 
 /// A configuration of run B against its counterpart in run A.
@@ -69,6 +75,30 @@ impl ConfigComparison {
     pub fn flips(&self) -> impl Iterator<Item = &EvalComparison> {
         self.evals.iter().filter(|e| e.flipped.is_some())
     }
+
+    /// Samples that errored in run A and in run B.
+    pub fn errors(&self) -> (usize, usize) {
+        self.evals
+            .iter()
+            .fold((0, 0), |(a, b), e| (a + e.errors_a, b + e.errors_b))
+    }
+
+    /// The evals scored in one run only (every sample of the other errored
+    /// or is missing), which the paired statistics cannot include: those
+    /// scored in A only, then those scored in B only.
+    pub fn one_sided(&self) -> (Vec<&str>, Vec<&str>) {
+        let only = |a: fn(&EvalComparison) -> bool| {
+            self.evals
+                .iter()
+                .filter(|e| a(e))
+                .map(|e| e.eval.as_str())
+                .collect()
+        };
+        (
+            only(|e| e.mean_a.is_some() && e.mean_b.is_none()),
+            only(|e| e.mean_a.is_none() && e.mean_b.is_some()),
+        )
+    }
 }
 
 /// Run B against run A.
@@ -96,15 +126,24 @@ fn configs(records: &[SampleRecord]) -> Vec<ConfigKey> {
 /// Per eval: (repeat, sample) → (score, passed).
 type Scores<'a> = BTreeMap<&'a str, BTreeMap<(u32, u32), (f64, bool)>>;
 
-fn scores<'a>(records: &'a [SampleRecord], key: &ConfigKey) -> Scores<'a> {
+/// The scores of configuration `key` per eval, and its errored samples per
+/// eval.
+fn scores<'a>(
+    records: &'a [SampleRecord],
+    key: &ConfigKey,
+) -> (Scores<'a>, BTreeMap<&'a str, usize>) {
     let mut out: Scores = BTreeMap::new();
+    let mut errors: BTreeMap<&str, usize> = BTreeMap::new();
     for r in records.iter().filter(|r| &r.config() == key) {
         let entry = out.entry(r.eval.as_str()).or_default();
-        if let Some(s) = &r.score {
-            entry.insert((r.repeat, r.sample), (s.value, s.passed));
+        match &r.score {
+            Some(s) => {
+                entry.insert((r.repeat, r.sample), (s.value, s.passed));
+            }
+            None => *errors.entry(r.eval.as_str()).or_default() += 1,
         }
     }
-    out
+    (out, errors)
 }
 
 fn mean_pass(samples: &BTreeMap<(u32, u32), (f64, bool)>) -> Option<(f64, f64)> {
@@ -158,6 +197,7 @@ impl Comparison {
             "p",
             "verdict",
             "evals",
+            "errors A → B",
             "flips (A→B)",
             "gen tok/s A → B",
             "prompt tok/s A → B",
@@ -185,6 +225,8 @@ impl Comparison {
                 ]),
                 None => row.extend(["-", "-", "-", "", "no paired samples", "0"].map(String::from)),
             }
+            let (ea, eb) = c.errors();
+            row.push(format!("{ea} → {eb}"));
             row.push(format!("+{up} / -{down}"));
             row.push(speed_change(
                 c.speed_a.generation_tps,
@@ -202,10 +244,44 @@ impl Comparison {
             ),
             overall,
         ));
+        let mut one_sided = vec![vec![
+            "configuration".to_string(),
+            "scored in".into(),
+            "evals".into(),
+            "names (the other run has no score: every sample errored or is missing)".into(),
+        ]];
         for c in &self.configs {
-            let mut rows = vec![["eval", "A", "B", "B − A [95% CI]", "p", "verdict", "flip"]
-                .map(String::from)
-                .to_vec()];
+            let (only_a, only_b) = c.one_sided();
+            for (run, evals) in [("A only", only_a), ("B only", only_b)] {
+                if !evals.is_empty() {
+                    one_sided.push(vec![
+                        c.label(),
+                        run.into(),
+                        evals.len().to_string(),
+                        evals.join(", "),
+                    ]);
+                }
+            }
+        }
+        if one_sided.len() > 1 {
+            out.push((
+                "Not in the paired statistics: evals scored in one run only".into(),
+                one_sided,
+            ));
+        }
+        for c in &self.configs {
+            let mut rows = vec![[
+                "eval",
+                "A",
+                "B",
+                "B − A [95% CI]",
+                "p",
+                "verdict",
+                "flip",
+                "errors A → B",
+            ]
+            .map(String::from)
+            .to_vec()];
             let mut changed: Vec<&EvalComparison> = c
                 .evals
                 .iter()
@@ -213,6 +289,7 @@ impl Comparison {
                     e.flipped.is_some()
                         || e.paired.as_ref().is_some_and(|p| p.diff.abs() >= 0.05)
                         || e.mean_a.is_none() != e.mean_b.is_none()
+                        || e.errors_a != e.errors_b
                 })
                 .collect();
             changed.sort_by(|x, y| {
@@ -235,6 +312,10 @@ impl Comparison {
                     Some(true) => "fail → pass".into(),
                     Some(false) => "pass → fail".into(),
                     None => String::new(),
+                });
+                row.push(match (e.errors_a, e.errors_b) {
+                    (0, 0) => String::new(),
+                    (a, b) => format!("{a} → {b}"),
                 });
                 rows.push(row);
             }
@@ -307,8 +388,8 @@ pub(crate) fn speed_change(a: Option<f64>, b: Option<f64>, digits: usize) -> Str
 }
 
 fn compare_config(a: &Run, b: &Run, ca: ConfigKey, cb: ConfigKey) -> ConfigComparison {
-    let sa = scores(&a.records, &ca);
-    let sb = scores(&b.records, &cb);
+    let (sa, errors_a) = scores(&a.records, &ca);
+    let (sb, errors_b) = scores(&b.records, &cb);
     let mut evals: Vec<&str> = sa.keys().chain(sb.keys()).copied().collect();
     evals.sort_unstable();
     evals.dedup();
@@ -338,6 +419,8 @@ fn compare_config(a: &Run, b: &Run, ca: ConfigKey, cb: ConfigKey) -> ConfigCompa
                 pass_b: mb.map(|m| m.1),
                 paired: (!pairs.is_empty()).then(|| paired_comparison(&pairs, BOOTSTRAP_SEED)),
                 flipped,
+                errors_a: errors_a.get(eval).copied().unwrap_or(0),
+                errors_b: errors_b.get(eval).copied().unwrap_or(0),
             }
         })
         .collect();
@@ -359,6 +442,42 @@ fn compare_config(a: &Run, b: &Run, ca: ConfigKey, cb: ConfigKey) -> ConfigCompa
 mod tests {
     use super::*;
     use crate::testing;
+
+    /// An eval whose every sample errored in B is not in the paired
+    /// statistics: the comparison says so, with the errors, instead of
+    /// reading as "no eval changed".
+    #[test]
+    fn evals_lost_to_errors_are_shown_not_dropped() {
+        let a = testing::run();
+        let mut b = testing::run();
+        for r in b.records.iter_mut().filter(|r| r.eval == "qa::q1") {
+            r.score = None;
+            r.error = Some("boom".into());
+        }
+        b.summary.run_id = "r2".into();
+        let c = Comparison::build(&a, &b);
+        let per_config = c.configs[0]
+            .evals
+            .iter()
+            .find(|e| e.eval == "qa::q1")
+            .unwrap();
+        let samples = per_config.errors_b;
+        assert!(samples > 0 && per_config.errors_a == 0, "{per_config:?}");
+        assert_eq!(c.configs[0].errors(), (0, samples));
+        assert_eq!(c.configs[0].one_sided(), (vec!["qa::q1"], vec![]));
+        let text = c.text();
+        assert!(text.contains("Not in the paired statistics"), "{text}");
+        assert!(text.contains("A only         1  qa::q1"), "{text}");
+        assert!(text.contains(&format!("0 → {samples}")), "{text}");
+        let html = crate::render_comparison(&a, &b, &Default::default());
+        assert!(
+            html.contains(
+                "Scored in run A only (1 eval: every sample errored or is missing in run B"
+            ),
+            "no note"
+        );
+        assert!(!html.contains("No eval changed."));
+    }
 
     #[test]
     fn paired_per_eval_and_overall_with_flips_and_speed() {

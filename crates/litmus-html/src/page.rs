@@ -556,7 +556,7 @@ fn diff_plot(c: &crate::ConfigComparison) -> String {
         })
         .collect();
     if evals.is_empty() {
-        return r#"<p class="note">No eval changed.</p>"#.into();
+        return r#"<p class="note">No eval scored in both runs changed.</p>"#.into();
     }
     evals.sort_by(|a, b| a.1.total_cmp(&b.1));
     let left = 8.0
@@ -618,7 +618,7 @@ fn comparison_section(cmp: &Comparison) -> String {
         esc(&cmp.b),
         esc(&cmp.a)
     );
-    out.push_str(r#"<div class="table-wrap"><table class="overview"><thead><tr><th>configuration</th><th>A</th><th>B</th><th>B − A [95% CI]</th><th>p</th><th>verdict</th><th>evals</th><th>fail→pass</th><th>pass→fail</th><th>gen tok/s</th><th>pp tok/s</th><th>TTFT ms</th></tr></thead><tbody>"#);
+    out.push_str(r#"<div class="table-wrap"><table class="overview"><thead><tr><th>configuration</th><th>A</th><th>B</th><th>B − A [95% CI]</th><th>p</th><th>verdict</th><th>evals</th><th>errors A → B</th><th>fail→pass</th><th>pass→fail</th><th>gen tok/s</th><th>pp tok/s</th><th>TTFT ms</th></tr></thead><tbody>"#);
     for c in &cmp.configs {
         let up = c.flips().filter(|e| e.flipped == Some(true)).count();
         let down = c.flips().count() - up;
@@ -641,6 +641,12 @@ fn comparison_section(cmp: &Comparison) -> String {
             }
             None => out.push_str(r#"<td colspan="6">no samples scored in both runs</td>"#),
         }
+        let (ea, eb) = c.errors();
+        let _ = write!(
+            out,
+            r#"<td class="num{}">{ea} → {eb}</td>"#,
+            if eb > ea { " bad" } else { "" }
+        );
         let _ = write!(
             out,
             r#"<td class="num good">{up}</td><td class="num{}">{down}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
@@ -681,9 +687,25 @@ fn comparison_section(cmp: &Comparison) -> String {
                 )
             })
             .collect();
+        let (only_a, only_b) = c.one_sided();
+        let mut one_sided = String::new();
+        for (run, other, evals) in [("A", "B", only_a), ("B", "A", only_b)] {
+            if !evals.is_empty() {
+                let names: Vec<String> = evals.iter().map(|e| esc(e)).collect();
+                let _ = write!(
+                    one_sided,
+                    r#"<p class="note{}">Scored in run {run} only ({} eval{}: every sample errored or is missing in run {other}, so the paired statistics leave {} out): {}</p>"#,
+                    if run == "A" { " bad" } else { "" },
+                    evals.len(),
+                    if evals.len() == 1 { "" } else { "s" },
+                    if evals.len() == 1 { "it" } else { "them" },
+                    names.join(", ")
+                );
+            }
+        }
         let _ = write!(
             out,
-            r#"<details class="pair" open><summary>{}: per-eval differences (B − A, 95% CI)</summary><div class="pair-body">{}{}</div></details>"#,
+            r#"<details class="pair" open><summary>{}: per-eval differences (B − A, 95% CI)</summary><div class="pair-body">{one_sided}{}{}</div></details>"#,
             esc(&c.label()),
             diff_plot(c),
             if flips.is_empty() {

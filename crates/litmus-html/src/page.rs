@@ -117,7 +117,7 @@ fn overview(study: &Study) -> String {
             _ => (
                 svg::score_color(r.score.mean),
                 ci_bar(r.score.mean, r.score.ci_low, r.score.ci_high),
-                format!("{:.2}", r.pass_at_1),
+                opt(r.pass_at_1, 2),
             ),
         };
         let _ = write!(

@@ -161,7 +161,21 @@ impl SplitMix64 {
 }
 
 /// Mean, spread and bootstrap confidence interval of a set of scores.
+///
+/// In JSON, the statistics of an empty summary (`n == 0`: every sample
+/// failed) are `null`, not a score of 0 that a script could take for one;
+/// `null` reads back as 0.
+///
+/// ```
+/// use litmus_metrics::stats::{summarize, Summary};
+/// let empty = serde_json::to_value(Summary::default()).unwrap();
+/// assert_eq!(empty["mean"], serde_json::Value::Null);
+/// assert_eq!(serde_json::to_value(summarize(&[40.0], 1)).unwrap()["mean"], 40.0);
+/// let back: Summary = serde_json::from_value(empty).unwrap();
+/// assert_eq!(back, Summary::default());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SummaryJson", into = "SummaryJson")]
 pub struct Summary {
     /// Number of (finite) values.
     pub n: usize,
@@ -175,6 +189,45 @@ pub struct Summary {
     pub ci_low: f64,
     /// Upper end of the 95% percentile-bootstrap CI of the mean.
     pub ci_high: f64,
+}
+
+/// [`Summary`] as JSON: the statistics `null` when `n == 0`.
+#[derive(Serialize, Deserialize)]
+struct SummaryJson {
+    n: usize,
+    mean: Option<f64>,
+    std_dev: Option<f64>,
+    std_err: Option<f64>,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+}
+
+impl From<Summary> for SummaryJson {
+    fn from(s: Summary) -> Self {
+        let v = |x: f64| (s.n > 0).then_some(x);
+        SummaryJson {
+            n: s.n,
+            mean: v(s.mean),
+            std_dev: v(s.std_dev),
+            std_err: v(s.std_err),
+            ci_low: v(s.ci_low),
+            ci_high: v(s.ci_high),
+        }
+    }
+}
+
+impl From<SummaryJson> for Summary {
+    fn from(s: SummaryJson) -> Self {
+        let v = |x: Option<f64>| x.unwrap_or(0.0);
+        Summary {
+            n: s.n,
+            mean: v(s.mean),
+            std_dev: v(s.std_dev),
+            std_err: v(s.std_err),
+            ci_low: v(s.ci_low),
+            ci_high: v(s.ci_high),
+        }
+    }
 }
 
 impl Summary {

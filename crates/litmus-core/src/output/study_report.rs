@@ -55,8 +55,9 @@ pub struct StudyRow {
     pub variant: String,
     /// Score over evals (0–100) with its 95% confidence interval.
     pub score: Summary,
-    /// Unbiased pass@1 averaged over evals.
-    pub pass_at_1: f64,
+    /// Unbiased pass@1 averaged over evals; `None` when no sample was
+    /// scored.
+    pub pass_at_1: Option<f64>,
     /// Samples scored.
     pub scored: usize,
     /// Samples failed.
@@ -352,7 +353,7 @@ impl Study {
                     config: c.config.clone(),
                     variant: variant(&c.config),
                     score: c.score.clone(),
-                    pass_at_1: c.pass_at_1,
+                    pass_at_1: (c.score.n > 0).then_some(c.pass_at_1),
                     scored: c.scored,
                     errors: c.errors,
                     tags: by_tag
@@ -425,12 +426,21 @@ impl Study {
                 })
                 .map(|r| r.variant.clone())
         } else {
+            // The most bits per weight; without the files' facts (a run
+            // summarized without its models), the most bits its
+            // quantization's name says; else the best-ranked row.
+            let named = |r: &&StudyRow| r.config.quantization.as_deref().and_then(nominal_bits);
             rows.iter()
                 .filter(|r| r.bits_per_weight.is_some())
                 .max_by(|a, b| {
                     a.bits_per_weight
                         .unwrap()
                         .total_cmp(&b.bits_per_weight.unwrap())
+                })
+                .or_else(|| {
+                    rows.iter()
+                        .filter(|r| named(r).is_some())
+                        .max_by(|a, b| named(a).unwrap().total_cmp(&named(b).unwrap()))
                 })
                 .or_else(|| rows.first())
                 .map(|r| r.variant.clone())
@@ -584,10 +594,8 @@ impl Study {
                 r.config.template.clone(),
                 r.config.temperature().to_string(),
                 r.score.mean_ci(),
-                match r.score.n {
-                    0 => "-".into(),
-                    _ => format!("{:.2}", r.pass_at_1),
-                },
+                r.pass_at_1
+                    .map_or_else(|| "-".into(), |p| format!("{p:.2}")),
                 diff,
                 p,
                 verdict,
@@ -726,6 +734,41 @@ impl Study {
     }
 }
 
+/// The bits per weight a quantization's name promises, for ranking
+/// quantizations when their files are not at hand: `F32` 32, `F16`/`BF16`
+/// 16, `Q8_0` 8, `Q6_K` 6, `IQ4_XS` 4, ...; a K-quant's size suffix breaks
+/// ties (`_L` > `_M` > `_S` > `_XS` > `_XXS`). `None` for other names.
+///
+/// ```
+/// use litmus_core::output::study_report::nominal_bits;
+/// assert!(nominal_bits("Q8_0") > nominal_bits("Q6_K"));
+/// assert!(nominal_bits("q4_k_m") > nominal_bits("Q4_K_S"));
+/// assert!(nominal_bits("BF16") > nominal_bits("Q8_0"));
+/// assert_eq!(nominal_bits("my-finetune"), None);
+/// ```
+pub fn nominal_bits(quantization: &str) -> Option<f64> {
+    let q = quantization.to_ascii_uppercase();
+    match q.as_str() {
+        "F32" => return Some(32.0),
+        "F16" | "BF16" => return Some(16.0),
+        _ => {}
+    }
+    let rest = q.strip_prefix("IQ").or_else(|| q.strip_prefix('Q'))?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let bits: f64 = digits.parse().ok()?;
+    let size = [
+        ("_XXS", 0.1),
+        ("_XS", 0.2),
+        ("_S", 0.3),
+        ("_M", 0.4),
+        ("_L", 0.5),
+    ]
+    .iter()
+    .find(|(suffix, _)| rest.ends_with(suffix))
+    .map_or(0.0, |(_, s)| *s);
+    Some(bits + size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -859,6 +902,21 @@ mod tests {
             ]
         );
         assert_eq!(study.tag_table()[1][2], "-", "{:?}", study.tag_table());
+        // In JSON too: no score, not a score of 0 a script could read.
+        let json: serde_json::Value = serde_json::from_str(&study.json()).unwrap();
+        let q8 = &json["rows"][1];
+        assert_eq!(q8["variant"], "m Q8_0");
+        assert_eq!(
+            (q8["score"]["n"].as_u64(), q8["score"]["mean"].is_null()),
+            (Some(0), true)
+        );
+        assert!(
+            q8["pass_at_1"].is_null() && q8["score"]["ci_low"].is_null(),
+            "{q8}"
+        );
+        assert_eq!(json["rows"][0]["score"]["mean"], 10.0);
+        let back: Study = serde_json::from_str(&study.json()).unwrap();
+        assert_eq!(back, study);
     }
 
     #[test]
@@ -972,6 +1030,22 @@ mod tests {
         let vs = b.vs_baseline.as_ref().unwrap();
         assert_eq!(vs.diff, b.score.mean - a.score.mean);
         assert_eq!((vs.n_pairs, vs.n_clusters), (10, 2));
+    }
+
+    /// Without the models' facts (a run summarized without its files), the
+    /// baseline is the quantization with the most bits by name, not the
+    /// best-ranked row.
+    #[test]
+    fn without_file_facts_the_baseline_is_the_most_bits_by_name() {
+        let mut records = Vec::new();
+        for (q, score) in [("Q2_K", 70.0), ("Q8_0", 60.0), ("Q4_K_M", 65.0)] {
+            for e in 0..8 {
+                records.push(record(q, "plain", 0.0, &format!("e{e}"), 0, score));
+            }
+        }
+        let s = study_of(&records, &StudyOptions::default());
+        assert_eq!(s.rows[0].variant, "m Q2_K");
+        assert_eq!(s.baseline.as_deref(), Some("m Q8_0"));
     }
 
     #[test]

@@ -1287,6 +1287,79 @@ fn models_lists_the_configuration_a_run_reads_and_warns_of_missing_files() {
     assert!(stderr.is_empty(), "{stderr}");
 }
 
+/// `cargo eval report` on bad input: a bad format writes nothing, a folder
+/// that is no run says so, unknown tags and a baseline with nothing to
+/// compare are warned about; JSON ends with a newline.
+#[test]
+fn report_checks_its_input_before_writing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let record = |eval: &str, value: f64| {
+        serde_json::json!({
+            "eval": eval, "tags": ["python"], "model": "m", "backend": "llama",
+            "quantization": "Q4_K_M", "digest": "d", "template": "plain",
+            "temperature": 0.0, "seed": 1, "sample": 0, "case_digest": "c",
+            "prompt": {"completion": "p"}, "response": "x",
+            "score": {"value": value, "passed": value >= 100.0, "parts": {}},
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3},
+            "timings": {"prompt_ms": 1.0, "generation_ms": 2.0, "ttft_ms": 1.0, "total_ms": 3.0},
+            "cached": false, "error": null, "at_ms": 1,
+        })
+        .to_string()
+    };
+    let lines = [record("a", 100.0), record("b", 0.0)].join("\n") + "\n";
+    std::fs::write(run.join("samples.jsonl"), lines).unwrap();
+    let report = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cargo-eval"))
+            .args(["eval", "report"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let run_s = run.display().to_string();
+    let out = report(&[&run_s, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.stdout.ends_with(b"}\n"), "{}", text(&out));
+    let html = dir.path().join("r.html");
+    let out = report(&[
+        &run_s,
+        "--format",
+        "bogus",
+        "--html",
+        &html.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!html.exists(), "a bad --format writes nothing");
+    let out = report(&[&dir.path().display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is not a run directory (it has no samples.jsonl)"),
+        "{}",
+        text(&out)
+    );
+    let out = report(&["nonexist"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no run directory `nonexist`, and no cargo project here"),
+        "{}",
+        text(&out)
+    );
+    let out = report(&[&run_s, "--tags", "nosuch", "--baseline", "Q8_0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no eval of the run has the tag `nosuch` (its tags: python)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--baseline Q8_0: the run has one model and quantization"),
+        "{stderr}"
+    );
+}
+
 /// `cargo eval quantize` runs llama.cpp's quantizer in an eval target (cargo-eval
 /// itself does not link llama.cpp): the rung is a real GGUF of the asked type,
 /// the output is what it was (a warning for a quantized source, the

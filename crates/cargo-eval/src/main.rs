@@ -898,11 +898,25 @@ fn report(args: ReportArgs) -> Result<i32, String> {
                 .into()),
         }
     };
+    if !matches!(args.format.as_str(), "text" | "markdown" | "md" | "json") {
+        return Err(format!(
+            "unknown --format `{}` (text, markdown or json)",
+            args.format
+        ));
+    }
     let load = |run: &str| -> Result<litmus_html::Run, String> {
-        if Path::new(run).join("samples.jsonl").is_file() {
-            return litmus_html::Run::load(Path::new(run));
+        let dir = Path::new(run);
+        if dir.join("samples.jsonl").is_file() {
+            return litmus_html::Run::load(dir);
         }
-        let output_dir = output_dir()?;
+        if dir.is_dir() && (run.contains('/') || args.output_dir.is_some()) {
+            return Err(format!(
+                "{run} is not a run directory (it has no samples.jsonl)"
+            ));
+        }
+        let output_dir = output_dir().map_err(|_| {
+            format!("no run directory `{run}`, and no cargo project here whose results hold a run of that id (give a run directory, or --output-dir)")
+        })?;
         let dir = litmus_core::run::store::find_run(&output_dir, run).ok_or_else(|| {
             format!(
                 "no run `{run}` in {} (give a run directory or id)",
@@ -924,6 +938,23 @@ fn report(args: ReportArgs) -> Result<i32, String> {
                 "baseline `{want}` matches no configuration of the run"
             ));
         }
+        eprintln!("warning: --baseline {want}: the run has one model and quantization, nothing to compare it with");
+    }
+    let run_tags: std::collections::BTreeSet<&str> = run
+        .records
+        .iter()
+        .flat_map(|r| r.tags.iter().map(String::as_str))
+        .collect();
+    for tag in args.tags.iter().filter(|t| !run_tags.contains(t.as_str())) {
+        let known: Vec<&str> = run_tags.iter().copied().collect();
+        eprintln!(
+            "warning: --tags: no eval of the run has the tag `{tag}` (its tags: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
     }
     let other = args.compare.as_deref().map(load).transpose()?;
     if let Some(html) = &args.html {
@@ -950,6 +981,13 @@ fn report(args: ReportArgs) -> Result<i32, String> {
         (None, "json") => study.json(),
         (Some(b), format) => {
             let cmp = litmus_html::Comparison::build(&run, b);
+            if cmp.configs.is_empty() {
+                eprintln!(
+                    "warning: no configuration of run {} pairs with one of run {} (model, quantization, template and temperature all differ): nothing compared",
+                    b.id(),
+                    run.id()
+                );
+            }
             match format {
                 "text" => cmp.text(),
                 "markdown" | "md" => cmp.markdown(),
@@ -967,6 +1005,10 @@ fn report(args: ReportArgs) -> Result<i32, String> {
             ))
         }
     };
+    let mut text = text;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
     match args.output {
         Some(path) => {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?

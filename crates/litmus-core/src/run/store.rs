@@ -260,6 +260,19 @@ pub struct StoreError {
     pub message: String,
 }
 
+/// A record of a JSON-lines file that does not parse: `line L, column C:`
+/// and serde's message without its own position (which counts the line
+/// within the record, always 1).
+fn line_err(path: &Path, line: usize, e: &serde_json::Error) -> StoreError {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    let message = text.strip_suffix(&position).unwrap_or(&text);
+    io_err(
+        path,
+        format!("line {line}, column {}: {message}", e.column()),
+    )
+}
+
 fn io_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError {
         path: path.to_path_buf(),
@@ -423,8 +436,8 @@ pub fn read_samples_repairing(path: &Path) -> Result<Vec<SampleRecord>, StoreErr
         };
         let line = &data[offset..end];
         if !line.iter().all(u8::is_ascii_whitespace) {
-            let rec: SampleRecord = serde_json::from_slice(line)
-                .map_err(|e| io_err(path, format!("line {lineno}: {e}")))?;
+            let rec: SampleRecord =
+                serde_json::from_slice(line).map_err(|e| line_err(path, lineno, &e))?;
             out.push(rec);
         }
         offset = end + 1;
@@ -447,7 +460,7 @@ pub fn read_run(dir: &Path) -> Result<Vec<SampleRecord>, StoreError> {
             }
             // A torn final line is tolerated when reading.
             Err(_) if !data.ends_with(b"\n") && i == data.split(|&b| b == b'\n').count() - 1 => {}
-            Err(e) => return Err(io_err(&path, format!("line {}: {e}", i + 1))),
+            Err(e) => return Err(line_err(&path, i + 1, &e)),
         }
     }
     Ok(latest.into_values().collect())
@@ -779,6 +792,19 @@ mod tests {
             score: Some(Score::pass()),
             ..SampleRecord::default()
         }
+    }
+
+    /// A bad line in the middle names its line and column once, in the
+    /// file's terms (serde's own "at line 1" counts within the record).
+    #[test]
+    fn a_garbled_line_is_named_by_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = serde_json::to_string(&record("e", 0)).unwrap();
+        let text = format!("{good}\n{{\"eval\": \"\\ud800x\"}}\n{good}\n");
+        fs::write(dir.path().join("samples.jsonl"), text).unwrap();
+        let err = read_run(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("samples.jsonl: line 2, column "), "{err}");
+        assert!(!err.contains(" at line "), "{err}");
     }
 
     #[test]

@@ -2538,7 +2538,7 @@ fn partitions_run_on_several_jobs_merge_into_the_run_of_the_whole_plan() {
     let m = merge(&[&s(&part1), "--output", &s(&out.join("m-d"))]);
     assert_eq!(m.status.code(), Some(2), "{}", text(&m));
     assert!(
-        text(&m).contains("partition is hash:2/2 missing"),
+        text(&m).contains("partition hash:2/2 is missing"),
         "{}",
         text(&m)
     );

@@ -413,7 +413,7 @@ fn a_partition_run_twice_counts_once_and_a_missing_one_is_named() {
     })
     .unwrap_err()
     .to_string();
-    assert!(err.contains("partition is hash:3/3 missing"), "{err}");
+    assert!(err.contains("partition hash:3/3 is missing"), "{err}");
     assert!(!dir.path().join("m2").exists(), "nothing written");
 
     // --list --partition: the harness stops after listing.

@@ -372,10 +372,9 @@ impl Comparison {
 pub(crate) fn speed_change(a: Option<f64>, b: Option<f64>, digits: usize) -> String {
     match (a, b) {
         (Some(a), Some(b)) if a > 0.0 => {
-            format!(
-                "{a:.digits$} → {b:.digits$} ({:+.0}%)",
-                (b / a - 1.0) * 100.0
-            )
+            // Rounded first, so that a tiny drop reads +0%, not -0%.
+            let change = ((b / a - 1.0) * 100.0).round() + 0.0;
+            format!("{a:.digits$} → {b:.digits$} ({change:+.0}%)")
         }
         (a, b) => {
             let f = |v: Option<f64>| {

@@ -154,6 +154,17 @@ fn overview(study: &Study) -> String {
             esc(b)
         );
     }
+    for e in &study.errors {
+        let _ = write!(
+            out,
+            r#"<p class="note bad">{}: {} sample{} errored; most often ({} of them): {}</p>"#,
+            esc(&e.config),
+            e.samples,
+            if e.samples == 1 { "" } else { "s" },
+            e.count,
+            esc(&e.error)
+        );
+    }
     out
 }
 
@@ -303,7 +314,11 @@ fn plots(run: &Run, study: &Study) -> String {
             &legend,
         ));
     } else {
-        out.push_str(r#"<p class="note">No speed was measured (cached or replayed samples): no score-against-speed plot.</p>"#);
+        out.push_str(if rows.iter().all(|r| r.score.n == 0) {
+            r#"<p class="note">No sample was scored: no score-against-speed plot.</p>"#
+        } else {
+            r#"<p class="note">No speed was measured (cached or replayed samples): no score-against-speed plot.</p>"#
+        });
     }
     // Tags.
     if !study.tags.is_empty() {
@@ -318,12 +333,13 @@ fn plots(run: &Run, study: &Study) -> String {
                             (
                                 s.mean,
                                 format!(
-                                    "{t} under {}: {:.1} [{:.1}, {:.1}] over {} evals",
+                                    "{t} under {}: {:.1} [{:.1}, {:.1}] over {} eval{}",
                                     config_label(r),
                                     s.mean,
                                     s.ci_low,
                                     s.ci_high,
-                                    s.n
+                                    s.n,
+                                    if s.n == 1 { "" } else { "s" }
                                 ),
                             )
                         })

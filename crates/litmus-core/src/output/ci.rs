@@ -630,7 +630,7 @@ pub fn exit_message(code: i32, summary: &RunSummary, merged: bool) -> String {
                 "{n} eval configuration{} had errors (or a model failed to load); {}",
                 if n == 1 { "" } else { "s" },
                 if merged {
-                    "resume the partition runs that had them (`cargo eval --resume` in each), then merge again"
+                    "resume the runs that had them (`cargo eval --resume --run-id ID` as each ran), then merge again"
                 } else {
                     "rerun with --resume to retry only those samples"
                 }

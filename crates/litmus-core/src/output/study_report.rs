@@ -114,6 +114,62 @@ pub struct Study {
     /// has a `fidelity.json` ([`Study::with_fidelity`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<FidelitySection>,
+    /// Per configuration with errored samples: how many, and the most
+    /// frequent error (its first line), so a report says why, not only how
+    /// many.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ErrorSummary>,
+}
+
+/// The errors of one configuration of a study.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    /// The configuration's label.
+    pub config: String,
+    /// Samples that errored.
+    pub samples: usize,
+    /// The most frequent error's first line (at most 200 characters).
+    pub error: String,
+    /// Samples with that error.
+    pub count: usize,
+}
+
+impl ErrorSummary {
+    /// Per configuration of `records` with errors, in the configurations'
+    /// order.
+    fn of(records: &[SampleRecord]) -> Vec<ErrorSummary> {
+        let mut by_config: BTreeMap<ConfigKey, BTreeMap<String, usize>> = BTreeMap::new();
+        for r in records {
+            if let (None, Some(e)) = (&r.score, &r.error) {
+                let first: String = e.lines().next().unwrap_or("").chars().take(200).collect();
+                *by_config
+                    .entry(r.config())
+                    .or_default()
+                    .entry(first)
+                    .or_default() += 1;
+            }
+        }
+        by_config
+            .into_iter()
+            .map(|(config, errors)| {
+                let samples = errors.values().sum();
+                // The most frequent; the first by text among equals.
+                let (error, count) = errors.into_iter().fold((String::new(), 0), |best, (e, n)| {
+                    if n > best.1 {
+                        (e, n)
+                    } else {
+                        best
+                    }
+                });
+                ErrorSummary {
+                    config: config.label(),
+                    samples,
+                    error,
+                    count,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The study's fidelity section: a run's `fidelity.json` next to its scores.
@@ -538,6 +594,7 @@ impl Study {
             temperature_by_variant,
             time: summary.time,
             fidelity: None,
+            errors: ErrorSummary::of(records),
         }
     }
 
@@ -696,6 +753,22 @@ impl Study {
                     f.tag_table(),
                 ));
             }
+        }
+        if !self.errors.is_empty() {
+            let mut rows = vec![
+                ["configuration", "errored", "most frequent error", "samples"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            rows.extend(self.errors.iter().map(|e| {
+                vec![
+                    e.config.clone(),
+                    e.samples.to_string(),
+                    e.error.clone(),
+                    e.count.to_string(),
+                ]
+            }));
+            s.push(("Errors".into(), rows));
         }
         s
     }
@@ -902,6 +975,20 @@ mod tests {
             ]
         );
         assert_eq!(study.tag_table()[1][2], "-", "{:?}", study.tag_table());
+        // Why, not only how many.
+        assert_eq!(study.errors.len(), 1, "{:?}", study.errors);
+        assert_eq!(
+            (study.errors[0].samples, study.errors[0].count),
+            (2, 2),
+            "{:?}",
+            study.errors
+        );
+        assert_eq!(study.errors[0].error, "connection failed");
+        let text = study.text();
+        assert!(
+            text.contains("Errors") && text.contains("connection failed"),
+            "{text}"
+        );
         // In JSON too: no score, not a score of 0 a script could read.
         let json: serde_json::Value = serde_json::from_str(&study.json()).unwrap();
         let q8 = &json["rows"][1];

@@ -128,13 +128,13 @@ pub enum MergeError {
         differs: Box<Disagreement>,
     },
     /// Some runs did not finish (they have no `summary.json`).
-    #[error("not finished (no summary.json: killed, or out of memory or disk), so holding only some of their samples: {}; continue each with `cargo eval ... --resume --run-id ID` as it ran, or pass --allow-missing to merge what is there", runs.join(", "))]
+    #[error("{} not finished (no summary.json: killed, or out of memory or disk), so {} only some of {} samples: {}; continue each with `cargo eval ... --resume --run-id ID` as it ran, or pass --allow-missing to merge what is there", if runs.len() == 1 { "a run is" } else { "runs are" }, if runs.len() == 1 { "it holds" } else { "they hold" }, if runs.len() == 1 { "its" } else { "their" }, runs.join(", "))]
     Unfinished {
         /// The unfinished runs.
         runs: Vec<String>,
     },
     /// Some partitions of the split are not among the runs.
-    #[error("partition{} {} missing: the runs hold {} of {}; merge them all, or pass --allow-missing to merge what is there", if missing.len() == 1 { " is" } else { "s are" }, missing.join(", "), present.join(", "), total)]
+    #[error("partition{} {} {} missing: the runs hold {} of {}; merge them all, or pass --allow-missing to merge what is there", if missing.len() == 1 { "" } else { "s" }, missing.join(", "), if missing.len() == 1 { "is" } else { "are" }, present.join(", "), total)]
     Missing {
         /// The missing partitions (`hash:3/4`).
         missing: Vec<String>,
@@ -819,7 +819,7 @@ mod tests {
         let p = vec![two().remove(0)];
         let e = merge(&p, &MergeOptions::default()).unwrap_err().to_string();
         assert!(
-            e.contains("partition is hash:2/2 missing: the runs hold hash:1/2 of 2"),
+            e.contains("partition hash:2/2 is missing: the runs hold hash:1/2 of 2"),
             "{e}"
         );
         let m = merge(

@@ -416,6 +416,7 @@ pub fn sections_text(sections: &[(String, Vec<Vec<String>>)]) -> String {
 /// Aligns rows into columns (first row is the header; numbers right-aligned),
 /// each cell [`printable`].
 pub fn table(rows: &[Vec<String>]) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
     let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
         .iter()
         .map(|r| r.iter().map(|c| printable(c)).collect())
@@ -425,7 +426,7 @@ pub fn table(rows: &[Vec<String>]) -> Vec<String> {
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
+                .map(|s| s.width())
                 .max()
                 .unwrap_or(0)
         })
@@ -439,10 +440,13 @@ pub fn table(rows: &[Vec<String>]) -> Vec<String> {
                         .chars()
                         .next()
                         .is_some_and(|ch| ch.is_ascii_digit() || ch == '[' || ch == '-');
+                    // Padded to the terminal columns the text takes (wide
+                    // CJK and emoji take two), not its chars.
+                    let pad = " ".repeat(widths[i] - cell.width());
                     if numeric && i > 0 {
-                        format!("{cell:>w$}", w = widths[i])
+                        format!("{pad}{cell}")
                     } else {
-                        format!("{cell:<w$}", w = widths[i])
+                        format!("{cell}{pad}")
                     }
                 })
                 .collect::<Vec<_>>()
@@ -606,6 +610,25 @@ mod tests {
     use super::*;
     use crate::run::store::SampleRecord;
     use std::sync::{Arc, Mutex};
+
+    /// Columns line up in a terminal when names hold wide characters (CJK,
+    /// emoji: two columns each) or accents.
+    #[test]
+    fn tables_align_by_display_width() {
+        let row = |a: &str, b: &str| vec![a.to_string(), b.to_string()];
+        let lines = table(&[
+            row("eval", "score"),
+            row("python::平均値", "81.7"),
+            row("ćęńtüry_😀", "5.0"),
+        ]);
+        use unicode_width::UnicodeWidthStr;
+        let ends: Vec<usize> = lines.iter().map(|l| l.width()).collect();
+        assert_eq!(ends, [ends[0]; 3], "{lines:#?}");
+        assert!(
+            lines[1].ends_with(" 81.7") && lines[2].ends_with("  5.0"),
+            "{lines:#?}"
+        );
+    }
 
     /// A `Write` the test keeps a handle on.
     #[derive(Clone, Default)]

@@ -136,6 +136,23 @@ pub(crate) fn fold(text: &str) -> std::borrow::Cow<'_, str> {
     .into()
 }
 
+/// `text` as the page shows it: bidirectional controls (U+202E and the
+/// like) written out as escapes, as the text report does, so that a
+/// response or a name cannot reorder what a reader sees (Trojan Source);
+/// newlines and tabs stay.
+pub(crate) fn shown(text: &str) -> String {
+    use litmus_core::base::util::is_bidi_control;
+    text.chars()
+        .fold(String::with_capacity(text.len()), |mut out, c| {
+            if is_bidi_control(c) {
+                out.extend(c.escape_unicode());
+            } else {
+                out.push(c);
+            }
+            out
+        })
+}
+
 /// Rounded to two decimals (the page shows one).
 pub(crate) fn r2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
@@ -159,7 +176,7 @@ impl Payload {
             return i;
         }
         let i = self.strings.len();
-        self.strings.push(fold(text).into_owned());
+        self.strings.push(shown(&fold(text)));
         self.interned.insert(text.to_string(), i);
         i
     }
@@ -182,7 +199,7 @@ impl Payload {
             }
         }
         let tags: BTreeSet<&str> = evals.values().flatten().copied().collect();
-        p.tags = tags.iter().map(|t| t.to_string()).collect();
+        p.tags = tags.iter().map(|t| shown(t)).collect();
         let tag_index: HashMap<&str, usize> =
             tags.iter().enumerate().map(|(i, t)| (*t, i)).collect();
         let row_index: HashMap<&str, usize> =
@@ -190,7 +207,7 @@ impl Payload {
         p.rows = evals
             .iter()
             .map(|(name, tags)| Row {
-                name: name.to_string(),
+                name: shown(name),
                 tags: tags.iter().map(|t| tag_index[t]).collect(),
             })
             .collect();
@@ -199,7 +216,7 @@ impl Payload {
             .collect();
         for (c, (label, run, recs)) in columns.iter().enumerate() {
             p.cols.push(Column {
-                label: label.clone(),
+                label: shown(label),
                 run: run.clone(),
             });
             let mut by_eval: BTreeMap<&str, Vec<&SampleRecord>> = BTreeMap::new();
@@ -306,6 +323,33 @@ pub(crate) fn by_config<'a>(
 mod tests {
     use super::*;
     use crate::testing;
+
+    /// A right-to-left override in a response, an eval's name or a tag is
+    /// shown as an escape, not applied (Trojan Source); newlines stay.
+    #[test]
+    fn bidirectional_controls_are_shown_not_applied() {
+        let mut run = testing::run();
+        for r in &mut run.records {
+            r.eval = format!("{}\u{202e}gnissap", r.eval);
+            r.response = Some("if ok:\u{202e} # }\n    pass".into());
+            r.tags.push("\u{2066}odd".into());
+        }
+        let recs: Vec<&SampleRecord> = run.records.iter().collect();
+        let p = Payload::build(vec![("m\u{202e}x".into(), String::new(), recs)]);
+        let all = serde_json::to_string(&p).unwrap();
+        assert!(!all.contains('\u{202e}') && !all.contains('\u{2066}'));
+        assert!(
+            p.rows[0].name.ends_with("\\u{202e}gnissap"),
+            "{}",
+            p.rows[0].name
+        );
+        assert!(p.tags.iter().any(|t| t == "\\u{2066}odd"), "{:?}", p.tags);
+        assert_eq!(p.cols[0].label, "m\\u{202e}x");
+        assert!(p
+            .strings
+            .iter()
+            .any(|s| s == "if ok:\\u{202e} # }\n    pass"));
+    }
 
     #[test]
     fn cells_hold_their_samples_and_texts_are_interned() {

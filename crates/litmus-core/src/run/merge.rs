@@ -511,7 +511,10 @@ pub fn merge(parts: &[Part], options: &MergeOptions) -> Result<Merged, MergeErro
     }
     // The parts ran side by side: the merged run took as long as the longest.
     summary.wall_ms = summaries.iter().map(|s| s.wall_ms).fold(0.0, f64::max);
-    summary.generated = summaries.iter().map(|s| s.generated).sum();
+    // The merged samples, each once (two runs holding the same sample
+    // generated it twice, which the time split below still counts).
+    summary.cached = records.iter().filter(|r| r.cached).count();
+    summary.generated = records.len() - summary.cached;
     summary.backend_requests = summaries.iter().map(|s| s.backend_requests).sum();
     summary.peak_rss_bytes = summaries.iter().filter_map(|s| s.peak_rss_bytes).max();
     summary.time =
@@ -784,10 +787,16 @@ mod tests {
             r.at_ms = 99;
             r.cached = true;
         }
+        for (part, generated) in p.iter_mut().zip([2, 2]) {
+            part.summary.as_mut().unwrap().generated = generated;
+        }
+        again.summary.as_mut().unwrap().generated = 2;
         p.push(again);
         let m = merge(&p, &MergeOptions::default()).unwrap();
         assert_eq!((m.records.len(), m.duplicates), (4, 2));
         assert_eq!(m.records[2].at_ms, 1, "the first run's record is kept");
+        // Samples counted as merged, each once: not 6 generated for 4.
+        assert_eq!((m.summary.generated, m.summary.cached), (4, 0));
 
         // An errored sample is superseded by a scored one, either way round.
         let mut p = two();

@@ -382,7 +382,7 @@ fn facts(run: &Run) -> String {
     let evals: std::collections::BTreeSet<&str> =
         run.records.iter().map(|r| r.eval.as_str()).collect();
     let mut out = format!(
-        r#"<dl class="facts"><dt>run</dt><dd>{}</dd><dt>configurations</dt><dd>{}</dd><dt>evals</dt><dd>{}</dd><dt>samples</dt><dd>{samples}{}</dd>"#,
+        r#"<dl class="facts"><div><dt>run</dt><dd>{}</dd></div><div><dt>configurations</dt><dd>{}</dd></div><div><dt>evals</dt><dd>{}</dd></div><div><dt>samples</dt><dd>{samples}{}</dd></div>"#,
         esc(run.id()),
         s.configs.len(),
         evals.len(),
@@ -393,24 +393,24 @@ fn facts(run: &Run) -> String {
         },
     );
     if let Some(m) = &run.meta {
-        let _ = write!(out, "<dt>started</dt><dd>{}</dd>", esc(&m.started));
+        let _ = write!(out, "<div><dt>started</dt><dd>{}</dd></div>", esc(&m.started));
     }
     if s.wall_ms > 0.0 {
-        let _ = write!(out, "<dt>wall time</dt><dd>{}</dd>", duration(s.wall_ms));
+        let _ = write!(out, "<div><dt>wall time</dt><dd>{}</dd></div>", duration(s.wall_ms));
     }
     if let Some(t) = &s.time {
         // "time: load 2.4 s · prompts …": where the wall time went.
         let line = litmus_core::output::console::time_line(t);
         let line = line.strip_prefix("time: ").unwrap_or(&line);
-        let _ = write!(out, "<dt>time went to</dt><dd>{}</dd>", esc(line));
+        let _ = write!(out, "<div><dt>time went to</dt><dd>{}</dd></div>", esc(line));
     }
     if s.cached > 0 {
-        let _ = write!(out, "<dt>from cache</dt><dd>{}</dd>", s.cached);
+        let _ = write!(out, "<div><dt>from cache</dt><dd>{}</dd></div>", s.cached);
     }
     for (model, e) in &s.load_errors {
         let _ = write!(
             out,
-            r#"<dt class="bad">not loaded</dt><dd class="bad">{}: {}</dd>"#,
+            r#"<div><dt class="bad">not loaded</dt><dd class="bad">{}: {}</dd></div>"#,
             esc(model),
             esc(e)
         );

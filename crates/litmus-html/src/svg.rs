@@ -83,7 +83,7 @@ pub(crate) fn grouped_bars(
         .map(|(name, bars)| (bars.len() as f64 * bar_w).max(text_w(name) + 4.0))
         .collect();
     let plot_w = group_w.iter().sum::<f64>() + groups.len() as f64 * gap + gap;
-    let width = (left + plot_w + 10.0).max(360.0);
+    let width = (left + plot_w + 10.0).max(360.0).max(title_w(title, left));
     let (per_row, col_w) = legend_layout(legend, width - left);
     let legend_rows = legend.len().div_ceil(per_row);
     let height = top + h + 40.0 + legend_rows as f64 * 16.0;
@@ -140,6 +140,11 @@ pub(crate) fn grouped_bars(
 /// The width of `s` in pixels at the plots' 11 px font, roughly.
 fn text_w(s: &str) -> f64 {
     s.chars().count() as f64 * 6.8
+}
+
+/// The width a plot needs for its title (13 px, bold) starting at `x`.
+fn title_w(title: &str, x: f64) -> f64 {
+    x + title.chars().count() as f64 * 7.9 + 12.0
 }
 
 /// Legend entries per row and the width of each, to fit `width`.
@@ -216,7 +221,7 @@ pub(crate) fn scatter(title: &str, x_label: &str, points: &[Point], legend: &[St
     let top = 28.0;
     let w = 460.0;
     let h = 240.0;
-    let width = left + w + 20.0;
+    let width = f64::max(left + w + 20.0, title_w(title, left));
     let (per_row, col_w) = legend_layout(legend, w);
     let legend_rows = legend.len().div_ceil(per_row);
     let height = top + h + 48.0 + legend_rows as f64 * 16.0;
@@ -326,7 +331,7 @@ pub(crate) fn heatmap(
             * 5.2;
     // Column labels lean right above the cells; the title needs its width too.
     let width = (left + cols.len() as f64 * cw + head * 0.65)
-        .max(title.chars().count() as f64 * 7.2 + 10.0);
+        .max(title_w(title, 4.0));
     let height = head + rows.len() as f64 * ch + 10.0;
     let mut out = String::new();
     let _ = write!(
@@ -408,7 +413,7 @@ pub(crate) fn distribution(title: &str, rows: &[(String, [usize; 6])]) -> String
     let w = 420.0;
     let ch = 20.0;
     let top = 44.0;
-    let width = left + w + 20.0;
+    let width = (left + w + 20.0).max(title_w(title, 4.0));
     let height = top + rows.len() as f64 * ch + 10.0;
     let colors: Vec<String> = [0.0, 12.0, 37.0, 62.0, 87.0, 100.0]
         .iter()

@@ -2277,10 +2277,43 @@ options = {{ retries = "1", backoff_ms = "50", max_backoff_ms = "200", cooldown_
         );
     }
     eprintln!(
-        "[{:>5.1}s] done: {} scored before the kill, {} errored then scored on --resume",
+        "[{:>5.1}s] {} scored before the kill, {} errored then scored on --resume",
         t0.elapsed().as_secs_f64(),
         scored_before.len(),
         errored_before.len()
+    );
+
+    // 4. The server down from the start: the model cannot be opened, its
+    // samples are recorded without the quantization the server reports
+    // once up; --resume replaces them, and the run has one configuration.
+    server.kill();
+    let down_dir = p.out_dir().join("down").display().to_string();
+    let down = [
+        "--format",
+        "json",
+        "--output-dir",
+        down_dir.as_str(),
+        "capital",
+    ];
+    let out = p.run(&down);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    server.spawn();
+    let mut resume = down.to_vec();
+    resume.push("--resume");
+    let out = p.run(&resume);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let summary = summary_of(&out);
+    let configs = summary["configs"].as_array().unwrap();
+    assert_eq!(configs.len(), 1, "one configuration\n{}", text(&out));
+    let units = summary["units"].as_array().unwrap();
+    assert!(
+        units.iter().all(|u| u["errors"] == 0 && u["scored"] == 3),
+        "{}",
+        text(&out)
+    );
+    eprintln!(
+        "[{:>5.1}s] done: a model that failed to open resumed into one configuration",
+        t0.elapsed().as_secs_f64()
     );
 }
 

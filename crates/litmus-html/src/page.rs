@@ -393,16 +393,28 @@ fn facts(run: &Run) -> String {
         },
     );
     if let Some(m) = &run.meta {
-        let _ = write!(out, "<div><dt>started</dt><dd>{}</dd></div>", esc(&m.started));
+        let _ = write!(
+            out,
+            "<div><dt>started</dt><dd>{}</dd></div>",
+            esc(&m.started)
+        );
     }
     if s.wall_ms > 0.0 {
-        let _ = write!(out, "<div><dt>wall time</dt><dd>{}</dd></div>", duration(s.wall_ms));
+        let _ = write!(
+            out,
+            "<div><dt>wall time</dt><dd>{}</dd></div>",
+            duration(s.wall_ms)
+        );
     }
     if let Some(t) = &s.time {
         // "time: load 2.4 s · prompts …": where the wall time went.
         let line = litmus_core::output::console::time_line(t);
         let line = line.strip_prefix("time: ").unwrap_or(&line);
-        let _ = write!(out, "<div><dt>time went to</dt><dd>{}</dd></div>", esc(line));
+        let _ = write!(
+            out,
+            "<div><dt>time went to</dt><dd>{}</dd></div>",
+            esc(line)
+        );
     }
     if s.cached > 0 {
         let _ = write!(out, "<div><dt>from cache</dt><dd>{}</dd></div>", s.cached);

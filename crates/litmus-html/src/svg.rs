@@ -330,8 +330,7 @@ pub(crate) fn heatmap(
             .min(40) as f64
             * 5.2;
     // Column labels lean right above the cells; the title needs its width too.
-    let width = (left + cols.len() as f64 * cw + head * 0.65)
-        .max(title_w(title, 4.0));
+    let width = (left + cols.len() as f64 * cw + head * 0.65).max(title_w(title, 4.0));
     let height = head + rows.len() as f64 * ch + 10.0;
     let mut out = String::new();
     let _ = write!(

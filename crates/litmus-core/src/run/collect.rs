@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::base::backend::{BackendError, ModelInfo};
 use crate::base::model::ModelSpec;
 use crate::plan::matrix::{Instance, Plan, SampleKey, StoredSamples};
-use crate::run::store::{ConfigKey, RunStore, SampleRecord};
+use crate::run::store::{
+    supersede_unopened, supersede_unopened_by, ConfigKey, RunStore, SampleRecord,
+};
 use crate::run::summary::{TimeSplit, UnitSummary};
 
 /// Progress events for a reporter.
@@ -172,6 +174,7 @@ impl<'a> Collector<'a> {
         for r in store.existing() {
             latest.insert(r.key(), r.clone());
         }
+        supersede_unopened(&mut latest);
         Collector {
             plan,
             store,
@@ -208,7 +211,9 @@ impl<'a> Collector<'a> {
             self.outcome.store_errors.push(e.to_string());
         }
         self.reporter.event(Event::Sample(&record));
-        let replaced = self.latest.insert(record.key(), record);
+        let key = record.key();
+        let replaced = self.latest.insert(key.clone(), record);
+        supersede_unopened_by(&mut self.latest, &key);
         if let Some(was) = replaced.filter(|was| was.error.is_none()) {
             // A resumed sample run again: its eval changed since.
             self.outcome.changed.insert(was.eval);

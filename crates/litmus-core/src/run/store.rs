@@ -445,6 +445,40 @@ pub fn read_samples_repairing(path: &Path) -> Result<Vec<SampleRecord>, StoreErr
     Ok(out)
 }
 
+/// Drops from `latest` (the last record per sample key) the errored
+/// records of a model that failed to open which a record of the same sample
+/// with a known quantization supersedes. A model that cannot be opened (a
+/// server down, a key not set) records its samples without the
+/// quantization it reports once open (an HTTP server's or a GGUF's name
+/// for it), so its resumed samples have other keys; without this, the
+/// failed attempt stayed in the run as a configuration of errors that no
+/// `--resume` could clear.
+pub fn supersede_unopened(latest: &mut BTreeMap<SampleKey, SampleRecord>) {
+    let known: Vec<SampleKey> = latest
+        .keys()
+        .filter(|k| k.quantization.is_some())
+        .cloned()
+        .collect();
+    for k in &known {
+        supersede_unopened_by(latest, k);
+    }
+}
+
+/// [`supersede_unopened`] for the one sample `key` (with a quantization)
+/// names.
+pub fn supersede_unopened_by(latest: &mut BTreeMap<SampleKey, SampleRecord>, key: &SampleKey) {
+    if key.quantization.is_none() {
+        return;
+    }
+    let unopened = SampleKey {
+        quantization: None,
+        ..key.clone()
+    };
+    if latest.get(&unopened).is_some_and(|r| r.error.is_some()) {
+        latest.remove(&unopened);
+    }
+}
+
 /// Reads a run's samples, keeping the last record of each sample key.
 pub fn read_run(dir: &Path) -> Result<Vec<SampleRecord>, StoreError> {
     let path = dir.join("samples.jsonl");
@@ -463,6 +497,7 @@ pub fn read_run(dir: &Path) -> Result<Vec<SampleRecord>, StoreError> {
             Err(e) => return Err(line_err(&path, i + 1, &e)),
         }
     }
+    supersede_unopened(&mut latest);
     Ok(latest.into_values().collect())
 }
 
@@ -792,6 +827,56 @@ mod tests {
             score: Some(Score::pass()),
             ..SampleRecord::default()
         }
+    }
+
+    /// A model that failed to open recorded its samples without the
+    /// quantization it reports once open: the resumed samples replace
+    /// them, and a scored sample without a quantization stays.
+    #[test]
+    fn resumed_samples_replace_those_of_a_model_that_failed_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let failed = |eval: &str, sample: u32| SampleRecord {
+            score: None,
+            error: Some("connection refused".into()),
+            ..record(eval, sample)
+        };
+        let opened = |eval: &str, sample: u32| SampleRecord {
+            quantization: Some("Q4_K_M".into()),
+            ..record(eval, sample)
+        };
+        let lines: Vec<String> = [
+            failed("e", 0),
+            failed("e", 1),
+            failed("f", 0),
+            record("g", 0),
+            opened("e", 0),
+            opened("e", 1),
+        ]
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+        fs::write(dir.path().join("samples.jsonl"), lines.join("\n") + "\n").unwrap();
+        let all = read_run(dir.path()).unwrap();
+        let kept: Vec<(&str, u32, Option<&str>, bool)> = all
+            .iter()
+            .map(|r| {
+                (
+                    r.eval.as_str(),
+                    r.sample,
+                    r.quantization.as_deref(),
+                    r.error.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("e", 0, Some("Q4_K_M"), false),
+                ("e", 1, Some("Q4_K_M"), false),
+                ("f", 0, None, true),
+                ("g", 0, None, false)
+            ]
+        );
     }
 
     /// A bad line in the middle names its line and column once, in the

@@ -459,7 +459,14 @@ pub fn merge(parts: &[Part], options: &MergeOptions) -> Result<Merged, MergeErro
             }
         }
     }
-    let records: Vec<SampleRecord> = merged.into_values().map(|(r, _)| r).collect();
+    // A part whose model failed to open holds its samples without the
+    // quantization another part's model reported: superseded there too.
+    let mut latest: BTreeMap<SampleKey, SampleRecord> =
+        merged.into_iter().map(|(k, (r, _))| (k, r)).collect();
+    let before = latest.len();
+    crate::run::store::supersede_unopened(&mut latest);
+    superseded += before - latest.len();
+    let records: Vec<SampleRecord> = latest.into_values().collect();
 
     // What only the parts' summaries know: thresholds, models, wall times.
     let mut min_scores: BTreeMap<String, (f64, &Part)> = BTreeMap::new();
@@ -811,6 +818,18 @@ mod tests {
         assert_eq!(m.superseded, 2);
         assert!(m.records.iter().all(|r| r.error.is_none()));
         assert_eq!(m.summary.units.iter().map(|u| u.errors).sum::<usize>(), 0);
+
+        // A part whose model failed to open (no quantization): superseded
+        // by the scored sample of the part whose model opened.
+        let mut p = two();
+        let mut unopened = rec("b", 1, "yes");
+        unopened.quantization = None;
+        unopened.error = Some("connection refused".into());
+        unopened.score = None;
+        p.push(part("runs/b-down", Some("hash:2/2"), vec![unopened]));
+        let m = merge(&p, &MergeOptions::default()).unwrap();
+        assert_eq!((m.records.len(), m.superseded), (4, 1));
+        assert!(m.records.iter().all(|r| r.error.is_none()));
 
         // The same sample with another answer: an error naming it.
         let mut p = two();

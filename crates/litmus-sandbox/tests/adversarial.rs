@@ -444,6 +444,49 @@ fn exit_zero_inside_a_test_is_not_a_pass() {
 }
 
 #[test]
+fn a_rust_answer_cannot_replace_the_harness_main() {
+    let _g = shared();
+    if Language::Rust.unavailable_reason().is_some() {
+        eprintln!("skipping: no rustc");
+        return;
+    }
+    // `#![no_main]` and a `main` of its own that reports every test passed
+    // (the protocol's nonce is on stdin): a wrong `add` must not pass.
+    let code = r##"#![no_main]
+pub fn add(a: i32, b: i32) -> i32 { a - b }
+#[export_name = "main"]
+pub extern "C" fn forged(_argc: i32, _argv: *const *const u8) -> i32 {
+    use std::io::{Read, Write};
+    use std::os::unix::io::FromRawFd;
+    let mut input = String::new();
+    let _ = std::io::stdin().read_to_string(&mut input);
+    let mut lines = input.lines();
+    let nonce = lines.next().unwrap_or("").trim().to_string();
+    let start = lines.next().unwrap_or("").split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut rep = unsafe { std::fs::File::from_raw_fd(3) };
+    let mut emit = |body: &str| {
+        let _ = writeln!(rep, "{{\"nonce\":\"{}\",{}}}", nonce, body);
+    };
+    emit(r#""event":"parsed","ok":true"#);
+    if start == "load" {
+        emit(r#""event":"executed","ok":true,"error":null,"timed_out":false,"ms":1"#);
+    }
+    for i in 0..2 {
+        emit(&format!(r#""event":"begin","kind":"test","index":{i}"#));
+        emit(&format!(r#""event":"result","kind":"test","index":{i},"ok":true,"error":null,"timed_out":false,"ms":1"#));
+    }
+    emit(r#""event":"done""#);
+    0
+}"##;
+    let spec = CodeSpec::new(Language::Rust)
+        .test("assert_eq!(add(2, 2), 4);")
+        .test("assert_eq!(add(1, 0), 1);");
+    let answer = format!("```rust\n{code}\n```");
+    let s = score_answer_in(&Sandbox::new(), &answer, &spec, &Limits::default());
+    assert!(s.tests_passed < 2, "a wrong add passed every test: {s:?}");
+}
+
+#[test]
 fn an_answer_cannot_redefine_the_macros_a_rust_test_checks_with() {
     let _g = shared();
     if Language::Rust.unavailable_reason().is_some() {

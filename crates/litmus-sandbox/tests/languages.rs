@@ -340,8 +340,9 @@ fn a_bash_solution_that_locks_the_harness_out_fails(#[case] trick: &str) {
 }
 
 /// A JavaScript solution runs in the driver's realm; replacing what the
-/// driver reports with (JSON.stringify, fs.writeSync) or checks with
-/// (assert) does not make a wrong answer pass.
+/// driver reports with (JSON.stringify, fs.writeSync), checks with (assert)
+/// or runs the tests with (fs.readFileSync, vm.Script) does not make a
+/// wrong answer pass.
 #[rstest]
 #[case::stringify(
     "const s = JSON.stringify;\nJSON.stringify = function (o, ...r) {\n  if (o && o.event === 'result') { o.ok = true; o.error = null; }\n  return s.call(this, o, ...r);\n};"
@@ -356,6 +357,11 @@ fn a_bash_solution_that_locks_the_harness_out_fails(#[case] trick: &str) {
 #[case::to_json(
     "Object.prototype.toJSON = function () { return this.event === 'result' ? { ...this, ok: true } : this; };"
 )]
+#[case::hide_the_tests(
+    "const fs = require('fs');\nconst r = fs.readFileSync;\nfs.readFileSync = function (p, ...a) {\n  if (/^(tests|examples)\\//.test(String(p))) return '';\n  return r.call(this, p, ...a);\n};"
+)]
+#[case::script_class("require('vm').Script = class { runInThisContext() {} };")]
+#[case::run_in_this_context("require('vm').Script.prototype.runInThisContext = function () {};")]
 fn javascript_answers_cannot_rewrite_the_report(#[case] patch: &str) {
     javascript().assert_runs_and_fails_its_tests(&format!(
         "function countVowels(s) {{ return 9; }}\n{patch}"
@@ -424,6 +430,31 @@ fn partial(#[case] suite: Suite, #[case] code: &str) {
         "{:?}",
         s.error
     );
+}
+
+/// An answer that does not compile: its error and stderr read as rustc
+/// prints them, not as rustc's JSON diagnostics.
+#[test]
+fn rust_compile_errors_read_as_rustc_prints_them() {
+    let suite = rust();
+    if !suite.available() {
+        return;
+    }
+    let s = score_answer(
+        "```rust\nfn count_vowels(s: &str) -> usize {\n    \"none\"\n}\n```",
+        &suite.spec,
+        &limits(),
+    );
+    assert!(!s.parsed, "{s:#?}");
+    assert!(
+        s.error.as_deref().unwrap().contains("mismatched types"),
+        "{s:#?}"
+    );
+    assert!(
+        s.stderr.contains("error[E0308]: mismatched types"),
+        "{s:#?}"
+    );
+    assert!(!s.stderr.contains("$message_type"), "{s:#?}");
 }
 
 #[test]

@@ -51,6 +51,17 @@ fn inner_attr_re() -> &'static Regex {
     R.get_or_init(|| Regex::new(r"(?m)^\s*#!\[[^\n]*\]\s*$").expect("regex"))
 }
 
+/// The crate-level attributes of an answer kept (moved to the crate's top).
+const HOISTED_ATTRIBUTES: &[&str] = &[
+    "allow",
+    "warn",
+    "deny",
+    "forbid",
+    "expect",
+    "recursion_limit",
+    "type_length_limit",
+];
+
 /// Opens every example and test: the standard macros a test checks with,
 /// defined again inside it, where they shadow any `macro_rules!` of the
 /// same name in the answer above it (an answer defining
@@ -80,9 +91,22 @@ fn generate(
 ) -> Generated {
     let setup = spec.setup.clone().unwrap_or_default();
     let mut attrs = Vec::new();
+    // Crate-level attributes must open the crate: lint levels and limits
+    // are moved there; others (`no_main`, `no_std`, `crate_type`, ...)
+    // would let an answer replace the harness's `main` and report its own
+    // results, and are dropped.
     let strip = |s: &str, attrs: &mut Vec<String>| {
         for m in inner_attr_re().find_iter(s) {
-            attrs.push(m.as_str().trim().to_string());
+            let attr = m.as_str().trim();
+            let name: String = attr
+                .trim_start_matches("#![")
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if HOISTED_ATTRIBUTES.contains(&name.as_str()) {
+                attrs.push(attr.to_string());
+            }
         }
         inner_attr_re().replace_all(s, "").into_owned()
     };
@@ -168,6 +192,26 @@ struct RustcError {
 struct Diagnostic {
     region: Option<Region>,
     rendered: String,
+}
+
+/// rustc's stderr as a reader sees it: each JSON diagnostic as rustc would
+/// have rendered it, other lines as they are.
+fn readable(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() / 2);
+    for l in raw.lines() {
+        match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) if v.get("$message_type").is_some() => {
+                if let Some(r) = v["rendered"].as_str() {
+                    out.push_str(r);
+                }
+            }
+            _ => {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 fn diagnostics(stderr: &str, regions: &[(usize, usize, Region)]) -> Vec<Diagnostic> {
@@ -283,7 +327,7 @@ impl Rust {
                 "rustc did not finish within {:.0} s (the build's time limit)",
                 Self::compile_limits(limits).timeout.as_secs_f64()
             )),
-            stderr: cap_string(&e.raw, limits.max_output_bytes),
+            stderr: cap_string(&readable(&e.raw), limits.max_output_bytes),
             ..Default::default()
         }
     }
@@ -294,7 +338,7 @@ impl Rust {
             .find(|d| d.region.is_none() || d.region == Some(Region::Program))
             .or_else(|| diags.first())
             .map(|d| d.rendered.clone())
-            .unwrap_or_else(|| raw.to_string());
+            .unwrap_or_else(|| readable(raw));
         cap_string(text.trim(), ERROR_CAP)
     }
 }
@@ -406,7 +450,7 @@ impl LanguageRunner for Rust {
                         return Evaluation {
                             parsed: false,
                             error: Some(Self::first_error(&d, &raw_alone)),
-                            stderr: cap_string(&raw_alone, limits.max_output_bytes),
+                            stderr: cap_string(&readable(&raw_alone), limits.max_output_bytes),
                             ..Default::default()
                         };
                     }

@@ -7,8 +7,13 @@
 // promises are awaited up to the remaining budget). The report channel
 // (fd 3) and the nonce live in this module's scope, which scripts run with
 // vm cannot see. The solution runs in the same realm, so what the driver
-// reports with (JSON.stringify, fs.writeSync, assert) is taken before it
-// runs: replacing or patching those globals later does not reach the report.
+// reports and runs with (JSON.stringify, fs.writeSync, assert, vm.Script and
+// its runInThisContext, Date.now) is taken before it runs, and every example
+// and test is read and compiled before it runs: replacing or patching those
+// later (fs.readFileSync to hide the tests, vm.Script to skip them) does not
+// reach the report. What stays shared is the realm itself (Promise, the
+// builtins a test calls): an answer written against this driver can still
+// make a failing test pass, as the README says.
 'use strict';
 const fs = require('fs');
 const vm = require('vm');
@@ -16,8 +21,13 @@ const path = require('path');
 const assertModule = require('assert');
 
 const writeSync = fs.writeSync.bind(fs);
+const readFileSync = fs.readFileSync.bind(fs);
 const stringify = JSON.stringify;
 const ownKeys = Object.keys;
+const Script = vm.Script;
+const runInThisContext = vm.Script.prototype.runInThisContext;
+const apply = Reflect.apply;
+const now = Date.now;
 Object.freeze(assertModule);
 Object.freeze(assertModule.strict);
 
@@ -70,7 +80,7 @@ async function main() {
 
   let setupScript;
   try {
-    setupScript = new vm.Script(fs.readFileSync('setup.js', 'utf8'), { filename: 'setup.js' });
+    setupScript = new Script(readFileSync('setup.js', 'utf8'), { filename: 'setup.js' });
   } catch (e) {
     emit({ event: 'infra', error: `the spec's setup code does not compile: ${formatError(e)}` });
     emit({ event: 'done' });
@@ -78,7 +88,7 @@ async function main() {
   }
   let solScript;
   try {
-    solScript = new vm.Script(fs.readFileSync('solution.js', 'utf8'), { filename: 'solution.js' });
+    solScript = new Script(readFileSync('solution.js', 'utf8'), { filename: 'solution.js' });
   } catch (e) {
     emit({ event: 'parsed', ok: false, error: formatError(e) });
     emit({ event: 'done' });
@@ -88,6 +98,21 @@ async function main() {
   if (mode === 'check') {
     emit({ event: 'done' });
     return;
+  }
+
+  // Every example and test, read and compiled before the setup and the
+  // solution run: a script, or the error that it does not compile.
+  const compiled = {};
+  for (const [kind, n, folder] of [['example', nEx, 'examples'], ['test', nTests, 'tests']]) {
+    compiled[kind] = [];
+    for (let i = 0; i < n; i++) {
+      const src = readFileSync(`${folder}/${i}.js`, 'utf8');
+      try {
+        compiled[kind].push({ script: new Script(`{\n${src}\n}`, { filename: `<${kind} ${i}>`, lineOffset: -1 }) });
+      } catch (e) {
+        compiled[kind].push({ error: formatError(e) });
+      }
+    }
   }
 
   // CommonJS-style globals for the solution and snippets; `assert`,
@@ -107,25 +132,25 @@ async function main() {
   checkers();
 
   async function run(script, budgetMs) {
-    const t0 = Date.now();
+    const t0 = now();
     let timer;
     try {
-      let r = script.runInThisContext({ timeout: Math.max(1, Math.floor(budgetMs)), displayErrors: false });
+      let r = apply(runInThisContext, script, [{ timeout: Math.max(1, Math.floor(budgetMs)), displayErrors: false }]);
       if (r && typeof r.then === 'function') {
-        const rest = Math.max(1, budgetMs - (Date.now() - t0));
+        const rest = Math.max(1, budgetMs - (now() - t0));
         r = await Promise.race([
           r,
           new Promise((_, reject) => { timer = setTimeout(() => reject(new SnippetTimeout()), rest); }),
         ]);
       }
-      return { ok: true, error: null, timed_out: false, ms: Date.now() - t0 };
+      return { ok: true, error: null, timed_out: false, ms: now() - t0 };
     } catch (e) {
       const timedOut = e instanceof SnippetTimeout || (e && e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT');
       return {
         ok: false,
         error: timedOut ? `timed out after ${(budgetMs / 1000).toFixed(2)}s` : formatError(e),
         timed_out: timedOut,
-        ms: Date.now() - t0,
+        ms: now() - t0,
       };
     } finally {
       if (timer) clearTimeout(timer);
@@ -148,25 +173,22 @@ async function main() {
   }
 
   const order = { load: 0, example: 1, test: 2 };
-  for (const [kind, n, folder] of [['example', nEx, 'examples'], ['test', nTests, 'tests']]) {
+  for (const [kind, n] of [['example', nEx], ['test', nTests]]) {
     if (order[kind] < order[startKind]) continue;
     const first = kind === startKind ? startIndex : 0;
-    const deadline = Date.now() + phaseMs;
+    const deadline = now() + phaseMs;
     for (let i = first; i < n; i++) {
-      const remaining = deadline - Date.now();
+      const remaining = deadline - now();
       if (remaining <= 1) {
         emit({ event: 'result', kind, index: i, ok: false, timed_out: true, ms: 0,
                error: `the ${kind} phase used up its ${(phaseMs / 1000).toFixed(1)}s budget` });
         continue;
       }
-      const src = fs.readFileSync(`${folder}/${i}.js`, 'utf8');
+      const { script, error } = compiled[kind][i];
       emit({ event: 'begin', kind, index: i });
       checkers();
-      let script;
-      try {
-        script = new vm.Script(`{\n${src}\n}`, { filename: `<${kind} ${i}>`, lineOffset: -1 });
-      } catch (e) {
-        emit({ event: 'result', kind, index: i, ok: false, timed_out: false, ms: 0, error: formatError(e) });
+      if (error !== undefined) {
+        emit({ event: 'result', kind, index: i, ok: false, timed_out: false, ms: 0, error });
         continue;
       }
       const r = await run(script, Math.min(snippetMs, remaining));

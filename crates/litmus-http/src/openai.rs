@@ -147,7 +147,7 @@ impl OpenAiBackend {
                 }
                 Err(e) if e.status.is_some() => {
                     let hint = if matches!(e.status, Some(404 | 405)) {
-                        " (set the model name to skip this)"
+                        " (is the URL the server's OpenAI-compatible base, `http://HOST:PORT` or `http://HOST:PORT/v1`? litmus adds `/v1` when it is not there; a server that lists no models needs the model's name: `openai:URL#NAME`, or `model = \"NAME\"` in litmus.toml)"
                     } else {
                         ""
                     };

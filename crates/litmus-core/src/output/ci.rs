@@ -631,6 +631,8 @@ pub fn exit_message(code: i32, summary: &RunSummary, merged: bool) -> String {
                 if n == 1 { "" } else { "s" },
                 if merged {
                     "resume the runs that had them (`cargo eval --resume --run-id ID` as each ran), then merge again"
+                } else if !summary.load_errors.is_empty() {
+                    "fix what kept the model from loading (above), then rerun with --resume to run only those samples"
                 } else {
                     "rerun with --resume to retry only those samples"
                 }
@@ -649,6 +651,31 @@ pub fn exit_message(code: i32, summary: &RunSummary, merged: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A model that failed to load: the last line says to fix that first,
+    /// not only to resume.
+    #[test]
+    fn a_failed_load_is_fixed_before_resuming() {
+        let mut summary = RunSummary::build(
+            "r",
+            "dir",
+            &[],
+            &Default::default(),
+            &Default::default(),
+            &Default::default(),
+        );
+        let plain = exit_message(exit::ERRORED, &summary, false);
+        assert!(
+            plain.ends_with("rerun with --resume to retry only those samples"),
+            "{plain}"
+        );
+        summary.load_errors.push(("m".into(), "HTTP 404".into()));
+        let load = exit_message(exit::ERRORED, &summary, false);
+        assert!(
+            load.contains("fix what kept the model from loading (above), then rerun with --resume"),
+            "{load}"
+        );
+    }
 
     /// `--junit` and `--markdown` into folders that do not exist yet: both
     /// written, no warning (the Markdown file was left out with a warning).

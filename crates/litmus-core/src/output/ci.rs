@@ -652,18 +652,23 @@ pub fn exit_message(code: i32, summary: &RunSummary, merged: bool) -> String {
 mod tests {
     use super::*;
 
-    /// A model that failed to load: the last line says to fix that first,
-    /// not only to resume.
-    #[test]
-    fn a_failed_load_is_fixed_before_resuming() {
-        let mut summary = RunSummary::build(
+    /// The summary of a run with no samples.
+    fn empty_summary() -> RunSummary {
+        RunSummary::build(
             "r",
             "dir",
             &[],
             &Default::default(),
             &Default::default(),
             &Default::default(),
-        );
+        )
+    }
+
+    /// A model that failed to load: the last line says to fix that first,
+    /// not only to resume.
+    #[test]
+    fn a_failed_load_is_fixed_before_resuming() {
+        let mut summary = empty_summary();
         let plain = exit_message(exit::ERRORED, &summary, false);
         assert!(
             plain.ends_with("rerun with --resume to retry only those samples"),
@@ -687,14 +692,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let junit = dir.path().join("a/b/junit.xml");
         let markdown = dir.path().join("c/d/summary.md");
-        let summary = RunSummary::build(
-            "r",
-            "dir",
-            &[],
-            &Default::default(),
-            &Default::default(),
-            &Default::default(),
-        );
+        let summary = empty_summary();
         let warnings = write_outputs(&summary, &[], Some(&junit), Some(&markdown));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(std::fs::read_to_string(&junit)

@@ -590,7 +590,7 @@ fn diff_plot(c: &crate::ConfigComparison) -> String {
     let left = 8.0
         + evals
             .iter()
-            .map(|e| e.0.chars().count())
+            .map(|e| crate::svg::shown_len(e.0))
             .max()
             .unwrap_or(0)
             .min(48) as f64

@@ -139,12 +139,26 @@ pub(crate) fn grouped_bars(
 
 /// The width of `s` in pixels at the plots' 11 px font, roughly.
 fn text_w(s: &str) -> f64 {
-    s.chars().count() as f64 * 6.8
+    shown_len(s) as f64 * 6.8
+}
+
+/// The characters `s` takes on the page, where [`esc`] writes a
+/// bidirectional control out as its escape (`\u{202e}`: 8).
+pub(crate) fn shown_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            if litmus_core::base::util::is_bidi_control(c) {
+                c.escape_default().count()
+            } else {
+                1
+            }
+        })
+        .sum()
 }
 
 /// The width a plot needs for its title (13 px, bold) starting at `x`.
 fn title_w(title: &str, x: f64) -> f64 {
-    x + title.chars().count() as f64 * 7.9 + 12.0
+    x + shown_len(title) as f64 * 7.9 + 12.0
 }
 
 /// Legend entries per row and the width of each, to fit `width`.
@@ -320,15 +334,8 @@ pub(crate) fn heatmap(
 ) -> String {
     let cw = 46.0;
     let ch = 20.0;
-    let left = 8.0 + rows.iter().map(|r| r.chars().count()).max().unwrap_or(0) as f64 * 6.5;
-    let head = 20.0
-        + cols
-            .iter()
-            .map(|c| c.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(40) as f64
-            * 5.2;
+    let left = 8.0 + rows.iter().map(|r| shown_len(r)).max().unwrap_or(0) as f64 * 6.5;
+    let head = 20.0 + cols.iter().map(|c| shown_len(c)).max().unwrap_or(0).min(40) as f64 * 5.2;
     // Column labels lean right above the cells; the title needs its width too.
     let width = (left + cols.len() as f64 * cw + head * 0.65).max(title_w(title, 4.0));
     let height = head + rows.len() as f64 * ch + 10.0;
@@ -408,7 +415,7 @@ pub(crate) fn bin(v: f64) -> usize {
 /// One stacked bar per configuration: how many samples scored 0, 1–24, …,
 /// 100; the counts of 0 and 100 written out.
 pub(crate) fn distribution(title: &str, rows: &[(String, [usize; 6])]) -> String {
-    let left = 8.0 + rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0) as f64 * 6.5;
+    let left = 8.0 + rows.iter().map(|r| shown_len(&r.0)).max().unwrap_or(0) as f64 * 6.5;
     let w = 420.0;
     let ch = 20.0;
     let top = 44.0;
@@ -479,6 +486,24 @@ pub(crate) fn distribution(title: &str, rows: &[(String, [usize; 6])]) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A label with a bidirectional control is shown escaped (`\u{202e}`),
+    /// and its column is sized for that, not for the raw character.
+    #[test]
+    fn labels_are_sized_as_shown() {
+        assert_eq!(shown_len("a\u{202e}b"), 10);
+        let cells = vec![vec![Some((50.0, "x".to_string()))]];
+        let plain = heatmap("t", &["abcdefghij".into()], &["c".into()], &cells);
+        let bidi = heatmap("t", &["a\u{202e}b".into()], &["c".into()], &cells);
+        let width = |svg: &str| {
+            svg.split("width=\"")
+                .nth(1)
+                .and_then(|w| w.split('"').next())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(width(&plain), width(&bidi));
+    }
 
     fn pt(x: f64, y: f64) -> Point {
         Point {

@@ -106,11 +106,17 @@ impl Parse for Options {
                     if n == 0 {
                         return Err(syn::Error::new(lit.span(), "`samples` must be at least 1"));
                     }
+                    if n > MAX_SAMPLES {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            format!("`samples` must be at most {MAX_SAMPLES}"),
+                        ));
+                    }
                     opts.samples = Some(lit);
                 }
                 "timeout" => {
                     input.parse::<Token![=]>()?;
-                    if input.peek(LitStr) {
+                    let (secs, span) = if input.peek(LitStr) {
                         let lit: LitStr = input.parse()?;
                         let secs = parse_duration(&lit.value()).ok_or_else(|| {
                             syn::Error::new(
@@ -118,11 +124,18 @@ impl Parse for Options {
                                 "expected a duration such as \"30s\", \"2m\" or \"500ms\"",
                             )
                         })?;
-                        opts.timeout = Some((secs, lit.span()));
+                        (secs, lit.span())
                     } else {
                         let lit: LitInt = input.parse()?;
-                        opts.timeout = Some((lit.base10_parse()?, lit.span()));
+                        (lit.base10_parse()?, lit.span())
+                    };
+                    if secs == 0 || secs > MAX_TIMEOUT_SECS {
+                        return Err(syn::Error::new(
+                            span,
+                            "`timeout` must be between 1 s and 24 h (\"1s\" to \"24h\")",
+                        ));
                     }
+                    opts.timeout = Some((secs, span));
                 }
                 "min_score" => {
                     input.parse::<Token![=]>()?;
@@ -148,16 +161,26 @@ impl Parse for Options {
 }
 
 /// Seconds in "30s", "2m", "500ms" (rounded up), "1h".
+/// The most samples an eval may ask for (each is a generation and a score).
+const MAX_SAMPLES: u32 = 100_000;
+/// The longest `timeout` (24 h).
+const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
+/// Seconds of `"30s"`, `"2m"`, `"1h"`, `"500ms"` (rounded up to a second;
+/// `"0ms"` is 0); `u64::MAX` where the number overflows.
 fn parse_duration(s: &str) -> Option<u64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
+    if num.is_empty() {
+        return None;
+    }
+    let n: u64 = num.parse().unwrap_or(u64::MAX);
     match unit.trim() {
-        "ms" => Some(n.div_ceil(1000).max(1)),
+        "ms" => Some(n.div_ceil(1000)),
         "s" => Some(n),
-        "m" | "min" => Some(n * 60),
-        "h" => Some(n * 3600),
+        "m" | "min" => Some(n.saturating_mul(60)),
+        "h" => Some(n.saturating_mul(3600)),
         _ => None,
     }
 }
@@ -337,8 +360,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         let (wrapper_fn, kind) = if imperative {
             (
                 quote! {
-                    fn #wrapper(ctx: &mut #krate::__private::EvalContext<'_>) -> #krate::__private::ScoreResult {
-                        #into_score(#fn_ident(ctx, #(#args),*))
+                    fn #wrapper(__litmus_ctx: &mut #krate::__private::EvalContext<'_>) -> #krate::__private::ScoreResult {
+                        #into_score(#fn_ident(__litmus_ctx, #(#args),*))
                     }
                 },
                 quote!(#krate::__private::EntryKind::Imperative(#wrapper)),

@@ -25,6 +25,14 @@ fn declared() -> TextCase {
     TextCase::new("Capital of Peru?").reference("Lima")
 }
 
+/// An eval may be named like the wrapper's own parameter.
+#[eval]
+fn ctx(ctx: &mut EvalContext) -> Result<Score, EvalError> {
+    Ok(Score::pass_if(
+        !ctx.chat(&[Message::user("Hi")])?.is_empty(),
+    ))
+}
+
 #[test]
 fn an_imperative_eval_registers_its_code_and_each_case_its_arguments() {
     let all = registry::all().unwrap();
@@ -48,4 +56,5 @@ fn an_imperative_eval_registers_its_code_and_each_case_its_arguments() {
     );
     assert_ne!(paris, lima);
     assert_eq!(code("declared"), "");
+    assert!(code("ctx").contains("fn ctx"));
 }

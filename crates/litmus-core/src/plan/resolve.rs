@@ -413,6 +413,15 @@ pub fn plan_and_warnings(
     if choices.samples == Some(0) {
         return Err("--samples: must be at least 1".into());
     }
+    // As `#[eval(samples)]`: each sample is a generation and a score.
+    const MAX_SAMPLES: u32 = 100_000;
+    if choices.samples.is_some_and(|n| n > MAX_SAMPLES) {
+        return Err(format!("--samples: must be at most {MAX_SAMPLES}"));
+    }
+    if choices.samples.is_none() && config.run.samples.is_some_and(|n| n > MAX_SAMPLES) {
+        let e = format!("run.samples: must be at most {MAX_SAMPLES}");
+        return Err(config.error_at(&["run", "samples"], e).to_string());
+    }
     // `#[eval(min_score = ..)]` may be any expression: checked here, where
     // its value is known (a score above 100 could never be reached).
     if let Some((e, m)) = evals.iter().find_map(|e| {
@@ -555,6 +564,29 @@ mod tests {
         assert!(
             err.contains("line 5") && err.contains("models.big.source"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn samples_are_bounded() {
+        let too_many = Choices {
+            samples: Some(4_000_000_000),
+            ..Choices::default()
+        };
+        let e = plan(&Config::default(), &too_many, Vec::new())
+            .err()
+            .unwrap();
+        assert_eq!(e, "--samples: must be at most 100000");
+        let e = plan(
+            &config("[run]\nsamples = 200000\n"),
+            &Choices::default(),
+            Vec::new(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.contains("line 2") && e.contains("run.samples: must be at most 100000"),
+            "{e}"
         );
     }
 

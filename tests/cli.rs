@@ -1233,6 +1233,45 @@ fn a_missing_model_file_is_a_usage_error_naming_where_it_was_given() {
     );
 }
 
+/// Evals written in the package's own library run only when
+/// `litmus::main!` names it: without that, a warning says which files hold
+/// evals that do not run, and how to name the library.
+#[test]
+fn evals_in_the_packages_library_that_are_not_linked_are_warned_about() {
+    let p = Project::new(EVALS, MORE, None);
+    std::fs::write(
+        p.path().join("src/lib.rs"),
+        "use litmus::prelude::*;\n\n/// Not run unless named.\n#[eval]\npub fn in_the_library() -> TextCase {\n    TextCase::new(\"q\").reference(\"a\")\n}\n",
+    )
+    .unwrap();
+    let out = p.run(&["--list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("src/lib.rs of this package's library write #[eval] functions that this eval target does not run: name the library in `litmus::main!(userproj)`"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("in_the_library"));
+    let evals = std::fs::read_to_string(p.path().join("evals/main.rs")).unwrap();
+    let named = evals.replace(
+        "litmus::main!(more_evals);",
+        "litmus::main!(more_evals, userproj);",
+    );
+    std::fs::write(p.path().join("evals/main.rs"), named).unwrap();
+    let out = p.run(&["--list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("in_the_library"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("does not run"),
+        "{}",
+        text(&out)
+    );
+}
+
 /// `cargo eval models` lists the models of the litmus.toml a run would read
 /// (`--config`, else the one found from the current directory up), and
 /// warns of a GGUF a run would refuse, naming its key.

@@ -92,6 +92,9 @@ fn phases(
     // The configuration first: its `[run] tags` select evals too.
     let config = load_config(site, args)?;
     let (registered, selected) = select(args, &config)?;
+    if let Some(w) = unlinked_library_evals(site, &registered) {
+        warn(w);
+    }
     if args.list && !args.instances && args.partition.is_none() {
         return Ok(list_evals(args, &registered, &selected));
     }
@@ -202,6 +205,82 @@ fn phases(
         return Ok(exit::worst(exit::ERRORED, code));
     }
     Ok(code)
+}
+
+/// The files of the package's own library (`src/`) that write `#[eval]`s
+/// none of which is registered: a library is linked into the eval target
+/// only when `litmus::main!(its_name)` names it, and forgetting that drops
+/// its evals without a word. A warning naming the files and the fix, or
+/// `None`.
+fn unlinked_library_evals(site: &TargetLocation, registered: &[&EvalEntry]) -> Option<String> {
+    let src = site.manifest_dir.join("src");
+    if !src.join("lib.rs").is_file() {
+        return None;
+    }
+    let root = workspace_root(&site.manifest_dir);
+    let registered_files: std::collections::HashSet<PathBuf> =
+        registered.iter().map(|e| root.join(e.file)).collect();
+    let mut unlinked = Vec::new();
+    let mut dirs = vec![src];
+    let mut seen = 0;
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            seen += 1;
+            if seen > 5_000 {
+                break;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs")
+                && !registered_files.contains(&path)
+                && std::fs::read_to_string(&path).is_ok_and(|text| {
+                    text.lines().any(|l| {
+                        let l = l.trim_start();
+                        l.starts_with("#[eval") || l.starts_with("#[litmus::eval")
+                    })
+                })
+            {
+                unlinked.push(path);
+            }
+        }
+    }
+    if unlinked.is_empty() {
+        return None;
+    }
+    unlinked.sort();
+    let files: Vec<String> = unlinked
+        .iter()
+        .map(|p| {
+            p.strip_prefix(&site.manifest_dir)
+                .unwrap_or(p)
+                .display()
+                .to_string()
+        })
+        .collect();
+    let name = library_name(&site.manifest_dir).unwrap_or_else(|| "your_library".into());
+    Some(format!(
+        "{} of this package's library write #[eval] functions that this eval target does not run: name the library in `litmus::main!({name})` to run them",
+        files.join(", ")
+    ))
+}
+
+/// The crate name of the package's library (`[lib] name`, else the
+/// package's name with `-` as `_`).
+fn library_name(manifest_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(manifest_dir.join("Cargo.toml")).ok()?;
+    let manifest: toml::Table = text.parse().ok()?;
+    let lib = manifest
+        .get("lib")
+        .and_then(|l| l.get("name"))
+        .and_then(|n| n.as_str());
+    let package = manifest
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str());
+    lib.or(package).map(|n| n.replace('-', "_"))
 }
 
 /// Every registered eval (sorted by name) and those the arguments select.

@@ -831,10 +831,9 @@ fn models(manifest_path: Option<PathBuf>, config: Option<PathBuf>) -> Result<i32
             let file = match s.backend {
                 litmus_core::base::model::BackendKind::Llama => local_gguf(&s.source)
                     .unwrap_or_else(|e| {
-                        problems.push(match (&s.quantization, spec.quantizations.is_empty()) {
-                            (Some(q), false) => format!("models.{name}.quantizations.{q}: {e}"),
-                            _ => format!("models.{name}.source: {e}"),
-                        });
+                        let key = litmus_core::plan::resolve::defined_at(&config, &s)
+                            .map_or_else(|| format!("models.{name}"), |(_, key)| key);
+                        problems.push(format!("{key}: {e}"));
                         None
                     }),
                 _ => None,
@@ -898,12 +897,22 @@ fn report(args: ReportArgs) -> Result<i32, String> {
                 .into()),
         }
     };
-    if !matches!(args.format.as_str(), "text" | "markdown" | "md" | "json") {
-        return Err(format!(
-            "unknown --format `{}` (text, markdown or json)",
-            args.format
-        ));
+    // Checked before anything is written (--html writes first).
+    enum Out {
+        Text,
+        Markdown,
+        Json,
     }
+    let out = match args.format.as_str() {
+        "text" => Out::Text,
+        "markdown" | "md" => Out::Markdown,
+        "json" => Out::Json,
+        other => {
+            return Err(format!(
+                "unknown --format `{other}` (text, markdown or json)"
+            ))
+        }
+    };
     let load = |run: &str| -> Result<litmus_html::Run, String> {
         let dir = Path::new(run);
         if dir.join("samples.jsonl").is_file() {
@@ -975,11 +984,13 @@ fn report(args: ReportArgs) -> Result<i32, String> {
             return Ok(exit::OK);
         }
     }
-    let text = match (&other, args.format.as_str()) {
-        (None, "text") => study.text(),
-        (None, "markdown" | "md") => study.markdown(),
-        (None, "json") => study.json(),
-        (Some(b), format) => {
+    let mut text = match &other {
+        None => match out {
+            Out::Text => study.text(),
+            Out::Markdown => study.markdown(),
+            Out::Json => study.json(),
+        },
+        Some(b) => {
             let cmp = litmus_html::Comparison::build(&run, b);
             if cmp.configs.is_empty() {
                 eprintln!(
@@ -988,24 +999,13 @@ fn report(args: ReportArgs) -> Result<i32, String> {
                     run.id()
                 );
             }
-            match format {
-                "text" => cmp.text(),
-                "markdown" | "md" => cmp.markdown(),
-                "json" => cmp.json(),
-                other => {
-                    return Err(format!(
-                        "unknown --format `{other}` (text, markdown or json)"
-                    ))
-                }
+            match out {
+                Out::Text => cmp.text(),
+                Out::Markdown => cmp.markdown(),
+                Out::Json => cmp.json(),
             }
         }
-        (None, other) => {
-            return Err(format!(
-                "unknown --format `{other}` (text, markdown or json)"
-            ))
-        }
     };
-    let mut text = text;
     if !text.ends_with('\n') {
         text.push('\n');
     }

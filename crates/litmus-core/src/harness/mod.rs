@@ -222,14 +222,17 @@ fn unlinked_library_evals(site: &TargetLocation, registered: &[&EvalEntry]) -> O
         registered.iter().map(|e| root.join(e.file)).collect();
     let mut unlinked = Vec::new();
     let mut dirs = vec![src];
-    let mut seen = 0;
+    // A bounded look (a source tree of thousands of files is not walked
+    // on every run).
+    let mut budget = 5_000usize;
     while let Some(dir) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for path in entries.flatten().map(|e| e.path()) {
-            seen += 1;
-            if seen > 5_000 {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                dirs.clear();
                 break;
             }
             if path.is_dir() {

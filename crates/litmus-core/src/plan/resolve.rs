@@ -111,7 +111,7 @@ pub fn check_sources(
 /// The `[models]` entry that gave `spec` its source: the key's path and
 /// its dotted name (`models.NAME.source`, or `models.NAME.quantizations.Q`
 /// for one of several quantizations).
-fn defined_at<'c>(config: &'c Config, spec: &ModelSpec) -> Option<(Vec<&'c str>, String)> {
+pub fn defined_at<'c>(config: &'c Config, spec: &ModelSpec) -> Option<(Vec<&'c str>, String)> {
     config.models.iter().find_map(|(name, m)| {
         if m.name != spec.name || m.backend != spec.backend {
             return None;

@@ -200,7 +200,7 @@ fn capital(country: &str, city: &str) -> TextCase {
     TextCase::new(format!("Capital of {country}? One word.")).reference(city).metric(Metric::contains())
 }
 
-#[eval(ignore)]
+#[eval(ignore = "too slow for CI")]
 fn slow_one() -> TextCase {
     TextCase::new("x").reference("y")
 }
@@ -332,6 +332,14 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
     args.push(&out_dir_s);
     let out = p.run(&args);
     assert!(out.status.success(), "{}", text(&out));
+    // The ignored eval is named with its reason, as libtest names its own.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "note: 1 ignored eval not run (`--include-ignored` runs it): slow_one (too slow for CI)"
+        ),
+        "{}",
+        text(&out)
+    );
     let events = json_lines(&out);
     let score_of = |events: &[serde_json::Value], eval: &str| -> f64 {
         events

@@ -10,7 +10,50 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, FnArg, Ident, ItemFn, LitInt, LitStr, Path, Token, Type};
 
-/// Declares an eval. See the `litmus` crate documentation.
+/// Declares an eval: a function that returns a case (`CodeCase`,
+/// `TextCase`) for the runner to prompt and score, or — taking
+/// `&mut EvalContext` as its first parameter — calls the model itself and
+/// returns a score (`Score`, `f64` on 0–100, `bool`, or a `Result` of one).
+///
+/// ```ignore
+/// use litmus::prelude::*;
+///
+/// #[eval(tags = ["geography"], samples = 3, min_score = 60)]
+/// #[case::france("France", "Paris")]
+/// #[case::japan("Japan", "Tokyo")]
+/// fn capital(country: &str, city: &str) -> TextCase {
+///     TextCase::new(format!("What is the capital of {country}?"))
+///         .reference(city)
+///         .metric(Metric::contains())
+/// }
+///
+/// #[eval(timeout = "30s", ignore = "needs a bigger model")]
+/// fn remembers(ctx: &mut EvalContext) -> Result<Score, EvalError> {
+///     let answer = ctx.ask("Reply with the word: litmus")?;
+///     Ok(Score::pass_if(answer.contains("litmus")))
+/// }
+/// ```
+///
+/// # Options
+///
+/// | option | meaning |
+/// | --- | --- |
+/// | `name = "..."` | the eval's name instead of the function's (letters, digits, `_`, `-`) |
+/// | `tags = ["a", "b"]` | for `--tag` and `[run] tags` |
+/// | `samples = N` | samples per configuration, 1 to 100000; the eval's own count, which `--samples` and `[run] samples` do not override |
+/// | `timeout = "30s"` | the sandbox budget of each phase of a code answer (load, examples, tests), or an imperative eval's time; `"500ms"`, `"2m"`, `"1h"` or seconds; 1 s to 24 h; default 10 s |
+/// | `ignore`, `ignore = "reason"` | not run unless `--ignored` or `--include-ignored`; a run names it, with its reason |
+/// | `min_score = 60` | points out of 100 below which the eval fails in CI (`cargo eval` exits 1) |
+/// | `crate = path` | where `litmus` is, for crates that rename it |
+///
+/// # Cases
+///
+/// Each `#[case(args)]` or `#[case::description(args)]` supplies the
+/// parameters (after the context, for an imperative eval) and registers one
+/// eval, named `function::case_N` or `function::case_N_description`, N
+/// counted from 1 in source order. Names are the keys of stored results
+/// (`--resume`, `cargo eval report --compare`): add new cases at the end to
+/// keep the others' names.
 #[proc_macro_attribute]
 pub fn eval(attr: TokenStream, item: TokenStream) -> TokenStream {
     match expand(attr.into(), item.into()) {
@@ -27,6 +70,7 @@ struct Options {
     samples: Option<LitInt>,
     timeout: Option<(u64, Span)>,
     ignore: bool,
+    ignore_reason: Option<LitStr>,
     min_score: Option<Expr>,
     seen: Vec<String>,
 }
@@ -61,17 +105,19 @@ impl Parse for Options {
                     opts.ignore = true;
                     if input.peek(Token![=]) {
                         input.parse::<Token![=]>()?;
-                        // `ignore = "reason"`: the reason is documentation only.
-                        input.parse::<LitStr>()?;
+                        opts.ignore_reason = Some(value(
+                            input,
+                            "`ignore` takes no value, or a reason: `ignore = \"needs a GPU\"`",
+                        )?);
                     }
                 }
                 "crate" => {
                     input.parse::<Token![=]>()?;
-                    opts.krate = Some(input.parse()?);
+                    opts.krate = Some(value(input, "`crate` takes a path: `crate = ::litmus`")?);
                 }
                 "name" => {
                     input.parse::<Token![=]>()?;
-                    let lit: LitStr = input.parse()?;
+                    let lit: LitStr = value(input, "`name` takes a string: `name = \"my_eval\"`")?;
                     let v = lit.value();
                     if v.is_empty()
                         || !v.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
@@ -85,6 +131,11 @@ impl Parse for Options {
                 }
                 "tags" => {
                     input.parse::<Token![=]>()?;
+                    if !input.peek(syn::token::Bracket) {
+                        return Err(input.error(
+                            "`tags` takes a list of strings: `tags = [\"python\", \"easy\"]`",
+                        ));
+                    }
                     let content;
                     syn::bracketed!(content in input);
                     let tags = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
@@ -101,8 +152,17 @@ impl Parse for Options {
                 }
                 "samples" => {
                     input.parse::<Token![=]>()?;
-                    let lit: LitInt = input.parse()?;
-                    let n: u32 = lit.base10_parse()?;
+                    if input.peek(Token![-]) {
+                        return Err(input.error("`samples` must be at least 1"));
+                    }
+                    let lit: LitInt =
+                        value(input, "`samples` takes a whole number: `samples = 5`")?;
+                    let n: u32 = lit.base10_parse().map_err(|_| {
+                        syn::Error::new(
+                            lit.span(),
+                            format!("`samples` must be a whole number from 1 to {MAX_SAMPLES}"),
+                        )
+                    })?;
                     if n == 0 {
                         return Err(syn::Error::new(lit.span(), "`samples` must be at least 1"));
                     }
@@ -126,8 +186,11 @@ impl Parse for Options {
                         })?;
                         (secs, lit.span())
                     } else {
-                        let lit: LitInt = input.parse()?;
-                        (lit.base10_parse()?, lit.span())
+                        let lit: LitInt = value(
+                            input,
+                            "`timeout` takes a duration: `timeout = \"30s\"` (or seconds: `timeout = 30`)",
+                        )?;
+                        (lit.base10_parse().unwrap_or(u64::MAX), lit.span())
                     };
                     if secs == 0 || secs > MAX_TIMEOUT_SECS {
                         return Err(syn::Error::new(
@@ -140,6 +203,7 @@ impl Parse for Options {
                 "min_score" => {
                     input.parse::<Token![=]>()?;
                     let expr: Expr = input.parse()?;
+                    check_min_score(&expr)?;
                     opts.min_score = Some(expr);
                 }
                 other => {
@@ -160,11 +224,59 @@ impl Parse for Options {
     }
 }
 
-/// Seconds in "30s", "2m", "500ms" (rounded up), "1h".
 /// The most samples an eval may ask for (each is a generation and a score).
 const MAX_SAMPLES: u32 = 100_000;
 /// The longest `timeout` (24 h).
 const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+
+/// The option's value parsed as `T`, or `message` at the value.
+fn value<T: Parse>(input: ParseStream, message: &str) -> syn::Result<T> {
+    let fork = input.fork();
+    match fork.parse::<T>() {
+        Ok(_) => input.parse(),
+        Err(_) => Err(input.error(message)),
+    }
+}
+
+/// A literal `min_score` on 0–100; a fraction such as `0.6` is almost
+/// certainly meant as 60 (scores are points out of 100, not fractions).
+/// Other expressions are checked when the run is planned.
+fn check_min_score(expr: &Expr) -> syn::Result<()> {
+    let (negative, lit) = match expr {
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => (true, &*u.expr),
+        e => (false, e),
+    };
+    let Expr::Lit(syn::ExprLit { lit, .. }) = lit else {
+        return Ok(());
+    };
+    let v = match lit {
+        syn::Lit::Int(i) => i.base10_parse::<f64>()?,
+        syn::Lit::Float(f) => f.base10_parse::<f64>()?,
+        _ => {
+            return Err(syn::Error::new(
+                lit.span(),
+                "`min_score` takes a number of points from 0 to 100: `min_score = 60`",
+            ))
+        }
+    };
+    let v = if negative { -v } else { v };
+    if !(0.0..=100.0).contains(&v) {
+        return Err(syn::Error::new(
+            expr.span(),
+            "`min_score` must be between 0 and 100 (points out of 100)",
+        ));
+    }
+    if v > 0.0 && v <= 1.0 {
+        return Err(syn::Error::new(
+            expr.span(),
+            format!(
+                "`min_score` is in points out of 100, not a fraction: write `min_score = {}`",
+                (v * 1e4).round() / 100.0
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Seconds of `"30s"`, `"2m"`, `"1h"`, `"500ms"` (rounded up to a second;
 /// `"0ms"` is 0); `u64::MAX` where the number overflows.
@@ -190,6 +302,30 @@ struct Case {
     description: Option<Ident>,
     args: Vec<Expr>,
     tokens: TokenStream2,
+}
+
+/// For a parameter typed as the eval context (a path ending in
+/// `EvalContext`): `Some(true)` taken as `&mut`, `Some(false)` any other way;
+/// `None` for any other parameter.
+fn context_param(arg: &FnArg) -> Option<bool> {
+    let FnArg::Typed(pat) = arg else {
+        return None;
+    };
+    let (by_mut_ref, ty) = match &*pat.ty {
+        Type::Reference(r) => (r.mutability.is_some(), &*r.elem),
+        ty => (false, ty),
+    };
+    match ty {
+        Type::Path(p)
+            if p.path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "EvalContext") =>
+        {
+            Some(by_mut_ref)
+        }
+        _ => None,
+    }
 }
 
 fn take_cases(attrs: &mut Vec<Attribute>) -> syn::Result<Vec<Case>> {
@@ -269,21 +405,36 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     };
     let fn_ident = &sig.ident;
 
-    // The first `&mut T` argument is the eval context: the eval is imperative.
+    // A first `&mut EvalContext` parameter is the eval context: the eval
+    // is imperative. The context taken any other way, or later, is an error
+    // here rather than a type mismatch in code the user did not write.
     let mut inputs = sig.inputs.iter();
-    let imperative = match sig.inputs.first() {
-        Some(FnArg::Typed(pat)) => matches!(&*pat.ty, Type::Reference(r) if r.mutability.is_some()),
-        _ => false,
-    };
+    let imperative = sig
+        .inputs
+        .first()
+        .is_some_and(|a| context_param(a) == Some(true));
     if imperative {
         inputs.next();
     }
     let params: Vec<_> = inputs.collect();
+    for p in &params {
+        if let Some(by_mut_ref) = context_param(p) {
+            return Err(syn::Error::new(
+                p.span(),
+                if by_mut_ref {
+                    "the eval context must be the first parameter"
+                } else {
+                    "take the eval context as `&mut EvalContext` (the first parameter)"
+                },
+            ));
+        }
+    }
 
     if cases.is_empty() && !params.is_empty() {
         return Err(syn::Error::new(
             params[0].span(),
-            "an eval with parameters needs `#[case(...)]` attributes that supply them",
+            "an eval with parameters needs `#[case(...)]` attributes that supply them \
+             (an imperative eval takes `&mut EvalContext` first)",
         ));
     }
     for case in &cases {
@@ -319,17 +470,24 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         None => quote!(::core::option::Option::None),
     };
     let ignore = opts.ignore;
+    let ignore_reason = opts
+        .ignore_reason
+        .as_ref()
+        .map(LitStr::value)
+        .unwrap_or_default();
 
     // (case name, argument expressions)
     let variants: Vec<(Option<String>, Vec<Expr>)> = if cases.is_empty() {
         vec![(None, Vec::new())]
     } else {
-        let width = cases.len().to_string().len();
+        // `case_N` numbered from 1, not zero-padded as rstest pads them: a
+        // case name is the key of stored results (`--resume`, `report
+        // --compare`), so adding a tenth case must not rename the first nine.
         cases
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let mut n = format!("case_{:0width$}", i + 1, width = width);
+                let mut n = format!("case_{}", i + 1);
                 if let Some(d) = &c.description {
                     n.push('_');
                     n.push_str(&d.to_string());
@@ -346,6 +504,9 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let source = imperative.then(|| quote!(#sig #block).to_string());
     let into_case = quote_spanned!(ret_span=> #krate::__private::IntoCase::into_case);
     let into_score = quote_spanned!(ret_span=> #krate::__private::IntoScore::into_score);
+    // The returned value, named at the return type: a type that is no case
+    // or score is reported there, not at `#[eval]`.
+    let out = Ident::new("__litmus_out", ret_span);
     let mut registrations = TokenStream2::new();
     for (i, (case_name, args)) in variants.iter().enumerate() {
         let wrapper = format_ident!("__litmus_eval_{}", i);
@@ -361,7 +522,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             (
                 quote! {
                     fn #wrapper(__litmus_ctx: &mut #krate::__private::EvalContext<'_>) -> #krate::__private::ScoreResult {
-                        #into_score(#fn_ident(__litmus_ctx, #(#args),*))
+                        let #out = #fn_ident(__litmus_ctx, #(#args),*);
+                        #into_score(#out)
                     }
                 },
                 quote!(#krate::__private::EntryKind::Imperative(#wrapper)),
@@ -370,7 +532,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             (
                 quote! {
                     fn #wrapper() -> #krate::__private::Case {
-                        #into_case(#fn_ident(#(#args),*))
+                        let #out = #fn_ident(#(#args),*);
+                        #into_case(#out)
                     }
                 },
                 quote!(#krate::__private::EntryKind::Declarative(#wrapper)),
@@ -389,6 +552,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                     samples: #samples,
                     timeout_secs: #timeout,
                     ignore: #ignore,
+                    ignore_reason: #ignore_reason,
                     min_score: #min_score,
                     kind: #kind,
                     code: #code,

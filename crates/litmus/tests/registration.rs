@@ -58,3 +58,51 @@ fn an_imperative_eval_registers_its_code_and_each_case_its_arguments() {
     assert_eq!(code("declared"), "");
     assert!(code("ctx").contains("fn ctx"));
 }
+
+/// Ten cases: the first nine keep the names they had with nine.
+#[eval(ignore = "needs a bigger model")]
+#[case(1)]
+#[case(2)]
+#[case(3)]
+#[case(4)]
+#[case(5)]
+#[case(6)]
+#[case(7)]
+#[case(8)]
+#[case::nine(9)]
+#[case::ten(10)]
+fn counts(n: u32) -> TextCase {
+    TextCase::new(format!("Say {n}.")).reference(n.to_string())
+}
+
+/// A `&mut` parameter supplied by the cases is no eval context.
+#[eval]
+#[case(&mut vec![1, 2])]
+fn takes_a_vec(v: &mut Vec<i32>) -> TextCase {
+    v.push(3);
+    TextCase::new(format!("Sum {v:?}.")).reference("6")
+}
+
+#[test]
+fn case_names_are_numbered_from_1_without_padding_and_listed_in_number_order() {
+    let all = registry::all().unwrap();
+    let counts: Vec<String> = all
+        .iter()
+        .map(|e| e.full_name())
+        .filter(|n| n.starts_with("counts::"))
+        .collect();
+    let mut expected: Vec<String> = (1..=8).map(|i| format!("counts::case_{i}")).collect();
+    expected.extend(["counts::case_9_nine".into(), "counts::case_10_ten".into()]);
+    assert_eq!(counts, expected);
+    let first = all
+        .iter()
+        .find(|e| e.full_name() == "counts::case_1")
+        .unwrap();
+    assert!(first.ignore);
+    assert_eq!(first.ignore_reason, "needs a bigger model");
+    let vec = all
+        .iter()
+        .find(|e| e.full_name() == "takes_a_vec::case_1")
+        .unwrap();
+    assert!(matches!(vec.kind, registry::EntryKind::Declarative(_)));
+}

@@ -22,7 +22,9 @@ pub enum EntryKind {
 pub struct EvalEntry {
     /// The function name, or the `name = "..."` option.
     pub name: &'static str,
-    /// The case name for parametrized evals (`case_1_description`).
+    /// The case name for parametrized evals: `case_N` (N from 1 in source
+    /// order, not zero-padded), with `_description` from
+    /// `#[case::description(..)]`.
     pub case: Option<&'static str>,
     /// `module_path!()` at the declaration.
     pub module_path: &'static str,
@@ -38,6 +40,8 @@ pub struct EvalEntry {
     pub timeout_secs: Option<u64>,
     /// Skipped unless `--ignored` or `--include-ignored`.
     pub ignore: bool,
+    /// Why, from `ignore = "reason"`; empty when none was given.
+    pub ignore_reason: &'static str,
     /// The score below which the eval fails in CI.
     pub min_score: Option<f64>,
     /// What it does.
@@ -91,6 +95,35 @@ pub fn build_case(entry: &EvalEntry) -> Result<Case, String> {
     }
 }
 
+/// A part of a name in [`natural_key`] order: a run of digits (by value:
+/// its length without leading zeros, then its digits) before other text.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum NamePart {
+    Number(usize, String),
+    Text(String),
+}
+
+/// `name` as a sort key that orders its numbers by value.
+fn natural_key(name: &str) -> Vec<NamePart> {
+    let mut parts = Vec::new();
+    let mut rest = name;
+    while let Some(c) = rest.chars().next() {
+        let digits = c.is_ascii_digit();
+        let end = rest
+            .find(|c: char| c.is_ascii_digit() != digits)
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(end);
+        parts.push(if digits {
+            let value = run.trim_start_matches('0');
+            NamePart::Number(value.len(), run.to_string())
+        } else {
+            NamePart::Text(run.to_string())
+        });
+        rest = tail;
+    }
+    parts
+}
+
 /// A registered eval, resolved for a run.
 #[derive(Clone, Copy)]
 pub struct Eval {
@@ -105,11 +138,12 @@ impl Eval {
     }
 }
 
-/// All registered evals, sorted by name. Panics on duplicate names, which
-/// would make filtering and results ambiguous.
+/// All registered evals, sorted by name (numbers by value: `case_2` before
+/// `case_10`). An error on duplicate names, which would make filtering and
+/// results ambiguous.
 pub fn all() -> Result<Vec<&'static EvalEntry>, String> {
     let mut entries: Vec<&'static EvalEntry> = inventory::iter::<EvalEntry>.into_iter().collect();
-    entries.sort_by_cached_key(|e| e.full_name());
+    entries.sort_by_cached_key(|e| natural_key(&e.full_name()));
     for pair in entries.windows(2) {
         if pair[0].full_name() == pair[1].full_name() {
             return Err(format!(
@@ -123,4 +157,33 @@ pub fn all() -> Result<Vec<&'static EvalEntry>, String> {
         }
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_key;
+
+    #[test]
+    fn names_order_their_numbers_by_value() {
+        let mut names = vec![
+            "qa::x::case_10_j",
+            "qa::x::case_2_b",
+            "qa::x::case_1_a",
+            "qa::w",
+            "qa::x::case_11",
+            "qa::x2",
+        ];
+        names.sort_by_cached_key(|n| natural_key(n));
+        assert_eq!(
+            names,
+            [
+                "qa::w",
+                "qa::x2",
+                "qa::x::case_1_a",
+                "qa::x::case_2_b",
+                "qa::x::case_10_j",
+                "qa::x::case_11",
+            ]
+        );
+    }
 }

@@ -120,6 +120,11 @@ fn phases(
         });
         return Ok(exit::OK);
     }
+    if !args.quiet {
+        if let Some(note) = ignored_note(args, &config, &registered, &selected) {
+            let _ = writeln!(std::io::stderr(), "note: {note}");
+        }
+    }
     let mut plan = plan(args, &config, selected)?;
     let partition = partition::apply(args, &mut plan, false)?;
     announce_workloads(&mut plan);
@@ -312,6 +317,44 @@ fn selected(
         .copied()
         .filter(|e| args.selects(&e.full_name(), e.ignore, e.tags))
         .collect()
+}
+
+/// The evals the filters select but `#[eval(ignore)]` keeps out of this
+/// run, with their reasons (as libtest reports its ignored tests).
+fn ignored_note(
+    args: &Args,
+    config: &Config,
+    registered: &[&'static EvalEntry],
+    run: &[&'static EvalEntry],
+) -> Option<String> {
+    let all = Args {
+        include_ignored: true,
+        ..args.clone()
+    };
+    let left: Vec<String> = selected(&all, config, registered)
+        .into_iter()
+        .filter(|e| !run.iter().any(|s| std::ptr::eq(*s, *e)))
+        .map(|e| match e.ignore_reason {
+            "" => e.full_name(),
+            why => format!("{} ({why})", e.full_name()),
+        })
+        .collect();
+    const SHOWN: usize = 10;
+    let more = match left.len() {
+        0 => return None,
+        n if n > SHOWN => format!(", and {} more", n - SHOWN),
+        _ => String::new(),
+    };
+    Some(
+        crate::base::util::printable(&format!(
+            "{} ignored eval{} not run (`--include-ignored` runs {}): {}{more}",
+            left.len(),
+            if left.len() == 1 { "" } else { "s" },
+            if left.len() == 1 { "it" } else { "them" },
+            left[..left.len().min(SHOWN)].join(", ")
+        ))
+        .into_owned(),
+    )
 }
 
 /// `--list`: the selected evals, libtest style (`name: test`).
@@ -726,6 +769,7 @@ mod tests {
             samples: None,
             timeout_secs: None,
             ignore: false,
+            ignore_reason: "",
             min_score: None,
             kind: EntryKind::Declarative(case),
             code: "",

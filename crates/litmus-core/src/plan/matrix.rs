@@ -548,6 +548,7 @@ mod tests {
             samples,
             timeout_secs: None,
             ignore: false,
+            ignore_reason: "",
             min_score: None,
             kind,
             code: "",

@@ -646,6 +646,7 @@ mod tests {
         samples: None,
         timeout_secs: None,
         ignore: false,
+        ignore_reason: "",
         min_score: None,
         kind: crate::eval::registry::EntryKind::Declarative(country),
         code: "",

@@ -242,6 +242,7 @@ mod tests {
             samples: None,
             timeout_secs,
             ignore: false,
+            ignore_reason: "",
             min_score: None,
             kind: EntryKind::Declarative(f),
             code: "",

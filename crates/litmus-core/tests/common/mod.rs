@@ -35,6 +35,7 @@ macro_rules! entry {
             samples: None,
             timeout_secs: None,
             ignore: false,
+            ignore_reason: "",
             min_score: None,
             kind: $kind,
             code: "",

@@ -630,7 +630,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
                     format!("{}/{}", t.package, t.name),
                     c.config.label(),
                     format!("{:.1}", c.score.mean),
-                    format!("[{:.1}, {:.1}]", c.score.ci_low, c.score.ci_high),
+                    c.score.ci(),
                     c.evals.to_string(),
                     c.errors.to_string(),
                 ]);

@@ -231,19 +231,37 @@ impl From<SummaryJson> for Summary {
 }
 
 impl Summary {
-    /// `mean [low, high]` with one decimal, or `-` when nothing was
-    /// summarized (`n == 0`: every sample failed), never a score of 0.
+    /// `mean [low, high]` with one decimal; `-` when nothing was summarized
+    /// (`n == 0`: every sample failed), never a score of 0; `mean (n = 1)`
+    /// for one value, which has no interval.
     ///
     /// ```
     /// use litmus_metrics::stats::{summarize, Summary};
     /// assert_eq!(summarize(&[50.0, 50.0], 1).mean_ci(), "50.0 [50.0, 50.0]");
+    /// assert_eq!(summarize(&[79.2], 1).mean_ci(), "79.2 (n = 1)");
     /// assert_eq!(Summary::default().mean_ci(), "-");
     /// ```
     pub fn mean_ci(&self) -> String {
-        if self.n == 0 {
+        match self.n {
+            0 => "-".into(),
+            1 => format!("{:.1} (n = 1)", self.mean),
+            _ => format!("{:.1} {}", self.mean, self.ci()),
+        }
+    }
+
+    /// The 95% CI as `[low, high]` with one decimal; `-` for fewer than two
+    /// values (one value's bootstrap interval is that value: no interval).
+    ///
+    /// ```
+    /// use litmus_metrics::stats::summarize;
+    /// assert_eq!(summarize(&[40.0, 60.0], 1).ci().starts_with('['), true);
+    /// assert_eq!(summarize(&[79.2], 1).ci(), "-");
+    /// ```
+    pub fn ci(&self) -> String {
+        if self.n < 2 {
             "-".into()
         } else {
-            format!("{:.1} [{:.1}, {:.1}]", self.mean, self.ci_low, self.ci_high)
+            format!("[{:.1}, {:.1}]", self.ci_low, self.ci_high)
         }
     }
 }

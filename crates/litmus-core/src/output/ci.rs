@@ -186,10 +186,9 @@ fn truncate(s: &str, max: usize) -> String {
 /// A description of a unit's result, for JUnit's `system-out`.
 fn details(unit: &UnitSummary, snapshot: Option<&SnapshotOutcome>) -> String {
     let mut s = format!(
-        "score {:.1} (95% CI [{:.1}, {:.1}]), pass rate {:.0}%, {} scored, {} errored",
+        "score {:.1} (95% CI {}), pass rate {:.0}%, {} scored, {} errored",
         unit.score.mean,
-        unit.score.ci_low,
-        unit.score.ci_high,
+        unit.score.ci(),
         unit.pass_rate * 100.0,
         unit.scored,
         unit.errors
@@ -479,12 +478,14 @@ pub fn markdown_summary(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> 
         };
         let _ = writeln!(
             rows,
-            "| {} | {} | {:.1} | {:.1}–{:.1} | {:.0}% | {} | {} | {icon} |",
+            "| {} | {} | {:.1} | {} | {:.0}% | {} | {} | {icon} |",
             md_escape(&u.eval),
             md_escape(&u.config.label()),
             u.score.mean,
-            u.score.ci_low,
-            u.score.ci_high,
+            match u.score.n {
+                0 | 1 => "-".to_string(),
+                _ => format!("{:.1}–{:.1}", u.score.ci_low, u.score.ci_high),
+            },
             u.pass_rate * 100.0,
             u.scored,
             snapshot_cell(snap),

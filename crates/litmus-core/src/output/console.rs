@@ -240,7 +240,7 @@ impl Console {
                 0 => ["-".to_string(), "-".into(), "-".into()],
                 _ => [
                     format!("{:.1}", c.score.mean),
-                    format!("[{:.1}, {:.1}]", c.score.ci_low, c.score.ci_high),
+                    c.score.ci(),
                     format!("{:.2}", c.pass_at_1),
                 ],
             });

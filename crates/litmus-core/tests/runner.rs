@@ -808,12 +808,45 @@ fn nan_part(ctx: &mut EvalContext<'_>) -> ScoreResult {
 }
 static NAN_PART: EvalEntry = entry!("nan_part", EntryKind::Imperative(nan_part));
 
+fn infinite_part(ctx: &mut EvalContext<'_>) -> ScoreResult {
+    let a = ctx.ask("Capital of France?")?;
+    // A rate over a zero duration.
+    Ok(Score::new(50.0).part("chars_per_ms", a.len() as f64 / 0.0))
+}
+static INFINITE_PART: EvalEntry = entry!("infinite_part", EntryKind::Imperative(infinite_part));
+
+fn out_of_range(ctx: &mut EvalContext<'_>) -> ScoreResult {
+    let _ = ctx.ask("Capital of France?")?;
+    // A fraction taken for a percentage, set past the constructor.
+    let mut s = Score::from_fraction(0.7);
+    s.value *= 100.0;
+    Ok(s)
+}
+static OUT_OF_RANGE: EvalEntry = entry!("out_of_range", EntryKind::Imperative(out_of_range));
+
+fn asks_then_panics(ctx: &mut EvalContext<'_>) -> ScoreResult {
+    let _ = ctx.ask("Capital of France?")?;
+    panic!("boom")
+}
+static ASKS_THEN_PANICS: EvalEntry =
+    entry!("asks_then_panics", EntryKind::Imperative(asks_then_panics));
+
 #[test]
-fn a_nan_score_is_the_samples_error_not_a_silent_0() {
+fn a_score_that_is_no_number_in_0_to_100_is_the_samples_error_not_a_clamped_one() {
     let dir = tempfile::tempdir().unwrap();
     let backend: SharedBackend = Counting::new(false);
     let cache = Cache::open(&dir.path().join("cache")).unwrap();
-    let p = plan(vec![&NAN_SCORE, &NAN_PART, &IMPERATIVE], 1);
+    let p = plan(
+        vec![
+            &NAN_SCORE,
+            &NAN_PART,
+            &INFINITE_PART,
+            &OUT_OF_RANGE,
+            &ASKS_THEN_PANICS,
+            &IMPERATIVE,
+        ],
+        1,
+    );
     let store = common::store(dir.path(), "a");
     let out = execute(
         &p,
@@ -822,25 +855,32 @@ fn a_nan_score_is_the_samples_error_not_a_silent_0() {
         &|_: &ModelSpec| Ok(backend.clone()),
         &mut Collect::default(),
     );
-    assert_eq!(out.records.len(), 6);
+    assert_eq!(out.records.len(), 12);
     for r in &out.records {
         let e = r.error.as_deref().unwrap_or_default();
-        match r.eval.as_str() {
-            "nan_score" => assert!(
-                r.score.is_none() && e == "the eval returned a NaN score",
-                "{r:?}"
+        let expected = match r.eval.as_str() {
+            "nan_score" => "the eval returned a NaN score",
+            "nan_part" => "the eval returned a score whose part `ratio` is NaN, not a finite number",
+            "infinite_part" => {
+                "the eval returned a score whose part `chars_per_ms` is inf, not a finite number"
+            }
+            "out_of_range" => {
+                "the eval returned a score of 7000, outside 0–100 (scores are points out of 100; `Score::from_fraction` takes 0–1)"
+            }
+            // Where the eval is, as a case that fails to build says it.
+            "asks_then_panics" => &format!(
+                "eval panicked ({}:{}): boom",
+                ASKS_THEN_PANICS.file, ASKS_THEN_PANICS.line
             ),
-            "nan_part" => assert!(
-                r.score.is_none() && e == "the eval returned a NaN score part",
-                "{r:?}"
-            ),
-            _ => assert!(r.score.is_some() && r.error.is_none(), "{r:?}"),
-        }
+            _ => {
+                assert!(r.score.is_some() && r.error.is_none(), "{r:?}");
+                continue;
+            }
+        };
+        assert!(r.score.is_none() && e == expected, "{r:?}");
     }
-    // What the store holds reads back (JSON has no NaN).
-    let stored = std::fs::read_to_string(store.dir().join("samples.jsonl")).unwrap();
-    assert_eq!(stored.lines().count(), 6);
-    for line in stored.lines() {
-        serde_json::from_str::<serde_json::Value>(line).unwrap();
-    }
+    // What the store holds reads back as records (JSON has no NaN or
+    // infinity: serde writes them as `null`, which no f64 reads back).
+    let stored = litmus_core::run::store::read_run(store.dir()).unwrap();
+    assert_eq!(stored.len(), 12);
 }

@@ -75,7 +75,8 @@ impl CodeCase {
     pub fn bash() -> Self {
         Self::new(Language::Bash)
     }
-    /// A Julia case (skipped where no `julia` binary is present).
+    /// A Julia case (left out of a run, with a warning, where no `julia`
+    /// binary is present).
     pub fn julia() -> Self {
         Self::new(Language::Julia)
     }
@@ -254,6 +255,19 @@ pub enum Case {
 }
 
 impl Case {
+    /// Why its answers cannot be run on this machine, if they cannot: a
+    /// code case whose language has no runtime here (`julia` not
+    /// installed). A run leaves such evals out, saying so.
+    pub fn unrunnable(&self) -> Option<String> {
+        match self {
+            Case::Code(c) => c
+                .language
+                .unavailable_reason()
+                .map(|why| format!("{} cannot run here: {why}", c.language.name())),
+            Case::Text(_) => None,
+        }
+    }
+
     /// Whether an LLM judge grades its answers (a text case with a judge).
     pub fn is_judged(&self) -> bool {
         matches!(self, Case::Text(t) if t.judge.is_some())

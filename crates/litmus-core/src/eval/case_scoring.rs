@@ -14,7 +14,7 @@ pub fn score_case(
     limits: &litmus_sandbox::Limits,
 ) -> Result<Score, String> {
     match case {
-        Case::Code(c) => Ok(score_code(c, answer, limits)),
+        Case::Code(c) => score_code(c, answer, limits),
         Case::Text(t) if t.judge.is_some() => Ok(Score::fail().details(
             "this case is graded by an LLM judge: it is scored by the runner, which has a judge model",
         )),
@@ -44,12 +44,24 @@ pub fn score_judged(
 }
 
 /// Runs `answer` in the sandbox against the case's examples and tests.
-pub fn score_code(case: &CodeCase, answer: &str, limits: &litmus_sandbox::Limits) -> Score {
+///
+/// A failure that is not the answer's fault (the language's runtime is not
+/// installed, the case's setup code fails, the sandbox cannot start) is an
+/// `Err` naming it, which a run records as the sample's error: scored 0, it
+/// would pull the mean down for a reason no model can change.
+pub fn score_code(
+    case: &CodeCase,
+    answer: &str,
+    limits: &litmus_sandbox::Limits,
+) -> Result<Score, String> {
     let r = {
         // A core taken while the program runs (engines yield it).
         let _scoring = crate::base::busy::Scoring::start();
         litmus_sandbox::score_answer(answer, &case.into(), limits)
     };
+    if let Some(e) = &r.infra_error {
+        return Err(format!("the answer could not be scored: {e}"));
+    }
     let all_tests = r.tests_total == 0 || r.tests_passed == r.tests_total;
     let all_examples = r.examples_total == 0 || r.examples_passed == r.examples_total;
     let mut score = Score::new(r.score)
@@ -74,7 +86,7 @@ pub fn score_code(case: &CodeCase, answer: &str, limits: &litmus_sandbox::Limits
     if !details.is_empty() {
         score = score.details(details);
     }
-    score
+    Ok(score)
 }
 
 /// Whether a metric scores all-or-nothing.

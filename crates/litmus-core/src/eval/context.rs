@@ -126,9 +126,16 @@ impl<'a> EvalContext<'a> {
         Ok(g.text)
     }
 
-    /// Scores `answer` as a code case would (sandboxed execution).
-    pub fn score_code(&self, case: &CodeCase, answer: &str) -> Score {
-        crate::eval::case_scoring::score_code(case, answer, &self.limits)
+    /// Scores `answer` as a code case would (sandboxed execution). A
+    /// failure that is not the answer's fault (the language's runtime not
+    /// installed, the case's setup code broken, the sandbox failing) is an
+    /// error; with `?` it becomes this sample's error record, not a 0.
+    pub fn score_code(&self, case: &CodeCase, answer: &str) -> Result<Score, EvalError> {
+        Ok(crate::eval::case_scoring::score_code(
+            case,
+            answer,
+            &self.limits,
+        )?)
     }
 
     /// Scores `answer` against `references` with `metric`. A metric that

@@ -28,21 +28,26 @@ pub struct Score {
 }
 
 impl Score {
-    /// A score of `value` (clamped to 0–100); passed when it is 100.
+    /// A score of `value`, 0–100; passed when it is 100.
     ///
-    /// NaN stays NaN: the runner records a sample scored NaN (an eval's or
-    /// a scorer's `0.0 / 0.0`) as an error, never as a silent 0.
+    /// A value outside 0–100 (beyond floating-point rounding), infinite or
+    /// NaN is kept as it is, not clamped: the runner records such a sample
+    /// as an error of the eval or scorer that made it (a 150 or a 1.7 is a
+    /// mistake of units, an infinity a division by zero), never as a score.
     ///
     /// ```
     /// use litmus_core::eval::score::Score;
-    /// assert_eq!(Score::new(140.0).value, 100.0);
+    /// assert_eq!(Score::new(100.0 + 1e-12).value, 100.0);
+    /// assert_eq!(Score::new(140.0).value, 140.0);
     /// assert!(Score::new(f64::NAN).value.is_nan());
     /// ```
     pub fn new(value: f64) -> Self {
-        let value = if value.is_nan() {
-            value
-        } else {
+        // Rounding (a sum of thirds) is no mistake.
+        const EPS: f64 = 1e-9;
+        let value = if (-EPS..=100.0 + EPS).contains(&value) {
             value.clamp(0.0, 100.0)
+        } else {
+            value
         };
         Score {
             value,
@@ -51,9 +56,37 @@ impl Score {
             details: None,
         }
     }
-    /// A score from a fraction in 0–1.
+    /// A score from a fraction in 0–1 (outside it, see [`Score::new`]).
     pub fn from_fraction(fraction: f64) -> Self {
         Self::new(fraction * 100.0)
+    }
+    /// Why `self` cannot be recorded as a score, if it cannot: a value that
+    /// is not a number in 0–100, or a part that is not a finite number (JSON,
+    /// the store's format, has neither NaN nor infinities).
+    ///
+    /// ```
+    /// use litmus_core::eval::score::Score;
+    /// assert_eq!(Score::new(40.0).part("bleu", 0.3).problem(), None);
+    /// assert!(Score::new(150.0).problem().unwrap().contains("150"));
+    /// assert!(Score::pass().part("ratio", f64::INFINITY).problem().unwrap().contains("`ratio`"));
+    /// ```
+    pub fn problem(&self) -> Option<String> {
+        let v = self.value;
+        if v.is_nan() {
+            return Some("a NaN score".into());
+        }
+        if v.is_infinite() {
+            return Some(format!("an infinite score ({v})"));
+        }
+        if !(0.0..=100.0).contains(&v) {
+            return Some(format!(
+                "a score of {v}, outside 0–100 (scores are points out of 100; `Score::from_fraction` takes 0–1)"
+            ));
+        }
+        self.parts
+            .iter()
+            .find(|(_, p)| !p.is_finite())
+            .map(|(name, p)| format!("a score whose part `{name}` is {p}, not a finite number"))
     }
     /// Full marks.
     pub fn pass() -> Self {

@@ -532,14 +532,26 @@ fn validate(args: &Args, config: &Config, selected: &[&'static EvalEntry]) -> Re
     let limits = resolve::limits(config);
     let results = crate::run::validate::validate(selected, &templates, &limits, jobs);
     let mut bad = 0;
+    let mut skipped = 0;
     for v in &results {
-        match &v.result {
-            Ok(()) => {
+        match (&v.result, &v.skipped) {
+            (Ok(()), Some(why)) => {
+                skipped += 1;
+                if !args.quiet {
+                    println!(
+                        "{:>12} {} ({})",
+                        "skipped",
+                        v.eval,
+                        crate::base::util::printable(why)
+                    );
+                }
+            }
+            (Ok(()), None) => {
                 if !args.quiet {
                     println!("{:>12} {}", "valid", v.eval);
                 }
             }
-            Err(problems) => {
+            (Err(problems), _) => {
                 bad += 1;
                 println!("{:>12} {}", "INVALID", v.eval);
                 for p in problems {
@@ -551,7 +563,16 @@ fn validate(args: &Args, config: &Config, selected: &[&'static EvalEntry]) -> Re
             }
         }
     }
-    println!("{} evals validated, {} invalid", results.len(), bad);
+    println!(
+        "{} evals validated, {} invalid{}",
+        results.len(),
+        bad,
+        if skipped > 0 {
+            format!(", {skipped} not run here (their language's runtime is missing)")
+        } else {
+            String::new()
+        }
+    );
     Ok(if bad == 0 { exit::OK } else { exit::ERRORED })
 }
 

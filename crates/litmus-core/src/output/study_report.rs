@@ -969,10 +969,7 @@ mod tests {
             .collect();
         assert_eq!(
             rows,
-            [
-                ("m Q2_K", "10.0 (n = 1)", "0.00"),
-                ("m Q8_0", "-", "-")
-            ]
+            [("m Q2_K", "10.0 (n = 1)", "0.00"), ("m Q8_0", "-", "-")]
         );
         assert_eq!(study.tag_table()[1][2], "-", "{:?}", study.tag_table());
         // Why, not only how many.

@@ -338,6 +338,73 @@ fn check_scopes(
     Ok(warnings)
 }
 
+/// `evals` less the code cases whose language has no runtime on this
+/// machine ([`Case::unrunnable`]), with a warning naming them: generated and
+/// scored, each would be an error no model can change. An error when that
+/// leaves nothing to run.
+fn leave_out_unrunnable(
+    evals: Vec<&'static EvalEntry>,
+    cases: &mut Option<Cases>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<&'static EvalEntry>, String> {
+    let missing = litmus_sandbox::Language::ALL
+        .iter()
+        .any(|l| !l.is_available());
+    if !missing || evals.is_empty() {
+        return Ok(evals);
+    }
+    let cases = cases.get_or_insert_with(|| crate::plan::matrix::build_cases(&evals));
+    let mut why_out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let runs: Vec<bool> = evals
+        .iter()
+        .zip(cases.iter())
+        .map(|(e, case)| {
+            let why = case
+                .as_ref()
+                .and_then(|c| c.as_ref().ok())
+                .and_then(|c| c.unrunnable());
+            if let Some(why) = &why {
+                why_out.entry(why.clone()).or_default().push(e.full_name());
+            }
+            why.is_none()
+        })
+        .collect();
+    for (why, names) in &why_out {
+        let n = names.len();
+        let shown: Vec<&str> = names.iter().take(10).map(String::as_str).collect();
+        warnings.push(format!(
+            "{why}: {n} eval{} not run ({}{})",
+            if n == 1 { "" } else { "s" },
+            shown.join(", "),
+            if n > shown.len() {
+                format!(", and {} more", n - shown.len())
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if why_out.is_empty() {
+        return Ok(evals);
+    }
+    if !runs.contains(&true) {
+        return Err(format!(
+            "no selected eval can run on this machine: {}",
+            warnings[warnings.len() - why_out.len()..].join("; ")
+        ));
+    }
+    // The evals kept, and their cases in the same order.
+    let built = std::mem::take(cases);
+    let (kept, kept_cases): (Vec<_>, Cases) = evals
+        .into_iter()
+        .zip(built)
+        .zip(&runs)
+        .filter(|(_, &r)| r)
+        .map(|(pair, _)| pair)
+        .unzip();
+    *cases = kept_cases;
+    Ok(kept)
+}
+
 /// Parallel scoring jobs: `chosen`, else `[run] jobs`, else one per CPU.
 pub fn jobs(config: &Config, chosen: Option<usize>) -> usize {
     chosen.or(config.run.jobs).unwrap_or_else(|| {
@@ -443,7 +510,8 @@ pub fn plan_and_warnings(
     let mut cases = None;
     check_placeholders(config, &templates, &evals, &mut cases)?;
     // Said before the run, not found missing from its results.
-    let warnings = check_scopes(&templates, &evals, &mut cases)?;
+    let mut warnings = check_scopes(&templates, &evals, &mut cases)?;
+    let evals = leave_out_unrunnable(evals, &mut cases, &mut warnings)?;
     let mut models: Vec<_> = models(config, &choices.models, "--model")?
         .iter()
         .flat_map(|spec| spec.expand())
@@ -716,6 +784,50 @@ mod tests {
         kind: crate::eval::registry::EntryKind::Imperative(asks),
         ..COUNTRY
     };
+
+    fn julia_add() -> crate::eval::case::Case {
+        crate::eval::case::CodeCase::julia()
+            .prompt("Add.")
+            .test("@assert add(1, 2) == 3")
+            .into()
+    }
+    static JULIA_ADD: EvalEntry = EvalEntry {
+        name: "julia_add",
+        kind: crate::eval::registry::EntryKind::Declarative(julia_add),
+        ..COUNTRY
+    };
+
+    #[test]
+    fn code_cases_whose_language_cannot_run_here_are_left_out_with_a_warning() {
+        let c = Config::default();
+        let names = |p: &Plan| p.evals.iter().map(|e| e.full_name()).collect::<Vec<_>>();
+        let (p, warnings) =
+            plan_and_warnings(&c, &Choices::default(), vec![&COUNTRY, &JULIA_ADD, &ASKS]).unwrap();
+        match litmus_sandbox::Language::Julia.unavailable_reason() {
+            Some(why) => {
+                assert_eq!(names(&p), ["country", "asks"]);
+                assert_eq!(
+                    warnings,
+                    [format!(
+                        "julia cannot run here: {why}: 1 eval not run (julia_add)"
+                    )]
+                );
+                let Err(e) = plan(&c, &Choices::default(), vec![&JULIA_ADD]) else {
+                    panic!("a run of nothing it can run")
+                };
+                assert!(
+                    e.starts_with(
+                        "no selected eval can run on this machine: julia cannot run here"
+                    ),
+                    "{e}"
+                );
+            }
+            None => {
+                assert_eq!(names(&p), ["country", "julia_add", "asks"]);
+                assert!(warnings.is_empty(), "{warnings:?}");
+            }
+        }
+    }
 
     #[test]
     fn templates_whose_scope_leaves_evals_out_say_so() {

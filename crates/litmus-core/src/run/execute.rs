@@ -248,12 +248,19 @@ impl Worker<'_> {
         r.exchanges = std::mem::take(&mut ctx.exchanges);
         r.cached = caller.all_cached();
         match result {
-            Ok(Ok(score)) => match not_nan(score, "the eval") {
+            Ok(Ok(score)) => match checked(score, "the eval") {
                 Ok(score) => r.score = Some(score),
                 Err(e) => r.error = Some(e),
             },
             Ok(Err(e)) => r.error = Some(e.to_string()),
-            Err(p) => r.error = Some(format!("eval panicked: {}", panic_message(p.as_ref()))),
+            Err(p) => {
+                r.error = Some(format!(
+                    "eval panicked ({}:{}): {}",
+                    u.entry.file,
+                    u.entry.line,
+                    panic_message(p.as_ref())
+                ))
+            }
         }
         Some(r)
     }
@@ -323,7 +330,7 @@ impl Worker<'_> {
             crate::eval::case_scoring::score_judged(t, &question, answer, judge)
         }));
         match graded {
-            Ok(Ok(Some(s))) => not_nan(s, "the judge's grading"),
+            Ok(Ok(Some(s))) => checked(s, "the judge's grading"),
             Ok(Ok(None)) => Err("the case has no judge".to_string()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(p) => Err(format!("the judge panicked: {}", panic_message(p.as_ref()))),
@@ -346,22 +353,19 @@ impl Worker<'_> {
         .unwrap_or_else(|p| {
             Ok(Score::fail().details(format!("scorer panicked: {}", panic_message(p.as_ref()))))
         })?;
-        let s = not_nan(s, "the scorer")?;
+        let s = checked(s, "the scorer")?;
         self.cache.put_score(key, &s);
         Ok(s)
     }
 }
 
-/// A score that is NaN, or has a NaN part, is `who`'s error, not a 0 (and
-/// JSON, the store's format, has no NaN).
-fn not_nan(score: Score, who: &str) -> Result<Score, String> {
-    let nan = |v: &f64| v.is_nan();
-    if nan(&score.value) || score.parts.values().any(nan) {
-        Err(format!(
-            "{who} returned a NaN score{}",
-            if nan(&score.value) { "" } else { " part" }
-        ))
-    } else {
-        Ok(score)
+/// A score that cannot be recorded ([`Score::problem`]: NaN, infinite or
+/// outside 0–100, or a part that is not finite) is `who`'s error, not a
+/// clamped or zero score (and JSON, the store's format, writes NaN and
+/// infinities as `null`, which would make the run unreadable).
+fn checked(score: Score, who: &str) -> Result<Score, String> {
+    match score.problem() {
+        Some(p) => Err(format!("{who} returned {p}")),
+        None => Ok(score),
     }
 }

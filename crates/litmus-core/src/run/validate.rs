@@ -18,6 +18,10 @@ pub struct Validation {
     pub eval: String,
     /// `Err` with every problem found.
     pub result: Result<(), Vec<String>>,
+    /// Why its answers could not be run here (a code case whose language
+    /// has no runtime on this machine): what was checked without running
+    /// code is in `result`.
+    pub skipped: Option<String>,
 }
 
 /// Validates one case.
@@ -36,15 +40,24 @@ pub fn validate_case(
         problems.push("the prompt is empty: the model would be asked nothing".into());
     }
     if let Case::Text(t) = case {
-        if let Some(p) = t.pass_threshold.filter(|p| !(0.0..=100.0).contains(p)) {
-            problems.push(format!(
+        match t.pass_threshold {
+            Some(p) if p.is_nan() => {
+                problems.push("pass_threshold is NaN: no answer can pass".into())
+            }
+            Some(p) if !(0.0..=100.0).contains(&p) => problems.push(format!(
                 "pass_threshold {p} is outside 0–100 (scores are 0–100: {})",
                 if p > 100.0 {
                     "no answer can pass"
                 } else {
                     "every answer passes"
                 }
-            ));
+            )),
+            // As `#[eval(min_score = 0.6)]`: a fraction meant as points.
+            Some(p) if p > 0.0 && p <= 1.0 => problems.push(format!(
+                "pass_threshold {p} is in points out of 100, not a fraction: write `.pass_threshold({})`",
+                (p * 1e4).round() / 100.0
+            )),
+            _ => {}
         }
     }
     for t in templates.iter().filter(|t| t.applies_to(Some(case))) {
@@ -54,32 +67,40 @@ pub fn validate_case(
     }
     match case {
         Case::Code(c) => {
-            if !c.language.is_available() {
-                // Skipped with a clear message by the caller.
-                return Ok(());
-            }
+            // Without the language's runtime nothing can be run: the caller
+            // says the eval was skipped (`Validation::skipped`).
+            let runnable = c.language.is_available();
+            let score = |answer: &str| crate::eval::case_scoring::score_code(c, answer, limits);
             match &c.reference {
                 None => problems.push("no reference solution".into()),
-                Some(reference) => {
-                    let s = crate::eval::case_scoring::score_code(c, reference, limits);
-                    if s.value < 100.0 {
-                        problems.push(format!(
-                            "the reference solution scores {:.1}, not 100 ({:?}){}",
-                            s.value,
-                            s.parts,
-                            s.details
-                                .map(|d| format!(": {}", crate::base::util::truncate(&d, 600)))
-                                .unwrap_or_default()
-                        ));
-                    }
-                }
+                Some(_) if !runnable => {}
+                Some(reference) => match score(reference) {
+                    Err(e) => problems.push(format!("the reference solution: {e}")),
+                    Ok(s) if s.value < 100.0 => problems.push(format!(
+                        "the reference solution scores {:.1}, not 100 ({:?}){}",
+                        s.value,
+                        s.parts,
+                        s.details
+                            .map(|d| format!(": {}", crate::base::util::truncate(&d, 600)))
+                            .unwrap_or_default()
+                    )),
+                    Ok(_) => {}
+                },
             }
             if c.tests.is_empty() {
                 problems.push("no unit tests".into());
             }
-            let empty = crate::eval::case_scoring::score_code(c, "", limits);
-            if empty.value != 0.0 {
-                problems.push(format!("an empty answer scores {:.1}, not 0", empty.value));
+            if runnable {
+                match score("") {
+                    Ok(empty) if empty.value != 0.0 => {
+                        problems.push(format!("an empty answer scores {:.1}, not 0", empty.value))
+                    }
+                    // The reference's error says it already.
+                    Err(e) if c.reference.is_none() => {
+                        problems.push(format!("an empty answer: {e}"))
+                    }
+                    _ => {}
+                }
             }
         }
         Case::Text(t) if t.judge.is_some() => {
@@ -104,6 +125,22 @@ pub fn validate_case(
                         "no reference answer (metric {} compares the answer with one)",
                         t.metric.name()
                     ));
+                }
+                // An answer of nothing passing: the metric accepts anything
+                // (an empty reference with `contains`, an empty regex).
+                if let Ok(s) = crate::eval::case_scoring::score_metric(
+                    &t.metric,
+                    "",
+                    &t.references,
+                    t.pass_threshold,
+                ) {
+                    if s.passed {
+                        problems.push(format!(
+                            "an empty answer passes ({:.1}): metric {} accepts any answer",
+                            s.value,
+                            t.metric.name()
+                        ));
+                    }
                 }
                 for r in &t.references {
                     match crate::eval::case_scoring::score_metric(
@@ -155,9 +192,12 @@ pub fn validate(
                 if !matches!(entry.kind, EntryKind::Declarative(_)) {
                     continue;
                 }
-                let result = match crate::eval::registry::build_case(entry) {
-                    Ok(case) => validate_case(&case, templates, &entry.limits(limits)),
-                    Err(e) => Err(vec![e]),
+                let (result, skipped) = match crate::eval::registry::build_case(entry) {
+                    Ok(case) => (
+                        validate_case(&case, templates, &entry.limits(limits)),
+                        case.unrunnable(),
+                    ),
+                    Err(e) => (Err(vec![e]), None),
                 };
                 results
                     .lock()
@@ -165,6 +205,7 @@ pub fn validate(
                     .push(Validation {
                         eval: entry.full_name(),
                         result,
+                        skipped,
                     });
             });
         }
@@ -310,6 +351,58 @@ mod tests {
             );
         }
         assert!(text(TextCase::new("Say x").reference("x").pass_threshold(60.0)).is_ok());
+        let with = |t: f64| text(TextCase::new("Say x").reference("x").pass_threshold(t));
+        assert_eq!(
+            with(f64::NAN).unwrap_err()[0],
+            "pass_threshold is NaN: no answer can pass"
+        );
+        assert_eq!(
+            with(0.6).unwrap_err()[0],
+            "pass_threshold 0.6 is in points out of 100, not a fraction: write `.pass_threshold(60)`"
+        );
+    }
+
+    #[test]
+    fn a_metric_that_any_answer_passes_is_invalid() {
+        use crate::eval::case::{Metric, TextCase};
+        for case in [
+            TextCase::new("Say anything.")
+                .reference("")
+                .metric(Metric::contains()),
+            TextCase::new("Say anything.").metric(Metric::regex("")),
+        ] {
+            let p = text(case).unwrap_err();
+            assert!(
+                p.iter()
+                    .any(|p| p.starts_with("an empty answer passes (100.0)")),
+                "{p:?}"
+            );
+        }
+        assert_eq!(
+            text(TextCase::new("Capital of France?").reference("Paris")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_failure_that_is_not_the_answers_fault_is_named_not_scored() {
+        if !python() {
+            return;
+        }
+        let case: Case = CodeCase::python()
+            .prompt("Write `f()` returning 1.")
+            .setup("def (")
+            .test("assert f() == 1")
+            .reference("def f():\n    return 1\n")
+            .into();
+        let p = validate_case(&case, &[], &Default::default()).unwrap_err();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with(
+                "the reference solution: the answer could not be scored: the spec's setup code does not compile"
+            ),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -1235,10 +1235,30 @@ fn a_missing_model_file_is_a_usage_error_naming_where_it_was_given() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 5"), "{stderr}");
-    assert!(
-        stderr.contains("models.big.source: model file models/big.gguf not found"),
-        "{stderr}"
+    // A file on the command line is where the shell is, not in the
+    // package's directory where the eval target runs.
+    let evals_dir = p.path().join("evals");
+    let out = p
+        .cargo_eval(&["capital", "--model", "../nope/small.gguf"])
+        .current_dir(&evals_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let expected = format!(
+        "--model: model file {} not found",
+        evals_dir.join("../nope/small.gguf").display()
     );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&expected),
+        "{}",
+        text(&out)
+    );
+    // Taken from the file's directory, and named so.
+    let expected = format!(
+        "models.big.source: model file {} not found",
+        p.path().join("models/big.gguf").display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
 }
 
 /// Evals written in the package's own library run only when
@@ -1323,7 +1343,8 @@ fn models_lists_the_configuration_a_run_reads_and_warns_of_missing_files() {
     assert!(!stdout.contains("local "), "{stdout}");
     assert_eq!(
         stderr.trim(),
-        "warning: models.big.source: model file nope/big.gguf not found"
+        // From other.toml's directory, as the path given to --config leads there.
+        "warning: models.big.source: model file ../../nope/big.gguf not found"
     );
     // Without --config: the package's own litmus.toml, found from below.
     let (stdout, stderr) = models(&dir.path().join("pkg/src"), &[]);

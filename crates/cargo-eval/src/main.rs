@@ -478,6 +478,8 @@ fn target_args(args: &Args, summary: Option<&Path>, run_dir_file: Option<&Path>)
             .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
     };
     let mut a = args.clone();
+    a.models = args.models.iter().map(|m| absolute_model(m)).collect();
+    a.judge = args.judge.as_deref().map(absolute_model);
     a.output_dir = abs(&args.output_dir);
     a.config = abs(&args.config);
     a.junit = abs(&args.junit);
@@ -485,6 +487,41 @@ fn target_args(args: &Args, summary: Option<&Path>, run_dir_file: Option<&Path>)
     a.summary_json = summary.map(Path::to_path_buf);
     a.run_dir_file = run_dir_file.map(Path::to_path_buf);
     a.to_argv()
+}
+
+/// A model given as a file (`--model my.gguf`, `--judge replay:runs/x`) is
+/// where the user's shell is: made absolute, as the eval target runs in its
+/// package's directory. Names from `litmus.toml`, URLs, `builtin:` models
+/// and run ids stay as they are.
+fn absolute_model(value: &str) -> String {
+    let (scheme, rest) = match value.strip_prefix("replay:") {
+        Some(rest) => ("replay:", rest),
+        None => ("", value),
+    };
+    let (path, tag) = match rest.split_once('#') {
+        Some((path, tag)) if !scheme.is_empty() => (path, Some(tag)),
+        _ => (rest, None),
+    };
+    let p = Path::new(path);
+    let a_file = match scheme {
+        // A run id is looked up among the runs.
+        "replay:" => p.exists(),
+        // As `ModelSpec::parse` tells a GGUF path from a model's name.
+        _ => {
+            !value.starts_with("openai:")
+                && !value.starts_with("ollama:")
+                && !value.starts_with("builtin:")
+                && (path.ends_with(".gguf") || path.contains('/'))
+        }
+    };
+    if !a_file || p.is_absolute() {
+        return value.to_string();
+    }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match tag {
+        Some(tag) => format!("{scheme}{}#{tag}", abs.display()),
+        None => format!("{scheme}{}", abs.display()),
+    }
 }
 
 fn run(args: RunArgs) -> Result<i32, String> {
@@ -1251,6 +1288,31 @@ fn end_with_this_process(cmd: &mut Command) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn models_given_as_files_are_taken_from_where_cargo_eval_runs() {
+        let cwd = std::env::current_dir().unwrap();
+        let at = |p: &str| cwd.join(p).display().to_string();
+        assert_eq!(absolute_model("m.Q4_K_M.gguf"), at("m.Q4_K_M.gguf"));
+        assert_eq!(absolute_model("../models/m"), at("../models/m"));
+        assert_eq!(absolute_model("/abs/m.gguf"), "/abs/m.gguf");
+        // Names from litmus.toml, URLs, built-in models, run ids.
+        for kept in [
+            "big",
+            "builtin:gemma3-270m-q4_k_m",
+            "openai:http://127.0.0.1:8080/v1#gemma",
+            "ollama:http://127.0.0.1:11434#llama3",
+            "replay:20261207-120000-abcdef",
+        ] {
+            assert_eq!(absolute_model(kept), kept);
+        }
+        // A recorded run that is here (this crate's `src`), with its model.
+        assert_eq!(
+            absolute_model("replay:src#m"),
+            format!("replay:{}#m", at("src"))
+        );
+    }
+
     use super::*;
 
     fn argv(args: &[&str]) -> Vec<String> {

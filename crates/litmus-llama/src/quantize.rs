@@ -219,7 +219,13 @@ pub fn run_job(job: &QuantizeJob) -> i32 {
     };
     let mut entries = vec![(src_type.clone(), src.clone())];
     let mut failed = 0;
-    for ty in &job.types {
+    // A type named twice (`q8_0,Q8_0`) is one rung.
+    let mut seen = std::collections::HashSet::new();
+    for ty in job
+        .types
+        .iter()
+        .filter(|t| seen.insert(t.to_ascii_uppercase()))
+    {
         let dst = ladder_path(&src, ty, job.out_dir.as_deref());
         if ty.eq_ignore_ascii_case(&src_type) {
             eprintln!("{ty:<8} skipped: that is the source");
@@ -266,13 +272,7 @@ pub fn run_job(job: &QuantizeJob) -> i32 {
             }
         }
     }
-    println!("# litmus.toml: evaluate every rung (one configuration per quantization)");
-    println!("[models.{}]", job.name);
-    println!("backend = \"llama\"");
-    println!("[models.{}.quantizations]", job.name);
-    for (ty, path) in entries {
-        println!("{ty} = {:?}", path.display().to_string());
-    }
+    print!("{}", toml_entry(&job.name, &src, &entries));
     if failed > 0 {
         exit::ERRORED
     } else {
@@ -280,9 +280,62 @@ pub fn run_job(job: &QuantizeJob) -> i32 {
     }
 }
 
+/// The `litmus.toml` entry that evaluates every rung: `[models.NAME]` with
+/// the source and one quantization per rung (names and paths quoted as TOML
+/// needs them).
+fn toml_entry(name: &str, src: &Path, rungs: &[(String, PathBuf)]) -> String {
+    // A JSON string is a TOML basic string.
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let key = |s: &str| {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            s.to_string()
+        } else {
+            quoted(s)
+        }
+    };
+    let mut out =
+        String::from("# litmus.toml: evaluate every rung (one configuration per quantization)\n");
+    out.push_str(&format!("[models.{}]\n", key(name)));
+    out.push_str("backend = \"llama\"\n");
+    out.push_str(&format!(
+        "source = {}\n",
+        quoted(&src.display().to_string())
+    ));
+    out.push_str(&format!("[models.{}.quantizations]\n", key(name)));
+    for (ty, path) in rungs {
+        out.push_str(&format!(
+            "{} = {}\n",
+            key(ty),
+            quoted(&path.display().to_string())
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_printed_entry_is_one_litmus_toml_reads() {
+        let entry = toml_entry(
+            "my model",
+            Path::new("/m/src \"x\".gguf"),
+            &[
+                ("F16".into(), "/m/src \"x\".gguf".into()),
+                ("Q8_0".into(), "/m/q8.gguf".into()),
+            ],
+        );
+        let c = litmus_core::plan::config::Config::parse(&entry, Path::new("/m/litmus.toml"))
+            .unwrap_or_else(|e| panic!("{e}\n{entry}"));
+        let m = &c.models["my model"];
+        assert_eq!(m.source, "/m/src \"x\".gguf");
+        assert_eq!(m.quantizations["Q8_0"], "/m/q8.gguf");
+        assert_eq!(m.expand().len(), 2);
+    }
 
     #[test]
     fn a_full_disk_is_named() {

@@ -95,6 +95,12 @@ fn phases(
     if let Some(w) = unlinked_library_evals(site, &registered) {
         warn(w);
     }
+    if !args.list {
+        let names: Vec<String> = registered.iter().map(|e| e.full_name()).collect();
+        for w in config.unknown_eval_keys(names.iter().map(String::as_str)) {
+            warn(w);
+        }
+    }
     if args.list && !args.instances && args.partition.is_none() {
         return Ok(list_evals(args, &registered, &selected));
     }

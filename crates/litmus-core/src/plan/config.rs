@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::base::model::ModelSpec;
+use crate::base::model::{BackendKind, ModelSpec};
 use crate::eval::template::PromptTemplate;
 
 /// The default model when none is configured.
@@ -295,6 +295,12 @@ impl Config {
                 let msg = format!("models.{name}.{key}: {e}");
                 return Err(err_at(path.as_deref(), text, &["models", name, key], msg));
             }
+            // Files named in the file are where the file is, whichever
+            // directory the run starts in (an eval target runs in its
+            // package's).
+            if let Some(dir) = path.as_deref().and_then(Path::parent) {
+                relative_to(dir, model);
+            }
         }
         for (name, t) in self.templates.iter_mut() {
             t.name = name.clone();
@@ -409,6 +415,31 @@ impl Config {
         all
     }
 
+    /// The `[evals.KEY]` tables whose key names none of `names` (an eval,
+    /// or a module or eval whose cases they are), as warnings naming the
+    /// file and line: a misspelled key would otherwise drop its
+    /// `min_score` gate without a word.
+    pub fn unknown_eval_keys<'a>(
+        &self,
+        names: impl Iterator<Item = &'a str> + Clone,
+    ) -> Vec<String> {
+        self.evals
+            .keys()
+            .filter(|k| {
+                !names
+                    .clone()
+                    .any(|n| n == k.as_str() || n.starts_with(&format!("{k}::")))
+            })
+            .map(|k| {
+                self.error_at(
+                    &["evals", k],
+                    format!("evals.\"{k}\": names no eval of this target, so its settings apply to none (`cargo eval --list` lists the evals)"),
+                )
+                .to_string()
+            })
+            .collect()
+    }
+
     /// Settings for eval `name` (the longest matching key wins).
     pub fn eval_settings(&self, name: &str) -> Option<&EvalSettings> {
         self.evals
@@ -416,6 +447,26 @@ impl Config {
             .filter(|(k, _)| name == k.as_str() || name.starts_with(&format!("{k}::")))
             .max_by_key(|(k, _)| k.len())
             .map(|(_, v)| v)
+    }
+}
+
+/// `model`'s files (a GGUF and its quantizations; a recorded run that is
+/// there) taken from `dir` when they are relative.
+fn relative_to(dir: &Path, model: &mut ModelSpec) {
+    let from_dir = |source: &mut String| {
+        let p = Path::new(source.as_str());
+        if p.is_relative() && !source.starts_with("builtin:") {
+            *source = dir.join(p).to_string_lossy().into_owned();
+        }
+    };
+    match model.backend {
+        BackendKind::Llama => {
+            from_dir(&mut model.source);
+            model.quantizations.values_mut().for_each(from_dir);
+        }
+        // A run id (`20261207-…`) is looked up among the runs instead.
+        BackendKind::Replay if dir.join(&model.source).exists() => from_dir(&mut model.source),
+        _ => {}
     }
 }
 
@@ -486,6 +537,39 @@ user = "{{task}} One word."
             .to_string();
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("seed"), "{err}");
+    }
+
+    #[test]
+    fn an_evals_key_that_names_no_eval_is_warned_about_with_its_line() {
+        let c = parse("[evals.\"qa::capital\"]\nmin_score = 60\n\n[evals.\"qa::capital::case_3_canda\"]\nmin_score = 90\n\n[evals.\"qa::capital::case_3_canada\"]\nmin_score = 90\n\n[evals.qa]\nsamples = 2\n").unwrap();
+        let names = [
+            "qa::capital::case_3_canada",
+            "qa::capital::case_1_france",
+            "qa::add",
+        ];
+        assert_eq!(
+            c.unknown_eval_keys(names.iter().copied()),
+            ["litmus.toml: line 4: evals.\"qa::capital::case_3_canda\": names no eval of this target, so its settings apply to none (`cargo eval --list` lists the evals)"]
+        );
+    }
+
+    #[test]
+    fn files_named_in_the_file_are_taken_from_its_directory() {
+        let run = tempfile::tempdir().unwrap();
+        std::fs::create_dir(run.path().join("old-run")).unwrap();
+        let path = run.path().join("litmus.toml");
+        let text = "[models.g]\nsource = \"models/g.gguf\"\nquantizations = { Q8_0 = \"g-q8.gguf\", F16 = \"/abs/g-f16.gguf\" }\n\n[models.b]\nsource = \"builtin:gemma3-270m-q4_k_m\"\n\n[models.r]\nbackend = \"replay\"\nsource = \"old-run\"\n\n[models.id]\nbackend = \"replay\"\nsource = \"20261207-120000-abcdef\"\n\n[models.s]\nbackend = \"openai\"\nsource = \"http://127.0.0.1:8080/v1\"\n";
+        let c = Config::parse(text, &path).unwrap();
+        let dir = run.path();
+        let g = &c.models["g"];
+        assert_eq!(Path::new(&g.source), dir.join("models/g.gguf"));
+        assert_eq!(Path::new(&g.quantizations["Q8_0"]), dir.join("g-q8.gguf"));
+        assert_eq!(g.quantizations["F16"], "/abs/g-f16.gguf");
+        assert_eq!(c.models["b"].source, "builtin:gemma3-270m-q4_k_m");
+        assert_eq!(Path::new(&c.models["r"].source), dir.join("old-run"));
+        // A run id, and a URL, are no files.
+        assert_eq!(c.models["id"].source, "20261207-120000-abcdef");
+        assert_eq!(c.models["s"].source, "http://127.0.0.1:8080/v1");
     }
 
     #[test]

@@ -703,6 +703,8 @@ fn errors_fail_the_run_with_a_clear_message_and_config_errors_name_the_line() {
     assert!(stderr.contains("litmus.toml"), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
     assert!(stderr.contains("temperatrues"), "{stderr}");
+    // Said before building, not after.
+    assert!(!stderr.contains("Compiling"), "{stderr}");
 
     // A model that cannot be opened fails its evals, with exit code 1.
     std::fs::write(p.path().join("litmus.toml"), "[run]\nsamples = 1\n").unwrap();
@@ -1426,6 +1428,18 @@ fn report_checks_its_input_before_writing_anything() {
         stderr.contains("--baseline Q8_0: the run has one model and quantization"),
         "{stderr}"
     );
+    // Runs stored where `[run] output_dir` puts them are where `report`
+    // looks (it showed an older run from the default place).
+    let stored = dir.path().join("stored/runs/20261207-120000-abcdef");
+    std::fs::create_dir_all(&stored).unwrap();
+    std::fs::copy(run.join("samples.jsonl"), stored.join("samples.jsonl")).unwrap();
+    std::fs::write(
+        dir.path().join("litmus.toml"),
+        "[run]\noutput_dir = \"stored\"\n",
+    )
+    .unwrap();
+    let out = report(&["20261207-120000-abcdef", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
 }
 
 /// `cargo eval quantize` runs llama.cpp's quantizer in an eval target (cargo-eval

@@ -64,10 +64,10 @@ fn bits_per_weight(source: &str) -> Option<f64> {
 
 pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
     let meta = crate::metadata(args.build.manifest_path.as_deref())?;
-    let output_dir = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| meta.target_directory.join("litmus").into());
+    let output_dir = match &args.output_dir {
+        Some(d) => d.clone(),
+        None => crate::results_dir(args.build.manifest_path.as_deref(), args.config.as_deref())?,
+    };
     let run_dir = if Path::new(&args.run).join("samples.jsonl").is_file() {
         PathBuf::from(&args.run)
     } else {

@@ -560,6 +560,18 @@ fn run(args: RunArgs) -> Result<i32, String> {
             "{which}: an eval target is a `[[test]]` target with `harness = false`, in a package that depends on litmus, whose name starts with `eval` or whose file is under an `evals/` folder (e.g. `name = \"evals\"`, `path = \"evals/main.rs\"`), or one named in the package's `[package.metadata.litmus] targets`"
         ));
     }
+    // litmus.toml as each eval target will read it: a mistake in it is
+    // reported before a build that may take minutes, not after.
+    for t in &targets {
+        let config = match &run.config {
+            Some(path) => litmus_core::plan::config::Config::load(path),
+            None => litmus_core::plan::config::Config::discover(&t.manifest_dir),
+        };
+        if let Err(e) = config {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    }
     let plan = build_plan(&args.build, &meta);
     if args.print_build_plan {
         println!("{}", serde_json::to_string(&plan).unwrap_or_default());
@@ -846,6 +858,22 @@ fn run_config(
     found.map_err(|e| e.to_string())
 }
 
+/// Where runs are stored for the commands that read them (`report`,
+/// `fidelity`, `merge`), as a run of this project stores them: `[run]
+/// output_dir` of the `litmus.toml` a run reads, else `<target-dir>/litmus`.
+fn results_dir(manifest_path: Option<&Path>, config: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(dir) = run_config(manifest_path, config)
+        .ok()
+        .and_then(|c| c.output_dir())
+    {
+        return Ok(dir);
+    }
+    Ok(metadata(manifest_path)?
+        .target_directory
+        .join("litmus")
+        .into())
+}
+
 fn models(manifest_path: Option<PathBuf>, config: Option<PathBuf>) -> Result<i32, String> {
     let config = run_config(manifest_path.as_deref(), config.as_deref())?;
     let mut problems = Vec::new();
@@ -928,10 +956,7 @@ fn report(args: ReportArgs) -> Result<i32, String> {
     let output_dir = || -> Result<PathBuf, String> {
         match &args.output_dir {
             Some(d) => Ok(d.clone()),
-            None => Ok(metadata(args.manifest_path.as_deref())?
-                .target_directory
-                .join("litmus")
-                .into()),
+            None => results_dir(args.manifest_path.as_deref(), None),
         }
     };
     // Checked before anything is written (--html writes first).
@@ -1161,11 +1186,8 @@ fn merge(args: MergeArgs) -> Result<i32, String> {
     use litmus_core::output::snapshot::report_lines;
     let meta = metadata(args.manifest_path.as_deref()).ok();
     let id = litmus_core::run::store::new_run_id();
-    let runs_dir = meta
-        .as_ref()
-        .map(|m| m.target_directory.clone().into_std_path_buf())
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("litmus")
+    let runs_dir = results_dir(args.manifest_path.as_deref(), None)
+        .unwrap_or_else(|_| PathBuf::from("target/litmus"))
         .join("runs");
     let output = args.output.clone().unwrap_or_else(|| runs_dir.join(&id));
     let request = litmus_core::output::merge::MergeRequest {

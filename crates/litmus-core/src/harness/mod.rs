@@ -420,20 +420,7 @@ fn plan(args: &Args, config: &Config, selected: Vec<&'static EvalEntry>) -> Resu
 fn output_dir(site: &TargetLocation, args: &Args, config: &Config) -> PathBuf {
     args.output_dir
         .clone()
-        .or_else(|| {
-            config.run.output_dir.as_ref().map(|p| {
-                if p.is_absolute() {
-                    p.clone()
-                } else {
-                    config
-                        .path
-                        .as_deref()
-                        .and_then(Path::parent)
-                        .unwrap_or(Path::new("."))
-                        .join(p)
-                }
-            })
-        })
+        .or_else(|| config.output_dir())
         .unwrap_or_else(|| target_dir(site).join("litmus"))
 }
 

@@ -440,6 +440,20 @@ impl Config {
             .collect()
     }
 
+    /// `[run] output_dir`, taken from the file's directory when relative.
+    pub fn output_dir(&self) -> Option<PathBuf> {
+        let dir = self.run.output_dir.as_ref()?;
+        Some(if dir.is_absolute() {
+            dir.clone()
+        } else {
+            self.path
+                .as_deref()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."))
+                .join(dir)
+        })
+    }
+
     /// Settings for eval `name` (the longest matching key wins).
     pub fn eval_settings(&self, name: &str) -> Option<&EvalSettings> {
         self.evals

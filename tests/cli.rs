@@ -713,6 +713,17 @@ fn errors_fail_the_run_with_a_clear_message_and_config_errors_name_the_line() {
     let all = text(&out);
     assert!(all.contains("/nonexistent/run"), "{all}");
 
+    // A report that cannot be written is said before the run, naming the flag.
+    let here = p.path().display().to_string();
+    let out = p.run(&["add_numbers", "--junit", &here]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("--junit {here}: is a directory; name a file")),
+        "{}",
+        text(&out)
+    );
+
     // An unknown template is a usage error.
     let out = p.run(&["--template", "nope"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -1548,7 +1559,7 @@ fn two_configurations_run_at_once_on_the_cpu() {
         p.path().join("litmus.toml"),
         format!(
             "[run]\nsamples = 3\ntemperatures = [0.7]\nmax_tokens = 48\nseed = 7\n\n\
-             [devices]\ncpu_parallel = 2\n\n\
+             [devices]\ncpu_parallel = 2\nuse = [\"cpu\", \"CUDA7\"]\n\n\
              [models.a]\nbackend = \"llama\"\nsource = {:?}\n\n\
              [models.b]\nbackend = \"llama\"\nsource = {:?}\n",
             model.display().to_string(),
@@ -1584,6 +1595,13 @@ fn two_configurations_run_at_once_on_the_cpu() {
     let (alone_a, dir_a, _) = run("a", &["a"]);
     let (alone_b, dir_b, _) = run("b", &["b"]);
     let (together, dir_ab, out) = run("ab", &["a", "b"]);
+    // A device `[devices] use` names that is not here is said in the run too.
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("warning: [devices] use: no device `CUDA7` on this machine"),
+        "{}",
+        text(&out)
+    );
     eprintln!(
         "configurations at once: alone a (Q4_K_M) {:.1} s, alone b (Q4_0) {:.1} s, sum {:.1} s; together {:.1} s ({:.2}x the sum)",
         alone_a.as_secs_f64(),

@@ -131,6 +131,7 @@ fn phases(
             let _ = writeln!(std::io::stderr(), "note: {note}");
         }
     }
+    check_report_paths(args)?;
     let mut plan = plan(args, &config, selected)?;
     let partition = partition::apply(args, &mut plan, false)?;
     announce_workloads(&mut plan);
@@ -157,6 +158,16 @@ fn phases(
         }),
         None => None,
     };
+    // The machine's devices are looked at only for llama.cpp models.
+    let local = plan
+        .models
+        .iter()
+        .any(|m| m.backend == crate::base::model::BackendKind::Llama);
+    if let Some(s) = schedule.as_ref().filter(|_| local) {
+        for w in crate::plan::placement::unknown_devices(&s.placed.inventory, &s.placed.config) {
+            warn(w);
+        }
+    }
     let output_dir = output_dir(site, args, &config);
     let (store, cache) = open_store(args, &output_dir, || RunMeta {
         placement: schedule.as_ref().map(|s| s.placed.plan.clone()),
@@ -192,8 +203,13 @@ fn phases(
     let (summary, summary_error) = summarize(args, &plan, &store, &outcome, started);
     console.summary(&summary);
     let snapshots = snapshots(site, args, &summary);
-    ci_outputs(args, &summary, &snapshots);
+    let reported = ci_outputs(args, &summary, &snapshots);
     let code = exit_code(&summary, &snapshots);
+    let code = if reported {
+        code
+    } else {
+        exit::worst(exit::ERRORED, code)
+    };
     // Results that did not reach the disk: the run is not whole, whatever
     // its scores say.
     let unstored = outcome.store_errors.len();
@@ -739,16 +755,46 @@ fn snapshots(site: &TargetLocation, args: &Args, summary: &RunSummary) -> Vec<Sn
 
 /// JUnit XML (`--junit`), the Markdown summary (`--markdown`, and
 /// `$GITHUB_STEP_SUMMARY`).
-fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) {
-    let written = crate::output::ci::write_outputs(
+/// Writes `--junit`, `--markdown` and the CI step summary; whether every
+/// one was written (a CI job that asked for a report and got none fails).
+fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> bool {
+    let failed = crate::output::ci::write_outputs(
         summary,
         snapshots,
         args.junit.as_deref(),
         args.markdown.as_deref(),
     );
-    for w in written {
-        warn(w);
+    for e in &failed {
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {} (the run's results are stored)",
+            crate::base::util::printable(e)
+        );
     }
+    failed.is_empty()
+}
+
+/// `--junit` and `--markdown` name files that can be written: checked
+/// before the run, not found out after it.
+fn check_report_paths(args: &Args) -> Result<(), Stop> {
+    for (flag, path) in [("--junit", &args.junit), ("--markdown", &args.markdown)] {
+        let Some(path) = path else { continue };
+        if path.is_dir() {
+            return Err(fail(
+                exit::USAGE,
+                &format!("{flag} {}: is a directory; name a file", path.display()),
+            ));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return Err(fail(
+                    exit::USAGE,
+                    &format!("{flag} {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The run's exit code ([`crate::output::ci::exit_code`]), with a line on

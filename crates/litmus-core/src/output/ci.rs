@@ -605,13 +605,13 @@ pub fn write_outputs(
     let mut warnings = Vec::new();
     if let Some(path) = junit {
         if let Err(e) = write_junit(path, summary, snapshots) {
-            warnings.push(format!("{}: {e}", path.display()));
+            warnings.push(format!("--junit {}: {e}", path.display()));
         }
     }
     let text = markdown_summary(summary, snapshots);
     if let Some(path) = markdown {
         if let Err(e) = write_creating_dir(path, text.as_bytes()) {
-            warnings.push(format!("{}: {e}", path.display()));
+            warnings.push(format!("--markdown {}: {e}", path.display()));
         }
     }
     if let Err(e) = append_step_summary(&text) {

@@ -716,6 +716,20 @@ struct Budgets {
     cpu_parallel: u32,
 }
 
+/// The devices `[devices] use` names that this machine does not have: said
+/// by `--plan` and warned about by a run (a typo such as `CUDA01` would
+/// otherwise run everything elsewhere without a word).
+pub fn unknown_devices(inv: &Inventory, cfg: &DevicesConfig) -> Vec<String> {
+    cfg.use_devices
+        .iter()
+        .filter(|u| {
+            !matches!(u.to_ascii_lowercase().as_str(), "all" | "gpu" | "cpu")
+                && !inv.devices.iter().any(|d| d.name.eq_ignore_ascii_case(u))
+        })
+        .map(|u| format!("[devices] use: no device `{u}` on this machine"))
+        .collect()
+}
+
 fn budgets(
     inv: &Inventory,
     cfg: &DevicesConfig,
@@ -732,14 +746,7 @@ fn budgets(
                     || (u == "cpu" && d.kind == DeviceKind::Cpu)
             })
     };
-    for u in &cfg.use_devices {
-        let l = u.to_ascii_lowercase();
-        if !matches!(l.as_str(), "all" | "gpu" | "cpu")
-            && !inv.devices.iter().any(|d| d.name.eq_ignore_ascii_case(u))
-        {
-            notes.push(format!("[devices] use: no device `{u}` on this machine"));
-        }
-    }
+    notes.extend(unknown_devices(inv, cfg));
     let mut plan_devices = Vec::new();
     let mut gpus = Vec::new();
     for d in inv.gpus().filter(|d| wanted(d)) {

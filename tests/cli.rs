@@ -1266,6 +1266,18 @@ fn a_missing_model_file_is_a_usage_error_naming_where_it_was_given() {
         "{}",
         text(&out)
     );
+    // An engine option's bad value is said before the run, at its key.
+    let config = "[run]\nsamples = 1\n\n[models.small]\nsource = \"builtin:gemma3-270m-q4_k_m\"\noptions = { isolation = \"5\" }\n";
+    std::fs::write(p.path().join("litmus.toml"), config).unwrap();
+    let out = p.run(&["capital", "--model", "small"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "line 6: models.small.options: option isolation=5: expected process or thread"
+        ),
+        "{}",
+        text(&out)
+    );
     // Taken from the file's directory, and named so.
     let expected = format!(
         "models.big.source: model file {} not found",

@@ -169,6 +169,29 @@ impl DeviceSource for LlamaDevices {
 
     fn check(&self, spec: &ModelSpec) -> Result<(), String> {
         crate::models::check_source(crate::backend::model_source(spec))
+            .map_err(|e| e.load_reason())?;
+        // The engine's options as it will read them (`isolation = 5`):
+        // their errors do not depend on the file, so a model that says
+        // nothing of itself stands in for it.
+        let unknown = litmus_gguf::GgufInfo {
+            path: std::path::PathBuf::new(),
+            size_bytes: 0,
+            version: 3,
+            architecture: None,
+            name: None,
+            parameters: None,
+            file_type: None,
+            quantization: None,
+            tensor_count: 0,
+            metadata_count: 0,
+            context_length: None,
+            block_count: None,
+            embedding_length: None,
+            vocab_size: None,
+            has_chat_template: false,
+            kv_bytes_per_token: None,
+        };
+        LlamaSettings::resolve(spec, std::path::PathBuf::new(), &unknown)
             .map(|_| ())
             .map_err(|e| e.load_reason())
     }

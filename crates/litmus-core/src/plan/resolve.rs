@@ -90,7 +90,23 @@ pub fn check_sources(
     let local = |spec: &&ModelSpec| spec.backend == BackendKind::Llama;
     for spec in models.iter().filter(local) {
         if let Err(e) = check(spec) {
-            return Err(match defined_at(config, spec) {
+            // An engine option's value (`option isolation=5: ...`) is named
+            // at its key, not at the model's source.
+            let option = e
+                .strip_prefix("option ")
+                .and_then(|r| r.split_once('='))
+                .map(|(key, _)| key);
+            let option_at = option.and_then(|key| {
+                let (name, _) = config
+                    .models
+                    .iter()
+                    .find(|(_, m)| m.name == spec.name && m.options.contains_key(key))?;
+                Some((
+                    vec!["models", name.as_str(), "options", key],
+                    format!("models.{name}.options"),
+                ))
+            });
+            return Err(match option_at.or_else(|| defined_at(config, spec)) {
                 Some((at, key)) => config.error_at(&at, format!("{key}: {e}")).to_string(),
                 None => {
                     let from_file = chosen.is_empty() && !config.run.models.is_empty();

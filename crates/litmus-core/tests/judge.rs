@@ -283,6 +283,40 @@ fn a_backend_error_is_an_attempt_not_a_crash() {
         "{err}"
     );
 
+    // No reply at all: said so, and a judge that cannot be reached is asked once.
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("the judge (j) did not answer (3 requests)"),
+        "{msg}"
+    );
+    struct Unreachable(ModelInfo, AtomicUsize);
+    impl Backend for Unreachable {
+        fn model(&self) -> &ModelInfo {
+            &self.0
+        }
+        fn generate(&self, _: &GenerationRequest) -> Result<Vec<Generation>, BackendError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            Err(BackendError::Load(
+                "http://127.0.0.1:9/v1: connection refused".into(),
+            ))
+        }
+    }
+    let down = Unreachable(
+        ModelInfo {
+            name: "down".into(),
+            ..ModelInfo::default()
+        },
+        AtomicUsize::new(0),
+    );
+    let err = Judge::new().grade(&down, "Q?", "A", &[]).unwrap_err();
+    assert_eq!(down.1.load(Ordering::SeqCst), 1);
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("the judge (down) did not answer (1 request)")
+            && msg.contains("connection refused"),
+        "{msg}"
+    );
+
     // A bad rubric sends nothing.
     let err = Judge::new()
         .rubric("{{question}} {{answr}}")

@@ -218,11 +218,20 @@ impl From<JudgeError> for EvalError {
 }
 
 fn failure_message(model: &str, attempts: &[JudgeAttempt]) -> String {
-    let mut s = format!(
-        "the judge ({model}) gave no valid grade in {} attempt{}",
-        attempts.len(),
-        if attempts.len() == 1 { "" } else { "s" }
-    );
+    let n = attempts.len();
+    let plural = if n == 1 { "" } else { "s" };
+    // No reply at all: the judge is the problem, not its grades.
+    let no_reply = attempts.iter().all(|a| {
+        a.output.is_empty()
+            && a.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("backend:"))
+    });
+    let mut s = if no_reply {
+        format!("the judge ({model}) did not answer ({n} request{plural}); fix or name another judge (--judge), then rerun")
+    } else {
+        format!("the judge ({model}) gave no valid grade in {n} attempt{plural}")
+    };
     for (i, a) in attempts.iter().enumerate() {
         s.push_str(&format!(
             "\n--- attempt {}: {} ---\n{}",
@@ -512,10 +521,18 @@ impl Judge {
                         last_rejected = Some(attempts.len() - 1);
                     }
                 },
-                Err(e) => attempts.push(JudgeAttempt {
-                    output: String::new(),
-                    error: Some(format!("backend: {e}")),
-                }),
+                Err(e) => {
+                    let unreachable = matches!(e, crate::base::backend::BackendError::Load(_));
+                    attempts.push(JudgeAttempt {
+                        output: String::new(),
+                        error: Some(format!("backend: {e}")),
+                    });
+                    // A judge that cannot be opened or reached will not be
+                    // by asking again (HTTP backends retry by themselves).
+                    if unreachable {
+                        break;
+                    }
+                }
             }
         }
         Err(JudgeError::Failed {

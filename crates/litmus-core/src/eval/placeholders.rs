@@ -1,6 +1,8 @@
 //! `{{name}}` placeholders, as prompt templates and judge rubrics write them.
 //!
 //! An unknown or unfilled placeholder is an error, never text sent to a model.
+//! `\{{` is a literal `{{` (a prompt about Jinja or Handlebars, a Rust format
+//! string): the backslash is dropped and nothing is filled.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TemplateError {
     /// A placeholder names no variable.
-    #[error("template `{template}`: placeholder `{{{{{placeholder}}}}}` is not filled (variables: {available})")]
+    #[error("template `{template}`: placeholder `{{{{{placeholder}}}}}` is not filled (variables: {available}); for literal braces write `\\{{{{`")]
     Unfilled {
         /// Template name.
         template: String,
@@ -18,7 +20,7 @@ pub enum TemplateError {
         available: String,
     },
     /// `{{` without a matching `}}`, or an empty placeholder.
-    #[error("template `{template}`: malformed placeholder at byte {offset}")]
+    #[error("template `{template}`: malformed placeholder at byte {offset} (for literal braces write `\\{{{{`)")]
     Malformed {
         /// Template name.
         template: String,
@@ -46,6 +48,11 @@ pub(crate) fn placeholders<'a>(
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(start) = text[i..].find("{{").map(|p| p + i) {
+        if text[..start].ends_with('\\') {
+            // `\{{`: literal braces.
+            i = start + 2;
+            continue;
+        }
         let end = text[start + 2..]
             .find("}}")
             .map(|p| p + start + 2)
@@ -84,10 +91,40 @@ pub fn fill(
             placeholder: name.to_string(),
             available: vars.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
-        out.push_str(&text[last..range.start]);
+        out.push_str(&unescape(&text[last..range.start]));
         out.push_str(value);
         last = range.end;
     }
-    out.push_str(&text[last..]);
+    out.push_str(&unescape(&text[last..]));
     Ok(out)
+}
+
+/// Template text between placeholders, its `\{{` written as `{{`.
+fn unescape(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains("\\{{") {
+        text.replace("\\{{", "{{").into()
+    } else {
+        text.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_escaped_brace_pair_is_literal_text() {
+        let vars = BTreeMap::from([("name".to_string(), "Ada".to_string())]);
+        assert_eq!(
+            fill(
+                "t",
+                "Render \\{{name}} for {{name}}: println!(\"\\{{}}\", x)",
+                &vars
+            )
+            .unwrap(),
+            "Render {{name}} for Ada: println!(\"{{}}\", x)"
+        );
+        let e = fill("t", "Hello {{user}}", &vars).unwrap_err().to_string();
+        assert!(e.ends_with("for literal braces write `\\{{`"), "{e}");
+    }
 }

@@ -60,6 +60,14 @@ pub fn validate_case(
             _ => {}
         }
     }
+    // Filled by litmus from the case itself: a case's own would be ignored.
+    for reserved in ["task", "task_inline"] {
+        if case.vars().contains_key(reserved) {
+            problems.push(format!(
+                "variable `{reserved}` is litmus's own (the case's prompt): `.var(\"{reserved}\", ..)` is ignored; name it otherwise"
+            ));
+        }
+    }
     for t in templates.iter().filter(|t| t.applies_to(Some(case))) {
         if let Err(e) = t.render(case) {
             problems.push(e.to_string());
@@ -359,6 +367,22 @@ mod tests {
         assert_eq!(
             with(0.6).unwrap_err()[0],
             "pass_threshold 0.6 is in points out of 100, not a fraction: write `.pass_threshold(60)`"
+        );
+    }
+
+    #[test]
+    fn a_variable_litmus_fills_itself_is_invalid() {
+        use crate::eval::case::TextCase;
+        let p = text(
+            TextCase::new("Capital of {{country}}?")
+                .var("country", "France")
+                .var("task", "x")
+                .reference("Paris"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            p,
+            ["variable `task` is litmus's own (the case's prompt): `.var(\"task\", ..)` is ignored; name it otherwise"]
         );
     }
 

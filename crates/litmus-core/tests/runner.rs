@@ -742,7 +742,7 @@ fn announced_workloads_are_what_the_runner_tells_the_model() {
 }
 
 fn bad_regex() -> Case {
-    litmus_core::eval::case::TextCase::new("Say 42")
+    litmus_core::eval::case::TextCase::new("Say 43")
         .metric(litmus_core::eval::case::Metric::regex("(unclosed"))
         .into()
 }
@@ -791,6 +791,10 @@ fn a_metric_that_cannot_score_errs_its_samples_instead_of_scoring_0() {
             );
         }
     }
+    // The declarative case's answers could not be scored: none was
+    // generated (the imperative eval's four, two samples in each of two
+    // configurations, are its own, then cached).
+    assert_eq!(backend.samples.load(Ordering::SeqCst), 4);
 }
 
 fn nan_score(ctx: &mut EvalContext<'_>) -> ScoreResult {

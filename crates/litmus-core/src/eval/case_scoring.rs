@@ -126,6 +126,29 @@ pub fn score_metric(
     Ok(s)
 }
 
+/// Whether answers to `case` can be scored at all (a text case's metric
+/// compiles and has the references it needs, its judge's rubric and scale
+/// are sound), checked before anything is generated: the error the scorer
+/// would give every sample afterwards.
+pub fn check_scorable(case: &Case) -> Result<(), String> {
+    let Case::Text(t) = case else {
+        return Ok(());
+    };
+    if let Some(judge) = &t.judge {
+        return judge
+            .validate(!t.references.is_empty())
+            .map_err(|e| e.to_string());
+    }
+    check_metric(&t.metric)?;
+    if t.references.is_empty() && t.metric.needs_references() {
+        let e = litmus_metrics::MetricError::NoReferences {
+            metric: t.metric.name(),
+        };
+        return Err(metric_error(&t.metric, e));
+    }
+    Ok(())
+}
+
 /// Checks `metric`'s own definition (its regex compiles, its schema is well
 /// formed) without scoring anything; the error reads as [`score_metric`]'s.
 pub fn check_metric(metric: &Metric) -> Result<(), String> {

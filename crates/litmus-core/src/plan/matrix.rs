@@ -371,7 +371,8 @@ impl InstanceList {
 }
 
 /// The rendered prompt of `case` under `template`, its stop rule, and why it
-/// cannot be asked (the case did not build, or the prompt did not render).
+/// cannot be asked (the case did not build, its answers could not be scored
+/// — nothing is generated for them —, or the prompt did not render).
 fn render(
     case: &Option<Result<Arc<Case>, String>>,
     template: &PromptTemplate,
@@ -380,9 +381,12 @@ fn render(
     let (prompt, error) = match case {
         None => (None, None),
         Some(Err(e)) => (None, Some(e.clone())),
-        Some(Ok(c)) => match template.render(c) {
-            Ok(p) => (Some(p), None),
-            Err(e) => (None, Some(e.to_string())),
+        Some(Ok(c)) => match crate::eval::case_scoring::check_scorable(c) {
+            Err(e) => (None, Some(e)),
+            Ok(()) => match template.render(c) {
+                Ok(p) => (Some(p), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
         },
     };
     let stop_rule = match (&prompt, case) {

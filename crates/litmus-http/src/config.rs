@@ -559,6 +559,7 @@ mod tests {
             let mut spec = ModelSpec {
                 backend: BackendKind::Ollama,
                 source: "http://127.0.0.1:1".into(),
+                model: Some("qwen2.5:0.5b".into()),
                 ..Default::default()
             };
             spec.options.insert(key.into(), value.into());
@@ -602,7 +603,7 @@ mod tests {
                 && err.contains("unknown option `retires` for the openai backend"),
             "{err}"
         );
-        let c = parse("[models.s]\nbackend = \"ollama\"\nsource = \"http://h\"\noptions = { retries = 5, extra_sampling = false }\n")
+        let c = parse("[models.s]\nbackend = \"ollama\"\nsource = \"http://h\"\nmodel = \"q\"\noptions = { retries = 5, extra_sampling = false }\n")
             .unwrap();
         let cfg = HttpConfig::from_spec(&c.models["s"]).unwrap();
         assert_eq!((cfg.retries, cfg.extra_sampling), (5, false));

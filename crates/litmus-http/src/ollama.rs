@@ -49,16 +49,8 @@ impl OllamaBackend {
     /// cannot be reached start cooled down; at least one must answer.
     pub fn open(spec: &ModelSpec) -> Result<Self, BackendError> {
         let cfg = HttpConfig::from_spec(spec)?;
-        let model = spec
-            .model
-            .clone()
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| {
-                BackendError::Load(format!(
-                    "ollama: no model name for `{}` (e.g. `ollama:{}#qwen2.5:0.5b`)",
-                    spec.name, cfg.endpoints[0]
-                ))
-            })?;
+        // A name there is: `from_spec` checks it (`ModelSpec::check_values`).
+        let model = spec.model.clone().unwrap_or_default();
         let meta_timeout = cfg.timeout.min(Duration::from_secs(30));
         let limit = cfg.parallel.unwrap_or(DEFAULT_PARALLEL);
         let pool = Pool::new(

@@ -213,7 +213,7 @@ fn show_failure_names_url_and_model() {
         ..ModelSpec::default()
     };
     assert!(
-        matches!(OllamaBackend::open(&no_model), Err(BackendError::Load(m)) if m.contains("no model name"))
+        matches!(OllamaBackend::open(&no_model), Err(BackendError::Load(m)) if m.contains("the ollama backend needs the model's name"))
     );
 }
 

@@ -243,6 +243,28 @@ impl ModelSpec {
         if let Some(x) = self.split.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
             return Err(("split", format!("split: {x} is not a proportion ≥ 0")));
         }
+        if matches!(self.backend, BackendKind::Openai | BackendKind::Ollama) {
+            // A server's models are reached by URL: a model file or a
+            // built-in name would only fail as an invalid URL at load.
+            let s = self.source.trim();
+            if s.starts_with("builtin:") || s.ends_with(".gguf") {
+                return Err((
+                    "source",
+                    format!(
+                        "the {} backend takes a server's URL (such as http://127.0.0.1:8080/v1), not a model file: `{s}` runs in-process with backend = \"llama\"",
+                        self.backend
+                    ),
+                ));
+            }
+            if self.backend == BackendKind::Ollama
+                && self.model.as_deref().is_none_or(|m| m.trim().is_empty())
+            {
+                return Err((
+                    "model",
+                    "the ollama backend needs the model's name: `model = \"qwen2.5:0.5b\"` (or `ollama:URL#qwen2.5:0.5b`)".into(),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -280,6 +280,17 @@ impl Config {
                 let msg = format!("models.{name}: missing key `source` (a GGUF path, `builtin:NAME`, a URL or a run)");
                 return Err(err_at(path.as_deref(), text, &["models", name], msg));
             }
+            // `source = "http://h:11434#qwen2.5:0.5b"`, as on the command line.
+            if matches!(
+                model.backend,
+                BackendKind::Openai | BackendKind::Ollama | BackendKind::Replay
+            ) && model.model.is_none()
+            {
+                if let Some((url, m)) = model.source.clone().split_once('#') {
+                    model.source = url.to_string();
+                    model.model = Some(m.to_string());
+                }
+            }
             if let Some(known) = crate::base::model::known_option_keys(model.backend) {
                 if let Some(key) = model.options.keys().find(|k| !known.contains(&k.as_str())) {
                     let msg = format!(
@@ -568,6 +579,36 @@ user = "{{task}} One word."
     }
 
     #[test]
+    fn a_servers_model_is_reached_by_url_and_an_ollama_model_by_name() {
+        let e =
+            parse("[models.s]\nbackend = \"openai\"\nsource = \"builtin:gemma3-270m-q4_k_m\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.starts_with(
+                "litmus.toml: line 3: models.s.source: the openai backend takes a server's URL"
+            ),
+            "{e}"
+        );
+        let e = parse("[models.o]\nbackend = \"ollama\"\nsource = \"http://127.0.0.1:11434\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("models.o.model: the ollama backend needs the model's name"),
+            "{e}"
+        );
+        let c = parse(
+            "[models.o]\nbackend = \"ollama\"\nsource = \"http://127.0.0.1:11434#qwen2.5:0.5b\"\n",
+        )
+        .unwrap();
+        let o = &c.models["o"];
+        assert_eq!(
+            (o.source.as_str(), o.model.as_deref()),
+            ("http://127.0.0.1:11434", Some("qwen2.5:0.5b"))
+        );
+    }
+
+    #[test]
     fn files_named_in_the_file_are_taken_from_its_directory() {
         let run = tempfile::tempdir().unwrap();
         std::fs::create_dir(run.path().join("old-run")).unwrap();
@@ -698,7 +739,7 @@ user = "{{task}} One word."
         assert!(parse(ok).is_ok());
         // A backend that registered none (not linked): checked when it opens.
         assert!(parse(
-            "[models.m]\nbackend = \"ollama\"\nsource = \"h\"\noptions = { anything = true }\n"
+            "[models.m]\nbackend = \"ollama\"\nsource = \"h\"\nmodel = \"q\"\noptions = { anything = true }\n"
         )
         .is_ok());
     }

@@ -482,18 +482,39 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
         "{mine}"
     );
 
-    // A filter that matches nothing runs nothing (not a failure, as with
-    // libtest) and writes no empty run.
+    // A filter that matches nothing runs nothing and writes no empty run:
+    // `cargo eval` fails (a mistyped filter in CI is no green run, as
+    // nextest's "no tests to run"), the eval target alone passes (as libtest
+    // does: `cargo test FILTER` hands the filter to every target).
     let runs = || std::fs::read_dir(out_dir.join("runs")).unwrap().count();
     let before = runs();
     let out = p.run(&[&args[..], &["no_such_eval"]].concat());
-    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("error: no eval of the eval target matches the filters"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(runs(), before, "{}", text(&out));
+    let run_dir = std::fs::read_dir(out_dir.join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = Command::new(target_exe(&run_dir))
+        .args([&args[..], &["no_such_eval"]].concat())
+        .current_dir(p.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no eval matches the filters"),
         "{}",
         text(&out)
     );
-    assert_eq!(runs(), before, "{}", text(&out));
 
     // Resuming with settings that would give other answers is refused.
     let mut other = args.clone();

@@ -489,6 +489,11 @@ fn target_args(args: &Args, summary: Option<&Path>, run_dir_file: Option<&Path>)
     a.to_argv()
 }
 
+/// Whether a command runs evals (not `--list`, `--validate` or `--plan`).
+fn collect_runs(run: &Args) -> bool {
+    !run.list && !run.validate && !run.plan
+}
+
 /// A model given as a file (`--model my.gguf`, `--judge replay:runs/x`) is
 /// where the user's shell is: made absolute, as the eval target runs in its
 /// package's directory. Names from `litmus.toml`, URLs, `builtin:` models
@@ -584,13 +589,15 @@ fn run(args: RunArgs) -> Result<i32, String> {
     let mut worst = exit::OK;
     let mut summaries = Vec::new();
     let multi = targets.len() > 1;
+    // Whether any target opened a run (it names the run's directory then).
+    let mut ran_any = false;
     for (i, (t, exe)) in targets.iter().zip(&exes).enumerate() {
         if multi && !run.list && !run.plan && run.format == Format::Human {
             eprintln!("{:>12} {} ({})", "Running", t.name, t.package);
         }
         let summary_path = tmp.join(format!("summary-{i}.json"));
         let run_dir_path = tmp.join(format!("run-dir-{i}"));
-        let collect = !run.list && !run.validate && !run.plan;
+        let collect = collect_runs(&run);
         let mut cmd = Command::new(exe);
         cmd.args(target_args(
             &run,
@@ -621,6 +628,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
             && expected.is_some_and(|c| c != exit::ERRORED && c != exit::USAGE)
             && run_dir_path.exists()
             && !summary_path.exists();
+        ran_any |= run_dir_path.exists();
         let expected = expected.filter(|_| !unreported);
         let code = expected.unwrap_or(exit::ERRORED);
         if expected.is_none() || (collect && code == exit::ERRORED) {
@@ -663,6 +671,22 @@ fn run(args: RunArgs) -> Result<i32, String> {
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
+    // Filters that select nothing in any target: a mistyped name or tag in
+    // CI must not pass as a green run of nothing (as nextest fails "no
+    // tests to run"); each target, run alone by `cargo test FILTER`, passes.
+    let filtered = !run.filters.is_empty() || !run.skip.is_empty() || !run.tags.is_empty();
+    let whole = !run.resume && run.partition.is_none();
+    if collect_runs(&run) && filtered && whole && !ran_any && worst == exit::OK {
+        eprintln!(
+            "error: no eval of {} matches the filters (`cargo eval --list` lists them)",
+            if multi {
+                "any eval target"
+            } else {
+                "the eval target"
+            }
+        );
+        return Ok(exit::USAGE);
+    }
     if multi && run.format == Format::Human && !summaries.is_empty() {
         println!("{}", "═".repeat(12));
         let mut rows = vec![vec![

@@ -896,7 +896,7 @@ impl GgufFile {
 }
 
 /// What a model listing shows about a GGUF file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GgufInfo {
     /// The file.
     pub path: PathBuf,

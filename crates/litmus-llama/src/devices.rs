@@ -174,22 +174,8 @@ impl DeviceSource for LlamaDevices {
         // their errors do not depend on the file, so a model that says
         // nothing of itself stands in for it.
         let unknown = litmus_gguf::GgufInfo {
-            path: std::path::PathBuf::new(),
-            size_bytes: 0,
             version: 3,
-            architecture: None,
-            name: None,
-            parameters: None,
-            file_type: None,
-            quantization: None,
-            tensor_count: 0,
-            metadata_count: 0,
-            context_length: None,
-            block_count: None,
-            embedding_length: None,
-            vocab_size: None,
-            has_chat_template: false,
-            kv_bytes_per_token: None,
+            ..Default::default()
         };
         LlamaSettings::resolve(spec, std::path::PathBuf::new(), &unknown)
             .map(|_| ())

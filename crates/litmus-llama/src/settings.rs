@@ -494,19 +494,9 @@ mod tests {
             path: PathBuf::from("m.gguf"),
             size_bytes: 1,
             version: 3,
-            architecture: None,
-            name: None,
-            parameters: None,
-            file_type: None,
-            quantization: None,
-            tensor_count: 0,
-            metadata_count: 0,
             context_length: Some(2048),
-            block_count: None,
-            embedding_length: None,
-            vocab_size: None,
-            has_chat_template: false,
             kv_bytes_per_token,
+            ..Default::default()
         }
     }
 

@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long)]
     pub ignored: bool,
     /// Run ignored evals too.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ignored")]
     pub include_ignored: bool,
     /// Less output.
     #[arg(long, short = 'q')]
@@ -80,7 +80,7 @@ pub struct Args {
     #[arg(long)]
     pub no_cache: bool,
     /// Continue the latest run (or --run-id): nothing repeated, nothing lost.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "validate")]
     pub resume: bool,
     /// The run to resume (with --resume).
     #[arg(long, value_name = "ID", requires = "resume")]
@@ -652,6 +652,15 @@ mod tests {
         assert_eq!(a.repeat, 4);
         assert_eq!(Args::default().repeat, 1);
         assert_eq!(Args::parse(["--jobs", "0"]).unwrap().jobs, Some(1));
+        // As libtest: --ignored and --include-ignored exclude each other;
+        // --validate runs no model, so there is nothing to resume.
+        for pair in [
+            ["--ignored", "--include-ignored"],
+            ["--resume", "--validate"],
+        ] {
+            let e = Args::parse(pair).unwrap_err().to_string();
+            assert!(e.contains("cannot be used with"), "{pair:?}: {e}");
+        }
         // Later values of single-valued flags win, as libtest's tools expect.
         let a = Args::parse(["--format", "terse", "--format=json"]).unwrap();
         assert_eq!(a.format, Format::Json);
@@ -709,7 +718,9 @@ mod tests {
             list: true,
             instances: true,
             ignored: true,
-            include_ignored: true,
+            // Conflicts with --ignored (and --validate with --resume):
+            // round-tripped below.
+            include_ignored: false,
             quiet: true,
             color: Color::Always,
             format: Format::Json,
@@ -727,7 +738,7 @@ mod tests {
             max_tokens: Some(64),
             tags: vec!["x".into(), "y".into()],
             config: Some("/tmp/litmus.toml".into()),
-            validate: true,
+            validate: false,
             // Conflicts with --list and --validate: checked below.
             plan: false,
             summary_json: Some("/tmp/s.json".into()),
@@ -757,6 +768,12 @@ mod tests {
             },
         };
         assert_eq!(Args::parse(a.to_argv()).unwrap(), a);
+        let b = Args {
+            include_ignored: true,
+            validate: true,
+            ..Args::default()
+        };
+        assert_eq!(Args::parse(b.to_argv()).unwrap(), b);
         let p = Args {
             plan: true,
             ..Args::default()

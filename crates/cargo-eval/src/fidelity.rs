@@ -113,8 +113,12 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
         .collect();
     if rungs.len() < 2 {
         return Err(format!(
-            "model `{model}` has {} quantization(s) in the configuration: fidelity compares several ([models.{model}.quantizations])",
-            rungs.len()
+            "model `{model}` has {} in the configuration: fidelity compares two or more ([models.{model}.quantizations])",
+            if rungs.is_empty() {
+                "no quantizations"
+            } else {
+                "one quantization"
+            }
         ));
     }
     let reference = match &args.reference {

@@ -151,8 +151,9 @@ struct ReportArgs {
     /// the one with the most bits per weight.
     #[arg(long)]
     baseline: Option<String>,
-    /// Break scores down by these tags only (comma-separated; default: all).
-    #[arg(long, value_delimiter = ',')]
+    /// Break scores down by these tags only (repeatable, or comma-separated;
+    /// default: all). `--tag` too, as a run spells it.
+    #[arg(long, visible_alias = "tag", value_delimiter = ',')]
     tags: Vec<String>,
     /// text, markdown or json.
     #[arg(long, default_value = "text")]

@@ -416,6 +416,29 @@ fn a_partition_run_twice_counts_once_and_a_missing_one_is_named() {
     assert!(err.contains("partition hash:3/3 is missing"), "{err}");
     assert!(!dir.path().join("m2").exists(), "nothing written");
 
+    // A mistyped path says it does not exist; a folder without runs says so.
+    for (path, says) in [
+        (dir.path().join("nosuch"), "no such file or directory"),
+        (dir.path().join("empty"), "no run here"),
+    ] {
+        let _ = std::fs::create_dir(dir.path().join("empty"));
+        let mut runs = parts[..2].to_vec();
+        runs.push(path.clone());
+        let err = merge_runs(&MergeRequest {
+            runs,
+            id: "m".into(),
+            output: dir.path().join("m3"),
+            no_snapshots: true,
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(says) && err.contains(&*path.to_string_lossy()),
+            "{err}"
+        );
+    }
+
     // --list --partition: the harness stops after listing.
     let mut p = plan();
     let args = Args::parse(["--list", "--partition", "count:1/2", "--format", "terse"]).unwrap();

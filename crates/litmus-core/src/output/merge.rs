@@ -60,9 +60,14 @@ pub fn merge_runs(request: &MergeRequest) -> Result<MergeReport, MergeError> {
     for r in &request.runs {
         let found = find_runs(r);
         if found.is_empty() {
+            let message = if r.exists() {
+                "no run here (a run directory holds samples.jsonl)"
+            } else {
+                "no such file or directory"
+            };
             return Err(MergeError::Store(crate::run::store::StoreError {
                 path: r.clone(),
-                message: "no run here (a run directory holds samples.jsonl)".into(),
+                message: message.into(),
             }));
         }
         for f in found {

@@ -268,6 +268,59 @@ impl ModelSpec {
         Ok(())
     }
 
+    /// A key of this model's table (as written in `litmus.toml`) that its
+    /// backend does not read, with why: the in-process engine's `threads`,
+    /// `gpu_layers`, `device`, `split` or `cpus` on a server's model (the
+    /// server places its own layers), or a server's `model`, `api_key_env`,
+    /// `endpoints`, `timeout_secs` or `raw_completion` on a model file. Such
+    /// a key would do nothing; most likely the backend is not the one meant.
+    ///
+    /// ```
+    /// # use litmus_core::base::model::{BackendKind, ModelSpec};
+    /// let spec = ModelSpec {
+    ///     backend: BackendKind::Openai,
+    ///     source: "http://127.0.0.1:8080/v1".into(),
+    ///     gpu_layers: Some(99),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(spec.unused_key().map(|(key, _)| key), Some("gpu_layers"));
+    /// ```
+    pub fn unused_key(&self) -> Option<(&'static str, String)> {
+        let engine = [
+            ("threads", self.threads.is_some()),
+            ("gpu_layers", self.gpu_layers.is_some()),
+            ("device", self.device.is_some()),
+            ("split", !self.split.is_empty()),
+            ("cpus", !self.cpus.is_empty()),
+        ];
+        let server = [
+            ("model", self.model.is_some()),
+            ("api_key_env", self.api_key_env.is_some()),
+            ("endpoints", !self.endpoints.is_empty()),
+            ("timeout_secs", self.timeout_secs.is_some()),
+            ("raw_completion", self.raw_completion.is_some()),
+        ];
+        let first_set = |keys: &[(&'static str, bool)]| keys.iter().find(|k| k.1).map(|k| k.0);
+        match self.backend {
+            BackendKind::Llama => first_set(&server).map(|key| {
+                (
+                    key,
+                    "only the HTTP backends (openai, ollama) read it, and this model runs in-process (backend = \"llama\")".to_string(),
+                )
+            }),
+            BackendKind::Openai | BackendKind::Ollama => first_set(&engine).map(|key| {
+                (
+                    key,
+                    format!(
+                        "the {} backend sends requests to a server, which places and runs the model itself (set it on the server); only the in-process engine (backend = \"llama\") reads it",
+                        self.backend
+                    ),
+                )
+            }),
+            BackendKind::Replay => None,
+        }
+    }
+
     /// One spec per quantization (or `self` alone when it lists none).
     pub fn expand(&self) -> Vec<ModelSpec> {
         if self.quantizations.is_empty() {

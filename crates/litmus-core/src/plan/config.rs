@@ -258,6 +258,15 @@ impl Config {
         Some(text.get(..start)?.matches('\n').count() + 1)
     }
 
+    /// Whether `[models.NAME]` in `text` writes `key` at all.
+    fn has_key(text: &str, model: &str, key: &str) -> bool {
+        toml::from_str::<toml::Value>(text).is_ok_and(|v| {
+            v.get("models")
+                .and_then(|m| m.get(model))
+                .is_some_and(|m| m.get(key).is_some())
+        })
+    }
+
     fn err_at(&self, text: &str, at: &[&str], message: String) -> ConfigError {
         err_at(self.path.as_deref(), text, at, message)
     }
@@ -276,9 +285,20 @@ impl Config {
             if model.name.is_empty() {
                 model.name = name.clone();
             }
-            if model.source.is_empty() {
-                let msg = format!("models.{name}: missing key `source` (a GGUF path, `builtin:NAME`, a URL or a run)");
-                return Err(err_at(path.as_deref(), text, &["models", name], msg));
+            if model.source.trim().is_empty() {
+                let what = "(a GGUF path, `builtin:NAME`, a URL or a run)";
+                let (msg, at) = if model.source.is_empty() && !Self::has_key(text, name, "source") {
+                    (
+                        format!("models.{name}: missing key `source` {what}"),
+                        vec!["models", name],
+                    )
+                } else {
+                    (
+                        format!("models.{name}.source: empty; it names the model {what}"),
+                        vec!["models", name, "source"],
+                    )
+                };
+                return Err(err_at(path.as_deref(), text, &at, msg));
             }
             // `source = "http://h:11434#qwen2.5:0.5b"`, as on the command line.
             if matches!(
@@ -304,6 +324,10 @@ impl Config {
             }
             if let Err((key, e)) = model.check_values() {
                 let msg = format!("models.{name}.{key}: {e}");
+                return Err(err_at(path.as_deref(), text, &["models", name, key], msg));
+            }
+            if let Some((key, why)) = model.unused_key() {
+                let msg = format!("models.{name}.{key}: {why}");
                 return Err(err_at(path.as_deref(), text, &["models", name, key], msg));
             }
             // Files named in the file are where the file is, whichever
@@ -606,6 +630,45 @@ user = "{{task}} One word."
             (o.source.as_str(), o.model.as_deref()),
             ("http://127.0.0.1:11434", Some("qwen2.5:0.5b"))
         );
+    }
+
+    #[test]
+    fn a_missing_source_and_an_empty_one_are_told_apart() {
+        let e = parse("[models.g]\nthreads = 2\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("litmus.toml: line 1: models.g: missing key `source`"),
+            "{e}"
+        );
+        let e = parse("[models.g]\nthreads = 2\nsource = \" \"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("litmus.toml: line 3: models.g.source: empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_key_the_models_backend_does_not_read_is_an_error_naming_its_line() {
+        let e = parse("[models.s]\nbackend = \"openai\"\nsource = \"http://127.0.0.1:8080/v1\"\ngpu_layers = 99\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("litmus.toml: line 4: models.s.gpu_layers: the openai backend sends requests to a server"),
+            "{e}"
+        );
+        let e = parse(
+            "[models.g]\nsource = \"g.gguf\"\nthreads = 2\nendpoints = [\"http://h:8080/v1\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("litmus.toml: line 4: models.g.endpoints: only the HTTP backends"),
+            "{e}"
+        );
+        // What each backend reads is accepted.
+        parse("[models.g]\nsource = \"g.gguf\"\nthreads = 2\ngpu_layers = 0\ncpus = [0, 1]\ncontext = 4096\nparallel = 8\n\n[models.s]\nbackend = \"openai\"\nsource = \"http://127.0.0.1:8080/v1\"\nmodel = \"m\"\ntimeout_secs = 60\nendpoints = [\"http://h:8080/v1\"]\nraw_completion = true\nparallel = 4\ncontext = 4096\n")
+            .unwrap();
     }
 
     #[test]

@@ -497,12 +497,13 @@ fn a_new_crate_lists_filters_and_runs_its_evals() {
         text(&out)
     );
     assert_eq!(runs(), before, "{}", text(&out));
+    // A run's directory (`runs/` also holds the `latest` file; the order of
+    // its entries is the file system's).
     let run_dir = std::fs::read_dir(out_dir.join("runs"))
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|d| d.join("run.json").is_file())
+        .expect("a run directory");
     let out = Command::new(target_exe(&run_dir))
         .args([&args[..], &["no_such_eval"]].concat())
         .current_dir(p.path())

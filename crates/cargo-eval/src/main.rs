@@ -1260,7 +1260,12 @@ fn merge(args: MergeArgs) -> Result<i32, String> {
     for w in &report.warnings {
         eprintln!("warning: {}", printable(w));
     }
-    let message = exit_message(report.exit_code, summary, true);
+    for e in &report.unwritten {
+        eprintln!("error: {} (the merged run is stored)", printable(e));
+    }
+    // What the scores call for (a report not written was said above).
+    let scores = litmus_core::output::ci::exit_code(summary, &report.snapshots);
+    let message = exit_message(scores, summary, true);
     if !message.is_empty() {
         eprintln!("error: {message}");
     }

@@ -416,6 +416,28 @@ fn a_partition_run_twice_counts_once_and_a_missing_one_is_named() {
     assert!(err.contains("partition hash:3/3 is missing"), "{err}");
     assert!(!dir.path().join("m2").exists(), "nothing written");
 
+    // A --junit that cannot be written fails the merge as it fails a run:
+    // the merged run is stored, the file is named, the exit code is ERRORED.
+    let report = merge_runs(&MergeRequest {
+        runs: parts.clone(),
+        id: "m".into(),
+        output: dir.path().join("m-junit"),
+        no_snapshots: true,
+        junit: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(report.unwritten.len(), 1, "{:?}", report.unwritten);
+    assert!(
+        report.unwritten[0].starts_with("--junit "),
+        "{:?}",
+        report.unwritten
+    );
+    assert_eq!(report.exit_code, litmus_core::base::exit::ERRORED);
+    let scores = ci::exit_code(&report.merged.summary, &report.snapshots);
+    assert_ne!(scores, litmus_core::base::exit::ERRORED, "the scores alone");
+    assert!(dir.path().join("m-junit/samples.jsonl").is_file());
+
     // A mistyped path says it does not exist; a folder without runs says so.
     for (path, says) in [
         (dir.path().join("nosuch"), "no such file or directory"),

@@ -203,13 +203,8 @@ fn phases(
     let (summary, summary_error) = summarize(args, &plan, &store, &outcome, started);
     console.summary(&summary);
     let snapshots = snapshots(site, args, &summary);
-    let reported = ci_outputs(args, &summary, &snapshots);
-    let code = exit_code(&summary, &snapshots);
-    let code = if reported {
-        code
-    } else {
-        exit::worst(exit::ERRORED, code)
-    };
+    let unwritten = ci_outputs(args, &summary, &snapshots);
+    let code = crate::output::ci::with_unwritten(exit_code(&summary, &snapshots), &unwritten);
     // Results that did not reach the disk: the run is not whole, whatever
     // its scores say.
     let unstored = outcome.store_errors.len();
@@ -753,25 +748,24 @@ fn snapshots(site: &TargetLocation, args: &Args, summary: &RunSummary) -> Vec<Sn
     snapshots
 }
 
-/// JUnit XML (`--junit`), the Markdown summary (`--markdown`, and
-/// `$GITHUB_STEP_SUMMARY`).
-/// Writes `--junit`, `--markdown` and the CI step summary; whether every
-/// one was written (a CI job that asked for a report and got none fails).
-fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> bool {
-    let failed = crate::output::ci::write_outputs(
+/// Writes `--junit`, `--markdown` and the CI step summary, saying which
+/// could not be written (returned: a CI job that asked for a report and got
+/// none fails).
+fn ci_outputs(args: &Args, summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> Vec<String> {
+    let unwritten = crate::output::ci::write_outputs(
         summary,
         snapshots,
         args.junit.as_deref(),
         args.markdown.as_deref(),
     );
-    for e in &failed {
+    for e in &unwritten {
         let _ = writeln!(
             std::io::stderr(),
             "error: {} (the run's results are stored)",
             crate::base::util::printable(e)
         );
     }
-    failed.is_empty()
+    unwritten
 }
 
 /// `--junit` and `--markdown` name files that can be written: checked

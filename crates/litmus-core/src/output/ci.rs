@@ -482,10 +482,7 @@ pub fn markdown_summary(summary: &RunSummary, snapshots: &[SnapshotOutcome]) -> 
             md_escape(&u.eval),
             md_escape(&u.config.label()),
             u.score.mean,
-            match u.score.n {
-                0 | 1 => "-".to_string(),
-                _ => format!("{:.1}–{:.1}", u.score.ci_low, u.score.ci_high),
-            },
+            u.score.ci(),
             u.pass_rate * 100.0,
             u.scored,
             snapshot_cell(snap),
@@ -595,29 +592,42 @@ pub fn append_to(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// The CI files of a run (or a merged one): JUnit XML at `junit`, the
 /// Markdown summary at `markdown` and appended to `$GITHUB_STEP_SUMMARY`.
-/// Returns a warning for each file that could not be written.
+/// Returns the files that could not be written, each named by its flag; a
+/// run or a merge that asked for a report and got none ends
+/// [`exit::ERRORED`] ([`with_unwritten`]).
 pub fn write_outputs(
     summary: &RunSummary,
     snapshots: &[SnapshotOutcome],
     junit: Option<&Path>,
     markdown: Option<&Path>,
 ) -> Vec<String> {
-    let mut warnings = Vec::new();
+    let mut unwritten = Vec::new();
     if let Some(path) = junit {
         if let Err(e) = write_junit(path, summary, snapshots) {
-            warnings.push(format!("--junit {}: {e}", path.display()));
+            unwritten.push(format!("--junit {}: {e}", path.display()));
         }
     }
     let text = markdown_summary(summary, snapshots);
     if let Some(path) = markdown {
         if let Err(e) = write_creating_dir(path, text.as_bytes()) {
-            warnings.push(format!("--markdown {}: {e}", path.display()));
+            unwritten.push(format!("--markdown {}: {e}", path.display()));
         }
     }
     if let Err(e) = append_step_summary(&text) {
-        warnings.push(format!("$GITHUB_STEP_SUMMARY: {e}"));
+        unwritten.push(format!("$GITHUB_STEP_SUMMARY: {e}"));
     }
-    warnings
+    unwritten
+}
+
+/// The exit code of a run or merge whose scores give `code` and whose CI
+/// files `unwritten` ([`write_outputs`]) could not be written: at least
+/// [`exit::ERRORED`] when any could not.
+pub fn with_unwritten(code: i32, unwritten: &[String]) -> i32 {
+    if unwritten.is_empty() {
+        code
+    } else {
+        exit::worst(exit::ERRORED, code)
+    }
 }
 
 /// What exit code `code` of a run ([`exit_code`]) means and what to do

@@ -48,9 +48,13 @@ pub struct MergeReport {
     pub runs: Vec<PathBuf>,
     /// The snapshot outcomes (none with `no_snapshots`).
     pub snapshots: Vec<SnapshotOutcome>,
-    /// Warnings (files that could not be written, snapshots not recorded).
+    /// Warnings (snapshots not compared).
     pub warnings: Vec<String>,
-    /// The exit code, as a run of the whole plan would have it.
+    /// The CI files asked for that could not be written (`--junit`,
+    /// `--markdown`, the step summary): errors, as in a run.
+    pub unwritten: Vec<String>,
+    /// The exit code, as a run of the whole plan would have it (at least
+    /// [`crate::base::exit::ERRORED`] with `unwritten` files).
     pub exit_code: i32,
 }
 
@@ -104,18 +108,19 @@ pub fn merge_runs(request: &MergeRequest) -> Result<MergeReport, MergeError> {
         }
     };
     let summary = &merged.summary;
-    warnings.extend(ci::write_outputs(
+    let unwritten = ci::write_outputs(
         summary,
         &snapshots,
         request.junit.as_deref(),
         request.markdown.as_deref(),
-    ));
-    let exit_code = ci::exit_code(summary, &snapshots);
+    );
+    let exit_code = ci::with_unwritten(ci::exit_code(summary, &snapshots), &unwritten);
     Ok(MergeReport {
         merged,
         runs,
         snapshots,
         warnings,
+        unwritten,
         exit_code,
     })
 }

@@ -63,10 +63,14 @@ fn bits_per_weight(source: &str) -> Option<f64> {
 }
 
 pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
-    let meta = crate::metadata(args.build.manifest_path.as_deref())?;
+    let manifest_path = args.build.manifest_path.as_deref();
+    let meta = crate::metadata(manifest_path)?;
+    // The litmus.toml a run of this project reads: where its runs are, and
+    // the model's quantizations.
+    let config = crate::run_config(manifest_path, args.config.as_deref())?;
     let output_dir = match &args.output_dir {
         Some(d) => d.clone(),
-        None => crate::results_dir(args.build.manifest_path.as_deref(), args.config.as_deref())?,
+        None => crate::results_dir(Some(&config), || Ok(crate::target_dir(&meta)))?,
     };
     let run_dir = if Path::new(&args.run).join("samples.jsonl").is_file() {
         PathBuf::from(&args.run)
@@ -93,11 +97,6 @@ pub(crate) fn fidelity(args: FidelityArgs) -> Result<i32, String> {
             ))
         }
     };
-    let config = match &args.config {
-        Some(p) => litmus_core::plan::config::Config::load(p),
-        None => litmus_core::plan::config::Config::discover(meta.workspace_root.as_std_path()),
-    }
-    .map_err(|e| e.to_string())?;
     let spec = config.models.get(&model).ok_or_else(|| {
         format!("model `{model}` is not in the configuration (litmus.toml): its quantizations' files are listed there")
     })?;

@@ -498,36 +498,28 @@ fn collect_runs(run: &Args) -> bool {
 /// A model given as a file (`--model my.gguf`, `--judge replay:runs/x`) is
 /// where the user's shell is: made absolute, as the eval target runs in its
 /// package's directory. Names from `litmus.toml`, URLs, `builtin:` models
-/// and run ids stay as they are.
+/// and run ids stay as they are. What is a file is what
+/// [`ModelSpec::parse`](litmus_core::base::model::ModelSpec::parse) takes
+/// for one.
 fn absolute_model(value: &str) -> String {
-    let (scheme, rest) = match value.strip_prefix("replay:") {
-        Some(rest) => ("replay:", rest),
-        None => ("", value),
+    use litmus_core::base::model::{BackendKind, ModelSpec};
+    let Some(spec) = ModelSpec::parse(value) else {
+        return value.to_string(); // a name from litmus.toml
     };
-    let (path, tag) = match rest.split_once('#') {
-        Some((path, tag)) if !scheme.is_empty() => (path, Some(tag)),
-        _ => (rest, None),
-    };
-    let p = Path::new(path);
-    let a_file = match scheme {
+    // Where the source starts in `value`, and whether it names a file.
+    let (start, a_file) = match spec.backend {
+        BackendKind::Llama => (0, !spec.source.starts_with("builtin:")),
         // A run id is looked up among the runs.
-        "replay:" => p.exists(),
-        // As `ModelSpec::parse` tells a GGUF path from a model's name.
-        _ => {
-            !value.starts_with("openai:")
-                && !value.starts_with("ollama:")
-                && !value.starts_with("builtin:")
-                && (path.ends_with(".gguf") || path.contains('/'))
-        }
+        BackendKind::Replay => ("replay:".len(), Path::new(&spec.source).exists()),
+        BackendKind::Openai | BackendKind::Ollama => (0, false),
     };
+    let p = Path::new(&spec.source);
     if !a_file || p.is_absolute() {
         return value.to_string();
     }
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    match tag {
-        Some(tag) => format!("{scheme}{}#{tag}", abs.display()),
-        None => format!("{scheme}{}", abs.display()),
-    }
+    let end = start + spec.source.len();
+    format!("{}{}{}", &value[..start], abs.display(), &value[end..])
 }
 
 fn run(args: RunArgs) -> Result<i32, String> {
@@ -885,18 +877,22 @@ fn run_config(
 
 /// Where runs are stored for the commands that read them (`report`,
 /// `fidelity`, `merge`), as a run of this project stores them: `[run]
-/// output_dir` of the `litmus.toml` a run reads, else `<target-dir>/litmus`.
-fn results_dir(manifest_path: Option<&Path>, config: Option<&Path>) -> Result<PathBuf, String> {
-    if let Some(dir) = run_config(manifest_path, config)
-        .ok()
-        .and_then(|c| c.output_dir())
-    {
-        return Ok(dir);
+/// output_dir` of the `litmus.toml` a run reads (`config`), else
+/// `<target-dir>/litmus` (`target_dir`, asked only then: it runs `cargo
+/// metadata`).
+fn results_dir(
+    config: Option<&litmus_core::plan::config::Config>,
+    target_dir: impl FnOnce() -> Result<PathBuf, String>,
+) -> Result<PathBuf, String> {
+    match config.and_then(|c| c.output_dir()) {
+        Some(dir) => Ok(dir),
+        None => Ok(target_dir()?.join("litmus")),
     }
-    Ok(metadata(manifest_path)?
-        .target_directory
-        .join("litmus")
-        .into())
+}
+
+/// The target directory of the project `cargo metadata` describes.
+fn target_dir(meta: &Metadata) -> PathBuf {
+    meta.target_directory.clone().into_std_path_buf()
 }
 
 fn models(manifest_path: Option<PathBuf>, config: Option<PathBuf>) -> Result<i32, String> {
@@ -981,7 +977,12 @@ fn report(args: ReportArgs) -> Result<i32, String> {
     let output_dir = || -> Result<PathBuf, String> {
         match &args.output_dir {
             Some(d) => Ok(d.clone()),
-            None => results_dir(args.manifest_path.as_deref(), None),
+            None => results_dir(
+                run_config(args.manifest_path.as_deref(), None)
+                    .ok()
+                    .as_ref(),
+                || metadata(args.manifest_path.as_deref()).map(|m| target_dir(&m)),
+            ),
         }
     };
     // Checked before anything is written (--html writes first).
@@ -1211,9 +1212,13 @@ fn merge(args: MergeArgs) -> Result<i32, String> {
     use litmus_core::output::snapshot::report_lines;
     let meta = metadata(args.manifest_path.as_deref()).ok();
     let id = litmus_core::run::store::new_run_id();
-    let runs_dir = results_dir(args.manifest_path.as_deref(), None)
-        .unwrap_or_else(|_| PathBuf::from("target/litmus"))
-        .join("runs");
+    let config = run_config(args.manifest_path.as_deref(), None).ok();
+    let runs_dir = results_dir(config.as_ref(), || {
+        Ok(meta
+            .as_ref()
+            .map_or_else(|| PathBuf::from("target"), target_dir))
+    })?
+    .join("runs");
     let output = args.output.clone().unwrap_or_else(|| runs_dir.join(&id));
     let request = litmus_core::output::merge::MergeRequest {
         runs: args.runs.clone(),
@@ -1340,6 +1345,7 @@ fn end_with_this_process(cmd: &mut Command) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn models_given_as_files_are_taken_from_where_cargo_eval_runs() {
@@ -1364,8 +1370,6 @@ mod tests {
             format!("replay:{}#m", at("src"))
         );
     }
-
-    use super::*;
 
     fn argv(args: &[&str]) -> Vec<String> {
         std::iter::once("/bin/cargo-eval")

@@ -115,6 +115,27 @@ pub fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// The first `shown` of `names`, comma-separated, then how many more there
+/// are: what a warning about many evals lists.
+///
+/// ```
+/// use litmus_core::base::util::name_list;
+/// assert_eq!(name_list(&["a", "b", "c"], 2), "a, b, and 1 more");
+/// assert_eq!(name_list(&["a", "b"], 2), "a, b");
+/// ```
+pub fn name_list<S: AsRef<str>>(names: &[S], shown: usize) -> String {
+    let mut out = names
+        .iter()
+        .take(shown)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > shown {
+        out.push_str(&format!(", and {} more", names.len() - shown));
+    }
+    out
+}
+
 /// The peak resident set size of this process, in bytes (Linux: `VmHWM`).
 pub fn peak_rss_bytes() -> Option<u64> {
     proc_status_kib(std::process::id(), "VmHWM:")

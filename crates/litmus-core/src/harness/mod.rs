@@ -356,19 +356,17 @@ fn ignored_note(
             why => format!("{} ({why})", e.full_name()),
         })
         .collect();
-    const SHOWN: usize = 10;
-    let more = match left.len() {
+    let one = match left.len() {
         0 => return None,
-        n if n > SHOWN => format!(", and {} more", n - SHOWN),
-        _ => String::new(),
+        n => n == 1,
     };
     Some(
         crate::base::util::printable(&format!(
-            "{} ignored eval{} not run (`--include-ignored` runs {}): {}{more}",
+            "{} ignored eval{} not run (`--include-ignored` runs {}): {}",
             left.len(),
-            if left.len() == 1 { "" } else { "s" },
-            if left.len() == 1 { "it" } else { "them" },
-            left[..left.len().min(SHOWN)].join(", ")
+            if one { "" } else { "s" },
+            if one { "it" } else { "them" },
+            crate::base::util::name_list(&left, 10)
         ))
         .into_owned(),
     )

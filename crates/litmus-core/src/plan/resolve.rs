@@ -385,29 +385,27 @@ fn leave_out_unrunnable(
             why.is_none()
         })
         .collect();
-    for (why, names) in &why_out {
-        let n = names.len();
-        let shown: Vec<&str> = names.iter().take(10).map(String::as_str).collect();
-        warnings.push(format!(
-            "{why}: {n} eval{} not run ({}{})",
-            if n == 1 { "" } else { "s" },
-            shown.join(", "),
-            if n > shown.len() {
-                format!(", and {} more", n - shown.len())
-            } else {
-                String::new()
-            }
-        ));
-    }
     if why_out.is_empty() {
         return Ok(evals);
     }
+    let left_out: Vec<String> = why_out
+        .iter()
+        .map(|(why, names)| {
+            let n = names.len();
+            format!(
+                "{why}: {n} eval{} not run ({})",
+                if n == 1 { "" } else { "s" },
+                crate::base::util::name_list(names, 10)
+            )
+        })
+        .collect();
     if !runs.contains(&true) {
         return Err(format!(
             "no selected eval can run on this machine: {}",
-            warnings[warnings.len() - why_out.len()..].join("; ")
+            left_out.join("; ")
         ));
     }
+    warnings.extend(left_out);
     // The evals kept, and their cases in the same order.
     let built = std::mem::take(cases);
     let (kept, kept_cases): (Vec<_>, Cases) = evals

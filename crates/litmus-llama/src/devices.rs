@@ -6,7 +6,8 @@
 use litmus_core::base::backend::{BackendError, ModelIdentity};
 use litmus_core::base::model::ModelSpec;
 use litmus_core::plan::placement::{
-    place, Device, DeviceKind, DeviceSource, DevicesJob, DevicesReport, Inventory, ModelMemory,
+    place, CheckError, Device, DeviceKind, DeviceSource, DevicesJob, DevicesReport, Inventory,
+    ModelMemory,
 };
 use litmus_gguf::memory::{estimate, MemoryParams};
 use llama_cpp_2::LlamaBackendDeviceType;
@@ -167,9 +168,9 @@ impl DeviceSource for LlamaDevices {
         crate::backend::LlamaBackend::identity(spec).ok()
     }
 
-    fn check(&self, spec: &ModelSpec) -> Result<(), String> {
+    fn check(&self, spec: &ModelSpec) -> Result<(), CheckError> {
         crate::models::check_source(crate::backend::model_source(spec))
-            .map_err(|e| e.load_reason())?;
+            .map_err(|e| CheckError::from(e.load_reason()))?;
         // The engine's options as it will read them (`isolation = 5`):
         // their errors do not depend on the file, so a model that says
         // nothing of itself stands in for it.
@@ -177,9 +178,29 @@ impl DeviceSource for LlamaDevices {
             version: 3,
             ..Default::default()
         };
-        LlamaSettings::resolve(spec, std::path::PathBuf::new(), &unknown)
-            .map(|_| ())
-            .map_err(|e| e.load_reason())
+        let settings = |spec: &ModelSpec| {
+            LlamaSettings::resolve(spec, std::path::PathBuf::new(), &unknown)
+                .map(|_| ())
+                .map_err(|e| e.load_reason())
+        };
+        settings(spec).map_err(|message| {
+            // The option at fault: the one that fails on its own (none when
+            // the model fails without any).
+            let with_options = |keep: &dyn Fn(&String) -> bool| {
+                let mut s = spec.clone();
+                s.options.retain(|k, _| keep(k));
+                settings(&s).is_err()
+            };
+            let option = match with_options(&|_| false) {
+                true => None,
+                false => spec
+                    .options
+                    .keys()
+                    .find(|key| with_options(&|k| k == *key))
+                    .cloned(),
+            };
+            CheckError { option, message }
+        })
     }
 }
 

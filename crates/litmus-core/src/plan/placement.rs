@@ -1458,13 +1458,33 @@ pub trait DeviceSource: Sync {
         let _ = spec;
         None
     }
-    /// Checks the model source of a local configuration before the run (a
-    /// file that exists, a known built-in name), without loading or
-    /// fetching it: the reason when it cannot be opened. `Ok` when the
-    /// source cannot tell (the default).
-    fn check(&self, spec: &ModelSpec) -> Result<(), String> {
+    /// Checks a local configuration before the run without loading or
+    /// fetching its model (a file that exists, a known built-in name, engine
+    /// options it can read): why it cannot be opened. `Ok` when the source
+    /// cannot tell (the default).
+    fn check(&self, spec: &ModelSpec) -> Result<(), CheckError> {
         let _ = spec;
         Ok(())
+    }
+}
+
+/// Why a local configuration cannot be opened ([`DeviceSource::check`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckError {
+    /// The `options` key whose value is at fault (`isolation` of `options =
+    /// { isolation = 5 }`); `None`: the model's source.
+    pub option: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl From<String> for CheckError {
+    /// A problem of the model's source.
+    fn from(message: String) -> Self {
+        CheckError {
+            option: None,
+            message,
+        }
     }
 }
 

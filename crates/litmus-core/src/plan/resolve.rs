@@ -20,6 +20,7 @@ use crate::eval::registry::EvalEntry;
 use crate::eval::template::{PromptTemplate, TemplateScope};
 use crate::plan::config::{Config, DEFAULT_MODEL};
 use crate::plan::matrix::{applies, Cases, Plan};
+use crate::plan::placement::CheckError;
 
 /// What the command line chose for a run. An empty list or `None` leaves
 /// the setting to `litmus.toml`, then to the default.
@@ -85,41 +86,41 @@ pub fn check_sources(
     chosen: &[String],
     models: &[ModelSpec],
     judge: Option<&ModelSpec>,
-    check: impl Fn(&ModelSpec) -> Result<(), String>,
+    check: impl Fn(&ModelSpec) -> Result<(), CheckError>,
 ) -> Result<(), String> {
+    // Where `spec`'s problem was written in litmus.toml: an engine option's
+    // value at its key, else the model's source.
+    let located = |spec: &ModelSpec, e: &CheckError| -> Option<String> {
+        let option_at = e.option.as_deref().and_then(|key| {
+            let (name, _) = config
+                .models
+                .iter()
+                .find(|(_, m)| m.name == spec.name && m.options.contains_key(key))?;
+            Some((
+                vec!["models", name.as_str(), "options", key],
+                format!("models.{name}.options"),
+            ))
+        });
+        let (at, key) = option_at.or_else(|| defined_at(config, spec))?;
+        Some(
+            config
+                .error_at(&at, format!("{key}: {}", e.message))
+                .to_string(),
+        )
+    };
     let local = |spec: &&ModelSpec| spec.backend == BackendKind::Llama;
     for spec in models.iter().filter(local) {
         if let Err(e) = check(spec) {
-            // An engine option's value (`option isolation=5: ...`) is named
-            // at its key, not at the model's source.
-            let option = e
-                .strip_prefix("option ")
-                .and_then(|r| r.split_once('='))
-                .map(|(key, _)| key);
-            let option_at = option.and_then(|key| {
-                let (name, _) = config
-                    .models
-                    .iter()
-                    .find(|(_, m)| m.name == spec.name && m.options.contains_key(key))?;
-                Some((
-                    vec!["models", name.as_str(), "options", key],
-                    format!("models.{name}.options"),
-                ))
-            });
-            return Err(match option_at.or_else(|| defined_at(config, spec)) {
-                Some((at, key)) => config.error_at(&at, format!("{key}: {e}")).to_string(),
-                None => {
-                    let from_file = chosen.is_empty() && !config.run.models.is_empty();
-                    named_where(config, "models", from_file, Some("--model"), e)
-                }
-            });
+            return Err(located(spec, &e).unwrap_or_else(|| {
+                let from_file = chosen.is_empty() && !config.run.models.is_empty();
+                named_where(config, "models", from_file, Some("--model"), e.message)
+            }));
         }
     }
     match judge.filter(local).map(|spec| (spec, check(spec))) {
-        Some((spec, Err(e))) => Err(match defined_at(config, spec) {
-            Some((at, key)) => config.error_at(&at, format!("{key}: {e}")).to_string(),
-            None => format!("judge: {e}"),
-        }),
+        Some((spec, Err(e))) => {
+            Err(located(spec, &e).unwrap_or_else(|| format!("judge: {}", e.message)))
+        }
         _ => Ok(()),
     }
 }
@@ -597,7 +598,7 @@ mod tests {
             move |s: &ModelSpec| {
                 assert_eq!(s.backend, BackendKind::Llama, "{s:?}");
                 match s.source == missing {
-                    true => Err(format!("model file {missing} not found")),
+                    true => Err(format!("model file {missing} not found").into()),
                     false => Ok(()),
                 }
             }

@@ -258,15 +258,6 @@ impl Config {
         Some(text.get(..start)?.matches('\n').count() + 1)
     }
 
-    /// Whether `[models.NAME]` in `text` writes `key` at all.
-    fn has_key(text: &str, model: &str, key: &str) -> bool {
-        toml::from_str::<toml::Value>(text).is_ok_and(|v| {
-            v.get("models")
-                .and_then(|m| m.get(model))
-                .is_some_and(|m| m.get(key).is_some())
-        })
-    }
-
     fn err_at(&self, text: &str, at: &[&str], message: String) -> ConfigError {
         err_at(self.path.as_deref(), text, at, message)
     }
@@ -281,13 +272,21 @@ impl Config {
     /// Semantic checks the schema cannot express.
     fn check(&mut self, text: &str) -> Result<(), ConfigError> {
         let path = self.path.clone();
+        // The file as written, for what the typed form cannot tell (a key
+        // left out from one written empty).
+        let raw = toml::from_str::<toml::Value>(text).ok();
+        let written = |at: &[&str]| {
+            at.iter()
+                .try_fold(raw.as_ref(), |v, key| Some(v?.get(key)))
+                .flatten()
+        };
         for (name, model) in self.models.iter_mut() {
             if model.name.is_empty() {
                 model.name = name.clone();
             }
             if model.source.trim().is_empty() {
                 let what = "(a GGUF path, `builtin:NAME`, a URL or a run)";
-                let (msg, at) = if model.source.is_empty() && !Self::has_key(text, name, "source") {
+                let (msg, at) = if written(&["models", name, "source"]).is_none() {
                     (
                         format!("models.{name}: missing key `source` {what}"),
                         vec!["models", name],
@@ -363,18 +362,13 @@ impl Config {
         }
         // An empty list would mean "the default" (a list left out does):
         // most likely a list emptied by mistake, so say so.
-        if let Ok(toml::Value::Table(raw)) = toml::from_str::<toml::Value>(text) {
-            let run = raw.get("run").and_then(toml::Value::as_table);
-            for key in ["models", "templates", "temperatures", "tags", "stop"] {
-                if run
-                    .and_then(|r| r.get(key))
-                    .and_then(toml::Value::as_array)
-                    .is_some_and(Vec::is_empty)
-                {
-                    let msg =
-                        format!("run.{key}: an empty list; leave the key out for the default");
-                    return Err(self.err_at(text, &["run", key], msg));
-                }
+        for key in ["models", "templates", "temperatures", "tags", "stop"] {
+            if written(&["run", key])
+                .and_then(toml::Value::as_array)
+                .is_some_and(Vec::is_empty)
+            {
+                let msg = format!("run.{key}: an empty list; leave the key out for the default");
+                return Err(self.err_at(text, &["run", key], msg));
             }
         }
         for t in &self.run.temperatures {

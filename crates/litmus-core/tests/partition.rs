@@ -403,28 +403,26 @@ fn a_partition_run_twice_counts_once_and_a_missing_one_is_named() {
     assert_eq!(report.merged.duplicates, n2);
     assert_eq!(statistics(&report.merged.summary), statistics(&whole));
 
-    // Without partition 3: an error naming it.
-    let err = merge_runs(&MergeRequest {
-        runs: parts[..2].to_vec(),
+    // Merging `runs` into `output`, as the request without snapshots.
+    let request = |runs: Vec<PathBuf>, output: &str| MergeRequest {
+        runs,
         id: "m".into(),
-        output: dir.path().join("m2"),
+        output: dir.path().join(output),
         no_snapshots: true,
         ..Default::default()
-    })
-    .unwrap_err()
-    .to_string();
+    };
+    let merge_error = |runs, output| merge_runs(&request(runs, output)).unwrap_err().to_string();
+
+    // Without partition 3: an error naming it.
+    let err = merge_error(parts[..2].to_vec(), "m2");
     assert!(err.contains("partition hash:3/3 is missing"), "{err}");
     assert!(!dir.path().join("m2").exists(), "nothing written");
 
     // A --junit that cannot be written fails the merge as it fails a run:
     // the merged run is stored, the file is named, the exit code is ERRORED.
     let report = merge_runs(&MergeRequest {
-        runs: parts.clone(),
-        id: "m".into(),
-        output: dir.path().join("m-junit"),
-        no_snapshots: true,
         junit: Some(dir.path().to_path_buf()),
-        ..Default::default()
+        ..request(parts.clone(), "m-junit")
     })
     .unwrap();
     assert_eq!(report.unwritten.len(), 1, "{:?}", report.unwritten);
@@ -446,15 +444,7 @@ fn a_partition_run_twice_counts_once_and_a_missing_one_is_named() {
         let _ = std::fs::create_dir(dir.path().join("empty"));
         let mut runs = parts[..2].to_vec();
         runs.push(path.clone());
-        let err = merge_runs(&MergeRequest {
-            runs,
-            id: "m".into(),
-            output: dir.path().join("m3"),
-            no_snapshots: true,
-            ..Default::default()
-        })
-        .unwrap_err()
-        .to_string();
+        let err = merge_error(runs, "m3");
         assert!(
             err.contains(says) && err.contains(&*path.to_string_lossy()),
             "{err}"

@@ -472,7 +472,7 @@ fn markdown_summary_is_a_table() {
     );
     assert!(
         france.contains("tiny Q4\\_K\\_M plain t=0.7")
-            && france.contains("| 60.0 | 56.0–64.0 | 60% | 5 |"),
+            && france.contains("| 60.0 | [56.0, 64.0] | 60% | 5 |"),
         "{france}"
     );
     assert!(md.contains("⚠️ below min_score") && md.contains("💥 errored"));

@@ -155,14 +155,20 @@ impl CodeScore {
     fn from_evaluation(ev: Evaluation, spec: &CodeSpec, code: String, kind: SandboxKind) -> Self {
         let examples_passed = ev.examples.iter().filter(|s| s.passed).count();
         let tests_passed = ev.tests.iter().filter(|s| s.passed).count();
-        let parts = ScoreParts::compute(
-            ev.parsed,
-            ev.executed,
-            examples_passed,
-            spec.examples.len(),
-            tests_passed,
-            spec.tests.len(),
-        );
+        // A failure that is not the answer's fault scores nothing either way
+        // (callers report it instead of a score).
+        let parts = if ev.infra_error.is_some() {
+            ScoreParts::default()
+        } else {
+            ScoreParts::compute(
+                ev.parsed,
+                ev.executed,
+                examples_passed,
+                spec.examples.len(),
+                tests_passed,
+                spec.tests.len(),
+            )
+        };
         let snippets: Vec<SnippetOutcome> = ev.examples.into_iter().chain(ev.tests).collect();
         let error = ev
             .infra_error

@@ -131,6 +131,40 @@ fn broken_setup_is_an_infrastructure_error() {
     assert_eq!(s.score, 0.0);
 }
 
+/// Setup code that compiles but raises is the spec's fault too: the answer
+/// is not scored (it scored 25, "did not execute", before), in every
+/// shape of the spec (a load check alone, examples, tests).
+#[test]
+fn setup_that_raises_is_an_infrastructure_error() {
+    let specs = [
+        CodeSpec::new(Language::Python).with_setup("import no_such_module_xyz"),
+        CodeSpec::new(Language::Python)
+            .with_setup("raise ValueError('bad fixture')")
+            .example("f()"),
+        CodeSpec::new(Language::Python)
+            .with_setup("x = 1 / 0")
+            .test("assert f() == 1"),
+    ];
+    for spec in &specs {
+        let s = score_answer(&py("def f():\n    return 1"), spec, &Limits::default());
+        let err = s.infra_error.as_deref().unwrap_or_default();
+        assert!(
+            err.starts_with("the spec's setup code failed: ") && s.score == 0.0,
+            "{s:#?}"
+        );
+    }
+    let err = score_answer(&py("def f():\n    return 1"), &specs[1], &Limits::default())
+        .infra_error
+        .unwrap();
+    assert!(err.contains("ValueError: bad fixture"), "{err}");
+    // A setup that works still scores the answer.
+    let ok = CodeSpec::new(Language::Python)
+        .with_setup("K = 2")
+        .test("assert f() * K == 2");
+    let s = score_answer(&py("def f():\n    return 1"), &ok, &Limits::default());
+    assert!(close(s.score, 100.0) && s.infra_error.is_none(), "{s:#?}");
+}
+
 #[test]
 fn every_part_and_snippet_is_recorded() {
     let spec = CodeSpec::new(Language::Python)

@@ -54,6 +54,10 @@ numbers operator os re string struct textwrap types typing unicodedata
 """.split())
 
 
+class SetupFailed(Exception):
+    """The spec's setup code raised (args: its formatted error)."""
+
+
 def read_text(path):
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         return f.read()
@@ -391,6 +395,8 @@ def main():
                 return
             time.sleep(0.001)
 
+    first_child = [start_kind == "load"]
+
     def run_child(snippet, budget, load_budget=None, on_loaded=None):
         """Fork; the child loads the solution (and runs `snippet`: a
         (code or None, source, name) triple; without code, the child compiles
@@ -400,8 +406,11 @@ def main():
         b"OK <token>" or b"ER <error>" (the token makes stray bytes the code
         writes into the pipe harmless). With `load_budget`, loading gets that budget and the
         snippet `budget` starts once b"L" arrives (`on_loaded` is called then).
-        Returns (ok, error, timed_out, ms, loaded, load_ms).
+        Returns (ok, error, timed_out, ms, loaded, load_ms). Raises
+        SetupFailed when the spec's setup code fails in the first child.
         """
+        first = first_child[0]
+        first_child[0] = False
         r, w = posix.pipe()
         # When loading is reported on its own (`on_loaded`), the child waits
         # after b"L" until the parent has reported it: a snippet that kills
@@ -430,7 +439,12 @@ def main():
                 mod.__builtins__ = builtins
                 sys.modules["solution"] = mod
                 g = mod.__dict__
-                exec(setup_code, g)
+                try:
+                    exec(setup_code, g)
+                except BaseException as e:  # noqa: BLE001 - the spec's fault, not the answer's
+                    msg = format_exception(e)
+                    posix.write(w, b"SE" + token + msg.encode("utf-8", "replace")[:ERR_CAP])
+                    raise SetupFailed() from None
                 exec(sol_code, g)
                 posix.write(w, b"L" + token)
                 if ack_r is not None:
@@ -451,6 +465,8 @@ def main():
                     pass
                 posix.write(w, b"OK " + token)
                 status = 0
+            except SetupFailed:
+                pass
             except BaseException as e:  # noqa: BLE001 - includes SystemExit
                 try:
                     msg = format_exception(e)
@@ -583,6 +599,15 @@ def main():
         if timed_out:
             spent = budget if (loaded or load_budget is None) else load_budget
             return False, "timed out after %.2fs" % spent, True, ms, loaded, load_ms
+        if data.startswith(b"SE" + token):
+            err = data[2 + len(token):].decode("utf-8", "replace")
+            if first:
+                # No code of the answer has run in this sandbox yet: the
+                # spec's setup is broken, whatever the answer.
+                raise SetupFailed(err)
+            # After the answer has run here (it may have changed what the
+            # setup reads), the failure counts against this run.
+            return False, "the setup code failed: " + err, False, ms, loaded, load_ms
         at = data.rfind(b"ER ")
         if at >= 0:
             return False, data[at + 3:].decode("utf-8", "replace"), False, ms, loaded, load_ms
@@ -592,57 +617,61 @@ def main():
         return (False, "exited with status %d before finishing" % code, False, ms, loaded,
                 load_ms)
 
-    # Loading the solution is the "executed" check. When there are snippets,
-    # the first snippet's child doubles as the load check (one fork less).
-    need_load = start_kind == "load"
-    if need_load and n_ex + n_tests == 0:
-        ok, err, to, ms, _, _ = run_child(None, phase_s)
-        emit(event="executed", ok=ok, error=err, timed_out=to, ms=ms)
-        emit(event="done")
-        return
+    try:
+        # Loading the solution is the "executed" check. When there are snippets,
+        # the first snippet's child doubles as the load check (one fork less).
+        need_load = start_kind == "load"
+        if need_load and n_ex + n_tests == 0:
+            ok, err, to, ms, _, _ = run_child(None, phase_s)
+            emit(event="executed", ok=ok, error=err, timed_out=to, ms=ms)
+            emit(event="done")
+            return
 
-    def report_loaded(load_ms):
-        emit(event="executed", ok=True, error=None, timed_out=False, ms=load_ms)
+        def report_loaded(load_ms):
+            emit(event="executed", ok=True, error=None, timed_out=False, ms=load_ms)
 
-    order = {"load": 0, "example": 1, "test": 2}
-    for kind, n in (("example", n_ex), ("test", n_tests)):
-        if order[kind] < order[start_kind]:
-            continue
-        first = start_index if kind == start_kind else 0
-        deadline = time.monotonic() + phase_s
-        for i in range(first, n):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0.001:
-                emit(event="result", kind=kind, index=i, ok=False, timed_out=True,
-                     error="the %s phase used up its %.1fs budget" % (kind, phase_s), ms=0)
+        order = {"load": 0, "example": 1, "test": 2}
+        for kind, n in (("example", n_ex), ("test", n_tests)):
+            if order[kind] < order[start_kind]:
                 continue
-            src = sources[kind, i]
-            if isinstance(src, OSError):
-                emit(event="infra", error="cannot read %s %d: %s" % (kind, i, src))
-                emit(event="done")
-                return
-            name = "<%s %d>" % (kind, i)
-            try:
-                code = compile(src, name, "exec", dont_inherit=True)
-            except BaseException:  # noqa: BLE001 - the child reports it
-                code = None
-            emit(event="begin", kind=kind, index=i)
-            budget = min(snippet_s, remaining)
-            if need_load:
-                ok, err, to, ms, loaded, load_ms = run_child(
-                    (code, src, name), budget, phase_s, report_loaded)
-                if not loaded:
-                    emit(event="executed", ok=False, error=err, timed_out=to, ms=ms)
+            first = start_index if kind == start_kind else 0
+            deadline = time.monotonic() + phase_s
+            for i in range(first, n):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0.001:
+                    emit(event="result", kind=kind, index=i, ok=False, timed_out=True,
+                         error="the %s phase used up its %.1fs budget" % (kind, phase_s), ms=0)
+                    continue
+                src = sources[kind, i]
+                if isinstance(src, OSError):
+                    emit(event="infra", error="cannot read %s %d: %s" % (kind, i, src))
                     emit(event="done")
                     return
-                need_load = False
-                deadline += load_ms / 1000.0
-                ms -= load_ms
-            else:
-                ok, err, to, ms, _, _ = run_child((code, src, name), budget)
-            emit(event="result", kind=kind, index=i, ok=ok, error=err, timed_out=to, ms=ms)
-    emit(event="done")
+                name = "<%s %d>" % (kind, i)
+                try:
+                    code = compile(src, name, "exec", dont_inherit=True)
+                except BaseException:  # noqa: BLE001 - the child reports it
+                    code = None
+                emit(event="begin", kind=kind, index=i)
+                budget = min(snippet_s, remaining)
+                if need_load:
+                    ok, err, to, ms, loaded, load_ms = run_child(
+                        (code, src, name), budget, phase_s, report_loaded)
+                    if not loaded:
+                        emit(event="executed", ok=False, error=err, timed_out=to, ms=ms)
+                        emit(event="done")
+                        return
+                    need_load = False
+                    deadline += load_ms / 1000.0
+                    ms -= load_ms
+                else:
+                    ok, err, to, ms, _, _ = run_child((code, src, name), budget)
+                emit(event="result", kind=kind, index=i, ok=ok, error=err, timed_out=to, ms=ms)
+        emit(event="done")
 
+    except SetupFailed as e:
+        emit(event="infra", error="the spec's setup code failed: " + e.args[0])
+        emit(event="done")
 
 if __name__ == "__main__":
     main()

@@ -184,8 +184,9 @@ struct QuantizeArgs {
     /// The source model: a GGUF path or builtin:NAME (ideally F16/BF16/F32).
     #[arg(default_value = litmus_gguf::DEFAULT_SOURCE)]
     source: String,
-    /// Quantization types to build (comma-separated or repeated).
-    #[arg(long = "type", short = 't', value_delimiter = ',', default_values_t = litmus_gguf::ladder::DEFAULT_LADDER.iter().map(|s| s.to_string()))]
+    /// Quantization types to build (comma-separated or repeated). No `-t`:
+    /// across cargo eval that is `--template`.
+    #[arg(long = "type", value_delimiter = ',', default_values_t = litmus_gguf::ladder::DEFAULT_LADDER.iter().map(|s| s.to_string()))]
     types: Vec<String>,
     /// Write the rungs here instead of next to the source.
     #[arg(long)]
@@ -1346,6 +1347,23 @@ fn end_with_this_process(cmd: &mut Command) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `-t` means one thing across cargo eval: `--template` of a run.
+    #[test]
+    fn dash_t_is_the_template_everywhere() {
+        let cli = Cli::try_parse_from(["cargo-eval", "-t", "chatml"]).unwrap();
+        assert_eq!(cli.run.harness.templates, ["chatml"]);
+        let e = Cli::try_parse_from(["cargo-eval", "quantize", "-t", "Q4_0"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument, "{e}");
+        let Some(Cmd::Quantize(q)) =
+            Cli::try_parse_from(["cargo-eval", "quantize", "--type", "Q4_0,Q8_0"])
+                .unwrap()
+                .command
+        else {
+            panic!("not quantize")
+        };
+        assert_eq!(q.types, ["Q4_0", "Q8_0"]);
+    }
 
     #[test]
     fn models_given_as_files_are_taken_from_where_cargo_eval_runs() {

@@ -186,18 +186,14 @@ impl DeviceSource for LlamaDevices {
         settings(spec).map_err(|message| {
             // The option at fault: the one that fails on its own (none when
             // the model fails without any).
-            let with_options = |keep: &dyn Fn(&String) -> bool| {
+            let fails_with = |only: Option<&String>| {
                 let mut s = spec.clone();
-                s.options.retain(|k, _| keep(k));
+                s.options.retain(|k, _| Some(k) == only);
                 settings(&s).is_err()
             };
-            let option = match with_options(&|_| false) {
+            let option = match fails_with(None) {
                 true => None,
-                false => spec
-                    .options
-                    .keys()
-                    .find(|key| with_options(&|k| k == *key))
-                    .cloned(),
+                false => spec.options.keys().find(|k| fails_with(Some(k))).cloned(),
             };
             CheckError { option, message }
         })

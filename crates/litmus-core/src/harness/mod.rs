@@ -356,10 +356,10 @@ fn ignored_note(
             why => format!("{} ({why})", e.full_name()),
         })
         .collect();
-    let one = match left.len() {
-        0 => return None,
-        n => n == 1,
-    };
+    if left.is_empty() {
+        return None;
+    }
+    let one = left.len() == 1;
     Some(
         crate::base::util::printable(&format!(
             "{} ignored eval{} not run (`--include-ignored` runs {}): {}",

@@ -395,7 +395,9 @@ def main():
                 return
             time.sleep(0.001)
 
-    first_child = [start_kind == "load"]
+    # Whether code of the answer has run in this sandbox (a resumed driver
+    # starts after some has).
+    answer_ran = start_kind != "load"
 
     def run_child(snippet, budget, load_budget=None, on_loaded=None):
         """Fork; the child loads the solution (and runs `snippet`: a
@@ -409,8 +411,9 @@ def main():
         Returns (ok, error, timed_out, ms, loaded, load_ms). Raises
         SetupFailed when the spec's setup code fails in the first child.
         """
-        first = first_child[0]
-        first_child[0] = False
+        nonlocal answer_ran
+        first = not answer_ran
+        answer_ran = True
         r, w = posix.pipe()
         # When loading is reported on its own (`on_loaded`), the child waits
         # after b"L" until the parent has reported it: a snippet that kills
